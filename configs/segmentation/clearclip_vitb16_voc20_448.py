@@ -1,0 +1,13 @@
+# ClearCLIP on PascalVOC20Dataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 80.9 - source: ClearCLIP results figure; PC60/Object from DeCLIP figure; VOC21 recalled, unverified.
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.voc20 import *
+    from .._base_.models.clearclip_vitb16 import *
+
+model.head.update(logit_scale=50.0)
+model.test_cfg.update(crop_size=448, stride=224)
+test_dataloader.dataset.pipeline[1].update(short_side=448)
+published_metrics = dict(mIoU=80.9, source='ClearCLIP results figure; PC60/Object from DeCLIP figure; VOC21 recalled, unverified')

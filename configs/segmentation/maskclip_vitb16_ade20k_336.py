@@ -1,0 +1,11 @@
+# MaskCLIP on ADE20KDataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 11.9 - source: Trident README table (MaskCLIP re-evaluated under the SCLIP protocol).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.ade20k import *
+    from .._base_.models.maskclip_vitb16 import *
+
+model.head.update(logit_scale=40.0)
+published_metrics = dict(mIoU=11.9, source='Trident README table (MaskCLIP re-evaluated under the SCLIP protocol)')

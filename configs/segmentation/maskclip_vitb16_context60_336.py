@@ -1,0 +1,11 @@
+# MaskCLIP on PascalContext60Dataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 23.2 - source: Trident README table (MaskCLIP re-evaluated under the SCLIP protocol).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.context60 import *
+    from .._base_.models.maskclip_vitb16 import *
+
+model.head.update(logit_scale=50.0, prob_threshold=0.1, background_index=0)
+published_metrics = dict(mIoU=23.2, source='Trident README table (MaskCLIP re-evaluated under the SCLIP protocol)')

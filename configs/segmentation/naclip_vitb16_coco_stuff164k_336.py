@@ -1,0 +1,12 @@
+# NACLIP on COCOStuffDataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 23.3 - source: Trident README table (NACLIP without PAMR).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.coco_stuff164k import *
+    from .._base_.models.naclip_vitb16 import *
+
+model.head.update(logit_scale=40.0)
+test_dataloader.dataset.pipeline[1].update(short_side=336)
+published_metrics = dict(mIoU=23.3, source='Trident README table (NACLIP without PAMR)')

@@ -1,0 +1,11 @@
+# NACLIP on PascalContext59Dataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 35.2 - source: Trident README table (NACLIP without PAMR).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.context59 import *
+    from .._base_.models.naclip_vitb16 import *
+
+model.head.update(logit_scale=40.0)
+published_metrics = dict(mIoU=35.2, source='Trident README table (NACLIP without PAMR)')

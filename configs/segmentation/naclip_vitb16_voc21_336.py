@@ -1,0 +1,12 @@
+# NACLIP on PascalVOCDataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 58.9 - source: Trident README table (NACLIP without PAMR).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.voc21 import *
+    from .._base_.models.naclip_vitb16 import *
+
+model.head.update(logit_scale=40.0, prob_threshold=0.1, background_index=0)
+model.test_cfg.update(mode='whole')
+published_metrics = dict(mIoU=58.9, source='Trident README table (NACLIP without PAMR)')

@@ -1,0 +1,118 @@
+"""Segment an image (or every image of a folder) with any vocabulary.
+
+    python demo/image_demo.py IMAGE_OR_FOLDER --vocab "cat, dog; puppy, grass" --out DIR \
+        [--config CONFIG] [--weights PATH] [--device cpu] [--background-words "sky, wall"]
+
+For every image, DIR receives (written atomically; inputs are never overwritten):
+    <name>_overlay.png  the image with class colours, boundaries and a legend
+    <name>_labels.png   label map: value = class index + 1, 0 = unlabelled
+    <name>.json         per-class COCO RLE masks, areas and boxes
+Unreadable images are reported and skipped; the exit status is 1 if any failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+from mmengine.config import DictAction
+from tqdm import tqdm
+
+from ovperception.apis import OVPredictor, find_images, init_model
+from ovperception.models.clip.vocabulary import parse_vocabulary_string
+from ovperception.utils.annotations import save_label_png, sem_seg_to_annotation
+from ovperception.utils.atomic import atomic_save_image, atomic_write_json, ensure_not_input
+from ovperception.structures import OVDataSample
+from ovperception.utils.image_io import ImageReadError
+from ovperception.visualization import draw_sem_seg
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              'configs', 'segmentation', 'sclip_vitb16_ade20k_336.py')
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('input', help='an image file or a folder of images')
+    parser.add_argument('--vocab', required=True,
+                        help='classes separated by ",", synonyms by ";" ("cat, dog; puppy")')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--config', default=DEFAULT_CONFIG, help='model config')
+    parser.add_argument('--weights', help='CLIP weights file (open_clip state dict) or a '
+                        'trained ovperception checkpoint; needed when the config names a '
+                        'pretrained tag that is not in the local cache')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--background-words', default='',
+                        help='words that mean "none of the classes" ("sky, wall")')
+    parser.add_argument('--threshold', type=float, default=None,
+                        help='pixels whose best class probability is below this are unlabelled')
+    parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', 'vild14'")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    return parser.parse_args(argv)
+
+
+def build_predictor(args: argparse.Namespace) -> OVPredictor:
+    options = dict(args.cfg_options or {})
+    background = [w.strip() for w in args.background_words.split(',') if w.strip()]
+    options['model.background_words'] = background
+    options['model.head.background_index'] = None
+    options['model.head.area_threshold'] = 0.0
+    if args.threshold is not None:
+        options['model.head.prob_threshold'] = args.threshold
+    if args.template_set:
+        options['model.template_set'] = args.template_set
+    model = init_model(args.config, args.weights, args.device, cfg_options=options)
+    return OVPredictor(model)
+
+
+def write_outputs(path: str, image: np.ndarray, sample: OVDataSample, out_dir: str,
+                  input_paths: list[str]) -> list[str]:
+    """Write overlay, label PNG and JSON for one prediction; return the written paths."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    targets = [os.path.join(out_dir, f'{stem}{suffix}')
+               for suffix in ('_overlay.png', '_labels.png', '.json')]
+    for target in targets:
+        ensure_not_input(target, input_paths)
+    label_map = sample.pred_sem_seg.data[0].cpu().numpy()
+    names = sample.metainfo['label_names']
+    atomic_save_image(targets[0], draw_sem_seg(image, label_map, names))
+    save_label_png(targets[1], label_map, num_classes=len(names))
+    annotation = sem_seg_to_annotation(label_map, names, dict(
+        file_name=os.path.abspath(path), height=label_map.shape[0], width=label_map.shape[1]))
+    annotation['label_png'] = dict(annotation.get('label_png', {}),
+                                   file_name=os.path.basename(targets[1]))
+    atomic_write_json(targets[2], annotation)
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    vocabulary = parse_vocabulary_string(args.vocab)
+    paths = find_images(args.input)
+    os.makedirs(args.out, exist_ok=True)
+    predictor = build_predictor(args)
+    predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
+    failures = 0
+    for path in tqdm(paths, desc='images', disable=len(paths) == 1):
+        try:
+            predictor.set_image(path)
+            written = write_outputs(path, predictor.image, predictor.predict(vocabulary),
+                                    args.out, paths)
+            print(f'{path} -> {", ".join(written)}')
+        except ImageReadError as error:
+            failures += 1
+            print(f'skipped {path}: {error}', file=sys.stderr)
+    if failures:
+        print(f'{failures} of {len(paths)} images could not be read', file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
+        if os.environ.get('OVP_DEBUG'):
+            raise
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,3 @@
+"""ovperception: dense open-vocabulary perception on frozen CLIP backbones."""
+
+__version__ = '0.1.0'

@@ -1,0 +1,215 @@
+"""Base dataset: a vocabulary read from a class-name file travels with every sample.
+
+Class-name files (``ovperception/datasets/classnames/*.txt``) hold one class
+per line, in label-id order; a line may list synonyms separated by ``';'``
+(``"person; man; woman"``), the first being the display name. Text after
+``'#'`` and blank lines are ignored.
+
+Dataset metainfo carries both forms:
+
+* ``classes``: tuple of display names (what metrics and visualisers print);
+* ``classnames``: list of full entries with synonyms (what the model encodes).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+from mmengine.dataset import BaseDataset
+
+from ovperception.registry import TRANSFORMS
+
+#: Folder of the class-name files shipped with the package.
+CLASSNAMES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'classnames')
+
+#: Where users are sent when a dataset is missing on disk.
+DATASETS_DOC = 'docs/datasets.md'
+
+
+class ClassnamesError(ValueError):
+    """A class-name file or list is empty or inconsistent."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset root, folder or split file is missing on disk."""
+
+
+def require_path(path: str, what: str, dataset: str) -> str:
+    """Check that a dataset path exists.
+
+    Args:
+        path: the file or folder to check.
+        what: what the path is (``'image folder'``, ``'split file'`` ...).
+        dataset: dataset class name, for the message.
+
+    Returns:
+        ``path`` unchanged.
+
+    Raises:
+        DatasetNotFoundError: naming the path and pointing to the docs.
+    """
+    if not path or not os.path.exists(path):
+        raise DatasetNotFoundError(
+            f'{dataset}: {what} not found: {path!r}. Check data_root / data_prefix; see '
+            f'{DATASETS_DOC} for how to download and lay out this dataset.')
+    return path
+
+
+def available_classnames_files() -> list[str]:
+    """Bare names of the class-name files shipped with the package."""
+    return sorted(name[:-4] for name in os.listdir(CLASSNAMES_DIR) if name.endswith('.txt'))
+
+
+def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
+    """Turn a path or a bare name (``'voc21'`` / ``'voc21.txt'``) into a file path.
+
+    Raises:
+        FileNotFoundError: neither an existing file nor a shipped name.
+    """
+    candidate = os.fspath(name_or_path)
+    if os.path.isfile(candidate):
+        return candidate
+    bare = candidate if candidate.endswith('.txt') else f'{candidate}.txt'
+    shipped = os.path.join(CLASSNAMES_DIR, bare)
+    if os.sep not in candidate and os.path.isfile(shipped):
+        return shipped
+    raise FileNotFoundError(
+        f'class-name file {candidate!r} not found: give an existing path or one of the '
+        f'shipped names {available_classnames_files()}')
+
+
+def split_synonyms(entry: str) -> list[str]:
+    """The names of one vocabulary entry: ``'boat; ship'`` -> ``['boat', 'ship']``."""
+    return [name.strip() for name in entry.split(';') if name.strip()]
+
+
+def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list[str]:
+    """Normalise and validate vocabulary entries.
+
+    Args:
+        entries: raw lines or list items; ``'#'`` starts a comment, blank
+            entries are skipped.
+        source: where the entries come from, for error messages.
+
+    Returns:
+        One normalised entry per class (``'a; b'`` spacing).
+
+    Raises:
+        ClassnamesError: no classes, the same class twice, or one name used
+            by two classes.
+    """
+    classnames: list[str] = []
+    lines: list[int] = []
+    owner: dict[str, int] = {}
+    for line_no, raw in enumerate(entries, start=1):
+        names = split_synonyms(raw.split('#', 1)[0])
+        if not names:
+            continue
+        index = len(classnames)
+        for name in names:
+            key = name.lower()
+            if key in owner and owner[key] != index:
+                other = owner[key]
+                raise ClassnamesError(
+                    f'{source}: the name {name!r} of class {index} (line {line_no}) is '
+                    f'already used by class {other} (line {lines[other]}: '
+                    f'{classnames[other]!r}); each name must belong to one class')
+            owner[key] = index
+        classnames.append('; '.join(names))
+        lines.append(line_no)
+    if not classnames:
+        raise ClassnamesError(f'{source}: no class names found (one class per line, '
+                              f'synonyms separated by ";", "#" starts a comment)')
+    return classnames
+
+
+def load_classnames(name_or_path: str | os.PathLike) -> list[str]:
+    """Read and validate a class-name file (path or shipped bare name)."""
+    path = resolve_classnames_file(name_or_path)
+    with open(path, encoding='utf-8') as handle:
+        return parse_classnames(handle.read().splitlines(), source=path)
+
+
+def classnames_metainfo(classnames: Sequence[str]) -> dict[str, Any]:
+    """Metainfo for a vocabulary: ``classes`` (display names) and ``classnames``."""
+    return dict(classes=tuple(split_synonyms(entry)[0] for entry in classnames),
+                classnames=list(classnames))
+
+
+def build_pipeline(pipeline: Sequence[dict | Callable] | None) -> list[Callable]:
+    """Build transform configs with ovperception's registry (falls back to mmengine's)."""
+    return [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in (pipeline or [])]
+
+
+class OVBaseDataset(BaseDataset):
+    """mmengine ``BaseDataset`` whose vocabulary comes from a class-name file.
+
+    The vocabulary is chosen, first match wins, from ``classnames`` (a list),
+    ``classnames_file`` (a path or a shipped bare name such as ``'voc21'``),
+    ``metainfo['classnames']``, ``metainfo['classes']``, and the class default
+    ``CLASSNAMES_FILE``. Every sample returned by ``get_data_info`` holds a
+    copy under ``'classnames'``, so the vocabulary travels with the data.
+
+    Args:
+        classnames_file: path or bare name of a class-name file.
+        classnames: explicit vocabulary, overriding any file.
+        metainfo: extra metainfo (mmengine semantics).
+        pipeline: transform configs (built with ovperception's TRANSFORMS) or callables.
+        **kwargs: forwarded to ``mmengine.dataset.BaseDataset``.
+    """
+
+    METAINFO: dict = dict()
+    #: Bare name or path of the default class-name file of a subclass; its
+    #: ``METAINFO`` (classes, classnames) is filled from it at class creation.
+    CLASSNAMES_FILE: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if 'CLASSNAMES_FILE' in cls.__dict__ and 'METAINFO' not in cls.__dict__:
+            cls.METAINFO = classnames_metainfo(load_classnames(cls.CLASSNAMES_FILE))
+
+    def __init__(self,
+                 *args: Any,
+                 classnames_file: str | os.PathLike | None = None,
+                 classnames: Sequence[str] | None = None,
+                 metainfo: dict | None = None,
+                 pipeline: Sequence[dict | Callable] | None = None,
+                 **kwargs: Any) -> None:
+        meta = dict(metainfo or {})
+        vocabulary = self._choose_vocabulary(classnames, classnames_file, meta)
+        meta.update(classnames_metainfo(vocabulary))
+        super().__init__(*args, metainfo=meta, pipeline=build_pipeline(pipeline), **kwargs)
+
+    @classmethod
+    def _choose_vocabulary(cls, classnames: Sequence[str] | None,
+                           classnames_file: str | os.PathLike | None,
+                           meta: dict) -> list[str]:
+        """Pick the vocabulary by the precedence documented on the class."""
+        name = cls.__name__
+        if classnames is not None:
+            if isinstance(classnames, str):
+                raise ClassnamesError(f'{name}: classnames must be a list of strings, got a '
+                                      f'string; use classnames_file for a file')
+            return parse_classnames(classnames, source=f'{name}(classnames=...)')
+        if classnames_file is not None:
+            return load_classnames(classnames_file)
+        for key in ('classnames', 'classes'):
+            if meta.get(key):
+                return parse_classnames(meta[key], source=f'{name} metainfo[{key!r}]')
+        if cls.CLASSNAMES_FILE is not None:
+            return load_classnames(cls.CLASSNAMES_FILE)
+        if cls.METAINFO.get('classnames'):
+            return list(cls.METAINFO['classnames'])
+        raise ClassnamesError(f'{name}: no vocabulary given; pass classnames_file=... '
+                              f'or classnames=[...]')
+
+    @property
+    def classnames(self) -> list[str]:
+        """The dataset vocabulary (entries may hold ``';'``-separated synonyms)."""
+        return list(self._metainfo['classnames'])
+
+    def get_data_info(self, idx: int) -> dict:
+        """The annotation of sample ``idx`` plus ``classnames`` (the vocabulary)."""
+        info = super().get_data_info(idx)
+        info['classnames'] = list(self._metainfo['classnames'])
+        return info

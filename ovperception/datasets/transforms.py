@@ -1,0 +1,321 @@
+"""Data transforms for segmentation pipelines (mmseg-compatible semantics, no mmcv).
+
+Every transform is a callable ``results: dict -> dict`` registered in
+``TRANSFORMS``. Keys follow mmseg: ``img`` (H, W, 3) uint8 **RGB**,
+``gt_seg_map`` (H, W) int64, ``img_path``, ``seg_map_path``, ``ori_shape``,
+``img_shape``, ``scale_factor`` (sy, sx as in ``ovperception.structures``),
+``flip``, ``flip_direction``, ``reduce_zero_label``, ``classnames``.
+
+Test pipeline of the training-free protocol (SCLIP): the image is resized so
+that its short side is ``S`` and its long side at most 2048, and the labels are
+loaded *after* the resize, so they stay at the original resolution::
+
+    [dict(type='LoadImageFromFile'),
+     dict(type='ResizeShortSide', short_side=336, max_long_side=2048),
+     dict(type='LoadSegAnnotations'),
+     dict(type='PackOVInputs')]
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmengine.logging import print_log
+from mmengine.structures import PixelData
+
+from ovperception.registry import TRANSFORMS
+from ovperception.structures import OVDataSample
+from ovperception.utils.image_io import DEFAULT_MAX_PIXELS, load_image, load_label_map
+
+
+class BaseTransform:
+    """Minimal mmcv-style base: ``__call__`` delegates to ``transform``."""
+
+    def __call__(self, results: dict) -> dict | None:
+        return self.transform(results)
+
+    def transform(self, results: dict) -> dict | None:
+        """Transform one sample; returning ``None`` drops it (mmengine Compose)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
+        return f'{type(self).__name__}({args})'
+
+
+def rescale_size(height: int, width: int, scale: tuple[int, int]) -> tuple[int, int, float]:
+    """mmcv ``rescale_size`` with a (long, short) bound, keeping the aspect ratio.
+
+    The factor is ``min(max(scale) / long_edge, min(scale) / short_edge)`` and
+    each side is rounded as ``int(side * factor + 0.5)``.
+
+    Args:
+        height, width: input size.
+        scale: the two edge bounds, in any order, e.g. ``(2048, 336)``.
+
+    Returns:
+        ``(new_height, new_width, factor)``.
+    """
+    long_max, short_max = max(scale), min(scale)
+    factor = min(long_max / max(height, width), short_max / min(height, width))
+    return int(height * factor + 0.5), int(width * factor + 0.5), factor
+
+
+def _resize_sample(results: dict, new_h: int, new_w: int, with_seg: bool) -> dict:
+    """Resize ``img`` bilinearly (and ``gt_seg_map`` by nearest when asked)."""
+    img = results['img']
+    h, w = img.shape[:2]
+    if (new_h, new_w) != (h, w):
+        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if with_seg and results.get('gt_seg_map') is not None:
+            seg = results['gt_seg_map']
+            resized = cv2.resize(seg.astype(np.int32), (new_w, new_h),
+                                 interpolation=cv2.INTER_NEAREST)
+            results['gt_seg_map'] = resized.astype(seg.dtype)
+    results['img_shape'] = (new_h, new_w)
+    results['scale_factor'] = (new_h / h, new_w / w)
+    results['keep_ratio'] = True
+    return results
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(BaseTransform):
+    """Read ``img_path`` as (H, W, 3) uint8 RGB (robust to modes, EXIF, bombs).
+
+    A sample that already holds an ``img`` array (e.g. ``SyntheticSegDataset``)
+    passes through unchanged apart from the shape keys.
+
+    Args:
+        to_float32: return a float32 image instead of uint8.
+        max_pixels: largest accepted image (``None``: no limit).
+    """
+
+    def __init__(self, to_float32: bool = False,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+        self.to_float32 = to_float32
+        self.max_pixels = max_pixels
+
+    def transform(self, results: dict) -> dict:
+        if not isinstance(results.get('img'), np.ndarray):
+            results['img'] = load_image(results['img_path'], max_pixels=self.max_pixels)
+        if self.to_float32:
+            results['img'] = results['img'].astype(np.float32)
+        results['ori_shape'] = tuple(results['img'].shape[:2])
+        results['img_shape'] = tuple(results['img'].shape[:2])
+        return results
+
+
+def reduce_zero_label(label: np.ndarray, ignore_index: int = 255) -> np.ndarray:
+    """mmseg ``reduce_zero_label``: 0 -> ignore, v -> v - 1, ignore stays ignore."""
+    reduced = label - 1
+    reduced[(label == 0) | (label == ignore_index)] = ignore_index
+    return reduced
+
+
+@TRANSFORMS.register_module()
+class LoadSegAnnotations(BaseTransform):
+    """Read ``seg_map_path`` into ``gt_seg_map`` (H, W) int64 (palette indices kept).
+
+    Args:
+        reduce_zero_label: map 0 to 255 and shift the other labels by -1.
+            ``None`` (default) follows the sample's ``reduce_zero_label`` set by
+            the dataset; an explicit value wins, with a warning on disagreement.
+        ignore_index: the ignore label (255).
+
+    A sample without ``seg_map_path`` keeps its in-memory ``gt_seg_map`` as it is.
+    """
+
+    def __init__(self, reduce_zero_label: bool | None = None, ignore_index: int = 255) -> None:
+        self.reduce_zero_label = reduce_zero_label
+        self.ignore_index = ignore_index
+
+    def transform(self, results: dict) -> dict:
+        path = results.get('seg_map_path')
+        if path is None:
+            if results.get('gt_seg_map') is None:
+                raise KeyError('LoadSegAnnotations: the sample has neither seg_map_path nor '
+                               'gt_seg_map')
+            return results
+        label = load_label_map(path)
+        from_data = results.get('reduce_zero_label')
+        reduce = self.reduce_zero_label
+        if reduce is None:
+            reduce = bool(from_data)
+        elif from_data is not None and bool(from_data) != reduce:
+            print_log(f'LoadSegAnnotations(reduce_zero_label={reduce}) overrides the '
+                      f'dataset setting {bool(from_data)} for {path}', logger='current',
+                      level=logging.WARNING)
+        if reduce:
+            label = reduce_zero_label(label, self.ignore_index)
+        results['gt_seg_map'] = label
+        results['reduce_zero_label'] = reduce
+        results.setdefault('seg_fields', []).append('gt_seg_map')
+        return results
+
+
+@TRANSFORMS.register_module()
+class ResizeShortSide(BaseTransform):
+    """Test-time resize of the image only (labels stay at the original size).
+
+    Equals mmseg ``Resize(scale=(max_long_side, short_side), keep_ratio=True)``
+    applied before the labels are loaded: the factor is
+    ``min(long_max / long_edge, short_max / short_edge)``; without
+    ``max_long_side`` it is ``short_side / short_edge``. Bilinear interpolation.
+
+    Args:
+        short_side: target short side ``S``.
+        max_long_side: upper bound of the long side (SCLIP protocol: 2048).
+    """
+
+    def __init__(self, short_side: int, max_long_side: int | None = None) -> None:
+        self.short_side = short_side
+        self.max_long_side = max_long_side
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['img'].shape[:2]
+        if self.max_long_side is None:
+            factor = self.short_side / min(h, w)
+            new_h, new_w = int(h * factor + 0.5), int(w * factor + 0.5)
+        else:
+            new_h, new_w, _ = rescale_size(h, w, (self.max_long_side, self.short_side))
+        return _resize_sample(results, new_h, new_w, with_seg=False)
+
+
+@TRANSFORMS.register_module()
+class RandomResize(BaseTransform):
+    """Training resize (mmseg ``RandomResize`` with ``keep_ratio=True``).
+
+    A ratio ``r ~ U(ratio_range)`` scales the bound ``scale`` to
+    ``(int(scale[0] * r), int(scale[1] * r))``, then the image is rescaled to fit
+    it (``rescale_size``); ``gt_seg_map`` is resized by nearest neighbour.
+
+    Args:
+        scale: (long, short) bound, e.g. ``(2048, 512)``.
+        ratio_range: range of the random ratio, e.g. ``(0.5, 2.0)``.
+    """
+
+    def __init__(self, scale: tuple[int, int],
+                 ratio_range: tuple[float, float] = (0.5, 2.0)) -> None:
+        self.scale = tuple(scale)
+        self.ratio_range = tuple(ratio_range)
+
+    def transform(self, results: dict) -> dict:
+        ratio = np.random.uniform(*self.ratio_range)
+        bound = (int(self.scale[0] * ratio), int(self.scale[1] * ratio))
+        h, w = results['img'].shape[:2]
+        new_h, new_w, _ = rescale_size(h, w, bound)
+        return _resize_sample(results, new_h, new_w, with_seg=True)
+
+
+@TRANSFORMS.register_module()
+class RandomCrop(BaseTransform):
+    """mmseg ``RandomCrop``: crop image and labels to at most ``crop_size``.
+
+    With ``cat_max_ratio < 1`` up to 10 crops are drawn until no single class
+    covers more than that fraction of the labelled pixels and at least two
+    classes are present. Images smaller than the crop are not padded (pad in the
+    data preprocessor).
+
+    Args:
+        crop_size: (height, width).
+        cat_max_ratio: largest allowed share of one class in the crop.
+        ignore_index: label excluded from the class count.
+    """
+
+    def __init__(self, crop_size: int | Sequence[int], cat_max_ratio: float = 1.0,
+                 ignore_index: int = 255) -> None:
+        size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        if len(size) != 2 or min(size) <= 0:
+            raise ValueError(f'crop_size must be positive (h, w), got {crop_size!r}')
+        self.crop_size = size
+        self.cat_max_ratio = cat_max_ratio
+        self.ignore_index = ignore_index
+
+    def _random_box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(y1, y2, x1, x2) of a random crop."""
+        off_h = np.random.randint(0, max(height - self.crop_size[0], 0) + 1)
+        off_w = np.random.randint(0, max(width - self.crop_size[1], 0) + 1)
+        return off_h, off_h + self.crop_size[0], off_w, off_w + self.crop_size[1]
+
+    def transform(self, results: dict) -> dict:
+        height, width = results['img'].shape[:2]
+        box = self._random_box(height, width)
+        seg = results.get('gt_seg_map')
+        if self.cat_max_ratio < 1.0 and seg is not None:
+            for _ in range(10):
+                patch = seg[box[0]:box[1], box[2]:box[3]]
+                labels, counts = np.unique(patch, return_counts=True)
+                counts = counts[labels != self.ignore_index]
+                if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
+                    break
+                box = self._random_box(height, width)
+        y1, y2, x1, x2 = box
+        results['img'] = results['img'][y1:y2, x1:x2]
+        if seg is not None:
+            results['gt_seg_map'] = seg[y1:y2, x1:x2]
+        results['img_shape'] = tuple(results['img'].shape[:2])
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomFlip(BaseTransform):
+    """Flip image and labels with probability ``prob``.
+
+    Args:
+        prob: flip probability.
+        direction: ``'horizontal'`` or ``'vertical'``.
+    """
+
+    def __init__(self, prob: float = 0.5, direction: str = 'horizontal') -> None:
+        if direction not in ('horizontal', 'vertical'):
+            raise ValueError(f'direction must be horizontal or vertical, got {direction!r}')
+        self.prob = prob
+        self.direction = direction
+
+    def transform(self, results: dict) -> dict:
+        flip = bool(np.random.rand() < self.prob)
+        if flip:
+            axis = 1 if self.direction == 'horizontal' else 0
+            results['img'] = np.flip(results['img'], axis=axis)
+            if results.get('gt_seg_map') is not None:
+                results['gt_seg_map'] = np.flip(results['gt_seg_map'], axis=axis)
+        results['flip'] = flip
+        results['flip_direction'] = self.direction if flip else None
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackOVInputs(BaseTransform):
+    """Pack a sample into ``dict(inputs, data_samples)`` for ``OVModel``.
+
+    ``inputs`` is a (3, H, W) uint8 RGB tensor; ``data_samples`` an
+    ``OVDataSample`` whose ``gt_sem_seg.data`` is (1, H, W) int64 (when the
+    sample has labels) and whose metainfo holds the ``meta_keys`` present.
+
+    Args:
+        meta_keys: sample keys copied into the metainfo.
+    """
+
+    DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor',
+                         'flip', 'flip_direction', 'reduce_zero_label', 'classnames',
+                         'sample_idx')
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        if img.ndim == 2:
+            img = img[..., None]
+        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        sample = OVDataSample()
+        seg = results.get('gt_seg_map')
+        if seg is not None:
+            data = torch.from_numpy(np.ascontiguousarray(seg[None]).astype(np.int64))
+            sample.gt_sem_seg = PixelData(data=data)
+        sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        return dict(inputs=inputs, data_samples=sample)
+

@@ -1,0 +1,7 @@
+"""Runner integration: hooks and safe checkpoint handling."""
+from ovperception.engine.hooks import ProgressBarHook, SegVisualizationHook
+from ovperception.engine.plain_checkpoint import PlainCheckpointHook
+from ovperception.engine.safe_load import load_checkpoint_safely
+
+__all__ = ['ProgressBarHook', 'SegVisualizationHook', 'PlainCheckpointHook',
+           'load_checkpoint_safely']

@@ -1,0 +1,98 @@
+"""Load ``--weights`` into an OVModel: a trained ovperception checkpoint or CLIP weights.
+
+Two kinds of file are accepted, told apart by their keys:
+
+* an ovperception/mmengine checkpoint (``{'state_dict': ...}`` or a bare state
+  dict whose keys start with ``backbone.`` / ``head.`` / ``refiners.``);
+* an open_clip state dict (keys such as ``visual.*``, ``token_embedding.weight``),
+  loaded into the backbone.
+
+Files are read with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from mmengine.logging import print_log
+from torch import nn
+
+from ovperception.engine.safe_load import load_checkpoint_safely
+from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
+
+MODEL_PREFIXES = ('backbone.', 'head.', 'refiners.', 'data_preprocessor.')
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return getattr(model, 'module', model)
+
+
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """The state dict stored in ``path`` (``state_dict`` unwrapped, ``module.`` stripped)."""
+    if not os.path.isfile(path):
+        raise WeightsNotFoundError(
+            f'weights file {path!r} does not exist; pass an existing checkpoint with --weights '
+            '(see docs/weights.md for how to obtain CLIP/SAM/DINO weights)')
+    checkpoint = load_checkpoint_safely(path)
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise CheckpointMismatchError(f'{path!r} holds no state dict')
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def is_model_state(state: dict) -> bool:
+    """True for a whole-OVModel state dict, False for bare CLIP weights."""
+    return any(key.startswith(MODEL_PREFIXES) for key in state)
+
+
+def prepare_config_for_weights(model_cfg: dict, path: str) -> dict[str, torch.Tensor] | None:
+    """Adapt ``model_cfg`` before building so that ``path`` supplies the weights.
+
+    CLIP weights become the backbone's ``pretrained`` file (no cache lookup for
+    a tag). A model checkpoint that holds the backbone too switches
+    ``pretrained`` off. Returns the model state still to load after building
+    (None for CLIP weights).
+    """
+    state = read_state_dict(path)
+    if not is_model_state(state):
+        model_cfg['backbone']['pretrained'] = path
+        return None
+    if any(key.startswith('backbone.') for key in state):
+        model_cfg['backbone']['pretrained'] = None
+    return state
+
+
+def load_weights(model: nn.Module, path: str) -> nn.Module:
+    """Load ``path`` into ``model`` (an OVModel, possibly DDP-wrapped) and return it.
+
+    Raises:
+        WeightsNotFoundError: the file does not exist.
+        CheckpointMismatchError: keys or shapes do not fit the model.
+    """
+    model = _unwrap(model)
+    state = read_state_dict(path)
+    if is_model_state(state):
+        load_model_state(model, state, path)
+    else:
+        from ovperception.models.clip.open_clip import load_clip_weights
+        load_clip_weights(model.backbone.model, path, model.backbone.model_name)
+    print_log(f'loaded weights from {path}', logger='current')
+    return model
+
+
+def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
+    """Strictly load a full-model state dict; backbone keys may be absent (frozen CLIP)."""
+    own = model.state_dict()
+    unexpected = sorted(set(state) - set(own))
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith('backbone.'))
+    mismatched = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
+    if unexpected or missing or mismatched:
+        details = []
+        for label, keys in (('missing', missing), ('unexpected', unexpected),
+                            ('shape-mismatched', mismatched)):
+            if keys:
+                details.append(f'{len(keys)} {label} (e.g. {keys[:3]})')
+        raise CheckpointMismatchError(
+            f'checkpoint {path!r} does not fit {type(model).__name__}: ' + '; '.join(details)
+            + '. Was it trained with a different config?')
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,295 @@
+"""Last-block attention variants for dense CLIP features, as small pure functions.
+
+Every attention function maps ``q, k, v`` of shape ``(B, heads, T, head_dim)``
+to the attended values ``(B, heads, T, head_dim)``; ``s = head_dim ** -0.5``.
+
+* ``vanilla``:   ``softmax(q k^T s) v`` (the standard block).
+* ``maskclip``:  ``v`` (identity attention: MaskCLIP's value path).
+* ``sclip``:     ``(softmax(q q^T s) + softmax(k k^T s)) v`` (correlative self-attention).
+* ``clearclip``: ``softmax(q q^T s) v``.
+* ``naclip``:    ``softmax(k k^T s + omega) v`` with a Gaussian neighbourhood prior ``omega``
+  on the 2-D patch grid (zero for rows/columns that involve prefix tokens).
+
+:func:`modified_block_forward` applies such a function inside a ViT residual block
+(``ln_1``/``attn``/``ls_1``/``ln_2``/``mlp``/``ls_2`` as in open_clip's
+``ResidualAttentionBlock``) with or without the residual and FFN. Nothing here
+imports open_clip. The ViT token helpers (padding, position-embedding interpolation,
+token/map reshapes) live here too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+AttentionFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def _scale(x: Tensor) -> float:
+    return x.shape[-1] ** -0.5
+
+
+def self_similarity_softmax(x: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Row-wise ``softmax(x x^T s + bias)``.
+
+    Args:
+        x: (B, heads, T, head_dim) queries or keys.
+        bias: optional additive logits, broadcastable to (B, heads, T, T).
+
+    Returns:
+        (B, heads, T, T) attention weights; every row sums to one.
+    """
+    logits = torch.matmul(x, x.transpose(-2, -1)) * _scale(x)
+    if bias is not None:
+        logits = logits + bias.to(logits.dtype)
+    return logits.softmax(dim=-1)
+
+
+def vanilla_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Standard scaled dot-product attention ``softmax(q k^T s) v``.
+
+    Args:
+        q, k, v: (B, heads, T, head_dim).
+
+    Returns:
+        (B, heads, T, head_dim).
+    """
+    attn = (torch.matmul(q, k.transpose(-2, -1)) * _scale(q)).softmax(dim=-1)
+    return torch.matmul(attn, v)
+
+
+def identity_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """MaskCLIP's value path: every token attends only to itself, so the output is ``v``.
+
+    Args:
+        q, k: unused, (B, heads, T, head_dim).
+        v: (B, heads, T, head_dim).
+
+    Returns:
+        ``v`` unchanged, (B, heads, T, head_dim).
+    """
+    return v
+
+
+def csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """SCLIP correlative self-attention ``(softmax(q q^T s) + softmax(k k^T s)) v``.
+
+    Args:
+        q, k, v: (B, heads, T, head_dim).
+
+    Returns:
+        (B, heads, T, head_dim).
+    """
+    attn = self_similarity_softmax(q) + self_similarity_softmax(k)
+    return torch.matmul(attn, v)
+
+
+def qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """ClearCLIP query-query attention ``softmax(q q^T s) v``.
+
+    Args:
+        q, v: (B, heads, T, head_dim).
+        k: unused.
+
+    Returns:
+        (B, heads, T, head_dim).
+    """
+    return torch.matmul(self_similarity_softmax(q), v)
+
+
+def gaussian_neighbourhood_bias(grid_hw: tuple[int, int], std: float, num_prefix: int = 1,
+                                device: torch.device | str | None = None,
+                                dtype: torch.dtype = torch.float32) -> Tensor:
+    """NACLIP's Gaussian neighbourhood prior over a patch grid.
+
+    ``omega[i, j] = exp(-||p_i - p_j||^2 / (2 std^2))`` for patch tokens at integer grid
+    positions ``p`` (row-major, in patch units); rows and columns of the ``num_prefix``
+    leading (class) tokens are zero.
+
+    Args:
+        grid_hw: (h, w) patch grid.
+        std: Gaussian standard deviation in patches; must be positive.
+        num_prefix: number of prefix tokens before the patch tokens.
+        device: device of the result.
+        dtype: dtype of the result.
+
+    Returns:
+        (num_prefix + h * w, num_prefix + h * w) additive attention bias.
+    """
+    if std <= 0:
+        raise ValueError(f'gaussian std must be positive, got {std}')
+    h, w = grid_hw
+    rows = torch.arange(h, device=device, dtype=dtype).repeat_interleave(w)
+    cols = torch.arange(w, device=device, dtype=dtype).repeat(h)
+    pos = torch.stack([rows, cols], dim=1)  # (h*w, 2)
+    sq_dist = (pos[:, None, :] - pos[None, :, :]).pow(2).sum(-1)
+    patch_bias = torch.exp(-sq_dist / (2.0 * std ** 2))
+    return F.pad(patch_bias, (num_prefix, 0, num_prefix, 0))
+
+
+def neighbourhood_attention(q: Tensor, k: Tensor, v: Tensor, grid_hw: tuple[int, int],
+                            std: float = 5.0, num_prefix: int = 1) -> Tensor:
+    """NACLIP attention ``softmax(k k^T s + omega) v``.
+
+    Args:
+        q: unused, (B, heads, T, head_dim).
+        k, v: (B, heads, T, head_dim) with ``T = num_prefix + h * w``.
+        grid_hw: (h, w) patch grid of the tokens.
+        std: Gaussian standard deviation in patches.
+        num_prefix: number of prefix (class) tokens.
+
+    Returns:
+        (B, heads, T, head_dim).
+    """
+    expected = num_prefix + grid_hw[0] * grid_hw[1]
+    if k.shape[-2] != expected:
+        raise ValueError(f'{k.shape[-2]} tokens do not match grid {grid_hw} + {num_prefix} prefix')
+    bias = gaussian_neighbourhood_bias(grid_hw, std, num_prefix, device=k.device, dtype=k.dtype)
+    return torch.matmul(self_similarity_softmax(k, bias), v)
+
+
+@dataclass(frozen=True)
+class DenseModeSpec:
+    """How a dense mode changes the last ViT block.
+
+    Attributes:
+        attention: name of the attention variant, or None for the unchanged block.
+        keep_residual_ffn: keep the residual connection and the FFN.
+    """
+
+    attention: str | None
+    keep_residual_ffn: bool
+
+
+DENSE_MODES: dict[str, DenseModeSpec] = {
+    'vanilla': DenseModeSpec(None, True),
+    'maskclip': DenseModeSpec('identity', True),
+    'sclip': DenseModeSpec('csa', True),
+    'clearclip': DenseModeSpec('qq', False),
+    'naclip': DenseModeSpec('neighbourhood', False),
+}
+
+
+def check_dense_mode(mode: str) -> DenseModeSpec:
+    """Return the spec of ``mode``; ValueError listing the valid modes otherwise."""
+    if mode not in DENSE_MODES:
+        raise ValueError(f'unknown dense_mode {mode!r}; valid modes: {sorted(DENSE_MODES)}')
+    return DENSE_MODES[mode]
+
+
+def mode_attention_fn(mode: str, grid_hw: tuple[int, int], gaussian_std: float = 5.0,
+                      num_prefix: int = 1) -> AttentionFn | None:
+    """The attention function of a dense mode bound to a grid (None for ``vanilla``)."""
+    name = check_dense_mode(mode).attention
+    table: dict[str, AttentionFn] = {
+        'identity': identity_attention, 'csa': csa_attention, 'qq': qq_attention,
+        'neighbourhood': partial(neighbourhood_attention, grid_hw=grid_hw, std=gaussian_std,
+                                 num_prefix=num_prefix),
+    }
+    return None if name is None else table[name]
+
+
+def pad_to_multiple(images: Tensor, multiple: tuple[int, int]) -> Tensor:
+    """Zero-pad (B, 3, H, W) bottom/right so that H and W are multiples of ``multiple``."""
+    pad_h = -images.shape[-2] % multiple[0]
+    pad_w = -images.shape[-1] % multiple[1]
+    return F.pad(images, (0, pad_w, 0, pad_h)) if pad_h or pad_w else images
+
+
+def interpolate_pos_embed(pos: Tensor, src_grid: tuple[int, int], dst_grid: tuple[int, int],
+                          num_prefix: int = 1) -> Tensor:
+    """Bicubically resize a (num_prefix + h*w, D) position embedding to another grid.
+
+    The prefix (class) rows are kept; at the source grid the input is returned unchanged.
+
+    Returns:
+        (num_prefix + dst_h * dst_w, D).
+    """
+    if tuple(src_grid) == tuple(dst_grid):
+        return pos
+    prefix, grid = pos[:num_prefix], pos[num_prefix:]
+    grid = grid.reshape(1, src_grid[0], src_grid[1], -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid.float(), size=tuple(dst_grid), mode='bicubic', align_corners=False)
+    grid = grid.to(pos.dtype).permute(0, 2, 3, 1).reshape(-1, pos.shape[-1])
+    return torch.cat([prefix, grid], dim=0)
+
+
+def tokens_to_map(tokens: Tensor, grid: tuple[int, int]) -> Tensor:
+    """(B, h*w, C) patch tokens -> (B, C, h, w) feature map."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid[0], grid[1])
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """(B, T, D) -> (B, heads, T, D // heads)."""
+    b, t, d = x.shape
+    return x.reshape(b, t, num_heads, d // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, heads, T, head_dim) -> (B, T, heads * head_dim)."""
+    b, h, t, hd = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * hd)
+
+
+def _attention_module(block: nn.Module) -> nn.MultiheadAttention:
+    attn = getattr(block, 'attn', None)
+    if not isinstance(attn, nn.MultiheadAttention) or attn.in_proj_weight is None:
+        raise NotImplementedError(
+            f'{type(block).__name__}: dense attention variants need a block whose `attn` is an '
+            'nn.MultiheadAttention with a packed in_proj_weight (open_clip ResidualAttentionBlock)')
+    return attn
+
+
+def block_qkv(block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Queries, keys and values of a residual attention block.
+
+    Args:
+        block: block with ``ln_1`` and an ``attn`` nn.MultiheadAttention.
+        x: (B, T, D) tokens entering the block (batch first).
+
+    Returns:
+        q, k, v, each (B, heads, T, head_dim), computed from ``ln_1(x)``.
+    """
+    attn = _attention_module(block)
+    qkv = F.linear(block.ln_1(x), attn.in_proj_weight, attn.in_proj_bias)
+    return tuple(split_heads(t, attn.num_heads) for t in qkv.chunk(3, dim=-1))  # type: ignore
+
+
+def block_output_projection(block: nn.Module, attended: Tensor) -> Tensor:
+    """``ls_1(out_proj(merge_heads(attended)))``: (B, heads, T, hd) -> (B, T, D)."""
+    attn = _attention_module(block)
+    out = attn.out_proj(merge_heads(attended))
+    ls_1 = getattr(block, 'ls_1', None)
+    return ls_1(out) if ls_1 is not None else out
+
+
+def block_ffn(block: nn.Module, x: Tensor) -> Tensor:
+    """``x + ls_2(mlp(ln_2(x)))`` for (B, T, D) tokens."""
+    out = block.mlp(block.ln_2(x))
+    ls_2 = getattr(block, 'ls_2', None)
+    return x + (ls_2(out) if ls_2 is not None else out)
+
+
+def modified_block_forward(block: nn.Module, x: Tensor, attention_fn: AttentionFn,
+                           keep_residual_ffn: bool) -> Tensor:
+    """Run a residual attention block with its attention replaced.
+
+    Args:
+        block: open_clip-style ResidualAttentionBlock.
+        x: (B, T, D) tokens entering the block (batch first).
+        attention_fn: maps q, k, v (B, heads, T, hd) to attended values (B, heads, T', hd).
+        keep_residual_ffn: if True, ``x' = x + out; x' = x' + ls_2(mlp(ln_2(x')))``;
+            otherwise ``x' = out`` (ClearCLIP/NACLIP; T' may then differ from T).
+
+    Returns:
+        (B, T', D) tokens leaving the block.
+    """
+    q, k, v = block_qkv(block, x)
+    out = block_output_projection(block, attention_fn(q, k, v))
+    if not keep_residual_ffn:
+        return out
+    return block_ffn(block, x + out)

@@ -1,0 +1,449 @@
+"""Frozen open_clip backbones with dense (per-location) features in the joint space.
+
+The ONLY module of ovperception that imports ``open_clip``. Supports open_clip ViTs
+(last-block attention variants from :mod:`.dense_attn`), ConvNeXt CLIPs (timm trunk,
+head norm and projection per location) and ResNet CLIPs (attention-pool value path
+as 1x1 projections). Constructors never download and never pick a device.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from open_clip.convert import convert_state_dict
+from open_clip.model import convert_to_custom_text_state_dict
+from open_clip.modified_resnet import ModifiedResNet
+from open_clip.timm_model import TimmModel
+from open_clip.transformer import VisionTransformer
+from torch import Tensor, nn
+
+from ovperception.models.clip.dense_attn import (DENSE_MODES, block_output_projection, block_qkv,
+                                                 check_dense_mode, interpolate_pos_embed,
+                                                 mode_attention_fn, modified_block_forward,
+                                                 pad_to_multiple, tokens_to_map)
+from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
+                                              check_state_dict, file_identity, find_cached_file,
+                                              load_state_dict_file, looks_like_path,
+                                              weights_not_found_message)
+from ovperception.registry import MODELS
+
+DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
+                            'Tensor | tuple[Tensor, tuple[int, int]]']
+CNN_DENSE_MODES = ('vanilla', 'maskclip')
+CNN_STRIDE = 32
+TEXT_CHUNK = 256
+
+
+# ---------------------------------------------------------------- weights resolution
+def list_pretrained_tags(model_name: str) -> list[str]:
+    """open_clip pretrained tags available for ``model_name``."""
+    return list(open_clip.list_pretrained_tags_by_model(model_name))
+
+
+def pretrained_cfg(model_name: str, tag: str) -> dict:
+    """open_clip's pretrained config of ``(model_name, tag)``; ValueError listing valid tags."""
+    if not open_clip.pretrained.is_pretrained_cfg(model_name, tag):
+        raise ValueError(f'unknown open_clip pretrained tag {tag!r} for model {model_name!r}; '
+                         f'valid tags: {list_pretrained_tags(model_name)}')
+    return dict(open_clip.get_pretrained_cfg(model_name, tag))
+
+
+def find_cached_weights(model_name: str, tag: str,
+                        cache_dir: str | None = None) -> tuple[str | None, list[str]]:
+    """Look for a tag's weights in the local caches only: (path or None, places searched)."""
+    return find_cached_file(pretrained_cfg(model_name, tag), cache_dir)
+
+
+def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None = None) -> str:
+    """Download a tag's weights through open_clip (needs internet) and return the local path."""
+    cfg = pretrained_cfg(model_name, tag)
+    path = open_clip.pretrained.download_pretrained(cfg, cache_dir=cache_dir)
+    if not path:
+        raise WeightsNotFoundError(f'open_clip returned no file for {model_name}:{tag}')
+    return path
+
+
+def _open_clip_compat(model: nn.Module, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """open_clip's own checkpoint fix-ups (old text layout, scalar logit scale/bias...)."""
+    state = convert_state_dict(model, state)
+    if 'positional_embedding' in state and not hasattr(model, 'positional_embedding'):
+        state = convert_to_custom_text_state_dict(state)
+    for name in ('logit_scale', 'logit_bias'):
+        param = getattr(model, name, None)
+        if isinstance(param, Tensor) and name in state and state[name].ndim != param.ndim:
+            state[name] = state[name].reshape(param.shape)
+    if isinstance(getattr(model, 'logit_bias', None), Tensor) and 'logit_bias' not in state:
+        state['logit_bias'] = torch.zeros_like(model.logit_bias)
+    state.pop('text.transformer.embeddings.position_ids', None)
+    return state
+
+
+def load_clip_weights(model: nn.Module, path: str, model_name: str) -> None:
+    """Load a full open_clip CLIP state dict from ``path`` with strict key/shape checking."""
+    expected = model.state_dict()
+    state = align_prefixes(load_state_dict_file(path), expected.keys())
+    state = _open_clip_compat(model, state)
+    check_state_dict(expected, state, model_name, path)
+    model.load_state_dict(state, strict=True)
+
+
+def normalisation_stats(model_name: str, tag_cfg: dict, model: nn.Module
+                        ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Image mean/std (0..1 scale): the tag's; else the one shared by all of the model's tags
+    (files / random init of e.g. SigLIP); else the model's preprocess cfg (OpenAI defaults)."""
+    if 'mean' in tag_cfg and 'std' in tag_cfg:
+        return tuple(tag_cfg['mean']), tuple(tag_cfg['std'])
+    stats = set()
+    for tag in list_pretrained_tags(model_name):
+        cfg = open_clip.get_pretrained_cfg(model_name, tag)
+        stats.add((tuple(cfg.get('mean', ())), tuple(cfg.get('std', ()))))
+    if len(stats) == 1 and all(next(iter(stats))):
+        return next(iter(stats))
+    pp = getattr(model.visual, 'preprocess_cfg', {})
+    return (tuple(pp.get('mean', open_clip.OPENAI_DATASET_MEAN)),
+            tuple(pp.get('std', open_clip.OPENAI_DATASET_STD)))
+
+
+@contextlib.contextmanager
+def _quiet_random_init_warning() -> Iterator[None]:
+    """Hide open_clip's 'initialized randomly' root-logger warning (we log our own)."""
+    def keep(record: logging.LogRecord) -> bool:
+        return 'No pretrained weights loaded' not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
+# ---------------------------------------------------------------- backbone
+@MODELS.register_module()
+class OpenCLIPBackbone(BaseModule):
+    """Frozen open_clip image/text towers with dense features in the joint space.
+
+    Args:
+        model_name: open_clip architecture name (e.g. ``'ViT-B-16'``, ``'RN50'``).
+        pretrained: None (random init), a local file, or an open_clip tag looked up in the
+            local caches only.
+        dense_mode: last-block variant for ViTs, one of ``DENSE_MODES``; CNNs accept
+            ``'vanilla'`` / ``'maskclip'`` (both the attention-pool value path for ResNets).
+        naclip_gaussian_std: std (in patches) of NACLIP's neighbourhood prior.
+        model_kwargs: overrides passed to ``open_clip.create_model`` (tiny test towers).
+        cache_dir: HF hub cache / open_clip url cache (default: their defaults).
+        frozen: no gradients and always in eval mode.
+        init_cfg: mmengine init config (weights normally come from ``pretrained``).
+    """
+
+    def __init__(self, model_name: str = 'ViT-B-16', pretrained: str | None = None, *,
+                 dense_mode: str = 'vanilla', naclip_gaussian_std: float = 5.0,
+                 model_kwargs: dict | None = None, cache_dir: str | None = None,
+                 frozen: bool = True, init_cfg: dict | list | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if ':' in model_name:
+            raise ValueError(f'model_name {model_name!r}: schemas (hf-hub:, local-dir:) are not '
+                             'supported; use a built-in name and pretrained=/path/to/file')
+        check_dense_mode(dense_mode)
+        self.model_name, self.dense_mode, self.frozen = model_name, dense_mode, frozen
+        self.naclip_gaussian_std = float(naclip_gaussian_std)
+        self.cache_dir = cache_dir
+        self._tokenizer: Callable | None = None
+        model_kwargs = dict(model_kwargs or {})
+        tag, tag_cfg, path = self._resolve_weights(pretrained, cache_dir)
+        if tag_cfg.get('quick_gelu') and 'quick_gelu' not in model_kwargs:
+            model_kwargs['quick_gelu'] = True  # e.g. OpenAI weights with a plain ViT-B-16 config
+        with _quiet_random_init_warning():
+            self.model = open_clip.create_model(model_name, pretrained=None,
+                                                pretrained_image=False, pretrained_text=False,
+                                                cache_dir=cache_dir, **model_kwargs)
+        self.kind = self._tower_kind()
+        self._check_mode_supported()
+        if path is not None:
+            load_clip_weights(self.model, path, model_name)
+        print_log(f'OpenCLIPBackbone {model_name}: weights '
+                  f'{path or "random init (no pretrained weights)"}', logger='current',
+                  level=logging.INFO if path else logging.WARNING)
+        self.weights_id = (f'{model_name}:random:{id(self)}' if path is None else
+                           f'{model_name}:{tag}' if tag else
+                           f'{model_name}:file:{file_identity(path)}')
+        cfg = dict(open_clip.get_model_config(model_name) or {}, **model_kwargs)
+        self.embed_dim: int = int(cfg['embed_dim'])
+        mean, std = normalisation_stats(model_name, tag_cfg, self.model)
+        self.mean = tuple(float(m) * 255.0 for m in mean)
+        self.std = tuple(float(s) * 255.0 for s in std)
+        self.patch_size: int | None = (int(self.visual.patch_size[0]) if self.kind == 'vit' else
+                                       None if self.kind == 'timm_vit' else CNN_STRIDE)
+        if frozen:
+            for param in self.model.parameters():
+                param.requires_grad_(False)
+            self.eval()
+
+    # ------------------------------------------------------------ construction helpers
+    def _resolve_weights(self, pretrained: str | None,
+                         cache_dir: str | None) -> tuple[str | None, dict, str | None]:
+        """(normalised tag or None, tag config or {}, local weights file or None).
+
+        Never downloads: a tag is looked up in the local caches only.
+        """
+        if not pretrained:
+            return None, {}, None
+        if os.path.isfile(pretrained):
+            return None, {}, pretrained
+        if looks_like_path(pretrained):
+            raise WeightsNotFoundError(f'weights file not found: {pretrained!r}')
+        cfg = pretrained_cfg(self.model_name, pretrained)
+        path, looked = find_cached_weights(self.model_name, pretrained, cache_dir)
+        if path is None:
+            raise WeightsNotFoundError(weights_not_found_message(self.model_name, pretrained,
+                                                                 looked))
+        return pretrained.lower().replace('-', '_'), cfg, path
+
+    def _tower_kind(self) -> str:
+        visual = self.model.visual
+        for cls, kind in ((VisionTransformer, 'vit'), (ModifiedResNet, 'resnet'),
+                          (TimmModel, 'timm')):
+            if isinstance(visual, cls):
+                is_token_trunk = kind == 'timm' and hasattr(visual.trunk, 'patch_embed')
+                return 'timm_vit' if is_token_trunk else kind
+        raise NotImplementedError(f'{self.model_name}: unsupported vision tower '
+                                  f'{type(visual).__name__}')
+
+    def _check_mode_supported(self) -> None:
+        if self.kind in ('resnet', 'timm') and self.dense_mode not in CNN_DENSE_MODES:
+            raise ValueError(f'dense_mode {self.dense_mode!r} is ViT-only; {self.model_name} '
+                             f'({self.kind}) supports {list(CNN_DENSE_MODES)}')
+        if self.kind == 'vit' and self.dense_mode != 'vanilla':
+            last = self.visual.transformer.resblocks[-1]
+            if not isinstance(getattr(last, 'attn', None), nn.MultiheadAttention):
+                raise NotImplementedError(
+                    f'{self.model_name}: dense_mode {self.dense_mode!r} needs standard '
+                    f'ResidualAttentionBlocks, got {type(last).__name__}')
+
+    # ------------------------------------------------------------ module behaviour
+    @property
+    def visual(self) -> nn.Module:
+        """The open_clip vision tower."""
+        return self.model.visual
+
+    @property
+    def logit_scale(self) -> float:
+        """exp of the model's learned logit scale (100 for OpenAI CLIP)."""
+        return float(self.model.logit_scale.detach().exp().reshape(-1)[0])
+
+    def train(self, mode: bool = True) -> OpenCLIPBackbone:
+        """Set training mode; a frozen backbone always stays in eval mode."""
+        return super().train(mode and not self.frozen)
+
+    def init_weights(self) -> None:
+        """Weights come from the constructor; only an explicit init_cfg re-initialises."""
+        if self.init_cfg is not None:
+            super().init_weights()
+
+    @property
+    def tokenizer(self) -> Callable[[list[str]], Tensor]:
+        """open_clip tokenizer of the model, created on first use."""
+        if self._tokenizer is None:
+            self._tokenizer = open_clip.get_tokenizer(
+                self.model_name, context_length=self.model.context_length)
+        return self._tokenizer
+
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ------------------------------------------------------------ text / global image
+    @torch.no_grad()
+    def encode_text(self, texts: list[str]) -> Tensor:
+        """(K,) prompts -> (K, C) L2-normalised text embeddings, in chunks of 256."""
+        out = [self.model.encode_text(self.tokenizer(list(texts[i:i + TEXT_CHUNK])).to(
+            self._device()), normalize=True) for i in range(0, len(texts), TEXT_CHUNK)]
+        return torch.cat(out) if out else torch.zeros(0, self.embed_dim, device=self._device())
+
+    def image_embedding(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised images -> (B, C) L2-normalised global embeddings."""
+        if self.kind == 'vit' and self.visual.attn_pool is None:
+            x, _ = self._vit_embed(images, pad=False)
+            x = self._run_blocks(x, self.visual.transformer.resblocks)
+            pooled, _ = self.visual._pool(x)
+            feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
+        elif self.kind == 'resnet':
+            feats = self._resnet_attnpool(self._resnet_stages(images)[-1])
+        else:
+            feats = self.visual(images)
+        return F.normalize(feats, dim=-1)
+
+    # ------------------------------------------------------------ dense features
+    def dense_features(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised images -> (B, C, ceil(H/p), ceil(W/p)), not normalised."""
+        if self.kind == 'resnet':
+            return self._resnet_value_path(self._resnet_stages(self._pad(images))[-1])
+        if self.kind == 'timm':
+            return self._timm_dense(self._pad(images))
+        self._require_vit('dense_features', dense=True)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        x = self._run_blocks(x, blocks[:-1])
+        attn_fn = mode_attention_fn(self.dense_mode, grid, self.naclip_gaussian_std)
+        if attn_fn is None:
+            x = self._run_blocks(x, blocks[-1:])
+        else:
+            x = modified_block_forward(blocks[-1], x, attn_fn,
+                                       DENSE_MODES[self.dense_mode].keep_residual_ffn)
+        return self._vit_project(x[:, 1:], grid)
+
+    def dense_features_with_attention(self, images: Tensor,
+                                      attention_fn: DenseAttentionFn) -> Tensor:
+        """ViT dense features with the last block's attention replaced (no residual, no FFN).
+
+        Args:
+            images: (B, 3, H, W) normalised images.
+            attention_fn: ``(q, k, v, (h, w)) -> attended`` with q, k, v of shape
+                (B, heads, 1 + h*w, head_dim) (class token first) from ``ln_1(x)``. It returns
+                (B, heads, 1 + h*w or h*w, head_dim), or a tuple ``(attended, (h2, w2))`` with
+                (B, heads, 1 + h2*w2 or h2*w2, head_dim) for another output grid (e.g. a
+                DINO grid). A leading class token is dropped.
+
+        Returns:
+            (B, C, h2, w2) features: ``proj(ln_post(out_proj(attended)))`` per patch.
+        """
+        self._require_vit('dense_features_with_attention', dense=True)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        x = self._run_blocks(x, blocks[:-1])
+        result = attention_fn(*block_qkv(blocks[-1], x), grid)
+        attended, out_grid = result if isinstance(result, tuple) else (result, grid)
+        n = out_grid[0] * out_grid[1]
+        if attended.shape[-2] not in (n, n + 1):
+            raise ValueError(f'attention_fn returned {attended.shape[-2]} tokens for grid '
+                             f'{tuple(out_grid)} (expected {n} or {n + 1})')
+        tokens = block_output_projection(blocks[-1], attended[..., attended.shape[-2] - n:, :])
+        return self._vit_project(tokens, tuple(out_grid))
+
+    def dense_intermediates(self, images: Tensor, indices: list[int]) -> list[Tensor]:
+        """Feature maps after the given ViT blocks (B, width, h, w) or CNN stages (0..3).
+
+        Negative indices count from the end; maps come back in the order of ``indices``.
+        """
+        if self.kind == 'timm_vit':
+            self._require_vit('dense_intermediates')
+        if self.kind == 'vit':
+            x, grid = self._vit_embed(images)
+            blocks = self.visual.transformer.resblocks
+            wanted = [i % len(blocks) for i in indices]
+            outs: dict[int, Tensor] = {}
+            for i, blk in enumerate(blocks[:max(wanted) + 1]):
+                x = self._run_blocks(x, [blk])
+                if i in wanted:
+                    outs[i] = tokens_to_map(x[:, 1:], grid)
+            return [outs[i] for i in wanted]
+        images = self._pad(images)
+        if self.kind == 'resnet':
+            stages = self._resnet_stages(images)
+            return [stages[i] for i in indices]
+        wanted = [i % len(self.visual.trunk.feature_info) for i in indices]
+        unique = sorted(set(wanted))
+        maps = self.visual.trunk.forward_intermediates(images, indices=unique,
+                                                       intermediates_only=True)
+        return [dict(zip(unique, maps))[i] for i in wanted]
+
+    # ------------------------------------------------------------ ViT internals
+    def _require_vit(self, what: str, dense: bool = False) -> None:
+        if self.kind != 'vit':
+            raise NotImplementedError(f'{what} needs an open_clip VisionTransformer; '
+                                      f'{self.model_name} has a {self.kind} tower')
+        if dense and self.visual.attn_pool is not None:
+            raise NotImplementedError(f'{self.model_name}: attentional-pool ViTs have no dense '
+                                      'path')
+
+    def _pad(self, images: Tensor) -> Tensor:
+        return pad_to_multiple(images, (self.patch_size, self.patch_size))
+
+    def _vit_embed(self, images: Tensor, pad: bool = True) -> tuple[Tensor, tuple[int, int]]:
+        """Patch + class tokens with interpolated position embeddings, after ln_pre.
+
+        Returns:
+            (B, 1 + h*w, width) tokens and the (h, w) grid.
+        """
+        v = self.visual
+        images = pad_to_multiple(images, tuple(v.patch_size)) if pad else images
+        x = v.conv1(images.to(v.conv1.weight.dtype))
+        grid = (x.shape[-2], x.shape[-1])
+        x = x.flatten(2).transpose(1, 2)
+        cls = v.class_embedding.to(x.dtype).reshape(1, 1, -1).expand(x.shape[0], -1, -1)
+        pos = interpolate_pos_embed(v.positional_embedding, tuple(v.grid_size), grid)
+        x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
+        return v.ln_pre(x), grid
+
+    def _run_blocks(self, x: Tensor, blocks: nn.ModuleList | list[nn.Module]) -> Tensor:
+        """Standard open_clip blocks on batch-first (B, T, D) tokens."""
+        batch_first = getattr(self.visual.transformer, 'batch_first', True)
+        for blk in blocks:
+            x = blk(x) if batch_first else blk(x.transpose(0, 1)).transpose(0, 1)
+        return x
+
+    def _vit_project(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
+        """(B, h*w, width) patch tokens -> ln_post -> proj -> (B, C, h, w)."""
+        x = self.visual.ln_post(tokens)
+        if self.visual.proj is not None:
+            x = x @ self.visual.proj
+        return tokens_to_map(x, grid)
+
+    # ------------------------------------------------------------ CNN internals
+    def _resnet_stages(self, images: Tensor) -> list[Tensor]:
+        """ModifiedResNet stem + layer1..4; returns the four stage outputs."""
+        v = self.visual
+        x = v.stem(images.to(v.conv1.weight.dtype))
+        outs = []
+        for layer in (v.layer1, v.layer2, v.layer3, v.layer4):
+            x = layer(x)
+            outs.append(x)
+        return outs
+
+    def _resnet_value_path(self, x: Tensor) -> Tensor:
+        """MaskCLIP RN value path: attention-pool v_proj then c_proj as 1x1 projections."""
+        pool = self.visual.attnpool
+        y = pool.c_proj(pool.v_proj(x.permute(0, 2, 3, 1)))
+        return y.permute(0, 3, 1, 2)
+
+    def _resnet_attnpool(self, x: Tensor) -> Tensor:
+        """The attention pool on (B, C, h, w) at any grid (position embedding resized)."""
+        pool = self.visual.attnpool
+        side = math.isqrt(pool.positional_embedding.shape[0] - 1)
+        pos = interpolate_pos_embed(pool.positional_embedding, (side, side), tuple(x.shape[-2:]))
+        tokens = x.flatten(2).permute(2, 0, 1)  # (HW, B, C)
+        tokens = torch.cat([tokens.mean(dim=0, keepdim=True), tokens]) + pos[:, None].to(x.dtype)
+        out, _ = F.multi_head_attention_forward(
+            query=tokens[:1], key=tokens, value=tokens, embed_dim_to_check=tokens.shape[-1],
+            num_heads=pool.num_heads, q_proj_weight=pool.q_proj.weight,
+            k_proj_weight=pool.k_proj.weight, v_proj_weight=pool.v_proj.weight,
+            in_proj_weight=None,
+            in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
+            bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
+            out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
+            use_separate_proj_weight=True, training=False, need_weights=False)
+        return out[0]
+
+    def _timm_dense(self, images: Tensor) -> Tensor:
+        """timm trunk features -> head norm (+ pre-logits) -> open_clip projection per location."""
+        v = self.visual
+        if 'pool' in dict(v.head.named_children()):
+            raise NotImplementedError(f'{self.model_name}: attention-pool timm heads have no '
+                                      'dense path')
+        x = v.trunk.forward_features(images)
+        trunk_head = getattr(v.trunk, 'head', None)
+        norm = getattr(trunk_head, 'norm', None)
+        if norm is not None:
+            x = norm(x)
+        x = x.permute(0, 2, 3, 1)
+        pre_logits = getattr(trunk_head, 'pre_logits', None)
+        if pre_logits is not None:
+            x = pre_logits(x)
+        return v.head(x).permute(0, 3, 1, 2)

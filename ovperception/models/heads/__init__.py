@@ -1,0 +1,5 @@
+"""Task heads (one file per task)."""
+from ovperception.models.heads.base import BaseOVHead
+from ovperception.models.heads.segmentation import AdaptedSimilarityHead, DenseSimilarityHead
+
+__all__ = ['BaseOVHead', 'DenseSimilarityHead', 'AdaptedSimilarityHead']

@@ -1,0 +1,179 @@
+"""Open-vocabulary semantic segmentation heads (cosine similarity to text)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from torch import Tensor, nn
+
+from ovperception.models.clip.vocabulary import TextEmbeddings
+from ovperception.models.heads.base import BaseOVHead
+from ovperception.models.inference import map_resized_in_chunks
+from ovperception.registry import MODELS
+from ovperception.structures import OVDataSample, SampleList
+
+IGNORE_INDEX = 255
+
+
+@MODELS.register_module()
+class DenseSimilarityHead(BaseOVHead):
+    """Training-free head: per-pixel cosine similarity between dense features and text.
+
+    Post-processing follows the training-free protocol of SCLIP and its
+    successors: logits are resized to the original image, ``softmax(scale *
+    cosine)`` is taken over all names, each class takes the maximum over its
+    synonyms, and pixels whose best probability is below ``prob_threshold``
+    (or that pick a background word) become background.
+
+    Args:
+        logit_scale: temperature of the softmax; None uses the backbone's CLIP
+            logit scale (100 for OpenAI weights). The protocol uses 40-65.
+        prob_threshold: pixels whose top class probability is below it become background.
+        background_index: class index that background pixels get (e.g. 0 for
+            VOC21's background class); None labels them ``255`` (unlabelled).
+        area_threshold: classes (other than ``background_index``) covering less
+            than this fraction of the non-background prediction are dropped
+            and their pixels re-assigned (SCLIP's area threshold); 0 disables.
+        return_logits: also store per-class probabilities at the working
+            resolution in ``seg_logits`` (memory: K x h x w floats).
+    """
+
+    def __init__(self, *, logit_scale: float | None = None, prob_threshold: float = 0.0,
+                 background_index: int | None = None, area_threshold: float = 0.0,
+                 return_logits: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= prob_threshold <= 1.0:
+            raise ValueError(f'prob_threshold must lie in [0, 1], got {prob_threshold}')
+        if not 0.0 <= area_threshold < 1.0:
+            raise ValueError(f'area_threshold must lie in [0, 1), got {area_threshold}')
+        self.logit_scale = logit_scale
+        self.prob_threshold = prob_threshold
+        self.background_index = background_index
+        self.area_threshold = area_threshold
+        self.return_logits = return_logits
+
+    def transform_features(self, feats: Tensor) -> Tensor:
+        """Hook for learned heads: (B, C, h, w) -> (B, C, h, w). Identity here."""
+        return feats
+
+    def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:
+        """Cosine similarity of every location with every name.
+
+        Args:
+            feats: (B, C, h, w) dense features.
+            text: (N, C) normalised name embeddings.
+
+        Returns:
+            (B, N, h, w) cosine similarities in [-1, 1].
+        """
+        feats = F.normalize(self.transform_features(feats), dim=1)
+        embeddings = text.embeddings.to(device=feats.device, dtype=feats.dtype)
+        return torch.einsum('bchw,nc->bnhw', feats, embeddings)
+
+    def scale(self, text: TextEmbeddings) -> float:
+        """Softmax temperature in use."""
+        return float(self.logit_scale if self.logit_scale is not None else text.logit_scale)
+
+    def class_logits(self, name_cosine: Tensor, text: TextEmbeddings) -> Tensor:
+        """(B, N, h, w) cosine -> (B, K', h, w) class logits (max over synonyms)."""
+        return text.reduce_synonyms(name_cosine * self.scale(text), dim=1)
+
+    def loss(self, feats: Tensor, text: TextEmbeddings, data_samples: SampleList) -> dict[str, Tensor]:
+        """Pixel cross-entropy of the class logits against ``gt_sem_seg`` (255 ignored).
+
+        Args:
+            feats: (B, C, h, w) dense features of the training crops.
+            data_samples: B samples with ``gt_sem_seg`` of the crop size.
+        """
+        target = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long().to(feats.device)
+        logits = self.class_logits(self.forward(feats, text), text)[:, :text.num_classes]
+        logits = F.interpolate(logits, size=target.shape[-2:], mode='bilinear',
+                               align_corners=False)
+        if bool((target == IGNORE_INDEX).all()):
+            return dict(loss_seg=logits.sum() * 0.0)
+        return dict(loss_seg=F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX))
+
+    def predict(self, outputs: list[Tensor], text: TextEmbeddings,
+                data_samples: SampleList) -> list[OVDataSample]:
+        """Label maps at each sample's ``ori_shape`` from stitched cosine maps (N, h, w)."""
+        for cosine, sample in zip(outputs, data_samples):
+            out_size = tuple(sample.metainfo.get('ori_shape', cosine.shape[-2:]))[:2]
+            labels = self.labels_from_cosine(cosine, text, out_size)
+            sample.pred_sem_seg = PixelData(data=labels[None])
+            if self.return_logits:
+                probs = self.class_probabilities(cosine.float(), text)
+                sample.seg_logits = PixelData(data=probs)
+            sample.set_metainfo(dict(label_names=text.class_names))
+        return list(data_samples)
+
+    def class_probabilities(self, cosine: Tensor, text: TextEmbeddings) -> Tensor:
+        """(N, ...) cosine -> (K', ...) class probabilities (softmax over names, max over synonyms)."""
+        probs = torch.softmax(cosine * self.scale(text), dim=0)
+        return text.reduce_synonyms(probs, dim=0)
+
+    def labels_from_cosine(self, cosine: Tensor, text: TextEmbeddings,
+                           size: tuple[int, int]) -> Tensor:
+        """(N, h, w) cosine -> (H, W) long labels at ``size``, without materialising (N, H, W)."""
+        background = IGNORE_INDEX if self.background_index is None else self.background_index
+        if self.background_index is not None and not 0 <= background < text.num_classes:
+            raise ValueError(f'background_index {background} is outside the vocabulary of '
+                             f'{text.num_classes} classes')
+        cosine = cosine.float()
+        suppressed = torch.zeros(text.num_scored_classes, dtype=torch.bool, device=cosine.device)
+
+        def to_labels(chunk: Tensor, raw_argmax: bool = False) -> Tensor:
+            probs = self.class_probabilities(chunk, text)
+            probs = probs.masked_fill(suppressed[:, None, None], 0.0)
+            best, labels = probs.max(dim=0)
+            if raw_argmax:
+                return labels
+            labels = labels.masked_fill(best < self.prob_threshold, background)
+            if text.vocabulary.has_virtual_background:
+                labels = labels.masked_fill(labels == text.num_classes, background)
+            return labels
+
+        if self.area_threshold > 0:
+            # Areas come from the plain argmax, before any threshold (SCLIP's rule).
+            argmax = map_resized_in_chunks(cosine, size, lambda c: to_labels(c, raw_argmax=True))
+            suppressed[:text.num_classes] = self._small_classes(argmax, text.num_classes)
+        return map_resized_in_chunks(cosine, size, to_labels)
+
+    def _small_classes(self, labels: Tensor, num_classes: int) -> Tensor:
+        """(K,) bool: classes whose share of the non-background area is below the threshold."""
+        valid = labels[labels < num_classes]
+        areas = torch.bincount(valid.flatten(), minlength=num_classes).float()
+        if self.background_index is not None:
+            areas[self.background_index] = 0.0
+        total = areas.sum()
+        small = (areas <= self.area_threshold * total) if total > 0 else torch.zeros_like(
+            areas, dtype=torch.bool)
+        if self.background_index is not None:
+            small[self.background_index] = False
+        return small
+
+
+@MODELS.register_module()
+class AdaptedSimilarityHead(DenseSimilarityHead):
+    """A light trainable head: a residual 1x1-conv adapter on the frozen dense features.
+
+    ``f' = f + W f`` with ``W`` initialised to zero, so an untrained head equals
+    :class:`DenseSimilarityHead`; training adapts the features to a dataset's
+    classes with a pixel cross-entropy.
+
+    Args:
+        in_channels: feature dimension C of the backbone's joint space.
+        hidden_channels: width of the adapter's bottleneck.
+        **kwargs: post-processing options of :class:`DenseSimilarityHead`.
+    """
+
+    def __init__(self, in_channels: int, *, hidden_channels: int = 256, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.adapter = nn.Sequential(
+            nn.Conv2d(in_channels, hidden_channels, 1), nn.GELU(),
+            nn.Conv2d(hidden_channels, in_channels, 1))
+        nn.init.zeros_(self.adapter[-1].weight)
+        nn.init.zeros_(self.adapter[-1].bias)
+
+    def transform_features(self, feats: Tensor) -> Tensor:
+        """(B, C, h, w) -> (B, C, h, w): residual adapter."""
+        return feats + self.adapter(feats)

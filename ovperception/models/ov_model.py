@@ -1,0 +1,324 @@
+"""OVModel: frozen CLIP backbone + task head (+ refiners), vocabulary per sample."""
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from ovperception.models.clip.text_cache import TextEmbeddingCache
+from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+from ovperception.models.inference import Window, encode_windows, sliding_windows, stitch_windows
+from ovperception.registry import MODELS
+from ovperception.structures import OVDataSample, SampleList
+
+DEFAULT_TEST_CFG = dict(mode='slide', crop_size=224, stride=112, crop_batch_size=16)
+AMP_DTYPES: dict[str | None, torch.dtype | None] = {
+    None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+VocabularyKey = tuple[str, ...]
+EncodeFn = Callable[[Tensor], Tensor]
+
+
+def _build(module: nn.Module | dict | None) -> nn.Module | None:
+    if module is None or isinstance(module, nn.Module):
+        return module
+    return MODELS.build(module)
+
+
+def autocast_encoder(encode: EncodeFn, amp_dtype: str | None) -> EncodeFn:
+    """``encode`` run under ``torch.autocast`` in ``amp_dtype``, its output cast back to float32.
+
+    Args:
+        encode: (n, 3, h, w) -> (n, ...) image encoder (e.g. ``dense_features``).
+        amp_dtype: ``'bf16'`` (CPU and GPU), ``'fp16'`` (GPU) or None (``encode`` itself).
+    """
+    dtype = AMP_DTYPES[amp_dtype]
+    if dtype is None:
+        return encode
+
+    def encode_autocast(crops: Tensor) -> Tensor:
+        with torch.autocast(crops.device.type, dtype=dtype):
+            output = encode(crops)
+        return output.float()
+
+    return encode_autocast
+
+
+class CompiledOrEager:
+    """``torch.compile(fn)``, built on the first call; eager ``fn`` (with a warning) if it fails.
+
+    Compilation is lazy (``torch.compile`` itself only fails at the first call on many
+    set-ups), so both building and the first compiled call are guarded; after one
+    failure every later call runs eagerly.
+    """
+
+    def __init__(self, fn: EncodeFn) -> None:
+        self.fn = fn
+        self.compiled: EncodeFn | None = None
+        self.failed = False
+
+    def __call__(self, inputs: Tensor) -> Tensor:
+        if self.failed:
+            return self.fn(inputs)
+        try:
+            if self.compiled is None:
+                self.compiled = torch.compile(self.fn)
+            return self.compiled(inputs)
+        except Exception as error:  # any compiler/backend failure: run eagerly
+            self.failed = True
+            warnings.warn(f'torch.compile of the backbone failed ({type(error).__name__}: '
+                          f'{error}); running it eagerly', RuntimeWarning, stacklevel=2)
+            return self.fn(inputs)
+
+
+@dataclass
+class EncodedImages:
+    """Backbone features of every window of a batch, reusable across vocabularies.
+
+    Attributes:
+        image_sizes: per image, its (H, W) working size (padding removed).
+        windows: per image, its sliding windows.
+        features: per image, per window, a (C, h', w') feature map.
+        images: per image, the normalised (3, H, W) input (for refiners).
+    """
+
+    image_sizes: list[tuple[int, int]]
+    windows: list[list[Window]]
+    features: list[list[Tensor]]
+    images: list[Tensor]
+
+
+@MODELS.register_module()
+class OVModel(BaseModel):
+    """Image + vocabulary -> frozen CLIP dense features -> head -> refiners -> samples.
+
+    The vocabulary is data: each sample carries ``classnames`` in its metainfo.
+    Samples sharing a vocabulary are grouped, and every (weights, template set,
+    name) triple is encoded once per model (and once per machine with
+    ``text_cache_dir``).
+
+    Args:
+        backbone: an ``OpenCLIPBackbone`` (or config) providing ``dense_features``,
+            ``encode_text``, ``patch_size``, ``logit_scale`` and ``weights_id``.
+        head: a :class:`BaseOVHead` (or config).
+        data_preprocessor: config of the batch collator (CLIP normalisation by default).
+        refiners: optional refiners applied in order after the head.
+        template_set: prompt templates ('single', 'imagenet80', 'vild14' or a list).
+        background_words: names scored like classes that mean background.
+        text_cache_dir: folder for the on-disk text-embedding cache (None: memory only).
+        test_cfg: ``mode`` ('slide' | 'whole'; 'whole' runs each image in one piece, the
+            usual choice for ConvNeXt/ResNet CLIPs, which take any input size), ``crop_size``,
+            ``stride``, ``crop_batch_size`` (windows of all images of a batch share backbone
+            calls), ``amp_dtype`` (None | 'bf16' | 'fp16': backbone under ``torch.autocast``,
+            features back in float32) and ``compile`` (bool: ``torch.compile`` the backbone's
+            ``dense_features`` on first use, eager with a warning if that fails).
+    """
+
+    def __init__(self, backbone: nn.Module | dict, head: nn.Module | dict, *,
+                 data_preprocessor: dict | nn.Module | None = None,
+                 refiners: Sequence[nn.Module | dict] = (),
+                 template_set: str | Sequence[str] = 'imagenet80',
+                 background_words: Sequence[str] = (),
+                 text_cache_dir: str | None = None,
+                 test_cfg: dict | None = None,
+                 train_cfg: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ovperception.OVDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = _build(backbone)
+        self.head = _build(head)
+        self.refiners = nn.ModuleList([_build(r) for r in refiners])
+        self.template_set = template_set
+        self.background_words = tuple(background_words)
+        self.text_cache_dir = text_cache_dir
+        self.test_cfg = self._check_test_cfg({**DEFAULT_TEST_CFG, **(test_cfg or {})})
+        self.train_cfg = dict(train_cfg or {})
+        self._text_cache: TextEmbeddingCache | None = None
+        self._vocab_memo: OrderedDict[VocabularyKey, TextEmbeddings] = OrderedDict()
+        self._compiled_dense: CompiledOrEager | None = None
+
+    @staticmethod
+    def _check_test_cfg(cfg: dict) -> dict:
+        known = {'mode', 'crop_size', 'stride', 'crop_batch_size', 'amp_dtype', 'compile'}
+        unknown = set(cfg) - known
+        if unknown:
+            raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: {sorted(known)}')
+        if cfg['mode'] not in ('slide', 'whole'):
+            raise ValueError(f"test_cfg.mode must be 'slide' or 'whole', got {cfg['mode']!r}")
+        if cfg.get('amp_dtype') not in AMP_DTYPES:
+            raise ValueError(f"test_cfg.amp_dtype must be one of {list(AMP_DTYPES)}, "
+                             f"got {cfg['amp_dtype']!r}")
+        if not isinstance(cfg.get('compile', False), bool):
+            raise ValueError(f"test_cfg.compile must be a bool, got {cfg['compile']!r}")
+        return cfg
+
+    # ------------------------------------------------------------------ text
+    @property
+    def text_cache(self) -> TextEmbeddingCache:
+        """The text-embedding cache of this model (built on first use)."""
+        if self._text_cache is None:
+            self._text_cache = TextEmbeddingCache(
+                self.backbone.encode_text, self.backbone.weights_id, self.template_set,
+                cache_dir=self.text_cache_dir)
+        return self._text_cache
+
+    def encode_vocabulary(self, classnames: Sequence[str]) -> TextEmbeddings:
+        """Embeddings of one vocabulary (memoised; names come from the cache).
+
+        Args:
+            classnames: K entries, each possibly holding ``';'``-separated synonyms.
+        """
+        key: VocabularyKey = tuple(classnames)
+        if key in self._vocab_memo:
+            self._vocab_memo.move_to_end(key)
+            return self._vocab_memo[key]
+        vocabulary = Vocabulary.parse(list(classnames), self.background_words)
+        with torch.no_grad():
+            embeddings = self.text_cache.embed(vocabulary.names)
+        text = TextEmbeddings(vocabulary, embeddings,
+                              torch.tensor(vocabulary.name_to_class, dtype=torch.long),
+                              float(self.backbone.logit_scale))
+        self._vocab_memo[key] = text
+        while len(self._vocab_memo) > 32:
+            self._vocab_memo.popitem(last=False)
+        return text
+
+    @staticmethod
+    def vocabulary_groups(data_samples: SampleList) -> dict[VocabularyKey, list[int]]:
+        """Indices of the samples sharing each distinct vocabulary, in first-seen order."""
+        groups: dict[VocabularyKey, list[int]] = {}
+        for index, sample in enumerate(data_samples):
+            classnames = sample.metainfo.get('classnames')
+            if not classnames:
+                raise ValueError(
+                    f'sample {index} ({sample.metainfo.get("img_path", "in memory")}) has no '
+                    'vocabulary: set metainfo "classnames" (a dataset classnames_file, or --vocab)')
+            groups.setdefault(tuple(classnames), []).append(index)
+        return groups
+
+    # ---------------------------------------------------------------- images
+    @staticmethod
+    def unpad(inputs: Tensor, data_samples: SampleList | None) -> list[Tensor]:
+        """Split a padded (B, 3, H, W) batch into B (3, h_i, w_i) images."""
+        if data_samples is None:
+            return list(inputs)
+        images = []
+        for image, sample in zip(inputs, data_samples):
+            height, width = sample.metainfo.get('img_shape', image.shape[-2:])[:2]
+            images.append(image[:, :height, :width])
+        return images
+
+    def encode_images(self, inputs: Tensor, data_samples: SampleList | None = None) -> EncodedImages:
+        """Run the backbone on every window of every image (the expensive part).
+
+        Args:
+            inputs: (B, 3, H, W) normalised, padded batch.
+            data_samples: samples with ``img_shape`` (defaults to the padded size).
+        """
+        images = self.unpad(inputs, data_samples)
+        cfg = self.test_cfg
+        if cfg['mode'] == 'whole':
+            windows = [[(0, 0, img.shape[-2], img.shape[-1])] for img in images]
+        else:
+            windows = [sliding_windows(img.shape[-2], img.shape[-1], cfg['crop_size'],
+                                       cfg['stride']) for img in images]
+        encode = autocast_encoder(self._dense_encoder(), cfg.get('amp_dtype'))
+        with torch.no_grad():
+            features = encode_windows(images, windows, encode, cfg['crop_batch_size'])
+        return EncodedImages([tuple(img.shape[-2:]) for img in images], windows, features, images)
+
+    def _dense_encoder(self) -> EncodeFn:
+        """The backbone's ``dense_features``, compiled lazily when ``test_cfg.compile``."""
+        if not self.test_cfg.get('compile', False):
+            return self.backbone.dense_features
+        if self._compiled_dense is None:
+            self._compiled_dense = CompiledOrEager(self.backbone.dense_features)
+        return self._compiled_dense
+
+    def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
+        """Head outputs for every sample's own vocabulary, stitched and post-processed."""
+        stride = getattr(self.backbone, 'patch_size', None)
+        with torch.no_grad():
+            for classnames, indices in self.vocabulary_groups(data_samples).items():
+                text = self.encode_vocabulary(classnames).to(encoded.images[0].device)
+                outputs = []
+                for index in indices:
+                    window_outputs = [self.head(feat[None], text)[0]
+                                      for feat in encoded.features[index]]
+                    stitched = stitch_windows(window_outputs, encoded.windows[index],
+                                              encoded.image_sizes[index], stride)
+                    if not bool(torch.isfinite(stitched).all()):
+                        raise FloatingPointError(
+                            f'non-finite values in the dense output of sample {index}: '
+                            'check the weights (a NaN checkpoint?) and the input image')
+                    outputs.append(stitched)
+                self.head.predict(outputs, text, [data_samples[i] for i in indices])
+            samples = list(data_samples)
+            if len(self.refiners):
+                # Refiners see plain 0..255 RGB images at the working resolution.
+                rgb = [self.data_preprocessor.denormalize(img) for img in encoded.images]
+                for refiner in self.refiners:
+                    samples = refiner.refine(rgb, samples)
+        return samples
+
+    # ----------------------------------------------------------------- modes
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
+        """Fill ``pred_*`` fields of every sample (batch of any size and vocabularies)."""
+        return self.decode(self.encode_images(inputs, data_samples), data_samples)
+
+    def dense_features(self, inputs: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, C, h, w); no gradient through a frozen backbone."""
+        if any(p.requires_grad for p in self.backbone.parameters()):
+            return self.backbone.dense_features(inputs)
+        with torch.no_grad():
+            return self.backbone.dense_features(inputs)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
+        """Head losses, each vocabulary group weighted by its number of samples."""
+        if not self.is_trainable:
+            raise RuntimeError(
+                f'{type(self.head).__name__} with a frozen backbone has no trainable parameters: '
+                'this is a training-free model; evaluate it with tools/test.py')
+        feats = self.dense_features(inputs)
+        totals: dict[str, Tensor] = {}
+        for classnames, indices in self.vocabulary_groups(data_samples).items():
+            text = self.encode_vocabulary(classnames).to(inputs.device)
+            losses = self.head.loss(feats[indices], text, [data_samples[i] for i in indices])
+            weight = len(indices) / len(data_samples)
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0) + value * weight
+        return totals
+
+    def _forward(self, inputs: Tensor, data_samples: SampleList | None = None) -> Tensor:
+        """Raw head output on the whole (padded) batch, for one shared vocabulary.
+
+        Returns:
+            (B, D, h, w) dense head output.
+        """
+        if not data_samples:
+            raise ValueError('tensor mode needs data samples carrying "classnames"')
+        groups = self.vocabulary_groups(data_samples)
+        if len(groups) != 1:
+            raise ValueError('tensor mode needs one vocabulary shared by the whole batch')
+        text = self.encode_vocabulary(next(iter(groups))).to(inputs.device)
+        return self.head(self.dense_features(inputs), text)
+
+    def forward(self, inputs: Tensor, data_samples: SampleList | None = None,
+                mode: str = 'tensor') -> Any:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    @property
+    def is_trainable(self) -> bool:
+        """Whether any parameter would receive a gradient."""
+        return any(p.requires_grad for p in self.parameters())

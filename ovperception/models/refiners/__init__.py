@@ -1,0 +1,1 @@
+"""Refiners: take and return data samples (DINO, SAM, PAMR)."""

@@ -1,0 +1,357 @@
+"""Machine-readable prediction outputs: COCO RLE, per-image semantic annotations,
+label PNGs and COCO detection datasets.
+
+Conventions:
+    * Masks are (H, W) bool arrays; RLE is COCO's compressed RLE
+      ``{"size": [H, W], "counts": str}`` (what ``pycocotools.mask`` produces,
+      with ``counts`` decoded to ASCII so that it is JSON-serialisable).
+    * Boxes in outputs are COCO ``[x, y, w, h]``. Boxes of masks are tight pixel
+      boxes (``w = x_max - x_min + 1``, as ``pycocotools.mask.toBbox``); boxes of
+      detections keep their continuous xyxy extent (``w = x2 - x1``).
+    * Label PNGs store ``class_index + 1`` and 0 for unlabelled pixels, as uint8
+      for up to 254 classes (value 255 never appears) and uint16 beyond.
+    * COCO category ids are ``class_index + 1`` (COCO reserves 0).
+
+Every returned dict holds only Python ``int``/``float``/``str``/``list``/``dict``
+values and passes ``json.dumps`` unchanged.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_util
+
+from .atomic import atomic_save_image
+from .image_io import load_label_map
+
+LABEL_PNG_ENCODING = 'value = class_index + 1, 0 = unlabelled'
+SEM_SEG_FORMAT = 'ovperception.sem_seg.v1'
+_UINT8_MAX_CLASSES = 254
+_UINT16_MAX_CLASSES = 65535
+
+__all__ = [
+    'LABEL_PNG_ENCODING', 'mask_to_rle', 'rle_to_mask', 'mask_to_bbox', 'mask_to_polygons',
+    'sem_seg_to_annotation', 'label_map_to_png_array', 'png_array_to_label_map',
+    'save_label_png', 'load_label_png', 'instances_to_coco', 'to_coco_dataset', 'to_jsonable',
+    'to_numpy', 'squeeze_2d'
+]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively turn numpy / torch scalars and arrays, tuples and paths into JSON types."""
+    if hasattr(obj, 'detach') and hasattr(obj, 'cpu'):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, bytes):
+        return obj.decode('ascii')
+    return obj
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A tensor (any device), array, list or number as a numpy array."""
+    if hasattr(value, 'detach') and hasattr(value, 'cpu'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def squeeze_2d(value: Any, name: str = 'map') -> np.ndarray:
+    """A (H, W) or (1, ..., 1, H, W) map (tensor or array) as an (H, W) numpy array."""
+    array = to_numpy(value)
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        raise ValueError(f'{name} must be (H, W) or (1, H, W), got shape {np.shape(value)}')
+    return array
+
+
+def _label_map_2d(label_map: Any) -> np.ndarray:
+    return squeeze_2d(label_map, 'label_map').astype(np.int64, copy=False)
+
+
+def mask_to_rle(mask: Any) -> dict:
+    """Encode a binary mask as COCO compressed RLE.
+
+    Args:
+        mask: (H, W) bool (or 0/1) array.
+
+    Returns:
+        ``{"size": [H, W], "counts": str}``.
+    """
+    arr = to_numpy(mask)
+    if arr.ndim != 2:
+        raise ValueError(f'mask must be (H, W), got shape {arr.shape}')
+    rle = mask_util.encode(np.asfortranarray(arr.astype(bool).astype(np.uint8)))
+    return {'size': [int(arr.shape[0]), int(arr.shape[1])],
+            'counts': rle['counts'].decode('ascii')}
+
+
+def rle_to_mask(rle: Mapping[str, Any]) -> np.ndarray:
+    """Decode COCO RLE (compressed ``str``/``bytes`` counts or uncompressed list counts).
+
+    Returns:
+        (H, W) bool array.
+    """
+    height, width = (int(v) for v in rle['size'])
+    counts = rle['counts']
+    if isinstance(counts, list):
+        encoded = mask_util.frPyObjects({'size': [height, width], 'counts': counts},
+                                        height, width)
+    else:
+        encoded = {'size': [height, width],
+                   'counts': counts.encode('ascii') if isinstance(counts, str) else counts}
+    return mask_util.decode(encoded).astype(bool)
+
+
+def mask_to_bbox(mask: np.ndarray) -> list[int]:
+    """Tight pixel box ``[x, y, w, h]`` of a mask (``[0, 0, 0, 0]`` when empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return [0, 0, 0, 0]
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
+    """Outer contours of a mask as COCO polygons ``[[x1, y1, x2, y2, ...], ...]``.
+
+    Polygons with fewer than three vertices (single pixels, thin lines) are dropped;
+    use RLE for exact masks.
+    """
+    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8),
+                                   cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
+
+
+def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info: Mapping,
+                          scores: Mapping[int | str, float] | None = None,
+                          ignore_index: int = 255) -> dict:
+    """Describe a semantic map as a JSON-ready per-image annotation.
+
+    Args:
+        label_map: (H, W) or (1, H, W) class indices in ``[0, len(label_names))``, or
+            ``ignore_index`` for unlabelled pixels.
+        label_names: the vocabulary, indexed by class.
+        image_info: ``file_name``, ``height``, ``width`` (missing sizes are taken from
+            the map) and any extra JSON-able keys, copied to ``"image"``.
+        scores: optional per-class score keyed by class index or by name.
+        ignore_index: value of unlabelled pixels.
+
+    Returns:
+        ``{"format", "image", "label_names", "annotations", "unlabelled_area",
+        "label_png"}`` where ``annotations`` holds, per present class in index order,
+        ``{"class_index", "name", "area", "bbox" [x, y, w, h], "segmentation" (RLE)}``
+        and ``"score"`` when given.
+
+    Raises:
+        ValueError: the map holds labels outside the vocabulary, or its size
+            disagrees with ``image_info``.
+    """
+    labels = _label_map_2d(label_map)
+    height, width = labels.shape
+    info = to_jsonable(dict(image_info))
+    if int(info.setdefault('height', height)) != height or \
+            int(info.setdefault('width', width)) != width:
+        raise ValueError(f'label map is {height}x{width} but image_info says '
+                         f'{info["height"]}x{info["width"]}')
+    names = [str(n) for n in label_names]
+    valid = labels != ignore_index
+    present = np.unique(labels[valid])
+    bad = present[(present < 0) | (present >= len(names))]
+    if len(bad):
+        raise ValueError(f'label map holds labels {bad.tolist()[:10]} outside the '
+                         f'{len(names)}-class vocabulary (ignore_index={ignore_index})')
+    annotations = []
+    for index in present.tolist():
+        mask = labels == index
+        entry: dict[str, Any] = {
+            'class_index': int(index), 'name': names[index], 'area': int(mask.sum()),
+            'bbox': mask_to_bbox(mask), 'segmentation': mask_to_rle(mask)}
+        if scores is not None:
+            score = scores.get(index, scores.get(names[index]))
+            if score is not None:
+                entry['score'] = float(score)
+        annotations.append(entry)
+    num_classes = max(len(names), 1)
+    return {
+        'format': SEM_SEG_FORMAT,
+        'image': info,
+        'label_names': names,
+        'annotations': annotations,
+        'unlabelled_area': int((~valid).sum()),
+        'label_png': {'encoding': LABEL_PNG_ENCODING,
+                      'dtype': 'uint8' if num_classes <= _UINT8_MAX_CLASSES else 'uint16'},
+    }
+
+
+def label_map_to_png_array(label_map: Any, ignore_index: int = 255,
+                           num_classes: int | None = None) -> np.ndarray:
+    """Encode class indices for a label PNG: ``class_index + 1``, 0 for unlabelled.
+
+    The dtype depends on the number of classes only (pass ``num_classes`` so that
+    every image of a dataset gets the same bit depth): uint8 for up to 254 classes,
+    uint16 for up to 65535.
+
+    Args:
+        label_map: (H, W) or (1, H, W) class indices or ``ignore_index``.
+        ignore_index: value of unlabelled pixels.
+        num_classes: vocabulary size; default the largest label + 1.
+
+    Returns:
+        (H, W) uint8 or uint16 array.
+    """
+    labels = _label_map_2d(label_map)
+    valid = labels != ignore_index
+    max_label = int(labels[valid].max(initial=-1))
+    if int(labels[valid].min(initial=0)) < 0:
+        raise ValueError('label map holds negative labels other than ignore_index')
+    if num_classes is None:
+        num_classes = max_label + 1
+    elif max_label >= num_classes:
+        raise ValueError(f'label {max_label} out of range for {num_classes} classes')
+    if num_classes > _UINT16_MAX_CLASSES:
+        raise ValueError(f'{num_classes} classes do not fit a 16-bit label PNG')
+    dtype = np.uint8 if num_classes <= _UINT8_MAX_CLASSES else np.uint16
+    return np.where(valid, labels + 1, 0).astype(dtype)
+
+
+def png_array_to_label_map(png: Any, ignore_index: int = 255) -> np.ndarray:
+    """Invert :func:`label_map_to_png_array`.
+
+    Returns:
+        (H, W) int64 class indices, ``ignore_index`` where the PNG holds 0.
+    """
+    values = _label_map_2d(png)
+    return np.where(values == 0, ignore_index, values - 1).astype(np.int64)
+
+
+def save_label_png(path: str | Path, label_map: Any, ignore_index: int = 255,
+                   num_classes: int | None = None) -> np.ndarray:
+    """Write a label PNG atomically (see :func:`label_map_to_png_array`).
+
+    Args:
+        path: destination ``.png`` file.
+        label_map: (H, W) or (1, H, W) class indices or ``ignore_index``.
+        ignore_index: value of unlabelled pixels.
+        num_classes: vocabulary size (fixes the bit depth); default largest label + 1.
+
+    Returns:
+        The (H, W) uint8/uint16 array written.
+    """
+    array = label_map_to_png_array(label_map, ignore_index, num_classes)
+    atomic_save_image(path, array)
+    return array
+
+
+def load_label_png(path: str | Path, ignore_index: int = 255) -> np.ndarray:
+    """Read a label PNG written by :func:`save_label_png` as (H, W) int64 class indices."""
+    return png_array_to_label_map(load_label_map(path), ignore_index)
+
+
+def _field(instances: Any, key: str) -> Any:
+    """Read a field of an ``InstanceData`` or a mapping; None when absent."""
+    if isinstance(instances, Mapping):
+        return instances.get(key)
+    return getattr(instances, key, None)
+
+
+def instances_to_coco(bboxes: Any, labels: Any, image_id: int, scores: Any = None,
+                      masks: Any = None, score_threshold: float = 0.0,
+                      mask_format: str = 'rle', start_id: int = 1) -> list[dict]:
+    """Convert one image's instances to COCO annotation / result dicts.
+
+    Args:
+        bboxes: (N, 4) xyxy boxes in pixels.
+        labels: (N,) class indices; ``category_id = label + 1``.
+        image_id: COCO image id.
+        scores: optional (N,) confidences, written as ``"score"`` (COCO results).
+        masks: optional (N, H, W) bool masks, written as ``"segmentation"``.
+        score_threshold: drop instances scoring below this.
+        mask_format: ``'rle'`` (exact, compressed) or ``'polygon'`` (outer contours,
+            for tools importing polygons only).
+        start_id: annotation id of the first kept instance.
+
+    Returns:
+        One dict per kept instance: ``id, image_id, category_id, bbox [x, y, w, h],
+        area, iscrowd (0)`` and ``score`` / ``segmentation`` when given. ``area`` is
+        the mask area when masks are given, else the box area.
+    """
+    if mask_format not in ('rle', 'polygon'):
+        raise ValueError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
+    boxes = to_numpy(bboxes).astype(np.float64).reshape(-1, 4)
+    label_arr = to_numpy(labels).astype(np.int64).reshape(-1)
+    score_arr = None if scores is None else to_numpy(scores).astype(np.float64).reshape(-1)
+    mask_arr = None if masks is None else to_numpy(masks).astype(bool)
+    num = len(boxes)
+    if len(label_arr) != num or (score_arr is not None and len(score_arr) != num) or \
+            (mask_arr is not None and len(mask_arr) != num):
+        raise ValueError('bboxes, labels, scores and masks must hold the same number of rows')
+    results = []
+    for i in range(num):
+        if score_arr is not None and score_arr[i] < score_threshold:
+            continue
+        x1, y1, x2, y2 = boxes[i].tolist()
+        ann: dict[str, Any] = {
+            'id': start_id + len(results), 'image_id': int(image_id),
+            'category_id': int(label_arr[i]) + 1,
+            'bbox': [x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)],
+            'area': max(x2 - x1, 0.0) * max(y2 - y1, 0.0), 'iscrowd': 0}
+        if score_arr is not None:
+            ann['score'] = float(score_arr[i])
+        if mask_arr is not None:
+            ann['area'] = int(mask_arr[i].sum())
+            ann['segmentation'] = (mask_to_rle(mask_arr[i]) if mask_format == 'rle'
+                                   else mask_to_polygons(mask_arr[i]))
+        results.append(ann)
+    return results
+
+
+def to_coco_dataset(images: Sequence[Mapping], instances_per_image: Sequence[Any],
+                    label_names: Sequence[str], score_threshold: float = 0.0,
+                    mask_format: str = 'rle', info: Mapping | None = None) -> dict:
+    """Build a COCO dataset dict (importable by CVAT, Label Studio, pycocotools).
+
+    Args:
+        images: per image ``file_name``, ``height``, ``width`` and optional ``id``
+            (default: position + 1); extra keys are kept.
+        instances_per_image: per image an ``InstanceData`` or mapping with ``bboxes``
+            (N, 4) xyxy, ``labels`` (N,), optional ``scores`` and ``masks``.
+        label_names: the vocabulary; category ``i + 1`` is ``label_names[i]``.
+        score_threshold: drop instances scoring below this.
+        mask_format: ``'rle'`` or ``'polygon'``, see :func:`instances_to_coco`.
+        info: optional COCO ``info`` block.
+
+    Returns:
+        ``{"info", "licenses", "images", "annotations", "categories"}``.
+    """
+    if len(images) != len(instances_per_image):
+        raise ValueError(f'{len(images)} images but {len(instances_per_image)} instance sets')
+    coco_images, annotations = [], []
+    for position, (image, instances) in enumerate(zip(images, instances_per_image)):
+        record = to_jsonable(dict(image))
+        record.setdefault('id', position + 1)
+        coco_images.append(record)
+        annotations.extend(instances_to_coco(
+            _field(instances, 'bboxes'), _field(instances, 'labels'), record['id'],
+            scores=_field(instances, 'scores'), masks=_field(instances, 'masks'),
+            score_threshold=score_threshold, mask_format=mask_format,
+            start_id=len(annotations) + 1))
+    categories = [{'id': i + 1, 'name': str(name), 'supercategory': 'object'}
+                  for i, name in enumerate(label_names)]
+    return {'info': to_jsonable(dict(info or {'description': 'ovperception predictions'})),
+            'licenses': [], 'images': coco_images, 'annotations': annotations,
+            'categories': categories}

@@ -1,0 +1,177 @@
+"""Atomic file writes: a reader never sees a half-written output file.
+
+Every writer encodes its payload in memory, writes it to a temporary file in
+the destination directory, flushes and ``fsync``\\ s it, then ``os.replace``\\ s
+it onto the destination (atomic on POSIX and Windows within one file system).
+An interrupted write leaves the previous file, or no file, never a truncated
+one. ``ensure_not_input`` guards tools against writing over their inputs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from typing import Any, Iterable, Union
+
+import numpy as np
+from PIL import Image
+
+PathLike = Union[str, os.PathLike]
+
+_UMASK: int | None = None
+
+
+class OverwriteInputError(ValueError):
+    """An output path points at one of the inputs."""
+
+
+def _file_mode() -> int:
+    """Permission bits for new files: ``0o666`` minus the process umask."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return 0o666 & ~_UMASK
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, creating parent directories.
+
+    Args:
+        path: destination file; replaced if it exists.
+        data: the complete file content.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f'.{os.path.basename(path)}.',
+                                    suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        mode = (os.stat(path).st_mode & 0o777) if os.path.exists(path) else _file_mode()
+        os.chmod(tmp_path, mode)
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Persist the directory entry of a replaced file (best effort, POSIX only)."""
+    if os.name != 'posix':
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def encode_image(array: np.ndarray, fmt: str, **save_kwargs: Any) -> bytes:
+    """Encode an array as image-file bytes with PIL.
+
+    Args:
+        array: (H, W) uint8 / uint16 / bool, (H, W, 3) uint8 RGB or
+            (H, W, 4) uint8 RGBA.
+        fmt: PIL format name, e.g. ``'PNG'``, ``'JPEG'``.
+        **save_kwargs: forwarded to ``PIL.Image.save`` (``quality=95`` ...).
+
+    Returns:
+        The encoded file content.
+    """
+    array = np.asarray(array)
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim == 2 and array.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f'a 2-D image must be uint8, uint16 or bool, got {array.dtype}')
+    if array.ndim == 3 and (array.shape[2] not in (3, 4) or array.dtype != np.uint8):
+        raise ValueError(f'a colour image must be (H, W, 3|4) uint8, got {array.shape} '
+                         f'{array.dtype}')
+    if array.ndim not in (2, 3):
+        raise ValueError(f'cannot encode an array of shape {array.shape} as an image')
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=fmt, **save_kwargs)
+    return buffer.getvalue()
+
+
+def atomic_save_image(path: PathLike, array: np.ndarray, **save_kwargs: Any) -> None:
+    """Encode ``array`` in the format named by the file extension and write it atomically.
+
+    Args:
+        path: destination; its extension (``.png``, ``.jpg``, ...) picks the format.
+        array: see ``encode_image``; colour arrays are RGB.
+        **save_kwargs: forwarded to ``PIL.Image.save``.
+    """
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    fmt = Image.registered_extensions().get(extension)
+    if fmt is None:
+        raise ValueError(f'cannot tell the image format of {os.fspath(path)!r} from its '
+                         f'extension {extension!r}')
+    atomic_write_bytes(path, encode_image(array, fmt, **save_kwargs))
+
+
+def _json_default(obj: Any) -> Any:
+    """Make numpy and torch scalars / arrays JSON-serialisable."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, 'tolist'):  # torch.Tensor without importing torch
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f'object of type {type(obj).__name__} is not JSON serialisable')
+
+
+def atomic_write_json(path: PathLike, obj: Any, indent: int | None = 2) -> None:
+    """Serialise ``obj`` as UTF-8 JSON and write it atomically.
+
+    Args:
+        path: destination file.
+        obj: JSON-compatible object; numpy / torch values are converted.
+        indent: JSON indentation (``None`` for a compact file).
+    """
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default)
+    atomic_write_bytes(path, (text + '\n').encode('utf-8'))
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file (by inode when both exist)."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def ensure_not_input(out_path: PathLike, input_paths: Iterable[PathLike | None]) -> None:
+    """Refuse to write ``out_path`` when it is one of ``input_paths``.
+
+    Args:
+        out_path: the file about to be written.
+        input_paths: files the current job reads (``None`` entries are skipped).
+
+    Raises:
+        OverwriteInputError: ``out_path`` resolves to an input file (same path,
+            symlink or hard link).
+    """
+    out = os.fspath(out_path)
+    for candidate in input_paths:
+        if candidate is None:
+            continue
+        source = os.fspath(candidate)
+        if _same_file(out, source):
+            raise OverwriteInputError(
+                f'refusing to write {out}: it would overwrite the input file {source}; '
+                f'choose another output directory')

@@ -1,0 +1,66 @@
+"""Download open_clip CLIP weights into the local cache (run on a machine WITH internet).
+
+Examples::
+
+    python tools/download_weights.py ViT-B-16 openai
+    python tools/download_weights.py ViT-B-16 laion2b_s34b_b88k --cache-dir /data/clip_cache
+    python tools/download_weights.py ViT-B-16 --list
+
+The printed path can be passed as ``pretrained=PATH`` (``--weights PATH``), or the whole
+cache directory copied to an offline machine, where ``pretrained=TAG`` (with the same
+``cache_dir``) then finds it without downloading.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from mmengine.logging import print_log
+
+try:
+    from ovperception.models.clip.open_clip import (download_pretrained_weights,
+                                                    list_pretrained_tags, pretrained_cfg)
+except ImportError:  # running from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ovperception.models.clip.open_clip import (download_pretrained_weights,
+                                                    list_pretrained_tags, pretrained_cfg)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('model', help="open_clip model name, e.g. 'ViT-B-16'")
+    parser.add_argument('tag', nargs='?', help="open_clip pretrained tag, e.g. 'openai'")
+    parser.add_argument('--cache-dir', default=None,
+                        help='HF hub cache / url cache directory (default: their defaults)')
+    parser.add_argument('--list', action='store_true', help='list the tags of MODEL and exit')
+    args = parser.parse_args(argv)
+    if not args.list and not args.tag:
+        parser.error('a TAG is required unless --list is given')
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = parse_args(argv)
+    if args.list:
+        tags = list_pretrained_tags(args.model)
+        if not tags:
+            print_log(f'no open_clip pretrained tags for {args.model!r}')
+            return 1
+        for tag in tags:
+            print_log(tag)
+        return 0
+    path = download_pretrained_weights(args.model, args.tag, cache_dir=args.cache_dir)
+    if pretrained_cfg(args.model, args.tag).get('quick_gelu'):
+        print_log(f'note: these weights need QuickGELU; when passing the file itself use '
+                  f"model_kwargs=dict(quick_gelu=True) (or a '-quickgelu' model name)",
+                  logger='current', level=logging.WARNING)
+    print_log(os.path.abspath(path))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Evaluate a config: ``python tools/test.py CONFIG [--weights PATH] [--work-dir DIR]``.
+
+Prints the metric table (mIoU, aAcc, per-class IoU for segmentation) and writes
+``metrics.json`` into the work dir.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
+from ovperception.runner_utils import load_config
+from ovperception.utils.atomic import atomic_write_json
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Evaluate an ovperception config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--weights', help='checkpoint: a trained ovperception checkpoint, or '
+                        'an open_clip state dict for the backbone')
+    parser.add_argument('--work-dir', help='folder for logs, metrics.json and overlays')
+    parser.add_argument('--show-dir', help='write prediction overlays here (relative paths go '
+                        'under the work dir)')
+    parser.add_argument('--max-images', type=int, default=None,
+                        help='evaluate only the first N images (smoke runs)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.test_cfg.stride=112')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_test.sh uses pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    cfg.launcher = args.launcher
+    if args.max_images is not None:
+        cfg.test_dataloader.dataset['indices'] = args.max_images
+    if args.show_dir:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='ovperception.SegVisualizationHook', show_dir=args.show_dir)]
+    state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
+    runner = Runner.from_cfg(cfg)
+    if state is not None:
+        load_model_state(getattr(runner.model, 'module', runner.model), state, args.weights)
+    metrics = runner.test()
+    summary = {key: float(value) if isinstance(value, (int, float)) else value
+               for key, value in metrics.items()}
+    out_path = osp.join(cfg.work_dir, 'metrics.json')
+    atomic_write_json(out_path, dict(config=args.config, weights=args.weights, metrics=summary,
+                                     published=cfg.get('published_metrics')))
+    width = max(len(k) for k in summary) if summary else 0
+    print('\n'.join(f'{key:<{width}}  {value}' for key, value in summary.items()))
+    published = cfg.get('published_metrics')
+    if published:
+        measured = {k: summary[k] for k in published if k in summary}
+        print(f"published: {dict((k, v) for k, v in published.items() if k != 'source')} "
+              f"({published.get('source', 'no source given')}); measured here: {measured}")
+    print(f'metrics written to {out_path}')
+    return summary
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as error:
+        if os.environ.get('OVP_DEBUG'):
+            raise
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(1)
