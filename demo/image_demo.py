@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ovperception.apis import OVPredictor, find_images, init_model
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
+from ovperception.runner_utils import run_cli
 from ovperception.utils.annotations import save_label_png, sem_seg_to_annotation
 from ovperception.utils.atomic import atomic_save_image, atomic_write_json, ensure_not_input
 from ovperception.structures import OVDataSample
@@ -109,10 +110,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main)

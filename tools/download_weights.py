@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     path = download_pretrained_weights(args.model, args.tag, cache_dir=args.cache_dir)
     if pretrained_cfg(args.model, args.tag).get('quick_gelu'):
-        print_log(f'note: these weights need QuickGELU; when passing the file itself use '
-                  f"model_kwargs=dict(quick_gelu=True) (or a '-quickgelu' model name)",
+        print_log('note: these weights need QuickGELU; when passing the file itself use '
+                  "model_kwargs=dict(quick_gelu=True) (or a '-quickgelu' model name)",
                   logger='current', level=logging.WARNING)
     print_log(os.path.abspath(path))
     return 0

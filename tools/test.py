@@ -6,37 +6,24 @@ Prints the metric table (mIoU, aAcc, per-class IoU for segmentation) and writes
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import os.path as osp
-import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-from ovperception.runner_utils import load_config
+from ovperception.runner_utils import (add_runner_arguments, load_config,
+                                       parse_runner_arguments, run_cli)
 from ovperception.utils.atomic import atomic_write_json
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate an ovperception config')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--weights', help='checkpoint: a trained ovperception checkpoint, or '
-                        'an open_clip state dict for the backbone')
-    parser.add_argument('--work-dir', help='folder for logs, metrics.json and overlays')
+    add_runner_arguments(parser, 'test')
     parser.add_argument('--show-dir', help='write prediction overlays here (relative paths go '
                         'under the work dir)')
     parser.add_argument('--max-images', type=int, default=None,
                         help='evaluate only the first N images (smoke runs)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.test_cfg.stride=112')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (tools/dist_test.sh uses pytorch)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_arguments(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -70,10 +57,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as error:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main)

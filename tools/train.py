@@ -6,34 +6,22 @@ clear message: there is nothing to train, evaluate them with tools/test.py.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-from ovperception.runner_utils import load_config
+from ovperception.runner_utils import (add_runner_arguments, load_config,
+                                       parse_runner_arguments, run_cli)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train an ovperception config')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument('--weights', help='initial weights (ovperception checkpoint or '
-                        'open_clip state dict for the backbone)')
+    add_runner_arguments(parser, 'train')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from a checkpoint; without a path, from the latest one '
                         'in the work dir')
     parser.add_argument('--amp', action='store_true', help='mixed precision (GPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_cfg.max_iters=100')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (tools/dist_train.sh uses pytorch)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_arguments(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> Runner:
@@ -63,10 +51,4 @@ def main(argv: list[str] | None = None) -> Runner:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as error:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from mmengine.dataset import BaseDataset
 
+from ovperception.models.clip.vocabulary import Vocabulary, VocabularyError, split_synonyms
 from ovperception.registry import TRANSFORMS
 
 #: Folder of the class-name files shipped with the package.
@@ -78,13 +79,8 @@ def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
         f'shipped names {available_classnames_files()}')
 
 
-def split_synonyms(entry: str) -> list[str]:
-    """The names of one vocabulary entry: ``'boat; ship'`` -> ``['boat', 'ship']``."""
-    return [name.strip() for name in entry.split(';') if name.strip()]
-
-
 def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list[str]:
-    """Normalise and validate vocabulary entries.
+    """Normalise and validate vocabulary entries (the rules of :class:`Vocabulary`).
 
     Args:
         entries: raw lines or list items; ``'#'`` starts a comment, blank
@@ -98,29 +94,15 @@ def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list
         ClassnamesError: no classes, the same class twice, or one name used
             by two classes.
     """
-    classnames: list[str] = []
-    lines: list[int] = []
-    owner: dict[str, int] = {}
-    for line_no, raw in enumerate(entries, start=1):
-        names = split_synonyms(raw.split('#', 1)[0])
-        if not names:
-            continue
-        index = len(classnames)
-        for name in names:
-            key = name.lower()
-            if key in owner and owner[key] != index:
-                other = owner[key]
-                raise ClassnamesError(
-                    f'{source}: the name {name!r} of class {index} (line {line_no}) is '
-                    f'already used by class {other} (line {lines[other]}: '
-                    f'{classnames[other]!r}); each name must belong to one class')
-            owner[key] = index
-        classnames.append('; '.join(names))
-        lines.append(line_no)
+    classnames = [entry for entry in (raw.split('#', 1)[0].strip() for raw in entries)
+                  if entry.strip(' ;')]
     if not classnames:
         raise ClassnamesError(f'{source}: no class names found (one class per line, '
                               f'synonyms separated by ";", "#" starts a comment)')
-    return classnames
+    try:
+        return list(Vocabulary.parse(classnames).entries)
+    except VocabularyError as error:
+        raise ClassnamesError(f'{source}: {error}') from error
 
 
 def load_classnames(name_or_path: str | os.PathLike) -> list[str]:

@@ -105,7 +105,8 @@ class OVModel(BaseModel):
         backbone: an ``OpenCLIPBackbone`` (or config) providing ``dense_features``,
             ``encode_text``, ``patch_size``, ``logit_scale`` and ``weights_id``.
         head: a :class:`BaseOVHead` (or config).
-        data_preprocessor: config of the batch collator (CLIP normalisation by default).
+        data_preprocessor: config of the batch collator; without explicit ``mean``/``std``
+            it normalises with the backbone's statistics (those of its weights).
         refiners: optional refiners applied in order after the head.
         template_set: prompt templates ('single', 'imagenet80', 'vild14' or a list).
         background_words: names scored like classes that mean background.
@@ -127,10 +128,17 @@ class OVModel(BaseModel):
                  test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
+        stats_from_backbone = data_preprocessor is None or (
+            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
+            and 'std' not in data_preprocessor)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = _build(backbone)
+        if stats_from_backbone and hasattr(self.backbone, 'mean'):
+            # Normalise with the statistics that belong to the backbone's weights.
+            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
+            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
         self.head = _build(head)
         self.refiners = nn.ModuleList([_build(r) for r in refiners])
         self.template_set = template_set

@@ -5,13 +5,13 @@ import copy
 
 import pytest
 
-_TINY_TEXT = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)
+from tests.tiny import TINY_CLIP_KWARGS
+
+_TINY_TEXT = TINY_CLIP_KWARGS['text_cfg']
 
 TINY_CLIP_CONFIGS: dict[str, tuple[str, dict]] = {
     # name: (open_clip model name, model_kwargs)
-    'vit': ('ViT-B-16', dict(
-        embed_dim=32, text_cfg=_TINY_TEXT,
-        vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2, head_width=32))),
+    'vit': ('ViT-B-16', TINY_CLIP_KWARGS),
     'resnet': ('RN50', dict(
         embed_dim=32, text_cfg=_TINY_TEXT,
         vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None))),

@@ -129,3 +129,13 @@ def test_whole_mode_equals_slide_with_covering_crop():
     a = whole.test_step(_batch([((24, 36), ['a', 'b', 'c'])]))[0].pred_sem_seg.data
     b = slide.test_step(batch)[0].pred_sem_seg.data
     assert torch.equal(a, b)
+
+
+def test_preprocessor_takes_the_backbone_statistics_unless_configured():
+    backbone = ToyBackbone()
+    backbone.mean, backbone.std = (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)
+    model = toy_model(backbone=backbone)
+    assert model.data_preprocessor.mean.flatten().tolist() == [127.5] * 3
+    explicit = toy_model(backbone=backbone, data_preprocessor=dict(
+        type='ovperception.OVDataPreprocessor', mean=(1.0, 2.0, 3.0), std=(1.0, 1.0, 1.0)))
+    assert explicit.data_preprocessor.mean.flatten().tolist() == [1.0, 2.0, 3.0]

@@ -14,10 +14,12 @@ to the attended values ``(B, heads, T, head_dim)``; ``s = head_dim ** -0.5``.
 (``ln_1``/``attn``/``ls_1``/``ln_2``/``mlp``/``ls_2`` as in open_clip's
 ``ResidualAttentionBlock``) with or without the residual and FFN. Nothing here
 imports open_clip. The ViT token helpers (padding, position-embedding interpolation,
-token/map reshapes) live here too.
+token/map reshapes) and the CNN dense paths (ResNet attention-pool value path, timm trunk +
+head per location) live here too, duck-typed on the open_clip modules.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -293,3 +295,65 @@ def modified_block_forward(block: nn.Module, x: Tensor, attention_fn: AttentionF
     if not keep_residual_ffn:
         return out
     return block_ffn(block, x + out)
+
+
+def attention_pool_value_path(pool: nn.Module, x: Tensor) -> Tensor:
+    """MaskCLIP's ResNet value path: ``c_proj(v_proj(x))`` per location (1x1 projections).
+
+    Args:
+        pool: open_clip ``AttentionPool2d`` (``v_proj``, ``c_proj`` linears).
+        x: (B, C_in, h, w) last-stage features.
+
+    Returns:
+        (B, C_out, h, w).
+    """
+    return pool.c_proj(pool.v_proj(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+
+
+def attention_pool_any_grid(pool: nn.Module, x: Tensor) -> Tensor:
+    """open_clip's ``AttentionPool2d`` at any grid (position embedding resized bicubically).
+
+    Args:
+        pool: ``AttentionPool2d`` (q/k/v/c projections, square ``positional_embedding``).
+        x: (B, C, h, w) features.
+
+    Returns:
+        (B, C_out) pooled embedding of the mean token.
+    """
+    side = math.isqrt(pool.positional_embedding.shape[0] - 1)
+    pos = interpolate_pos_embed(pool.positional_embedding, (side, side), tuple(x.shape[-2:]))
+    tokens = x.flatten(2).permute(2, 0, 1)  # (HW, B, C)
+    tokens = torch.cat([tokens.mean(dim=0, keepdim=True), tokens]) + pos[:, None].to(x.dtype)
+    out, _ = F.multi_head_attention_forward(
+        query=tokens[:1], key=tokens, value=tokens, embed_dim_to_check=tokens.shape[-1],
+        num_heads=pool.num_heads, q_proj_weight=pool.q_proj.weight,
+        k_proj_weight=pool.k_proj.weight, v_proj_weight=pool.v_proj.weight, in_proj_weight=None,
+        in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
+        bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
+        out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
+        use_separate_proj_weight=True, training=False, need_weights=False)
+    return out[0]
+
+
+def timm_dense_features(visual: nn.Module, images: Tensor) -> Tensor:
+    """timm CNN trunk -> head norm (+ pre-logits) -> open_clip projection head per location.
+
+    Args:
+        visual: open_clip ``TimmModel`` (``trunk``, ``head``) with a CNN trunk.
+        images: (B, 3, H, W) normalised images.
+
+    Returns:
+        (B, C, H/stride, W/stride).
+    """
+    if 'pool' in dict(visual.head.named_children()):
+        raise NotImplementedError('attention-pool timm heads have no dense path')
+    x = visual.trunk.forward_features(images)
+    trunk_head = getattr(visual.trunk, 'head', None)
+    norm = getattr(trunk_head, 'norm', None)
+    if norm is not None:
+        x = norm(x)
+    x = x.permute(0, 2, 3, 1)
+    pre_logits = getattr(trunk_head, 'pre_logits', None)
+    if pre_logits is not None:
+        x = pre_logits(x)
+    return visual.head(x).permute(0, 3, 1, 2)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 from collections.abc import Callable, Iterator
 
@@ -25,10 +24,13 @@ from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import (DENSE_MODES, block_output_projection, block_qkv,
+from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_pool_any_grid,
+                                                 attention_pool_value_path,
+                                                 block_output_projection, block_qkv,
                                                  check_dense_mode, interpolate_pos_embed,
                                                  mode_attention_fn, modified_block_forward,
-                                                 pad_to_multiple, tokens_to_map)
+                                                 pad_to_multiple, timm_dense_features,
+                                                 tokens_to_map)
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
                                               check_state_dict, file_identity, find_cached_file,
                                               load_state_dict_file, looks_like_path,
@@ -275,7 +277,7 @@ class OpenCLIPBackbone(BaseModule):
             pooled, _ = self.visual._pool(x)
             feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
         elif self.kind == 'resnet':
-            feats = self._resnet_attnpool(self._resnet_stages(images)[-1])
+            feats = attention_pool_any_grid(self.visual.attnpool, self._resnet_stages(images)[-1])
         else:
             feats = self.visual(images)
         return F.normalize(feats, dim=-1)
@@ -284,9 +286,10 @@ class OpenCLIPBackbone(BaseModule):
     def dense_features(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) normalised images -> (B, C, ceil(H/p), ceil(W/p)), not normalised."""
         if self.kind == 'resnet':
-            return self._resnet_value_path(self._resnet_stages(self._pad(images))[-1])
+            return attention_pool_value_path(self.visual.attnpool,
+                                             self._resnet_stages(self._pad(images))[-1])
         if self.kind == 'timm':
-            return self._timm_dense(self._pad(images))
+            return timm_dense_features(self.visual, self._pad(images))
         self._require_vit('dense_features', dense=True)
         x, grid = self._vit_embed(images)
         blocks = self.visual.transformer.resblocks
@@ -406,44 +409,3 @@ class OpenCLIPBackbone(BaseModule):
             x = layer(x)
             outs.append(x)
         return outs
-
-    def _resnet_value_path(self, x: Tensor) -> Tensor:
-        """MaskCLIP RN value path: attention-pool v_proj then c_proj as 1x1 projections."""
-        pool = self.visual.attnpool
-        y = pool.c_proj(pool.v_proj(x.permute(0, 2, 3, 1)))
-        return y.permute(0, 3, 1, 2)
-
-    def _resnet_attnpool(self, x: Tensor) -> Tensor:
-        """The attention pool on (B, C, h, w) at any grid (position embedding resized)."""
-        pool = self.visual.attnpool
-        side = math.isqrt(pool.positional_embedding.shape[0] - 1)
-        pos = interpolate_pos_embed(pool.positional_embedding, (side, side), tuple(x.shape[-2:]))
-        tokens = x.flatten(2).permute(2, 0, 1)  # (HW, B, C)
-        tokens = torch.cat([tokens.mean(dim=0, keepdim=True), tokens]) + pos[:, None].to(x.dtype)
-        out, _ = F.multi_head_attention_forward(
-            query=tokens[:1], key=tokens, value=tokens, embed_dim_to_check=tokens.shape[-1],
-            num_heads=pool.num_heads, q_proj_weight=pool.q_proj.weight,
-            k_proj_weight=pool.k_proj.weight, v_proj_weight=pool.v_proj.weight,
-            in_proj_weight=None,
-            in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
-            bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
-            out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
-            use_separate_proj_weight=True, training=False, need_weights=False)
-        return out[0]
-
-    def _timm_dense(self, images: Tensor) -> Tensor:
-        """timm trunk features -> head norm (+ pre-logits) -> open_clip projection per location."""
-        v = self.visual
-        if 'pool' in dict(v.head.named_children()):
-            raise NotImplementedError(f'{self.model_name}: attention-pool timm heads have no '
-                                      'dense path')
-        x = v.trunk.forward_features(images)
-        trunk_head = getattr(v.trunk, 'head', None)
-        norm = getattr(trunk_head, 'norm', None)
-        if norm is not None:
-            x = norm(x)
-        x = x.permute(0, 2, 3, 1)
-        pre_logits = getattr(trunk_head, 'pre_logits', None)
-        if pre_logits is not None:
-            x = pre_logits(x)
-        return v.head(x).permute(0, 3, 1, 2)

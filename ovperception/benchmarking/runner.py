@@ -1,0 +1,236 @@
+"""Benchmark an OVModel end to end on synthetic inputs, with a plain-backbone floor.
+
+For each (image size, vocabulary size) the pipeline runs exactly as in
+``OVModel.predict`` (collate -> ``encode_images`` -> ``decode``), timed stage by
+stage. The *floor* re-runs the backbone's plain forward (``image_embedding``)
+over exactly the crops, windows and batching the pipeline used, so
+``pipeline / floor`` is the price of everything that is not the bare network.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import torch
+from mmengine.logging import print_log
+from torch import Tensor, nn
+
+from ovperception.benchmarking.measure import (Elapsed, PeakMemory, overhead_ratio, percentiles,
+                                               timer)
+from ovperception.models.inference import Window, encode_windows
+from ovperception.models.ov_model import OVModel, autocast_encoder
+from ovperception.structures import OVDataSample
+
+Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windows) of a batch
+
+
+def synthetic_images(num: int, size: tuple[int, int], seed: int = 0) -> list[Tensor]:
+    """``num`` random uint8 RGB images, each (3, H, W)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 256, (3, *size), generator=generator, dtype=torch.uint8)
+            for _ in range(num)]
+
+
+def synthetic_vocabulary(num_classes: int) -> list[str]:
+    """``num_classes`` distinct class names; different sizes share no name (cold caches)."""
+    return [f'synthetic class {num_classes}-{index}' for index in range(num_classes)]
+
+
+def make_batch(images: Sequence[Tensor], classnames: Sequence[str]) -> dict:
+    """A test-step batch ``dict(inputs, data_samples)`` with fresh samples at full size."""
+    samples = [OVDataSample(metainfo=dict(classnames=list(classnames),
+                                          ori_shape=tuple(img.shape[-2:]))) for img in images]
+    return dict(inputs=list(images), data_samples=samples)
+
+
+def floor_encoder(backbone: nn.Module) -> Callable[[Tensor], Tensor]:
+    """The backbone's plain forward: ``image_embedding`` (else ``dense_features``)."""
+    return getattr(backbone, 'image_embedding', None) or backbone.dense_features
+
+
+@contextlib.contextmanager
+def timed_refiners(model: OVModel, device: torch.device) -> Iterator[Elapsed]:
+    """Accumulate the time spent in every refiner's ``refine`` while the block runs."""
+    total = Elapsed()
+
+    def wrap(refine: Callable) -> Callable:
+        def timed_refine(*args, **kwargs):
+            with timer(device) as elapsed:
+                result = refine(*args, **kwargs)
+            total.seconds += elapsed.seconds
+            return result
+        return timed_refine
+
+    for refiner in model.refiners:
+        refiner.refine = wrap(refiner.refine)
+    try:
+        yield total
+    finally:
+        for refiner in model.refiners:
+            del refiner.refine  # the instance attribute; the class method shows again
+
+
+@dataclass
+class StepTimes:
+    """Seconds spent by one test step, by stage."""
+
+    preprocess: float
+    backbone: float
+    head: float
+    refiners: float
+
+    @property
+    def total(self) -> float:
+        return self.preprocess + self.backbone + self.head + self.refiners
+
+
+def timed_predict(model: OVModel, batch: dict, device: torch.device) -> tuple[StepTimes, Crops]:
+    """``model.test_step(batch)`` split into stages; also returns the crops it encoded."""
+    with torch.no_grad(), timed_refiners(model, device) as refine:
+        with timer(device) as collate:
+            data = model.data_preprocessor(batch, False)
+        with timer(device) as backbone:
+            encoded = model.encode_images(data['inputs'], data['data_samples'])
+        with timer(device) as decode:
+            model.decode(encoded, data['data_samples'])
+    times = StepTimes(collate.seconds, backbone.seconds, decode.seconds - refine.seconds,
+                      refine.seconds)
+    return times, (encoded.images, encoded.windows)
+
+
+def run_floor(backbone: nn.Module, crops: Sequence[Crops], crop_batch_size: int,
+              device: torch.device, *, amp_dtype: str | None = None,
+              warmup: int = 1) -> list[float]:
+    """Seconds of the plain backbone forward over each batch's crops (same windows, batching).
+
+    Args:
+        backbone: provides ``image_embedding`` (or ``dense_features``).
+        crops: per pipeline batch, (images (3, H, W), windows) as ``encode_images`` used them.
+        crop_batch_size: windows per backbone call, as in the pipeline.
+        amp_dtype: the pipeline's ``test_cfg.amp_dtype`` (the floor runs at the same precision).
+        warmup: untimed passes over the first batch.
+    """
+    encode = autocast_encoder(floor_encoder(backbone), amp_dtype)
+    seconds = []
+    with torch.no_grad():
+        for _ in range(warmup):
+            encode_windows(*crops[0], encode, crop_batch_size)
+        for images, windows in crops:
+            with timer(device) as elapsed:
+                encode_windows(images, windows, encode, crop_batch_size)
+            seconds.append(elapsed.seconds)
+    return seconds
+
+
+def measure_text(model: OVModel, classnames: Sequence[str], device: torch.device) -> dict:
+    """Text-encoding cost of a first vocabulary (cold) and of asking for it again.
+
+    Returns:
+        dict with ``vocab_size``, ``templates``, ``names_encoded`` and ``prompts_encoded``
+        (by the first call; 0 when an on-disk cache already held them), ``cold_s`` (first
+        call), ``memo_s`` (same vocabulary again) and ``cached_names_s`` (the names
+        reordered: a new vocabulary whose names are all in the cache).
+    """
+    before = model.text_cache.num_encoded_names
+    with timer(device) as cold:
+        model.encode_vocabulary(classnames)
+    encoded = model.text_cache.num_encoded_names - before
+    with timer(device) as memo:
+        model.encode_vocabulary(classnames)
+    with timer(device) as names:
+        model.encode_vocabulary(list(reversed(classnames)))
+    templates = len(model.text_cache.templates)
+    return dict(vocab_size=len(classnames), templates=templates, names_encoded=encoded,
+                prompts_encoded=encoded * templates, cold_s=cold.seconds, memo_s=memo.seconds,
+                cached_names_s=names.seconds)
+
+
+@dataclass
+class CaseResult:
+    """Per-image measurements of one (size, vocabulary size) case."""
+
+    size: tuple[int, int]
+    vocab_size: int
+    batch_size: int
+    crops_per_image: float
+    steps: list[StepTimes] = field(default_factory=list)
+    step_images: list[int] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    memory: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """JSON-ready numbers: throughput, latency percentiles, per-image stage means."""
+        num = sum(self.step_images)
+        per_image = [step.total / n for step, n in zip(self.steps, self.step_images)
+                     for _ in range(n)]
+        total = sum(step.total for step in self.steps)
+
+        def mean_ms(stage: str) -> float:
+            return 1e3 * sum(getattr(step, stage) for step in self.steps) / num
+
+        floor_total = sum(self.floor)
+        return dict(
+            size=list(self.size), vocab_size=self.vocab_size, images=num,
+            batch_size=self.batch_size, crops_per_image=self.crops_per_image,
+            throughput_img_s=num / total if total > 0 else float('inf'),
+            latency_ms={k: 1e3 * v for k, v in
+                        dict(percentiles(per_image), mean=total / num).items()},
+            stages_ms=dict(preprocess=mean_ms('preprocess'), backbone=mean_ms('backbone'),
+                           head=mean_ms('head'), refiners=mean_ms('refiners')),
+            floor_ms=1e3 * floor_total / num,
+            overhead_ratio=overhead_ratio(total, floor_total),
+            backbone_ratio=overhead_ratio(sum(s.backbone for s in self.steps), floor_total),
+            memory=self.memory)
+
+
+def run_case(model: OVModel, size: tuple[int, int], classnames: Sequence[str], *,
+             num_images: int, batch_size: int = 1, warmup: int = 1,
+             device: torch.device | str = 'cpu', seed: int = 0) -> CaseResult:
+    """Warm up, then time ``num_images`` synthetic images of ``size`` and their floor."""
+    device = torch.device(device)
+    images = synthetic_images(num_images, size, seed)
+    chunks = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    for _ in range(warmup):
+        timed_predict(model, make_batch(chunks[0], classnames), device)
+    case = CaseResult(tuple(size), len(classnames), batch_size, 0.0)
+    crops: list[Crops] = []
+    with PeakMemory(device) as memory:
+        for chunk in chunks:
+            batch = make_batch(chunk, classnames)
+            times, chunk_crops = timed_predict(model, batch, device)
+            case.steps.append(times)
+            case.step_images.append(len(chunk))
+            crops.append(chunk_crops)
+    case.memory = memory.as_dict()
+    case.crops_per_image = sum(len(w) for _, ws in crops for w in ws) / num_images
+    case.floor = run_floor(model.backbone, crops, model.test_cfg['crop_batch_size'], device,
+                           amp_dtype=model.test_cfg.get('amp_dtype'), warmup=warmup)
+    return case
+
+
+def run_benchmark(model: OVModel, sizes: Sequence[tuple[int, int]], vocab_sizes: Sequence[int],
+                  *, num_images: int, batch_size: int = 1, warmup: int = 1,
+                  device: torch.device | str = 'cpu', seed: int = 0) -> dict:
+    """Every (size, vocabulary size) case, plus the text cost of each vocabulary size.
+
+    Returns:
+        ``dict(text=[measure_text(...) per vocabulary size], results=[CaseResult.summary()
+        per case])``.
+    """
+    if num_images < 1 or batch_size < 1 or warmup < 0:
+        raise ValueError('need num_images >= 1, batch_size >= 1 and warmup >= 0')
+    model.eval()
+    text, results = [], []
+    for vocab_size in vocab_sizes:
+        classnames = synthetic_vocabulary(vocab_size)
+        text.append(measure_text(model, classnames, torch.device(device)))
+        print_log(f'text: {text[-1]}', logger='current')
+        for size in sizes:
+            case = run_case(model, size, classnames, num_images=num_images,
+                            batch_size=batch_size, warmup=warmup, device=device, seed=seed)
+            results.append(case.summary())
+            print_log(f'{size[0]}x{size[1]} K={vocab_size}: '
+                      f'{results[-1]["throughput_img_s"]:.3f} img/s, '
+                      f'x{results[-1]["overhead_ratio"]:.2f} of the floor', logger='current')
+    return dict(text=text, results=results)

@@ -1,0 +1,242 @@
+"""Benchmark harness (tools/benchmark.py, ovperception.benchmarking) and the fast inference path."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ovperception.benchmarking import PeakMemory, overhead_ratio, percentiles, timer
+from ovperception.benchmarking.runner import CaseResult, StepTimes, run_case
+from ovperception.models import OVModel
+from ovperception.models.clip.open_clip import OpenCLIPBackbone
+from ovperception.models.heads import DenseSimilarityHead
+from ovperception.models.inference import encode_windows, sliding_windows
+from ovperception.structures import OVDataSample
+from tests.tiny import TINY_CLIP_KWARGS
+from tests.toy_models import toy_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_CONFIG = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
+
+
+def _load_tool():
+    path = os.path.join(ROOT, 'tools', 'benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_backbone(pretrained: str | None = None) -> OpenCLIPBackbone:
+    return OpenCLIPBackbone('ViT-B-16', pretrained, dense_mode='sclip',
+                            model_kwargs=dict(TINY_CLIP_KWARGS))
+
+
+def _tiny_model(backbone: OpenCLIPBackbone | None = None, **kwargs) -> OVModel:
+    test_cfg = {**dict(mode='slide', crop_size=64, stride=32, crop_batch_size=8),
+                **kwargs.pop('test_cfg', {})}
+    return OVModel(backbone or _tiny_backbone(), DenseSimilarityHead(logit_scale=40.0),
+                   template_set='single', test_cfg=test_cfg, **kwargs).eval()
+
+
+def _encoded_features(model: OVModel, images: list[torch.Tensor]) -> list[torch.Tensor]:
+    data = model.data_preprocessor(dict(inputs=images, data_samples=[
+        OVDataSample(metainfo=dict(classnames=['a'])) for _ in images]))
+    encoded = model.encode_images(data['inputs'], data['data_samples'])
+    return [feat for per_image in encoded.features for feat in per_image]
+
+
+# ---------------------------------------------------------------- measurement primitives
+def test_percentiles_known_answers():
+    assert percentiles([4, 1, 3, 2]) == pytest.approx(dict(p50=2.5, p90=3.7, p99=3.97))
+    assert percentiles([7.0]) == dict(p50=7.0, p90=7.0, p99=7.0)
+    assert percentiles([0, 10], qs=(0, 25, 100)) == dict(p0=0.0, p25=2.5, p100=10.0)
+    values = np.random.default_rng(0).random(37)
+    got = percentiles(values.tolist(), qs=(50, 90, 99))
+    assert list(got.values()) == pytest.approx(np.percentile(values, [50, 90, 99]).tolist())
+    with pytest.raises(ValueError):
+        percentiles([])
+
+
+def test_timer_and_peak_memory():
+    with timer() as elapsed:
+        time.sleep(0.02)
+    assert elapsed.seconds >= 0.02
+    with PeakMemory('cpu') as memory:
+        block = np.ones(64 << 20, dtype=np.uint8)  # 64 MiB, touched
+        del block
+    if memory.method == 'rss-hwm':
+        assert memory.delta_bytes >= 48 << 20
+    assert memory.peak_bytes > 0 and memory.as_dict()['method'] == memory.method
+
+
+def test_floor_ratio_and_case_summary():
+    assert overhead_ratio(3.0, 1.5) == 2.0 and overhead_ratio(1.0, 0.0) == float('inf')
+    case = CaseResult((64, 96), 5, batch_size=1, crops_per_image=2.0,
+                      steps=[StepTimes(0.0, 0.2, 0.1, 0.0), StepTimes(0.1, 0.3, 0.1, 0.1)],
+                      step_images=[1, 1], floor=[0.1, 0.3], memory=dict(delta_mib=1.0))
+    summary = case.summary()
+    assert summary['overhead_ratio'] == pytest.approx(0.9 / 0.4)
+    assert summary['backbone_ratio'] == pytest.approx(0.5 / 0.4)
+    assert summary['throughput_img_s'] == pytest.approx(2 / 0.9)
+    assert summary['latency_ms']['p50'] == pytest.approx(450.0)
+    assert summary['stages_ms'] == pytest.approx(dict(preprocess=50.0, backbone=250.0,
+                                                      head=100.0, refiners=50.0))
+    assert summary['floor_ms'] == pytest.approx(200.0)
+
+
+def test_floor_runs_the_same_crops_with_the_same_batching(monkeypatch):
+    model = _tiny_model(test_cfg=dict(crop_batch_size=3))
+    calls: dict[str, list] = dict(pipeline=[], floor=[])
+    for name, key in (('dense_features', 'pipeline'), ('image_embedding', 'floor')):
+        original = getattr(model.backbone, name)
+
+        def spy(crops, original=original, key=key):
+            calls[key].append(tuple(crops.shape))
+            return original(crops)
+        monkeypatch.setattr(model.backbone, name, spy)
+    case = run_case(model, (64, 128), ['a', 'b'], num_images=2, batch_size=2, warmup=0)
+    assert calls['pipeline'] == calls['floor'] == [(3, 3, 64, 64), (3, 3, 64, 64)]
+    assert case.crops_per_image == 3.0 and len(case.floor) == 1
+
+
+# ---------------------------------------------------------------- the command line
+def test_cli_writes_json_and_markdown(tmp_path, capsys):
+    tool = _load_tool()
+    report = tool.main([TINY_CONFIG, '--images', '2', '--size', '64x96,32x48',
+                        '--vocab-size', '3', '--warmup', '1', '--out', str(tmp_path)])
+    saved = json.loads((tmp_path / 'benchmark.json').read_text())
+    assert saved['meta']['images'] == 2 and saved['environment']['device'] == 'cpu'
+    assert set(saved) == {'meta', 'environment', 'text', 'results'}
+    assert [r['size'] for r in saved['results']] == [[64, 96], [32, 48]]
+    for result in saved['results']:
+        assert result['images'] == 2 and result['vocab_size'] == 3
+        assert result['throughput_img_s'] > 0 and result['floor_ms'] > 0
+        assert result['overhead_ratio'] > 0 and result['backbone_ratio'] > 0
+        assert set(result['latency_ms']) == {'p50', 'p90', 'p99', 'mean'}
+        assert all(v > 0 for v in result['latency_ms'].values())
+        assert result['stages_ms']['backbone'] > 0 and result['stages_ms']['head'] > 0
+        assert result['memory']['delta_mib'] >= 0
+    text = saved['text'][0]
+    assert text['names_encoded'] == 3 and text['prompts_encoded'] == 3
+    assert text['cold_s'] > 0 and text['memo_s'] < text['cold_s']
+    markdown = (tmp_path / 'benchmark.md').read_text()
+    assert '| 64x96 | 3 |' in markdown and 'pipeline/floor' in markdown
+    assert markdown.strip() in capsys.readouterr().out
+    assert report['results'] == saved['results']
+
+
+def test_cli_size_and_vocabulary_parsing():
+    tool = _load_tool()
+    args = tool.parse_args(['x.py', '--size', '336x448,224', '--size', '64X96',
+                            '--vocab-size', '10,150', '--amp', 'bf16'])
+    assert args.sizes == [(336, 448), (224, 224), (64, 96)] and args.vocab_sizes == [10, 150]
+    with pytest.raises(SystemExit):
+        tool.parse_args(['x.py', '--size', '3x4x5'])
+
+
+# ---------------------------------------------------------------- the fast path
+def test_batched_crops_equal_unbatched():
+    backbone = _tiny_backbone()
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.randn(3, 64, 128, generator=generator),
+              torch.randn(3, 96, 96, generator=generator)]
+    windows = [sliding_windows(img.shape[-2], img.shape[-1], 64, 32) for img in images]
+    with torch.no_grad():
+        batched = encode_windows(images, windows, backbone.dense_features, 16)
+        single = encode_windows(images, windows, backbone.dense_features, 1)
+    pairs = [(b, s) for per_b, per_s in zip(batched, single) for b, s in zip(per_b, per_s)]
+    assert len(pairs) == 3 + 4
+    assert max(float((b - s).abs().max()) for b, s in pairs) <= 1e-5
+
+
+def test_second_model_with_same_text_cache_dir_encodes_nothing(tmp_path, monkeypatch):
+    clip = open_clip.create_model('ViT-B-16', pretrained=None, **TINY_CLIP_KWARGS)
+    weights = tmp_path / 'tiny_clip.pt'
+    torch.save(clip.state_dict(), weights)
+    names = ['cat', 'dog; puppy', 'traffic light']
+    first = _tiny_model(_tiny_backbone(str(weights)), text_cache_dir=str(tmp_path / 'cache'))
+    cold = first.encode_vocabulary(names).embeddings
+    assert first.text_cache.num_encoded_names == 4 and first.text_cache.disk_path is not None
+
+    backbone = _tiny_backbone(str(weights))
+    assert backbone.weights_id == first.backbone.weights_id  # stable across builds
+    text_calls = []
+    encode_text = backbone.encode_text
+    monkeypatch.setattr(backbone, 'encode_text',
+                        lambda texts: text_calls.append(texts) or encode_text(texts))
+    second = _tiny_model(backbone, text_cache_dir=str(tmp_path / 'cache'))
+    cached = second.encode_vocabulary(names).embeddings
+    assert second.text_cache.num_encoded_names == 0 and text_calls == []
+    assert torch.equal(cached, cold)
+    uncached = _tiny_model(_tiny_backbone(str(weights))).encode_vocabulary(names).embeddings
+    assert torch.equal(uncached, cold)
+
+
+def test_text_embeddings_are_not_inference_tensors():
+    model = _tiny_model()
+    embeddings = model.encode_vocabulary(['a', 'b']).embeddings
+    assert not embeddings.is_inference() and not embeddings.requires_grad
+    weight = torch.ones(embeddings.shape[-1], requires_grad=True)
+    (embeddings @ weight).square().sum().backward()  # inference tensors would refuse this
+    assert weight.grad is not None
+
+
+def test_amp_bf16_is_close_to_fp32():
+    backbone = _tiny_backbone()
+    images = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)]
+    fp32 = _encoded_features(_tiny_model(backbone), images)
+    bf16 = _encoded_features(_tiny_model(backbone, test_cfg=dict(amp_dtype='bf16')), images)
+    assert all(feat.dtype == torch.float32 for feat in bf16)
+    cosine = torch.cat([F.cosine_similarity(a, b, dim=0).flatten() for a, b in zip(fp32, bf16)])
+    assert float(cosine.min()) > 0.99
+
+
+def test_amp_and_compile_keys_are_validated():
+    assert toy_model(test_cfg=dict(amp_dtype='fp16', compile=False)).test_cfg['amp_dtype'] == \
+        'fp16'
+    with pytest.raises(ValueError, match='amp_dtype'):
+        toy_model(test_cfg=dict(amp_dtype='int8'))
+    with pytest.raises(ValueError, match='compile'):
+        toy_model(test_cfg=dict(compile='yes'))
+
+
+@pytest.mark.parametrize('fails_at', ['build', 'call'])
+def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch, fails_at):
+    def broken_compile(fn):
+        if fails_at == 'build':
+            raise RuntimeError('no compiler here')
+
+        def compiled(_):
+            raise RuntimeError('backend failed')
+        return compiled
+    monkeypatch.setattr(torch, 'compile', broken_compile)
+    images = [torch.randint(0, 256, (3, 20, 28), dtype=torch.uint8)]
+    eager = _encoded_features(toy_model(), images)
+    model = toy_model(test_cfg=dict(mode='slide', crop_size=16, stride=8, crop_batch_size=4,
+                                    compile=True))
+    with pytest.warns(RuntimeWarning, match='torch.compile'):
+        first = _encoded_features(model, images)
+    second = _encoded_features(model, images)  # stays eager, no second warning needed
+    for a, b, c in zip(eager, first, second):
+        assert torch.equal(a, b) and torch.equal(a, c)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get('OVP_COMPILE_TESTS') != '1',
+                    reason='a real torch.compile takes about a minute on CPU: '
+                           'set OVP_COMPILE_TESTS=1')
+def test_real_compile_matches_eager():
+    backbone = _tiny_backbone()
+    images = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)]
+    eager = _encoded_features(_tiny_model(backbone), images)
+    compiled = _encoded_features(_tiny_model(backbone, test_cfg=dict(compile=True)), images)
+    for a, b in zip(eager, compiled):
+        assert torch.allclose(a, b, atol=1e-4)

@@ -1,0 +1,111 @@
+"""Inference benchmark: ``python tools/benchmark.py CONFIG [--size 336x448] [--vocab-size 150]``.
+
+Builds the model with ``ovperception.apis.init_model``, feeds N random images of
+each size with a vocabulary of K synthetic names, and reports throughput,
+per-image latency percentiles, the backbone / head / refiner split, the
+text-encoding cost (cold vs cached), peak memory and the ratio to a plain
+backbone forward over the same crops (the floor). Writes ``benchmark.json`` and
+``benchmark.md`` into ``--out`` and prints the markdown. See docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import DictAction
+
+from ovperception.apis import init_model
+from ovperception.benchmarking import markdown_report, run_benchmark, write_report
+from ovperception.benchmarking.report import environment
+from ovperception.benchmarking.runner import floor_encoder
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'336x448' -> (336, 448); '224' -> (224, 224)."""
+    parts = text.lower().split('x')
+    try:
+        size = tuple(int(p) for p in parts)
+    except ValueError:
+        size = ()
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) <= 0:
+        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 336x448)')
+    return size  # type: ignore[return-value]
+
+
+def _split(values: list[str] | None, default: str) -> list[str]:
+    """Repeated options, each possibly a comma list, flattened."""
+    return [item.strip() for value in (values or [default]) for item in value.split(',')
+            if item.strip()]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark inference of an ovperception config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--weights', help='checkpoint or open_clip state dict (as tools/test.py)')
+    parser.add_argument('--images', type=int, default=10, help='timed images per case')
+    parser.add_argument('--batch-size', type=int, default=1, help='images per test step')
+    parser.add_argument('--size', action='append', metavar='HxW',
+                        help='image size; repeat or comma-separate for a sweep (default 336x448)')
+    parser.add_argument('--vocab-size', action='append', metavar='K',
+                        help='vocabulary size; repeat or comma-separate (default 150)')
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument('--warmup', type=int, default=1, help='untimed steps per case')
+    parser.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
+                        help='backbone under torch.autocast (sets model.test_cfg.amp_dtype)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone (sets model.test_cfg.compile)')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic images')
+    parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.backbone.pretrained=None')
+    args = parser.parse_args(argv)
+    try:
+        args.sizes = [parse_size(s) for s in _split(args.size, '336x448')]
+        args.vocab_sizes = [int(k) for k in _split(args.vocab_size, '150')]
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        parser.error(str(error))
+    if min(args.vocab_sizes) < 1:
+        parser.error('--vocab-size must be >= 1')
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = dict(args.cfg_options or {})
+    if args.amp != 'none':
+        options['model.test_cfg.amp_dtype'] = args.amp
+    if args.compile:
+        options['model.test_cfg.compile'] = True
+    model = init_model(args.config, args.weights, args.device, cfg_options=options)
+    measured = run_benchmark(model, args.sizes, args.vocab_sizes, num_images=args.images,
+                             batch_size=args.batch_size, warmup=args.warmup,
+                             device=args.device, seed=args.seed)
+    backbone = model.backbone
+    floor = getattr(floor_encoder(backbone), '__name__', 'forward')
+    report = dict(
+        meta=dict(config=args.config, weights=args.weights, images=args.images,
+                  batch_size=args.batch_size, warmup=args.warmup,
+                  amp=None if args.amp == 'none' else args.amp, compile=args.compile,
+                  cfg_options=options, test_cfg=dict(model.test_cfg),
+                  template_set=model.template_set,
+                  backbone=dict(model_name=getattr(backbone, 'model_name', None),
+                                dense_mode=getattr(backbone, 'dense_mode', None),
+                                weights_id=getattr(backbone, 'weights_id', None)),
+                  floor=f'backbone.{floor} (eager)',
+                  memory_method=measured['results'][0]['memory']['method']),
+        environment=environment(args.device), **measured)
+    out_dir = args.out or osp.join('work_dirs', 'benchmark',
+                                   osp.splitext(osp.basename(args.config))[0])
+    write_report(report, out_dir)
+    print(markdown_report(report))
+    return report
+
+
+if __name__ == '__main__':
+    main()
