@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--threshold', type=float, default=None,
                         help='pixels whose best class probability is below this are unlabelled')
     parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', 'vild14'")
+    parser.add_argument('--pamr', action='store_true',
+                        help='refine the class scores with PAMR (NACLIP default: 10 iterations, '
+                        'dilations 8 and 16)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     return parser.parse_args(argv)
 
@@ -63,6 +66,9 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
         options['model.head.prob_threshold'] = args.threshold
     if args.template_set:
         options['model.template_set'] = args.template_set
+    if getattr(args, 'pamr', False):
+        options['model.head.score_refiner'] = dict(type='ovperception.PAMRRefiner', num_iter=10,
+                                                   dilations=(8, 16))
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     return OVPredictor(model)
 

@@ -15,6 +15,7 @@ TINY: dict[str, dict] = {
     'AdaptedSimilarityHead': dict(type='AdaptedSimilarityHead', in_channels=32,
                                   hidden_channels=8),
     'OVDataPreprocessor': dict(type='OVDataPreprocessor'),
+    'PAMRRefiner': dict(type='PAMRRefiner', num_iter=2, dilations=(1, 2)),
     'OVModel': dict(type='OVModel', backbone=TINY_BACKBONE,
                     head=dict(type='DenseSimilarityHead'), template_set='single',
                     test_cfg=dict(mode='slide', crop_size=64, stride=32)),

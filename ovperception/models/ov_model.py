@@ -251,7 +251,11 @@ class OVModel(BaseModel):
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
         """Head outputs for every sample's own vocabulary, stitched and post-processed."""
         stride = getattr(self.backbone, 'patch_size', None)
+        head_images = getattr(self.head, 'uses_images', False)
         with torch.no_grad():
+            # Image-aware heads and refiners see 0..255 RGB images at the working resolution.
+            rgb = ([self.data_preprocessor.denormalize(img) for img in encoded.images]
+                   if head_images or len(self.refiners) else [])
             for classnames, indices in self.vocabulary_groups(data_samples).items():
                 text = self.encode_vocabulary(classnames).to(encoded.images[0].device)
                 outputs = []
@@ -265,13 +269,14 @@ class OVModel(BaseModel):
                             f'non-finite values in the dense output of sample {index}: '
                             'check the weights (a NaN checkpoint?) and the input image')
                     outputs.append(stitched)
-                self.head.predict(outputs, text, [data_samples[i] for i in indices])
+                group = [data_samples[i] for i in indices]
+                if head_images:
+                    self.head.predict(outputs, text, group, images=[rgb[i] for i in indices])
+                else:
+                    self.head.predict(outputs, text, group)
             samples = list(data_samples)
-            if len(self.refiners):
-                # Refiners see plain 0..255 RGB images at the working resolution.
-                rgb = [self.data_preprocessor.denormalize(img) for img in encoded.images]
-                for refiner in self.refiners:
-                    samples = refiner.refine(rgb, samples)
+            for refiner in self.refiners:
+                samples = refiner.refine(rgb, samples)
         return samples
 
     # ----------------------------------------------------------------- modes

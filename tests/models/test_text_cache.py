@@ -56,3 +56,16 @@ def test_corrupt_disk_cache_is_rebuilt(tmp_path):
     open(cache.disk_path, 'wb').write(b'not a torch file')
     assert cache.embed(['cat']).shape == (1, 8)
     assert get_templates('single') == ('a photo of a {}.',)
+
+
+def test_template_set_errors_are_clear():
+    import pytest
+
+    from ovperception.models.clip.prompts import register_template_set
+    with pytest.raises(ValueError, match='unknown template set'):
+        get_templates('imagenet81')
+    with pytest.raises(ValueError, match='exactly one'):
+        get_templates(['a photo of {} and {}'])
+    with pytest.raises(ValueError, match='already exists'):
+        register_template_set('single', ['{}'])
+    assert len(get_templates('vild14')) == 14

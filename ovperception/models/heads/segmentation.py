@@ -1,6 +1,8 @@
 """Open-vocabulary semantic segmentation heads (cosine similarity to text)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
@@ -36,11 +38,17 @@ class DenseSimilarityHead(BaseOVHead):
             and their pixels re-assigned (SCLIP's area threshold); 0 disables.
         return_logits: also store per-class probabilities at the working
             resolution in ``seg_logits`` (memory: K x h x w floats).
+        score_refiner: optional module (or config, e.g. ``PAMRRefiner``) called as
+            ``refiner(image (1, 3, h, w), cosine (1, N, h, w)) -> (1, N, h, w)`` on the
+            stitched per-name cosine maps at the working resolution, before the softmax,
+            threshold and resize (NACLIP's PAMR). The head then needs the images:
+            :attr:`uses_images` is True and ``predict`` takes ``images``.
     """
 
     def __init__(self, *, logit_scale: float | None = None, prob_threshold: float = 0.0,
                  background_index: int | None = None, area_threshold: float = 0.0,
-                 return_logits: bool = False) -> None:
+                 return_logits: bool = False,
+                 score_refiner: nn.Module | dict | None = None) -> None:
         super().__init__()
         if not 0.0 <= prob_threshold <= 1.0:
             raise ValueError(f'prob_threshold must lie in [0, 1], got {prob_threshold}')
@@ -51,6 +59,13 @@ class DenseSimilarityHead(BaseOVHead):
         self.background_index = background_index
         self.area_threshold = area_threshold
         self.return_logits = return_logits
+        self.score_refiner = (MODELS.build(score_refiner) if isinstance(score_refiner, dict)
+                              else score_refiner)
+
+    @property
+    def uses_images(self) -> bool:
+        """Whether ``predict`` needs the (3, h, w) 0..255 RGB working-resolution images."""
+        return self.score_refiner is not None
 
     def transform_features(self, feats: Tensor) -> Tensor:
         """Hook for learned heads: (B, C, h, w) -> (B, C, h, w). Identity here."""
@@ -93,9 +108,19 @@ class DenseSimilarityHead(BaseOVHead):
             return dict(loss_seg=logits.sum() * 0.0)
         return dict(loss_seg=F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX))
 
-    def predict(self, outputs: list[Tensor], text: TextEmbeddings,
-                data_samples: SampleList) -> list[OVDataSample]:
-        """Label maps at each sample's ``ori_shape`` from stitched cosine maps (N, h, w)."""
+    def predict(self, outputs: list[Tensor], text: TextEmbeddings, data_samples: SampleList,
+                images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
+        """Label maps at each sample's ``ori_shape`` from stitched cosine maps (N, h, w).
+
+        Args:
+            images: per sample, its (3, h, w) RGB image at the working resolution; needed
+                (only) with a ``score_refiner``.
+        """
+        if self.score_refiner is not None:
+            if images is None or len(images) != len(outputs):
+                raise ValueError('a head with a score_refiner needs one image per output')
+            outputs = [self.score_refiner(image[None], cosine[None].float())[0]
+                       for image, cosine in zip(images, outputs)]
         for cosine, sample in zip(outputs, data_samples):
             out_size = tuple(sample.metainfo.get('ori_shape', cosine.shape[-2:]))[:2]
             labels = self.labels_from_cosine(cosine, text, out_size)
