@@ -1,4 +1,5 @@
 """Metrics; importing this package registers them in ``METRICS``."""
+from ovperception.evaluation.anomaly import AnomalyMetric
 from ovperception.evaluation.iou_metric import IoUMetric, areas_to_metrics, intersect_and_union
 
-__all__ = ['IoUMetric', 'areas_to_metrics', 'intersect_and_union']
+__all__ = ['AnomalyMetric', 'IoUMetric', 'areas_to_metrics', 'intersect_and_union']

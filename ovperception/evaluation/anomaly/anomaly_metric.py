@@ -1,0 +1,192 @@
+"""``AnomalyMetric``: image / pixel anomaly detection metrics per category.
+
+Per category (``metainfo['category']``, default ``'all'``) and then averaged
+over categories (nan-mean; a category whose metric is undefined gives nan and
+a logged warning), as in AnomalyCLIP / APRIL-GAN / AdaCLIP:
+
+* ``image_AUROC``, ``image_AP``, ``image_F1max``: from ``pred_score`` (or the
+  max of ``pred_anomaly_map`` when absent) vs. the image label ``gt_score``
+  (or ``gt_anomaly_map.any()`` when absent);
+* ``pixel_AUROC``, ``pixel_AP``, ``pixel_F1max``: over all pixels of the category;
+* ``AUPRO``: exact MVTec AD variant, 8-connected regions, FPR limit
+  ``aupro_fpr_limit`` (see :mod:`.aupro`).
+
+GT maps are binarised with ``> 0.5``. Values are percentages with 2 decimals.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import OrderedDict, defaultdict
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmengine.structures import BaseDataElement
+from scipy import ndimage
+
+from ovperception.evaluation.iou_metric import _field, format_table
+from ovperception.registry import METRICS
+
+from .aupro import aupro
+from .curves import average_precision, f1_max, roc_auc
+
+IMAGE_METRICS = ('image_AUROC', 'image_AP', 'image_F1max')
+PIXEL_METRICS = ('pixel_AUROC', 'pixel_AP', 'pixel_F1max', 'AUPRO')
+ALLOWED = IMAGE_METRICS + PIXEL_METRICS
+DEFAULT_METRICS = ('image_AUROC', 'image_AP', 'image_F1max', 'pixel_AUROC', 'pixel_F1max',
+                   'AUPRO')
+_CURVES: dict[str, Callable[..., float]] = {
+    'AUROC': roc_auc, 'AP': average_precision, 'F1max': f1_max}
+
+
+def _to_numpy(value: Any) -> np.ndarray | None:
+    """``PixelData`` / dict / tensor / array -> numpy array (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, BaseDataElement):
+        value = value.data
+    elif isinstance(value, dict):
+        value = value['data']
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().float().numpy()
+    return np.asarray(value)
+
+
+def _map2d(value: Any) -> np.ndarray | None:
+    """A (1, H, W) or (H, W) map as (H, W)."""
+    arr = _to_numpy(value)
+    if arr is None:
+        return None
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f'AnomalyMetric: anomaly maps must be (1, H, W) or (H, W), '
+                         f'got shape {arr.shape}')
+    return arr
+
+
+@METRICS.register_module()
+class AnomalyMetric(BaseMetric):
+    """Image- and pixel-level anomaly detection metrics, per category and mean.
+
+    Reads from each data sample (``OVDataSample`` or dict): ``pred_score``
+    (scalar), ``gt_score`` (scalar label), ``pred_anomaly_map`` / ``gt_anomaly_map``
+    (``PixelData`` (1, H, W)) and ``metainfo['category']``. Pixel metrics are
+    skipped for categories without maps. Per-category rows (percentages) are
+    kept in ``last_per_category`` after ``compute_metrics``.
+
+    Args:
+        metrics: subset of ``ALLOWED``.
+        gaussian_sigma: if > 0, smooth each anomaly map with
+            ``scipy.ndimage.gaussian_filter(sigma)`` (AnomalyCLIP uses 4).
+        aupro_fpr_limit: AUPRO FPR integration limit.
+        aupro_num_thresholds: None = exact curve, else binned thresholds.
+        collect_device: ``'cpu'`` or ``'gpu'``.
+        prefix: metric name prefix.
+    """
+
+    default_prefix: str | None = None
+
+    def __init__(self, metrics: Sequence[str] = DEFAULT_METRICS, gaussian_sigma: float = 0.0,
+                 aupro_fpr_limit: float = 0.3, aupro_num_thresholds: int | None = None,
+                 collect_device: str = 'cpu', prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        unknown = set(metrics) - set(ALLOWED)
+        if unknown or not metrics:
+            raise KeyError(f'metrics {sorted(unknown)} are not supported; choose from {ALLOWED}')
+        if gaussian_sigma < 0:
+            raise ValueError(f'gaussian_sigma must be >= 0, got {gaussian_sigma}')
+        if not 0.0 < aupro_fpr_limit <= 1.0:
+            raise ValueError(f'aupro_fpr_limit must be in (0, 1], got {aupro_fpr_limit}')
+        self.metrics = metrics
+        self.gaussian_sigma = float(gaussian_sigma)
+        self.aupro_fpr_limit = float(aupro_fpr_limit)
+        self.aupro_num_thresholds = aupro_num_thresholds
+        self.last_per_category: list[dict[str, Any]] = []
+
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        """Store per sample: category, image label/score and (H, W) maps."""
+        for sample in data_samples:
+            pred_map = _map2d(_field(sample, 'pred_anomaly_map'))
+            gt_map = _map2d(_field(sample, 'gt_anomaly_map'))
+            if pred_map is not None and gt_map is not None and pred_map.shape != gt_map.shape:
+                raise ValueError(
+                    f'AnomalyMetric: GT mask shape {gt_map.shape} differs from anomaly map shape '
+                    f'{pred_map.shape} for {_field(sample, "img_path")}; resize the prediction '
+                    f'to the mask size')
+            if pred_map is not None:
+                pred_map = pred_map.astype(np.float32)
+                if self.gaussian_sigma > 0:
+                    pred_map = ndimage.gaussian_filter(pred_map, sigma=self.gaussian_sigma)
+            gt_mask = None if gt_map is None else gt_map > 0.5
+            score = _to_numpy(_field(sample, 'pred_score'))
+            if score is None and pred_map is not None:
+                score = np.asarray(pred_map.max())
+            label = _to_numpy(_field(sample, 'gt_score'))
+            if label is None and gt_mask is not None:
+                label = np.asarray(gt_mask.any())
+            self.results.append(dict(
+                category=str(_field(sample, 'category', 'all') or 'all'),
+                pred_score=None if score is None else float(score.reshape(-1)[0]),
+                gt_label=None if label is None else bool(label.reshape(-1)[0] > 0.5),
+                pred_map=pred_map, gt_mask=gt_mask))
+
+    def _category_metrics(self, category: str, items: list[dict]) -> dict[str, float]:
+        """Fractions in [0, 1] (nan when undefined or the inputs are missing)."""
+        logger = MMLogger.get_current_instance()
+        out: dict[str, float] = OrderedDict()
+        scores = [r['pred_score'] for r in items]
+        labels = [r['gt_label'] for r in items]
+        has_image = all(s is not None for s in scores) and all(lb is not None for lb in labels)
+        has_pixel = all(r['pred_map'] is not None and r['gt_mask'] is not None for r in items)
+        masks = maps = None
+        if has_pixel and any(m.startswith('pixel') for m in self.metrics):
+            masks = np.concatenate([r['gt_mask'].ravel() for r in items])
+            maps = np.concatenate([r['pred_map'].ravel() for r in items])
+        for name in self.metrics:
+            level, _, kind = name.partition('_')
+            if (level == 'image' and not has_image) or (level != 'image' and not has_pixel):
+                out[name] = float('nan')
+                continue
+            try:
+                if name == 'AUPRO':
+                    value = aupro([r['gt_mask'] for r in items], [r['pred_map'] for r in items],
+                                  self.aupro_fpr_limit, self.aupro_num_thresholds, category)
+                elif level == 'image':
+                    value = _CURVES[kind](np.array(labels), np.array(scores), 'image', category)
+                else:
+                    value = _CURVES[kind](masks, maps, 'pixel', category)
+            except ValueError as err:
+                print_log(f'AnomalyMetric: {name} set to nan: {err}', logger=logger,
+                          level=logging.WARNING)
+                value = float('nan')
+            out[name] = value
+        return out
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        """Per-category metrics, logged as a table; returns the category means (%)."""
+        if not results:
+            raise ValueError('AnomalyMetric: no results to evaluate')
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for r in results:
+            groups[r['category']].append(r)
+        rows = []
+        for category in sorted(groups):
+            values = self._category_metrics(category, groups[category])
+            rows.append({'Category': category,
+                         **{k: float(np.round(v * 100, 2)) for k, v in values.items()}})
+        summary: dict[str, float] = OrderedDict()
+        for name in self.metrics:
+            with warnings.catch_warnings():  # all-nan column: nan without a warning
+                warnings.simplefilter('ignore', RuntimeWarning)
+                mean = np.nanmean([row[name] for row in rows])
+            summary[name] = float(np.round(mean, 2))
+        self.last_per_category = rows
+        table_rows = rows + [{'Category': 'mean', **summary}] if len(rows) > 1 else rows
+        print_log('anomaly metrics per category (%):\n' + format_table(table_rows),
+                  logger=MMLogger.get_current_instance())
+        return summary
