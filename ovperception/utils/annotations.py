@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
-from .atomic import atomic_save_image
+from .atomic import atomic_save_image, to_jsonable
 from .image_io import load_label_map
 
 LABEL_PNG_ENCODING = 'value = class_index + 1, 0 = unlabelled'
@@ -38,29 +38,6 @@ __all__ = [
     'save_label_png', 'load_label_png', 'instances_to_coco', 'to_coco_dataset', 'to_jsonable',
     'to_numpy', 'squeeze_2d'
 ]
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Recursively turn numpy / torch scalars and arrays, tuples and paths into JSON types."""
-    if hasattr(obj, 'detach') and hasattr(obj, 'cpu'):
-        obj = obj.detach().cpu().numpy()
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, bytes):
-        return obj.decode('ascii')
-    return obj
 
 
 def to_numpy(value: Any) -> np.ndarray:

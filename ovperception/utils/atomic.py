@@ -12,7 +12,8 @@ import io
 import json
 import os
 import tempfile
-from typing import Any, Iterable, Union
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Union
 
 import numpy as np
 from PIL import Image
@@ -123,17 +124,27 @@ def atomic_save_image(path: PathLike, array: np.ndarray, **save_kwargs: Any) -> 
     atomic_write_bytes(path, encode_image(array, fmt, **save_kwargs))
 
 
-def _json_default(obj: Any) -> Any:
-    """Make numpy and torch scalars / arrays JSON-serialisable."""
-    if isinstance(obj, np.generic):
-        return obj.item()
+def to_jsonable(obj: Any) -> Any:
+    """Recursively turn numpy / torch scalars and arrays, tuples and paths into JSON types."""
+    if hasattr(obj, 'detach') and hasattr(obj, 'cpu'):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, 'tolist'):  # torch.Tensor without importing torch
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(f'object of type {type(obj).__name__} is not JSON serialisable')
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, bytes):
+        return obj.decode('ascii')
+    return obj
 
 
 def atomic_write_json(path: PathLike, obj: Any, indent: int | None = 2) -> None:
@@ -144,7 +155,7 @@ def atomic_write_json(path: PathLike, obj: Any, indent: int | None = 2) -> None:
         obj: JSON-compatible object; numpy / torch values are converted.
         indent: JSON indentation (``None`` for a compact file).
     """
-    text = json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default)
+    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False)
     atomic_write_bytes(path, (text + '\n').encode('utf-8'))
 
 
