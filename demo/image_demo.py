@@ -15,18 +15,14 @@ import argparse
 import os
 import sys
 
-import numpy as np
 from mmengine.config import DictAction
 from tqdm import tqdm
 
 from ovperception.apis import OVPredictor, find_images, init_model
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.runner_utils import run_cli
-from ovperception.utils.annotations import save_label_png, sem_seg_to_annotation
-from ovperception.utils.atomic import atomic_save_image, atomic_write_json, ensure_not_input
-from ovperception.structures import OVDataSample
 from ovperception.utils.image_io import ImageReadError
-from ovperception.visualization import draw_sem_seg
+from ovperception.writers import write_predictions
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               'configs', 'segmentation', 'sclip_vitb16_ade20k_336.py')
@@ -73,26 +69,6 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
     return OVPredictor(model)
 
 
-def write_outputs(path: str, image: np.ndarray, sample: OVDataSample, out_dir: str,
-                  input_paths: list[str]) -> list[str]:
-    """Write overlay, label PNG and JSON for one prediction; return the written paths."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    targets = [os.path.join(out_dir, f'{stem}{suffix}')
-               for suffix in ('_overlay.png', '_labels.png', '.json')]
-    for target in targets:
-        ensure_not_input(target, input_paths)
-    label_map = sample.pred_sem_seg.data[0].cpu().numpy()
-    names = sample.metainfo['label_names']
-    atomic_save_image(targets[0], draw_sem_seg(image, label_map, names))
-    save_label_png(targets[1], label_map, num_classes=len(names))
-    annotation = sem_seg_to_annotation(label_map, names, dict(
-        file_name=os.path.abspath(path), height=label_map.shape[0], width=label_map.shape[1]))
-    annotation['label_png'] = dict(annotation.get('label_png', {}),
-                                   file_name=os.path.basename(targets[1]))
-    atomic_write_json(targets[2], annotation)
-    return targets
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     vocabulary = parse_vocabulary_string(args.vocab)
@@ -104,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in tqdm(paths, desc='images', disable=len(paths) == 1):
         try:
             predictor.set_image(path)
-            written = write_outputs(path, predictor.image, predictor.predict(vocabulary),
-                                    args.out, paths)
+            written = write_predictions(path, predictor.image, predictor.predict(vocabulary),
+                                        args.out, paths)
             print(f'{path} -> {", ".join(written)}')
         except ImageReadError as error:
             failures += 1

@@ -1,5 +1,13 @@
-"""Tiny constructor arguments for every registered model component (used by test_registry)."""
+"""Tiny constructor arguments for every registered model component (used by test_registry).
+
+Task families keep their entries in ``tests/tiny_<task>.py`` modules, each defining a
+``TINY`` dict; they are merged into :data:`TINY` here (a name defined twice is an error).
+"""
 from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
 
 TINY_CLIP_KWARGS = dict(
     embed_dim=32,
@@ -20,3 +28,18 @@ TINY: dict[str, dict] = {
                     head=dict(type='DenseSimilarityHead'), template_set='single',
                     test_cfg=dict(mode='slide', crop_size=64, stride=32)),
 }
+
+
+def _merge_task_entries() -> None:
+    """Add the ``TINY`` dict of every ``tests/tiny_<task>.py`` module to :data:`TINY`."""
+    for module_info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if not module_info.name.startswith('tiny_'):
+            continue
+        entries = importlib.import_module(f'tests.{module_info.name}').TINY
+        twice = sorted(set(entries) & set(TINY))
+        if twice:
+            raise KeyError(f'tiny entries defined twice ({module_info.name}): {twice}')
+        TINY.update(entries)
+
+
+_merge_task_entries()

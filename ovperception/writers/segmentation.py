@@ -1,0 +1,28 @@
+"""Writer for semantic segmentation: overlay, label PNG and per-class COCO RLE JSON."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ovperception.structures import OVDataSample
+from ovperception.utils.annotations import save_label_png, sem_seg_to_annotation
+from ovperception.utils.atomic import atomic_save_image, atomic_write_json
+from ovperception.visualization import draw_sem_seg
+from ovperception.writers.registry import register_writer
+
+
+@register_writer('pred_sem_seg', suffixes=('_overlay.png', '_labels.png', '.json'))
+def write_sem_seg(targets: dict[str, str], image: np.ndarray, sample: OVDataSample,
+                  source_path: str) -> None:
+    """Overlay with legend; label map (value = class index + 1, 0 = unlabelled); JSON."""
+    label_map = sample.pred_sem_seg.data[0].cpu().numpy()
+    names = sample.metainfo['label_names']
+    atomic_save_image(targets['_overlay.png'], draw_sem_seg(image, label_map, names))
+    save_label_png(targets['_labels.png'], label_map, num_classes=len(names))
+    annotation = sem_seg_to_annotation(label_map, names, dict(
+        file_name=os.path.abspath(source_path), height=label_map.shape[0],
+        width=label_map.shape[1]))
+    annotation['label_png'] = dict(annotation.get('label_png', {}),
+                                   file_name=os.path.basename(targets['_labels.png']))
+    atomic_write_json(targets['.json'], annotation)

@@ -1,0 +1,50 @@
+"""Output-writer registry: dispatch by field, suffix clashes, input protection."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+
+from ovperception.structures import OVDataSample
+from ovperception.utils.atomic import OverwriteInputError
+from ovperception.writers import OUTPUT_WRITERS, register_writer, write_predictions
+
+
+def _seg_sample() -> OVDataSample:
+    sample = OVDataSample(metainfo=dict(label_names=['a', 'b']))
+    sample.pred_sem_seg = PixelData(data=torch.tensor([[[0, 1], [1, 1]]]))
+    return sample
+
+
+def test_segmentation_writer_runs_for_pred_sem_seg(tmp_path):
+    image = np.zeros((2, 2, 3), np.uint8)
+    written = write_predictions(str(tmp_path / 'in' / 'x.png'), image, _seg_sample(),
+                                str(tmp_path), [])
+    assert sorted(p.rsplit('/', 1)[1] for p in written) == ['x.json', 'x_labels.png',
+                                                            'x_overlay.png']
+    assert all((tmp_path / p.rsplit('/', 1)[1]).exists() for p in written)
+
+
+def test_sample_without_known_field_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match='none of the fields'):
+        write_predictions('x.png', np.zeros((2, 2, 3), np.uint8), OVDataSample(),
+                          str(tmp_path), [])
+
+
+def test_input_is_never_overwritten_and_nothing_is_written(tmp_path):
+    source = tmp_path / 'x.json'
+    source.write_text('keep')
+    with pytest.raises(OverwriteInputError):
+        write_predictions(str(source), np.zeros((2, 2, 3), np.uint8), _seg_sample(),
+                          str(tmp_path), [str(source)])
+    assert source.read_text() == 'keep'
+    assert not (tmp_path / 'x_overlay.png').exists()
+
+
+def test_duplicate_field_or_suffix_is_refused():
+    with pytest.raises(KeyError):
+        register_writer('pred_sem_seg', ('_other.png',))(lambda *a: None)
+    with pytest.raises(KeyError, match='suffixes'):
+        register_writer('pred_unused_field', ('.json',))(lambda *a: None)
+    assert 'pred_unused_field' not in OUTPUT_WRITERS
