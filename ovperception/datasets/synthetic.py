@@ -92,7 +92,21 @@ def make_synthetic_sample(index: int, seed: int = 0, image_size: Sequence[int] =
     classes.append(1 + index % (num_classes - 1))  # drawn last: always visible
     for cls in classes:
         _draw_shape(label, SHAPES[(cls - 1) % len(SHAPES)], cls, rng, min_size, max_size)
+    return paint_label_map(label, num_classes, rng), label.astype(np.int64)
 
+
+def paint_label_map(label: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Render a class map as an image: striped noisy grey for 0, class colours with noise.
+
+    Args:
+        label: (H, W) integer class map with values in [0, num_classes).
+        num_classes: K, including the background class 0.
+        rng: generator the noise is drawn from (advanced in a fixed order).
+
+    Returns:
+        (H, W, 3) uint8 RGB image.
+    """
+    height, width = label.shape
     yy, xx = np.mgrid[0:height, 0:width]
     stripes = ((xx + yy) // 4) % 2 * 24
     img = 110 + stripes[..., None] + rng.integers(-12, 13, size=(height, width, 1))
@@ -102,7 +116,7 @@ def make_synthetic_sample(index: int, seed: int = 0, image_size: Sequence[int] =
         if mask.any():
             noise = rng.integers(-10, 11, size=(int(mask.sum()), 3))
             img[mask] = np.asarray(COLOURS[cls - 1][1]) + noise
-    return np.clip(img, 0, 255).astype(np.uint8), label.astype(np.int64)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 @DATASETS.register_module()
@@ -195,4 +209,4 @@ def write_synthetic_folder(out_dir: str | os.PathLike, num_samples: int = 4,
 
 
 __all__ = ['SyntheticSegDataset', 'make_synthetic_sample', 'write_synthetic_folder',
-           'default_classnames']
+           'default_classnames', 'paint_label_map']

@@ -140,6 +140,8 @@ class OVModel(BaseModel):
             self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
             self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
         self.head = _build(head)
+        if hasattr(self.head, 'bind_image_encoder'):  # heads re-encoding crops (detection)
+            self.head.bind_image_encoder(self.encode_crops)
         self.refiners = nn.ModuleList([_build(r) for r in refiners])
         self.template_set = template_set
         self.background_words = tuple(background_words)
@@ -278,6 +280,12 @@ class OVModel(BaseModel):
             for refiner in self.refiners:
                 samples = refiner.refine(rgb, samples)
         return samples
+
+    def encode_crops(self, crops: Tensor) -> Tensor:
+        """(n, 3, S, S) RGB 0..255 crops -> (n, C) normalised global CLIP embeddings."""
+        mean, std = self.data_preprocessor.mean, self.data_preprocessor.std
+        with torch.no_grad():
+            return self.backbone.image_embedding((crops - mean.to(crops)) / std.to(crops))
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:

@@ -1,0 +1,10 @@
+"""Open-vocabulary detection building blocks: proposal sources and BIRDet post-processing."""
+from ovperception.models.detection.birdet import (background_embeddings, classify_embeddings,
+                                                  overlap_ratio, partial_object_suppression)
+from ovperception.models.detection.proposals import (ConnectedComponentProposals,
+                                                     LearnedProposals, ProposalInputs, Proposals,
+                                                     ProposalSource, SAMProposals)
+
+__all__ = ['ConnectedComponentProposals', 'LearnedProposals', 'SAMProposals', 'ProposalSource',
+           'ProposalInputs', 'Proposals', 'background_embeddings', 'classify_embeddings',
+           'overlap_ratio', 'partial_object_suppression']
