@@ -14,6 +14,7 @@ exposes the three things the refiners need:
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -61,13 +62,17 @@ class SAMImageState:
 
     Attributes:
         embeddings: (1, C, h, w) image-encoder output of the padded square input.
-        original_size: (H, W) of the image given to ``set_image``.
+        original_size: (H, W) of the frame that prompts and masks live in (the image's size,
+            unless ``set_image`` was told the image is a resized view of a larger original).
         input_size: (H', W') of the resized image inside the padded ``image_size`` square.
+        last_qkv: with ``keep_qkv``, the last encoder block's (3, heads, h', w', head_dim)
+            queries, keys and values over the valid (un-padded) token grid; else None.
     """
 
     embeddings: Tensor
     original_size: tuple[int, int]
     input_size: tuple[int, int]
+    last_qkv: Tensor | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -150,6 +155,14 @@ def image_to_tensor(image: np.ndarray | Tensor) -> Tensor:
     return image.float()
 
 
+def image_digest(pixels: Tensor) -> str:
+    """Content hash of an image tensor (shape, dtype and bytes)."""
+    data = pixels.detach().to('cpu', torch.float32).contiguous()
+    digest = hashlib.sha1(str(tuple(data.shape)).encode())
+    digest.update(data.numpy().tobytes())
+    return digest.hexdigest()
+
+
 @MODELS.register_module()
 class SAMWrapper(nn.Module):
     """Segment Anything with a small, prompt-batched interface (frozen, eval mode).
@@ -186,12 +199,25 @@ class SAMWrapper(nn.Module):
         self.mask_threshold = float(mask_threshold)
         self.prompt_batch_size = int(prompt_batch_size)
         self.model = build_sam(spec)
+        self._cached: tuple[tuple, SAMImageState] | None = None
         self.checkpoint = checkpoint
         if checkpoint is not None:
             self.load_checkpoint(checkpoint)
         self.model.requires_grad_(False)
 
     # ------------------------------------------------------------------ weights
+    def clear_cache(self) -> None:
+        """Forget the remembered image state."""
+        self._cached = None
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self.clear_cache()  # new weights: a remembered encoding is stale
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): drop the cache
+        self.clear_cache()
+        return super()._apply(fn, *args, **kwargs)
+
     def load_checkpoint(self, path: str) -> None:
         """Load a local state dict (strict keys and shapes, ``weights_only=True``).
 
@@ -205,6 +231,7 @@ class SAMWrapper(nn.Module):
         state = align_prefixes(load_state_dict_file(path), expected, prefixes=('model.',))
         check_state_dict(expected, state, f'SAM {self.model_type}', path)
         self.model.load_state_dict(state, strict=True)
+        self.clear_cache()
 
     def train(self, mode: bool = True) -> 'SAMWrapper':
         """SAM stays frozen in eval mode."""
@@ -225,34 +252,77 @@ class SAMWrapper(nn.Module):
 
     # ------------------------------------------------------------------ image
     @torch.no_grad()
-    def set_image(self, image: np.ndarray | Tensor) -> SAMImageState:
-        """Encode one image (the expensive step; do it once per image).
+    def set_image(self, image: np.ndarray | Tensor, original_size: tuple[int, int] | None = None,
+                  keep_qkv: bool = False) -> SAMImageState:
+        """Encode one image (the expensive step; done once per image).
+
+        The last encoded image is remembered: calling again with the same pixels and options
+        returns the same state without running the encoder (e.g. one image, many
+        vocabularies).
 
         Args:
             image: (H, W, 3) uint8 RGB array or (3, H, W) float RGB tensor in 0..255.
+            original_size: (H0, W0) when ``image`` is a resized view of a larger original:
+                prompts are then given, and masks returned, in the original's pixels.
+            keep_qkv: keep the last encoder block's queries / keys / values
+                (:attr:`SAMImageState.last_qkv`, used by Trident's aggregation).
 
         Returns:
             The image state for ``predict`` / ``image_features`` / ``automatic_masks``.
         """
         pixels = image_to_tensor(image).to(self.device)
-        original = (int(pixels.shape[1]), int(pixels.shape[2]))
-        if min(original) < 1:
-            raise ValueError(f'empty image of size {original}')
-        input_size = resized_size(*original, self.image_size)
+        if min(pixels.shape[1:]) < 1:
+            raise ValueError(f'empty image of size {tuple(pixels.shape[1:])}')
+        original = tuple(int(v) for v in (original_size or pixels.shape[1:]))[:2]
+        key = (image_digest(pixels), original, keep_qkv)
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        input_size = resized_size(int(pixels.shape[1]), int(pixels.shape[2]), self.image_size)
         resized = F.interpolate(pixels[None], size=input_size, mode='bilinear',
-                                align_corners=False, antialias=True)
-        resized = resized.clamp(0, 255)
-        embeddings = self.model.image_encoder(self.model.preprocess(resized))
-        return SAMImageState(embeddings=embeddings, original_size=original,
-                             input_size=input_size)
+                                align_corners=False, antialias=True).clamp(0, 255)
+        captured: list[Tensor] = []
+        hook = (self.model.image_encoder.blocks[-1].attn.qkv.register_forward_hook(
+            lambda module, args, output: captured.append(output)) if keep_qkv else None)
+        try:
+            embeddings = self.model.image_encoder(self.model.preprocess(resized))
+        finally:
+            if hook is not None:
+                hook.remove()
+        state = SAMImageState(embeddings=embeddings, original_size=original,
+                              input_size=input_size,
+                              last_qkv=self._split_qkv(captured[0], input_size) if keep_qkv
+                              else None)
+        self._cached = (key, state)
+        return state
+
+    def _split_qkv(self, qkv: Tensor, input_size: tuple[int, int]) -> Tensor:
+        """(1, h, w, 3 * dim) last-block qkv output -> (3, heads, h', w', head_dim) valid part."""
+        attention = self.model.image_encoder.blocks[-1].attn
+        if self.model.image_encoder.blocks[-1].window_size > 0:
+            raise ValueError('keep_qkv needs a global-attention last block (all official sizes '
+                             'have one)')
+        _, height, width, channels = qkv.shape
+        heads = attention.num_heads
+        qkv = qkv.reshape(height, width, 3, heads, channels // 3 // heads)
+        valid_h, valid_w = self.valid_grid(input_size)
+        return qkv.permute(2, 3, 0, 1, 4)[:, :, :valid_h, :valid_w].contiguous()
+
+    def valid_grid(self, input_size: tuple[int, int]) -> tuple[int, int]:
+        """Token grid (h', w') covering the resized image (the padding excluded)."""
+        return (math.ceil(input_size[0] / self.patch_size),
+                math.ceil(input_size[1] / self.patch_size))
+
+    @property
+    def last_block_scale(self) -> float:
+        """Softmax scale ``head_dim ** -0.5`` of the last encoder block."""
+        return float(self.model.image_encoder.blocks[-1].attn.scale)
 
     def image_features(self, state: SAMImageState) -> Tensor:
         """(C, h, w) encoder features of the valid image area (the padding cropped off).
 
         ``h = ceil(H' / patch)``, ``w = ceil(W' / patch)`` for the resized size ``(H', W')``.
         """
-        height = math.ceil(state.input_size[0] / self.patch_size)
-        width = math.ceil(state.input_size[1] / self.patch_size)
+        height, width = self.valid_grid(state.input_size)
         return state.embeddings[0, :, :height, :width]
 
     # ------------------------------------------------------------------ prompts
@@ -311,6 +381,24 @@ class SAMWrapper(nn.Module):
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
             multimask_output=multimask)
         return low_res, iou
+
+    def to_mask_input(self, maps: Tensor, state: SAMImageState, fill: float = -20.0) -> Tensor:
+        """Logit maps covering the whole image -> SAM's low-res mask-prompt frame.
+
+        Args:
+            maps: (N, h, w) logits over the full image at any resolution.
+            state: the image's state (gives the resized size inside the padded square).
+            fill: logit of the padding (SAM's frame is a square; the image fills its top-left).
+
+        Returns:
+            (N, 1, mh, mw) mask inputs (256 x 256 for official sizes).
+        """
+        frame_h, frame_w = self.mask_input_size
+        target = (max(1, round(state.input_size[0] * frame_h / self.image_size)),
+                  max(1, round(state.input_size[1] * frame_w / self.image_size)))
+        resized = F.interpolate(maps[:, None].float().to(self.device), size=target,
+                                mode='bilinear', align_corners=False)
+        return F.pad(resized, (0, frame_w - target[1], 0, frame_h - target[0]), value=fill)
 
     def upscale_logits(self, low_res: Tensor, state: SAMImageState) -> Tensor:
         """(N, M, h, w) low-res logits -> (N, M, H, W) logits at the original image size."""
