@@ -214,7 +214,8 @@ def merge_masks(coarse: Tensor, masks: Tensor, labels: Tensor, scores: Tensor) -
 
 def refine_sem_seg_with_sam(image: np.ndarray | Tensor, sample: OVDataSample, sam: SAMWrapper,
                             options: SAMRefineOptions | None = None, *,
-                            state: SAMImageState | None = None, **kwargs) -> OVDataSample:
+                            state: SAMImageState | None = None, probs: Tensor | None = None,
+                            **kwargs) -> OVDataSample:
     """Refine one sample's ``pred_sem_seg`` with SAM (see the module docstring).
 
     Works on any prediction: the image may be the original (H, W, 3) uint8 RGB array or the
@@ -227,6 +228,7 @@ def refine_sem_seg_with_sam(image: np.ndarray | Tensor, sample: OVDataSample, sa
         sam: the SAM model.
         options: refinement options (or give them as keyword arguments).
         state: a SAM state of this image already encoded with ``original_size = (H, W)``.
+        probs: (K, h, w) class probabilities to use instead of ``sample.seg_logits``.
 
     Returns:
         ``sample`` with refined ``pred_sem_seg``.
@@ -245,7 +247,8 @@ def refine_sem_seg_with_sam(image: np.ndarray | Tensor, sample: OVDataSample, sa
         raise ValueError('refine_sem_seg_with_sam needs a sample with pred_sem_seg')
     coarse = sample.pred_sem_seg.data[0]
     size = tuple(int(v) for v in coarse.shape)
-    probs = sample.seg_logits.data if 'seg_logits' in sample else None
+    if probs is None and 'seg_logits' in sample:
+        probs = sample.seg_logits.data
     prompts = prompts_from_label_map(coarse.cpu().numpy(), probs, options)
     if len(prompts) == 0:
         return sample
