@@ -111,18 +111,18 @@ class FakeSAM(torch.nn.Module):
         self.calls = []
 
     def set_image(self, image):
-        self.calls.append(image.shape)
+        self.calls.append(tuple(image.shape))
         return {'image': image}
 
     def automatic_masks(self, state, **options):
-        height, width = state['image'].shape[:2]
+        height, width = state['image'].shape[-2:]
         mask = np.zeros((height, width), bool)
         mask[2:10, 4:20] = True
         low = np.zeros((height, width), bool)
         low[20:30, 20:30] = True
-        return [dict(segmentation=low, bbox=[20, 20, 30, 30], area=100, predicted_iou=0.7,
-                     stability_score=0.9),
-                dict(segmentation=mask, bbox=[4, 2, 20, 10], area=128, predicted_iou=0.95,
+        return [dict(segmentation=low, bbox=[20, 20, 29, 29], area=100, predicted_iou=0.7,
+                     stability_score=0.9),  # boxes with inclusive ends, as SAMWrapper's
+                dict(segmentation=mask, bbox=[4, 2, 19, 9], area=128, predicted_iou=0.95,
                      stability_score=0.9)]
 
 
@@ -131,8 +131,21 @@ def test_sam_proposals_through_the_wrapper_interface():
     source = SAMProposals(sam, points_per_side=4, max_proposals=1)
     image = torch.full((3, 32, 40), 100.0)
     proposals = source.propose(ProposalInputs(torch.zeros(2, 8, 10), 4.0, (32, 40), image=image))
-    assert sam.calls == [(32, 40, 3)]
+    assert sam.calls == [(3, 32, 40)]
     assert proposals.boxes.tolist() == [[4.0, 2.0, 20.0, 10.0]]
     assert proposals.scores.tolist() == pytest.approx([0.95]) and proposals.masks.shape == (1, 32, 40)
     with pytest.raises(ValueError, match='RGB image'):
         source.propose(ProposalInputs(torch.zeros(2, 8, 10), 4.0, (32, 40)))
+
+
+def test_sam_proposals_with_the_tiny_sam_wrapper():
+    source = SAMProposals(dict(type='SAMWrapper', model_type='tiny'), points_per_side=4,
+                          pred_iou_thresh=-10.0, stability_score_thresh=-10.0, min_area=1)
+    image = torch.zeros(3, 48, 64)
+    image[:, 10:30, 20:50] = 200.0
+    proposals = source.propose(ProposalInputs(torch.zeros(2, 12, 16), 4.0, (48, 64), image=image))
+    assert len(proposals) > 0 and proposals.masks.shape[1:] == (48, 64)
+    for box, mask in zip(proposals.boxes, proposals.masks):  # exclusive ends cover the mask
+        rows, cols = torch.nonzero(mask, as_tuple=True)
+        assert box.tolist() == [cols.min().item(), rows.min().item(), cols.max().item() + 1,
+                                rows.max().item() + 1]

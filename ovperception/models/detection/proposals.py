@@ -359,7 +359,7 @@ class SAMProposals(ProposalSource):
     """SAM automatic masks as proposals (through ``SAMWrapper``, imported lazily).
 
     Args:
-        sam: a ``SAMWrapper`` config (``model_type``, ``checkpoint`` ...) or module.
+        sam: a ``SAMWrapper`` config (``type``, ``model_type``, ``checkpoint`` ...) or module.
         points_per_side, points_per_batch, pred_iou_thresh, stability_score_thresh,
         box_nms_thresh, min_area: options of ``SAMWrapper.automatic_masks``.
         max_proposals: keep the masks with the highest predicted IoU.
@@ -373,8 +373,8 @@ class SAMProposals(ProposalSource):
                  min_area: int = 16, max_proposals: int = 300) -> None:
         super().__init__()
         if isinstance(sam, dict):
-            from ovperception.models.refiners.sam import SAMWrapper  # noqa: F401 (registers)
-            sam = MODELS.build(sam)
+            from ovperception.models.refiners.sam import SAMWrapper
+            sam = MODELS.build(sam) if 'type' in sam else SAMWrapper(**sam)
         self.sam = sam
         self.mask_options: dict[str, Any] = dict(
             points_per_side=points_per_side, points_per_batch=points_per_batch,
@@ -385,16 +385,15 @@ class SAMProposals(ProposalSource):
     def propose(self, inputs: ProposalInputs) -> Proposals:
         if inputs.image is None:
             raise ValueError('SAMProposals needs the RGB image')
-        image = inputs.image.detach().clamp(0, 255).round().to(torch.uint8)
-        image = image.permute(1, 2, 0).cpu().numpy()
-        state = self.sam.set_image(image)
+        state = self.sam.set_image(inputs.image.detach().float().clamp(0, 255))
         records = self.sam.automatic_masks(state, **self.mask_options)
         device = inputs.features.device
         if not records:
-            return Proposals.empty(device, tuple(image.shape[:2]))
+            return Proposals.empty(device, tuple(inputs.image.shape[-2:]))
         records = sorted(records, key=lambda r: -float(r['predicted_iou']))[:self.max_proposals]
         boxes = torch.tensor(np.array([r['bbox'] for r in records], dtype=np.float32),
                              device=device).reshape(-1, 4)
+        boxes[:, 2:] += 1.0  # SAM boxes end on the last mask pixel; ours end after it
         scores = torch.tensor([float(r['predicted_iou']) for r in records],
                               device=device).clamp(0, 1)
         masks = torch.as_tensor(np.stack([np.asarray(r['segmentation'], dtype=bool)
