@@ -8,6 +8,9 @@ For every image, DIR receives (written atomically; inputs are never overwritten)
     <name>_overlay.png  the image with class colours, boundaries and a legend
     <name>_labels.png   label map: value = class index + 1, 0 = unlabelled
     <name>.json         per-class COCO RLE masks, areas and boxes
+With a detection config (configs/detection/*, --pred-score-thr 0.3), DIR receives instead:
+    <name>_det_overlay.png  boxes with "name score" tags and instance masks
+    <name>_detections.json  COCO dataset (images, categories, annotations with RLE masks)
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
 """
 from __future__ import annotations
@@ -49,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='pixels whose best class probability is below this are unlabelled')
     parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', 'vild14'")
     add_refiner_args(parser)
+    parser.add_argument('--pred-score-thr', type=float, default=None,
+                        help='detection configs: drop detections scoring below this '
+                        '(default: the config\'s score_threshold)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     return parser.parse_args(argv)
 
@@ -102,9 +108,31 @@ def refiner_options(args: argparse.Namespace) -> dict:
     return options
 
 
+# --- detection configs (head OVDetectionHead): boxes + masks instead of a label map ---
+def is_detection_config(config: str) -> bool:
+    """Whether ``config``'s head is the open-vocabulary detection head."""
+    head_type = Config.fromfile(config).model.head.get('type')
+    return getattr(head_type, '__name__', str(head_type)).split('.')[-1] == 'OVDetectionHead'
+
+
+def detection_options(args: argparse.Namespace, background: list[str]) -> dict:
+    """Config overrides of a detection config: score threshold; background words if given."""
+    options: dict = {}
+    if background:  # otherwise the config's scene words stay (BIRDet background modelling)
+        options['model.background_words'] = background
+    threshold = args.pred_score_thr if args.pred_score_thr is not None else args.threshold
+    if threshold is not None:
+        options['model.head.score_threshold'] = threshold
+    return options
+
+
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
+    if is_detection_config(args.config):
+        options.update(detection_options(args, background))
+        model = init_model(args.config, args.weights, args.device, cfg_options=options)
+        return OVPredictor(model)
     options['model.background_words'] = background
     options['model.head.background_index'] = None
     options['model.head.area_threshold'] = 0.0

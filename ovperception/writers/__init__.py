@@ -6,6 +6,6 @@ A writer is registered for the prediction field it reads (``pred_sem_seg``,
 demo serves every task. All files are written atomically and never over an input.
 """
 from ovperception.writers.registry import OUTPUT_WRITERS, register_writer, write_predictions
-from ovperception.writers import segmentation  # noqa: F401  (registration)
+from ovperception.writers import detection, segmentation  # noqa: F401  (registration)
 
 __all__ = ['OUTPUT_WRITERS', 'register_writer', 'write_predictions']
