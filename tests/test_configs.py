@@ -86,3 +86,34 @@ def test_trident_architecture_builds_without_weights():
     assert model.head.aggregation.grid_stride == model.backbone.patch_size == 16
     assert model.head.sam.image_size == 1024 and model.head.sam.patch_size == 16
     assert model.head.sam.model.image_encoder.blocks[-1].window_size == 0  # keep_qkv works
+
+
+DETECTION_CONFIGS = [c for c in LEAF_CONFIGS if os.sep + 'detection' + os.sep in c
+                     or os.path.basename(c).startswith('det_')]
+
+
+def test_detection_configs_exist_for_each_proposal_source_and_dataset():
+    names = {os.path.basename(c) for c in DETECTION_CONFIGS}
+    assert {'ovdet_cc_vitb16_ov_coco.py', 'ovdet_sam_vitb16_ov_coco.py',
+            'ovdet_learned_vitb16_ov_coco.py', 'ovdet_cc_vitb16_lvis.py', 'det_tiny.py',
+            'det_tiny_learned.py', 'det_tiny_sam.py'} <= names
+
+
+@pytest.mark.parametrize('path', DETECTION_CONFIGS, ids=os.path.basename)
+def test_detection_config_fields(path):
+    cfg = Config.fromfile(path)
+    head = cfg.model.head
+    assert head.type.__name__ == 'OVDetectionHead'
+    assert 'published_metrics' not in cfg, 'no reference number exists for these methods'
+    if 'ov_coco' in path:
+        dataset = cfg.test_dataloader.dataset
+        assert dataset.type.__name__ == 'OVCOCODataset' and dataset.split == 'all'
+        assert cfg.test_evaluator.type.__name__ == 'CocoMetric'
+    if 'learned' in path:
+        assert cfg.train_dataloader is not None and head.proposals.type.__name__ == \
+            'LearnedProposals'
+        if 'ov_coco' in path:
+            assert cfg.train_dataloader.dataset.split == 'base'
+    init_default_scope('ovperception')
+    if os.path.basename(path).startswith('det_'):
+        assert MODELS.build(cfg.model).head.proposals is not None
