@@ -27,7 +27,8 @@ from ovperception.structures import OVDataSample
 from ovperception.utils.image_io import load_image
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-_SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadSegAnnotations', 'LoadAnnotations')
+_SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadSegAnnotations', 'LoadAnnotations',
+                       'LoadDetAnnotations')
 
 
 def init_model(config: str | Config, weights: str | None = None, device: str = 'cpu', *,

@@ -5,7 +5,6 @@ import contextlib
 import io
 import json
 
-import numpy as np
 import pytest
 import torch
 from mmengine.structures import InstanceData

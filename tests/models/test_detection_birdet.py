@@ -96,7 +96,7 @@ def _basis(dim=6):
 def test_background_embeddings_per_image_versus_fixed():
     e = _basis()
     # classes: cat (e0), dog (e1); background words: sky (e2), wall (e3), grass (e4)
-    text = _text(['cat', 'dog'], ['sky', 'wall', 'grass'], torch.stack([e[0], e[1], e[2], e[3], e[4]]))
+    text = _text(['cat', 'dog'], ['sky', 'wall', 'grass'], e[:5])
     descriptor = F.normalize(0.9 * e[3] + 0.3 * e[4] + 0.1 * e[2], dim=0)  # an indoor image
     chosen = background_embeddings(text, descriptor, 'image', top_k=2)
     assert torch.allclose(chosen, torch.stack([e[3], e[4]]))
@@ -112,7 +112,7 @@ def test_background_embeddings_per_image_versus_fixed():
 
 def test_image_conditioned_background_suppresses_a_background_region():
     e = _basis()
-    text = _text(['cat', 'dog'], ['sky', 'wall', 'grass'], torch.stack([e[0], e[1], e[2], e[3], e[4]]))
+    text = _text(['cat', 'dog'], ['sky', 'wall', 'grass'], e[:5])
     wall_region = F.normalize(e[3] + 0.35 * e[0], dim=0)[None]  # a wall that looks a bit like a cat
     descriptor = e[3]
     per_image = background_embeddings(text, descriptor, 'image', top_k=1)

@@ -133,7 +133,8 @@ def test_sam_proposals_through_the_wrapper_interface():
     proposals = source.propose(ProposalInputs(torch.zeros(2, 8, 10), 4.0, (32, 40), image=image))
     assert sam.calls == [(3, 32, 40)]
     assert proposals.boxes.tolist() == [[4.0, 2.0, 20.0, 10.0]]
-    assert proposals.scores.tolist() == pytest.approx([0.95]) and proposals.masks.shape == (1, 32, 40)
+    assert proposals.scores.tolist() == pytest.approx([0.95])
+    assert proposals.masks.shape == (1, 32, 40)
     with pytest.raises(ValueError, match='RGB image'):
         source.propose(ProposalInputs(torch.zeros(2, 8, 10), 4.0, (32, 40)))
 

@@ -93,3 +93,16 @@ def test_detection_writer_known_output(tmp_path):
     assert [a['bbox'] for a in data['annotations']] == [[2.0, 1.0, 4.0, 3.0], [6.0, 5.0, 6.0, 4.0]]
     assert [a['category_id'] for a in data['annotations']] == [1, 2]
     assert [a['area'] for a in data['annotations']] == [12, 24]
+
+
+def test_predictor_encodes_once_and_detects_with_many_vocabularies(one_thread):
+    from ovperception.apis import OVPredictor, init_model
+    predictor = OVPredictor(init_model(DET_TINY))
+    image = make_synthetic_detection_sample(1)['img']
+    predictor.set_image(image)
+    for vocabulary in (['red square', 'green circle'], 'blue triangle, red square; box'):
+        sample = predictor.predict(vocabulary)
+        instances = sample.pred_instances
+        assert instances.bboxes.shape[1] == 4 and len(instances.labels) == len(instances.scores)
+        assert (instances.bboxes[:, 2:] <= torch.tensor([96.0, 64.0])).all()
+        assert len(sample.metainfo['label_names']) == 2

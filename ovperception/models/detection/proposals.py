@@ -142,7 +142,8 @@ class ConnectedComponentProposals(ProposalSource):
         self.include_foreground = include_foreground
         self.max_proposals = max_proposals
 
-    def label_map(self, class_probs: Tensor, background_prob: Tensor | None) -> tuple[Tensor, Tensor]:
+    def label_map(self, class_probs: Tensor,
+                  background_prob: Tensor | None) -> tuple[Tensor, Tensor]:
         """(K, h, w) probabilities -> ((h, w) labels with -1 = background, (h, w) best prob)."""
         best, labels = class_probs.max(dim=0)
         background = best < self.prob_threshold
@@ -224,7 +225,8 @@ def fcos_targets(centers: Tensor, gt_boxes: Tensor) -> tuple[Tensor, Tensor]:
                         gt_boxes[None, :, 2] - x, gt_boxes[None, :, 3] - y], dim=-1)  # (P, N, 4)
     inside = dist.min(dim=-1).values > 0
     areas = ((gt_boxes[:, 2] - gt_boxes[:, 0]) * (gt_boxes[:, 3] - gt_boxes[:, 1]))
-    cost = torch.where(inside, areas[None].expand_as(inside), torch.full_like(dist[..., 0], float('inf')))
+    cost = torch.where(inside, areas[None].expand_as(inside),
+                       torch.full_like(dist[..., 0], float('inf')))
     best_cost, assigned = cost.min(dim=1)
     assigned = torch.where(torch.isfinite(best_cost), assigned, torch.full_like(assigned, -1))
     box_centers = (gt_boxes[:, :2] + gt_boxes[:, 2:]) / 2

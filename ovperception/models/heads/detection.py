@@ -175,7 +175,8 @@ class OVDetectionHead(BaseOVHead):
         """(B, C, h, w) features -> (B, C + E, h, w): normalised features + source outputs."""
         return torch.cat([F.normalize(feats, dim=1), self.proposals.dense(feats)], dim=1)
 
-    def loss(self, feats: Tensor, text: TextEmbeddings, data_samples: SampleList) -> dict[str, Tensor]:
+    def loss(self, feats: Tensor, text: TextEmbeddings,
+             data_samples: SampleList) -> dict[str, Tensor]:
         """Losses of a trainable proposal source on ``gt_instances`` (ignored boxes dropped).
 
         Ground-truth boxes are in ``ori_shape`` pixels and are scaled to the input.
