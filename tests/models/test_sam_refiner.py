@@ -89,8 +89,9 @@ def test_connected_components_known_answer() -> None:
     mask[0:2, 0:2] = True
     mask[2, 2] = True  # touches the first block diagonally: 8-connected
     mask[4:6, 5:8] = True
-    ids, areas = connected_components(mask)
-    assert sorted(areas.tolist()) == [5, 6]
+    ids, areas, boxes = connected_components(mask)
+    assert areas.tolist() == [5, 6]
+    assert boxes.tolist() == [[0, 0, 2, 2], [5, 4, 7, 5]]
     assert ids[0, 0] == ids[2, 2] != ids[5, 7] > 0 and ids[3, 3] == 0
 
 
@@ -129,6 +130,20 @@ def test_merge_masks_known_answer() -> None:
     assert merged.tolist() == [[3, 4, 4], [3, 1, 1]]
     merged = merge_masks(coarse_labels, masks, torch.tensor([3, 4]), torch.tensor([0.95, 0.9]))
     assert merged.tolist() == [[3, 3, 4], [3, 1, 1]]
+    # Chunked comparison (one mask at a time) gives the same answer; ties: first mask wins.
+    assert merge_masks(coarse_labels, masks, torch.tensor([3, 4]), torch.tensor([0.9, 0.9]),
+                       chunk=1).tolist() == [[3, 3, 4], [3, 1, 1]]
+    many = torch.rand(40, 6, 7) > 0.6
+    scores = torch.rand(40)
+    expected = torch.zeros(6, 7, dtype=torch.long)
+    for y in range(6):  # naive: best-scored covering mask per pixel
+        for x in range(7):
+            covering = [n for n in range(40) if many[n, y, x]]
+            expected[y, x] = max(covering, key=lambda n: scores[n]) + 10 if covering else 0
+    labels = torch.arange(40) + 10
+    for chunk in (1, 7, 64):
+        merged = merge_masks(torch.zeros(6, 7, dtype=torch.long), many, labels, scores, chunk)
+        assert torch.equal(merged, expected)
 
 
 def test_oracle_refinement_recovers_truth() -> None:

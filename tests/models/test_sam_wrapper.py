@@ -184,3 +184,24 @@ def test_masks_to_boxes_known_answer() -> None:
     boxes = masks_to_boxes(masks)
     torch.testing.assert_close(boxes, torch.tensor([[2.0, 1.0, 4.0, 2.0], [0, 0, 0, 0]]))
     assert masks_to_boxes(torch.zeros(0, 3, 3, dtype=torch.bool)).shape == (0, 4)
+
+
+def test_mask_input_frame(sam: SAMWrapper, image: np.ndarray) -> None:
+    state = sam.set_image(image)  # 40 x 56 -> 46 x 64 inside the 64 x 64 square
+    maps = torch.full((2, 20, 28), 5.0)
+    mask_inputs = sam.to_mask_input(maps, state, fill=-7.0)
+    assert mask_inputs.shape == (2, 1, 16, 16)
+    # The image covers the top 46/64 of the 16-row frame (12 rows), the rest is padding.
+    torch.testing.assert_close(mask_inputs[:, :, :12], torch.full((2, 1, 12, 16), 5.0))
+    assert (mask_inputs[:, :, 12:] == -7.0).all()
+    out = sam.predict(state, boxes=torch.tensor([[1.0, 1, 20, 20], [5, 5, 50, 35]]),
+                      mask_inputs=mask_inputs)
+    assert out.masks.shape == (2, 1, 40, 56)
+
+
+def test_keep_qkv_shapes_and_valid_grid(sam: SAMWrapper, image: np.ndarray) -> None:
+    state = sam.set_image(image, keep_qkv=True)
+    heads, head_dim = 2, 16  # tiny: embed_dim 32, 2 heads
+    assert state.last_qkv.shape == (3, heads, 3, 4, head_dim)
+    assert sam.valid_grid(state.input_size) == (3, 4) == tuple(sam.image_features(state).shape[1:])
+    assert sam.last_block_scale == pytest.approx(head_dim ** -0.5)

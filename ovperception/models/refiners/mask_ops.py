@@ -75,28 +75,32 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
     return torch.where(rows.any(dim=1, keepdim=True), boxes, torch.zeros_like(boxes))
 
 
-def connected_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def connected_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of a binary mask.
 
     Args:
         mask: (H, W) bool.
 
     Returns:
-        (H, W) int32 component ids (0 = outside the mask, 1..n components) and the (n,) areas
-        in pixels, in id order.
+        (H, W) int32 component ids (0 = outside the mask, 1..n components), the (n,) areas in
+        pixels and the (n, 4) tight boxes ``(x1, y1, x2, y2)`` (inclusive ends), in id order.
     """
     count, ids, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
-    return ids, stats[1:count, cv2.CC_STAT_AREA].astype(np.int64)
+    stats = stats[1:count].astype(np.int64)
+    x1, y1 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    boxes = np.stack([x1, y1, x1 + stats[:, cv2.CC_STAT_WIDTH] - 1,
+                      y1 + stats[:, cv2.CC_STAT_HEIGHT] - 1], axis=1)
+    return ids, stats[:, cv2.CC_STAT_AREA], boxes
 
 
 def interior_points(mask: np.ndarray, num_points: int = 1) -> np.ndarray:
     """Points deep inside a mask: maxima of its distance transform, spread apart.
 
     The first point is the pixel farthest from the mask's boundary (the image border counts
-    as boundary; among equally deep pixels, the one nearest their centroid). Each further point is the deepest pixel outside the discs of radius
-    ``distance`` around the points already chosen; fewer points come back when the mask is
-    used up.
+    as boundary; among equally deep pixels, the one nearest their centroid). Each further
+    point is the deepest pixel outside the discs of radius ``distance`` around the points
+    already chosen; fewer points come back when the mask is used up.
 
     Args:
         mask: (H, W) bool with at least one pixel.

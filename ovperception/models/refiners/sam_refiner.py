@@ -142,15 +142,16 @@ def prompts_from_label_map(labels: np.ndarray, probs: Tensor | None,
             prob = class_probability_map(probs, label, size).cpu().numpy()
             if options.coarse_threshold > 0:
                 mask &= prob >= options.coarse_threshold
-        ids, areas = connected_components(mask)
+        ids, areas, boxes = connected_components(mask)
         component_maps[label] = ids
         for index in np.nonzero(areas >= max(options.min_area, 1))[0].tolist():
-            component = ids == index + 1
-            ys, xs = np.nonzero(component)
-            box = (xs.min(), ys.min(), xs.max(), ys.max())
-            score = float(prob[component].mean()) if prob is not None else 1.0
-            records.append((int(areas[index]), label, index + 1, box,
-                            interior_points(component, options.num_points), score))
+            x0, y0, x1, y1 = boxes[index].tolist()
+            component = ids[y0:y1 + 1, x0:x1 + 1] == index + 1  # cropped to its box
+            points = interior_points(component, options.num_points) + np.float32([x0, y0])
+            score = (float(prob[y0:y1 + 1, x0:x1 + 1][component].mean())
+                     if prob is not None else 1.0)
+            records.append((int(areas[index]), label, index + 1, (x0, y0, x1, y1), points,
+                            score))
     records.sort(key=lambda record: -record[0])
     records = records[:options.max_prompts]
     num = len(records)
@@ -191,24 +192,33 @@ def mask_prompts(prompts: SAMPrompts, probs: Tensor, sam: SAMWrapper, state: SAM
     return sam.to_mask_input(torch.stack(maps), state, fill=-clip)
 
 
-def merge_masks(coarse: Tensor, masks: Tensor, labels: Tensor, scores: Tensor) -> Tensor:
+def merge_masks(coarse: Tensor, masks: Tensor, labels: Tensor, scores: Tensor,
+                chunk: int = 32) -> Tensor:
     """Paint masks over a label map; each pixel takes its highest-scored covering mask.
 
     Args:
         coarse: (H, W) integer labels (kept where no mask covers a pixel).
         masks: (N, H, W) bool.
         labels: (N,) class of each mask.
-        scores: (N,) ranking score of each mask.
+        scores: (N,) ranking score of each mask (ties: the earlier mask wins).
+        chunk: masks compared at once (memory ``chunk x H x W`` floats).
 
     Returns:
         (H, W) refined labels (same dtype as ``coarse``).
     """
-    refined = coarse.clone()
     best = torch.full(coarse.shape, float('-inf'), device=coarse.device)
-    for mask, label, score in zip(masks, labels.tolist(), scores.tolist()):
-        wins = mask & (best < score)
-        refined[wins] = label
-        best[wins] = score
+    winner = torch.full(coarse.shape, -1, dtype=torch.int64, device=coarse.device)
+    for start in range(0, masks.shape[0], chunk):
+        part = masks[start:start + chunk]
+        ranked = torch.where(part, scores[start:start + chunk, None, None].float(),
+                             torch.tensor(float('-inf')))
+        value, index = ranked.max(dim=0)
+        wins = value > best
+        best = torch.where(wins, value, best)
+        winner = torch.where(wins, index + start, winner)
+    covered = winner >= 0
+    refined = coarse.clone()
+    refined[covered] = labels.to(coarse.device)[winner[covered]].to(coarse.dtype)
     return refined
 
 
