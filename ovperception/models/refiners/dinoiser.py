@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +37,8 @@ from torch import Tensor, nn
 from ovperception.models.clip.dense_attn import tokens_to_map
 from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_dict,
                                               unwrap_state_dict)
-from ovperception.models.ov_model import OVModel, _build
+from ovperception.models.ov_model import OVModel
+from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.refiners.dino import DINOEncoder
 from ovperception.registry import MODELS
 
@@ -109,7 +110,7 @@ def capture_output(module: nn.Module, batch_first: bool = True) -> Iterator[dict
 
 # ------------------------------------------------------------------ backbone
 @MODELS.register_module()
-class CLIPDINOiserBackbone(nn.Module):
+class CLIPDINOiserBackbone(CLIPWrapperBackbone):
     """MaskCLIP dense features refined by CLIP-DINOiser's two light convolutions.
 
     Follows the backbone contract; only ``obj_proj`` and ``saliency`` are trainable (the CLIP
@@ -127,17 +128,15 @@ class CLIPDINOiserBackbone(nn.Module):
         weights: None (untrained convolutions), or a local file holding them: the official
             release (``last.pt``: ``obj_proj.*``, ``bkg_decoder.*``), a bare state dict of
             ``obj_proj.*`` / ``saliency.*``, or an ovperception training checkpoint.
+        pretrained: CLIP weights overriding the CLIP config's (``--weights``).
     """
 
     def __init__(self, clip: nn.Module | dict, *, feature_layer: int = -3,
                  proj_channels: int = 256, kernel_size: int = 3, gamma: float = 0.2,
                  append_saliency: bool = False, found_tau: float = 0.3,
-                 weights: str | None = None) -> None:
-        super().__init__()
-        self.clip = _build(clip)
-        if getattr(self.clip, 'kind', None) != 'vit':
-            raise NotImplementedError('CLIP-DINOiser needs an open_clip ViT (intermediate '
-                                      'patch tokens)')
+                 weights: str | None = None,
+                 pretrained: str | None = KEEP_CLIP_WEIGHTS) -> None:
+        super().__init__(clip, pretrained, method='CLIP-DINOiser')
         width = int(self.clip.visual.transformer.width)
         self.feature_layer = feature_layer
         self.gamma, self.found_tau = gamma, found_tau
@@ -145,9 +144,6 @@ class CLIPDINOiserBackbone(nn.Module):
         self.obj_proj = nn.Conv2d(width, proj_channels, kernel_size, padding=kernel_size // 2,
                                   padding_mode='replicate')
         self.saliency = nn.Conv2d(width, 1, 1)
-        self.embed_dim = self.clip.embed_dim
-        self.mean, self.std = self.clip.mean, self.clip.std
-        self.weights_id = self.clip.weights_id
         self.patch_size = self.clip.patch_size
         if weights:
             self.load_convolutions(weights)
@@ -173,19 +169,6 @@ class CLIPDINOiserBackbone(nn.Module):
         expected = {k: v for k, v in self.state_dict().items() if k.startswith(tuple(own))}
         check_state_dict(expected, renamed, 'CLIP-DINOiser convolutions', path)
         self.load_state_dict(renamed, strict=False)
-
-    @property
-    def logit_scale(self) -> float:
-        """CLIP's logit scale."""
-        return self.clip.logit_scale
-
-    def encode_text(self, texts: Sequence[str]) -> Tensor:
-        """(K,) prompts -> (K, C) normalised CLIP text embeddings."""
-        return self.clip.encode_text(list(texts))
-
-    def image_embedding(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) -> (B, C) CLIP global embeddings."""
-        return self.clip.image_embedding(images)
 
     def clip_features(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """One frozen CLIP pass: (MaskCLIP features (B, C, h, w), intermediates (B, width, h, w))."""
@@ -261,7 +244,7 @@ class CLIPDINOiserDistiller(OVModel):
         if not hasattr(self.backbone, 'distillation_loss'):
             raise TypeError('CLIPDINOiserDistiller needs a backbone with distillation_loss '
                             f'(CLIPDINOiserBackbone), got {type(self.backbone).__name__}')
-        self._teacher = (_build(teacher),)
+        self._teacher = (teacher if isinstance(teacher, nn.Module) else MODELS.build(teacher),)
 
     @property
     def teacher(self) -> nn.Module:

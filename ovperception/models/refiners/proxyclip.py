@@ -18,13 +18,12 @@ change the result. Keeping the diagonal only matters when a whole row would be m
 from __future__ import annotations
 
 import math
-from typing import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ovperception.models.clip.dense_attn import pad_to_multiple
+from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.registry import MODELS
 
 OUTPUT_GRIDS = ('proxy', 'clip')
@@ -73,12 +72,8 @@ def resample_tokens(tokens: Tensor, grid: tuple[int, int], size: tuple[int, int]
     return maps.reshape(b, heads, dim, -1).transpose(2, 3)
 
 
-def _build(module: nn.Module | dict) -> nn.Module:
-    return module if isinstance(module, nn.Module) else MODELS.build(module)
-
-
 @MODELS.register_module()
-class ProxyCLIPBackbone(nn.Module):
+class ProxyCLIPBackbone(CLIPWrapperBackbone):
     """A frozen CLIP ViT whose last attention is replaced by DINO proxy attention (per crop).
 
     Follows the backbone contract (``dense_features``, ``encode_text``, ``image_embedding``,
@@ -94,47 +89,28 @@ class ProxyCLIPBackbone(nn.Module):
             = DINO patch) or ``'clip'`` (DINO features resampled to the CLIP grid).
         proxy_features: DINO's final-norm output ``'tokens'`` (paper default) or the last
             block's ``'q'`` / ``'k'`` / ``'v'``.
+        pretrained: CLIP weights overriding the CLIP config's (``--weights``).
     """
 
     def __init__(self, clip: nn.Module | dict, proxy: nn.Module | dict, *, beta: float = 1.2,
-                 gamma: float = 3.0, output_grid: str = 'proxy',
-                 proxy_features: str = 'tokens') -> None:
-        super().__init__()
+                 gamma: float = 3.0, output_grid: str = 'proxy', proxy_features: str = 'tokens',
+                 pretrained: str | None = KEEP_CLIP_WEIGHTS) -> None:
         if output_grid not in OUTPUT_GRIDS:
             raise ValueError(f'output_grid must be one of {OUTPUT_GRIDS}, got {output_grid!r}')
         if proxy_features not in PROXY_FEATURES:
             raise ValueError(f'proxy_features must be one of {PROXY_FEATURES}, '
                              f'got {proxy_features!r}')
-        self.clip = _build(clip)
-        self.proxy = _build(proxy)
-        if getattr(self.clip, 'kind', None) != 'vit':
-            raise NotImplementedError('ProxyCLIP replaces the last attention of a CLIP ViT; '
-                                      f'got a {getattr(self.clip, "kind", type(self.clip))} tower')
+        super().__init__(clip, pretrained, method='ProxyCLIP')
+        self.proxy = proxy if isinstance(proxy, nn.Module) else MODELS.build(proxy)
         self.beta, self.gamma = float(beta), float(gamma)
         self.output_grid, self.proxy_features = output_grid, proxy_features
-        self.embed_dim = self.clip.embed_dim
-        self.mean, self.std = self.clip.mean, self.clip.std
-        self.weights_id = self.clip.weights_id  # text embeddings are CLIP's alone
         clip_patch, proxy_patch = int(self.clip.patch_size), int(self.proxy.patch_size)
         self.patch_size = proxy_patch if output_grid == 'proxy' else clip_patch
         self.pad_multiple = clip_patch * proxy_patch // math.gcd(clip_patch, proxy_patch)
 
-    @property
-    def logit_scale(self) -> float:
-        """CLIP's logit scale."""
-        return self.clip.logit_scale
-
     def train(self, mode: bool = True) -> ProxyCLIPBackbone:
         """Frozen: always in eval mode."""
         return super().train(False)
-
-    def encode_text(self, texts: Sequence[str]) -> Tensor:
-        """(K,) prompts -> (K, C) normalised CLIP text embeddings."""
-        return self.clip.encode_text(list(texts))
-
-    def image_embedding(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) -> (B, C) CLIP global embeddings."""
-        return self.clip.image_embedding(images)
 
     def proxy_tokens(self, images: Tensor) -> tuple[Tensor, tuple[int, int]]:
         """(B, 3, H, W) CLIP-normalised, padded crops -> ((B, N, D) proxy features, grid)."""
