@@ -159,6 +159,12 @@ def find_cached_dino(arch: str, tag: str, cache_dir: str | None = None
     return None, looked
 
 
+def download_dino_weights(arch: str, tag: str, cache_dir: str | None = None) -> str:
+    """Download ``timm/<arch>.<tag>`` into the HF cache (needs internet; tools only)."""
+    from huggingface_hub import hf_hub_download
+    return hf_hub_download(f'timm/{arch}.{tag}', HF_FILENAMES[0], cache_dir=cache_dir)
+
+
 @MODELS.register_module()
 class DINOEncoder(nn.Module):
     """A frozen DINO / DINOv2 ViT (timm architecture, ``pretrained=False`` always).
