@@ -96,7 +96,7 @@ def tiny_backbone(**kwargs) -> CLIPDINOiserBackbone:
     torch.manual_seed(0)
     clip = OpenCLIPBackbone('ViT-B-16', None, dense_mode='maskclip',
                             model_kwargs=TINY_CLIP_KWARGS)
-    return CLIPDINOiserBackbone(clip, feature_layer=0, proj_channels=8, **kwargs)
+    return CLIPDINOiserBackbone(clip, **{'feature_layer': 0, 'proj_channels': 8, **kwargs})
 
 
 def tiny_teacher() -> DINOEncoder:
@@ -201,3 +201,7 @@ def test_train_tool_reduces_loss_and_checkpoint_evaluates(tmp_path):
     metrics = test_tool.main([TINY_TRAIN, '--work-dir', str(tmp_path / 'test'),
                               '--weights', os.path.join(work, 'iter_40.pth')])
     assert 0.0 <= metrics['mIoU'] <= 100.0
+    trained = runner.model.backbone
+    reloaded = tiny_backbone(weights=os.path.join(work, 'iter_40.pth'), proj_channels=16)
+    torch.testing.assert_close(reloaded.obj_proj.weight, trained.obj_proj.weight.cpu())
+    torch.testing.assert_close(reloaded.saliency.bias, trained.saliency.bias.cpu())
