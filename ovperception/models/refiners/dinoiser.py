@@ -152,26 +152,26 @@ class CLIPDINOiserBackbone(CLIPWrapperBackbone):
         """Strictly load ``obj_proj`` and ``saliency`` from ``path`` (see ``weights``)."""
         if not os.path.isfile(path):
             raise WeightsNotFoundError(
-                f'CLIP-DINOiser weights file not found: {path!r}. Train them with '
-                '`python tools/train.py configs/segmentation/clip_dinoiser_vitb16_imagenet_train_448.py`'
-                ' (then pass work_dirs/.../iter_6300.pth), or download the official '
+                f'CLIP-DINOiser weights file not found: {path!r}. Train them with `python '
+                'tools/train.py configs/segmentation/clip_dinoiser_vitb16_imagenet_train_448.py` '
+                '(then pass work_dirs/.../iter_6300.pth), or download the official '
                 'checkpoints/last.pt of wysoczanska/clip_dinoiser (see docs/refiners-dino.md).')
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
         state = unwrap_state_dict(checkpoint.get('model_state_dict', checkpoint)
                                   if isinstance(checkpoint, dict) else checkpoint, source=path)
-        own = {f'{name}.': name for name in ('obj_proj', 'saliency')}
+        own = ('obj_proj.', 'saliency.')
         renamed = {}
         for key, value in state.items():
             key = key.replace('bkg_decoder.', 'saliency.')
             key = key[len('backbone.'):] if key.startswith('backbone.') else key
-            if key.startswith(tuple(own)):
+            if key.startswith(own):
                 renamed[key] = value
-        expected = {k: v for k, v in self.state_dict().items() if k.startswith(tuple(own))}
+        expected = {k: v for k, v in self.state_dict().items() if k.startswith(own)}
         check_state_dict(expected, renamed, 'CLIP-DINOiser convolutions', path)
         self.load_state_dict(renamed, strict=False)
 
     def clip_features(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """One frozen CLIP pass: (MaskCLIP features (B, C, h, w), intermediates (B, width, h, w))."""
+        """One frozen CLIP pass: MaskCLIP features (B, C, h, w), intermediates (B, width, h, w)."""
         blocks = self.clip.visual.transformer.resblocks
         batch_first = getattr(self.clip.visual.transformer, 'batch_first', True)
         with torch.no_grad(), capture_output(blocks[self.feature_layer].ln_2,
