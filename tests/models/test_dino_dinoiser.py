@@ -205,3 +205,22 @@ def test_train_tool_reduces_loss_and_checkpoint_evaluates(tmp_path):
     reloaded = tiny_backbone(weights=os.path.join(work, 'iter_40.pth'), proj_channels=16)
     torch.testing.assert_close(reloaded.obj_proj.weight, trained.obj_proj.weight.cpu())
     torch.testing.assert_close(reloaded.saliency.bias, trained.saliency.bias.cpu())
+
+
+def test_real_training_config_reads_an_unlabelled_image_folder(tmp_path):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from PIL import Image
+
+    from ovperception.registry import DATASETS
+    for name in ('n01/a.JPEG', 'n02/b.JPEG'):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.new('RGB', (500, 460), (10, 200, 30)).save(tmp_path / name, format='JPEG')
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       'clip_dinoiser_vitb16_imagenet_train_448.py'))
+    assert cfg.model.type is CLIPDINOiserDistiller and cfg.model.backbone.weights is None
+    init_default_scope('ovperception')
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, img_dir=str(tmp_path)))
+    item = dataset[0]
+    assert len(dataset) == 2 and tuple(item['inputs'].shape) == (3, 448, 448)
+    assert 'gt_sem_seg' not in item['data_samples']
