@@ -117,3 +117,34 @@ def test_detection_config_fields(path):
     init_default_scope('ovperception')
     if os.path.basename(path).startswith('det_'):
         assert MODELS.build(cfg.model).head.proposals is not None
+@pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser'])
+def test_dino_methods_have_configs_for_every_benchmark(method):
+    names = {os.path.basename(c) for c in LEAF_CONFIGS}
+    for dataset in ('voc21', 'voc20', 'context60', 'context59', 'coco_object',
+                    'coco_stuff164k', 'cityscapes', 'ade20k'):
+        assert any(n.startswith(f'{method}_vitb16_{dataset}_') for n in names), (method, dataset)
+
+
+def test_clip_dinoiser_background_filter_only_where_the_paper_uses_it():
+    for path in LEAF_CONFIGS:
+        name = os.path.basename(path)
+        if name.startswith('clip_dinoiser_vitb16_') and 'train' not in name:
+            cfg = Config.fromfile(path)
+            expected = 'voc21' in name or 'coco_object' in name
+            assert cfg.model.backbone.append_saliency == expected, name
+
+
+@pytest.mark.parametrize('base', ['proxyclip_vitb16', 'clip_dinoiser_vitb16'])
+def test_dino_architectures_build_without_weights(base):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', f'{base}.py'))
+    init_default_scope('ovperception')
+    backbone = cfg.model.backbone
+    backbone.clip.pretrained = None
+    if 'proxy' in backbone:
+        backbone.proxy.pretrained = None
+    else:
+        backbone.weights = None
+    model = MODELS.build(cfg.model)
+    assert model.backbone.embed_dim == 512 and model.backbone.clip.patch_size == 16
+    if 'proxy' in backbone:
+        assert model.backbone.proxy.patch_size == 8 and model.backbone.patch_size == 8

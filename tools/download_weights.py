@@ -5,6 +5,7 @@ Examples::
     python tools/download_weights.py ViT-B-16 openai
     python tools/download_weights.py ViT-B-16 laion2b_s34b_b88k --cache-dir /data/clip_cache
     python tools/download_weights.py ViT-B-16 --list
+    python tools/download_weights.py --dino vit_base_patch16_224.dino    # DINO / DINOv2 (timm)
 
 The printed path can be passed as ``pretrained=PATH`` (``--weights PATH``), or the whole
 cache directory copied to an offline machine, where ``pretrained=TAG`` (with the same
@@ -31,12 +32,21 @@ except ImportError:  # running from a source checkout without installing
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('model', help="open_clip model name, e.g. 'ViT-B-16'")
+    parser.add_argument('model', nargs='?', help="open_clip model name, e.g. 'ViT-B-16'")
     parser.add_argument('tag', nargs='?', help="open_clip pretrained tag, e.g. 'openai'")
     parser.add_argument('--cache-dir', default=None,
                         help='HF hub cache / url cache directory (default: their defaults)')
     parser.add_argument('--list', action='store_true', help='list the tags of MODEL and exit')
+    parser.add_argument('--dino', metavar='ARCH.TAG',
+                        help="DINO/DINOv2 weights of timm, e.g. 'vit_base_patch8_224.dino', "
+                             "'vit_base_patch14_dinov2.lvd142m' (for DINOEncoder)")
     args = parser.parse_args(argv)
+    if args.dino:
+        if args.model or args.list or args.dino.count('.') != 1:
+            parser.error("--dino takes ARCH.TAG (e.g. vit_base_patch16_224.dino) and no MODEL")
+        return args
+    if not args.model:
+        parser.error('a MODEL is required unless --dino is given')
     if not args.list and not args.tag:
         parser.error('a TAG is required unless --list is given')
     return args
@@ -45,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = parse_args(argv)
+    if args.dino:
+        from ovperception.models.refiners.dino import download_dino_weights
+        print_log(os.path.abspath(download_dino_weights(*args.dino.split('.'),
+                                                        cache_dir=args.cache_dir)))
+        return 0
     if args.list:
         tags = list_pretrained_tags(args.model)
         if not tags:

@@ -1,10 +1,13 @@
 """Refiners: take and return data samples (DINO, SAM, PAMR)."""
+from ovperception.models.refiners.dino import DINOEncoder
+from ovperception.models.refiners.dinoiser import CLIPDINOiserBackbone, CLIPDINOiserDistiller
 from ovperception.models.refiners.pamr import PAMRRefiner
+from ovperception.models.refiners.proxyclip import ProxyCLIPBackbone
 from ovperception.models.refiners.sam import SAMImageState, SAMMasks, SAMWrapper
 from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, sam_affinity
 from ovperception.models.refiners.sam_refiner import (SAMRefineOptions, SAMRefiner,
                                                      refine_sem_seg_with_sam)
 
-__all__ = ['PAMRRefiner', 'SAMWrapper', 'SAMImageState', 'SAMMasks', 'SAMRefiner',
-           'SAMRefineOptions', 'refine_sem_seg_with_sam', 'SAMAffinityAggregation',
-           'sam_affinity']
+__all__ = ['DINOEncoder', 'CLIPDINOiserBackbone', 'CLIPDINOiserDistiller', 'PAMRRefiner',
+           'SAMImageState', 'SAMMasks', 'SAMWrapper', 'SAMAffinityAggregation', 'sam_affinity',
+           'SAMRefineOptions', 'SAMRefiner', 'refine_sem_seg_with_sam', 'ProxyCLIPBackbone']

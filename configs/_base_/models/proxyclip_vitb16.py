@@ -1,0 +1,22 @@
+# ProxyCLIP: frozen OpenAI CLIP ViT-B/16 whose last attention is replaced by proxy attention
+# from DINO ViT-B/8 (paper default; beta=1.2, gamma=3.0), training-free cosine head.
+# Protocol (ProxyCLIP repo): 80 ImageNet templates, 336 crops with stride 112, logit scale 40.
+from ovperception.models import OVModel
+from ovperception.models.clip.open_clip import OpenCLIPBackbone
+from ovperception.models.data_preprocessor import OVDataPreprocessor
+from ovperception.models.heads import DenseSimilarityHead
+from ovperception.models.refiners import DINOEncoder, ProxyCLIPBackbone
+
+model = dict(
+    type=OVModel,
+    data_preprocessor=dict(type=OVDataPreprocessor),
+    backbone=dict(
+        type=ProxyCLIPBackbone,
+        clip=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
+                  model_kwargs=dict(quick_gelu=True)),  # OpenAI weights use QuickGELU
+        proxy=dict(type=DINOEncoder, arch='vit_base_patch8_224', pretrained='dino'),
+        beta=1.2, gamma=3.0, output_grid='proxy', proxy_features='tokens'),
+    head=dict(type=DenseSimilarityHead, logit_scale=40.0, prob_threshold=0.0),
+    template_set='imagenet80',
+    test_cfg=dict(mode='slide', crop_size=336, stride=112, crop_batch_size=4),
+)

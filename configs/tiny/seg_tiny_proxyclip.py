@@ -1,0 +1,12 @@
+# ProxyCLIP with a tiny random CLIP (patch 16) and a tiny random DINO (patch 8) on synthetic
+# shapes: smoke test of the evaluation path. python tools/test.py configs/tiny/seg_tiny_proxyclip.py
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.synthetic_seg import *
+    from .._base_.models.tiny_proxyclip import *
+
+train_dataloader = None
+val_dataloader = None
+val_evaluator = None

@@ -1,0 +1,271 @@
+"""Frozen DINO / DINOv2 ViT encoders built from timm: the ONLY module importing timm for DINO.
+
+``DINOEncoder`` maps images to dense patch features (and, on request, the last block's
+queries / keys / values, which ProxyCLIP and the FOUND-style saliency of CLIP-DINOiser use).
+Any input size works: the crop is padded to a multiple of the patch size and the position
+embedding is interpolated (timm ``dynamic_img_size``).
+
+Weights (never downloaded here):
+
+* ``pretrained=None``: random init (tests, smoke runs, cost measurements);
+* a local file: timm's own state dict, or the official DINO (``dino_vitbase16_pretrain.pth``,
+  a full training checkpoint with ``teacher``/``student``) or DINOv2
+  (``dinov2_vitb14_pretrain.pth``) layouts, converted to timm keys, then checked key by key;
+* a tag (``'dino'``, ``'lvd142m'``): looked up only in the local Hugging Face cache
+  (``timm/<arch>.<tag>``) and the torch-hub checkpoint folder (official file names).
+  Missing -> :class:`WeightsNotFoundError` naming the file and the download command.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import timm
+import torch
+from mmengine.logging import print_log
+from torch import Tensor, nn
+
+from ovperception.models.clip.dense_attn import pad_to_multiple, tokens_to_map
+from ovperception.models.clip.weights import (WeightsNotFoundError, _read_checkpoint,
+                                              check_state_dict, file_identity, looks_like_path,
+                                              unwrap_state_dict)
+from ovperception.registry import MODELS
+
+#: ImageNet statistics used by DINO and DINOv2, 0..255 RGB scale.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+#: timm architecture -> official torch-hub checkpoint file name (DINO v1 / DINOv2 releases).
+OFFICIAL_FILES = {
+    'vit_small_patch16_224': 'dino_deitsmall16_pretrain.pth',
+    'vit_small_patch8_224': 'dino_deitsmall8_pretrain.pth',
+    'vit_base_patch16_224': 'dino_vitbase16_pretrain.pth',
+    'vit_base_patch8_224': 'dino_vitbase8_pretrain.pth',
+    'vit_small_patch14_dinov2': 'dinov2_vits14_pretrain.pth',
+    'vit_base_patch14_dinov2': 'dinov2_vitb14_pretrain.pth',
+}
+#: the timm tag holding DINO weights of each architecture family.
+DEFAULT_TAGS = {'dinov2': 'lvd142m', 'dino': 'dino'}
+HF_FILENAMES = ('model.safetensors', 'pytorch_model.bin')
+
+
+@dataclass
+class DINOOutput:
+    """What :meth:`DINOEncoder.forward` returns.
+
+    Attributes:
+        patches: (B, C, h, w) final-norm patch tokens (prefix tokens dropped).
+        grid: (h, w) patch grid of the (padded) input.
+        q, k, v: last block's queries / keys / values, (B, heads, P + h*w, head_dim) with the
+            P prefix tokens (class token, registers) first; None unless ``with_qkv``.
+        num_prefix_tokens: P.
+    """
+
+    patches: Tensor
+    grid: tuple[int, int]
+    q: Tensor | None = None
+    k: Tensor | None = None
+    v: Tensor | None = None
+    num_prefix_tokens: int = 1
+
+    def qkv_maps(self, which: str) -> Tensor:
+        """Last-block ``'q'``/``'k'``/``'v'`` of the patches as a (B, heads*head_dim, h, w) map."""
+        tokens = getattr(self, which)
+        if tokens is None:
+            raise ValueError(f'{which!r} was not computed: call the encoder with with_qkv=True')
+        b, heads, _, dim = tokens.shape
+        patches = tokens[:, :, self.num_prefix_tokens:].transpose(1, 2).reshape(b, -1, heads * dim)
+        return tokens_to_map(patches, self.grid)
+
+
+def renormalize(images: Tensor, mean: Sequence[float] | None, std: Sequence[float] | None,
+                target_mean: Sequence[float] = IMAGENET_MEAN,
+                target_std: Sequence[float] = IMAGENET_STD) -> Tensor:
+    """Images normalised with (mean, std) -> normalised with (target_mean, target_std).
+
+    Args:
+        images: (B, 3, H, W); normalised with ``mean``/``std`` (0..255 scale), or 0..255 RGB
+            when both are None.
+    """
+    def column(values: Sequence[float]) -> Tensor:
+        return torch.as_tensor(values, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+
+    if (mean is None) != (std is None):
+        raise ValueError('give both mean and std (CLIP-normalised input) or neither (0..255 RGB)')
+    rgb = images if mean is None else images * column(std) + column(mean)
+    return (rgb - column(target_mean)) / column(target_std)
+
+
+def convert_official_dino(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Official DINO / DINOv2 key layouts -> timm ViT keys (a timm state dict passes unchanged).
+
+    * DINO training checkpoints: the ``teacher`` weights (``backbone.`` prefix), heads dropped;
+    * DINOv2: ``mask_token`` dropped, ``register_tokens`` -> ``reg_token``, chunked blocks
+      ``blocks.<chunk>.<i>.`` -> ``blocks.<i>.``.
+    """
+    if 'teacher' in state and isinstance(state['teacher'], Mapping):
+        state = state['teacher']
+    state = {k: v for k, v in state.items() if isinstance(v, Tensor)}
+    if any(k.startswith('backbone.') for k in state):
+        state = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if key == 'mask_token' or key.startswith('head.'):
+            continue
+        key = 'reg_token' if key == 'register_tokens' else key
+        key = re.sub(r'^blocks\.\d+\.(\d+)\.', r'blocks.\1.', key)
+        out[key] = value
+    return out
+
+
+def read_dino_state_dict(path: str) -> dict[str, Tensor]:
+    """A DINO weights file (timm or official layout) as a timm state dict."""
+    if not os.path.isfile(path):
+        raise WeightsNotFoundError(f'DINO weights file not found: {path!r}')
+    raw = _read_checkpoint(path)
+    if isinstance(raw, Mapping) and isinstance(raw.get('teacher'), Mapping):
+        return convert_official_dino(raw)
+    return convert_official_dino(unwrap_state_dict(raw, source=path))
+
+
+def download_command(arch: str, tag: str) -> str:
+    """The shell command that fetches ``arch.tag`` into the local cache."""
+    return f'python tools/download_weights.py --dino {arch}.{tag}'
+
+
+def find_cached_dino(arch: str, tag: str, cache_dir: str | None = None
+                     ) -> tuple[str | None, list[str]]:
+    """Local file of ``timm/<arch>.<tag>`` (HF cache) or the official torch-hub file.
+
+    Returns:
+        (path or None, the places searched). Never downloads.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+    repo_id = f'timm/{arch}.{tag}'
+    looked = [os.path.join(cache_dir or constants.HF_HUB_CACHE,
+                           'models--' + repo_id.replace('/', '--'))]
+    for name in HF_FILENAMES:
+        path = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
+        if isinstance(path, str) and os.path.isfile(path):
+            return path, looked
+    if arch in OFFICIAL_FILES:
+        path = os.path.join(torch.hub.get_dir(), 'checkpoints', OFFICIAL_FILES[arch])
+        looked.append(path)
+        if os.path.isfile(path):
+            return path, looked
+    return None, looked
+
+
+def download_dino_weights(arch: str, tag: str, cache_dir: str | None = None) -> str:
+    """Download ``timm/<arch>.<tag>`` into the HF cache (needs internet; tools only)."""
+    from huggingface_hub import hf_hub_download
+    return hf_hub_download(f'timm/{arch}.{tag}', HF_FILENAMES[0], cache_dir=cache_dir)
+
+
+@MODELS.register_module()
+class DINOEncoder(nn.Module):
+    """A frozen DINO / DINOv2 ViT (timm architecture, ``pretrained=False`` always).
+
+    Args:
+        arch: timm ViT name, e.g. ``'vit_base_patch16_224'`` / ``'vit_base_patch8_224'`` (DINO)
+            or ``'vit_base_patch14_dinov2'`` (DINOv2).
+        pretrained: None (random), a local file, or a tag looked up in the local caches only
+            (``'dino'`` for DINO, ``'lvd142m'`` for DINOv2; ``'default'`` picks it).
+        model_kwargs: overrides for ``timm.create_model`` (tiny test models: ``embed_dim``,
+            ``depth``, ``num_heads``, ``img_size``).
+        cache_dir: Hugging Face hub cache (default: its default).
+    """
+
+    def __init__(self, arch: str = 'vit_base_patch16_224', pretrained: str | None = None, *,
+                 model_kwargs: dict | None = None, cache_dir: str | None = None) -> None:
+        super().__init__()
+        self.arch = arch
+        path = self._resolve_weights(pretrained, cache_dir)
+        kwargs = dict(num_classes=0, dynamic_img_size=True, **(model_kwargs or {}))
+        self.model = timm.create_model(arch, pretrained=False, **kwargs)
+        if not hasattr(self.model, 'blocks') or not hasattr(self.model, 'patch_embed'):
+            raise ValueError(f'{arch!r} is not a timm VisionTransformer')
+        if path is not None:
+            state = read_dino_state_dict(path)
+            check_state_dict(self.model.state_dict(), state, arch, path)
+            self.model.load_state_dict(state, strict=True)
+        print_log(f'DINOEncoder {arch}: weights {path or "random init (no pretrained weights)"}',
+                  logger='current', level=logging.INFO if path else logging.WARNING)
+        self.weights_id = f'{arch}:random:{id(self)}' if path is None else \
+            f'{arch}:file:{file_identity(path)}'
+        self.patch_size = int(self.model.patch_embed.patch_size[0])
+        self.embed_dim = int(self.model.embed_dim)
+        self.num_heads = int(self.model.blocks[-1].attn.num_heads)
+        self.num_prefix_tokens = int(self.model.num_prefix_tokens)
+        for param in self.model.parameters():
+            param.requires_grad_(False)
+        self.eval()
+
+    def _resolve_weights(self, pretrained: str | None, cache_dir: str | None) -> str | None:
+        if not pretrained:
+            return None
+        if os.path.isfile(pretrained):
+            return pretrained
+        if looks_like_path(pretrained):
+            raise WeightsNotFoundError(
+                f'DINO weights file not found: {pretrained!r}. Get the official file '
+                f'({OFFICIAL_FILES.get(self.arch, "see docs/refiners-dino.md")}) or run '
+                f'`{download_command(self.arch, self._default_tag())}` on a machine with internet.')
+        tag = self._default_tag() if pretrained == 'default' else pretrained
+        path, looked = find_cached_dino(self.arch, tag, cache_dir)
+        if path is None:
+            raise WeightsNotFoundError(
+                f'DINO weights {self.arch}.{tag} are not in the local cache (looked in: '
+                f'{", ".join(looked)}), and this environment never downloads them. Fix: on a '
+                f'machine with internet run `{download_command(self.arch, tag)}` (then copy the '
+                f'cache here), or pass a local file (official '
+                f'{OFFICIAL_FILES.get(self.arch, "DINO checkpoint")} or a timm state dict) as '
+                'pretrained=/path/to/file.')
+        return path
+
+    def _default_tag(self) -> str:
+        return DEFAULT_TAGS['dinov2' if 'dinov2' in self.arch else 'dino']
+
+    def train(self, mode: bool = True) -> DINOEncoder:
+        """Always in eval mode (frozen)."""
+        return super().train(False)
+
+    def forward(self, images: Tensor, mean: Sequence[float] | None = None,
+                std: Sequence[float] | None = None, *, with_qkv: bool = False) -> DINOOutput:
+        """Dense DINO features of (B, 3, H, W) images.
+
+        Args:
+            images: normalised with ``mean``/``std`` (0..255 scale, e.g. CLIP's), or 0..255
+                RGB when both are None; re-normalised here with ImageNet statistics.
+            with_qkv: also return the last block's queries, keys and values.
+
+        Returns:
+            :class:`DINOOutput` with (B, C, ceil(H/p), ceil(W/p)) patch features.
+        """
+        model = self.model
+        x = pad_to_multiple(renormalize(images.float(), mean, std),
+                            (self.patch_size, self.patch_size))
+        grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
+        with torch.no_grad():
+            x = model.patch_embed(x)
+            x = model.norm_pre(model.patch_drop(model._pos_embed(x)))
+            for block in model.blocks[:-1]:
+                x = block(x)
+            last = model.blocks[-1]
+            q = k = v = None
+            if with_qkv:
+                q, k, v = self._last_qkv(last, x)
+            x = model.norm(last(x))
+        patches = tokens_to_map(x[:, self.num_prefix_tokens:], grid)
+        return DINOOutput(patches, grid, q, k, v, self.num_prefix_tokens)
+
+    def _last_qkv(self, block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, heads, T, head_dim) q, k, v of ``block``'s attention on tokens x (B, T, D)."""
+        attn = block.attn
+        b, t, _ = x.shape
+        qkv = attn.qkv(block.norm1(x)).reshape(b, t, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        return attn.q_norm(q), attn.k_norm(k), v
