@@ -8,6 +8,12 @@ For every image, DIR receives (written atomically; inputs are never overwritten)
     <name>_labels.png   label map: value = class index + 1, 0 = unlabelled
     <name>.json         per-class COCO RLE masks, areas and boxes
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
+
+Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the object
+("screw"); DIR receives <name>_anomaly.png (heatmap) and <name>_anomaly.json (score,
+threshold, verdict). --anomaly-threshold T sets the verdict threshold; --calibrate-normal
+NORMAL_DIR sets it to the --calibrate-quantile (default 1.0 = max) of the scores of the
+normal images in NORMAL_DIR.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import sys
 from mmengine.config import DictAction
 from tqdm import tqdm
 
+from ovperception.anomaly_api import build_anomaly_predictor, is_anomaly_config
 from ovperception.apis import OVPredictor, find_images, init_model
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.runner_utils import run_cli
@@ -49,10 +56,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='refine the class scores with PAMR (NACLIP default: 10 iterations, '
                         'dilations 8 and 16)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    # ---- anomaly detection (configs/anomaly, configs/tiny/anomaly_*) ----
+    parser.add_argument('--anomaly-threshold', type=float, default=None,
+                        help='image scores >= this are "anomalous" in the JSON and overlay')
+    parser.add_argument('--calibrate-normal', default=None, metavar='NORMAL_DIR',
+                        help='folder of normal images: threshold = --calibrate-quantile of '
+                        'their scores (overrides --anomaly-threshold)')
+    parser.add_argument('--calibrate-quantile', type=float, default=1.0,
+                        help='quantile of the normal scores used as threshold (1.0 = max)')
     return parser.parse_args(argv)
 
 
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
+    if is_anomaly_config(args.config):  # anomaly: no segmentation options apply
+        normal = find_images(args.calibrate_normal) if args.calibrate_normal else ()
+        return build_anomaly_predictor(args.config, args.weights, args.device,
+                                       parse_vocabulary_string(args.vocab),
+                                       args.anomaly_threshold, normal, args.calibrate_quantile,
+                                       dict(args.cfg_options or {}))
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
     options['model.background_words'] = background
