@@ -26,4 +26,5 @@ train_dataloader = dict(
                  pipeline=train_pipeline),
 )
 test_dataloader.dataset.update(pipeline=train_pipeline)
+test_evaluator.update(gaussian_sigma=4.0)
 default_hooks.checkpoint.update(interval=1000)

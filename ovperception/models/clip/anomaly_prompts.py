@@ -56,9 +56,9 @@ OBJECT_NAMES: dict[str, str] = {
     'pill': 'pill', 'screw': 'screw', 'tile': 'tile', 'toothbrush': 'toothbrush',
     'transistor': 'transistor', 'wood': 'wood', 'zipper': 'zipper',
     'candle': 'candle', 'capsules': 'capsules', 'cashew': 'cashew', 'chewinggum': 'chewing gum',
-    'fryum': 'fryum', 'macaroni1': 'macaroni', 'macaroni2': 'macaroni', 'pcb1': 'printed circuit board',
-    'pcb2': 'printed circuit board', 'pcb3': 'printed circuit board',
-    'pcb4': 'printed circuit board', 'pipe_fryum': 'pipe fryum',
+    'fryum': 'fryum', 'macaroni1': 'macaroni', 'macaroni2': 'macaroni',
+    'pcb1': 'printed circuit board', 'pcb2': 'printed circuit board',
+    'pcb3': 'printed circuit board', 'pcb4': 'printed circuit board', 'pipe_fryum': 'pipe fryum',
 }
 
 

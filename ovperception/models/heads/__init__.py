@@ -3,4 +3,5 @@ from ovperception.models.heads.anomaly import AnomalyCLIPHead, WinCLIPHead
 from ovperception.models.heads.base import BaseOVHead
 from ovperception.models.heads.segmentation import AdaptedSimilarityHead, DenseSimilarityHead
 
-__all__ = ['AnomalyCLIPHead', 'WinCLIPHead', 'BaseOVHead', 'DenseSimilarityHead', 'AdaptedSimilarityHead']
+__all__ = ['AnomalyCLIPHead', 'WinCLIPHead', 'BaseOVHead', 'DenseSimilarityHead',
+           'AdaptedSimilarityHead']
