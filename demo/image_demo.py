@@ -13,7 +13,8 @@ Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the obj
 ("screw"); DIR receives <name>_anomaly.png (heatmap) and <name>_anomaly.json (score,
 threshold, verdict). --anomaly-threshold T sets the verdict threshold; --calibrate-normal
 NORMAL_DIR sets it to the --calibrate-quantile (default 1.0 = max) of the scores of the
-normal images in NORMAL_DIR.
+normal images in NORMAL_DIR; --few-shot-normal REF_DIR adds WinCLIP+'s memory of k normal
+reference images (calibrate on other normal images than the references).
 """
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         'their scores (overrides --anomaly-threshold)')
     parser.add_argument('--calibrate-quantile', type=float, default=1.0,
                         help='quantile of the normal scores used as threshold (1.0 = max)')
+    parser.add_argument('--few-shot-normal', default=None, metavar='REF_DIR',
+                        help='WinCLIP+ few-shot: k normal reference images (WinCLIP heads)')
     return parser.parse_args(argv)
 
 
@@ -73,7 +76,9 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
         return build_anomaly_predictor(args.config, args.weights, args.device,
                                        parse_vocabulary_string(args.vocab),
                                        args.anomaly_threshold, normal, args.calibrate_quantile,
-                                       dict(args.cfg_options or {}))
+                                       dict(args.cfg_options or {}),
+                                       find_images(args.few_shot_normal)
+                                       if args.few_shot_normal else ())
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
     options['model.background_words'] = background

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
 from ovperception.apis import OVPredictor, init_model
+from ovperception.utils.image_io import load_image
 
 
 def is_anomaly_config(config: str | Config) -> bool:
@@ -46,14 +48,42 @@ def calibrate_threshold(scores: np.ndarray, quantile: float = 1.0) -> float:
     return float(np.quantile(scores, quantile))
 
 
+def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> None:
+    """WinCLIP+ few-shot mode: remember the patches and windows of k normal images.
+
+    The images go through the predictor's pipeline (the config's resize), so they share
+    the patch grid of the images scored afterwards.
+    """
+    if not paths:
+        raise ValueError('no reference images for the few-shot memory')
+    model = predictor.model
+    inputs, samples = [], []
+    for path in paths:
+        array = load_image(path)
+        results = dict(img=array, img_path=path, ori_shape=array.shape[:2],
+                       img_shape=array.shape[:2], classnames=['_'])
+        for transform in predictor.pipeline:
+            results = transform(results)
+        inputs.append(results['inputs'])
+        samples.append(results['data_samples'])
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), False)
+    with torch.no_grad():
+        model.set_normal_references(data['inputs'])
+    print_log(f'few-shot memory: {len(paths)} normal reference images', logger='current')
+
+
 def build_anomaly_predictor(config: str, weights: str | None, device: str,
                             vocabulary: Sequence[str], threshold: float | None = None,
                             normal_paths: Sequence[str] = (), quantile: float = 1.0,
-                            cfg_options: dict | None = None) -> OVPredictor:
+                            cfg_options: dict | None = None,
+                            reference_paths: Sequence[str] = ()) -> OVPredictor:
     """An :class:`OVPredictor` over an anomaly model whose verdict uses ``threshold``,
-    or a threshold calibrated on ``normal_paths`` (which wins when both are given)."""
+    or a threshold calibrated on ``normal_paths`` (which wins when both are given);
+    ``reference_paths`` fill the few-shot memory first (WinCLIP+)."""
     model = init_model(config, weights, device, cfg_options=cfg_options)
     predictor = OVPredictor(model)
+    if reference_paths:
+        set_few_shot_references(predictor, reference_paths)
     if normal_paths:
         scores = image_scores(predictor, normal_paths, vocabulary)
         threshold = calibrate_threshold(scores, quantile)

@@ -65,3 +65,14 @@ def test_demo_calibrates_threshold_and_writes_heatmap_and_verdicts(tmp_path):
                       str(tmp_path / 'fixed'), '--anomaly-threshold', '0.0'])
     record = json.loads((tmp_path / 'fixed' / '000_anomaly.json').read_text())
     assert code == 0 and record['threshold'] == 0.0 and record['verdict'] == 'anomalous'
+
+
+def test_demo_few_shot_memory_lowers_the_score_of_a_reference_image(tmp_path):
+    tree = write_mvtec_tree(tmp_path / 'data', num_test=2, num_train=2)
+    reference = os.path.join(tree['root'], 'fabric', 'train', 'good')
+    for out, extra in (('zero', []), ('few', ['--few-shot-normal', reference])):
+        assert demo.main([tree['train'][0], '--vocab', 'fabric', '--config', WINCLIP,
+                          '--out', str(tmp_path / out), *extra]) == 0
+    zero = json.loads((tmp_path / 'zero' / '000_anomaly.json').read_text())
+    few = json.loads((tmp_path / 'few' / '000_anomaly.json').read_text())
+    assert few['map_max'] < zero['map_max']  # a memorised image: few-shot distance 0
