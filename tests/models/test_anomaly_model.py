@@ -123,3 +123,14 @@ def test_anomalyclip_prompt_training_reduces_loss_and_separates_anomalies():
     assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.3, losses
     after = _pixel_auroc(model, test_data)
     assert before < 0.6 and after > 0.75, (before, after)  # chance is 0.5 (measured 0.48 -> 0.85)
+
+
+def test_anomalyclip_text_is_memoised_until_the_prompts_change():
+    model = _model(TINY_ANOMALYCLIP_HEAD)
+    with torch.no_grad():
+        first = model.head.text_embeddings(model.backbone)
+        assert model.head.text_embeddings(model.backbone) is first
+        model.head.normal_ctx.add_(0.5)
+        second = model.head.text_embeddings(model.backbone)
+    assert second is not first and not torch.allclose(second, first)
+    assert model.head.text_embeddings(model.backbone).requires_grad  # training: recomputed

@@ -244,6 +244,7 @@ class AnomalyCLIPHead(nn.Module):
         self.deep_prompts = nn.Parameter(torch.randn(max(deep_depth - 1, 0), deep_n_ctx,
                                                      text_width) * 0.02)
         self._tokens: Tensor | None = None
+        self._text_memo: tuple[tuple, Tensor] | None = None
 
     def prompts(self) -> list[str]:
         """The two prompt strings with ``X`` placeholders for the learnable tokens."""
@@ -261,11 +262,21 @@ class AnomalyCLIPHead(nn.Module):
         return self._tokens.to(self.normal_ctx.device)
 
     def text_embeddings(self, backbone: nn.Module, object_name: str = 'object') -> Tensor:
-        """(2, C) [normal, anomalous] embeddings (object-agnostic: the name is not used)."""
+        """(2, C) [normal, anomalous] embeddings (object-agnostic: the name is not used).
+
+        Without gradients the result is memoised until a prompt parameter changes (an
+        optimiser step or a loaded checkpoint bumps the parameters' versions).
+        """
+        params = (self.normal_ctx, self.anomalous_ctx, self.deep_prompts)
+        key = tuple((p._version, p.data_ptr(), p.device) for p in params)
+        if not torch.is_grad_enabled() and self._text_memo and self._text_memo[0] == key:
+            return self._text_memo[1]
         tokens = self._prompt_tokens(backbone)
         context = torch.stack([self.normal_ctx, self.anomalous_ctx])
-        return encode_text_with_prompts(backbone.model, tokens, context,
-                                        list(self.deep_prompts))
+        text = encode_text_with_prompts(backbone.model, tokens, context, list(self.deep_prompts))
+        if not torch.is_grad_enabled():
+            self._text_memo = (key, text)
+        return text
 
     def encode(self, backbone: nn.Module, images: Tensor) -> AnomalyFeatures:
         """Global embedding and projected patch tokens of ``feature_layers`` (no grad)."""
