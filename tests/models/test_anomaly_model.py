@@ -134,3 +134,21 @@ def test_anomalyclip_text_is_memoised_until_the_prompts_change():
         second = model.head.text_embeddings(model.backbone)
     assert second is not first and not torch.allclose(second, first)
     assert model.head.text_embeddings(model.backbone).requires_grad  # training: recomputed
+
+
+def test_winclip_without_patch_scale_skips_the_dense_pass_until_few_shot(monkeypatch):
+    model = _model(dict(TINY_WINCLIP_HEAD, use_patch_scale=False))
+    images = torch.randn(1, 3, 64, 64)
+    samples = [OVDataSample(metainfo=dict(classnames=['fabric']))]
+    calls = []
+    dense = model.backbone.dense_features
+    monkeypatch.setattr(model.backbone, 'dense_features',
+                        lambda x: calls.append(1) or dense(x))
+    assert model.predict(images, samples)[0].pred_anomaly_map.data.shape == (1, 64, 64)
+    assert not calls
+    model.set_normal_references(images)
+    model.predict(images, samples)
+    assert len(calls) == 2  # references + the image scored against them
+    encoded_before = model.head.encode(model.backbone, images, with_patches=False)
+    with pytest.raises(ValueError, match='encode them again'):
+        model.head.score(encoded_before, model.encode_vocabulary(['fabric']))

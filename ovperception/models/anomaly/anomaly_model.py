@@ -136,7 +136,7 @@ class OVAnomalyModel(BaseModel):
         """WinCLIP+ few-shot: remember k normal (normalised, equally sized) images."""
         if not hasattr(self.head, 'set_memory'):
             raise NotImplementedError(f'{type(self.head).__name__} has no few-shot memory')
-        self.head.set_memory(self.head.encode(self.backbone, inputs))
+        self.head.set_memory(self.head.encode(self.backbone, inputs, with_patches=True))
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:

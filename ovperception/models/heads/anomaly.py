@@ -134,20 +134,32 @@ class WinCLIPHead(nn.Module):
         return torch.cat([normal.embed([object_name]), anomalous.embed([object_name])])
 
     # ----------------------------------------------------------------- image
-    def encode(self, backbone: nn.Module, images: Tensor) -> AnomalyFeatures:
-        """Global embedding, optional dense patch map and window embeddings (no grad)."""
+    def encode(self, backbone: nn.Module, images: Tensor,
+               with_patches: bool | None = None) -> AnomalyFeatures:
+        """Global embedding, window embeddings and (when used) the dense patch map (no grad).
+
+        Args:
+            with_patches: run ``dense_features`` too; default: when the patch scale or the
+                few-shot memory needs it (an extra ViT pass otherwise saved).
+        """
+        if with_patches is None:
+            with_patches = self.use_patch_scale or self.memory is not None
+        patch_size = backbone.patch_size
+        grid = (-(-images.shape[-2] // patch_size), -(-images.shape[-1] // patch_size))
         with torch.no_grad():
             global_embedding = backbone.image_embedding(images)
-            patch = _normalise_map(backbone.dense_features(images))
-            grid = (patch.shape[-2], patch.shape[-1])
+            patches = [_normalise_map(backbone.dense_features(images))] if with_patches else []
             windows = {}
             for size in self.window_sizes:
                 indices = window_indices(grid, size)
                 windows[size] = (indices, backbone.window_embeddings(images, indices))
-        return AnomalyFeatures(grid, global_embedding, [patch], windows)
+        return AnomalyFeatures(grid, global_embedding, patches, windows)
 
     def set_memory(self, features: AnomalyFeatures) -> None:
         """Keep the patch and window embeddings of normal reference images (WinCLIP+)."""
+        if not features.patch_maps:
+            raise ValueError('few-shot references need patch features: encode them with '
+                             'with_patches=True (OVAnomalyModel.set_normal_references does)')
         self.memory = features
 
     def clear_memory(self) -> None:
@@ -184,6 +196,9 @@ class WinCLIPHead(nn.Module):
         if memory.grid != features.grid:
             raise ValueError(f'few-shot references have a {memory.grid} patch grid but the '
                              f'images a {features.grid} one: use the same input size')
+        if not features.patch_maps:
+            raise ValueError('these images were encoded before the few-shot references were '
+                             'set: encode them again')
         patch = features.patch_maps[0].flatten(2).transpose(1, 2)
         bank = memory.patch_maps[0].flatten(2).transpose(1, 2).reshape(-1, patch.shape[-1])
         scales = [memory_distance(patch, bank).view(-1, *features.grid)]
