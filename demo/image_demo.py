@@ -12,6 +12,13 @@ With a detection config (configs/detection/*, --pred-score-thr 0.3), DIR receive
     <name>_det_overlay.png  boxes with "name score" tags and instance masks
     <name>_detections.json  COCO dataset (images, categories, annotations with RLE masks)
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
+
+Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the object
+("screw"); DIR receives <name>_anomaly.png (heatmap) and <name>_anomaly.json (score,
+threshold, verdict). --anomaly-threshold T sets the verdict threshold; --calibrate-normal
+NORMAL_DIR sets it to the --calibrate-quantile (default 1.0 = max) of the scores of the
+normal images in NORMAL_DIR; --few-shot-normal REF_DIR adds WinCLIP+'s memory of k normal
+reference images (calibrate on other normal images than the references).
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from typing import Callable
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
+from ovperception.anomaly_api import build_anomaly_predictor, is_anomaly_config
 from ovperception.apis import OVPredictor, find_images, init_model
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
@@ -56,6 +64,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='detection configs: drop detections scoring below this '
                         '(default: the config\'s score_threshold)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    # ---- anomaly detection (configs/anomaly, configs/tiny/anomaly_*) ----
+    parser.add_argument('--anomaly-threshold', type=float, default=None,
+                        help='image scores >= this are "anomalous" in the JSON and overlay')
+    parser.add_argument('--calibrate-normal', default=None, metavar='NORMAL_DIR',
+                        help='folder of normal images: threshold = --calibrate-quantile of '
+                        'their scores (overrides --anomaly-threshold)')
+    parser.add_argument('--calibrate-quantile', type=float, default=1.0,
+                        help='quantile of the normal scores used as threshold (1.0 = max)')
+    parser.add_argument('--few-shot-normal', default=None, metavar='REF_DIR',
+                        help='WinCLIP+ few-shot: k normal reference images (WinCLIP heads)')
     return parser.parse_args(argv)
 
 
@@ -127,6 +145,14 @@ def detection_options(args: argparse.Namespace, background: list[str]) -> dict:
 
 
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
+    if is_anomaly_config(args.config):  # anomaly: no segmentation options apply
+        normal = find_images(args.calibrate_normal) if args.calibrate_normal else ()
+        return build_anomaly_predictor(args.config, args.weights, args.device,
+                                       parse_vocabulary_string(args.vocab),
+                                       args.anomaly_threshold, normal, args.calibrate_quantile,
+                                       dict(args.cfg_options or {}),
+                                       find_images(args.few_shot_normal)
+                                       if args.few_shot_normal else ())
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
     if is_detection_config(args.config):

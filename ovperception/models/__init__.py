@@ -3,8 +3,9 @@
 Importing this package registers every model component (the registry's
 ``locations`` import it on first build).
 """
-from ovperception.models import clip, detection, heads, refiners  # noqa: F401
+from ovperception.models import anomaly, clip, detection, heads, refiners  # noqa: F401
+from ovperception.models.anomaly import OVAnomalyModel
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.ov_model import EncodedImages, OVModel
 
-__all__ = ['OVModel', 'OVDataPreprocessor', 'EncodedImages']
+__all__ = ['OVAnomalyModel', 'OVDataPreprocessor', 'EncodedImages', 'OVModel']

@@ -97,7 +97,8 @@ def pro_curve(masks: np.ndarray | Sequence[np.ndarray],
     pro_weight = 1.0 / (area[regions] * offset)
     fp_weight = normal / num_normal
 
-    order = np.argsort(scores, kind='mergesort')[::-1]
+    # ties need no stable order: sums are read at the last index of each run of equal scores
+    order = np.argsort(scores)[::-1]
     scores = scores[order]
     pro_cum = np.cumsum(pro_weight[order])
     fp_cum = np.cumsum(fp_weight[order])

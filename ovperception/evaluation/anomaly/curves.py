@@ -57,7 +57,8 @@ def binary_clf_curve(labels: ArrayLike, scores: ArrayLike, level: str = 'image',
         entry i counts samples with ``score >= thresholds[i]``.
     """
     labels, scores = _prepare(labels, scores, level, category)
-    order = np.argsort(scores, kind='mergesort')[::-1]
+    # ties need no stable order: sums are read at the last index of each run of equal scores
+    order = np.argsort(scores)[::-1]
     scores = scores[order]
     labels = labels[order]
     # last index of each run of equal scores

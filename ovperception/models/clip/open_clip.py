@@ -357,6 +357,34 @@ class OpenCLIPBackbone(BaseModule):
                                                        intermediates_only=True)
         return [dict(zip(unique, maps))[i] for i in wanted]
 
+    def window_embeddings(self, images: Tensor, windows: Tensor) -> Tensor:
+        """WinCLIP masked forward: class token of the ViT run on each window's patches only.
+
+        Args:
+            images: (B, 3, H, W) normalised images.
+            windows: (N, k) flat patch indices (row-major over the patch grid) per window.
+
+        Returns:
+            (B, N, C) L2-normalised window embeddings in the joint space.
+        """
+        self._require_vit('window_embeddings', dense=True)
+        x, _ = self._vit_embed(images)
+        batch, n = x.shape[0], windows.shape[0]
+        index = windows.to(x.device) + 1  # skip the class token
+        patches = x[:, index]  # (B, N, k, D)
+        cls = x[:, :1].unsqueeze(1).expand(-1, n, -1, -1)
+        tokens = torch.cat([cls, patches], dim=2).flatten(0, 1)
+        tokens = self._run_blocks(tokens, self.visual.transformer.resblocks)
+        pooled, _ = self.visual._pool(tokens)
+        feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
+        return F.normalize(feats, dim=-1).view(batch, n, -1)
+
+    def project_patch_tokens(self, maps: Tensor) -> Tensor:
+        """(B, width, h, w) intermediate ViT tokens -> ln_post -> proj -> (B, C, h, w)."""
+        self._require_vit('project_patch_tokens', dense=True)
+        grid = (maps.shape[-2], maps.shape[-1])
+        return self._vit_project(maps.flatten(2).transpose(1, 2), grid)
+
     # ------------------------------------------------------------ ViT internals
     def _require_vit(self, what: str, dense: bool = False) -> None:
         if self.kind != 'vit':

@@ -1,0 +1,16 @@
+# AnoVL-style training-free scoring: ViT-B/16+ laion400m_e32, value-value (MaskCLIP) patch
+# tokens as an extra scale, domain-aware state prompts, image score mixing the map maximum.
+# No test-time adaptation (AnoVL's optional adapter is not implemented).
+from ovperception.models.anomaly import OVAnomalyModel
+from ovperception.models.clip.open_clip import OpenCLIPBackbone
+from ovperception.models.data_preprocessor import OVDataPreprocessor
+from ovperception.models.heads import WinCLIPHead
+
+model = dict(
+    type=OVAnomalyModel,
+    data_preprocessor=dict(type=OVDataPreprocessor),
+    backbone=dict(type=OpenCLIPBackbone, model_name='ViT-B-16-plus-240',
+                  pretrained='laion400m_e32', dense_mode='maskclip'),
+    head=dict(type=WinCLIPHead, template_set='anovl', window_sizes=(2, 3),
+              use_patch_scale=True, fuse_image_score=True, temperature=0.07, max_weight=0.5),
+)

@@ -1,0 +1,30 @@
+# Train AnomalyCLIP's prompts on the MVTec AD test split (images + masks), as the paper does
+# for cross-dataset zero-shot evaluation; evaluate the checkpoint on the other dataset:
+#   python tools/train.py configs/anomaly/anomalyclip_vitl14_336_mvtec_train.py
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.mvtec_ad import *
+    from .._base_.models.anomalyclip_vitl14_336 import *
+    from .._base_.schedules.anomalyclip_adam import *
+
+from mmengine.dataset import InfiniteSampler
+
+train_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadAnomalyMask),
+    dict(type=ResizeAnomaly, size=(518, 518)),
+    dict(type=PackAnomalyInputs),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    sampler=dict(type=InfiniteSampler, shuffle=True),
+    collate_fn=dict(type=pseudo_collate),
+    dataset=dict(type=MVTecADDataset, data_root=test_dataloader.dataset.data_root, split='test',
+                 pipeline=train_pipeline),
+)
+test_dataloader.dataset.update(pipeline=train_pipeline)
+test_evaluator.update(gaussian_sigma=4.0)
+default_hooks.checkpoint.update(interval=1000)

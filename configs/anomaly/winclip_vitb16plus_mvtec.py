@@ -1,0 +1,15 @@
+# WinCLIP zero-shot on MVTec AD (OpenCLIP ViT-B/16+ laion400m_e31, 240 px, training-free).
+# Published (paper, recalled, see docs/anomaly.md): image_AUROC=91.8, image_AP=96.5,
+#   pixel_AUROC=85.1, AUPRO=64.6.
+# Reproduction (zqhang/Accurate-WinCLIP-pytorch README): image_AUROC=90.4, image_AP=95.6,
+#   pixel_AUROC=82.3, AUPRO=61.9, pixel_F1max=24.8.
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.mvtec_ad import *
+    from .._base_.models.winclip_vitb16plus import *
+
+published_metrics = dict(image_AUROC=91.8, image_AP=96.5, pixel_AUROC=85.1, AUPRO=64.6,
+                         source='WinCLIP paper (CVPR 2023) Tab. 1/2, zero-shot; numbers '
+                         'recalled, unverified in text')

@@ -1,0 +1,230 @@
+"""Anomaly detection datasets (MVTec AD, VisA) and their transforms.
+
+Samples are dicts ``img_path``, ``mask_path`` (None for normal images),
+``gt_label`` (0 normal / 1 anomalous), ``category`` and ``classnames`` =
+``[object name]`` (the words the state prompts are built from, e.g.
+``'metal nut'`` for ``metal_nut``). Test pipeline::
+
+    [dict(type='LoadImageFromFile'), dict(type='LoadAnomalyMask'),
+     dict(type='ResizeAnomaly', size=(240, 240)), dict(type='PackAnomalyInputs')]
+
+On-disk layouts:
+
+* MVTec AD: ``root/<category>/{train/good, test/<defect>, ground_truth/<defect>}``
+  with masks ``ground_truth/<defect>/<stem>_mask.png``; ``test/good`` has no masks.
+* VisA: ``root/split_csv/1cls.csv`` with columns ``object,split,label,image,mask``
+  (label ``normal`` / ``anomaly``; paths relative to ``root``), the layout written
+  by VisA's ``prepare_data.py``.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+
+from ovperception.datasets.base import DatasetNotFoundError, OVBaseDataset, require_path
+from ovperception.datasets.transforms import BaseTransform, PackOVInputs
+from ovperception.models.clip.anomaly_prompts import object_name
+from ovperception.registry import DATASETS, TRANSFORMS
+from ovperception.utils.image_io import load_label_map
+
+MVTEC_CATEGORIES: tuple[str, ...] = (
+    'bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 'leather', 'metal_nut', 'pill',
+    'screw', 'tile', 'toothbrush', 'transistor', 'wood', 'zipper')
+VISA_CATEGORIES: tuple[str, ...] = (
+    'candle', 'capsules', 'cashew', 'chewinggum', 'fryum', 'macaroni1', 'macaroni2', 'pcb1',
+    'pcb2', 'pcb3', 'pcb4', 'pipe_fryum')
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.JPG', '.PNG')
+
+
+def _files(directory: str) -> list[str]:
+    return sorted(f for f in os.listdir(directory)
+                  if f.endswith(IMAGE_SUFFIXES) and not f.startswith('.'))
+
+
+class AnomalyDataset(OVBaseDataset):
+    """Base of the anomaly datasets: per-sample object name as the vocabulary.
+
+    Args:
+        categories: category folder names (default: every category of the benchmark).
+        split: ``'test'`` (normal + anomalous with masks) or ``'train'`` (normal only).
+        **kwargs: ``data_root``, ``pipeline``, ``test_mode``, ``indices`` ...
+    """
+
+    CATEGORIES: tuple[str, ...] = ()
+
+    def __init__(self, categories: Sequence[str] | None = None, split: str = 'test',
+                 **kwargs: Any) -> None:
+        if split not in ('train', 'test'):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.categories = tuple(categories or self.CATEGORIES)
+        if isinstance(categories, str):
+            self.categories = (categories,)
+        self.split = split
+        names = list(dict.fromkeys(object_name(c) for c in self.categories))
+        super().__init__(classnames=names, **kwargs)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The record of sample ``idx``; its vocabulary is its own object name."""
+        info = super().get_data_info(idx)
+        info['classnames'] = [object_name(info['category'])]
+        return info
+
+    def _record(self, img_path: str, mask_path: str | None, category: str) -> dict:
+        return dict(img_path=img_path, mask_path=mask_path, category=category,
+                    gt_label=int(mask_path is not None), seg_fields=[])
+
+
+@DATASETS.register_module()
+class MVTecADDataset(AnomalyDataset):
+    """MVTec AD (``root/<category>/{train,test,ground_truth}``)."""
+
+    CATEGORIES = MVTEC_CATEGORIES
+
+    def load_data_list(self) -> list[dict]:
+        name = type(self).__name__
+        require_path(self.data_root, 'data_root', name)
+        records = []
+        for category in self.categories:
+            split_dir = require_path(os.path.join(self.data_root, category, self.split),
+                                     f'{self.split} folder of category {category!r}', name)
+            for defect in sorted(os.listdir(split_dir)):
+                folder = os.path.join(split_dir, defect)
+                if not os.path.isdir(folder):
+                    continue
+                for file in _files(folder):
+                    mask = None
+                    if defect != 'good':
+                        stem = os.path.splitext(file)[0]
+                        mask = os.path.join(self.data_root, category, 'ground_truth', defect,
+                                            f'{stem}_mask.png')
+                        require_path(mask, f'mask of {os.path.join(folder, file)}', name)
+                    records.append(self._record(os.path.join(folder, file), mask, category))
+        if not records:
+            raise DatasetNotFoundError(f'{name}: no images under {self.data_root} for '
+                                       f'categories {list(self.categories)} ({self.split})')
+        return records
+
+
+@DATASETS.register_module()
+class VisADataset(AnomalyDataset):
+    """VisA with its split file (``split_csv/1cls.csv``: object,split,label,image,mask).
+
+    Args:
+        split_file: csv path relative to ``data_root``.
+    """
+
+    CATEGORIES = VISA_CATEGORIES
+
+    def __init__(self, split_file: str = 'split_csv/1cls.csv', **kwargs: Any) -> None:
+        self.split_file = split_file
+        super().__init__(**kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        name = type(self).__name__
+        require_path(self.data_root, 'data_root', name)
+        path = require_path(os.path.join(self.data_root, self.split_file), 'split file', name)
+        wanted = set(self.categories)
+        records = []
+        with open(path, newline='', encoding='utf-8') as handle:
+            reader = csv.DictReader(handle)
+            missing = {'object', 'split', 'label', 'image', 'mask'} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f'{name}: split file {path} lacks columns {sorted(missing)}')
+            for row in reader:
+                if row['object'] not in wanted or row['split'] != self.split:
+                    continue
+                anomalous = row['label'].strip().lower() == 'anomaly'
+                mask = os.path.join(self.data_root, row['mask']) if anomalous else None
+                if anomalous and not row['mask'].strip():
+                    raise ValueError(f'{name}: anomalous image {row["image"]} has no mask in '
+                                     f'{path}')
+                records.append(self._record(os.path.join(self.data_root, row['image']), mask,
+                                            row['object']))
+        if not records:
+            raise DatasetNotFoundError(f'{name}: no {self.split} rows for categories '
+                                       f'{sorted(wanted)} in {path}')
+        return records
+
+
+# ---------------------------------------------------------------- transforms
+@TRANSFORMS.register_module()
+class LoadAnomalyMask(BaseTransform):
+    """Read ``mask_path`` into ``gt_anomaly_mask`` (H, W) uint8 {0, 1} (non-zero = anomalous).
+
+    A sample without ``mask_path`` (normal images, single-image inference) gets an all-zero
+    mask; a sample that already holds a ``gt_anomaly_mask`` array (synthetic data) keeps it.
+    ``gt_label`` defaults to ``mask.any()``.
+
+    Raises:
+        ValueError: the mask size differs from the image size (naming both files).
+    """
+
+    def transform(self, results: dict) -> dict:
+        height, width = results['img'].shape[:2]
+        mask = results.get('gt_anomaly_mask')
+        if mask is None and results.get('mask_path'):
+            mask = (load_label_map(results['mask_path']) > 0).astype(np.uint8)
+        if mask is None:
+            mask = np.zeros((height, width), dtype=np.uint8)
+        if mask.shape[:2] != (height, width):
+            raise ValueError(f'anomaly mask {results.get("mask_path", "(in memory)")} is '
+                             f'{mask.shape[1]}x{mask.shape[0]} but image '
+                             f'{results.get("img_path")} is {width}x{height}: masks must have '
+                             'the size of their image')
+        results['gt_anomaly_mask'] = (mask > 0).astype(np.uint8)
+        results.setdefault('gt_label', int(mask.any()))
+        return results
+
+
+@TRANSFORMS.register_module()
+class ResizeAnomaly(BaseTransform):
+    """Resize the image (bicubic) and its mask (bilinear, then > 0.5) to a fixed size.
+
+    Args:
+        size: (height, width), e.g. (240, 240) for WinCLIP, (518, 518) for AnomalyCLIP.
+    """
+
+    def __init__(self, size: int | Sequence[int]) -> None:
+        self.size = (int(size), int(size)) if isinstance(size, int) else tuple(map(int, size))
+
+    def transform(self, results: dict) -> dict:
+        height, width = self.size
+        img = results['img']
+        h, w = img.shape[:2]
+        if (h, w) != (height, width):
+            results['img'] = cv2.resize(img, (width, height), interpolation=cv2.INTER_CUBIC)
+            mask = results.get('gt_anomaly_mask')
+            if mask is not None:
+                resized = cv2.resize(mask.astype(np.float32), (width, height),
+                                     interpolation=cv2.INTER_LINEAR)
+                results['gt_anomaly_mask'] = (resized > 0.5).astype(np.uint8)
+        results['img_shape'] = (height, width)
+        results['scale_factor'] = (height / h, width / w)
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackAnomalyInputs(PackOVInputs):
+    """:class:`PackOVInputs` plus ``gt_anomaly_map`` (1, H, W) float and ``gt_score``."""
+
+    DEFAULT_META_KEYS = PackOVInputs.DEFAULT_META_KEYS + ('category', 'mask_path')
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+        super().__init__(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        packed = super().transform(results)
+        sample = packed['data_samples']
+        mask = results.get('gt_anomaly_mask')
+        if mask is not None:
+            sample.gt_anomaly_map = PixelData(data=torch.from_numpy(
+                np.ascontiguousarray(mask[None]).astype(np.float32)))
+        if 'gt_label' in results:
+            sample.gt_score = torch.tensor(float(results['gt_label']))
+        return packed

@@ -1,0 +1,8 @@
+"""Zero-shot anomaly detection: the anomaly model, WinCLIP windows, losses."""
+from ovperception.models.anomaly.anomaly_model import OVAnomalyModel
+from ovperception.models.anomaly.losses import dice_loss, focal_loss
+from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
+                                                       memory_distance, window_indices)
+
+__all__ = ['OVAnomalyModel', 'dice_loss', 'focal_loss', 'harmonic_fusion',
+           'harmonic_patch_scores', 'memory_distance', 'window_indices']

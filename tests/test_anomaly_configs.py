@@ -1,0 +1,46 @@
+"""Anomaly configs: published numbers, evaluators, protocol settings; tiny configs build."""
+from __future__ import annotations
+
+import glob
+import os
+
+import open_clip
+import pytest
+from mmengine.config import Config
+
+from ovperception.evaluation.anomaly.anomaly_metric import ALLOWED
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANOMALY_CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'anomaly', '*.py')))
+
+
+def test_every_method_has_configs_for_both_benchmarks():
+    names = {os.path.basename(p) for p in ANOMALY_CONFIGS}
+    for method in ('winclip_vitb16plus', 'anovl_vitb16plus', 'anomalyclip_vitl14_336'):
+        for dataset in ('mvtec', 'visa'):
+            assert f'{method}_{dataset}.py' in names
+    assert {'anomalyclip_vitl14_336_visa_train.py', 'anomalyclip_vitl14_336_mvtec_train.py'} <= names
+
+
+@pytest.mark.parametrize('path', ANOMALY_CONFIGS, ids=os.path.basename)
+def test_anomaly_config_protocol(path):
+    cfg = Config.fromfile(path)
+    name = os.path.basename(path)
+    assert cfg.test_evaluator.type.__name__ == 'AnomalyMetric'
+    assert cfg.test_evaluator.aupro_fpr_limit == 0.3
+    size = cfg.test_dataloader.dataset.pipeline[2]['size']
+    backbone = cfg.model.backbone
+    if name.startswith('anomalyclip'):
+        assert size == (518, 518) and cfg.test_evaluator.gaussian_sigma == 4.0
+        width = open_clip.get_model_config(backbone.model_name)['text_cfg']['width']
+        assert cfg.model.head.text_width == width
+        depth = open_clip.get_model_config(backbone.model_name)['vision_cfg']['layers']
+        assert max(cfg.model.head.feature_layers) == depth - 1
+    else:
+        assert size == (240, 240) and backbone.model_name == 'ViT-B-16-plus-240'
+    if name.endswith('_train.py'):
+        assert cfg.train_dataloader.dataset.split == 'test'  # trained on the auxiliary test set
+    elif not name.startswith('anovl'):
+        published = {k: v for k, v in cfg.published_metrics.items() if k != 'source'}
+        assert set(published) <= set(ALLOWED) and all(50 < v < 100 for v in published.values())
+        assert cfg.published_metrics['source']
