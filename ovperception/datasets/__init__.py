@@ -8,11 +8,16 @@ from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset
                                                 PascalContext59Dataset, PascalContext60Dataset,
                                                 PascalVOC20Dataset, PascalVOCDataset)
 from ovperception.datasets.synthetic import SyntheticSegDataset, write_synthetic_folder
+from ovperception.datasets import counting_transforms  # noqa: F401  (registers TRANSFORMS)
+from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTechDataset,
+                                            UCFQNRFDataset)
+from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 
 __all__ = [
     'ClassnamesError', 'DatasetNotFoundError', 'OVBaseDataset', 'OVSegDataset',
     'load_classnames', 'parse_classnames', 'ADE20KDataset', 'CityscapesDataset',
     'COCOObjectDataset', 'COCOStuffDataset', 'FolderSegDataset', 'PascalContext59Dataset',
     'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset', 'SyntheticSegDataset',
-    'write_synthetic_folder'
+    'write_synthetic_folder', 'FSC147Dataset', 'NWPUCrowdDataset', 'ShanghaiTechDataset',
+    'UCFQNRFDataset', 'SyntheticCountingDataset'
 ]

@@ -1,0 +1,5 @@
+"""Tiny constructor arguments of the counting components (merged into tests/tiny.py)."""
+TINY = {
+    'BlockwiseCountingHead': dict(type='BlockwiseCountingHead', in_channels=32, feature_stride=16,
+                                  block_size=8, hidden_channels=8),
+}
