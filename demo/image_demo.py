@@ -7,6 +7,9 @@ For every image, DIR receives (written atomically; inputs are never overwritten)
     <name>_overlay.png  the image with class colours, boundaries and a legend
     <name>_labels.png   label map: value = class index + 1, 0 = unlabelled
     <name>.json         per-class COCO RLE masks, areas and boxes
+Counting configs (configs/counting, configs/tiny/count_*) write instead:
+    <name>_count.png    density map (or detected points / masks) with the count per class
+    <name>_count.json   counts per class, the density grid and the detections
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
 """
 from __future__ import annotations
@@ -52,6 +55,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def head_parameters(config: str) -> set[str] | None:
+    """Keyword arguments the config's head takes (None: any, it has ``**kwargs``)."""
+    import inspect
+
+    from mmengine.config import Config
+
+    from ovperception.registry import MODELS
+    head_type = Config.fromfile(config).model.head.type
+    head_cls = MODELS.get(head_type) if isinstance(head_type, str) else head_type
+    parameters = inspect.signature(head_cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return set(parameters)
+
+
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
@@ -65,6 +83,12 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
     if getattr(args, 'pamr', False):
         options['model.head.score_refiner'] = dict(type='ovperception.PAMRRefiner', num_iter=10,
                                                    dilations=(8, 16))
+    # Segmentation head options apply only to heads that take them (not counting heads).
+    accepted = head_parameters(args.config)
+    if accepted is not None:
+        options = {key: value for key, value in options.items()
+                   if not key.startswith('model.head.') or key.split('.')[2] in accepted
+                   or key in (args.cfg_options or {})}
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     return OVPredictor(model)
 

@@ -20,7 +20,7 @@ from mmengine.structures import InstanceData
 
 from ovperception.datasets.counting import read_point_annotation
 from ovperception.datasets.transforms import (BaseTransform, PackOVInputs, RandomCrop, RandomFlip,
-                                              RandomResize, ResizeShortSide)
+                                              RandomResize, ResizeShortSide, _resize_sample)
 from ovperception.registry import TRANSFORMS
 
 
@@ -75,6 +75,24 @@ class PointsResizeShortSide(ResizeShortSide):
 
     def transform(self, results: dict) -> dict:
         return _scale_geometry(super().transform(results))
+
+
+@TRANSFORMS.register_module()
+class PointsLimitSize(BaseTransform):
+    """Downscale (never upscale) so the long side is at most ``max_long_side``.
+
+    Keeps huge crowd images (UCF-QNRF, NWPU-Crowd: up to ~10k px) tractable; points and
+    exemplar boxes are scaled with the image, so the count is unchanged.
+    """
+
+    def __init__(self, max_long_side: int = 2048) -> None:
+        self.max_long_side = int(max_long_side)
+
+    def transform(self, results: dict) -> dict:
+        height, width = results['img'].shape[:2]
+        factor = min(1.0, self.max_long_side / max(height, width))
+        new_h, new_w = max(1, int(height * factor + 0.5)), max(1, int(width * factor + 0.5))
+        return _scale_geometry(_resize_sample(results, new_h, new_w, with_seg=False))
 
 
 @TRANSFORMS.register_module()

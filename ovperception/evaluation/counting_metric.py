@@ -93,14 +93,15 @@ class CountingMetric(BaseMetric):
             if pred.shape != gt.shape:
                 raise ValueError(f'CountingMetric: {where}: pred_count {pred.shape} and '
                                  f'gt_count {gt.shape} differ')
-            self.results.extend(zip(pred.tolist(), gt.tolist()))
+            self.results.append((pred.tolist(), gt.tolist()))  # one entry per image
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """The chosen errors over all collected pairs."""
-        pred, gt = zip(*results) if results else ((), ())
+        pred = [value for image_pred, _ in results for value in image_pred]
+        gt = [value for _, image_gt in results for value in image_gt]
         errors = counting_errors(pred, gt)
         out = {name: errors[name] for name in self.metrics}
         MMLogger.get_current_instance().info(
             'counting: ' + ', '.join(f'{k} {v:.3f}' for k, v in out.items())
-            + f' over {len(results)} counts')
+            + f' over {len(pred)} counts of {len(results)} images')
         return out
