@@ -2,6 +2,7 @@
 
     python demo/image_demo.py IMAGE_OR_FOLDER --vocab "cat, dog; puppy, grass" --out DIR \
         [--config CONFIG] [--weights PATH] [--device cpu] [--background-words "sky, wall"]
+        [--refiner {none,pamr,sam} [--sam-checkpoint sam_vit_b_01ec64.pth --sam-model vit_b]]
 
 For every image, DIR receives (written atomically; inputs are never overwritten):
     <name>_overlay.png  the image with class colours, boundaries and a legend
@@ -17,11 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Callable
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
 from ovperception.apis import OVPredictor, find_images, init_model
+from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.runner_utils import run_cli
 from ovperception.utils.image_io import ImageReadError
@@ -48,9 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--threshold', type=float, default=None,
                         help='pixels whose best class probability is below this are unlabelled')
     parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', 'vild14'")
-    parser.add_argument('--pamr', action='store_true',
-                        help='refine the class scores with PAMR (NACLIP default: 10 iterations, '
-                        'dilations 8 and 16)')
+    add_refiner_args(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     return parser.parse_args(argv)
 
@@ -70,6 +71,55 @@ def head_parameters(config: str) -> set[str] | None:
     return set(parameters)
 
 
+# --- refiners (--refiner NAME): one entry per choice, mapping the CLI to config overrides ---
+def _sam_config(args: argparse.Namespace) -> dict:
+    if not args.sam_checkpoint:
+        url = SAM_CHECKPOINT_URLS.get(args.sam_model, 'the segment-anything release')
+        raise SystemExit(f'--refiner sam needs --sam-checkpoint PATH (download {url})')
+    return dict(type='ovperception.SAMWrapper', model_type=args.sam_model,
+                checkpoint=args.sam_checkpoint)
+
+
+REFINERS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    'none': lambda args: {},
+    # PAMR on the per-name cosine maps before the softmax (NACLIP: 10 iterations, dilations 8, 16).
+    'pamr': lambda args: {'model.head.score_refiner': dict(
+        type='ovperception.PAMRRefiner', num_iter=10, dilations=(8, 16))},
+    # SAM prompted by every coarse class region; class probabilities rank overlapping masks.
+    'sam': lambda args: {'model.head.return_logits': True, 'model.refiners': [dict(
+        type='ovperception.SAMRefiner', sam=_sam_config(args))]},
+}
+
+
+def add_refiner_args(parser: argparse.ArgumentParser) -> None:
+    """``--refiner``, its ``--pamr`` alias and the SAM weights options."""
+    parser.add_argument('--refiner', choices=sorted(REFINERS), default=None,
+                        help='refine the prediction: pamr (PAMR on the class scores), sam '
+                        '(Segment Anything prompted by each class region; needs '
+                        '--sam-checkpoint); default none')
+    parser.add_argument('--pamr', action='store_true', help='alias of --refiner pamr')
+    parser.add_argument('--sam-checkpoint', default=None,
+                        help='local SAM checkpoint (e.g. sam_vit_b_01ec64.pth); also replaces '
+                        'the checkpoint of a config whose head uses SAM (Trident)')
+    parser.add_argument('--sam-model', default='vit_b', choices=sorted(SAM_CHECKPOINT_URLS)
+                        + ['tiny'], help='SAM size matching --sam-checkpoint')
+
+
+def refiner_options(args: argparse.Namespace) -> dict:
+    """Config overrides of the chosen refiner (and of a SAM the config already has)."""
+    choice = getattr(args, 'refiner', None)
+    if getattr(args, 'pamr', False):
+        if choice not in (None, 'pamr'):
+            raise SystemExit(f'--pamr contradicts --refiner {choice}')
+        choice = 'pamr'
+    options = REFINERS[choice or 'none'](args)
+    checkpoint = getattr(args, 'sam_checkpoint', None)
+    if checkpoint and 'sam' in (Config.fromfile(args.config).model.get('head') or {}):
+        options.update({'model.head.sam.checkpoint': checkpoint,
+                        'model.head.sam.model_type': args.sam_model})
+    return options
+
+
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
@@ -80,9 +130,7 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
         options['model.head.prob_threshold'] = args.threshold
     if args.template_set:
         options['model.template_set'] = args.template_set
-    if getattr(args, 'pamr', False):
-        options['model.head.score_refiner'] = dict(type='ovperception.PAMRRefiner', num_iter=10,
-                                                   dilations=(8, 16))
+    options.update(refiner_options(args))
     # Segmentation head options apply only to heads that take them (not counting heads).
     accepted = head_parameters(args.config)
     if accepted is not None:

@@ -83,3 +83,36 @@ def test_counting_architectures_build_without_weights(name):
     model = MODELS.build(cfg.model)
     assert model.head.adapter[0].in_channels == model.backbone.embed_dim
     assert model.head.feature_stride == model.backbone.patch_size
+
+
+TRIDENT_SHORT_SIDES = dict(voc21=448, voc20=336, context60=576, context59=576, coco_object=448,
+                           coco_stuff164k=448, cityscapes=688, ade20k=576)
+
+
+@pytest.mark.parametrize('dataset,short_side', sorted(TRIDENT_SHORT_SIDES.items()))
+def test_trident_configs_follow_the_protocol(dataset, short_side):
+    path = os.path.join(ROOT, 'configs', 'segmentation',
+                        f'trident_vitb16_{dataset}_{short_side}.py')
+    cfg = Config.fromfile(path)
+    head = cfg.model.head
+    resize = [step for step in cfg.test_dataloader.dataset.pipeline if 'short_side' in step]
+    assert resize[0].short_side == short_side
+    assert (cfg.model.test_cfg.crop_size, cfg.model.test_cfg.stride) == (336, 224)
+    assert head.logit_scale == 40.0 and head.aggregation.grid_stride == 16
+    assert head.sam.model_type == 'vit_b' and head.sam.checkpoint.endswith('sam_vit_b_01ec64.pth')
+    assert head.sam_refine.min_area == 225 and head.sam_refine.iou_threshold == 0.8
+    background = head.get('background_index') == 0
+    assert background == (dataset in ('voc21', 'context60', 'coco_object'))
+    assert tuple(head.sam_refine.get('skip_labels', ())) == ((0,) if background else ())
+    assert 'Trident' in cfg.published_metrics['source']
+
+
+def test_trident_architecture_builds_without_weights():
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'trident_vitb16.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.pretrained = None
+    cfg.model.head.sam.checkpoint = None
+    model = MODELS.build(cfg.model)
+    assert model.head.aggregation.grid_stride == model.backbone.patch_size == 16
+    assert model.head.sam.image_size == 1024 and model.head.sam.patch_size == 16
+    assert model.head.sam.model.image_encoder.blocks[-1].window_size == 0  # keep_qkv works

@@ -1,0 +1,14 @@
+# Trident on PascalVOC20Dataset (CLIP ViT-B/16 OpenAI + SAM ViT-B, training-free).
+# Published mIoU 84.5
+# Source: Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on).
+# Deviation: no DINO window attention (see configs/_base_/models/trident_vitb16.py).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.voc20 import *
+    from .._base_.models.trident_vitb16 import *
+
+published_metrics = dict(
+    mIoU=84.5,
+    source='Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on)')

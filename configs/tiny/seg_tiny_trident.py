@@ -1,0 +1,21 @@
+# Trident with a tiny random CLIP and a tiny random SAM on synthetic shapes: smoke test of the
+# whole path (windows stitched, SAM once per image, aggregation, SAM refinement).
+#     python tools/test.py configs/tiny/seg_tiny_trident.py
+from mmengine.config import read_base
+
+from ovperception.models.heads import TridentHead
+from ovperception.models.refiners import SAMWrapper
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.synthetic_seg import *
+    from .._base_.models.tiny_clip_vit import *
+
+model.update(head=dict(
+    type=TridentHead, logit_scale=40.0,
+    sam=dict(type=SAMWrapper, model_type='tiny', checkpoint=None),
+    aggregation=dict(grid_stride=16),
+    sam_refine=dict(min_area=16, iou_threshold=-1.0, num_points=2)))
+train_dataloader = None
+val_dataloader = None
+val_evaluator = None
