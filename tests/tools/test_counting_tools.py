@@ -46,3 +46,28 @@ def test_demo_writes_count_overlay_and_json(tmp_path):
     assert density.shape == (2, 8, 8) and record['density']['stride'] == 8
     assert abs(density[0].sum() - record['counts'][0]['count']) < 0.05
     assert (tmp_path / 'out' / 'dots_count.png').stat().st_size > 0
+
+
+TINY_ZEROSHOT = os.path.join(ROOT, 'configs', 'tiny', 'count_tiny_zeroshot.py')
+
+
+def test_tiny_zero_shot_config_runs_through_the_test_tool(tmp_path):
+    metrics = test_tool.main([TINY_ZEROSHOT, '--work-dir', str(tmp_path / 'test')])
+    assert metrics['test/RMSE'] >= metrics['test/MAE'] >= 0
+
+
+def test_demo_zero_shot_writes_detections_with_masks(tmp_path):
+    from ovperception.models.refiners import SAMWrapper
+    checkpoint = tmp_path / 'sam_tiny.pth'
+    torch.save(SAMWrapper(model_type='tiny').state_dict(), checkpoint)
+    image, _, _ = make_dot_image(2, 0, (48, 64), max_count=6)
+    path = tmp_path / 'dots.png'
+    atomic_save_image(str(path), image)
+    code = demo.main([str(path), '--vocab', 'red dot', '--config', TINY_ZEROSHOT,
+                      '--sam-checkpoint', str(checkpoint), '--sam-model', 'tiny',
+                      '--out', str(tmp_path / 'out')])
+    assert code == 0
+    record = json.loads((tmp_path / 'out' / 'dots_count.json').read_text())
+    assert record['total'] == len(record['detections']) == record['counts'][0]['count']
+    for detection in record['detections']:
+        assert len(detection['bbox']) == 4 and detection['segmentation']['size'] == [48, 64]
