@@ -93,8 +93,8 @@ class ZeroShotCountingHead(DenseSimilarityHead):
                            'tools/test.py')
 
     # ------------------------------------------------------------------ steps
-    def point_proposals(self, score_map: Tensor, ori_shape: tuple[int, int]) -> tuple[Tensor,
-                                                                                      Tensor]:
+    def point_proposals(self, score_map: Tensor,
+                        ori_shape: tuple[int, int]) -> tuple[Tensor, Tensor]:
         """Peaks of a (h, w) score map as (P, 2) xy points in original pixels and scores."""
         height, width = score_map.shape
         coarse = F.avg_pool2d(score_map[None, None], self.peak_stride, ceil_mode=True)[0, 0]
@@ -130,7 +130,8 @@ class ZeroShotCountingHead(DenseSimilarityHead):
             boxes = masks_to_boxes(masks)
             areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
             keep = ((scores >= self.score_threshold) & (areas > self.min_box_area)
-                    & (areas < self.max_box_area_ratio * height * width) & masks.flatten(1).any(1))
+                    & (areas < self.max_box_area_ratio * height * width)
+                    & masks.flatten(1).any(1))
             kept['bboxes'].append(boxes[keep])
             kept['scores'].append(scores[keep])
             kept['points'].append(chunk.to(scores.device)[keep])
@@ -214,8 +215,7 @@ class ZeroShotCountingHead(DenseSimilarityHead):
                                       for k, f in enumerate(per_class)])
         instances.points = torch.cat([f['points'].reshape(-1, 2).float() for f in per_class])
         if self.sam is not None and self.return_masks:
+            no_masks = torch.zeros((0, *ori_shape), dtype=torch.bool)
             instances.masks = torch.cat([f['masks'].reshape(-1, *ori_shape).bool()
-                                         if 'masks' in f else
-                                         torch.zeros((len(f['scores']), *ori_shape), dtype=torch.bool)
-                                         for f in per_class])
+                                         if 'masks' in f else no_masks for f in per_class])
         return instances

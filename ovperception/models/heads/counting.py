@@ -180,7 +180,8 @@ class BlockwiseCountingHead(BaseOVHead):
             valid.append(mask)
         return torch.stack(counts), torch.stack(valid)
 
-    def loss(self, feats: Tensor, text: TextEmbeddings, data_samples: SampleList) -> dict[str, Tensor]:
+    def loss(self, feats: Tensor, text: TextEmbeddings,
+             data_samples: SampleList) -> dict[str, Tensor]:
         """Block-bin cross-entropy (mean over valid blocks) + weighted image count loss."""
         logits = self.bin_logits(feats, text)
         batch, num_classes, num_bins, rows, cols = logits.shape
