@@ -11,6 +11,9 @@ For every image, DIR receives (written atomically; inputs are never overwritten)
 With a detection config (configs/detection/*, --pred-score-thr 0.3), DIR receives instead:
     <name>_det_overlay.png  boxes with "name score" tags and instance masks
     <name>_detections.json  COCO dataset (images, categories, annotations with RLE masks)
+Counting configs (configs/counting, configs/tiny/count_*) write instead:
+    <name>_count.png    density map (or detected points / masks) with the count per class
+    <name>_count.json   counts per class, the density grid and the detections
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
 
 Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the object
@@ -75,6 +78,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--few-shot-normal', default=None, metavar='REF_DIR',
                         help='WinCLIP+ few-shot: k normal reference images (WinCLIP heads)')
     return parser.parse_args(argv)
+
+
+def head_parameters(config: str) -> set[str] | None:
+    """Keyword arguments the config's head takes (None: any, it has ``**kwargs``)."""
+    import inspect
+
+    from mmengine.config import Config
+
+    from ovperception.registry import MODELS
+    head_type = Config.fromfile(config).model.head.type
+    head_cls = MODELS.get(head_type) if isinstance(head_type, str) else head_type
+    parameters = inspect.signature(head_cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return set(parameters)
 
 
 # --- refiners (--refiner NAME): one entry per choice, mapping the CLI to config overrides ---
@@ -167,6 +185,12 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
     if args.template_set:
         options['model.template_set'] = args.template_set
     options.update(refiner_options(args))
+    # Segmentation head options apply only to heads that take them (not counting heads).
+    accepted = head_parameters(args.config)
+    if accepted is not None:
+        options = {key: value for key, value in options.items()
+                   if not key.startswith('model.head.') or key.split('.')[2] in accepted
+                   or key in (args.cfg_options or {})}
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     return OVPredictor(model)
 

@@ -55,6 +55,36 @@ def test_dataset_config_without_data_gives_a_clear_error(tmp_path):
         DATASETS.build(dataset_cfg)
 
 
+COUNTING_CONFIGS = [c for c in LEAF_CONFIGS if os.sep + 'counting' + os.sep in c]
+
+
+def test_counting_configs_cover_both_backbones_and_four_datasets():
+    names = {os.path.basename(c) for c in COUNTING_CONFIGS}
+    for backbone in ('vitb16', 'resnet50'):
+        for dataset in ('sha', 'shb', 'qnrf', 'nwpu'):
+            assert f'clip_ebc_{backbone}_{dataset}.py' in names
+
+
+@pytest.mark.parametrize('path', COUNTING_CONFIGS, ids=os.path.basename)
+def test_counting_config_records_its_source_and_encodes_prompts_verbatim(path):
+    cfg = Config.fromfile(path)
+    assert cfg.published_metrics['source']
+    assert all(k == 'source' or k.split('/')[1] in ('MAE', 'RMSE') for k in cfg.published_metrics)
+    if 'clip_ebc' in path:
+        assert list(cfg.model.template_set) == ['{}']
+        assert cfg.test_evaluator.prefix in ('val', 'test')
+
+
+@pytest.mark.parametrize('name', ['clip_ebc_vitb16', 'clip_ebc_resnet50'])
+def test_counting_architectures_build_without_weights(name):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', f'{name}.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.pretrained = None
+    model = MODELS.build(cfg.model)
+    assert model.head.adapter[0].in_channels == model.backbone.embed_dim
+    assert model.head.feature_stride == model.backbone.patch_size
+
+
 TRIDENT_SHORT_SIDES = dict(voc21=448, voc20=336, context60=576, context59=576, coco_object=448,
                            coco_stuff164k=448, cityscapes=688, ade20k=576)
 

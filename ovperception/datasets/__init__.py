@@ -1,10 +1,13 @@
 """Datasets and transforms; importing this package registers them."""
 from ovperception.datasets import transforms  # noqa: F401  (registers TRANSFORMS)
 from ovperception.datasets import detection_transforms  # noqa: F401  (registers TRANSFORMS)
+from ovperception.datasets import counting_transforms  # noqa: F401  (registers TRANSFORMS)
 from ovperception.datasets.anomaly import (LoadAnomalyMask, MVTecADDataset, PackAnomalyInputs,
                                            ResizeAnomaly, VisADataset)
 from ovperception.datasets.base import (ClassnamesError, DatasetNotFoundError, OVBaseDataset,
                                         load_classnames, parse_classnames)
+from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTechDataset,
+                                            UCFQNRFDataset)
 from ovperception.datasets.detection import CocoDetDataset, LVISDetDataset, OVCOCODataset
 from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset,
                                                 COCOObjectDataset, COCOStuffDataset,
@@ -13,13 +16,15 @@ from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset
                                                 PascalVOC20Dataset, PascalVOCDataset)
 from ovperception.datasets.synthetic import SyntheticSegDataset, write_synthetic_folder
 from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, write_mvtec_tree
+from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 
 __all__ = ['LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs', 'ResizeAnomaly',
            'VisADataset', 'ClassnamesError', 'DatasetNotFoundError', 'OVBaseDataset',
-           'load_classnames', 'parse_classnames', 'ADE20KDataset', 'CityscapesDataset',
-           'COCOObjectDataset', 'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset',
-           'PascalContext59Dataset', 'PascalContext60Dataset', 'PascalVOC20Dataset',
-           'PascalVOCDataset', 'SyntheticSegDataset', 'write_synthetic_folder', 'CocoDetDataset',
-           'LVISDetDataset', 'OVCOCODataset', 'SyntheticDetDataset', 'SyntheticAnomalyDataset',
-           'write_mvtec_tree']
+           'load_classnames', 'parse_classnames', 'CocoDetDataset', 'LVISDetDataset',
+           'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
+           'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
+           'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
+           'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
+           'write_mvtec_tree', 'SyntheticDetDataset', 'FSC147Dataset', 'NWPUCrowdDataset',
+           'ShanghaiTechDataset', 'UCFQNRFDataset', 'SyntheticCountingDataset']

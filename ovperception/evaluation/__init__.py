@@ -1,7 +1,8 @@
 """Metrics; importing this package registers them in ``METRICS``."""
 from ovperception.evaluation.anomaly import AnomalyMetric
 from ovperception.evaluation.coco_metric import CocoMetric, LVISMetric
+from ovperception.evaluation.counting_metric import CountingMetric, counting_errors
 from ovperception.evaluation.iou_metric import IoUMetric, areas_to_metrics, intersect_and_union
 
-__all__ = ['AnomalyMetric', 'CocoMetric', 'LVISMetric', 'IoUMetric', 'areas_to_metrics',
-           'intersect_and_union']
+__all__ = ['AnomalyMetric', 'CocoMetric', 'LVISMetric', 'CountingMetric', 'counting_errors',
+           'IoUMetric', 'areas_to_metrics', 'intersect_and_union']

@@ -3,7 +3,7 @@
 Importing this package registers every model component (the registry's
 ``locations`` import it on first build).
 """
-from ovperception.models import anomaly, clip, detection, heads, refiners  # noqa: F401
+from ovperception.models import anomaly, clip, counting, detection, heads, refiners  # noqa: F401
 from ovperception.models.anomaly import OVAnomalyModel
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.ov_model import EncodedImages, OVModel

@@ -187,7 +187,10 @@ class OVModel(BaseModel):
         if key in self._vocab_memo:
             self._vocab_memo.move_to_end(key)
             return self._vocab_memo[key]
-        vocabulary = Vocabulary.parse(list(classnames), self.background_words)
+        # A head may encode each class as several sentences (e.g. count-bin prompts).
+        prompts = getattr(self.head, 'vocabulary_prompts', None)
+        names = prompts(list(classnames)) if prompts is not None else list(classnames)
+        vocabulary = Vocabulary.parse(names, self.background_words)
         with torch.no_grad():
             embeddings = self.text_cache.embed(vocabulary.names)
         text = TextEmbeddings(vocabulary, embeddings,
@@ -252,7 +255,9 @@ class OVModel(BaseModel):
 
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
         """Head outputs for every sample's own vocabulary, stitched and post-processed."""
-        stride = getattr(self.backbone, 'patch_size', None)
+        # The head's output stride when it differs from the backbone's (e.g. count blocks).
+        stride = getattr(self.head, 'output_stride', None) or getattr(
+            self.backbone, 'patch_size', None)
         head_images = getattr(self.head, 'uses_images', False)
         with torch.no_grad():
             # Image-aware heads and refiners see 0..255 RGB images at the working resolution.

@@ -1,0 +1,14 @@
+# CLIP-EBC (frozen CLIP ViT-B/16 + blockwise head) on ShanghaiTech part A.
+# python tools/train.py configs/counting/clip_ebc_vitb16_sha.py
+# python tools/test.py configs/counting/clip_ebc_vitb16_sha.py --weights CKPT
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.shanghaitech_a import *
+    from .._base_.models.clip_ebc_vitb16 import *
+    from .._base_.schedules.count_iter_40k import *
+
+published_metrics = {'test/MAE': 55.0, 'source':
+                     ('CLIP-EBC arXiv v1 abstract (CLIP backbone not stated there, RMSE not '
+                      'reported); unverified here')}

@@ -1,0 +1,232 @@
+"""Integer count bins of CLIP-EBC: block counts -> bin labels, bin probabilities -> counts.
+
+CLIP-EBC classifies the count of every image block into one of a few integer-valued
+bins, e.g. ``{0}, {1}, {2}, {3}, {4, 5, ...}`` (``truncation=4``). Each bin ``b`` has a
+representative value ``r_b`` (its mean count on the training set, ``'average'``, or the
+middle of the bin); the expected count of a block is ``sum_b p_b * r_b``.
+
+Bins are written as lists of one or two numbers: ``[n]`` is the single value ``n``,
+``[lo, hi]`` the integers ``lo .. hi`` and ``[lo, inf]`` every integer ``>= lo``.
+They must start at 0 and tile the non-negative integers without gaps; a last bin
+without ``inf`` receives every larger count too (huge crowds are never dropped).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+INF = float('inf')
+#: CLIP-EBC's bins with ``truncation=4`` ({0}, {1}, {2}, {3}, {4+}).
+EBC_BINS_T4: tuple[tuple[float, ...], ...] = ((0,), (1,), (2,), (3,), (4, INF))
+#: ``truncation=2`` ({0}, {1}, {2+}).
+EBC_BINS_T2: tuple[tuple[float, ...], ...] = ((0,), (1,), (2, INF))
+
+NUMBER_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine',
+                'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen',
+                'seventeen', 'eighteen', 'nineteen', 'twenty')
+
+#: Sentence templates per bin kind; ``{name}`` singular, ``{names}`` plural, ``{n}``,
+#: ``{lo}``, ``{hi}``, ``{below}`` (= lo - 1) numbers (words or digits).
+DEFAULT_PROMPTS: dict[str, str] = dict(
+    zero='There is no {name}.', one='There is one {name}.', many='There are {n} {names}.',
+    range='There are between {lo} and {hi} {names}.', open='There are more than {below} {names}.')
+
+_IRREGULAR_PLURALS = {'person': 'people', 'man': 'men', 'woman': 'women', 'child': 'children',
+                      'mouse': 'mice', 'goose': 'geese', 'foot': 'feet', 'tooth': 'teeth',
+                      'sheep': 'sheep', 'fish': 'fish', 'deer': 'deer', 'people': 'people'}
+
+
+def pluralize(name: str) -> str:
+    """English plural of the last word of ``name`` (``'person'`` -> ``'people'``).
+
+    Names that already look plural (``'sea shells'``) are kept.
+    """
+    words = name.strip().split(' ')
+    last = words[-1]
+    lower = last.lower()
+    if lower in _IRREGULAR_PLURALS:
+        plural = _IRREGULAR_PLURALS[lower]
+    elif lower.endswith('s') and not lower.endswith(('ss', 'us', 'is')):
+        plural = last
+    elif lower.endswith(('s', 'x', 'z', 'ch', 'sh')):
+        plural = last + 'es'
+    elif lower.endswith('y') and len(lower) > 1 and lower[-2] not in 'aeiou':
+        plural = last[:-1] + 'ies'
+    else:
+        plural = last + 's'
+    return ' '.join(words[:-1] + [plural])
+
+
+def _number(value: int, prompt_type: str) -> str:
+    if prompt_type == 'word' and 0 <= value < len(NUMBER_WORDS):
+        return NUMBER_WORDS[value]
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CountBins:
+    """Validated integer bins with their representative counts.
+
+    Attributes:
+        lows: (n,) inclusive lower bound of every bin.
+        highs: (n,) inclusive upper bound (``inf`` for an open last bin).
+        representatives: (n,) count ``r_b`` a block of bin ``b`` stands for.
+    """
+
+    lows: tuple[int, ...]
+    highs: tuple[float, ...]
+    representatives: tuple[float, ...]
+
+    @classmethod
+    def build(cls, bins: Sequence[Sequence[float]] = EBC_BINS_T4,
+              representatives: str | Sequence[float] = 'middle') -> CountBins:
+        """Parse bins and choose representatives.
+
+        Args:
+            bins: e.g. ``[[0], [1], [2], [3], [4, inf]]``.
+            representatives: ``'middle'`` ((lo + hi) / 2; an open bin takes ``lo``) or one
+                value per bin (e.g. CLIP-EBC's training-set bin means, see
+                :func:`bin_averages`), each inside its bin.
+
+        Raises:
+            ValueError: fewer than two bins, a gap or overlap, non-integers, a
+                representative outside its bin.
+        """
+        if len(bins) < 2:
+            raise ValueError(f'need at least two count bins, got {list(bins)}')
+        lows: list[int] = []
+        highs: list[float] = []
+        for index, spec in enumerate(bins):
+            values = [float(v) for v in spec]
+            if len(values) not in (1, 2):
+                raise ValueError(f'bin {index} {list(spec)}: give [n] or [lo, hi]')
+            low, high = values[0], values[-1]
+            if not float(low).is_integer() or not (math.isinf(high) or float(high).is_integer()):
+                raise ValueError(f'bin {index} {list(spec)}: bounds must be integers (or inf)')
+            if high < low:
+                raise ValueError(f'bin {index} {list(spec)}: upper bound below lower bound')
+            expected_low = 0 if index == 0 else highs[-1] + 1
+            if low != expected_low:
+                raise ValueError(f'bins must tile 0, 1, 2, ... without gaps: bin {index} '
+                                 f'{list(spec)} should start at {int(expected_low)}')
+            if math.isinf(high) and index != len(bins) - 1:
+                raise ValueError(f'only the last bin may be open (inf), not bin {index}')
+            lows.append(int(low))
+            highs.append(high)
+        if isinstance(representatives, str):
+            if representatives != 'middle':
+                raise ValueError(f"representatives must be 'middle' or one value per bin, got "
+                                 f'{representatives!r}')
+            reps = [float(lo) if math.isinf(hi) else (lo + hi) / 2.0
+                    for lo, hi in zip(lows, highs)]
+        else:
+            reps = [float(r) for r in representatives]
+            if len(reps) != len(lows):
+                raise ValueError(f'{len(reps)} representatives for {len(lows)} bins')
+            for index, (rep, lo, hi) in enumerate(zip(reps, lows, highs)):
+                if not lo <= rep <= hi:
+                    raise ValueError(f'representative {rep} of bin {index} lies outside '
+                                     f'[{lo}, {hi}]')
+        return cls(tuple(lows), tuple(highs), tuple(reps))
+
+    @property
+    def num_bins(self) -> int:
+        return len(self.lows)
+
+    def labels(self, counts: Tensor) -> Tensor:
+        """Bin index of every block count (any shape); counts above the last bin take it.
+
+        Args:
+            counts: non-negative block counts (integers or floats, which are rounded).
+        """
+        lows = torch.tensor(self.lows, dtype=torch.float32, device=counts.device)
+        rounded = counts.float().round().clamp_min(0)
+        return (torch.bucketize(rounded, lows, right=True) - 1).clamp(0, self.num_bins - 1)
+
+    def expected_count(self, probs: Tensor, dim: int = 1) -> Tensor:
+        """``sum_b p_b * r_b`` over ``dim`` (bin probabilities -> expected block count)."""
+        reps = torch.tensor(self.representatives, dtype=probs.dtype, device=probs.device)
+        shape = [1] * probs.dim()
+        shape[dim] = self.num_bins
+        return (probs * reps.view(shape)).sum(dim)
+
+    def prompts(self, name: str, templates: dict[str, str] | None = None,
+                prompt_type: str = 'word') -> list[str]:
+        """One sentence per bin for the class ``name`` (``"There are two people."``).
+
+        Args:
+            name: class name (singular, e.g. ``'person'``).
+            templates: overrides of :data:`DEFAULT_PROMPTS` (keys zero/one/many/range/open).
+            prompt_type: ``'word'`` (two) or ``'number'`` (2), as CLIP-EBC's ``prompt_type``.
+        """
+        if prompt_type not in ('word', 'number'):
+            raise ValueError(f"prompt_type must be 'word' or 'number', got {prompt_type!r}")
+        forms = {**DEFAULT_PROMPTS, **(templates or {})}
+        words = dict(name=name, names=pluralize(name))
+        sentences = []
+        for low, high in zip(self.lows, self.highs):
+            num = (lambda v: _number(int(v), prompt_type))
+            if math.isinf(high):
+                sentences.append(forms['open'].format(below=num(low - 1), **words))
+            elif low != high:
+                sentences.append(forms['range'].format(lo=num(low), hi=num(high), **words))
+            elif low == 0:
+                sentences.append(forms['zero'].format(**words))
+            elif low == 1:
+                sentences.append(forms['one'].format(**words))
+            else:
+                sentences.append(forms['many'].format(n=num(low), **words))
+        return sentences
+
+
+def bin_averages(bins: CountBins, block_counts: Tensor) -> list[float]:
+    """CLIP-EBC's ``'average'`` representatives: the mean block count inside each bin.
+
+    Args:
+        bins: the bins.
+        block_counts: block counts of a training set (any shape).
+
+    Returns:
+        One value per bin; a bin no block falls into keeps its ``'middle'`` value.
+    """
+    counts = block_counts.float().flatten()
+    labels = bins.labels(counts)
+    sums = torch.zeros(bins.num_bins).index_add_(0, labels, counts)
+    totals = torch.bincount(labels, minlength=bins.num_bins).float()
+    middle = CountBins.build([[lo] if lo == hi else [lo, hi]
+                              for lo, hi in zip(bins.lows, bins.highs)]).representatives
+    return [float(s / t) if t > 0 else m for s, t, m in zip(sums, totals, middle)]
+
+
+def points_to_block_counts(points: Tensor, size: tuple[int, int], block_size: int,
+                           labels: Tensor | None = None, num_classes: int = 1) -> Tensor:
+    """Number of annotated points inside every ``block_size`` x ``block_size`` block.
+
+    Args:
+        points: (N, 2) xy pixel coordinates (N may be 0); points outside the image
+            (``x < 0``, ``x >= W`` ...) are ignored.
+        size: (H, W) image size; the grid has ``ceil(H / b) x ceil(W / b)`` blocks.
+        block_size: block side b in pixels.
+        labels: optional (N,) class index of every point (default all 0).
+        num_classes: K.
+
+    Returns:
+        (K, ceil(H / b), ceil(W / b)) float counts (their sum is the number of points inside).
+    """
+    height, width = int(size[0]), int(size[1])
+    rows, cols = -(-height // block_size), -(-width // block_size)
+    points = points.reshape(-1, 2).float()
+    labels = (torch.zeros(len(points), dtype=torch.long, device=points.device) if labels is None
+              else labels.reshape(-1).long().to(points.device))
+    inside = ((points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0)
+              & (points[:, 1] < height) & (labels >= 0) & (labels < num_classes))
+    points, labels = points[inside], labels[inside]
+    col = (points[:, 0] // block_size).long()
+    row = (points[:, 1] // block_size).long()
+    flat = (labels * rows + row) * cols + col
+    counts = torch.bincount(flat, minlength=num_classes * rows * cols).float()
+    return counts.view(num_classes, rows, cols)

@@ -1,0 +1,91 @@
+"""Writer for counting: density / detection overlay with the count, and a JSON record."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ovperception.structures import OVDataSample
+from ovperception.utils.annotations import mask_to_rle, to_numpy
+from ovperception.utils.atomic import atomic_save_image, atomic_write_json
+from ovperception.visualization import draw_count, draw_instances
+from ovperception.writers.registry import register_writer
+
+#: Density values in the JSON are rounded to this many decimals.
+DENSITY_DECIMALS = 4
+
+
+def _label_names(sample: OVDataSample, num: int) -> list[str]:
+    names = sample.metainfo.get('label_names') or [
+        str(entry).split(';')[0].strip() for entry in sample.metainfo.get('classnames', [])]
+    return [str(n) for n in names] + [f'class {i}' for i in range(len(names), num)]
+
+
+def _detections(sample: OVDataSample, names: list[str]) -> list[dict[str, Any]]:
+    """One record per predicted instance (bbox xyxy, score, label, point, optional RLE)."""
+    if 'pred_instances' not in sample or 'bboxes' not in sample.pred_instances:
+        return []
+    instances = sample.pred_instances
+    boxes = to_numpy(instances.bboxes).reshape(-1, 4)
+    labels = to_numpy(instances.labels).reshape(-1)
+    scores = to_numpy(instances.scores).reshape(-1) if 'scores' in instances else None
+    points = to_numpy(instances.points).reshape(-1, 2) if 'points' in instances else None
+    masks = to_numpy(instances.masks) if 'masks' in instances else None
+    records = []
+    for i in range(len(boxes)):
+        record = dict(bbox=[round(float(v), 2) for v in boxes[i]], label=int(labels[i]),
+                      label_name=names[int(labels[i])] if 0 <= labels[i] < len(names) else None)
+        if scores is not None:
+            record['score'] = round(float(scores[i]), 4)
+        if points is not None:
+            record['point'] = [round(float(v), 2) for v in points[i]]
+        if masks is not None:
+            record['segmentation'] = mask_to_rle(masks[i].astype(bool))
+        records.append(record)
+    return records
+
+
+@register_writer('pred_count', suffixes=('_count.png', '_count.json'))
+def write_count(targets: dict[str, str], image: np.ndarray, sample: OVDataSample,
+                source_path: str) -> None:
+    """Overlay (density map or detections, count in the title) and a JSON record.
+
+    JSON: ``file_name``, ``height``, ``width``, ``counts`` (per class ``{label, count}``),
+    ``total``; with a density map ``density`` (``stride`` = image pixels per cell at the
+    working resolution, ``shape``, row-major ``values``); with detections ``detections``
+    (bbox xyxy in image pixels, score, label, point, COCO RLE ``segmentation``).
+    """
+    counts = to_numpy(sample.pred_count).astype(np.float64).reshape(-1)
+    if not np.isfinite(counts).all():
+        raise FloatingPointError(f'non-finite predicted count for {source_path}')
+    names = _label_names(sample, len(counts))
+    title = ', '.join(f'{names[i]}: {counts[i]:.1f}' for i in range(len(counts)))
+    detections = _detections(sample, names)
+    record: dict[str, Any] = dict(
+        file_name=os.path.abspath(source_path), height=int(image.shape[0]),
+        width=int(image.shape[1]),
+        counts=[dict(label=names[i], count=round(float(c), 3)) for i, c in enumerate(counts)],
+        total=round(float(counts.sum()), 3))
+    if 'pred_density' in sample:
+        density = to_numpy(sample.pred_density.data).astype(np.float64)
+        density = density.reshape(-1, *density.shape[-2:])
+        points = np.array([d['point'] for d in detections if 'point' in d]).reshape(-1, 2)
+        overlay = draw_count(image, density.sum(0), float(counts.sum()),
+                             points=points if len(points) else None, title=title)
+        record['density'] = dict(stride=sample.metainfo.get('density_stride'),
+                                 shape=list(density.shape),
+                                 values=np.round(density, DENSITY_DECIMALS).tolist())
+    else:
+        instances = sample.get('pred_instances')
+        has_boxes = instances is not None and 'bboxes' in instances
+        overlay = draw_instances(
+            image, to_numpy(instances.bboxes) if has_boxes else np.zeros((0, 4)),
+            to_numpy(instances.labels) if has_boxes else np.zeros(0, np.int64),
+            to_numpy(instances.scores) if has_boxes and 'scores' in instances else None, names,
+            masks=to_numpy(instances.masks) if has_boxes and 'masks' in instances else None,
+            points=to_numpy(instances.points) if has_boxes and 'points' in instances else None,
+            title=f'count: {title}')
+    record['detections'] = detections
+    atomic_save_image(targets['_count.png'], overlay)
+    atomic_write_json(targets['_count.json'], record)
