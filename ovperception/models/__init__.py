@@ -3,8 +3,9 @@
 Importing this package registers every model component (the registry's
 ``locations`` import it on first build).
 """
-from ovperception.models import clip, heads, refiners  # noqa: F401
+from ovperception.models import clip, heads, losses, refiners, segmentors  # noqa: F401
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.ov_model import EncodedImages, OVModel
+from ovperception.models.segmentors import FCCLIP
 
-__all__ = ['OVModel', 'OVDataPreprocessor', 'EncodedImages']
+__all__ = ['OVModel', 'OVDataPreprocessor', 'EncodedImages', 'FCCLIP']
