@@ -1,5 +1,7 @@
 """Metrics; importing this package registers them in ``METRICS``."""
 from ovperception.evaluation.anomaly import AnomalyMetric
 from ovperception.evaluation.iou_metric import IoUMetric, areas_to_metrics, intersect_and_union
+from ovperception.evaluation.panoptic_metric import PanopticMetric, pq_statistics, pq_summary
 
-__all__ = ['AnomalyMetric', 'IoUMetric', 'areas_to_metrics', 'intersect_and_union']
+__all__ = ['AnomalyMetric', 'IoUMetric', 'areas_to_metrics', 'intersect_and_union',
+           'PanopticMetric', 'pq_statistics', 'pq_summary']

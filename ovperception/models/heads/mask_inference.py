@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-INSTANCE_OFFSET = 1000
-VOID = -1
+from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID
 
 
 def mask_pool(features: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor]:

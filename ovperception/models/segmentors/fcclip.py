@@ -26,7 +26,6 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
-from ovperception.datasets.base import load_classnames
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.heads.ensemble import geometric_ensemble
 from ovperception.models.heads.mask_inference import (instance_inference, mask_pool,
@@ -113,6 +112,7 @@ class FCCLIP(BaseModel):
         self.void_embedding = nn.Parameter(torch.randn(embed_dim) / math.sqrt(embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if isinstance(seen_classnames, str):
+            from ovperception.datasets.base import load_classnames  # datasets import models
             seen_classnames = load_classnames(seen_classnames)
         self.seen_names = frozenset(n.lower() for entry in (seen_classnames or ())
                                     for n in split_synonyms(entry))

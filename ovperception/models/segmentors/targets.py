@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ovperception.models.heads.mask_inference import INSTANCE_OFFSET
+from ovperception.utils.panoptic import INSTANCE_OFFSET
 from ovperception.models.losses import SegmentTargets
 from ovperception.structures import OVDataSample
 
