@@ -7,5 +7,6 @@ demo serves every task. All files are written atomically and never over an input
 """
 from ovperception.writers.registry import OUTPUT_WRITERS, register_writer, write_predictions
 from ovperception.writers import segmentation  # noqa: F401  (registration)
+from ovperception.writers import panoptic  # noqa: F401  (registration)
 
 __all__ = ['OUTPUT_WRITERS', 'register_writer', 'write_predictions']

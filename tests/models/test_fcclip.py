@@ -1,6 +1,7 @@
 """The FCCLIP segmentor: losses on every kind of target, prediction, vocabularies, bad input."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
@@ -132,3 +133,15 @@ def test_unknown_test_cfg_key_is_rejected():
     init_default_scope('ovperception')
     with pytest.raises(ValueError, match='unknown test_cfg'):
         MODELS.build(dict(TINY['FCCLIP'], test_cfg=dict(panoptic=True)))
+
+
+def test_predictor_encodes_once_and_answers_many_vocabularies(model):
+    from ovperception.apis import OVPredictor
+    from ovperception.datasets.transforms import PackOVInputs
+    predictor = OVPredictor(model, pipeline=[PackOVInputs()])
+    predictor.set_image(np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8))
+    cats = predictor.predict('cat, dog; puppy')
+    roads = predictor.predict(['road', 'sky', 'car'])
+    assert cats.pred_sem_seg.data.shape == (1, 40, 56) == roads.pred_sem_seg.data.shape
+    assert cats.metainfo['label_names'] == ['cat', 'dog']
+    assert int(roads.pred_sem_seg.data.max()) < 3

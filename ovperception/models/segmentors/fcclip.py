@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -37,6 +38,23 @@ from ovperception.structures import OVDataSample, SampleList
 
 DEFAULT_TEST_CFG = dict(semantic_on=True, panoptic_on=True, instance_on=False,
                         object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100)
+
+
+@dataclass
+class EncodedQueries:
+    """Image-side outputs of a batch, reusable across vocabularies.
+
+    Attributes:
+        res5: (B, C5, H/32, W/32) frozen CLIP trunk features (for mask pooling / CDT).
+        class_embeds: (B, Q, C) query class embeddings.
+        mask_logits: (B, Q, H/4, W/4) mask logits.
+        padded_size: (H, W) of the padded input batch.
+    """
+
+    res5: Tensor
+    class_embeds: Tensor
+    mask_logits: Tensor
+    padded_size: tuple[int, int]
 
 
 def _build(module: nn.Module | dict | None, **defaults: Any) -> nn.Module | None:
@@ -212,21 +230,34 @@ class FCCLIP(BaseModel):
         return geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta, valid)
 
     @torch.no_grad()
+    def encode_images(self, inputs: Tensor,
+                      data_samples: SampleList | None = None) -> EncodedQueries:
+        """The vocabulary-independent part: backbone, pixel decoder and mask decoder (so
+        ``OVPredictor`` answers many vocabularies per image at the cost of one)."""
+        features = self.backbone_features(inputs)
+        class_embeds, mask_logits = self.decode_queries(features)[-1]
+        return EncodedQueries(features['res5'], class_embeds, mask_logits,
+                              tuple(inputs.shape[-2:]))
+
+    @torch.no_grad()
+    def decode(self, encoded: EncodedQueries, data_samples: SampleList) -> list[OVDataSample]:
+        """Classify the encoded proposals with each sample's vocabulary; fill ``pred_*``."""
+        for classnames, indices in self.vocabulary_groups(data_samples).items():
+            text = self.encode_vocabulary(classnames).to(encoded.res5.device)
+            self._check_vocabulary(text)
+            probs = self.class_probabilities(
+                {'res5': encoded.res5[indices]}, encoded.class_embeds[indices],
+                encoded.mask_logits[indices], text)
+            for row, index in enumerate(indices):
+                masks = self._masks_at_original_size(encoded.mask_logits[index],
+                                                     encoded.padded_size, data_samples[index])
+                self._fill_sample(data_samples[index], probs[row].float(), masks, text)
+        return list(data_samples)
+
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
         """Semantic (``pred_sem_seg``), panoptic (``pred_panoptic_seg``) and instance
         (``pred_instances``) predictions at each sample's ``ori_shape``."""
-        features = self.backbone_features(inputs)
-        class_embeds, mask_logits = self.decode_queries(features)[-1]
-        for classnames, indices in self.vocabulary_groups(data_samples).items():
-            text = self.encode_vocabulary(classnames).to(inputs.device)
-            self._check_vocabulary(text)
-            probs = self.class_probabilities({k: v[indices] for k, v in features.items()},
-                                             class_embeds[indices], mask_logits[indices], text)
-            for row, index in enumerate(indices):
-                masks = self._masks_at_original_size(mask_logits[index], inputs.shape[-2:],
-                                                     data_samples[index])
-                self._fill_sample(data_samples[index], probs[row].float(), masks, text)
-        return list(data_samples)
+        return self.decode(self.encode_images(inputs, data_samples), data_samples)
 
     @staticmethod
     def _masks_at_original_size(mask_logits: Tensor, padded: tuple[int, int],
