@@ -6,6 +6,7 @@ from ovperception.datasets.anomaly import (LoadAnomalyMask, MVTecADDataset, Pack
                                            ResizeAnomaly, VisADataset)
 from ovperception.datasets.base import (ClassnamesError, DatasetNotFoundError, OVBaseDataset,
                                         load_classnames, parse_classnames)
+from ovperception.datasets.coco_panoptic import COCOPanopticDataset, LoadPanopticAnnotations
 from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTechDataset,
                                             UCFQNRFDataset)
 from ovperception.datasets.detection import CocoDetDataset, LVISDetDataset, OVCOCODataset
@@ -14,17 +15,21 @@ from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset
                                                 FolderSegDataset, OVSegDataset,
                                                 PascalContext59Dataset, PascalContext60Dataset,
                                                 PascalVOC20Dataset, PascalVOCDataset)
+from ovperception.datasets.segmentation_full import ADE20KFullDataset, PascalContext459Dataset
 from ovperception.datasets.synthetic import SyntheticSegDataset, write_synthetic_folder
 from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, write_mvtec_tree
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
+from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
 
 __all__ = ['LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs', 'ResizeAnomaly',
            'VisADataset', 'ClassnamesError', 'DatasetNotFoundError', 'OVBaseDataset',
-           'load_classnames', 'parse_classnames', 'CocoDetDataset', 'LVISDetDataset',
+           'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',
+           'ShanghaiTechDataset', 'UCFQNRFDataset', 'CocoDetDataset', 'LVISDetDataset',
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
            'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
            'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
            'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
-           'write_mvtec_tree', 'SyntheticDetDataset', 'FSC147Dataset', 'NWPUCrowdDataset',
-           'ShanghaiTechDataset', 'UCFQNRFDataset', 'SyntheticCountingDataset']
+           'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
+           'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
+           'PascalContext459Dataset', 'SyntheticPanopticDataset']

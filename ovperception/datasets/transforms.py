@@ -64,17 +64,23 @@ def rescale_size(height: int, width: int, scale: tuple[int, int]) -> tuple[int, 
     return int(height * factor + 0.5), int(width * factor + 0.5), factor
 
 
+#: per-pixel label maps that geometric transforms move with the image
+SEG_KEYS = ('gt_seg_map', 'gt_panoptic_map')
+
+
 def _resize_sample(results: dict, new_h: int, new_w: int, with_seg: bool) -> dict:
-    """Resize ``img`` bilinearly (and ``gt_seg_map`` by nearest when asked)."""
+    """Resize ``img`` bilinearly (and the label maps of ``SEG_KEYS`` by nearest when asked)."""
     img = results['img']
     h, w = img.shape[:2]
     if (new_h, new_w) != (h, w):
         results['img'] = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        if with_seg and results.get('gt_seg_map') is not None:
-            seg = results['gt_seg_map']
+        for key in SEG_KEYS if with_seg else ():
+            seg = results.get(key)
+            if seg is None:
+                continue
             resized = cv2.resize(seg.astype(np.int32), (new_w, new_h),
                                  interpolation=cv2.INTER_NEAREST)
-            results['gt_seg_map'] = resized.astype(seg.dtype)
+            results[key] = resized.astype(seg.dtype)
     results['img_shape'] = (new_h, new_w)
     results['scale_factor'] = (new_h / h, new_w / w)
     results['keep_ratio'] = True
@@ -254,8 +260,9 @@ class RandomCrop(BaseTransform):
                 box = self._random_box(height, width)
         y1, y2, x1, x2 = box
         results['img'] = results['img'][y1:y2, x1:x2]
-        if seg is not None:
-            results['gt_seg_map'] = seg[y1:y2, x1:x2]
+        for key in SEG_KEYS:
+            if results.get(key) is not None:
+                results[key] = results[key][y1:y2, x1:x2]
         results['img_shape'] = tuple(results['img'].shape[:2])
         return results
 
@@ -280,8 +287,9 @@ class RandomFlip(BaseTransform):
         if flip:
             axis = 1 if self.direction == 'horizontal' else 0
             results['img'] = np.flip(results['img'], axis=axis)
-            if results.get('gt_seg_map') is not None:
-                results['gt_seg_map'] = np.flip(results['gt_seg_map'], axis=axis)
+            for key in SEG_KEYS:
+                if results.get(key) is not None:
+                    results[key] = np.flip(results[key], axis=axis)
         results['flip'] = flip
         results['flip_direction'] = self.direction if flip else None
         return results
@@ -293,7 +301,8 @@ class PackOVInputs(BaseTransform):
 
     ``inputs`` is a (3, H, W) uint8 RGB tensor; ``data_samples`` an
     ``OVDataSample`` whose ``gt_sem_seg.data`` is (1, H, W) int64 (when the
-    sample has labels) and whose metainfo holds the ``meta_keys`` present.
+    sample has labels), whose ``gt_panoptic_seg.data`` is (1, H, W) int64 (when it has a
+    ``gt_panoptic_map``) and whose metainfo holds the ``meta_keys`` present.
 
     Args:
         meta_keys: sample keys copied into the metainfo.
@@ -301,7 +310,7 @@ class PackOVInputs(BaseTransform):
 
     DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor',
                          'flip', 'flip_direction', 'reduce_zero_label', 'classnames',
-                         'sample_idx')
+                         'sample_idx', 'is_thing')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
@@ -316,6 +325,10 @@ class PackOVInputs(BaseTransform):
         if seg is not None:
             data = torch.from_numpy(np.ascontiguousarray(seg[None]).astype(np.int64))
             sample.gt_sem_seg = PixelData(data=data)
+        panoptic = results.get('gt_panoptic_map')
+        if panoptic is not None:
+            data = torch.from_numpy(np.ascontiguousarray(panoptic[None]).astype(np.int64))
+            sample.gt_panoptic_seg = PixelData(data=data)
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=inputs, data_samples=sample)
 

@@ -3,6 +3,8 @@ from ovperception.evaluation.anomaly import AnomalyMetric
 from ovperception.evaluation.coco_metric import CocoMetric, LVISMetric
 from ovperception.evaluation.counting_metric import CountingMetric, counting_errors
 from ovperception.evaluation.iou_metric import IoUMetric, areas_to_metrics, intersect_and_union
+from ovperception.evaluation.panoptic_metric import PanopticMetric, pq_statistics, pq_summary
 
 __all__ = ['AnomalyMetric', 'CocoMetric', 'LVISMetric', 'CountingMetric', 'counting_errors',
-           'IoUMetric', 'areas_to_metrics', 'intersect_and_union']
+           'IoUMetric', 'areas_to_metrics', 'intersect_and_union', 'PanopticMetric',
+           'pq_statistics', 'pq_summary']

@@ -5,8 +5,7 @@ A writer is registered for the prediction field it reads (``pred_sem_seg``,
 :func:`write_predictions` runs every writer whose field the sample holds, so one
 demo serves every task. All files are written atomically and never over an input.
 """
-# importing the writer modules registers them
-from ovperception.writers import anomaly, counting, detection, segmentation  # noqa: F401
+from ovperception.writers import anomaly, counting, detection, panoptic, segmentation  # noqa: F401
 from ovperception.writers.registry import OUTPUT_WRITERS, register_writer, write_predictions
 
 __all__ = ['OUTPUT_WRITERS', 'register_writer', 'write_predictions']

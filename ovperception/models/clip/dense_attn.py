@@ -345,9 +345,21 @@ def timm_dense_features(visual: nn.Module, images: Tensor) -> Tensor:
     Returns:
         (B, C, H/stride, W/stride).
     """
+    return timm_project_map(visual, visual.trunk.forward_features(images))
+
+
+def timm_project_map(visual: nn.Module, x: Tensor) -> Tensor:
+    """Last-stage trunk features -> head norm (+ pre-logits) -> projection, per location.
+
+    Args:
+        visual: open_clip ``TimmModel`` with a CNN trunk.
+        x: (B, C_trunk, h, w) last-stage features (or mask-pooled (M, C_trunk, 1, 1)).
+
+    Returns:
+        (B, C, h, w) in the joint embedding space (not normalised).
+    """
     if 'pool' in dict(visual.head.named_children()):
         raise NotImplementedError('attention-pool timm heads have no dense path')
-    x = visual.trunk.forward_features(images)
     trunk_head = getattr(visual.trunk, 'head', None)
     norm = getattr(trunk_head, 'norm', None)
     if norm is not None:

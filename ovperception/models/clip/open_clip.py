@@ -30,7 +30,7 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_pool_any
                                                  check_dense_mode, interpolate_pos_embed,
                                                  mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
-                                                 tokens_to_map)
+                                                 timm_project_map, tokens_to_map)
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
                                               check_state_dict, file_identity, find_cached_file,
                                               load_state_dict_file, looks_like_path,
@@ -41,6 +41,7 @@ DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
                             'Tensor | tuple[Tensor, tuple[int, int]]']
 CNN_DENSE_MODES = ('vanilla', 'maskclip')
 CNN_STRIDE = 32
+MULTISCALE_NAMES = ('res2', 'res3', 'res4', 'res5')  # strides 4, 8, 16, 32
 TEXT_CHUNK = 256
 
 
@@ -384,6 +385,54 @@ class OpenCLIPBackbone(BaseModule):
         self._require_vit('project_patch_tokens', dense=True)
         grid = (maps.shape[-2], maps.shape[-1])
         return self._vit_project(maps.flatten(2).transpose(1, 2), grid)
+    # ------------------------------------------------------------ multi-scale (CNN CLIPs)
+    @property
+    def stage_channels(self) -> dict[str, int]:
+        """Channels of the four CNN stages ``{'res2': C2, ..., 'res5': C5}`` (strides 4..32)."""
+        self._require_cnn('stage_channels')
+        if self.kind == 'resnet':
+            layers = (self.visual.layer1, self.visual.layer2, self.visual.layer3,
+                      self.visual.layer4)
+            channels = [int(layer[-1].conv3.out_channels) for layer in layers]
+        else:
+            channels = [int(info['num_chs']) for info in self.visual.trunk.feature_info[-4:]]
+        return dict(zip(MULTISCALE_NAMES, channels))
+
+    def multiscale_features(self, images: Tensor) -> dict[str, Tensor]:
+        """Trunk features of a ConvNeXt / ResNet CLIP at strides 4, 8, 16 and 32.
+
+        Args:
+            images: (B, 3, H, W) normalised images (padded to a multiple of 32 here).
+
+        Returns:
+            ``{'res2': (B, C2, H/4, W/4), ..., 'res5': (B, C5, H/32, W/32)}`` (ceil sizes),
+            trunk space; :meth:`project_trunk_features` maps ``res5`` into the joint space.
+        """
+        self._require_cnn('multiscale_features')
+        return dict(zip(MULTISCALE_NAMES, self.dense_intermediates(images, [0, 1, 2, 3])))
+
+    def project_trunk_features(self, features: Tensor) -> Tensor:
+        """Last-stage trunk features -> joint space, per location (the CLIP head as 1x1).
+
+        ConvNeXt: head norm + projection; ResNet: the attention pool's value path. FC-CLIP
+        pools ``res5`` under each mask first and projects the pooled vectors: pass them as
+        (M, C5, 1, 1).
+
+        Args:
+            features: (B, C5, h, w) ``res5`` features (or pooled ones, h = w = 1).
+
+        Returns:
+            (B, C, h, w), not normalised; equals :meth:`dense_features` for ``res5``.
+        """
+        self._require_cnn('project_trunk_features')
+        if self.kind == 'resnet':
+            return attention_pool_value_path(self.visual.attnpool, features)
+        return timm_project_map(self.visual, features)
+
+    def _require_cnn(self, what: str) -> None:
+        if self.kind not in ('resnet', 'timm'):
+            raise NotImplementedError(f'{what} needs a ConvNeXt or ResNet CLIP (FC-CLIP style); '
+                                      f'{self.model_name} has a {self.kind} tower')
 
     # ------------------------------------------------------------ ViT internals
     def _require_vit(self, what: str, dense: bool = False) -> None:

@@ -1,0 +1,27 @@
+# FC-CLIP with a frozen ConvNeXt-L CLIP (open_clip convnext_large_d_320, LAION-2B soup).
+# Pixel decoder: FPN + 6-layer transformer encoder on the stride-32 level (Mask2Former uses
+# multi-scale deformable attention there); decoder: 250 queries, 9 masked-attention layers.
+from ovperception.models import FCCLIP
+from ovperception.models.clip.open_clip import OpenCLIPBackbone
+from ovperception.models.data_preprocessor import OVDataPreprocessor
+from ovperception.models.heads import FPNPixelDecoder, MaskTransformerDecoder
+from ovperception.models.losses import MaskSetCriterion
+
+model = dict(
+    type=FCCLIP,
+    data_preprocessor=dict(type=OVDataPreprocessor, pad_size_divisor=32),
+    backbone=dict(type=OpenCLIPBackbone, model_name='convnext_large_d_320',
+                  pretrained='laion2b_s29b_b131k_ft_soup'),
+    pixel_decoder=dict(type=FPNPixelDecoder, conv_dim=256, mask_dim=256, num_encoder_layers=6,
+                       num_heads=8),
+    mask_decoder=dict(type=MaskTransformerDecoder, hidden_dim=256, num_queries=250,
+                      num_heads=8, dim_feedforward=2048, num_layers=9),
+    criterion=dict(type=MaskSetCriterion, class_weight=2.0, mask_weight=5.0, dice_weight=5.0,
+                   no_object_weight=0.1, num_points=12544),
+    seen_classnames='coco_panoptic',
+    alpha=0.4,
+    beta=0.8,
+    template_set='vild14',
+    test_cfg=dict(semantic_on=True, panoptic_on=True, instance_on=True,
+                  object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100),
+)

@@ -1,0 +1,15 @@
+# FC-CLIP ConvNeXt-L (trained on COCO panoptic) zero-shot
+# on Pascal VOC 21 (with background), semantic mIoU.
+#   python tools/test.py configs/segmentation/fcclip_convnext_large_voc21_640.py
+#       --weights fcclip_cocopan.pth
+# Published mIoU 81.8 - source: FC-CLIP README (PAS-21).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.voc21 import *
+    from .._base_.models.fcclip_convnext_large import *
+
+model.test_cfg.update(panoptic_on=False, instance_on=False)
+test_dataloader.dataset.pipeline[1].update(short_side=640)
+published_metrics = dict(mIoU=81.8, source='FC-CLIP README (PAS-21)')

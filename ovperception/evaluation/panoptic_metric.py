@@ -1,0 +1,159 @@
+"""Panoptic quality (Kirillov et al. 2019) with the COCO panopticapi conventions.
+
+Per image, ground-truth and predicted segments (panoptic maps, see
+:mod:`ovperception.utils.panoptic`; VOID = -1 is unlabelled) are matched when they have the
+same class and IoU > 0.5 (such a match is unique). The union excludes the part of the
+prediction lying on VOID ground truth. Unmatched ground-truth segments are false negatives;
+unmatched predictions are false positives unless more than half of them lies on VOID.
+Summed over the dataset, per class c:
+
+    PQ_c = sum_{TP} IoU / (TP + FP/2 + FN/2) = SQ_c * RQ_c,
+    SQ_c = sum_{TP} IoU / TP,   RQ_c = TP / (TP + FP/2 + FN/2),
+
+and PQ / SQ / RQ are means over the classes with TP + FP + FN > 0 (all classes, things,
+stuff). Crowd regions are expected as VOID in the ground truth (COCOPanopticDataset does
+that), a simplification of panopticapi, which ignores predictions on crowd regions of their
+own class only.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+
+from ovperception.evaluation.iou_metric import _field
+from ovperception.registry import METRICS
+from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID
+
+
+def _segments(panoptic: np.ndarray) -> dict[int, int]:
+    """{segment id: area} of the non-VOID segments."""
+    ids, areas = np.unique(panoptic[panoptic != VOID], return_counts=True)
+    return dict(zip(ids.tolist(), areas.tolist()))
+
+
+def pq_statistics(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-class (TP, FP, FN, sum of TP IoUs) of one image: a (K, 4) float array.
+
+    Args:
+        pred, gt: (H, W) panoptic maps (``label + instance * INSTANCE_OFFSET``, VOID = -1).
+        num_classes: K; labels must lie in [0, K).
+    """
+    if pred.shape != gt.shape:
+        raise ValueError(f'prediction {pred.shape} and ground truth {gt.shape} differ in size')
+    stats = np.zeros((num_classes, 4), dtype=np.float64)
+    gt_segments, pred_segments = _segments(gt), _segments(pred)
+    for segment in list(gt_segments) + list(pred_segments):
+        if not 0 <= segment % INSTANCE_OFFSET < num_classes:
+            raise ValueError(f'panoptic label {segment % INSTANCE_OFFSET} outside [0, '
+                             f'{num_classes})')
+    # joint ids: gt segment (or VOID) x pred segment -> intersection areas
+    offset = int(max(pred.max(initial=0), gt.max(initial=0))) + 2
+    joint = (gt.astype(np.int64) + 1) * offset + (pred.astype(np.int64) + 1)
+    pair_ids, pair_areas = np.unique(joint, return_counts=True)
+    intersections = {(int(g) - 1, int(p) - 1): int(a) for g, p, a in
+                     zip(pair_ids // offset, pair_ids % offset, pair_areas)}
+    matched_gt, matched_pred = set(), set()
+    for (gt_id, pred_id), inter in intersections.items():
+        if gt_id == VOID or pred_id == VOID:
+            continue
+        if gt_id % INSTANCE_OFFSET != pred_id % INSTANCE_OFFSET:
+            continue
+        union = (pred_segments[pred_id] + gt_segments[gt_id] - inter
+                 - intersections.get((VOID, pred_id), 0))
+        iou = inter / union
+        if iou > 0.5:
+            label = gt_id % INSTANCE_OFFSET
+            stats[label, 0] += 1
+            stats[label, 3] += iou
+            matched_gt.add(gt_id)
+            matched_pred.add(pred_id)
+    for gt_id in gt_segments:
+        if gt_id not in matched_gt:
+            stats[gt_id % INSTANCE_OFFSET, 2] += 1
+    for pred_id, area in pred_segments.items():
+        if pred_id in matched_pred:
+            continue
+        if intersections.get((VOID, pred_id), 0) / area > 0.5:
+            continue
+        stats[pred_id % INSTANCE_OFFSET, 1] += 1
+    return stats
+
+
+def pq_summary(stats: np.ndarray, is_thing: Sequence[bool] | None = None) -> dict[str, Any]:
+    """Dataset (K, 4) statistics -> PQ/SQ/RQ (percent) over all / things / stuff classes,
+    plus per-class arrays (NaN for classes that never occur)."""
+    tp, fp, fn, iou = stats.T
+    denominator = tp + 0.5 * fp + 0.5 * fn
+    present = denominator > 0
+    with np.errstate(divide='ignore', invalid='ignore'):
+        pq = np.where(present, iou / denominator, np.nan)
+        sq = np.where(tp > 0, iou / np.maximum(tp, 1), np.where(present, 0.0, np.nan))
+        rq = np.where(present, tp / denominator, np.nan)
+    result: dict[str, Any] = {}
+    groups = {'': np.ones(len(stats), dtype=bool)}
+    if is_thing is not None:
+        things = np.asarray(list(is_thing), dtype=bool)
+        groups.update({'_th': things, '_st': ~things})
+    for suffix, members in groups.items():
+        chosen = present & members
+        for name, values in (('PQ', pq), ('SQ', sq), ('RQ', rq)):
+            result[name + suffix] = (round(float(np.mean(values[chosen])) * 100, 2)
+                                     if chosen.any() else float('nan'))
+    result['per_class'] = dict(PQ=pq, SQ=sq, RQ=rq)
+    return result
+
+
+@METRICS.register_module()
+class PanopticMetric(BaseMetric):
+    """PQ / SQ / RQ (all, things ``_th``, stuff ``_st``) from ``pred_panoptic_seg`` and
+    ``gt_panoptic_seg``.
+
+    Things/stuff come from ``is_thing`` in the dataset metainfo or the samples' metainfo
+    (without it only the overall numbers are reported).
+
+    Args:
+        collect_device, prefix: mmengine ``BaseMetric`` arguments.
+    """
+
+    default_prefix: str | None = None
+
+    def __init__(self, collect_device: str = 'cpu', prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self._is_thing: list[bool] | None = None
+        self._classnames: list[str] | None = None
+
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        for sample in data_samples:
+            pred, gt = _field(sample, 'pred_panoptic_seg'), _field(sample, 'gt_panoptic_seg')
+            if pred is None or gt is None:
+                raise KeyError('PanopticMetric needs pred_panoptic_seg and gt_panoptic_seg '
+                               '(a panoptic model and a dataset with panoptic labels)')
+            classnames = list(_field(sample, 'classnames'))
+            self._classnames = self._classnames or classnames
+            self._is_thing = self._is_thing or _field(sample, 'is_thing')
+            as_array = (lambda f: torch.as_tensor(f.data if hasattr(f, 'data') else f['data'])
+                        .squeeze(0).cpu().numpy())
+            self.results.append(pq_statistics(as_array(pred), as_array(gt), len(classnames)))
+
+    def compute_metrics(self, results: list[np.ndarray]) -> dict[str, float]:
+        stats = np.sum(results, axis=0)
+        is_thing = (self.dataset_meta or {}).get('is_thing', self._is_thing)
+        summary = pq_summary(stats, is_thing)
+        per_class = summary.pop('per_class')
+        names = self._classnames or [str(k) for k in range(len(stats))]
+        lines = [f'{"class":<24}{"PQ":>8}{"SQ":>8}{"RQ":>8}']
+        for index, name in enumerate(names):
+            if not np.isnan(per_class['PQ'][index]):
+                lines.append(f'{name.split(";")[0][:23]:<24}' + ''.join(
+                    f'{per_class[k][index] * 100:8.2f}' for k in ('PQ', 'SQ', 'RQ')))
+        print_log('per-class panoptic quality:\n' + '\n'.join(lines),
+                  logger=MMLogger.get_current_instance())
+        return OrderedDict(summary)
+
+
+__all__ = ['PanopticMetric', 'pq_statistics', 'pq_summary']

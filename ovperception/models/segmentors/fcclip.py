@@ -1,0 +1,304 @@
+"""FC-CLIP: a single frozen convolutional CLIP for open-vocabulary semantic / panoptic
+segmentation (Yu et al., NeurIPS 2023), with MAFT+'s content-dependent transfer as an option.
+
+One frozen ConvNeXt / ResNet CLIP image tower feeds both
+
+* the **in-vocabulary** path: multi-scale trunk features -> FPN pixel decoder -> masked
+  transformer decoder -> per query a mask and a class embedding, compared (cosine x a
+  learned temperature) with the text embeddings of the vocabulary and a learned void
+  embedding (trained with Hungarian-matched set losses), and
+* the **out-of-vocabulary** path (inference only): the frozen stride-32 trunk features
+  mask-pooled under each predicted mask, projected by the CLIP head and compared with
+  the same text embeddings (CLIP logit scale),
+
+combined by the geometric ensemble (:mod:`ovperception.models.heads.ensemble`), with
+weights ``alpha`` for classes of the training vocabulary and ``beta`` for the others.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from torch import Tensor, nn
+
+from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
+from ovperception.models.heads.ensemble import geometric_ensemble
+from ovperception.models.heads.mask_inference import (instance_inference, mask_pool,
+                                                      panoptic_inference, semantic_inference)
+from ovperception.models.ov_model import OVModel
+from ovperception.models.segmentors.targets import segment_targets
+from ovperception.registry import MODELS
+from ovperception.structures import OVDataSample, SampleList
+
+DEFAULT_TEST_CFG = dict(semantic_on=True, panoptic_on=True, instance_on=False,
+                        object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100)
+
+
+@dataclass
+class EncodedQueries:
+    """Image-side outputs of a batch, reusable across vocabularies.
+
+    Attributes:
+        res5: (B, C5, H/32, W/32) frozen CLIP trunk features (for mask pooling / CDT).
+        class_embeds: (B, Q, C) query class embeddings.
+        mask_logits: (B, Q, H/4, W/4) mask logits.
+        padded_size: (H, W) of the padded input batch.
+    """
+
+    res5: Tensor
+    class_embeds: Tensor
+    mask_logits: Tensor
+    padded_size: tuple[int, int]
+
+
+def _build(module: nn.Module | dict | None, **defaults: Any) -> nn.Module | None:
+    """Build a config (filling ``defaults`` it does not set) or pass a module through."""
+    if module is None or isinstance(module, nn.Module):
+        return module
+    return MODELS.build({**defaults, **module})
+
+
+def seen_class_mask(classnames: Sequence[str], seen_names: frozenset[str]) -> Tensor:
+    """(K,) bool: a class is seen when any of its synonyms (case-insensitive) was trained on."""
+    return torch.tensor([any(n.lower() in seen_names for n in split_synonyms(entry))
+                         for entry in classnames], dtype=torch.bool)
+
+
+@MODELS.register_module()
+class FCCLIP(BaseModel):
+    """Frozen CNN CLIP + pixel decoder + mask decoder + in/out-vocabulary classifiers.
+
+    The vocabulary is data (each sample's ``classnames``), handled by the same machinery
+    as :class:`OVModel` (vocabulary grouping, ``TextEmbeddingCache``, memoised vocabularies).
+
+    Args:
+        backbone: ``OpenCLIPBackbone`` (ConvNeXt or ResNet CLIP) or its config.
+        pixel_decoder: e.g. ``FPNPixelDecoder``; ``in_channels`` defaults to the backbone's
+            stage channels.
+        mask_decoder: e.g. ``MaskTransformerDecoder``; ``embed_dim`` defaults to the CLIP
+            embedding size, ``in_channels`` / ``mask_dim`` to the pixel decoder's.
+        criterion: ``MaskSetCriterion`` config.
+        content_transfer: optional MAFT+ ``ContentDependentTransfer`` config (``embed_dim``
+            defaults to the CLIP embedding size): text embeddings adapted per image.
+        seen_classnames: the training vocabulary (list or class-name file): decides which
+            test classes get ``alpha`` (seen) and which ``beta`` (unseen); None = all unseen.
+        alpha, beta: geometric-ensemble weights of the out-of-vocabulary classifier for
+            seen / unseen classes (FC-CLIP: 0.4 / 0.8); ``alpha = beta = 0`` uses the
+            in-vocabulary classifier only.
+        template_set: prompt templates (FC-CLIP: ViLD's 14).
+        text_cache_dir: on-disk text-embedding cache.
+        test_cfg: ``semantic_on``, ``panoptic_on``, ``instance_on``,
+            ``object_mask_threshold``, ``overlap_threshold``, ``max_instances``.
+        data_preprocessor: batch collator config (default: backbone statistics, pad to 32).
+    """
+
+    # Vocabulary machinery shared with OVModel (needs backbone, template_set,
+    # text_cache_dir, background_words, _text_cache and _vocab_memo).
+    text_cache = OVModel.text_cache
+    encode_vocabulary = OVModel.encode_vocabulary
+    vocabulary_groups = staticmethod(OVModel.vocabulary_groups)
+
+    def __init__(self, backbone: nn.Module | dict, pixel_decoder: nn.Module | dict,
+                 mask_decoder: nn.Module | dict, *, criterion: nn.Module | dict | None = None,
+                 content_transfer: nn.Module | dict | None = None,
+                 seen_classnames: Sequence[str] | str | None = None,
+                 alpha: float = 0.4, beta: float = 0.8,
+                 template_set: str | Sequence[str] = 'vild14',
+                 text_cache_dir: str | None = None, test_cfg: dict | None = None,
+                 train_cfg: dict | None = None,
+                 data_preprocessor: dict | nn.Module | None = None,
+                 init_cfg: dict | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ovperception.OVDataPreprocessor', pad_size_divisor=32)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = _build(backbone)
+        if isinstance(self.data_preprocessor, nn.Module) and hasattr(self.backbone, 'mean'):
+            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
+            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        embed_dim = int(self.backbone.embed_dim)
+        self.pixel_decoder = _build(pixel_decoder, in_channels=self.backbone.stage_channels)
+        self.mask_decoder = _build(mask_decoder, in_channels=self.pixel_decoder.conv_dim,
+                                   mask_dim=self.pixel_decoder.mask_dim, embed_dim=embed_dim)
+        self.criterion = _build(criterion or dict(type='ovperception.MaskSetCriterion'))
+        self.content_transfer = _build(content_transfer, embed_dim=embed_dim)
+        self.void_embedding = nn.Parameter(torch.randn(embed_dim) / math.sqrt(embed_dim))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        if isinstance(seen_classnames, str):
+            from ovperception.datasets.base import load_classnames  # datasets import models
+            seen_classnames = load_classnames(seen_classnames)
+        self.seen_names = frozenset(n.lower() for entry in (seen_classnames or ())
+                                    for n in split_synonyms(entry))
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.template_set = template_set
+        self.text_cache_dir = text_cache_dir
+        self.background_words: tuple[str, ...] = ()
+        self._text_cache = None
+        self._vocab_memo: OrderedDict = OrderedDict()
+        unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
+        if unknown:
+            raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: '
+                             f'{sorted(DEFAULT_TEST_CFG)}')
+        self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        self.train_cfg = dict(train_cfg or {})
+
+    @property
+    def is_trainable(self) -> bool:
+        """Whether any parameter would receive a gradient."""
+        return any(p.requires_grad for p in self.parameters())
+
+    # ------------------------------------------------------------------ features
+    def backbone_features(self, inputs: Tensor) -> dict[str, Tensor]:
+        """(B, 3, H, W) -> ``res2`` .. ``res5`` trunk features (no gradient when frozen)."""
+        if any(p.requires_grad for p in self.backbone.parameters()):
+            return self.backbone.multiscale_features(inputs)
+        with torch.no_grad():
+            return self.backbone.multiscale_features(inputs)
+
+    def decode_queries(self, features: dict[str, Tensor]) -> list[tuple[Tensor, Tensor]]:
+        """Per decoder output: ((B, Q, C) class embeddings, (B, Q, H/4, W/4) mask logits)."""
+        mask_features, levels = self.pixel_decoder(features)
+        return self.mask_decoder(levels, mask_features)
+
+    def class_text(self, text: TextEmbeddings, res5: Tensor) -> Tensor:
+        """(B, N, C) per-image text embeddings: CLIP's, or content-adapted (MAFT+ CDT)."""
+        embeddings = text.embeddings.to(res5.dtype)
+        if self.content_transfer is None:
+            return embeddings[None].expand(res5.shape[0], -1, -1)
+        dense = F.normalize(self.backbone.project_trunk_features(res5), dim=1)
+        return self.content_transfer(embeddings, dense)
+
+    def in_vocabulary_logits(self, class_embeds: Tensor, names: Tensor,
+                             text: TextEmbeddings) -> Tensor:
+        """(B, Q, C) class embeddings vs (B, N, C) names + void -> (B, Q, K + 1) logits."""
+        queries = F.normalize(class_embeds, dim=-1)
+        scale = self.logit_scale.exp().clamp(max=100.0)
+        name_logits = scale * torch.einsum('bqc,bnc->bqn', queries, names)
+        void = scale * queries @ F.normalize(self.void_embedding, dim=0)
+        return torch.cat([text.reduce_synonyms(name_logits, dim=-1), void[..., None]], dim=-1)
+
+    def out_vocabulary_logits(self, res5: Tensor, mask_logits: Tensor, names: Tensor,
+                              text: TextEmbeddings) -> tuple[Tensor, Tensor]:
+        """Mask-pooled frozen CLIP features vs names -> ((B, Q, K) logits, (B, Q) valid)."""
+        pooled, valid = mask_pool(res5, mask_logits)
+        batch, queries, channels = pooled.shape
+        projected = self.backbone.project_trunk_features(
+            pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
+        name_logits = text.logit_scale * torch.einsum(
+            'bqc,bnc->bqn', F.normalize(projected, dim=-1), names)
+        return text.reduce_synonyms(name_logits, dim=-1), valid
+
+    def _check_vocabulary(self, text: TextEmbeddings) -> None:
+        if text.vocabulary.has_virtual_background:
+            raise ValueError('FC-CLIP has its own void class; background words are not used')
+
+    # ------------------------------------------------------------------ modes
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
+        """Set losses of every decoder output, each vocabulary group weighted by its size."""
+        features = self.backbone_features(inputs)
+        outputs = self.decode_queries(features)
+        totals: dict[str, Tensor] = {}
+        for classnames, indices in self.vocabulary_groups(data_samples).items():
+            text = self.encode_vocabulary(classnames).to(inputs.device)
+            self._check_vocabulary(text)
+            names = self.class_text(text, features['res5'][indices])
+            group_outputs = [(self.in_vocabulary_logits(embeds[indices], names, text),
+                              masks[indices]) for embeds, masks in outputs]
+            targets = [segment_targets(data_samples[i], inputs.shape[-2:], len(classnames),
+                                       inputs.device)
+                       for i in indices]
+            weight = len(indices) / len(data_samples)
+            for name, value in self.criterion(group_outputs, targets).items():
+                totals[name] = totals.get(name, 0) + value * weight
+        return totals
+
+    @torch.no_grad()
+    def class_probabilities(self, features: dict[str, Tensor], class_embeds: Tensor,
+                            mask_logits: Tensor, text: TextEmbeddings) -> Tensor:
+        """(B, Q, K + 1) ensembled probabilities of one vocabulary group (void last)."""
+        names = self.class_text(text, features['res5'])
+        in_logits = self.in_vocabulary_logits(class_embeds, names, text)
+        if self.alpha == 0 and self.beta == 0:
+            return in_logits.softmax(-1)
+        out_logits, valid = self.out_vocabulary_logits(features['res5'], mask_logits, names, text)
+        seen = seen_class_mask(text.vocabulary.entries, self.seen_names)
+        return geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta, valid)
+
+    @torch.no_grad()
+    def encode_images(self, inputs: Tensor,
+                      data_samples: SampleList | None = None) -> EncodedQueries:
+        """The vocabulary-independent part: backbone, pixel decoder and mask decoder (so
+        ``OVPredictor`` answers many vocabularies per image at the cost of one)."""
+        features = self.backbone_features(inputs)
+        class_embeds, mask_logits = self.decode_queries(features)[-1]
+        return EncodedQueries(features['res5'], class_embeds, mask_logits,
+                              tuple(inputs.shape[-2:]))
+
+    @torch.no_grad()
+    def decode(self, encoded: EncodedQueries, data_samples: SampleList) -> list[OVDataSample]:
+        """Classify the encoded proposals with each sample's vocabulary; fill ``pred_*``."""
+        for classnames, indices in self.vocabulary_groups(data_samples).items():
+            text = self.encode_vocabulary(classnames).to(encoded.res5.device)
+            self._check_vocabulary(text)
+            probs = self.class_probabilities(
+                {'res5': encoded.res5[indices]}, encoded.class_embeds[indices],
+                encoded.mask_logits[indices], text)
+            for row, index in enumerate(indices):
+                masks = self._masks_at_original_size(encoded.mask_logits[index],
+                                                     encoded.padded_size, data_samples[index])
+                self._fill_sample(data_samples[index], probs[row].float(), masks, text)
+        return list(data_samples)
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
+        """Semantic (``pred_sem_seg``), panoptic (``pred_panoptic_seg``) and instance
+        (``pred_instances``) predictions at each sample's ``ori_shape``."""
+        return self.decode(self.encode_images(inputs, data_samples), data_samples)
+
+    @staticmethod
+    def _masks_at_original_size(mask_logits: Tensor, padded: tuple[int, int],
+                                sample: OVDataSample) -> Tensor:
+        """(Q, H/4, W/4) -> (Q, H_ori, W_ori): to the padded input, crop, resize."""
+        height, width = sample.metainfo.get('img_shape', padded)[:2]
+        masks = F.interpolate(mask_logits[None].float(), size=tuple(padded), mode='bilinear',
+                              align_corners=False)[..., :height, :width]
+        ori = tuple(sample.metainfo.get('ori_shape', (height, width))[:2])
+        if ori != (height, width):
+            masks = F.interpolate(masks, size=ori, mode='bilinear', align_corners=False)
+        return masks[0]
+
+    def _fill_sample(self, sample: OVDataSample, probs: Tensor, masks: Tensor,
+                     text: TextEmbeddings) -> None:
+        if not bool(torch.isfinite(probs).all() and torch.isfinite(masks).all()):
+            raise FloatingPointError(f'non-finite predictions for '
+                                     f'{sample.metainfo.get("img_path", "a sample")}: check '
+                                     'the weights (a NaN checkpoint?) and the input image')
+        cfg = self.test_cfg
+        is_thing = sample.metainfo.get('is_thing')
+        if cfg['semantic_on']:
+            labels = semantic_inference(probs, masks).argmax(0)
+            sample.pred_sem_seg = PixelData(data=labels[None])
+        if cfg['panoptic_on']:
+            panoptic, segments = panoptic_inference(
+                probs, masks, is_thing, object_mask_threshold=cfg['object_mask_threshold'],
+                overlap_threshold=cfg['overlap_threshold'])
+            sample.pred_panoptic_seg = PixelData(data=panoptic[None])
+            sample.set_metainfo(dict(segments_info=segments))
+        if cfg['instance_on']:
+            sample.pred_instances = instance_inference(probs, masks, is_thing,
+                                                       max_instances=cfg['max_instances'])
+        sample.set_metainfo(dict(label_names=text.class_names))
+
+    def forward(self, inputs: Tensor, data_samples: SampleList | None = None,
+                mode: str = 'tensor') -> Any:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.decode_queries(self.backbone_features(inputs))
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
