@@ -12,7 +12,9 @@ from torch import Tensor, nn
 
 from ovperception.models.clip.text_cache import TextEmbeddingCache
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
-from ovperception.models.inference import Window, encode_windows, sliding_windows, stitch_windows
+from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
+                                           stitch_windows)
+from ovperception.models.stitched import StitchedWindows
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -175,22 +177,28 @@ class OVModel(BaseModel):
                 cache_dir=self.text_cache_dir)
         return self._text_cache
 
-    def encode_vocabulary(self, classnames: Sequence[str]) -> TextEmbeddings:
+    def encode_vocabulary(self, classnames: Sequence[str],
+                          device: torch.device | str | None = None) -> TextEmbeddings:
         """Embeddings of one vocabulary (memoised; names come from the cache).
 
         Args:
             classnames: K entries, each possibly holding ``';'``-separated synonyms.
+            device: where the embeddings should live; the memo keeps the moved copy, so
+                a vocabulary is copied to a device once, not once per batch.
         """
         key: VocabularyKey = tuple(classnames)
         if key in self._vocab_memo:
             self._vocab_memo.move_to_end(key)
-            return self._vocab_memo[key]
-        vocabulary = Vocabulary.parse(list(classnames), self.background_words)
-        with torch.no_grad():
-            embeddings = self.text_cache.embed(vocabulary.names)
-        text = TextEmbeddings(vocabulary, embeddings,
-                              torch.tensor(vocabulary.name_to_class, dtype=torch.long),
-                              float(self.backbone.logit_scale))
+            text = self._vocab_memo[key]
+        else:
+            vocabulary = Vocabulary.parse(list(classnames), self.background_words)
+            with torch.no_grad():
+                embeddings = self.text_cache.embed(vocabulary.names)
+            text = TextEmbeddings(vocabulary, embeddings,
+                                  torch.tensor(vocabulary.name_to_class, dtype=torch.long),
+                                  float(self.backbone.logit_scale))
+        if device is not None and text.embeddings.device != torch.device(device):
+            text = text.to(device)
         self._vocab_memo[key] = text
         while len(self._vocab_memo) > 32:
             self._vocab_memo.popitem(last=False)
@@ -249,26 +257,26 @@ class OVModel(BaseModel):
         return self._compiled_dense
 
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
-        """Head outputs for every sample's own vocabulary, stitched and post-processed."""
-        stride = getattr(self.backbone, 'patch_size', None)
+        """Head outputs for every sample's own vocabulary, stitched and post-processed.
+
+        The head runs once per image on all its windows; the window outputs are
+        stitched lazily (:class:`~ovperception.models.stitched.StitchedWindows`) and
+        handed to heads with ``takes_stitched_windows`` as they are, to the others
+        as (D, H, W) tensors.
+        """
         head_images = getattr(self.head, 'uses_images', False)
+        lazy = getattr(self.head, 'takes_stitched_windows', False)
         with torch.no_grad():
             # Image-aware heads and refiners see 0..255 RGB images at the working resolution.
             rgb = ([self.data_preprocessor.denormalize(img) for img in encoded.images]
                    if head_images or len(self.refiners) else [])
+            device = encoded.images[0].device
             for classnames, indices in self.vocabulary_groups(data_samples).items():
-                text = self.encode_vocabulary(classnames).to(encoded.images[0].device)
+                text = self.encode_vocabulary(classnames, device=device)
                 outputs = []
                 for index in indices:
-                    window_outputs = [self.head(feat[None], text)[0]
-                                      for feat in encoded.features[index]]
-                    stitched = stitch_windows(window_outputs, encoded.windows[index],
-                                              encoded.image_sizes[index], stride)
-                    if not bool(torch.isfinite(stitched).all()):
-                        raise FloatingPointError(
-                            f'non-finite values in the dense output of sample {index}: '
-                            'check the weights (a NaN checkpoint?) and the input image')
-                    outputs.append(stitched)
+                    stitched = self.stitched_output(encoded, index, text)
+                    outputs.append(stitched if lazy else stitched.dense())
                 group = [data_samples[i] for i in indices]
                 if head_images:
                     self.head.predict(outputs, text, group, images=[rgb[i] for i in indices])
@@ -278,6 +286,29 @@ class OVModel(BaseModel):
             for refiner in self.refiners:
                 samples = refiner.refine(rgb, samples)
         return samples
+
+    def stitched_output(self, encoded: EncodedImages, index: int,
+                        text: TextEmbeddings) -> StitchedWindows:
+        """The head's output on every window of image ``index`` (one head call), stitched.
+
+        Raises:
+            FloatingPointError: on NaN or infinite head outputs.
+        """
+        features = encoded.features[index]
+        if len({tuple(feat.shape) for feat in features}) == 1:
+            window_outputs = self.head(torch.stack(features), text)
+        else:  # windows of different sizes (custom windows): one head call each
+            window_outputs = [self.head(feat[None], text)[0] for feat in features]
+        if not all(bool(torch.isfinite(out).all()) for out in window_outputs):
+            raise FloatingPointError(
+                f'non-finite values in the dense output of sample {index}: '
+                'check the weights (a NaN checkpoint?) and the input image')
+        stride = getattr(self.backbone, 'patch_size', None)
+        if isinstance(window_outputs, list):
+            return StitchedWindows.from_dense(stitch_windows(
+                window_outputs, encoded.windows[index], encoded.image_sizes[index], stride))
+        return stitch_lazily(window_outputs, encoded.windows[index],
+                             encoded.image_sizes[index], stride)
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
@@ -300,7 +331,7 @@ class OVModel(BaseModel):
         feats = self.dense_features(inputs)
         totals: dict[str, Tensor] = {}
         for classnames, indices in self.vocabulary_groups(data_samples).items():
-            text = self.encode_vocabulary(classnames).to(inputs.device)
+            text = self.encode_vocabulary(classnames, device=inputs.device)
             losses = self.head.loss(feats[indices], text, [data_samples[i] for i in indices])
             weight = len(indices) / len(data_samples)
             for name, value in losses.items():
@@ -318,7 +349,7 @@ class OVModel(BaseModel):
         groups = self.vocabulary_groups(data_samples)
         if len(groups) != 1:
             raise ValueError('tensor mode needs one vocabulary shared by the whole batch')
-        text = self.encode_vocabulary(next(iter(groups))).to(inputs.device)
+        text = self.encode_vocabulary(next(iter(groups)), device=inputs.device)
         return self.head(self.dense_features(inputs), text)
 
     def forward(self, inputs: Tensor, data_samples: SampleList | None = None,
