@@ -17,10 +17,10 @@ from ovperception.benchmarking.runner import CaseResult, StepTimes, run_case
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.heads import DenseSimilarityHead
-from ovperception.models.inference import encode_windows, sliding_windows
+from ovperception.models.inference import encode_windows, sliding_windows, stitch_windows
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_CLIP_KWARGS
-from tests.toy_models import toy_model
+from tests.toy_models import ToyBackbone, toy_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_CONFIG = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
@@ -240,3 +240,94 @@ def test_real_compile_matches_eager():
     compiled = _encoded_features(_tiny_model(backbone, test_cfg=dict(compile=True)), images)
     for a, b in zip(eager, compiled):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+# ---------------------------------------------------------------- fast head path == reference
+def _reference_labels(head: DenseSimilarityHead, cosine: torch.Tensor, text, size):
+    """The plain protocol on a materialised map: resize, softmax, synonym max, thresholds."""
+    cosine = F.interpolate(cosine[None], size=size, mode='bilinear', align_corners=False)[0]
+    probs = text.reduce_synonyms(torch.softmax(cosine * head.scale(text), dim=0), dim=0)
+    background = 255 if head.background_index is None else head.background_index
+    if head.area_threshold > 0:
+        probs[:text.num_classes][head._small_classes(probs.argmax(0), text.num_classes)] = 0
+    best, labels = probs.max(0)
+    labels[best < head.prob_threshold] = background
+    labels[labels == text.num_classes] = background
+    top2 = probs.topk(2, dim=0).values
+    near_tie = ((top2[0] - top2[1]) < 1e-5) | ((best - head.prob_threshold).abs() < 1e-5)
+    return labels, near_tie
+
+
+@pytest.mark.parametrize('head_kwargs,background_words', [
+    (dict(logit_scale=40.0), ()),                                           # ADE-style: no softmax
+    (dict(logit_scale=65.0, prob_threshold=0.3, background_index=0, area_threshold=0.1), ()),
+    (dict(logit_scale=50.0, prob_threshold=0.2), ('sky', 'wall')),         # virtual background
+])
+def test_fast_head_path_equals_the_reference_protocol(head_kwargs, background_words):
+    classnames = ['thing', 'cat; kitten', 'dog; puppy; hound', 'grass', 'road', 'tree']
+    model = toy_model(head_kwargs=head_kwargs, background_words=background_words)
+    head_calls = []
+    forward = model.head.forward
+    model.head.forward = lambda feats, text: head_calls.append(feats.shape[0]) or forward(
+        feats, text)
+    generator = torch.Generator().manual_seed(5)
+    images = [torch.randint(0, 256, (3, 30, 41), generator=generator, dtype=torch.uint8),
+              torch.randint(0, 256, (3, 24, 36), generator=generator, dtype=torch.uint8)]
+    ori_shapes = [(45, 61), (24, 36)]
+    samples = [OVDataSample(metainfo=dict(classnames=classnames, ori_shape=shape))
+               for shape in ori_shapes]
+    data = model.data_preprocessor(dict(inputs=images, data_samples=samples))
+    encoded = model.encode_images(data['inputs'], data['data_samples'])
+    predicted = model.decode(encoded, data['data_samples'])
+    assert head_calls == [len(w) for w in encoded.windows]  # one head call per image
+    text = model.encode_vocabulary(classnames)
+    for index, sample in enumerate(predicted):
+        per_window = [forward(feat[None], text)[0] for feat in encoded.features[index]]
+        cosine = stitch_windows(per_window, encoded.windows[index], encoded.image_sizes[index],
+                                model.backbone.patch_size)
+        expected, near_tie = _reference_labels(model.head, cosine, text, ori_shapes[index])
+        got = sample.pred_sem_seg.data[0]
+        assert got.shape == ori_shapes[index]
+        assert bool(((got == expected) | near_tie).all())
+        assert float((got == expected).float().mean()) > 0.999
+
+
+def test_heads_without_lazy_outputs_get_stitched_tensors():
+    model = toy_model()
+    received = []
+
+    class TensorHead(DenseSimilarityHead):
+        takes_stitched_windows = False
+
+        def predict(self, outputs, text, data_samples, images=None):
+            received.extend(outputs)
+            return super().predict(outputs, text, data_samples)
+
+    model.head = TensorHead()
+    batch = dict(inputs=[torch.randint(0, 256, (3, 20, 28), dtype=torch.uint8)],
+                 data_samples=[OVDataSample(metainfo=dict(classnames=['a', 'b', 'c']))])
+    data = model.data_preprocessor(batch)
+    encoded = model.encode_images(data['inputs'], data['data_samples'])
+    model.decode(encoded, data['data_samples'])
+    text = model.encode_vocabulary(['a', 'b', 'c'])
+    expected = stitch_windows([model.head(f[None], text)[0] for f in encoded.features[0]],
+                              encoded.windows[0], (20, 28), model.backbone.patch_size)
+    assert isinstance(received[0], torch.Tensor) and received[0].shape == (3, 20, 28)
+    assert torch.allclose(received[0], expected, atol=1e-6)
+
+
+def test_ade_vocabulary_with_80_templates_is_encoded_once():
+    """150 classes x 80 templates: 12,000 prompts through the text tower, once per model."""
+    backbone = ToyBackbone()
+    model = toy_model(backbone=backbone, template_set='imagenet80')
+    classnames = [f'class {index}' for index in range(150)]
+    batch = lambda: dict(  # noqa: E731
+        inputs=[torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8) for _ in range(2)],
+        data_samples=[OVDataSample(metainfo=dict(classnames=classnames)) for _ in range(2)])
+    model.test_step(batch())
+    model.test_step(batch())
+    model.encode_vocabulary(list(reversed(classnames)))
+    model.encode_vocabulary(classnames, device='cpu')
+    prompts = [prompt for call in backbone.text_calls for prompt in call]
+    assert len(prompts) == 150 * 80 == len(set(prompts))
+    assert model.text_cache.num_encoded_names == 150
