@@ -136,7 +136,8 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
 def test_cli_size_and_vocabulary_parsing():
     tool = _load_tool()
     args = tool.parse_args(['x.py', '--size', '336x448,224', '--size', '64X96',
-                            '--vocab-size', '10,150', '--amp', 'bf16'])
+                            '--vocab-size', '10,150', '--amp', 'bf16', '--channels-last'])
+    assert args.channels_last and args.amp == 'bf16'
     assert args.sizes == [(336, 448), (224, 224), (64, 96)] and args.vocab_sizes == [10, 150]
     with pytest.raises(SystemExit):
         tool.parse_args(['x.py', '--size', '3x4x5'])
@@ -197,6 +198,19 @@ def test_amp_bf16_is_close_to_fp32():
     assert all(feat.dtype == torch.float32 for feat in bf16)
     cosine = torch.cat([F.cosine_similarity(a, b, dim=0).flatten() for a, b in zip(fp32, bf16)])
     assert float(cosine.min()) > 0.99
+
+
+def test_channels_last_gives_the_same_features():
+    backbone = _tiny_backbone()
+    images = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)]
+    default = _encoded_features(_tiny_model(backbone), images)
+    model = _tiny_model(backbone, test_cfg=dict(channels_last=True))
+    channels_last = _encoded_features(model, images)
+    assert backbone.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(default, channels_last):
+        assert torch.allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match='channels_last'):
+        toy_model(test_cfg=dict(channels_last=1))
 
 
 def test_amp_and_compile_keys_are_validated():

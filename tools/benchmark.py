@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='backbone under torch.autocast (sets model.test_cfg.amp_dtype)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone (sets model.test_cfg.compile)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last crops and conv weights (sets '
+                             'model.test_cfg.channels_last)')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic images')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
         options['model.test_cfg.amp_dtype'] = args.amp
     if args.compile:
         options['model.test_cfg.compile'] = True
+    if args.channels_last:
+        options['model.test_cfg.channels_last'] = True
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     measured = run_benchmark(model, args.sizes, args.vocab_sizes, num_images=args.images,
                              batch_size=args.batch_size, warmup=args.warmup,
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
         meta=dict(config=args.config, weights=args.weights, images=args.images,
                   batch_size=args.batch_size, warmup=args.warmup,
                   amp=None if args.amp == 'none' else args.amp, compile=args.compile,
+                  channels_last=args.channels_last,
                   cfg_options=options, test_cfg=dict(model.test_cfg),
                   template_set=model.template_set,
                   backbone=dict(model_name=getattr(backbone, 'model_name', None),

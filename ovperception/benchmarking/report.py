@@ -71,7 +71,8 @@ def markdown_report(report: dict) -> str:
         f'- device: {env["device"]}{" (" + env["gpu"] + ")" if "gpu" in env else ""}, '
         f'{env["cpus"]} CPUs, {env["threads"]} torch threads, torch {env["torch"]}',
         f'- images: {meta["images"]} per case (batch {meta["batch_size"]}, warm-up '
-        f'{meta["warmup"]}), amp: {meta["amp"] or "none"}, compile: {meta["compile"]}',
+        f'{meta["warmup"]}), amp: {meta["amp"] or "none"}, compile: {meta["compile"]}, '
+        f'channels-last: {meta.get("channels_last", False)}',
         f'- test_cfg: {meta["test_cfg"]}, template set: {meta["template_set"]}',
         f'- floor: {meta["floor"]} over the same crops and batching; memory: '
         f'{meta["memory_method"]} growth during the timed images', '',

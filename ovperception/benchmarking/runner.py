@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ovperception.benchmarking.measure import (Elapsed, PeakMemory, overhead_ratio, percentiles,
                                                timer)
 from ovperception.models.inference import Window, encode_windows
-from ovperception.models.ov_model import OVModel, autocast_encoder
+from ovperception.models.ov_model import OVModel, autocast_encoder, channels_last_encoder
 from ovperception.structures import OVDataSample
 
 Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windows) of a batch
@@ -101,7 +101,7 @@ def timed_predict(model: OVModel, batch: dict, device: torch.device) -> tuple[St
 
 def run_floor(backbone: nn.Module, crops: Sequence[Crops], crop_batch_size: int,
               device: torch.device, *, amp_dtype: str | None = None,
-              warmup: int = 1) -> list[float]:
+              channels_last: bool = False, warmup: int = 1) -> list[float]:
     """Seconds of the plain backbone forward over each batch's crops (same windows, batching).
 
     Args:
@@ -109,9 +109,12 @@ def run_floor(backbone: nn.Module, crops: Sequence[Crops], crop_batch_size: int,
         crops: per pipeline batch, (images (3, H, W), windows) as ``encode_images`` used them.
         crop_batch_size: windows per backbone call, as in the pipeline.
         amp_dtype: the pipeline's ``test_cfg.amp_dtype`` (the floor runs at the same precision).
+        channels_last: the pipeline's ``test_cfg.channels_last`` (same memory format).
         warmup: untimed passes over the first batch.
     """
     encode = autocast_encoder(floor_encoder(backbone), amp_dtype)
+    if channels_last:
+        encode = channels_last_encoder(encode)
     seconds = []
     with torch.no_grad():
         for _ in range(warmup):
@@ -205,7 +208,9 @@ def run_case(model: OVModel, size: tuple[int, int], classnames: Sequence[str], *
     case.memory = memory.as_dict()
     case.crops_per_image = sum(len(w) for _, ws in crops for w in ws) / num_images
     case.floor = run_floor(model.backbone, crops, model.test_cfg['crop_batch_size'], device,
-                           amp_dtype=model.test_cfg.get('amp_dtype'), warmup=warmup)
+                           amp_dtype=model.test_cfg.get('amp_dtype'),
+                           channels_last=model.test_cfg.get('channels_last', False),
+                           warmup=warmup)
     return case
 
 

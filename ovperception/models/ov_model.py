@@ -50,6 +50,15 @@ def autocast_encoder(encode: EncodeFn, amp_dtype: str | None) -> EncodeFn:
     return encode_autocast
 
 
+def channels_last_encoder(encode: EncodeFn) -> EncodeFn:
+    """``encode`` fed (n, 3, h, w) crops in channels-last memory format (same values)."""
+
+    def encode_channels_last(crops: Tensor) -> Tensor:
+        return encode(crops.contiguous(memory_format=torch.channels_last))
+
+    return encode_channels_last
+
+
 class CompiledOrEager:
     """``torch.compile(fn)``, built on the first call; eager ``fn`` (with a warning) if it fails.
 
@@ -117,8 +126,11 @@ class OVModel(BaseModel):
             usual choice for ConvNeXt/ResNet CLIPs, which take any input size), ``crop_size``,
             ``stride``, ``crop_batch_size`` (windows of all images of a batch share backbone
             calls), ``amp_dtype`` (None | 'bf16' | 'fp16': backbone under ``torch.autocast``,
-            features back in float32) and ``compile`` (bool: ``torch.compile`` the backbone's
-            ``dense_features`` on first use, eager with a warning if that fails).
+            features back in float32), ``compile`` (bool: ``torch.compile`` the backbone's
+            ``dense_features`` on first use, eager with a warning if that fails) and
+            ``channels_last`` (bool: crops and the backbone's conv weights in channels-last
+            memory format; pays off for ConvNeXt/ResNet towers on GPUs, see
+            docs/benchmarks.md).
     """
 
     def __init__(self, backbone: nn.Module | dict, head: nn.Module | dict, *,
@@ -154,7 +166,8 @@ class OVModel(BaseModel):
 
     @staticmethod
     def _check_test_cfg(cfg: dict) -> dict:
-        known = {'mode', 'crop_size', 'stride', 'crop_batch_size', 'amp_dtype', 'compile'}
+        known = {'mode', 'crop_size', 'stride', 'crop_batch_size', 'amp_dtype', 'compile',
+                 'channels_last'}
         unknown = set(cfg) - known
         if unknown:
             raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: {sorted(known)}')
@@ -163,8 +176,9 @@ class OVModel(BaseModel):
         if cfg.get('amp_dtype') not in AMP_DTYPES:
             raise ValueError(f"test_cfg.amp_dtype must be one of {list(AMP_DTYPES)}, "
                              f"got {cfg['amp_dtype']!r}")
-        if not isinstance(cfg.get('compile', False), bool):
-            raise ValueError(f"test_cfg.compile must be a bool, got {cfg['compile']!r}")
+        for flag in ('compile', 'channels_last'):
+            if not isinstance(cfg.get(flag, False), bool):
+                raise ValueError(f'test_cfg.{flag} must be a bool, got {cfg[flag]!r}')
         return cfg
 
     # ------------------------------------------------------------------ text
@@ -249,12 +263,17 @@ class OVModel(BaseModel):
         return EncodedImages([tuple(img.shape[-2:]) for img in images], windows, features, images)
 
     def _dense_encoder(self) -> EncodeFn:
-        """The backbone's ``dense_features``, compiled lazily when ``test_cfg.compile``."""
-        if not self.test_cfg.get('compile', False):
-            return self.backbone.dense_features
-        if self._compiled_dense is None:
-            self._compiled_dense = CompiledOrEager(self.backbone.dense_features)
-        return self._compiled_dense
+        """The backbone's ``dense_features``: compiled lazily when ``test_cfg.compile``,
+        fed channels-last crops when ``test_cfg.channels_last``."""
+        encode: EncodeFn = self.backbone.dense_features
+        if self.test_cfg.get('compile', False):
+            if self._compiled_dense is None:
+                self._compiled_dense = CompiledOrEager(self.backbone.dense_features)
+            encode = self._compiled_dense
+        if self.test_cfg.get('channels_last', False):
+            self.backbone.to(memory_format=torch.channels_last)  # conv weights; no-op when done
+            return channels_last_encoder(encode)
+        return encode
 
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
         """Head outputs for every sample's own vocabulary, stitched and post-processed.
