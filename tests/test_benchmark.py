@@ -80,11 +80,14 @@ def test_timer_and_peak_memory():
 def test_floor_ratio_and_case_summary():
     assert overhead_ratio(3.0, 1.5) == 2.0 and overhead_ratio(1.0, 0.0) == float('inf')
     case = CaseResult((64, 96), 5, batch_size=1, crops_per_image=2.0,
-                      steps=[StepTimes(0.0, 0.2, 0.1, 0.0), StepTimes(0.1, 0.3, 0.1, 0.1)],
-                      step_images=[1, 1], floor=[0.1, 0.3], memory=dict(delta_mib=1.0))
+                      steps=[StepTimes(0.0, 0.2, 0.1, 0.0, cpu=0.3),
+                             StepTimes(0.1, 0.3, 0.1, 0.1, cpu=0.5)],
+                      step_images=[1, 1], floor=[0.1, 0.3], floor_cpu=[0.2, 0.2],
+                      memory=dict(delta_mib=1.0))
     summary = case.summary()
     assert summary['overhead_ratio'] == pytest.approx(0.9 / 0.4)
     assert summary['backbone_ratio'] == pytest.approx(0.5 / 0.4)
+    assert summary['cpu_overhead_ratio'] == pytest.approx(0.8 / 0.4)
     assert summary['throughput_img_s'] == pytest.approx(2 / 0.9)
     assert summary['latency_ms']['p50'] == pytest.approx(450.0)
     assert summary['stages_ms'] == pytest.approx(dict(preprocess=50.0, backbone=250.0,
@@ -120,6 +123,7 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
         assert result['images'] == 2 and result['vocab_size'] == 3
         assert result['throughput_img_s'] > 0 and result['floor_ms'] > 0
         assert result['overhead_ratio'] > 0 and result['backbone_ratio'] > 0
+        assert result['cpu_overhead_ratio'] > 0
         assert set(result['latency_ms']) == {'p50', 'p90', 'p99', 'mean'}
         assert all(v > 0 for v in result['latency_ms'].values())
         assert result['stages_ms']['backbone'] > 0 and result['stages_ms']['head'] > 0
