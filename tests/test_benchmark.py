@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ovperception.benchmarking import PeakMemory, overhead_ratio, percentiles, timer
-from ovperception.benchmarking.runner import CaseResult, StepTimes, run_case
+from ovperception.benchmarking.runner import (CaseResult, StepTimes, label_size, make_batch,
+                                              run_case, synthetic_images)
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.heads import DenseSimilarityHead
@@ -95,6 +96,13 @@ def test_floor_ratio_and_case_summary():
     assert summary['floor_ms'] == pytest.approx(200.0)
 
 
+def test_label_scale_sets_the_label_size():
+    assert label_size((336, 448), 1.52) == (511, 681) and label_size((3, 5)) == (3, 5)
+    model = toy_model()
+    batch = make_batch(synthetic_images(1, (20, 28)), ['a', 'b'], label_scale=1.5)
+    assert model.test_step(batch)[0].pred_sem_seg.data.shape == (1, 30, 42)
+
+
 def test_floor_runs_the_same_crops_with_the_same_batching(monkeypatch):
     model = _tiny_model(test_cfg=dict(crop_batch_size=3))
     calls: dict[str, list] = dict(pipeline=[], floor=[])
@@ -114,9 +122,11 @@ def test_floor_runs_the_same_crops_with_the_same_batching(monkeypatch):
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
     tool = _load_tool()
     report = tool.main([TINY_CONFIG, '--images', '2', '--size', '64x96,32x48',
-                        '--vocab-size', '3', '--warmup', '1', '--out', str(tmp_path)])
+                        '--vocab-size', '3', '--warmup', '1', '--out', str(tmp_path),
+                        '--label-scale', '1.5'])
     saved = json.loads((tmp_path / 'benchmark.json').read_text())
     assert saved['meta']['images'] == 2 and saved['environment']['device'] == 'cpu'
+    assert saved['meta']['label_scale'] == 1.5
     assert set(saved) == {'meta', 'environment', 'text', 'results'}
     assert [r['size'] for r in saved['results']] == [[64, 96], [32, 48]]
     for result in saved['results']:

@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='channels-last crops and conv weights (sets '
                              'model.test_cfg.channels_last)')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--label-scale', type=float, default=1.0,
+                        help='labels at this multiple of the input size (ori_shape); the '
+                             'ADE20K protocol (512 -> 336 short side) is about 1.52')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic images')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -73,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(error))
     if min(args.vocab_sizes) < 1:
         parser.error('--vocab-size must be >= 1')
+    if args.label_scale <= 0:
+        parser.error('--label-scale must be positive')
     return args
 
 
@@ -90,11 +95,13 @@ def main(argv: list[str] | None = None) -> dict:
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     measured = run_benchmark(model, args.sizes, args.vocab_sizes, num_images=args.images,
                              batch_size=args.batch_size, warmup=args.warmup,
-                             device=args.device, seed=args.seed)
+                             device=args.device, seed=args.seed,
+                             label_scale=args.label_scale)
     backbone = model.backbone
     floor = getattr(floor_encoder(backbone), '__name__', 'forward')
     report = dict(
         meta=dict(config=args.config, weights=args.weights, images=args.images,
+                  label_scale=args.label_scale,
                   batch_size=args.batch_size, warmup=args.warmup,
                   amp=None if args.amp == 'none' else args.amp, compile=args.compile,
                   channels_last=args.channels_last,

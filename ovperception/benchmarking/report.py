@@ -74,7 +74,8 @@ def markdown_report(report: dict) -> str:
         f'- images: {meta["images"]} per case (batch {meta["batch_size"]}, warm-up '
         f'{meta["warmup"]}), amp: {meta["amp"] or "none"}, compile: {meta["compile"]}, '
         f'channels-last: {meta.get("channels_last", False)}',
-        f'- test_cfg: {meta["test_cfg"]}, template set: {meta["template_set"]}',
+        f'- test_cfg: {meta["test_cfg"]}, template set: {meta["template_set"]}, labels at '
+        f'{meta.get("label_scale", 1.0):g} x the input size',
         f'- floor: {meta["floor"]} over the same crops and batching, run right after each '
         f'pipeline step; memory: '
         f'{meta["memory_method"]} growth during the timed images', '',
