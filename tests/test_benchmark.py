@@ -13,14 +13,15 @@ import torch
 import torch.nn.functional as F
 
 from ovperception.benchmarking import PeakMemory, overhead_ratio, percentiles, timer
-from ovperception.benchmarking.runner import CaseResult, StepTimes, run_case
+from ovperception.benchmarking.runner import (CaseResult, StepTimes, label_size, make_batch,
+                                              run_case, synthetic_images)
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.heads import DenseSimilarityHead
-from ovperception.models.inference import encode_windows, sliding_windows
+from ovperception.models.inference import encode_windows, sliding_windows, stitch_windows
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_CLIP_KWARGS
-from tests.toy_models import toy_model
+from tests.toy_models import ToyBackbone, toy_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_CONFIG = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
@@ -80,16 +81,26 @@ def test_timer_and_peak_memory():
 def test_floor_ratio_and_case_summary():
     assert overhead_ratio(3.0, 1.5) == 2.0 and overhead_ratio(1.0, 0.0) == float('inf')
     case = CaseResult((64, 96), 5, batch_size=1, crops_per_image=2.0,
-                      steps=[StepTimes(0.0, 0.2, 0.1, 0.0), StepTimes(0.1, 0.3, 0.1, 0.1)],
-                      step_images=[1, 1], floor=[0.1, 0.3], memory=dict(delta_mib=1.0))
+                      steps=[StepTimes(0.0, 0.2, 0.1, 0.0, cpu=0.3),
+                             StepTimes(0.1, 0.3, 0.1, 0.1, cpu=0.5)],
+                      step_images=[1, 1], floor=[0.1, 0.3], floor_cpu=[0.2, 0.2],
+                      memory=dict(delta_mib=1.0))
     summary = case.summary()
     assert summary['overhead_ratio'] == pytest.approx(0.9 / 0.4)
     assert summary['backbone_ratio'] == pytest.approx(0.5 / 0.4)
+    assert summary['cpu_overhead_ratio'] == pytest.approx(0.8 / 0.4)
     assert summary['throughput_img_s'] == pytest.approx(2 / 0.9)
     assert summary['latency_ms']['p50'] == pytest.approx(450.0)
     assert summary['stages_ms'] == pytest.approx(dict(preprocess=50.0, backbone=250.0,
                                                       head=100.0, refiners=50.0))
     assert summary['floor_ms'] == pytest.approx(200.0)
+
+
+def test_label_scale_sets_the_label_size():
+    assert label_size((336, 448), 1.52) == (511, 681) and label_size((3, 5)) == (3, 5)
+    model = toy_model()
+    batch = make_batch(synthetic_images(1, (20, 28)), ['a', 'b'], label_scale=1.5)
+    assert model.test_step(batch)[0].pred_sem_seg.data.shape == (1, 30, 42)
 
 
 def test_floor_runs_the_same_crops_with_the_same_batching(monkeypatch):
@@ -111,15 +122,18 @@ def test_floor_runs_the_same_crops_with_the_same_batching(monkeypatch):
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
     tool = _load_tool()
     report = tool.main([TINY_CONFIG, '--images', '2', '--size', '64x96,32x48',
-                        '--vocab-size', '3', '--warmup', '1', '--out', str(tmp_path)])
+                        '--vocab-size', '3', '--warmup', '1', '--out', str(tmp_path),
+                        '--label-scale', '1.5'])
     saved = json.loads((tmp_path / 'benchmark.json').read_text())
     assert saved['meta']['images'] == 2 and saved['environment']['device'] == 'cpu'
+    assert saved['meta']['label_scale'] == 1.5
     assert set(saved) == {'meta', 'environment', 'text', 'results'}
     assert [r['size'] for r in saved['results']] == [[64, 96], [32, 48]]
     for result in saved['results']:
         assert result['images'] == 2 and result['vocab_size'] == 3
         assert result['throughput_img_s'] > 0 and result['floor_ms'] > 0
         assert result['overhead_ratio'] > 0 and result['backbone_ratio'] > 0
+        assert result['cpu_overhead_ratio'] > 0
         assert set(result['latency_ms']) == {'p50', 'p90', 'p99', 'mean'}
         assert all(v > 0 for v in result['latency_ms'].values())
         assert result['stages_ms']['backbone'] > 0 and result['stages_ms']['head'] > 0
@@ -136,7 +150,8 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
 def test_cli_size_and_vocabulary_parsing():
     tool = _load_tool()
     args = tool.parse_args(['x.py', '--size', '336x448,224', '--size', '64X96',
-                            '--vocab-size', '10,150', '--amp', 'bf16'])
+                            '--vocab-size', '10,150', '--amp', 'bf16', '--channels-last'])
+    assert args.channels_last and args.amp == 'bf16'
     assert args.sizes == [(336, 448), (224, 224), (64, 96)] and args.vocab_sizes == [10, 150]
     with pytest.raises(SystemExit):
         tool.parse_args(['x.py', '--size', '3x4x5'])
@@ -199,6 +214,19 @@ def test_amp_bf16_is_close_to_fp32():
     assert float(cosine.min()) > 0.99
 
 
+def test_channels_last_gives_the_same_features():
+    backbone = _tiny_backbone()
+    images = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)]
+    default = _encoded_features(_tiny_model(backbone), images)
+    model = _tiny_model(backbone, test_cfg=dict(channels_last=True))
+    channels_last = _encoded_features(model, images)
+    assert backbone.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(default, channels_last):
+        assert torch.allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match='channels_last'):
+        toy_model(test_cfg=dict(channels_last=1))
+
+
 def test_amp_and_compile_keys_are_validated():
     assert toy_model(test_cfg=dict(amp_dtype='fp16', compile=False)).test_cfg['amp_dtype'] == \
         'fp16'
@@ -240,3 +268,94 @@ def test_real_compile_matches_eager():
     compiled = _encoded_features(_tiny_model(backbone, test_cfg=dict(compile=True)), images)
     for a, b in zip(eager, compiled):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+# ---------------------------------------------------------------- fast head path == reference
+def _reference_labels(head: DenseSimilarityHead, cosine: torch.Tensor, text, size):
+    """The plain protocol on a materialised map: resize, softmax, synonym max, thresholds."""
+    cosine = F.interpolate(cosine[None], size=size, mode='bilinear', align_corners=False)[0]
+    probs = text.reduce_synonyms(torch.softmax(cosine * head.scale(text), dim=0), dim=0)
+    background = 255 if head.background_index is None else head.background_index
+    if head.area_threshold > 0:
+        probs[:text.num_classes][head._small_classes(probs.argmax(0), text.num_classes)] = 0
+    best, labels = probs.max(0)
+    labels[best < head.prob_threshold] = background
+    labels[labels == text.num_classes] = background
+    top2 = probs.topk(2, dim=0).values
+    near_tie = ((top2[0] - top2[1]) < 1e-5) | ((best - head.prob_threshold).abs() < 1e-5)
+    return labels, near_tie
+
+
+@pytest.mark.parametrize('head_kwargs,background_words', [
+    (dict(logit_scale=40.0), ()),                                           # ADE-style: no softmax
+    (dict(logit_scale=65.0, prob_threshold=0.3, background_index=0, area_threshold=0.1), ()),
+    (dict(logit_scale=50.0, prob_threshold=0.2), ('sky', 'wall')),         # virtual background
+])
+def test_fast_head_path_equals_the_reference_protocol(head_kwargs, background_words):
+    classnames = ['thing', 'cat; kitten', 'dog; puppy; hound', 'grass', 'road', 'tree']
+    model = toy_model(head_kwargs=head_kwargs, background_words=background_words)
+    head_calls = []
+    forward = model.head.forward
+    model.head.forward = lambda feats, text: head_calls.append(feats.shape[0]) or forward(
+        feats, text)
+    generator = torch.Generator().manual_seed(5)
+    images = [torch.randint(0, 256, (3, 30, 41), generator=generator, dtype=torch.uint8),
+              torch.randint(0, 256, (3, 24, 36), generator=generator, dtype=torch.uint8)]
+    ori_shapes = [(45, 61), (24, 36)]
+    samples = [OVDataSample(metainfo=dict(classnames=classnames, ori_shape=shape))
+               for shape in ori_shapes]
+    data = model.data_preprocessor(dict(inputs=images, data_samples=samples))
+    encoded = model.encode_images(data['inputs'], data['data_samples'])
+    predicted = model.decode(encoded, data['data_samples'])
+    assert head_calls == [len(w) for w in encoded.windows]  # one head call per image
+    text = model.encode_vocabulary(classnames)
+    for index, sample in enumerate(predicted):
+        per_window = [forward(feat[None], text)[0] for feat in encoded.features[index]]
+        cosine = stitch_windows(per_window, encoded.windows[index], encoded.image_sizes[index],
+                                model.backbone.patch_size)
+        expected, near_tie = _reference_labels(model.head, cosine, text, ori_shapes[index])
+        got = sample.pred_sem_seg.data[0]
+        assert got.shape == ori_shapes[index]
+        assert bool(((got == expected) | near_tie).all())
+        assert float((got == expected).float().mean()) > 0.999
+
+
+def test_heads_without_lazy_outputs_get_stitched_tensors():
+    model = toy_model()
+    received = []
+
+    class TensorHead(DenseSimilarityHead):
+        takes_stitched_windows = False
+
+        def predict(self, outputs, text, data_samples, images=None):
+            received.extend(outputs)
+            return super().predict(outputs, text, data_samples)
+
+    model.head = TensorHead()
+    batch = dict(inputs=[torch.randint(0, 256, (3, 20, 28), dtype=torch.uint8)],
+                 data_samples=[OVDataSample(metainfo=dict(classnames=['a', 'b', 'c']))])
+    data = model.data_preprocessor(batch)
+    encoded = model.encode_images(data['inputs'], data['data_samples'])
+    model.decode(encoded, data['data_samples'])
+    text = model.encode_vocabulary(['a', 'b', 'c'])
+    expected = stitch_windows([model.head(f[None], text)[0] for f in encoded.features[0]],
+                              encoded.windows[0], (20, 28), model.backbone.patch_size)
+    assert isinstance(received[0], torch.Tensor) and received[0].shape == (3, 20, 28)
+    assert torch.allclose(received[0], expected, atol=1e-6)
+
+
+def test_ade_vocabulary_with_80_templates_is_encoded_once():
+    """150 classes x 80 templates: 12,000 prompts through the text tower, once per model."""
+    backbone = ToyBackbone()
+    model = toy_model(backbone=backbone, template_set='imagenet80')
+    classnames = [f'class {index}' for index in range(150)]
+    batch = lambda: dict(  # noqa: E731
+        inputs=[torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8) for _ in range(2)],
+        data_samples=[OVDataSample(metainfo=dict(classnames=classnames)) for _ in range(2)])
+    model.test_step(batch())
+    model.test_step(batch())
+    model.encode_vocabulary(list(reversed(classnames)))
+    model.encode_vocabulary(classnames, device='cpu')
+    prompts = [prompt for call in backbone.text_calls for prompt in call]
+    assert len(prompts) == 150 * 80 == len(set(prompts))
+    assert model.text_cache.num_encoded_names == 150

@@ -57,7 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='backbone under torch.autocast (sets model.test_cfg.amp_dtype)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone (sets model.test_cfg.compile)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last crops and conv weights (sets '
+                             'model.test_cfg.channels_last)')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--label-scale', type=float, default=1.0,
+                        help='labels at this multiple of the input size (ori_shape); the '
+                             'ADE20K protocol (512 -> 336 short side) is about 1.52')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic images')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -70,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(error))
     if min(args.vocab_sizes) < 1:
         parser.error('--vocab-size must be >= 1')
+    if args.label_scale <= 0:
+        parser.error('--label-scale must be positive')
     return args
 
 
@@ -82,16 +90,21 @@ def main(argv: list[str] | None = None) -> dict:
         options['model.test_cfg.amp_dtype'] = args.amp
     if args.compile:
         options['model.test_cfg.compile'] = True
+    if args.channels_last:
+        options['model.test_cfg.channels_last'] = True
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     measured = run_benchmark(model, args.sizes, args.vocab_sizes, num_images=args.images,
                              batch_size=args.batch_size, warmup=args.warmup,
-                             device=args.device, seed=args.seed)
+                             device=args.device, seed=args.seed,
+                             label_scale=args.label_scale)
     backbone = model.backbone
     floor = getattr(floor_encoder(backbone), '__name__', 'forward')
     report = dict(
         meta=dict(config=args.config, weights=args.weights, images=args.images,
+                  label_scale=args.label_scale,
                   batch_size=args.batch_size, warmup=args.warmup,
                   amp=None if args.amp == 'none' else args.amp, compile=args.compile,
+                  channels_last=args.channels_last,
                   cfg_options=options, test_cfg=dict(model.test_cfg),
                   template_set=model.template_set,
                   backbone=dict(model_name=getattr(backbone, 'model_name', None),

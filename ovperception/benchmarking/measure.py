@@ -27,9 +27,18 @@ def synchronize(device: torch.device | str) -> None:
 
 @dataclass
 class Elapsed:
-    """Wall-clock seconds measured by :func:`timer` (filled when the block exits)."""
+    """Seconds measured by :func:`timer` (filled when the block exits).
+
+    Attributes:
+        seconds: wall-clock time.
+        cpu_seconds: CPU time of this process (all its threads). On a shared CPU it
+            counts only this process's work, so CPU-time ratios stay meaningful when
+            other jobs slow the wall clock down (with one torch thread; idle OpenMP
+            threads that spin would add to it).
+    """
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @contextlib.contextmanager
@@ -44,12 +53,13 @@ def timer(device: torch.device | str = 'cpu') -> Iterator[Elapsed]:
     """
     elapsed = Elapsed()
     synchronize(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         yield elapsed
     finally:
         synchronize(device)
         elapsed.seconds = time.perf_counter() - start
+        elapsed.cpu_seconds = time.process_time() - cpu_start
 
 
 def percentiles(values: Sequence[float],

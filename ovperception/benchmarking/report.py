@@ -13,7 +13,7 @@ from ovperception.utils.atomic import atomic_write_bytes, atomic_write_json
 
 RESULT_COLUMNS = ('size', 'K', 'crops/img', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms',
                   'backbone ms', 'head ms', 'refiners ms', 'floor ms', 'pipeline/floor',
-                  'backbone/floor', 'peak mem MiB')
+                  'backbone/floor', 'pipeline/floor (CPU time)', 'peak mem MiB')
 TEXT_COLUMNS = ('K', 'templates', 'prompts encoded', 'cold s', 'same vocab again ms',
                 'reordered vocab ms')
 
@@ -51,6 +51,7 @@ def results_table(results: Sequence[dict]) -> str:
             _num(lat['p50']), _num(lat['p90']), _num(lat['p99']), _num(stages['backbone']),
             _num(stages['head']), _num(stages['refiners']), _num(res['floor_ms']),
             _num(res['overhead_ratio'], 2), _num(res['backbone_ratio'], 2),
+            _num(res.get('cpu_overhead_ratio', float('nan')), 2),
             _num(res['memory']['delta_mib'])])
     return _markdown(RESULT_COLUMNS, rows)
 
@@ -71,9 +72,12 @@ def markdown_report(report: dict) -> str:
         f'- device: {env["device"]}{" (" + env["gpu"] + ")" if "gpu" in env else ""}, '
         f'{env["cpus"]} CPUs, {env["threads"]} torch threads, torch {env["torch"]}',
         f'- images: {meta["images"]} per case (batch {meta["batch_size"]}, warm-up '
-        f'{meta["warmup"]}), amp: {meta["amp"] or "none"}, compile: {meta["compile"]}',
-        f'- test_cfg: {meta["test_cfg"]}, template set: {meta["template_set"]}',
-        f'- floor: {meta["floor"]} over the same crops and batching; memory: '
+        f'{meta["warmup"]}), amp: {meta["amp"] or "none"}, compile: {meta["compile"]}, '
+        f'channels-last: {meta.get("channels_last", False)}',
+        f'- test_cfg: {meta["test_cfg"]}, template set: {meta["template_set"]}, labels at '
+        f'{meta.get("label_scale", 1.0):g} x the input size',
+        f'- floor: {meta["floor"]} over the same crops and batching, run right after each '
+        f'pipeline step; memory: '
         f'{meta["memory_method"]} growth during the timed images', '',
         results_table(report['results']), '',
         'Text encoding (first vocabulary: cold cache; then from the cache):', '',

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ovperception.benchmarking.measure import (Elapsed, PeakMemory, overhead_ratio, percentiles,
                                                timer)
 from ovperception.models.inference import Window, encode_windows
-from ovperception.models.ov_model import OVModel, autocast_encoder
+from ovperception.models.ov_model import OVModel, autocast_encoder, channels_last_encoder
 from ovperception.structures import OVDataSample
 
 Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windows) of a batch
@@ -37,10 +37,22 @@ def synthetic_vocabulary(num_classes: int) -> list[str]:
     return [f'synthetic class {num_classes}-{index}' for index in range(num_classes)]
 
 
-def make_batch(images: Sequence[Tensor], classnames: Sequence[str]) -> dict:
-    """A test-step batch ``dict(inputs, data_samples)`` with fresh samples at full size."""
-    samples = [OVDataSample(metainfo=dict(classnames=list(classnames),
-                                          ori_shape=tuple(img.shape[-2:]))) for img in images]
+def label_size(size: Sequence[int], label_scale: float = 1.0) -> tuple[int, int]:
+    """The ``ori_shape`` whose labels an image of ``size`` produces: ``size * label_scale``."""
+    return (max(1, round(size[0] * label_scale)), max(1, round(size[1] * label_scale)))
+
+
+def make_batch(images: Sequence[Tensor], classnames: Sequence[str],
+               label_scale: float = 1.0) -> dict:
+    """A test-step batch ``dict(inputs, data_samples)`` with fresh samples.
+
+    Args:
+        label_scale: ``ori_shape`` = image size x this (1: labels at the working size; the
+            ADE20K protocol resizes a 512-px short side to 336, i.e. about 1.52).
+    """
+    samples = [OVDataSample(metainfo=dict(
+        classnames=list(classnames), ori_shape=label_size(img.shape[-2:], label_scale)))
+        for img in images]
     return dict(inputs=list(images), data_samples=samples)
 
 
@@ -73,12 +85,13 @@ def timed_refiners(model: OVModel, device: torch.device) -> Iterator[Elapsed]:
 
 @dataclass
 class StepTimes:
-    """Seconds spent by one test step, by stage."""
+    """Seconds spent by one test step, by stage (wall clock), and its process CPU time."""
 
     preprocess: float
     backbone: float
     head: float
     refiners: float
+    cpu: float = 0.0
 
     @property
     def total(self) -> float:
@@ -95,32 +108,52 @@ def timed_predict(model: OVModel, batch: dict, device: torch.device) -> tuple[St
         with timer(device) as decode:
             model.decode(encoded, data['data_samples'])
     times = StepTimes(collate.seconds, backbone.seconds, decode.seconds - refine.seconds,
-                      refine.seconds)
+                      refine.seconds,
+                      cpu=collate.cpu_seconds + backbone.cpu_seconds + decode.cpu_seconds)
     return times, (encoded.images, encoded.windows)
+
+
+class Floor:
+    """The plain backbone forward over a pipeline batch's crops (same windows and batching).
+
+    Args:
+        backbone: provides ``image_embedding`` (or ``dense_features``).
+        crop_batch_size: windows per backbone call, as in the pipeline.
+        device: where it runs (CUDA is synchronised around every timing).
+        amp_dtype: the pipeline's ``test_cfg.amp_dtype`` (the floor runs at the same precision).
+        channels_last: the pipeline's ``test_cfg.channels_last`` (same memory format).
+    """
+
+    def __init__(self, backbone: nn.Module, crop_batch_size: int, device: torch.device, *,
+                 amp_dtype: str | None = None, channels_last: bool = False) -> None:
+        encode = autocast_encoder(floor_encoder(backbone), amp_dtype)
+        self.encode = channels_last_encoder(encode) if channels_last else encode
+        self.crop_batch_size = crop_batch_size
+        self.device = device
+
+    @classmethod
+    def of(cls, model: OVModel, device: torch.device) -> Floor:
+        """The floor of ``model``'s backbone with its ``test_cfg`` batching and precision."""
+        cfg = model.test_cfg
+        return cls(model.backbone, cfg['crop_batch_size'], device,
+                   amp_dtype=cfg.get('amp_dtype'), channels_last=cfg.get('channels_last', False))
+
+    def __call__(self, crops: Crops) -> Elapsed:
+        """Time one pass over ``crops`` = (images (3, H, W), their windows)."""
+        with torch.no_grad(), timer(self.device) as elapsed:
+            encode_windows(*crops, self.encode, self.crop_batch_size)
+        return elapsed
 
 
 def run_floor(backbone: nn.Module, crops: Sequence[Crops], crop_batch_size: int,
               device: torch.device, *, amp_dtype: str | None = None,
-              warmup: int = 1) -> list[float]:
-    """Seconds of the plain backbone forward over each batch's crops (same windows, batching).
-
-    Args:
-        backbone: provides ``image_embedding`` (or ``dense_features``).
-        crops: per pipeline batch, (images (3, H, W), windows) as ``encode_images`` used them.
-        crop_batch_size: windows per backbone call, as in the pipeline.
-        amp_dtype: the pipeline's ``test_cfg.amp_dtype`` (the floor runs at the same precision).
-        warmup: untimed passes over the first batch.
-    """
-    encode = autocast_encoder(floor_encoder(backbone), amp_dtype)
-    seconds = []
-    with torch.no_grad():
-        for _ in range(warmup):
-            encode_windows(*crops[0], encode, crop_batch_size)
-        for images, windows in crops:
-            with timer(device) as elapsed:
-                encode_windows(images, windows, encode, crop_batch_size)
-            seconds.append(elapsed.seconds)
-    return seconds
+              channels_last: bool = False, warmup: int = 1) -> list[float]:
+    """Wall seconds of the :class:`Floor` over each batch's crops, after ``warmup`` passes."""
+    floor = Floor(backbone, crop_batch_size, device, amp_dtype=amp_dtype,
+                  channels_last=channels_last)
+    for _ in range(warmup):
+        floor(crops[0])
+    return [floor(batch).seconds for batch in crops]
 
 
 def measure_text(model: OVModel, classnames: Sequence[str], device: torch.device) -> dict:
@@ -157,6 +190,7 @@ class CaseResult:
     steps: list[StepTimes] = field(default_factory=list)
     step_images: list[int] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    floor_cpu: list[float] = field(default_factory=list)
     memory: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
@@ -180,38 +214,46 @@ class CaseResult:
                            head=mean_ms('head'), refiners=mean_ms('refiners')),
             floor_ms=1e3 * floor_total / num,
             overhead_ratio=overhead_ratio(total, floor_total),
+            cpu_overhead_ratio=overhead_ratio(sum(step.cpu for step in self.steps),
+                                              sum(self.floor_cpu)),
             backbone_ratio=overhead_ratio(sum(s.backbone for s in self.steps), floor_total),
             memory=self.memory)
 
 
 def run_case(model: OVModel, size: tuple[int, int], classnames: Sequence[str], *,
              num_images: int, batch_size: int = 1, warmup: int = 1,
-             device: torch.device | str = 'cpu', seed: int = 0) -> CaseResult:
-    """Warm up, then time ``num_images`` synthetic images of ``size`` and their floor."""
+             device: torch.device | str = 'cpu', seed: int = 0,
+             label_scale: float = 1.0) -> CaseResult:
+    """Warm up, then time ``num_images`` synthetic images of ``size``, each batch followed
+    at once by the floor over its crops (so both see the same machine load)."""
     device = torch.device(device)
     images = synthetic_images(num_images, size, seed)
     chunks = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    floor = Floor.of(model, device)
     for _ in range(warmup):
-        timed_predict(model, make_batch(chunks[0], classnames), device)
+        _, crops = timed_predict(model, make_batch(chunks[0], classnames, label_scale), device)
+        floor(crops)
     case = CaseResult(tuple(size), len(classnames), batch_size, 0.0)
-    crops: list[Crops] = []
+    num_crops = 0
     with PeakMemory(device) as memory:
         for chunk in chunks:
-            batch = make_batch(chunk, classnames)
-            times, chunk_crops = timed_predict(model, batch, device)
+            times, crops = timed_predict(model, make_batch(chunk, classnames, label_scale), device)
             case.steps.append(times)
             case.step_images.append(len(chunk))
-            crops.append(chunk_crops)
+            num_crops += sum(len(w) for w in crops[1])
+            floor_time = floor(crops)
+            case.floor.append(floor_time.seconds)
+            case.floor_cpu.append(floor_time.cpu_seconds)
+            del crops
     case.memory = memory.as_dict()
-    case.crops_per_image = sum(len(w) for _, ws in crops for w in ws) / num_images
-    case.floor = run_floor(model.backbone, crops, model.test_cfg['crop_batch_size'], device,
-                           amp_dtype=model.test_cfg.get('amp_dtype'), warmup=warmup)
+    case.crops_per_image = num_crops / num_images
     return case
 
 
 def run_benchmark(model: OVModel, sizes: Sequence[tuple[int, int]], vocab_sizes: Sequence[int],
                   *, num_images: int, batch_size: int = 1, warmup: int = 1,
-                  device: torch.device | str = 'cpu', seed: int = 0) -> dict:
+                  device: torch.device | str = 'cpu', seed: int = 0,
+                  label_scale: float = 1.0) -> dict:
     """Every (size, vocabulary size) case, plus the text cost of each vocabulary size.
 
     Returns:
@@ -228,7 +270,8 @@ def run_benchmark(model: OVModel, sizes: Sequence[tuple[int, int]], vocab_sizes:
         print_log(f'text: {text[-1]}', logger='current')
         for size in sizes:
             case = run_case(model, size, classnames, num_images=num_images,
-                            batch_size=batch_size, warmup=warmup, device=device, seed=seed)
+                            batch_size=batch_size, warmup=warmup, device=device, seed=seed,
+                            label_scale=label_scale)
             results.append(case.summary())
             print_log(f'{size[0]}x{size[1]} K={vocab_size}: '
                       f'{results[-1]["throughput_img_s"]:.3f} img/s, '

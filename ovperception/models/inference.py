@@ -2,8 +2,10 @@
 
 Pure functions: no model state. ``slide_inference`` gathers the windows of all
 images of a batch, runs the (expensive) encoder on them in batches, then lets a
-per-sample decoder turn each window's features into a dense output that is
-resized to the window and averaged where windows overlap (mmseg's rule).
+per-sample decoder turn the features of all windows of an image (one call) into
+dense outputs that are resized to the window and averaged where windows overlap
+(mmseg's rule; :func:`stitch_windows` is its plain loop, :func:`stitch_lazily`
+the fast form that never builds per-window full-resolution maps).
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Window = tuple[int, int, int, int]  # (y0, x0, y1, x1), end-exclusive
+from ovperception.models.stitched import StitchedWindows, Window
+
 EncodeFn = Callable[[Tensor], Tensor]
 DecodeFn = Callable[[Tensor, int], Tensor]
 
@@ -114,6 +117,20 @@ def stitch_windows(window_outputs: Sequence[Tensor], windows: Sequence[Window],
     return total / count
 
 
+def stitch_lazily(outputs: Tensor, windows: Sequence[Window], image_size: tuple[int, int],
+                  feature_stride: int | None = None) -> StitchedWindows:
+    """The stitched map of one image's window outputs (n, D, h', w'), kept lazy.
+
+    Windows from :func:`sliding_windows` form a grid and stay lazy; any other
+    window set is stitched at once with :func:`stitch_windows` and wrapped.
+    """
+    try:
+        return StitchedWindows(outputs, windows, image_size, feature_stride)
+    except ValueError:
+        return StitchedWindows.from_dense(
+            stitch_windows(list(outputs), windows, image_size, feature_stride))
+
+
 def slide_inference(images: Sequence[Tensor], encode: EncodeFn, decode: DecodeFn, *,
                     crop_size: int | Sequence[int], stride: int | Sequence[int],
                     crop_batch_size: int = 16, feature_stride: int | None = None) -> list[Tensor]:
@@ -122,7 +139,8 @@ def slide_inference(images: Sequence[Tensor], encode: EncodeFn, decode: DecodeFn
     Args:
         images: B normalised tensors (3, H_i, W_i) (no padding).
         encode: windows (n, 3, h, w) -> features (n, C, h', w'); batched across images.
-        decode: (features (n, C, h', w'), image index) -> outputs (n, D, h', w').
+        decode: (features (n, C, h', w'), image index) -> outputs (n, D, h', w'); called
+            once per image with all its windows.
         crop_size, stride: window size and step, int or (h, w).
         crop_batch_size: windows per encoder call.
         feature_stride: the encoder's output stride (patch size), see
@@ -135,9 +153,9 @@ def slide_inference(images: Sequence[Tensor], encode: EncodeFn, decode: DecodeFn
     features = encode_windows(images, windows, encode, crop_batch_size)
     outputs = []
     for index, (image, image_windows) in enumerate(zip(images, windows)):
-        decoded = [decode(feat[None], index)[0] for feat in features[index]]
-        outputs.append(stitch_windows(decoded, image_windows, tuple(image.shape[-2:]),
-                                      feature_stride))
+        decoded = decode(torch.stack(features[index]), index)
+        outputs.append(stitch_lazily(decoded, image_windows, tuple(image.shape[-2:]),
+                                     feature_stride).dense())
     return outputs
 
 

@@ -12,7 +12,9 @@ from torch import Tensor, nn
 
 from ovperception.models.clip.text_cache import TextEmbeddingCache
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
-from ovperception.models.inference import Window, encode_windows, sliding_windows, stitch_windows
+from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
+                                           stitch_windows)
+from ovperception.models.stitched import StitchedWindows
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -46,6 +48,15 @@ def autocast_encoder(encode: EncodeFn, amp_dtype: str | None) -> EncodeFn:
         return output.float()
 
     return encode_autocast
+
+
+def channels_last_encoder(encode: EncodeFn) -> EncodeFn:
+    """``encode`` fed (n, 3, h, w) crops in channels-last memory format (same values)."""
+
+    def encode_channels_last(crops: Tensor) -> Tensor:
+        return encode(crops.contiguous(memory_format=torch.channels_last))
+
+    return encode_channels_last
 
 
 class CompiledOrEager:
@@ -115,8 +126,11 @@ class OVModel(BaseModel):
             usual choice for ConvNeXt/ResNet CLIPs, which take any input size), ``crop_size``,
             ``stride``, ``crop_batch_size`` (windows of all images of a batch share backbone
             calls), ``amp_dtype`` (None | 'bf16' | 'fp16': backbone under ``torch.autocast``,
-            features back in float32) and ``compile`` (bool: ``torch.compile`` the backbone's
-            ``dense_features`` on first use, eager with a warning if that fails).
+            features back in float32), ``compile`` (bool: ``torch.compile`` the backbone's
+            ``dense_features`` on first use, eager with a warning if that fails) and
+            ``channels_last`` (bool: crops and the backbone's conv weights in channels-last
+            memory format; pays off for ConvNeXt/ResNet towers on GPUs, see
+            docs/benchmarks.md).
     """
 
     def __init__(self, backbone: nn.Module | dict, head: nn.Module | dict, *,
@@ -154,7 +168,8 @@ class OVModel(BaseModel):
 
     @staticmethod
     def _check_test_cfg(cfg: dict) -> dict:
-        known = {'mode', 'crop_size', 'stride', 'crop_batch_size', 'amp_dtype', 'compile'}
+        known = {'mode', 'crop_size', 'stride', 'crop_batch_size', 'amp_dtype', 'compile',
+                 'channels_last'}
         unknown = set(cfg) - known
         if unknown:
             raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: {sorted(known)}')
@@ -163,8 +178,9 @@ class OVModel(BaseModel):
         if cfg.get('amp_dtype') not in AMP_DTYPES:
             raise ValueError(f"test_cfg.amp_dtype must be one of {list(AMP_DTYPES)}, "
                              f"got {cfg['amp_dtype']!r}")
-        if not isinstance(cfg.get('compile', False), bool):
-            raise ValueError(f"test_cfg.compile must be a bool, got {cfg['compile']!r}")
+        for flag in ('compile', 'channels_last'):
+            if not isinstance(cfg.get(flag, False), bool):
+                raise ValueError(f'test_cfg.{flag} must be a bool, got {cfg[flag]!r}')
         return cfg
 
     # ------------------------------------------------------------------ text
@@ -177,25 +193,31 @@ class OVModel(BaseModel):
                 cache_dir=self.text_cache_dir)
         return self._text_cache
 
-    def encode_vocabulary(self, classnames: Sequence[str]) -> TextEmbeddings:
+    def encode_vocabulary(self, classnames: Sequence[str],
+                          device: torch.device | str | None = None) -> TextEmbeddings:
         """Embeddings of one vocabulary (memoised; names come from the cache).
 
         Args:
             classnames: K entries, each possibly holding ``';'``-separated synonyms.
+            device: where the embeddings should live; the memo keeps the moved copy, so
+                a vocabulary is copied to a device once, not once per batch.
         """
         key: VocabularyKey = tuple(classnames)
         if key in self._vocab_memo:
             self._vocab_memo.move_to_end(key)
-            return self._vocab_memo[key]
-        # A head may encode each class as several sentences (e.g. count-bin prompts).
-        prompts = getattr(self.head, 'vocabulary_prompts', None)
-        names = prompts(list(classnames)) if prompts is not None else list(classnames)
-        vocabulary = Vocabulary.parse(names, self.background_words)
-        with torch.no_grad():
-            embeddings = self.text_cache.embed(vocabulary.names)
-        text = TextEmbeddings(vocabulary, embeddings,
-                              torch.tensor(vocabulary.name_to_class, dtype=torch.long),
-                              float(self.backbone.logit_scale))
+            text = self._vocab_memo[key]
+        else:
+            # A head may encode each class as several sentences (e.g. count-bin prompts).
+            prompts = getattr(self.head, 'vocabulary_prompts', None)
+            names = prompts(list(classnames)) if prompts is not None else list(classnames)
+            vocabulary = Vocabulary.parse(names, self.background_words)
+            with torch.no_grad():
+                embeddings = self.text_cache.embed(vocabulary.names)
+            text = TextEmbeddings(vocabulary, embeddings,
+                                  torch.tensor(vocabulary.name_to_class, dtype=torch.long),
+                                  float(self.backbone.logit_scale))
+        if device is not None and text.embeddings.device != torch.device(device):
+            text = text.to(device)
         self._vocab_memo[key] = text
         while len(self._vocab_memo) > 32:
             self._vocab_memo.popitem(last=False)
@@ -246,36 +268,39 @@ class OVModel(BaseModel):
         return EncodedImages([tuple(img.shape[-2:]) for img in images], windows, features, images)
 
     def _dense_encoder(self) -> EncodeFn:
-        """The backbone's ``dense_features``, compiled lazily when ``test_cfg.compile``."""
-        if not self.test_cfg.get('compile', False):
-            return self.backbone.dense_features
-        if self._compiled_dense is None:
-            self._compiled_dense = CompiledOrEager(self.backbone.dense_features)
-        return self._compiled_dense
+        """The backbone's ``dense_features``: compiled lazily when ``test_cfg.compile``,
+        fed channels-last crops when ``test_cfg.channels_last``."""
+        encode: EncodeFn = self.backbone.dense_features
+        if self.test_cfg.get('compile', False):
+            if self._compiled_dense is None:
+                self._compiled_dense = CompiledOrEager(self.backbone.dense_features)
+            encode = self._compiled_dense
+        if self.test_cfg.get('channels_last', False):
+            self.backbone.to(memory_format=torch.channels_last)  # conv weights; no-op when done
+            return channels_last_encoder(encode)
+        return encode
 
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
-        """Head outputs for every sample's own vocabulary, stitched and post-processed."""
-        # The head's output stride when it differs from the backbone's (e.g. count blocks).
-        stride = getattr(self.head, 'output_stride', None) or getattr(
-            self.backbone, 'patch_size', None)
+        """Head outputs for every sample's own vocabulary, stitched and post-processed.
+
+        The head runs once per image on all its windows; the window outputs are
+        stitched lazily (:class:`~ovperception.models.stitched.StitchedWindows`) and
+        handed to heads with ``takes_stitched_windows`` as they are, to the others
+        as (D, H, W) tensors.
+        """
         head_images = getattr(self.head, 'uses_images', False)
+        lazy = getattr(self.head, 'takes_stitched_windows', False)
         with torch.no_grad():
             # Image-aware heads and refiners see 0..255 RGB images at the working resolution.
             rgb = ([self.data_preprocessor.denormalize(img) for img in encoded.images]
                    if head_images or len(self.refiners) else [])
+            device = encoded.images[0].device
             for classnames, indices in self.vocabulary_groups(data_samples).items():
-                text = self.encode_vocabulary(classnames).to(encoded.images[0].device)
+                text = self.encode_vocabulary(classnames, device=device)
                 outputs = []
                 for index in indices:
-                    window_outputs = [self.head(feat[None], text)[0]
-                                      for feat in encoded.features[index]]
-                    stitched = stitch_windows(window_outputs, encoded.windows[index],
-                                              encoded.image_sizes[index], stride)
-                    if not bool(torch.isfinite(stitched).all()):
-                        raise FloatingPointError(
-                            f'non-finite values in the dense output of sample {index}: '
-                            'check the weights (a NaN checkpoint?) and the input image')
-                    outputs.append(stitched)
+                    stitched = self.stitched_output(encoded, index, text)
+                    outputs.append(stitched if lazy else stitched.dense())
                 group = [data_samples[i] for i in indices]
                 if head_images:
                     self.head.predict(outputs, text, group, images=[rgb[i] for i in indices])
@@ -291,6 +316,31 @@ class OVModel(BaseModel):
         mean, std = self.data_preprocessor.mean, self.data_preprocessor.std
         with torch.no_grad():
             return self.backbone.image_embedding((crops - mean.to(crops)) / std.to(crops))
+
+    def stitched_output(self, encoded: EncodedImages, index: int,
+                        text: TextEmbeddings) -> StitchedWindows:
+        """The head's output on every window of image ``index`` (one head call), stitched.
+
+        Raises:
+            FloatingPointError: on NaN or infinite head outputs.
+        """
+        features = encoded.features[index]
+        if len({tuple(feat.shape) for feat in features}) == 1:
+            window_outputs = self.head(torch.stack(features), text)
+        else:  # windows of different sizes (custom windows): one head call each
+            window_outputs = [self.head(feat[None], text)[0] for feat in features]
+        if not all(bool(torch.isfinite(out).all()) for out in window_outputs):
+            raise FloatingPointError(
+                f'non-finite values in the dense output of sample {index}: '
+                'check the weights (a NaN checkpoint?) and the input image')
+        # The head's output stride when it differs from the backbone's (e.g. count blocks).
+        stride = getattr(self.head, 'output_stride', None) or getattr(
+            self.backbone, 'patch_size', None)
+        if isinstance(window_outputs, list):
+            return StitchedWindows.from_dense(stitch_windows(
+                window_outputs, encoded.windows[index], encoded.image_sizes[index], stride))
+        return stitch_lazily(window_outputs, encoded.windows[index],
+                             encoded.image_sizes[index], stride)
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
@@ -313,7 +363,7 @@ class OVModel(BaseModel):
         feats = self.dense_features(inputs)
         totals: dict[str, Tensor] = {}
         for classnames, indices in self.vocabulary_groups(data_samples).items():
-            text = self.encode_vocabulary(classnames).to(inputs.device)
+            text = self.encode_vocabulary(classnames, device=inputs.device)
             losses = self.head.loss(feats[indices], text, [data_samples[i] for i in indices])
             weight = len(indices) / len(data_samples)
             for name, value in losses.items():
@@ -331,7 +381,7 @@ class OVModel(BaseModel):
         groups = self.vocabulary_groups(data_samples)
         if len(groups) != 1:
             raise ValueError('tensor mode needs one vocabulary shared by the whole batch')
-        text = self.encode_vocabulary(next(iter(groups))).to(inputs.device)
+        text = self.encode_vocabulary(next(iter(groups)), device=inputs.device)
         return self.head(self.dense_features(inputs), text)
 
     def forward(self, inputs: Tensor, data_samples: SampleList | None = None,

@@ -22,7 +22,14 @@ class BaseOVHead(nn.Module, metaclass=ABCMeta):
     * ``loss(feats, text, samples)`` returns a dict whose keys start with ``loss_``.
     * ``predict(outputs, text, samples)`` turns the stitched dense output of each
       sample into ``pred_*`` fields plus ``label_names`` and returns the samples.
+
+    A head whose ``predict`` can work on a lazy
+    :class:`~ovperception.models.stitched.StitchedWindows` (window outputs that are
+    averaged and resized chunk by chunk, never as a full-resolution tensor) sets
+    ``takes_stitched_windows = True``; every other head receives (D, H_i, W_i) tensors.
     """
+
+    takes_stitched_windows: bool = False
 
     @abstractmethod
     def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:

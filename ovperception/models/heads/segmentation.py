@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.heads.base import BaseOVHead
-from ovperception.models.inference import map_resized_in_chunks
+from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -62,6 +62,8 @@ class DenseSimilarityHead(BaseOVHead):
         self.score_refiner = (MODELS.build(score_refiner) if isinstance(score_refiner, dict)
                               else score_refiner)
 
+    takes_stitched_windows = True  # predict() accepts lazy StitchedWindows (see OVModel.decode)
+
     @property
     def uses_images(self) -> bool:
         """Whether ``predict`` needs the (3, h, w) 0..255 RGB working-resolution images."""
@@ -108,25 +110,31 @@ class DenseSimilarityHead(BaseOVHead):
             return dict(loss_seg=logits.sum() * 0.0)
         return dict(loss_seg=F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX))
 
-    def predict(self, outputs: list[Tensor], text: TextEmbeddings, data_samples: SampleList,
+    def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
+                data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
         """Label maps at each sample's ``ori_shape`` from stitched cosine maps (N, h, w).
 
         Args:
+            outputs: per sample, its stitched per-name cosine map: a (N, h, w) tensor or a
+                lazy :class:`~ovperception.models.stitched.StitchedWindows` (what
+                ``OVModel`` passes, see :attr:`takes_stitched_windows`).
             images: per sample, its (3, h, w) RGB image at the working resolution; needed
                 (only) with a ``score_refiner``.
         """
+        maps = [as_stitched(output) for output in outputs]
         if self.score_refiner is not None:
-            if images is None or len(images) != len(outputs):
+            if images is None or len(images) != len(maps):
                 raise ValueError('a head with a score_refiner needs one image per output')
-            outputs = [self.score_refiner(image[None], cosine[None].float())[0]
-                       for image, cosine in zip(images, outputs)]
-        for cosine, sample in zip(outputs, data_samples):
-            out_size = tuple(sample.metainfo.get('ori_shape', cosine.shape[-2:]))[:2]
+            maps = [StitchedWindows.from_dense(
+                self.score_refiner(image[None], cosine.dense()[None].float())[0])
+                for image, cosine in zip(images, maps)]
+        for cosine, sample in zip(maps, data_samples):
+            out_size = tuple(sample.metainfo.get('ori_shape', cosine.image_size))[:2]
             labels = self.labels_from_cosine(cosine, text, out_size)
             sample.pred_sem_seg = PixelData(data=labels[None])
             if self.return_logits:
-                probs = self.class_probabilities(cosine.float(), text)
+                probs = self.class_probabilities(cosine.dense().float(), text)
                 sample.seg_logits = PixelData(data=probs)
             sample.set_metainfo(dict(label_names=text.class_names))
         return list(data_samples)
@@ -136,32 +144,61 @@ class DenseSimilarityHead(BaseOVHead):
         probs = torch.softmax(cosine * self.scale(text), dim=0)
         return text.reduce_synonyms(probs, dim=0)
 
-    def labels_from_cosine(self, cosine: Tensor, text: TextEmbeddings,
+    @property
+    def needs_probabilities(self) -> bool:
+        """Whether labels depend on softmax probabilities (a probability threshold).
+
+        Without one, the label is the class of the name with the highest cosine: the
+        softmax is monotonic and the max over synonyms commutes with it, so the
+        probabilities are skipped (identical labels up to float ties).
+        """
+        return self.prob_threshold > 0
+
+    def labels_from_cosine(self, cosine: DenseOutput, text: TextEmbeddings,
                            size: tuple[int, int]) -> Tensor:
-        """(N, h, w) cosine -> (H, W) long labels at ``size``, without materialising (N, H, W)."""
+        """(N, h, w) cosine -> (H, W) long labels at ``size``, without materialising (N, H, W).
+
+        Rows of the resized map are produced in chunks (channels-last (rows, W, N));
+        each chunk is reduced to labels at once: max over names (a name's class is its
+        label, which equals max over synonyms then argmax over classes, ties included,
+        since names are ordered by class), with the softmax only when a probability
+        threshold needs it.
+        """
         background = IGNORE_INDEX if self.background_index is None else self.background_index
         if self.background_index is not None and not 0 <= background < text.num_classes:
             raise ValueError(f'background_index {background} is outside the vocabulary of '
                              f'{text.num_classes} classes')
-        cosine = cosine.float()
-        suppressed = torch.zeros(text.num_scored_classes, dtype=torch.bool, device=cosine.device)
+        stitched = as_stitched(cosine)
+        device = stitched.outputs.device
+        name_to_class = text.name_to_class.to(device)
+        scale = self.scale(text)
+        suppressed_names: Tensor | None = None  # (N,) bool, names of dropped classes
 
         def to_labels(chunk: Tensor, raw_argmax: bool = False) -> Tensor:
-            probs = self.class_probabilities(chunk, text)
-            probs = probs.masked_fill(suppressed[:, None, None], 0.0)
-            best, labels = probs.max(dim=0)
+            chunk = chunk.float()
+            use_probs = self.needs_probabilities and not raw_argmax
+            if use_probs:
+                chunk = torch.softmax(chunk * scale, dim=-1)
+            if suppressed_names is not None:
+                chunk = chunk.masked_fill(suppressed_names, 0.0 if use_probs else float('-inf'))
+            best, names = chunk.max(dim=-1)
+            labels = name_to_class[names]
             if raw_argmax:
                 return labels
-            labels = labels.masked_fill(best < self.prob_threshold, background)
+            if use_probs:
+                labels = labels.masked_fill(best < self.prob_threshold, background)
             if text.vocabulary.has_virtual_background:
                 labels = labels.masked_fill(labels == text.num_classes, background)
             return labels
 
         if self.area_threshold > 0:
             # Areas come from the plain argmax, before any threshold (SCLIP's rule).
-            argmax = map_resized_in_chunks(cosine, size, lambda c: to_labels(c, raw_argmax=True))
-            suppressed[:text.num_classes] = self._small_classes(argmax, text.num_classes)
-        return map_resized_in_chunks(cosine, size, to_labels)
+            argmax = stitched.map_rows(size, lambda c: to_labels(c, raw_argmax=True))
+            small = self._small_classes(argmax, text.num_classes)
+            if bool(small.any()):
+                suppressed_names = torch.cat([small, small.new_zeros(1)])[
+                    name_to_class.clamp(max=text.num_classes)]
+        return stitched.map_rows(size, to_labels)
 
     def _small_classes(self, labels: Tensor, num_classes: int) -> Tensor:
         """(K,) bool: classes whose share of the non-background area is below the threshold."""

@@ -1,0 +1,203 @@
+"""Lazy stitched dense maps: overlapping window outputs, averaged and resized on demand.
+
+mmseg's sliding-window rule resizes every window's low-resolution output to the
+window (bilinear, ``align_corners=False``), sums the windows and divides by how
+many windows cover each pixel; the label map then resizes that (D, H, W) map to
+the original image size. Both resizes are separable and the windows of
+:func:`~ovperception.models.inference.sliding_windows` form a grid (every row
+interval times every column interval), so the whole chain is
+
+    out[d, y, x] = sum_ij L[y, i] * M[d, i, j] * R[x, j]
+
+with ``M`` the (D, rows*h', cols*w') mosaic of window outputs, ``L`` (H_out,
+rows*h') and ``R`` (W_out, cols*w') the per-axis resize-and-average weights
+(PyTorch's own linear weights, divided by the per-row and per-column window
+counts; their product is the per-pixel count because the windows form a grid).
+:class:`StitchedWindows` contracts the columns once (a small (rows*h', W_out, D)
+tensor) and then produces output rows in chunks with one matrix product each,
+restricted to the few mosaic rows a chunk touches. A per-pixel reduction (softmax,
+argmax) runs on every chunk, so a (D, H, W) tensor never exists unless asked for
+(:meth:`StitchedWindows.dense`). Values equal the resize-then-stitch path up to
+float32 rounding (a different summation order: about 1e-7 relative).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Window = tuple[int, int, int, int]  # (y0, x0, y1, x1), end-exclusive
+PixelFn = Callable[[Tensor], Tensor]
+DEFAULT_CHUNK_ELEMENTS = 1 << 20  # ~4 MiB of float32 per output chunk: stays in cache
+
+
+def linear_resize_matrix(n_in: int, n_out: int, stride: int | None = None, *,
+                         dtype: torch.dtype = torch.float32,
+                         device: torch.device | str | None = None) -> Tensor:
+    """(n_out, n_in) weights of PyTorch's linear resize (``align_corners=False``).
+
+    Row ``y`` holds the weights of output ``y`` over the inputs, exactly those that
+    ``F.interpolate(..., mode='linear'|'bilinear')`` uses along one axis. With
+    ``stride``, the input covers ``n_in * stride`` outputs of which the first
+    ``n_out`` are kept (a window padded up to a multiple of the patch size, see
+    :func:`~ovperception.models.inference.resize_window_output`).
+    """
+    target = n_out if stride is None else n_in * stride
+    if target < n_out:
+        raise ValueError(f'{n_in} cells of stride {stride} cannot cover {n_out} pixels')
+    eye = torch.eye(n_in, dtype=dtype, device=device)
+    weights = F.interpolate(eye[None], size=target, mode='linear', align_corners=False)[0]
+    return weights[:, :n_out].t().contiguous()
+
+
+def _intervals(windows: Sequence[Window]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Sorted distinct row and column intervals of ``windows``; error if not a full grid."""
+    rows = sorted({(y0, y1) for y0, _, y1, _ in windows})
+    cols = sorted({(x0, x1) for _, x0, _, x1 in windows})
+    grid = {(y0, x0, y1, x1) for y0, y1 in rows for x0, x1 in cols}
+    if len(windows) != len(grid) or set(windows) != grid:
+        raise ValueError('windows must be distinct and form a grid (every row interval with '
+                         'every column interval), as sliding_windows() makes them')
+    return rows, cols
+
+
+def _placed_weights(intervals: Sequence[tuple[int, int]], cells: int, size: int,
+                    stride: int | None, like: Tensor) -> Tensor:
+    """(size, len(intervals) * cells) resize weights of each interval, averaged where they overlap."""
+    weights = like.new_zeros((size, len(intervals) * cells))
+    count = like.new_zeros((size, 1))
+    for index, (start, stop) in enumerate(intervals):
+        weights[start:stop, index * cells:(index + 1) * cells] = linear_resize_matrix(
+            cells, stop - start, stride, dtype=like.dtype, device=like.device)
+        count[start:stop] += 1
+    if bool((count == 0).any()):
+        raise ValueError('the windows do not cover the image')
+    return weights / count
+
+
+class StitchedWindows:
+    """The stitched (D, H, W) map of one image, kept as its window outputs.
+
+    Args:
+        outputs: (n, D, h', w') dense output of each window.
+        windows: the n windows (y0, x0, y1, x1) in image pixels; they must form a grid.
+        image_size: (H, W) of the image the windows cover.
+        feature_stride: output stride of the windows' grid (patch size) or None, as in
+            :func:`~ovperception.models.inference.resize_window_output`.
+    """
+
+    def __init__(self, outputs: Tensor, windows: Sequence[Window], image_size: tuple[int, int],
+                 feature_stride: int | None = None) -> None:
+        if outputs.dim() != 4 or outputs.shape[0] != len(windows):
+            raise ValueError(f'outputs must be (n, D, h, w) with n = {len(windows)} windows, '
+                             f'got {tuple(outputs.shape)}')
+        self.outputs = outputs
+        self.windows = list(windows)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.feature_stride = feature_stride
+        self.rows, self.cols = _intervals(self.windows)
+        self._columns: dict[int, Tensor] = {}
+
+    @classmethod
+    def from_dense(cls, dense: Tensor) -> StitchedWindows:
+        """Wrap an already stitched (D, H, W) map (one window covering it)."""
+        height, width = dense.shape[-2:]
+        return cls(dense[None], [(0, 0, height, width)], (height, width))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(D, H, W) of the stitched map."""
+        return (self.outputs.shape[1], *self.image_size)
+
+    def is_finite(self) -> bool:
+        """Whether every value is finite (checked on the window outputs: cheap)."""
+        return bool(torch.isfinite(self.outputs).all())
+
+    def mosaic(self) -> Tensor:
+        """(D, rows*h', cols*w') window outputs laid out by grid position."""
+        num, depth, cells_h, cells_w = self.outputs.shape
+        position = {window: index for index, window in enumerate(self.windows)}
+        order = [position[(y0, x0, y1, x1)] for y0, y1 in self.rows for x0, x1 in self.cols]
+        grid = self.outputs[order].view(len(self.rows), len(self.cols), depth, cells_h, cells_w)
+        return grid.permute(2, 0, 3, 1, 4).reshape(
+            depth, len(self.rows) * cells_h, len(self.cols) * cells_w)
+
+    def _column_stage(self, out_width: int) -> Tensor:
+        """(rows*h', out_width * D): columns stitched, averaged and resized; D innermost."""
+        if out_width in self._columns:
+            return self._columns[out_width]
+        mosaic = self.mosaic()
+        depth, mosaic_h, _ = mosaic.shape
+        cells_w = self.outputs.shape[-1]
+        width = self.image_size[1]
+        total = mosaic.new_zeros((depth, mosaic_h, width))
+        count = mosaic.new_zeros((width,))
+        for index, (x0, x1) in enumerate(self.cols):
+            block = mosaic[..., index * cells_w:(index + 1) * cells_w]
+            target = x1 - x0 if self.feature_stride is None else cells_w * self.feature_stride
+            resized = F.interpolate(block, size=target, mode='linear', align_corners=False)
+            total[..., x0:x1] += resized[..., :x1 - x0]
+            count[x0:x1] += 1
+        total /= count
+        if out_width != width:
+            total = F.interpolate(total, size=out_width, mode='linear', align_corners=False)
+        columns = total.permute(1, 2, 0).reshape(mosaic_h, out_width * depth).contiguous()
+        self._columns = {out_width: columns}
+        return columns
+
+    def _row_weights(self, out_height: int) -> Tensor:
+        """(out_height, rows*h') row weights: resize to windows, average, resize to the output."""
+        cells_h = self.outputs.shape[-2]
+        weights = _placed_weights(self.rows, cells_h, self.image_size[0], self.feature_stride,
+                                  self.outputs)
+        if out_height != self.image_size[0]:
+            weights = F.interpolate(weights.t()[None], size=out_height, mode='linear',
+                                    align_corners=False)[0].t()
+        return weights
+
+    def map_rows(self, size: tuple[int, int] | None, pixel_fn: PixelFn | None = None, *,
+                 max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
+        """Apply ``pixel_fn`` to the map resized to ``size``, a chunk of rows at a time.
+
+        Equals ``pixel_fn(F.interpolate(stitched[None], size, 'bilinear')[0].permute(1, 2, 0))``
+        up to float rounding, without materialising the (D, H_out, W_out) map.
+
+        Args:
+            size: output (H_out, W_out); None keeps the image size.
+            pixel_fn: (rows, W_out, D) channels-last chunk -> (rows, W_out, ...) per-pixel
+                result (None: the values themselves).
+            max_elements: budget of rows * W_out * D values per chunk.
+
+        Returns:
+            (H_out, W_out, ...) concatenation of the chunk results.
+        """
+        out_h, out_w = self.image_size if size is None else (int(size[0]), int(size[1]))
+        depth = self.outputs.shape[1]
+        columns = self._column_stage(out_w)
+        rows = self._row_weights(out_h)
+        nonzero = rows != 0
+        first = nonzero.float().argmax(dim=1)
+        last = rows.shape[1] - nonzero.flip(1).float().argmax(dim=1)
+        rows_per_chunk = max(1, max_elements // max(1, out_w * depth))
+        pieces = []
+        for start in range(0, out_h, rows_per_chunk):
+            stop = min(out_h, start + rows_per_chunk)
+            low, high = int(first[start:stop].min()), int(last[start:stop].max())
+            chunk = rows[start:stop, low:high] @ columns[low:high]
+            chunk = chunk.view(stop - start, out_w, depth)
+            pieces.append(chunk if pixel_fn is None else pixel_fn(chunk))
+        return torch.cat(pieces, dim=0)
+
+    def dense(self) -> Tensor:
+        """The stitched (D, H, W) map at the image size (materialised)."""
+        return self.map_rows(None).permute(2, 0, 1).contiguous()
+
+
+DenseOutput = Tensor | StitchedWindows
+
+
+def as_stitched(output: DenseOutput) -> StitchedWindows:
+    """A :class:`StitchedWindows` view of a dense (D, H, W) tensor (or the object itself)."""
+    return output if isinstance(output, StitchedWindows) else StitchedWindows.from_dense(output)
