@@ -208,7 +208,7 @@ class OVModel(BaseModel):
             text = self._vocab_memo[key]
         else:
             # A head may encode each class as several sentences (e.g. count-bin prompts).
-            prompts = getattr(self.head, 'vocabulary_prompts', None)
+            prompts = getattr(getattr(self, 'head', None), 'vocabulary_prompts', None)
             names = prompts(list(classnames)) if prompts is not None else list(classnames)
             vocabulary = Vocabulary.parse(names, self.background_words)
             with torch.no_grad():

@@ -27,9 +27,16 @@ class BaseOVHead(nn.Module, metaclass=ABCMeta):
     :class:`~ovperception.models.stitched.StitchedWindows` (window outputs that are
     averaged and resized chunk by chunk, never as a full-resolution tensor) sets
     ``takes_stitched_windows = True``; every other head receives (D, H_i, W_i) tensors.
+    A subclass that overrides ``predict`` receives tensors again unless it sets the
+    flag itself (its ``predict`` may index or do arithmetic on the outputs).
     """
 
     takes_stitched_windows: bool = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if 'predict' in vars(cls) and 'takes_stitched_windows' not in vars(cls):
+            cls.takes_stitched_windows = False
 
     @abstractmethod
     def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:
