@@ -17,7 +17,7 @@ import torch
 from mmengine.structures import InstanceData
 from pycocotools import mask as mask_util
 
-from ovperception.datasets.transforms import BaseTransform, PackOVInputs
+from ovperception.datasets.transforms import BaseTransform, PackOVInputs, RandomFlip
 from ovperception.registry import TRANSFORMS
 
 
@@ -77,6 +77,33 @@ class LoadDetAnnotations(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class DetRandomFlip(RandomFlip):
+    """:class:`RandomFlip` that also flips ``gt_bboxes`` and ``gt_masks``.
+
+    Boxes and masks live in original-image pixels, so they are mirrored about the
+    original width (height): ``x1' = W0 - x2``, ``x2' = W0 - x1``. Use it after
+    ``LoadDetAnnotations``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        results = super().transform(results)
+        if not results['flip']:
+            return results
+        height, width = results['ori_shape'][:2]
+        horizontal = self.direction == 'horizontal'
+        if results.get('gt_bboxes') is not None:
+            boxes = np.asarray(results['gt_bboxes'], dtype=np.float32).copy()
+            if horizontal:
+                boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
+            else:
+                boxes[:, [1, 3]] = height - boxes[:, [3, 1]]
+            results['gt_bboxes'] = boxes
+        if results.get('gt_masks') is not None:
+            results['gt_masks'] = np.flip(results['gt_masks'], axis=2 if horizontal else 1)
+        return results
+
+
+@TRANSFORMS.register_module()
 class PackOVDetInputs(PackOVInputs):
     """:class:`PackOVInputs` plus ``gt_instances`` from the ``gt_*`` arrays, and ``img_id``."""
 
@@ -95,9 +122,10 @@ class PackOVDetInputs(PackOVInputs):
                 ignore_flags=torch.as_tensor(np.asarray(
                     results.get('gt_ignore_flags', np.zeros(len(boxes), bool))), dtype=torch.bool))
             if results.get('gt_masks') is not None:
-                instances.masks = torch.as_tensor(np.asarray(results['gt_masks']), dtype=torch.bool)
+                instances.masks = torch.as_tensor(np.ascontiguousarray(results['gt_masks']),
+                                                  dtype=torch.bool)
             packed['data_samples'].gt_instances = instances
         return packed
 
 
-__all__ = ['LoadDetAnnotations', 'PackOVDetInputs', 'decode_instance_mask']
+__all__ = ['LoadDetAnnotations', 'DetRandomFlip', 'PackOVDetInputs', 'decode_instance_mask']

@@ -153,3 +153,23 @@ def test_synthetic_detection_boxes_are_exact_and_deterministic():
     assert sample.gt_instances.masks.dtype == torch.bool
     with pytest.raises(ValueError, match='cells'):
         make_synthetic_detection_sample(0, grid=(1, 2), max_objects=3)
+
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical'])
+def test_det_random_flip_keeps_boxes_masks_and_pixels_together(direction):
+    from ovperception.datasets.detection_transforms import DetRandomFlip
+    from ovperception.datasets.synthetic_detection import mask_to_xyxy
+    dataset = SyntheticDetDataset(num_samples=1, num_classes=3)
+    record = dataset.get_data_info(0)
+    original = {k: np.array(record[k]) for k in ('img', 'gt_bboxes', 'gt_masks')}
+    flipped = DetRandomFlip(prob=1.0, direction=direction)(record)
+    assert flipped['flip'] and flipped['flip_direction'] == direction
+    for box, mask in zip(flipped['gt_bboxes'], flipped['gt_masks']):
+        assert box.tolist() == mask_to_xyxy(mask).tolist()
+    axis = 1 if direction == 'horizontal' else 0
+    np.testing.assert_array_equal(flipped['img'], np.flip(original['img'], axis=axis))
+    np.testing.assert_array_equal(flipped['gt_masks'], np.flip(original['gt_masks'], axis=axis + 1))
+    twice = DetRandomFlip(prob=1.0, direction=direction)(flipped)
+    np.testing.assert_allclose(twice['gt_bboxes'], original['gt_bboxes'])
+    packed = PackOVDetInputs()(twice)['data_samples'].gt_instances
+    assert torch.equal(packed.masks, torch.from_numpy(original['gt_masks']))

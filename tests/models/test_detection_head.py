@@ -182,3 +182,26 @@ def test_learned_proposals_train_through_ov_model(one_thread):
     assert head.proposals.tower[0].weight.grad.abs().sum() > 0
     predicted = model.predict(inputs, samples)[0].pred_instances
     assert 'masks' not in predicted and predicted.bboxes.shape[1] == 4
+
+
+def test_training_targets_follow_the_resize_from_ori_shape():
+    """GT boxes are in original pixels; the loss scales them to the (resized) input."""
+    head = OVDetectionHead(proposals=dict(type='LearnedProposals', in_channels=16,
+                                          hidden_channels=8, distance_scale=8.0))
+    feats = torch.randn(1, 16, 8, 12)
+    from mmengine.structures import InstanceData
+
+    def sample(boxes, ori_shape):
+        item = OVDataSample(metainfo=dict(img_shape=(32, 48), ori_shape=ori_shape,
+                                          pad_shape=(32, 48)))
+        item.gt_instances = InstanceData(bboxes=torch.tensor(boxes),
+                                         labels=torch.zeros(len(boxes), dtype=torch.long),
+                                         ignore_flags=torch.tensor([False, True]))
+        return item
+
+    at_input = head.loss(feats, None, [sample([[4.0, 8.0, 20.0, 24.0], [0.0, 0.0, 8.0, 8.0]],
+                                              (32, 48))])
+    at_double = head.loss(feats, None, [sample([[8.0, 16.0, 40.0, 48.0], [0.0, 0.0, 4.0, 4.0]],
+                                               (64, 96))])
+    for key in at_input:
+        assert at_input[key].item() == pytest.approx(at_double[key].item(), rel=1e-5)

@@ -106,3 +106,9 @@ def test_predictor_encodes_once_and_detects_with_many_vocabularies(one_thread):
         assert instances.bboxes.shape[1] == 4 and len(instances.labels) == len(instances.scores)
         assert (instances.bboxes[:, 2:] <= torch.tensor([96.0, 64.0])).all()
         assert len(sample.metainfo['label_names']) == 2
+
+
+def test_sam_proposal_config_runs_end_to_end(tmp_path, one_thread):
+    config = os.path.join(ROOT, 'configs', 'tiny', 'det_tiny_sam.py')
+    metrics = test_tool.main([config, '--work-dir', str(tmp_path)])
+    assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics)

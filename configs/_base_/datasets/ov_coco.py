@@ -5,7 +5,8 @@ from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.dataset.utils import pseudo_collate
 
 from ovperception.datasets.detection import OVCOCODataset
-from ovperception.datasets.detection_transforms import LoadDetAnnotations, PackOVDetInputs
+from ovperception.datasets.detection_transforms import (DetRandomFlip, LoadDetAnnotations,
+                                                         PackOVDetInputs)
 from ovperception.datasets.transforms import LoadImageFromFile, ResizeShortSide
 from ovperception.evaluation import CocoMetric
 
@@ -14,6 +15,7 @@ train_pipeline = [
     dict(type=LoadImageFromFile),
     dict(type=ResizeShortSide, short_side=448, max_long_side=768),
     dict(type=LoadDetAnnotations),
+    dict(type=DetRandomFlip, prob=0.5),
     dict(type=PackOVDetInputs),
 ]
 test_pipeline = [

@@ -2,11 +2,11 @@
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.dataset.utils import pseudo_collate
 
-from ovperception.datasets.detection_transforms import PackOVDetInputs
+from ovperception.datasets.detection_transforms import DetRandomFlip, PackOVDetInputs
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.evaluation import CocoMetric
 
-train_pipeline = [dict(type=PackOVDetInputs)]
+train_pipeline = [dict(type=DetRandomFlip, prob=0.5), dict(type=PackOVDetInputs)]
 test_pipeline = [dict(type=PackOVDetInputs)]
 train_dataloader = dict(
     batch_size=4,

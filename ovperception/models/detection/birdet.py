@@ -81,9 +81,12 @@ def partial_object_suppression(boxes: Tensor, scores: Tensor, labels: Tensor,
     order = torch.sort(scores, descending=True, stable=True).indices
     ratio = overlap_ratio(boxes[order], boxes[order], mode)
     same = labels[order][:, None] == labels[order][None, :]
-    covered = (ratio >= threshold) & same
-    kept = torch.zeros(len(order), dtype=torch.bool, device=boxes.device)
-    for position in range(len(order)):
+    covered = ((ratio >= threshold) & same).tril(diagonal=-1)  # by higher-ranked boxes only
+    # Boxes that no higher-ranked box covers are kept whatever happens; the greedy order
+    # only matters for the others, visited from the top down.
+    at_risk = covered.any(dim=1)
+    kept = ~at_risk
+    for position in torch.nonzero(at_risk).flatten().tolist():
         kept[position] = not bool((covered[position, :position] & kept[:position]).any())
     return order[kept]
 

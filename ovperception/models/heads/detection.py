@@ -69,11 +69,13 @@ def mask_pool(features: Tensor, masks: Tensor, stride: int = 1) -> Tensor:
 def masks_to_image(masks: Tensor, work_size: tuple[int, int], out_size: tuple[int, int],
                    stride: int) -> Tensor:
     """(M, h, w) grid masks or (M, H, W) pixel masks -> (M, *out_size) bool (nearest)."""
-    masks = masks.float()[:, None]
+    masks = masks.to(torch.uint8)[:, None]
     if masks.shape[-2:] != tuple(work_size):  # analysis grid: cells of stride pixels
-        masks = F.interpolate(masks, scale_factor=stride, mode='nearest')
+        masks = masks.repeat_interleave(stride, dim=2).repeat_interleave(stride, dim=3)
         masks = masks[..., :work_size[0], :work_size[1]]
-    return F.interpolate(masks, size=tuple(out_size), mode='nearest')[:, 0] > 0.5
+    if masks.shape[-2:] != tuple(out_size):
+        masks = F.interpolate(masks, size=tuple(out_size), mode='nearest')
+    return masks[:, 0].bool()
 
 
 def roi_pool_mean(features: Tensor, boxes: Tensor, stride: float, roi_size: int) -> Tensor:
@@ -294,8 +296,10 @@ class OVDetectionHead(BaseOVHead):
         instances = InstanceData(bboxes=boxes[kept] * factor, scores=scores[kept],
                                  labels=labels[kept])
         if self.with_masks and proposals.masks is not None:
-            instances.masks = masks_to_image(proposals.masks[proposal_index[kept]], size,
-                                             (ori_h, ori_w), self.analysis_stride)
+            # several classes of one proposal share its mask: resize each mask once
+            unique, inverse = torch.unique(proposal_index[kept], return_inverse=True)
+            instances.masks = masks_to_image(proposals.masks[unique], size, (ori_h, ori_w),
+                                             self.analysis_stride)[inverse]
         return instances
 
     def _empty(self, device: torch.device, sample: OVDataSample) -> InstanceData:
