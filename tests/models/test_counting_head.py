@@ -204,7 +204,7 @@ def test_ebc_training_on_dot_images_beats_the_mean_baseline(one_thread):
         loss.backward()
         optimizer.step()
         schedule.step()
-    assert float(loss) < 0.5 * first
+    assert loss.item() < 0.5 * first
     model.eval()
     batch = _batch(model, test, range(32), training=False)
     predicted = np.array([float(s.pred_count[0]) for s in model.predict(batch['inputs'],
