@@ -98,9 +98,9 @@ def interior_points(mask: np.ndarray, num_points: int = 1) -> np.ndarray:
     """Points deep inside a mask: maxima of its distance transform, spread apart.
 
     The first point is the pixel farthest from the mask's boundary (the image border counts
-    as boundary; among equally deep pixels, the one nearest their centroid). Each further point is the deepest pixel outside the discs of radius
-    ``distance`` around the points already chosen; fewer points come back when the mask is
-    used up.
+    as boundary; among equally deep pixels, the one nearest their centroid). Each further
+    point is the deepest pixel outside the discs of radius ``distance`` around the points
+    already chosen; fewer points come back when the mask is used up.
 
     Args:
         mask: (H, W) bool with at least one pixel.

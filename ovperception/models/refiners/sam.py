@@ -1,4 +1,4 @@
-"""Segment Anything (Kirillov et al., ICCV 2023): the project's only importer of ``segment_anything``.
+"""Segment Anything (Kirillov et al., ICCV 2023); the only importer of ``segment_anything``.
 
 :class:`SAMWrapper` builds SAM from the ``segment_anything`` modules (official sizes
 ``vit_b`` / ``vit_l`` / ``vit_h``, or ``tiny`` for tests), loads a local checkpoint safely, and
@@ -84,6 +84,7 @@ class SAMMasks:
         iou_scores: (N, M) predicted IoU of each mask.
         low_res_logits: (N, M, 4h, 4w) logits (256 x 256 for the official sizes), usable as
             ``mask_inputs`` of a next ``predict``.
+        logits: (N, M, H, W) float logits at the original size (``return_logits=True`` only).
     """
 
     masks: Tensor
