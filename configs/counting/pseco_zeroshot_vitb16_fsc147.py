@@ -1,8 +1,10 @@
 # Zero-shot counting (class name only) on FSC-147, PseCo-style point -> segment -> count.
 # python tools/test.py configs/counting/pseco_zeroshot_vitb16_fsc147.py
 # Few-shot variant: --cfg-options model.head.exemplar_weight=0.5 (uses the 3 exemplar boxes).
-# Evaluate val with --cfg-options "test_dataloader.dataset.split=val" test_evaluator.prefix=val
-# to choose model.head.score_threshold (PseCo picks its threshold on val).
+# Choose model.head.score_threshold on val (PseCo's protocol), then test with it:
+#   --cfg-options test_dataloader.dataset.split=val test_evaluator.prefix=val
+#                 test_evaluator.sweep_thresholds=True model.head.score_threshold=0.0
+# prints val/best_threshold and val/MAE_at_best.
 from mmengine.config import read_base
 
 with read_base():

@@ -24,6 +24,8 @@ from ovperception.registry import METRICS
 
 COUNT_METRICS = ('MAE', 'RMSE', 'NAE', 'SRE')
 
+__all__ = ['CountingMetric', 'counting_errors', 'best_count_threshold']
+
 
 def counting_errors(pred: Sequence[float] | np.ndarray,
                     gt: Sequence[float] | np.ndarray) -> dict[str, float]:
@@ -48,6 +50,25 @@ def counting_errors(pred: Sequence[float] | np.ndarray,
                 if positive.any() else math.nan)
 
 
+def best_count_threshold(scores: Sequence[np.ndarray], gt: Sequence[float],
+                         thresholds: np.ndarray | None = None) -> tuple[float, float]:
+    """PseCo's protocol: the detection-score threshold with the lowest MAE (pick it on val).
+
+    Args:
+        scores: per image, the (N_i,) scores of its detections (after NMS).
+        gt: per image, the ground-truth count.
+        thresholds: candidates (default ``0, 0.01, ..., 0.99``).
+
+    Returns:
+        ``(threshold, MAE at it)``; the lowest threshold wins ties.
+    """
+    thresholds = np.arange(0.0, 1.0, 0.01) if thresholds is None else np.asarray(thresholds)
+    counts = np.array([[np.sum(np.asarray(s) >= t) for t in thresholds] for s in scores])
+    mae = np.abs(counts - np.asarray(gt, np.float64)[:, None]).mean(0)
+    best = int(np.argmin(mae))
+    return float(thresholds[best]), float(mae[best])
+
+
 def _counts(sample: Any, key: str) -> np.ndarray | None:
     value = _field(sample, key)
     if value is None:
@@ -66,12 +87,15 @@ class CountingMetric(BaseMetric):
         metrics: any of ``'MAE'``, ``'RMSE'``, ``'NAE'``, ``'SRE'``.
         collect_device: ``'cpu'`` or ``'gpu'``.
         prefix: metric name prefix, e.g. the split (``'val'`` -> ``val/MAE``).
+        sweep_thresholds: also report ``best_threshold`` and ``MAE_at_best``: the
+            detection-score threshold (over ``pred_instances.scores``, single-class
+            vocabularies) with the lowest MAE, PseCo's way of choosing it on val.
     """
 
     default_prefix: str | None = None
 
     def __init__(self, metrics: Sequence[str] = ('MAE', 'RMSE'), collect_device: str = 'cpu',
-                 prefix: str | None = None) -> None:
+                 prefix: str | None = None, sweep_thresholds: bool = False) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         unknown = set(metrics) - set(COUNT_METRICS)
@@ -79,6 +103,7 @@ class CountingMetric(BaseMetric):
             raise KeyError(f'metrics {sorted(unknown)} are not supported; choose from '
                            f'{COUNT_METRICS}')
         self.metrics = metrics
+        self.sweep_thresholds = sweep_thresholds
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Collect (pred, gt) count pairs of a batch."""
@@ -93,14 +118,24 @@ class CountingMetric(BaseMetric):
             if pred.shape != gt.shape:
                 raise ValueError(f'CountingMetric: {where}: pred_count {pred.shape} and '
                                  f'gt_count {gt.shape} differ')
-            self.results.append((pred.tolist(), gt.tolist()))  # one entry per image
+            scores = None
+            if self.sweep_thresholds:
+                instances = _field(sample, 'pred_instances')
+                if instances is None or 'scores' not in instances or len(gt) != 1:
+                    raise KeyError(f'CountingMetric(sweep_thresholds=True): {where} needs '
+                                   'pred_instances.scores and a one-class vocabulary')
+                scores = torch.as_tensor(instances.scores).reshape(-1).tolist()
+            self.results.append((pred.tolist(), gt.tolist(), scores))  # one entry per image
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """The chosen errors over all collected pairs."""
-        pred = [value for image_pred, _ in results for value in image_pred]
-        gt = [value for _, image_gt in results for value in image_gt]
+        pred = [value for image_pred, _, _ in results for value in image_pred]
+        gt = [value for _, image_gt, _ in results for value in image_gt]
         errors = counting_errors(pred, gt)
         out = {name: errors[name] for name in self.metrics}
+        if self.sweep_thresholds:
+            out['best_threshold'], out['MAE_at_best'] = best_count_threshold(
+                [np.asarray(scores) for _, _, scores in results], gt)
         MMLogger.get_current_instance().info(
             'counting: ' + ', '.join(f'{k} {v:.3f}' for k, v in out.items())
             + f' over {len(pred)} counts of {len(results)} images')

@@ -13,8 +13,8 @@ from ovperception.datasets import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTech
 from ovperception.datasets.base import DatasetNotFoundError
 from ovperception.datasets.counting import AnnotationError, read_point_annotation
 from ovperception.datasets.counting_transforms import (LoadPointAnnotations, PackCountingInputs,
-                                                       PointsRandomCrop, PointsRandomFlip,
-                                                       PointsResizeShortSide)
+                                                       PointsLimitSize, PointsRandomCrop,
+                                                       PointsRandomFlip, PointsResizeShortSide)
 from ovperception.datasets.synthetic_counting import make_dot_image
 from ovperception.datasets.transforms import LoadImageFromFile
 from ovperception.utils.atomic import atomic_save_image
@@ -110,6 +110,11 @@ def test_transforms_keep_points_and_boxes_consistent():
     resized = PointsResizeShortSide(short_side=80)(dict(results, img=img.copy()))
     np.testing.assert_allclose(resized['gt_points'], points * 2)
     np.testing.assert_allclose(resized['exemplar_bboxes'], [[20, 8, 40, 16]])
+    limited = PointsLimitSize(max_long_side=30)(dict(results, img=img.copy()))
+    assert limited['img'].shape[:2] == (20, 30)
+    np.testing.assert_allclose(limited['gt_points'], points / 2)
+    untouched = PointsLimitSize(max_long_side=100)(dict(results, img=img.copy()))
+    assert untouched['img'].shape[:2] == (40, 60)  # never upscales
     flipped = PointsRandomFlip(prob=1.0)(dict(results, img=img.copy()))
     np.testing.assert_allclose(flipped['gt_points'][:, 0], 60 - points[:, 0])
     np.testing.assert_allclose(flipped['exemplar_bboxes'], [[40, 4, 50, 8]])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,25 @@ def test_bad_input_is_named():
         counting_errors([float('nan')], [1.0])
     with pytest.raises(KeyError):
         CountingMetric(metrics=['MSE'])
+
+
+def test_best_count_threshold_known_answer():
+    from ovperception.evaluation.counting_metric import best_count_threshold
+    scores = [np.array([0.9, 0.8, 0.3]), np.array([0.6, 0.2]), np.array([])]
+    threshold, mae = best_count_threshold(scores, [2, 1, 0], thresholds=[0.1, 0.5, 0.85])
+    assert threshold == 0.5 and mae == 0.0
+    threshold, mae = best_count_threshold(scores, [2, 1, 0], thresholds=[0.85, 0.95])
+    assert threshold == 0.85 and mae == pytest.approx((1 + 1 + 0) / 3)
+
+
+def test_metric_sweeps_the_detection_threshold():
+    from mmengine.structures import InstanceData
+    metric = CountingMetric(prefix='val', sweep_thresholds=True)
+    sample = _sample([3.0], [2.0])
+    sample.pred_instances = InstanceData(scores=torch.tensor([0.9, 0.7, 0.2]))
+    metric.process({}, [sample])
+    out = metric.evaluate(1)
+    assert out['val/MAE'] == 1.0 and out['val/MAE_at_best'] == 0.0
+    assert 0.2 < out['val/best_threshold'] <= 0.7
+    with pytest.raises(KeyError, match='scores'):
+        metric.process({}, [_sample([1.0], [1.0])])

@@ -199,12 +199,12 @@ def test_ebc_training_on_dot_images_beats_the_mean_baseline(one_thread):
         batch = _batch(model, train, np.random.RandomState(step).choice(64, 8, replace=False))
         losses = model.loss(batch['inputs'], batch['data_samples'])
         loss = sum(losses.values())
-        first = float(loss) if first is None else first
+        first = loss.item() if first is None else first
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
-    assert float(loss) < 0.5 * first
+    assert loss.item() < 0.5 * first
     model.eval()
     batch = _batch(model, test, range(32), training=False)
     predicted = np.array([float(s.pred_count[0]) for s in model.predict(batch['inputs'],

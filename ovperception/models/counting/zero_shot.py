@@ -12,8 +12,8 @@
    area < ``max_box_area_ratio`` x image area), score >= ``score_threshold``, and box NMS
    (IoU ``nms_iou``); the count is the number left.
 
-Optional exemplar boxes (FSC-147 few-shot; metainfo ``exemplar_bboxes`` in original
-pixels) add a visual cue: the cosine similarity of SAM's image features with the mean
+Optional exemplar boxes (FSC-147 few-shot; metainfo ``exemplar_bboxes`` (E, 4) xyxy in
+working-image pixels, as the counting transforms leave them) add a visual cue: the cosine similarity of SAM's image features with the mean
 feature inside the exemplars, mixed into the score map with weight ``exemplar_weight``.
 
 PseCo's learned parts (its point decoder on SAM features and its CLIP-distilled ROI
@@ -192,8 +192,12 @@ class ZeroShotCountingHead(DenseSimilarityHead):
             exemplars = sample.metainfo.get('exemplar_bboxes')
             if state is not None and self.exemplar_weight > 0 and exemplars is not None \
                     and len(exemplars):
-                exemplar_map = self.exemplar_similarity(state, torch.as_tensor(exemplars),
-                                                        tuple(cosine.shape[-2:]))
+                # exemplar boxes follow the image through the transforms: working pixels
+                height, width = cosine.shape[-2:]
+                to_original = torch.tensor([ori_shape[1] / width, ori_shape[0] / height] * 2)
+                exemplar_map = self.exemplar_similarity(
+                    state, torch.as_tensor(exemplars).float().reshape(-1, 4) * to_original,
+                    (height, width))
             per_class = []
             for label in range(text.num_classes):
                 score_map = probs[label]
