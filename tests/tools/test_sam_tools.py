@@ -48,8 +48,10 @@ def image(tmp_path) -> str:
     return str(path)
 
 
-def test_test_tool_runs_tiny_trident(tmp_path):
-    metrics = test_tool.main([TINY_TRIDENT, '--work-dir', str(tmp_path)])
+@pytest.mark.parametrize('config', ['seg_tiny_trident.py', 'seg_tiny_sam.py'])
+def test_test_tool_runs_tiny_sam_configs(tmp_path, config):
+    metrics = test_tool.main([os.path.join(ROOT, 'configs', 'tiny', config),
+                              '--work-dir', str(tmp_path)])
     assert 0.0 <= metrics['mIoU'] <= 100.0
     assert json.loads((tmp_path / 'metrics.json').read_text())['metrics']['mIoU'] == \
         metrics['mIoU']
