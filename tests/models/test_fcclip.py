@@ -162,3 +162,17 @@ def test_published_architecture_builds_around_a_tiny_clip():
     assert built.mask_decoder.num_queries == 250 and len(built.mask_decoder.layers) == 9
     assert built.criterion.num_points == 12544 and (built.alpha, built.beta) == (0.4, 0.8)
     assert 'person' in built.seen_names and len(built.seen_names) > 133
+
+
+@pytest.mark.gpu
+def test_amp_training_step_on_gpu():
+    """fp16 autocast (what ``--amp`` / AmpOptimWrapper does): finite losses and gradients."""
+    init_default_scope('ovperception')
+    model = MODELS.build(dict(TINY['FCCLIP'])).cuda()
+    data = _batch(model, [_semantic(), _panoptic()])
+    with torch.autocast('cuda', dtype=torch.float16):
+        losses = model(**data, mode='loss')
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    assert torch.isfinite(model.mask_decoder.query_feat.weight.grad).all()
