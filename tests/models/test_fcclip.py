@@ -145,3 +145,34 @@ def test_predictor_encodes_once_and_answers_many_vocabularies(model):
     assert cats.pred_sem_seg.data.shape == (1, 40, 56) == roads.pred_sem_seg.data.shape
     assert cats.metainfo['label_names'] == ['cat', 'dog']
     assert int(roads.pred_sem_seg.data.max()) < 3
+
+
+def test_published_architecture_builds_around_a_tiny_clip():
+    import os
+
+    from mmengine.config import Config
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = Config.fromfile(os.path.join(root, 'configs', '_base_', 'models',
+                                       'fcclip_convnext_large.py'))
+    assert cfg.model.backbone.model_name == 'convnext_large_d_320'
+    assert cfg.model.backbone.pretrained == 'laion2b_s29b_b131k_ft_soup'
+    init_default_scope('ovperception')
+    cfg.model.backbone = TINY['FCCLIP']['backbone']
+    built = MODELS.build(cfg.model)
+    assert built.mask_decoder.num_queries == 250 and len(built.mask_decoder.layers) == 9
+    assert built.criterion.num_points == 12544 and (built.alpha, built.beta) == (0.4, 0.8)
+    assert 'person' in built.seen_names and len(built.seen_names) > 133
+
+
+@pytest.mark.gpu
+def test_amp_training_step_on_gpu():
+    """fp16 autocast (what ``--amp`` / AmpOptimWrapper does): finite losses and gradients."""
+    init_default_scope('ovperception')
+    model = MODELS.build(dict(TINY['FCCLIP'])).cuda()
+    data = _batch(model, [_semantic(), _panoptic()])
+    with torch.autocast('cuda', dtype=torch.float16):
+        losses = model(**data, mode='loss')
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    assert torch.isfinite(model.mask_decoder.query_feat.weight.grad).all()

@@ -228,3 +228,20 @@ def test_content_transfer_starts_as_identity_and_depends_on_the_image():
     adapted = transfer(text, image)
     assert adapted.shape == (2, 3, 8) and not torch.allclose(adapted[0], adapted[1])
     assert torch.allclose(adapted.norm(dim=-1), torch.ones(2, 3))
+
+
+def test_uncertain_points_prefer_mask_boundaries():
+    from ovperception.models.losses import uncertain_points
+    torch.manual_seed(0)
+    # the logit grows with the distance to the vertical centre line (the mask boundary)
+    xs = (torch.arange(32) + 0.5) / 32
+    logits = ((xs - 0.5).abs() * 40).expand(1, 32, 32).contiguous()
+    points = uncertain_points(logits, num_points=40)
+    assert points.shape == (1, 40, 2)
+    distance = (points[0, :, 0] - 0.5).abs()
+    # 30 most uncertain of 120 uniform candidates: within ~1/8 of the boundary
+    assert distance[:30].max() < 0.2 and distance[:30].mean() < distance[30:].mean()
+    criterion = MaskSetCriterion(num_points=40)
+    targets = SegmentTargets(torch.tensor([0]), (logits > 5).float())
+    losses = criterion([(torch.zeros(1, 2, 2), logits[None])], [targets])
+    assert torch.isfinite(losses['loss_mask']) and losses['loss_mask'] > 0

@@ -114,11 +114,15 @@ class FCCLIP(BaseModel):
                  train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
+        stats_from_backbone = data_preprocessor is None or (
+            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
+            and 'std' not in data_preprocessor)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor', pad_size_divisor=32)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = _build(backbone)
-        if isinstance(self.data_preprocessor, nn.Module) and hasattr(self.backbone, 'mean'):
+        if stats_from_backbone and hasattr(self.backbone, 'mean'):
+            # normalise with the statistics that belong to the backbone's weights
             self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
             self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
         embed_dim = int(self.backbone.embed_dim)
