@@ -141,9 +141,9 @@ def test_winclip_without_patch_scale_skips_the_dense_pass_until_few_shot(monkeyp
     images = torch.randn(1, 3, 64, 64)
     samples = [OVDataSample(metainfo=dict(classnames=['fabric']))]
     calls = []
-    dense = model.backbone.dense_features
-    monkeypatch.setattr(model.backbone, 'dense_features',
-                        lambda x: calls.append(1) or dense(x))
+    one_pass = model.backbone.global_and_dense_features
+    monkeypatch.setattr(model.backbone, 'global_and_dense_features',
+                        lambda *a: calls.append(1) or one_pass(*a))
     assert model.predict(images, samples)[0].pred_anomaly_map.data.shape == (1, 64, 64)
     assert not calls
     model.set_normal_references(images)

@@ -52,3 +52,17 @@ def test_window_covering_every_patch_equals_the_image_embedding():
     small = backbone.window_embeddings(images, window_indices((4, 4), 2))
     assert small.shape == (2, 9, 32)
     torch.testing.assert_close(small.norm(dim=-1), torch.ones(2, 9))
+
+
+@pytest.mark.parametrize('mode', ['vanilla', 'clearclip'])
+def test_one_pass_features_equal_the_separate_backbone_calls(mode):
+    from tests.tiny import TINY_CLIP_KWARGS
+    backbone = OpenCLIPBackbone('ViT-B-16', None, dense_mode=mode, model_kwargs=TINY_CLIP_KWARGS)
+    images = torch.randn(2, 3, 64, 48)
+    global_embedding, maps, dense = backbone.global_and_dense_features(images, [0, -1])
+    torch.testing.assert_close(global_embedding, backbone.image_embedding(images))
+    torch.testing.assert_close(dense, backbone.dense_features(images))
+    separate = [backbone.project_patch_tokens(m)
+                for m in backbone.dense_intermediates(images, [0, -1])]
+    for one_pass, reference in zip(maps, separate):
+        torch.testing.assert_close(one_pass, reference)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import open_clip
 import torch
@@ -295,11 +295,17 @@ class OpenCLIPBackbone(BaseModule):
         x, grid = self._vit_embed(images)
         blocks = self.visual.transformer.resblocks
         x = self._run_blocks(x, blocks[:-1])
+        return self._dense_last_block(x, grid)
+
+    def _dense_last_block(self, x: Tensor, grid: tuple[int, int]) -> Tensor:
+        """The ``dense_mode`` variant of the last ViT block on its (B, 1 + h*w, D) input,
+        projected to (B, C, h, w)."""
+        last = self.visual.transformer.resblocks[-1]
         attn_fn = mode_attention_fn(self.dense_mode, grid, self.naclip_gaussian_std)
         if attn_fn is None:
-            x = self._run_blocks(x, blocks[-1:])
+            x = self._run_blocks(x, [last])
         else:
-            x = modified_block_forward(blocks[-1], x, attn_fn,
+            x = modified_block_forward(last, x, attn_fn,
                                        DENSE_MODES[self.dense_mode].keep_residual_ffn)
         return self._vit_project(x[:, 1:], grid)
 
@@ -379,6 +385,38 @@ class OpenCLIPBackbone(BaseModule):
         pooled, _ = self.visual._pool(tokens)
         feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
         return F.normalize(feats, dim=-1).view(batch, n, -1)
+
+    def global_and_dense_features(self, images: Tensor, indices: Sequence[int] = ()
+                                  ) -> tuple[Tensor, list[Tensor], Tensor]:
+        """One ViT pass for anomaly heads: global embedding, projected intermediate patch
+        maps and the ``dense_mode`` last-block map (instead of three separate passes).
+
+        Args:
+            images: (B, 3, H, W) normalised images (sides multiples of the patch size give
+                exactly ``image_embedding``'s global embedding).
+            indices: ViT blocks (negative: from the end) whose patch tokens are projected
+                through ``ln_post`` and the projection.
+
+        Returns:
+            ``(global (B, C) L2-normalised, [(B, C, h, w)] in the order of indices,
+            dense (B, C, h, w) as dense_features)``.
+        """
+        self._require_vit('global_and_dense_features', dense=True)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        wanted = [i % len(blocks) for i in indices]
+        maps: dict[int, Tensor] = {}
+        for i, blk in enumerate(blocks[:-1]):
+            x = self._run_blocks(x, [blk])
+            if i in wanted:
+                maps[i] = self._vit_project(x[:, 1:], grid)
+        dense = self._dense_last_block(x, grid)
+        x = self._run_blocks(x, blocks[-1:])
+        if len(blocks) - 1 in wanted:
+            maps[len(blocks) - 1] = self._vit_project(x[:, 1:], grid)
+        pooled, _ = self.visual._pool(x)
+        pooled = pooled @ self.visual.proj if self.visual.proj is not None else pooled
+        return F.normalize(pooled, dim=-1), [maps[i] for i in wanted], dense
 
     def project_patch_tokens(self, maps: Tensor) -> Tensor:
         """(B, width, h, w) intermediate ViT tokens -> ln_post -> proj -> (B, C, h, w)."""

@@ -147,8 +147,11 @@ class WinCLIPHead(nn.Module):
         patch_size = backbone.patch_size
         grid = (-(-images.shape[-2] // patch_size), -(-images.shape[-1] // patch_size))
         with torch.no_grad():
-            global_embedding = backbone.image_embedding(images)
-            patches = [_normalise_map(backbone.dense_features(images))] if with_patches else []
+            if with_patches:
+                global_embedding, _, dense = backbone.global_and_dense_features(images)
+                patches = [_normalise_map(dense)]
+            else:
+                global_embedding, patches = backbone.image_embedding(images), []
             windows = {}
             for size in self.window_sizes:
                 indices = window_indices(grid, size)
@@ -295,16 +298,10 @@ class AnomalyCLIPHead(nn.Module):
 
     def encode(self, backbone: nn.Module, images: Tensor) -> AnomalyFeatures:
         """Global embedding and projected patch tokens of ``feature_layers`` (no grad)."""
+        layers = list(self.feature_layers[:-1] if self.dense_last else self.feature_layers)
         with torch.no_grad():
-            global_embedding = backbone.image_embedding(images)
-            layers = list(self.feature_layers)
-            if self.dense_last:
-                layers = layers[:-1]
-            maps = [backbone.project_patch_tokens(m)
-                    for m in (backbone.dense_intermediates(images, layers) if layers else [])]
-            if self.dense_last:
-                maps.append(backbone.dense_features(images))
-            maps = [_normalise_map(m) for m in maps]
+            global_embedding, maps, dense = backbone.global_and_dense_features(images, layers)
+            maps = [_normalise_map(m) for m in maps + ([dense] if self.dense_last else [])]
         return AnomalyFeatures((maps[0].shape[-2], maps[0].shape[-1]), global_embedding, maps)
 
     def layer_probabilities(self, features: AnomalyFeatures, text: Tensor) -> list[Tensor]:
