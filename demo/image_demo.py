@@ -80,19 +80,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def head_parameters(config: str) -> set[str] | None:
-    """Keyword arguments the config's head takes (None: any, it has ``**kwargs``)."""
+def _parameters(component_type: object) -> set[str] | None:
+    """Keyword arguments a registered component takes (None: any, it has ``**kwargs``)."""
     import inspect
 
-    from mmengine.config import Config
-
     from ovperception.registry import MODELS
-    head_type = Config.fromfile(config).model.head.type
-    head_cls = MODELS.get(head_type) if isinstance(head_type, str) else head_type
-    parameters = inspect.signature(head_cls).parameters
+    component = MODELS.get(component_type) if isinstance(component_type, str) else component_type
+    parameters = inspect.signature(component).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return None
     return set(parameters)
+
+
+def applicable_options(config: str, options: dict, explicit: dict) -> dict:
+    """``options`` without the ``model.*`` / ``model.head.*`` keys the config's model or head
+    does not take (segmentation options on counting heads or FC-CLIP); keys the user gave
+    with ``--cfg-options`` (``explicit``) are always kept, so typos still fail loudly."""
+    model_cfg = Config.fromfile(config).model
+    model_parameters = _parameters(model_cfg.type)
+    head_cfg = model_cfg.get('head')
+    head_parameters = _parameters(head_cfg.type) if head_cfg else set()
+    kept = {}
+    for key, value in options.items():
+        parts = key.split('.')
+        if key in explicit or parts[0] != 'model' or len(parts) < 2:
+            kept[key] = value
+            continue
+        accepted, name = ((head_parameters, parts[2]) if parts[1] == 'head' and len(parts) > 2
+                          else (model_parameters, parts[1]))
+        if accepted is None or name in accepted:
+            kept[key] = value
+    return kept
 
 
 # --- refiners (--refiner NAME): one entry per choice, mapping the CLI to config overrides ---
@@ -147,7 +165,7 @@ def refiner_options(args: argparse.Namespace) -> dict:
 # --- detection configs (head OVDetectionHead): boxes + masks instead of a label map ---
 def is_detection_config(config: str) -> bool:
     """Whether ``config``'s head is the open-vocabulary detection head."""
-    head_type = Config.fromfile(config).model.head.get('type')
+    head_type = (Config.fromfile(config).model.get('head') or {}).get('type')
     return getattr(head_type, '__name__', str(head_type)).split('.')[-1] == 'OVDetectionHead'
 
 
@@ -185,12 +203,8 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
     if args.template_set:
         options['model.template_set'] = args.template_set
     options.update(refiner_options(args))
-    # Segmentation head options apply only to heads that take them (not counting heads).
-    accepted = head_parameters(args.config)
-    if accepted is not None:
-        options = {key: value for key, value in options.items()
-                   if not key.startswith('model.head.') or key.split('.')[2] in accepted
-                   or key in (args.cfg_options or {})}
+    # Segmentation options apply only to models/heads that take them (not counting, FC-CLIP).
+    options = applicable_options(args.config, options, dict(args.cfg_options or {}))
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
     return OVPredictor(model)
 
