@@ -13,7 +13,7 @@ Metainfo keys used across the framework:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from mmengine.structures import BaseDataElement, InstanceData, PixelData
 from torch import Tensor
@@ -68,3 +68,15 @@ class OVDataSample(BaseDataElement):
 
 
 SampleList = Sequence[OVDataSample]
+
+
+def sample_field(sample: Any, key: str, default: Any = None) -> Any:
+    """Read ``key`` from a data sample given as ``BaseDataElement`` or as the dict the
+    mmengine ``Evaluator`` passes (fields first, then ``metainfo``)."""
+    if isinstance(sample, BaseDataElement):
+        return sample.get(key, default)
+    if isinstance(sample, Mapping):
+        if key in sample:
+            return sample[key]
+        return sample.get('metainfo', {}).get(key, default)
+    return default

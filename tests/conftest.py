@@ -66,3 +66,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason='needs a CUDA device'))
         if 'weights' in item.keywords and not (weights_dir and os.path.isdir(weights_dir)):
             item.add_marker(pytest.mark.skip(reason='needs real weights in $OVP_WEIGHTS_DIR'))
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: training loops of tiny models are many small ops,
+    which extra intra-op threads only slow down (badly so on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -68,11 +67,3 @@ class ColourBackbone(nn.Module):
                                         generator=torch.Generator().manual_seed(seed)))
         return F.normalize(torch.stack(rows), dim=-1)
 
-
-@pytest.fixture
-def one_thread():
-    """Run a test on one torch thread (training loops are far faster so on a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ import contextlib
 import io
 import os
 from collections import OrderedDict
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -38,6 +38,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ovperception.registry import METRICS
+from ovperception.structures import sample_field
 from ovperception.utils.annotations import mask_to_rle, to_numpy
 from ovperception.utils.atomic import atomic_write_json
 
@@ -45,20 +46,11 @@ SUMMARY_KEYS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 METRIC_TYPES = ('bbox', 'segm')
 
 
-def _get(sample: Any, key: str, default: Any = None) -> Any:
-    """``key`` of a data sample given as ``BaseDataElement`` or (Evaluator) dict."""
-    if isinstance(sample, BaseDataElement):
-        return sample.get(key, default)
-    if isinstance(sample, Mapping):
-        if key in sample:
-            return sample[key]
-        return sample.get('metainfo', {}).get(key, default)
-    return default
 
 
 def _instances(sample: Any, key: str) -> dict[str, np.ndarray] | None:
     """``bboxes``, ``labels``, ``scores``, ``masks``, ``ignore_flags`` of an instance field."""
-    field = _get(sample, key)
+    field = sample_field(sample, key)
     if field is None:
         return None
     items = field.to_dict() if isinstance(field, BaseDataElement) else dict(field)
@@ -139,8 +131,8 @@ class CocoMetric(BaseMetric):
             pred = _instances(sample, 'pred_instances')
             if pred is None:
                 raise KeyError('CocoMetric needs pred_instances in every predicted sample')
-            ori_shape = tuple(int(v) for v in _get(sample, 'ori_shape', (0, 0))[:2])
-            record: dict[str, Any] = dict(img_id=_get(sample, 'img_id'), ori_shape=ori_shape,
+            ori_shape = tuple(int(v) for v in sample_field(sample, 'ori_shape', (0, 0))[:2])
+            record: dict[str, Any] = dict(img_id=sample_field(sample, 'img_id'), ori_shape=ori_shape,
                                           pred=self._encode(pred, with_scores=True))
             if self.ann_file is None:
                 gt = _instances(sample, 'gt_instances')

@@ -19,7 +19,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from ovperception.evaluation.iou_metric import _field
+from ovperception.structures import sample_field
 from ovperception.registry import METRICS
 
 COUNT_METRICS = ('MAE', 'RMSE', 'NAE', 'SRE')
@@ -70,7 +70,7 @@ def best_count_threshold(scores: Sequence[np.ndarray], gt: Sequence[float],
 
 
 def _counts(sample: Any, key: str) -> np.ndarray | None:
-    value = _field(sample, key)
+    value = sample_field(sample, key)
     if value is None:
         return None
     return torch.as_tensor(value, dtype=torch.float64).reshape(-1).cpu().numpy()
@@ -109,7 +109,7 @@ class CountingMetric(BaseMetric):
         """Collect (pred, gt) count pairs of a batch."""
         for sample in data_samples:
             pred, gt = _counts(sample, 'pred_count'), _counts(sample, 'gt_count')
-            where = _field(sample, 'img_path', 'a sample')
+            where = sample_field(sample, 'img_path', 'a sample')
             if pred is None:
                 raise KeyError(f'CountingMetric: {where} has no pred_count')
             if gt is None:
@@ -120,7 +120,7 @@ class CountingMetric(BaseMetric):
                                  f'gt_count {gt.shape} differ')
             scores = None
             if self.sweep_thresholds:
-                instances = _field(sample, 'pred_instances')
+                instances = sample_field(sample, 'pred_instances')
                 if instances is None or 'scores' not in instances or len(gt) != 1:
                     raise KeyError(f'CountingMetric(sweep_thresholds=True): {where} needs '
                                    'pred_instances.scores and a one-class vocabulary')

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import OrderedDict
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -30,25 +30,17 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
 
 from ovperception.registry import METRICS
+from ovperception.structures import sample_field
 from ovperception.utils.atomic import atomic_save_image, ensure_not_input
 
 _ALLOWED = ('mIoU', 'mDice', 'mFscore')
 
 
-def _field(sample: Any, key: str, default: Any = None) -> Any:
-    """Read ``key`` from a data sample given as ``BaseDataElement`` or dict."""
-    if isinstance(sample, BaseDataElement):
-        return sample.get(key, default)
-    if isinstance(sample, Mapping):
-        if key in sample:
-            return sample[key]
-        return sample.get('metainfo', {}).get(key, default)
-    return default
 
 
 def _seg_data(sample: Any, key: str) -> torch.Tensor | None:
     """The (H, W) tensor of a ``gt_sem_seg`` / ``pred_sem_seg`` field, if present."""
-    field = _field(sample, key)
+    field = sample_field(sample, key)
     if field is None:
         return None
     data = field.data if isinstance(field, BaseDataElement) else field['data']
@@ -194,12 +186,12 @@ class IoUMetric(BaseMetric):
 
     def _write_prediction(self, sample: Any, pred: torch.Tensor) -> None:
         """Save a prediction as PNG (labels + 1 when the dataset reduced label 0)."""
-        img_path = _field(sample, 'img_path')
+        img_path = sample_field(sample, 'img_path')
         stem = os.path.splitext(os.path.basename(str(img_path)))[0]
         out_path = os.path.abspath(os.path.join(str(self.output_dir), f'{stem}.png'))
-        ensure_not_input(out_path, [img_path, _field(sample, 'seg_map_path')])
+        ensure_not_input(out_path, [img_path, sample_field(sample, 'seg_map_path')])
         mask = pred.cpu().numpy().astype(np.int64)
-        if _field(sample, 'reduce_zero_label', False):
+        if sample_field(sample, 'reduce_zero_label', False):
             mask = np.where(mask == self.ignore_index, mask, mask + 1)
         dtype = np.uint8 if mask.min() >= 0 and mask.max() <= 255 else np.uint16
         atomic_save_image(out_path, np.clip(mask, 0, 65535).astype(dtype))
@@ -222,7 +214,7 @@ class IoUMetric(BaseMetric):
             if pred.shape != label.shape:
                 raise ValueError(
                     f'IoUMetric: prediction shape {tuple(pred.shape)} differs from ground-truth '
-                    f'shape {tuple(label.shape)} for {_field(sample, "img_path")}; predictions '
+                    f'shape {tuple(label.shape)} for {sample_field(sample, "img_path")}; predictions '
                     f'must be resized to ori_shape')
             self.results.append(intersect_and_union(pred, label, num_classes, self.ignore_index))
 

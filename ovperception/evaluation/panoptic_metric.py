@@ -25,7 +25,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
-from ovperception.evaluation.iou_metric import _field
+from ovperception.structures import sample_field
 from ovperception.registry import METRICS
 from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID
 
@@ -129,13 +129,13 @@ class PanopticMetric(BaseMetric):
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         for sample in data_samples:
-            pred, gt = _field(sample, 'pred_panoptic_seg'), _field(sample, 'gt_panoptic_seg')
+            pred, gt = sample_field(sample, 'pred_panoptic_seg'), sample_field(sample, 'gt_panoptic_seg')
             if pred is None or gt is None:
                 raise KeyError('PanopticMetric needs pred_panoptic_seg and gt_panoptic_seg '
                                '(a panoptic model and a dataset with panoptic labels)')
-            classnames = list(_field(sample, 'classnames'))
+            classnames = list(sample_field(sample, 'classnames'))
             self._classnames = self._classnames or classnames
-            self._is_thing = self._is_thing or _field(sample, 'is_thing')
+            self._is_thing = self._is_thing or sample_field(sample, 'is_thing')
             as_array = (lambda f: torch.as_tensor(f.data if hasattr(f, 'data') else f['data'])
                         .squeeze(0).cpu().numpy())
             self.results.append(pq_statistics(as_array(pred), as_array(gt), len(classnames)))

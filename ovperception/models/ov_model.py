@@ -4,7 +4,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import torch
 from mmengine.model import BaseModel
@@ -15,6 +15,7 @@ from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
 from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
                                            stitch_windows)
 from ovperception.models.stitched import StitchedWindows
+from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -104,7 +105,7 @@ class EncodedImages:
 
 
 @MODELS.register_module()
-class OVModel(BaseModel):
+class OVModel(ModeDispatchMixin, BaseModel):
     """Image + vocabulary -> frozen CLIP dense features -> head -> refiners -> samples.
 
     The vocabulary is data: each sample carries ``classnames`` in its metainfo.
@@ -384,15 +385,6 @@ class OVModel(BaseModel):
         text = self.encode_vocabulary(next(iter(groups)), device=inputs.device)
         return self.head(self.dense_features(inputs), text)
 
-    def forward(self, inputs: Tensor, data_samples: SampleList | None = None,
-                mode: str = 'tensor') -> Any:
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
     @property
     def is_trainable(self) -> bool:

@@ -173,14 +173,6 @@ def test_padding_blocks_are_ignored_by_the_loss():
     assert counts.sum() == 1 and valid.tolist() == [[[True, True, False], [False, False, False]]]
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny matmuls run fastest on one thread (and do not fight a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_ebc_training_on_dot_images_beats_the_mean_baseline(one_thread):
     """A real training run: held-out MAE must fall well below predicting the mean count."""

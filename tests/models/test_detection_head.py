@@ -11,7 +11,7 @@ from ovperception.models.clip.vocabulary import VocabularyError
 from ovperception.models.detection.proposals import Proposals, ProposalSource
 from ovperception.models.heads import OVDetectionHead
 from ovperception.structures import OVDataSample
-from tests.detection_toys import ColourBackbone, one_thread  # noqa: F401 (fixture)
+from tests.detection_toys import ColourBackbone
 
 BACKGROUND_WORDS = ['grey striped background', 'sky', 'wall']
 

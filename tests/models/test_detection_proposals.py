@@ -10,7 +10,7 @@ from ovperception.models.detection.proposals import (ConnectedComponentProposals
                                                      LearnedProposals, ProposalInputs,
                                                      SAMProposals, centerness, fcos_targets,
                                                      location_centers)
-from tests.detection_toys import ColourBackbone, one_thread  # noqa: F401 (fixture)
+from tests.detection_toys import ColourBackbone
 
 
 def _inputs(class_probs, background_prob=None, stride=4.0, size=None, **kwargs):

@@ -19,7 +19,7 @@ from ovperception.models.refiners.dinoiser import (CLIPDINOiserBackbone, CLIPDIN
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_CLIP_KWARGS
 from tests.tiny_dino import TINY_DINO_KWARGS
-from tests.tools.test_tools import test_tool, train_tool
+from tests.scripts import test_tool, train_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_TRAIN = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_dinoiser_train.py')

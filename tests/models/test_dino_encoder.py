@@ -156,8 +156,8 @@ def test_tag_found_in_the_hub_checkpoint_folder(tmp_path, monkeypatch):
 
 def test_download_tool_fetches_the_timm_repo_of_the_tag():
     from tests.conftest import DownloadAttempted
-    from tests.tools.test_tools import _load
-    tool = _load('tools/download_weights.py')
+    from tests.scripts import load_script
+    tool = load_script('tools/download_weights.py')
     with pytest.raises(DownloadAttempted, match='timm/vit_base_patch8_224.dino'):
         tool.main(['--dino', 'vit_base_patch8_224.dino'])
     with pytest.raises(SystemExit):

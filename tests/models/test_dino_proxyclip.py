@@ -17,7 +17,7 @@ from ovperception.models.refiners.proxyclip import (ProxyCLIPBackbone, proxy_aff
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_CLIP_KWARGS
 from tests.tiny_dino import TINY_DINO_KWARGS
-from tests.tools.test_tools import test_tool
+from tests.scripts import test_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ovperception.datasets import write_mvtec_tree
-from tests.tools.test_tools import ROOT, demo, test_tool, train_tool
+from tests.scripts import ROOT, demo, test_tool, train_tool
 
 WINCLIP = os.path.join(ROOT, 'configs', 'tiny', 'anomaly_tiny_winclip.py')
 ANOMALYCLIP = os.path.join(ROOT, 'configs', 'tiny', 'anomaly_tiny_anomalyclip_train.py')

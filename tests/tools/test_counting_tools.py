@@ -9,7 +9,7 @@ import torch
 
 from ovperception.datasets.synthetic_counting import make_dot_image
 from ovperception.utils.atomic import atomic_save_image
-from tests.tools.test_tools import ROOT, demo, test_tool, train_tool
+from tests.scripts import ROOT, demo, test_tool, train_tool
 
 TINY_EBC = os.path.join(ROOT, 'configs', 'tiny', 'count_tiny_ebc.py')
 

@@ -1,17 +1,13 @@
 """The demo applies only the options a config's model/head takes (FC-CLIP, counting)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    'image_demo_options', os.path.join(ROOT, 'demo', 'image_demo.py'))
-demo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo)
+from tests.scripts import ROOT, demo
+
 FCCLIP_TINY = os.path.join(ROOT, 'configs', 'tiny', 'fcclip_tiny.py')
 SEG_TINY = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
 

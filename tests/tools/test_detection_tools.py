@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -16,24 +15,10 @@ from ovperception.datasets.synthetic_detection import make_synthetic_detection_s
 from ovperception.structures import OVDataSample
 from ovperception.utils.atomic import atomic_save_image
 from ovperception.writers import write_predictions
-from tests.detection_toys import one_thread  # noqa: F401 (fixture)
+from tests.scripts import ROOT, demo, test_tool, train_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DET_TINY = os.path.join(ROOT, 'configs', 'tiny', 'det_tiny.py')
 DET_TINY_LEARNED = os.path.join(ROOT, 'configs', 'tiny', 'det_tiny_learned.py')
-
-
-def _load(relative: str):
-    path = os.path.join(ROOT, relative)
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3] + '_det', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool = _load('tools/test.py')
-train_tool = _load('tools/train.py')
-demo = _load('demo/image_demo.py')
 
 
 def test_test_tool_reports_coco_box_and_mask_ap(tmp_path, one_thread):

@@ -5,20 +5,11 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
-from tests.tools.test_tools import ROOT, test_tool, train_tool
+from tests.scripts import ROOT, test_tool, train_tool
 
 TINY_FCCLIP = os.path.join(ROOT, 'configs', 'tiny', 'fcclip_tiny.py')
 
-
-@pytest.fixture
-def one_thread():
-    """Many tiny ops: intra-op threads only add contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.slow

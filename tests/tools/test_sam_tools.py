@@ -1,7 +1,6 @@
 """tools/test.py on the tiny Trident config; the demo's --refiner / --sam-checkpoint flags."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -12,22 +11,10 @@ from PIL import Image
 
 from ovperception.models.clip.weights import WeightsNotFoundError
 from ovperception.models.refiners import PAMRRefiner, SAMRefiner, SAMWrapper
+from tests.scripts import ROOT, demo, test_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_SEG = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
 TINY_TRIDENT = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_trident.py')
-
-
-def _load(relative: str):
-    path = os.path.join(ROOT, relative)
-    spec = importlib.util.spec_from_file_location('sam_' + os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool = _load('tools/test.py')
-demo = _load('demo/image_demo.py')
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """End-to-end runs of tools/test.py, tools/train.py and the demo on tiny configs."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -11,23 +10,10 @@ import torch
 from PIL import Image
 
 from ovperception.models.clip.weights import WeightsNotFoundError
+from tests.scripts import ROOT, demo, test_tool, train_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_TEST = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
 TINY_TRAIN = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_adapted.py')
-
-
-def _load(relative: str):
-    path = os.path.join(ROOT, relative)
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool = _load('tools/test.py')
-train_tool = _load('tools/train.py')
-demo = _load('demo/image_demo.py')
 
 
 def test_test_tool_prints_and_saves_metrics(tmp_path, capsys):

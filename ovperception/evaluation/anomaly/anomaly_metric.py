@@ -27,7 +27,8 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
 from scipy import ndimage
 
-from ovperception.evaluation.iou_metric import _field, format_table
+from ovperception.evaluation.iou_metric import format_table
+from ovperception.structures import sample_field
 from ovperception.registry import METRICS
 
 from .aupro import aupro
@@ -111,26 +112,26 @@ class AnomalyMetric(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Store per sample: category, image label/score and (H, W) maps."""
         for sample in data_samples:
-            pred_map = _map2d(_field(sample, 'pred_anomaly_map'))
-            gt_map = _map2d(_field(sample, 'gt_anomaly_map'))
+            pred_map = _map2d(sample_field(sample, 'pred_anomaly_map'))
+            gt_map = _map2d(sample_field(sample, 'gt_anomaly_map'))
             if pred_map is not None and gt_map is not None and pred_map.shape != gt_map.shape:
                 raise ValueError(
                     f'AnomalyMetric: GT mask shape {gt_map.shape} differs from anomaly map shape '
-                    f'{pred_map.shape} for {_field(sample, "img_path")}; resize the prediction '
+                    f'{pred_map.shape} for {sample_field(sample, "img_path")}; resize the prediction '
                     f'to the mask size')
             if pred_map is not None:
                 pred_map = pred_map.astype(np.float32)
                 if self.gaussian_sigma > 0:
                     pred_map = ndimage.gaussian_filter(pred_map, sigma=self.gaussian_sigma)
             gt_mask = None if gt_map is None else gt_map > 0.5
-            score = _to_numpy(_field(sample, 'pred_score'))
+            score = _to_numpy(sample_field(sample, 'pred_score'))
             if score is None and pred_map is not None:
                 score = np.asarray(pred_map.max())
-            label = _to_numpy(_field(sample, 'gt_score'))
+            label = _to_numpy(sample_field(sample, 'gt_score'))
             if label is None and gt_mask is not None:
                 label = np.asarray(gt_mask.any())
             self.results.append(dict(
-                category=str(_field(sample, 'category', 'all') or 'all'),
+                category=str(sample_field(sample, 'category', 'all') or 'all'),
                 pred_score=None if score is None else float(score.reshape(-1)[0]),
                 gt_label=None if label is None else bool(label.reshape(-1)[0] > 0.5),
                 pred_map=pred_map, gt_mask=gt_mask))

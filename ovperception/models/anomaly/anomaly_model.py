@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import split_synonyms
 from ovperception.models.ov_model import OVModel
+from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -43,7 +44,7 @@ class EncodedAnomalyImages:
 
 
 @MODELS.register_module()
-class OVAnomalyModel(BaseModel):
+class OVAnomalyModel(ModeDispatchMixin, BaseModel):
     """Zero-shot anomaly detection and localisation with a frozen CLIP.
 
     Each sample's object name is the first entry of its metainfo ``classnames``
@@ -150,15 +151,9 @@ class OVAnomalyModel(BaseModel):
                                'tools/test.py')
         return self.head.loss(self.backbone, inputs, data_samples)
 
-    def forward(self, inputs: Tensor, data_samples: SampleList | None = None,
-                mode: str = 'tensor') -> Any:
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            if not data_samples:
-                raise ValueError('tensor mode needs data samples carrying "classnames"')
-            samples = self.predict(inputs, data_samples)
-            return torch.stack([s.pred_anomaly_map.data for s in samples])
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+    def _forward(self, inputs: Tensor, data_samples: SampleList | None = None) -> Tensor:
+        """Tensor mode: (B, 1, H, W) anomaly maps (needs samples carrying the object name)."""
+        if not data_samples:
+            raise ValueError('tensor mode needs data samples carrying "classnames"')
+        samples = self.predict(inputs, data_samples)
+        return torch.stack([s.pred_anomaly_map.data for s in samples])

@@ -33,6 +33,7 @@ from ovperception.models.heads.mask_inference import (instance_inference, mask_p
                                                       panoptic_inference, semantic_inference)
 from ovperception.models.ov_model import OVModel
 from ovperception.models.segmentors.targets import segment_targets
+from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -71,7 +72,7 @@ def seen_class_mask(classnames: Sequence[str], seen_names: frozenset[str]) -> Te
 
 
 @MODELS.register_module()
-class FCCLIP(BaseModel):
+class FCCLIP(ModeDispatchMixin, BaseModel):
     """Frozen CNN CLIP + pixel decoder + mask decoder + in/out-vocabulary classifiers.
 
     The vocabulary is data (each sample's ``classnames``), handled by the same machinery
@@ -297,12 +298,6 @@ class FCCLIP(BaseModel):
                                                        max_instances=cfg['max_instances'])
         sample.set_metainfo(dict(label_names=text.class_names))
 
-    def forward(self, inputs: Tensor, data_samples: SampleList | None = None,
-                mode: str = 'tensor') -> Any:
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.decode_queries(self.backbone_features(inputs))
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+    def _forward(self, inputs: Tensor, data_samples: SampleList | None = None) -> Any:
+        """Tensor mode: the decoder's raw per-query outputs (no vocabulary needed)."""
+        return self.decode_queries(self.backbone_features(inputs))
