@@ -65,7 +65,7 @@ def _intervals(windows: Sequence[Window]) -> tuple[list[tuple[int, int]], list[t
 
 def _placed_weights(intervals: Sequence[tuple[int, int]], cells: int, size: int,
                     stride: int | None, like: Tensor) -> Tensor:
-    """(size, len(intervals) * cells) resize weights of each interval, averaged where they overlap."""
+    """(size, len(intervals) * cells) resize weights of every interval, averaged on overlaps."""
     weights = like.new_zeros((size, len(intervals) * cells))
     count = like.new_zeros((size, 1))
     for index, (start, stop) in enumerate(intervals):
