@@ -65,7 +65,7 @@ def _intervals(windows: Sequence[Window]) -> tuple[list[tuple[int, int]], list[t
 
 def _placed_weights(intervals: Sequence[tuple[int, int]], cells: int, size: int,
                     stride: int | None, like: Tensor) -> Tensor:
-    """(size, len(intervals) * cells) resize weights of each interval, averaged where they overlap."""
+    """(size, len(intervals) * cells) resize weights of every interval, averaged on overlaps."""
     weights = like.new_zeros((size, len(intervals) * cells))
     count = like.new_zeros((size, 1))
     for index, (start, stop) in enumerate(intervals):
@@ -177,14 +177,15 @@ class StitchedWindows:
         depth = self.outputs.shape[1]
         columns = self._column_stage(out_w)
         rows = self._row_weights(out_h)
-        nonzero = rows != 0
-        first = nonzero.float().argmax(dim=1)
-        last = rows.shape[1] - nonzero.flip(1).float().argmax(dim=1)
+        # The mosaic rows each output row reads (a band: its windows' rows), fetched once.
+        nonzero = (rows != 0).float()
+        first = nonzero.argmax(dim=1).tolist()
+        last = (rows.shape[1] - nonzero.flip(1).argmax(dim=1)).tolist()
         rows_per_chunk = max(1, max_elements // max(1, out_w * depth))
         pieces = []
         for start in range(0, out_h, rows_per_chunk):
             stop = min(out_h, start + rows_per_chunk)
-            low, high = int(first[start:stop].min()), int(last[start:stop].max())
+            low, high = min(first[start:stop]), max(last[start:stop])
             chunk = rows[start:stop, low:high] @ columns[low:high]
             chunk = chunk.view(stop - start, out_w, depth)
             pieces.append(chunk if pixel_fn is None else pixel_fn(chunk))

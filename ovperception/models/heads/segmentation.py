@@ -45,6 +45,8 @@ class DenseSimilarityHead(BaseOVHead):
             :attr:`uses_images` is True and ``predict`` takes ``images``.
     """
 
+    takes_stitched_windows = True  # predict() accepts lazy StitchedWindows (see OVModel.decode)
+
     def __init__(self, *, logit_scale: float | None = None, prob_threshold: float = 0.0,
                  background_index: int | None = None, area_threshold: float = 0.0,
                  return_logits: bool = False,
@@ -61,8 +63,6 @@ class DenseSimilarityHead(BaseOVHead):
         self.return_logits = return_logits
         self.score_refiner = (MODELS.build(score_refiner) if isinstance(score_refiner, dict)
                               else score_refiner)
-
-    takes_stitched_windows = True  # predict() accepts lazy StitchedWindows (see OVModel.decode)
 
     @property
     def uses_images(self) -> bool:
