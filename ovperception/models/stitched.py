@@ -190,6 +190,24 @@ class StitchedWindows:
             pieces.append(chunk if pixel_fn is None else pixel_fn(chunk))
         return torch.cat(pieces, dim=0)
 
+    def pooled(self, size: tuple[int, int]) -> Tensor:
+        """(D, h, w) adaptive average pooling of the stitched map (``F.adaptive_avg_pool2d``).
+
+        Pooling and stitching are both linear per axis, so this contracts the mosaic with the
+        (h, rows*h') and (w, cols*w') products of the pooling and stitching weights: exact,
+        and no (D, H, W) map is made.
+        """
+        def axis(intervals: list[tuple[int, int]], cells: int, length: int, out: int) -> Tensor:
+            stitch = _placed_weights(intervals, cells, length, self.feature_stride, self.outputs)
+            eye = torch.eye(length, dtype=stitch.dtype, device=stitch.device)
+            pool = F.adaptive_avg_pool1d(eye[None], int(out))[0].t()  # (out, length)
+            return pool @ stitch
+
+        _, _, cells_h, cells_w = self.outputs.shape
+        rows = axis(self.rows, cells_h, self.image_size[0], size[0])
+        cols = axis(self.cols, cells_w, self.image_size[1], size[1])
+        return torch.einsum('yi,dij,xj->dyx', rows, self.mosaic(), cols)
+
     def dense(self) -> Tensor:
         """The stitched (D, H, W) map at the image size (materialised)."""
         return self.map_rows(None).permute(2, 0, 1).contiguous()

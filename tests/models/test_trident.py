@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.structures import PixelData
 
+from ovperception.models.inference import sliding_windows
 from ovperception.models.refiners.sam import SAMWrapper
 from ovperception.models.refiners.sam_affinity import (SAMAffinityAggregation, resample_qkv,
                                                        sam_affinity)
+from ovperception.models.stitched import StitchedWindows
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_BACKBONE
@@ -115,17 +118,83 @@ def test_set_image_cache_reuses_the_encoding(sam: SAMWrapper) -> None:
     assert masks.masks.shape == (1, 1, 60, 80)
 
 
-def tiny_trident_model(sam_refine: dict | None) -> torch.nn.Module:
+def test_stitched_pooling_is_exact() -> None:
+    windows = sliding_windows(70, 113, 48, 32)
+    outputs = torch.randn(len(windows), 5, 3, 3, dtype=torch.float64)
+    stitched = StitchedWindows(outputs, windows, (70, 113), 16)
+    expected = torch.nn.functional.adaptive_avg_pool2d(stitched.dense()[None], (5, 8))[0]
+    torch.testing.assert_close(stitched.pooled((5, 8)), expected)
+
+
+def naive_feature_aggregation(features, affinity, text):
+    """Trident's splice-then-segment on the grid, one entry at a time.
+
+    features (C, n), affinity (n, n), text (N, C) -> (N, n): t_n . g_i / |g_i|,
+    g_i = sum_j A_ij f_j.
+    """
+    channels, num = features.shape
+    out = torch.zeros(text.shape[0], num, dtype=torch.float64)
+    for i in range(num):
+        g = [sum(float(affinity[i, j]) * float(features[c, j]) for j in range(num))
+             for c in range(channels)]
+        norm = math.sqrt(sum(x * x for x in g))
+        for n in range(text.shape[0]):
+            out[n, i] = sum(float(text[n, c]) * g[c] for c in range(channels)) / norm
+    return out
+
+
+def tiny_trident_head(aggregate_on: str, sam: SAMWrapper):
+    return MODELS.build(dict(type='TridentHead', sam=sam, logit_scale=40.0,
+                             aggregation=dict(grid_stride=16), aggregate_on=aggregate_on))
+
+
+def test_feature_aggregation_matches_naive_formula(sam: SAMWrapper) -> None:
+    torch.manual_seed(1)
+    head = tiny_trident_head('features', sam)
+    size = (72, 100)  # not multiples of the stride: the last windows overlap more
+    windows = sliding_windows(*size, 48, 32)
+    feats = torch.randn(len(windows), 8, 3, 3)
+    text = SimpleNamespace(embeddings=torch.nn.functional.normalize(torch.randn(3, 8), dim=1))
+    image = torch.rand(3, *size) * 255
+    state = sam.set_image(image, keep_qkv=True)
+    stitched = StitchedWindows(head(feats, text), windows, size, 16)
+    cosine = head.aggregated_cosine(stitched, text, state)
+    grid = head.aggregation.grid_size(size)
+    assert grid == (5, 7) and cosine.shape == (3, *size)
+    pooled = torch.nn.functional.adaptive_avg_pool2d(stitched.dense()[None], grid)[0]
+    expected = naive_feature_aggregation(pooled.flatten(1), head.aggregation.affinity(state, grid),
+                                         text.embeddings)
+    torch.testing.assert_close(cosine.outputs[0].flatten(1).double(), expected,
+                               rtol=1e-4, atol=1e-5)
+    # Score-level aggregation is the same without the re-normalisation (linearity).
+    scores_head = tiny_trident_head('scores', sam)
+    score_maps = StitchedWindows(scores_head(feats, text), windows, size, 16)
+    by_scores = scores_head.aggregated_cosine(score_maps, text, state).dense()
+    norms = head.aggregation.aggregate_grid(pooled[None], state)[0].norm(dim=0)
+    rescaled = torch.nn.functional.interpolate((cosine.outputs[0] * norms)[None], size=size,
+                                               mode='bilinear', align_corners=False)[0]
+    torch.testing.assert_close(by_scores, rescaled, rtol=1e-4, atol=1e-5)
+    assert head(feats, text).shape == (len(windows), 8, 3, 3)
+    assert scores_head(feats, text).shape == (len(windows), 3, 3, 3)
+    with pytest.raises(ValueError, match='aggregate_on'):
+        tiny_trident_head('logits', sam)
+
+
+def tiny_trident_model(sam_refine: dict | None, aggregate_on: str = 'features'
+                       ) -> torch.nn.Module:
     return MODELS.build(dict(
         type='OVModel', backbone=TINY_BACKBONE, template_set='single',
         head=dict(type='TridentHead', sam=TINY_SAM, logit_scale=40.0, return_logits=True,
-                  aggregation=dict(grid_stride=16), sam_refine=sam_refine),
+                  aggregation=dict(grid_stride=16), sam_refine=sam_refine,
+                  aggregate_on=aggregate_on),
         test_cfg=dict(mode='slide', crop_size=64, stride=32)))
 
 
-def test_trident_head_in_ov_model_encodes_sam_once_per_image() -> None:
+@pytest.mark.parametrize('aggregate_on', ['features', 'scores'])
+def test_trident_head_in_ov_model_encodes_sam_once_per_image(aggregate_on: str) -> None:
     torch.manual_seed(0)
-    model = tiny_trident_model(dict(min_area=4, iou_threshold=-1e9, num_points=2)).eval()
+    model = tiny_trident_model(dict(min_area=4, iou_threshold=-1e9, num_points=2),
+                               aggregate_on).eval()
     calls = []
     model.head.sam.model.image_encoder.register_forward_hook(lambda *args: calls.append(1))
     inputs = torch.randn(2, 3, 64, 112)  # 5 windows per image
