@@ -190,22 +190,36 @@ class StitchedWindows:
             pieces.append(chunk if pixel_fn is None else pixel_fn(chunk))
         return torch.cat(pieces, dim=0)
 
-    def pooled(self, size: tuple[int, int]) -> Tensor:
-        """(D, h, w) adaptive average pooling of the stitched map (``F.adaptive_avg_pool2d``).
+    def _grid_axis(self, intervals: Sequence[tuple[int, int]], cells: int, length: int,
+                   stride: int) -> Tensor:
+        """(n, len(intervals) * cells) weights of one axis of :meth:`on_grid`."""
+        num = -(-length // stride)
+        weights = self.outputs.new_zeros((num, len(intervals) * cells))
+        for cell in range(num):
+            centre = min(stride * cell + stride / 2, length - 0.5)
+            for index, (begin, end) in enumerate(intervals):
+                if not begin <= centre < end:
+                    continue
+                pitch = self.feature_stride or (end - begin) / cells
+                position = min(max((centre - begin) / pitch - 0.5, 0.0), cells - 1.0)
+                low = int(position)
+                high, frac = min(low + 1, cells - 1), position - low
+                weights[cell, index * cells + low] += 1.0 - frac
+                weights[cell, index * cells + high] += frac
+        return weights / weights.sum(dim=1, keepdim=True)
 
-        Pooling and stitching are both linear per axis, so this contracts the mosaic with the
-        (h, rows*h') and (w, cols*w') products of the pooling and stitching weights: exact,
-        and no (D, H, W) map is made.
+    def on_grid(self, stride: int) -> Tensor:
+        """(D, ceil(H / stride), ceil(W / stride)) splice of the windows on a token grid.
+
+        Every grid cell takes, from each window covering its centre, the window's output at
+        that centre (linear in each axis, as :func:`resize_window_output` places it), and
+        averages over those windows. Windows whose offsets are multiples of ``stride``
+        (= ``feature_stride``) thus contribute their own tokens unchanged: the token-level
+        splice of the windows' outputs, without a (D, H, W) map.
         """
-        def axis(intervals: list[tuple[int, int]], cells: int, length: int, out: int) -> Tensor:
-            stitch = _placed_weights(intervals, cells, length, self.feature_stride, self.outputs)
-            eye = torch.eye(length, dtype=stitch.dtype, device=stitch.device)
-            pool = F.adaptive_avg_pool1d(eye[None], int(out))[0].t()  # (out, length)
-            return pool @ stitch
-
         _, _, cells_h, cells_w = self.outputs.shape
-        rows = axis(self.rows, cells_h, self.image_size[0], size[0])
-        cols = axis(self.cols, cells_w, self.image_size[1], size[1])
+        rows = self._grid_axis(self.rows, cells_h, self.image_size[0], int(stride))
+        cols = self._grid_axis(self.cols, cells_w, self.image_size[1], int(stride))
         return torch.einsum('yi,dij,xj->dyx', rows, self.mosaic(), cols)
 
     def dense(self) -> Tensor:

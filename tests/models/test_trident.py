@@ -118,12 +118,39 @@ def test_set_image_cache_reuses_the_encoding(sam: SAMWrapper) -> None:
     assert masks.masks.shape == (1, 1, 60, 80)
 
 
-def test_stitched_pooling_is_exact() -> None:
-    windows = sliding_windows(70, 113, 48, 32)
+def naive_token_splice(outputs, windows, size, stride):
+    """Windows aligned to the stride: each window's tokens added at their own grid cells."""
+    grid = (-(-size[0] // stride), -(-size[1] // stride))
+    total = torch.zeros(outputs.shape[1], *grid, dtype=outputs.dtype)
+    count = torch.zeros(grid, dtype=outputs.dtype)
+    for output, (y0, x0, y1, x1) in zip(outputs, windows):
+        assert y0 % stride == 0 and x0 % stride == 0
+        for r in range(-(-(y1 - y0) // stride)):
+            for c in range(-(-(x1 - x0) // stride)):
+                total[:, y0 // stride + r, x0 // stride + c] += output[:, r, c]
+                count[y0 // stride + r, x0 // stride + c] += 1
+    return total / count
+
+
+def test_token_grid_splice() -> None:
+    torch.manual_seed(0)
+    size = (96, 128)  # every window offset a multiple of 16
+    windows = sliding_windows(*size, 48, 32)
     outputs = torch.randn(len(windows), 5, 3, 3, dtype=torch.float64)
-    stitched = StitchedWindows(outputs, windows, (70, 113), 16)
-    expected = torch.nn.functional.adaptive_avg_pool2d(stitched.dense()[None], (5, 8))[0]
-    torch.testing.assert_close(stitched.pooled((5, 8)), expected)
+    stitched = StitchedWindows(outputs, windows, size, 16)
+    torch.testing.assert_close(stitched.on_grid(16),
+                               naive_token_splice(outputs, windows, size, 16))
+    # Unaligned last windows: still a weighted mean of window tokens (constants stay).
+    windows = sliding_windows(70, 113, 48, 32)
+    constant = torch.full((len(windows), 2, 3, 3), 0.7, dtype=torch.float64)
+    grid = StitchedWindows(constant, windows, (70, 113), 16).on_grid(16)
+    assert grid.shape == (2, 5, 8)
+    torch.testing.assert_close(grid, torch.full_like(grid, 0.7))
+    # A dense map (one window, no stride): bilinear samples at the cell centres.
+    dense = torch.randn(4, 32, 48, dtype=torch.float64)
+    expected = torch.nn.functional.interpolate(dense[None], size=(2, 3), mode='bilinear',
+                                               align_corners=False)[0]
+    torch.testing.assert_close(StitchedWindows.from_dense(dense).on_grid(16), expected)
 
 
 def naive_feature_aggregation(features, affinity, text):
@@ -151,7 +178,7 @@ def tiny_trident_head(aggregate_on: str, sam: SAMWrapper):
 def test_feature_aggregation_matches_naive_formula(sam: SAMWrapper) -> None:
     torch.manual_seed(1)
     head = tiny_trident_head('features', sam)
-    size = (72, 100)  # not multiples of the stride: the last windows overlap more
+    size = (80, 112)  # window offsets are multiples of the stride: Trident's token splice
     windows = sliding_windows(*size, 48, 32)
     feats = torch.randn(len(windows), 8, 3, 3)
     text = SimpleNamespace(embeddings=torch.nn.functional.normalize(torch.randn(3, 8), dim=1))
@@ -161,19 +188,22 @@ def test_feature_aggregation_matches_naive_formula(sam: SAMWrapper) -> None:
     cosine = head.aggregated_cosine(stitched, text, state)
     grid = head.aggregation.grid_size(size)
     assert grid == (5, 7) and cosine.shape == (3, *size)
-    pooled = torch.nn.functional.adaptive_avg_pool2d(stitched.dense()[None], grid)[0]
-    expected = naive_feature_aggregation(pooled.flatten(1), head.aggregation.affinity(state, grid),
-                                         text.embeddings)
+    spliced = naive_token_splice(torch.nn.functional.normalize(feats, dim=1), windows, size, 16)
+    expected = naive_feature_aggregation(spliced.flatten(1),
+                                         head.aggregation.affinity(state, grid), text.embeddings)
     torch.testing.assert_close(cosine.outputs[0].flatten(1).double(), expected,
                                rtol=1e-4, atol=1e-5)
     # Score-level aggregation is the same without the re-normalisation (linearity).
     scores_head = tiny_trident_head('scores', sam)
     score_maps = StitchedWindows(scores_head(feats, text), windows, size, 16)
     by_scores = scores_head.aggregated_cosine(score_maps, text, state).dense()
-    norms = head.aggregation.aggregate_grid(pooled[None], state)[0].norm(dim=0)
+    norms = head.aggregation.aggregate_grid(spliced[None], state)[0].norm(dim=0)
+    assert not torch.allclose(norms, torch.ones_like(norms))
     rescaled = torch.nn.functional.interpolate((cosine.outputs[0] * norms)[None], size=size,
                                                mode='bilinear', align_corners=False)[0]
     torch.testing.assert_close(by_scores, rescaled, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(cosine.dense(), torch.nn.functional.interpolate(
+        cosine.outputs, size=size, mode='bilinear', align_corners=False)[0])
     assert head(feats, text).shape == (len(windows), 8, 3, 3)
     assert scores_head(feats, text).shape == (len(windows), 3, 3, 3)
     with pytest.raises(ValueError, match='aggregate_on'):

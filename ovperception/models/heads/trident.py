@@ -10,12 +10,14 @@ image,
    (``aggregate_on``):
 
    * ``'features'`` (Trident): :meth:`forward` returns each window's L2-normalised dense
-     features ``f`` (C channels); the stitched map is average-pooled onto the token grid,
-     aggregated, re-normalised and only then matched with the text:
-     ``S'_ni = t_n . g_i / |g_i|`` with ``g_i = sum_j A_ij f_j``;
-   * ``'scores'``: :meth:`forward` returns per-name cosine maps (as ``DenseSimilarityHead``)
-     and the stitched maps are aggregated, ``S'_ni = sum_j A_ij t_n . f_j`` (the same without
+     features ``f`` (C channels); they are spliced on the token grid
+     (:meth:`StitchedWindows.on_grid`), aggregated, re-normalised and only then matched with
+     the text: ``S'_ni = t_n . g_i / |g_i|`` with ``g_i = sum_j A_ij f_j``;
+   * ``'scores'``: :meth:`forward` returns per-name cosine maps (as ``DenseSimilarityHead``),
+     spliced and aggregated the same way: ``S'_ni = sum_j A_ij t_n . f_j`` (the same without
      the re-normalisation ``1 / |g_i|``),
+
+   and the (N, gh, gw) result is resized to the working resolution (bilinear, lazily),
 
 3. labels pixels as :class:`DenseSimilarityHead` does (softmax over names, max over synonyms,
    probability threshold, optional ``score_refiner`` such as PAMR), and
@@ -107,16 +109,16 @@ class TridentHead(DenseSimilarityHead):
             state: SAM state of the same image with ``last_qkv``.
         """
         stitched = as_stitched(stitched)
+        grid_values = stitched.on_grid(self.aggregation.grid_stride)[None].float()
+        aggregated = self.aggregation.aggregate_grid(grid_values, state)[0]  # (C or N, gh, gw)
         if self.aggregate_on == 'scores':
-            return StitchedWindows.from_dense(
-                self.aggregation.aggregate(stitched.dense()[None].float(), state)[0])
-        size = stitched.image_size
-        grid = self.aggregation.grid_size(size)
-        feats = stitched.pooled(grid)[None].float()  # (1, C, gh, gw)
-        feats = F.normalize(self.aggregation.aggregate_grid(feats, state), dim=1)[0]
-        embeddings = text.embeddings.to(device=feats.device, dtype=feats.dtype)
-        cosine = torch.einsum('chw,nc->nhw', feats, embeddings)
+            cosine = aggregated
+        else:
+            feats = F.normalize(aggregated, dim=0)
+            embeddings = text.embeddings.to(device=feats.device, dtype=feats.dtype)
+            cosine = torch.einsum('chw,nc->nhw', feats, embeddings)
         # One "window" covering the image: resized to the working resolution on demand.
+        size = stitched.image_size
         return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
 
     def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
