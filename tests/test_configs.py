@@ -100,6 +100,11 @@ def test_trident_configs_follow_the_protocol(dataset, short_side):
     assert resize[0].short_side == short_side
     assert (cfg.model.test_cfg.crop_size, cfg.model.test_cfg.stride) == (336, 224)
     assert head.logit_scale == 40.0 and head.aggregation.grid_stride == 16
+    assert head.aggregate_on == 'features'
+    backbone = cfg.model.backbone
+    assert backbone.type.__name__ == 'ProxyCLIPBackbone'
+    assert (backbone.proxy.arch, backbone.proxy.pretrained) == ('vit_base_patch16_224', 'dino')
+    assert (backbone.beta, backbone.gamma, backbone.proxy_features) == (1.2, 3.0, 'tokens')
     assert head.sam.model_type == 'vit_b' and head.sam.checkpoint.endswith('sam_vit_b_01ec64.pth')
     assert head.sam_refine.min_area == 225 and head.sam_refine.iou_threshold == 0.8
     background = head.get('background_index') == 0
@@ -111,12 +116,24 @@ def test_trident_configs_follow_the_protocol(dataset, short_side):
 def test_trident_architecture_builds_without_weights():
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'trident_vitb16.py'))
     init_default_scope('ovperception')
-    cfg.model.backbone.pretrained = None
+    cfg.model.backbone.clip.pretrained = None
+    cfg.model.backbone.proxy.pretrained = None
     cfg.model.head.sam.checkpoint = None
     model = MODELS.build(cfg.model)
     assert model.head.aggregation.grid_stride == model.backbone.patch_size == 16
+    assert model.backbone.clip.patch_size == model.backbone.proxy.patch_size == 16
+    assert model.backbone.embed_dim == 512 and model.head.aggregate_on == 'features'
     assert model.head.sam.image_size == 1024 and model.head.sam.patch_size == 16
     assert model.head.sam.model.image_encoder.blocks[-1].window_size == 0  # keep_qkv works
+
+
+def test_tiny_trident_config_uses_proxy_attention_with_patch16_dino():
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_trident.py'))
+    init_default_scope('ovperception')
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'ProxyCLIPBackbone'
+    assert model.backbone.proxy.patch_size == model.backbone.patch_size == 16
+    assert model.head.aggregation.grid_stride == 16 and model.head.aggregate_on == 'features'
 
 
 DETECTION_CONFIGS = [c for c in LEAF_CONFIGS if os.sep + 'detection' + os.sep in c

@@ -1,7 +1,7 @@
-# Trident on CityscapesDataset (CLIP ViT-B/16 OpenAI + SAM ViT-B, training-free).
+# Trident on CityscapesDataset (CLIP ViT-B/16 + DINO ViT-B/16 + SAM ViT-B, training-free).
 # Published mIoU 42.9
 # Source: Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on).
-# Deviation: no DINO window attention (see configs/_base_/models/trident_vitb16.py).
+# Remaining deviations: docs/refiners.md (Trident section).
 from mmengine.config import read_base
 
 with read_base():

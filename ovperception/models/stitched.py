@@ -191,6 +191,38 @@ class StitchedWindows:
             pieces.append(chunk if pixel_fn is None else pixel_fn(chunk))
         return torch.cat(pieces, dim=0)
 
+    def _grid_axis(self, intervals: Sequence[tuple[int, int]], cells: int, length: int,
+                   stride: int) -> Tensor:
+        """(n, len(intervals) * cells) weights of one axis of :meth:`on_grid`."""
+        num = -(-length // stride)
+        weights = self.outputs.new_zeros((num, len(intervals) * cells))
+        for cell in range(num):
+            centre = min(stride * cell + stride / 2, length - 0.5)
+            for index, (begin, end) in enumerate(intervals):
+                if not begin <= centre < end:
+                    continue
+                pitch = self.feature_stride or (end - begin) / cells
+                position = min(max((centre - begin) / pitch - 0.5, 0.0), cells - 1.0)
+                low = int(position)
+                high, frac = min(low + 1, cells - 1), position - low
+                weights[cell, index * cells + low] += 1.0 - frac
+                weights[cell, index * cells + high] += frac
+        return weights / weights.sum(dim=1, keepdim=True)
+
+    def on_grid(self, stride: int) -> Tensor:
+        """(D, ceil(H / stride), ceil(W / stride)) splice of the windows on a token grid.
+
+        Every grid cell takes, from each window covering its centre, the window's output at
+        that centre (linear in each axis, as :func:`resize_window_output` places it), and
+        averages over those windows. Windows whose offsets are multiples of ``stride``
+        (= ``feature_stride``) thus contribute their own tokens unchanged: the token-level
+        splice of the windows' outputs, without a (D, H, W) map.
+        """
+        _, _, cells_h, cells_w = self.outputs.shape
+        rows = self._grid_axis(self.rows, cells_h, self.image_size[0], int(stride))
+        cols = self._grid_axis(self.cols, cells_w, self.image_size[1], int(stride))
+        return torch.einsum('yi,dij,xj->dyx', rows, self.mosaic(), cols)
+
     def dense(self) -> Tensor:
         """The stitched (D, H, W) map at the image size (materialised)."""
         return self.map_rows(None).permute(2, 0, 1).contiguous()

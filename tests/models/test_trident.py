@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.structures import PixelData
 
+from ovperception.models.inference import sliding_windows
 from ovperception.models.refiners.sam import SAMWrapper
 from ovperception.models.refiners.sam_affinity import (SAMAffinityAggregation, resample_qkv,
                                                        sam_affinity)
+from ovperception.models.stitched import StitchedWindows
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_BACKBONE
@@ -115,17 +118,113 @@ def test_set_image_cache_reuses_the_encoding(sam: SAMWrapper) -> None:
     assert masks.masks.shape == (1, 1, 60, 80)
 
 
-def tiny_trident_model(sam_refine: dict | None) -> torch.nn.Module:
+def naive_token_splice(outputs, windows, size, stride):
+    """Windows aligned to the stride: each window's tokens added at their own grid cells."""
+    grid = (-(-size[0] // stride), -(-size[1] // stride))
+    total = torch.zeros(outputs.shape[1], *grid, dtype=outputs.dtype)
+    count = torch.zeros(grid, dtype=outputs.dtype)
+    for output, (y0, x0, y1, x1) in zip(outputs, windows):
+        assert y0 % stride == 0 and x0 % stride == 0
+        for r in range(-(-(y1 - y0) // stride)):
+            for c in range(-(-(x1 - x0) // stride)):
+                total[:, y0 // stride + r, x0 // stride + c] += output[:, r, c]
+                count[y0 // stride + r, x0 // stride + c] += 1
+    return total / count
+
+
+def test_token_grid_splice() -> None:
+    torch.manual_seed(0)
+    size = (96, 128)  # every window offset a multiple of 16
+    windows = sliding_windows(*size, 48, 32)
+    outputs = torch.randn(len(windows), 5, 3, 3, dtype=torch.float64)
+    stitched = StitchedWindows(outputs, windows, size, 16)
+    torch.testing.assert_close(stitched.on_grid(16),
+                               naive_token_splice(outputs, windows, size, 16))
+    # Unaligned last windows: still a weighted mean of window tokens (constants stay).
+    windows = sliding_windows(70, 113, 48, 32)
+    constant = torch.full((len(windows), 2, 3, 3), 0.7, dtype=torch.float64)
+    grid = StitchedWindows(constant, windows, (70, 113), 16).on_grid(16)
+    assert grid.shape == (2, 5, 8)
+    torch.testing.assert_close(grid, torch.full_like(grid, 0.7))
+    # A dense map (one window, no stride): bilinear samples at the cell centres.
+    dense = torch.randn(4, 32, 48, dtype=torch.float64)
+    expected = torch.nn.functional.interpolate(dense[None], size=(2, 3), mode='bilinear',
+                                               align_corners=False)[0]
+    torch.testing.assert_close(StitchedWindows.from_dense(dense).on_grid(16), expected)
+
+
+def naive_feature_aggregation(features, affinity, text):
+    """Trident's splice-then-segment on the grid, one entry at a time.
+
+    features (C, n), affinity (n, n), text (N, C) -> (N, n): t_n . g_i / |g_i|,
+    g_i = sum_j A_ij f_j.
+    """
+    channels, num = features.shape
+    out = torch.zeros(text.shape[0], num, dtype=torch.float64)
+    for i in range(num):
+        g = [sum(float(affinity[i, j]) * float(features[c, j]) for j in range(num))
+             for c in range(channels)]
+        norm = math.sqrt(sum(x * x for x in g))
+        for n in range(text.shape[0]):
+            out[n, i] = sum(float(text[n, c]) * g[c] for c in range(channels)) / norm
+    return out
+
+
+def tiny_trident_head(aggregate_on: str, sam: SAMWrapper):
+    return MODELS.build(dict(type='TridentHead', sam=sam, logit_scale=40.0,
+                             aggregation=dict(grid_stride=16), aggregate_on=aggregate_on))
+
+
+def test_feature_aggregation_matches_naive_formula(sam: SAMWrapper) -> None:
+    torch.manual_seed(1)
+    head = tiny_trident_head('features', sam)
+    size = (80, 112)  # window offsets are multiples of the stride: Trident's token splice
+    windows = sliding_windows(*size, 48, 32)
+    feats = torch.randn(len(windows), 8, 3, 3)
+    text = SimpleNamespace(embeddings=torch.nn.functional.normalize(torch.randn(3, 8), dim=1))
+    image = torch.rand(3, *size) * 255
+    state = sam.set_image(image, keep_qkv=True)
+    stitched = StitchedWindows(head(feats, text), windows, size, 16)
+    cosine = head.aggregated_cosine(stitched, text, state)
+    grid = head.aggregation.grid_size(size)
+    assert grid == (5, 7) and cosine.shape == (3, *size)
+    spliced = naive_token_splice(torch.nn.functional.normalize(feats, dim=1), windows, size, 16)
+    expected = naive_feature_aggregation(spliced.flatten(1),
+                                         head.aggregation.affinity(state, grid), text.embeddings)
+    torch.testing.assert_close(cosine.outputs[0].flatten(1).double(), expected,
+                               rtol=1e-4, atol=1e-5)
+    # Score-level aggregation is the same without the re-normalisation (linearity).
+    scores_head = tiny_trident_head('scores', sam)
+    score_maps = StitchedWindows(scores_head(feats, text), windows, size, 16)
+    by_scores = scores_head.aggregated_cosine(score_maps, text, state).dense()
+    norms = head.aggregation.aggregate_grid(spliced[None], state)[0].norm(dim=0)
+    assert not torch.allclose(norms, torch.ones_like(norms))
+    rescaled = torch.nn.functional.interpolate((cosine.outputs[0] * norms)[None], size=size,
+                                               mode='bilinear', align_corners=False)[0]
+    torch.testing.assert_close(by_scores, rescaled, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(cosine.dense(), torch.nn.functional.interpolate(
+        cosine.outputs, size=size, mode='bilinear', align_corners=False)[0])
+    assert head(feats, text).shape == (len(windows), 8, 3, 3)
+    assert scores_head(feats, text).shape == (len(windows), 3, 3, 3)
+    with pytest.raises(ValueError, match='aggregate_on'):
+        tiny_trident_head('logits', sam)
+
+
+def tiny_trident_model(sam_refine: dict | None, aggregate_on: str = 'features'
+                       ) -> torch.nn.Module:
     return MODELS.build(dict(
         type='OVModel', backbone=TINY_BACKBONE, template_set='single',
         head=dict(type='TridentHead', sam=TINY_SAM, logit_scale=40.0, return_logits=True,
-                  aggregation=dict(grid_stride=16), sam_refine=sam_refine),
+                  aggregation=dict(grid_stride=16), sam_refine=sam_refine,
+                  aggregate_on=aggregate_on),
         test_cfg=dict(mode='slide', crop_size=64, stride=32)))
 
 
-def test_trident_head_in_ov_model_encodes_sam_once_per_image() -> None:
+@pytest.mark.parametrize('aggregate_on', ['features', 'scores'])
+def test_trident_head_in_ov_model_encodes_sam_once_per_image(aggregate_on: str) -> None:
     torch.manual_seed(0)
-    model = tiny_trident_model(dict(min_area=4, iou_threshold=-1e9, num_points=2)).eval()
+    model = tiny_trident_model(dict(min_area=4, iou_threshold=-1e9, num_points=2),
+                               aggregate_on).eval()
     calls = []
     model.head.sam.model.image_encoder.register_forward_hook(lambda *args: calls.append(1))
     inputs = torch.randn(2, 3, 64, 112)  # 5 windows per image

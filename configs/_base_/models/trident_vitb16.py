@@ -1,25 +1,32 @@
-# Trident (ICCV 2025): splice-then-segment. Sliding-window CLIP ViT-B/16 features stitched into
-# one map of the large image, aggregated globally with SAM ViT-B encoder affinities (SAM runs
-# once per image), then coarse class regions refined with SAM box + point prompts.
+# Trident (ICCV 2025): splice-then-segment. Sub-images (336 crops, stride 224) are encoded by
+# CLIP ViT-B/16 whose last attention is ProxyCLIP-style proxy attention from DINO ViT-B/16
+# (beta 1.2, gamma 3.0, per the Trident repo); their dense features are spliced into one map of
+# the large image, aggregated globally with SAM ViT-B encoder affinities (SAM runs once per
+# image), re-normalised and matched with the text (aggregate_on='features'); the coarse class
+# regions are then refined with SAM box + point prompts.
 # Protocol (Trident): 80 ImageNet templates, 336 crops with stride 224, logit scale 40.
-# Deviation: Trident's per-window attention uses DINO ViT-B/16 features (ProxyCLIP-style);
-# here the windows use ClearCLIP's attention (no DINO), see docs/refiners.md.
-# SAM weights: https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth
-# (pass another location with --cfg-options model.head.sam.checkpoint=PATH).
+# Weights (never downloaded by the library):
+#   SAM:  https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth
+#         (another location: --cfg-options model.head.sam.checkpoint=PATH)
+#   DINO: dino_vitbase16_pretrain.pth (torch hub checkpoint folder) or timm's
+#         vit_base_patch16_224.dino in the Hugging Face cache (model.backbone.proxy.pretrained=PATH)
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.heads import TridentHead
-from ovperception.models.refiners import SAMWrapper
+from ovperception.models.refiners import DINOEncoder, ProxyCLIPBackbone, SAMWrapper
 
 model = dict(
     type=OVModel,
     data_preprocessor=dict(type=OVDataPreprocessor),
-    backbone=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
-                  model_kwargs=dict(quick_gelu=True),  # OpenAI weights use QuickGELU
-                  dense_mode='clearclip'),
+    backbone=dict(
+        type=ProxyCLIPBackbone,
+        clip=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
+                  model_kwargs=dict(quick_gelu=True)),  # OpenAI weights use QuickGELU
+        proxy=dict(type=DINOEncoder, arch='vit_base_patch16_224', pretrained='dino'),
+        beta=1.2, gamma=3.0, output_grid='proxy', proxy_features='tokens'),
     head=dict(
-        type=TridentHead, logit_scale=40.0, prob_threshold=0.0,
+        type=TridentHead, logit_scale=40.0, prob_threshold=0.0, aggregate_on='features',
         sam=dict(type=SAMWrapper, model_type='vit_b',
                  checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
         aggregation=dict(grid_stride=16, cos_factor=1.2, cos_cap=0.9),

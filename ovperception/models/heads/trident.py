@@ -1,11 +1,24 @@
 """Trident (ICCV 2025): splice-then-segment with SAM global aggregation and SAM refinement.
 
-The splice is ``OVModel``'s sliding-window path: the dense CLIP output of every sub-image
-(window) is stitched into one map of the large image. :class:`TridentHead` then, per image,
+The splice is ``OVModel``'s sliding-window path: the dense output of every sub-image (window)
+is stitched (overlap-averaged) into one map of the large image. :class:`TridentHead` then, per
+image,
 
 1. encodes the whole image with SAM **once** (:class:`~ovperception.models.refiners.SAMWrapper`),
-2. aggregates the stitched per-name cosine maps globally with affinities from SAM's last
-   encoder block (:class:`~ovperception.models.refiners.SAMAffinityAggregation`),
+2. aggregates globally with affinities ``A`` from SAM's last encoder block
+   (:class:`~ovperception.models.refiners.SAMAffinityAggregation`), at one of two levels
+   (``aggregate_on``):
+
+   * ``'features'`` (Trident): :meth:`forward` returns each window's L2-normalised dense
+     features ``f`` (C channels); they are spliced on the token grid
+     (:meth:`StitchedWindows.on_grid`), aggregated, re-normalised and only then matched with
+     the text: ``S'_ni = t_n . g_i / |g_i|`` with ``g_i = sum_j A_ij f_j``;
+   * ``'scores'``: :meth:`forward` returns per-name cosine maps (as ``DenseSimilarityHead``),
+     spliced and aggregated the same way: ``S'_ni = sum_j A_ij t_n . f_j`` (the same without
+     the re-normalisation ``1 / |g_i|``),
+
+   and the (N, gh, gw) result is resized to the working resolution (bilinear, lazily),
+
 3. labels pixels as :class:`DenseSimilarityHead` does (softmax over names, max over synonyms,
    probability threshold, optional ``score_refiner`` such as PAMR), and
 4. optionally (``sam_refine``) turns the coarse class regions into SAM prompts and merges the
@@ -16,15 +29,20 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.heads.segmentation import DenseSimilarityHead
-from ovperception.models.refiners.sam import SAMWrapper
+from ovperception.models.refiners.sam import SAMImageState, SAMWrapper
 from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation
 from ovperception.models.refiners.sam_refiner import SAMRefineOptions, refine_sem_seg_with_sam
+from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
+
+AGGREGATION_LEVELS = ('features', 'scores')
 
 
 @MODELS.register_module()
@@ -35,13 +53,22 @@ class TridentHead(DenseSimilarityHead):
         sam: a :class:`SAMWrapper` or its config (Trident: ``vit_b``).
         aggregation: options of :class:`SAMAffinityAggregation` (``grid_stride`` = the
             backbone's patch size, ``cos_factor``, ``cos_cap``).
+        aggregate_on: ``'features'`` (Trident: stitched dense features, re-normalised before
+            the text matching) or ``'scores'`` (stitched per-name cosine maps).
         sam_refine: options of :class:`SAMRefineOptions`, or None to skip the refinement.
         **kwargs: post-processing options of :class:`DenseSimilarityHead`.
     """
 
+    takes_stitched_windows = True  # predict() accepts lazy StitchedWindows
+
     def __init__(self, *, sam: SAMWrapper | dict, aggregation: dict | None = None,
-                 sam_refine: dict | None = None, **kwargs) -> None:
+                 aggregate_on: str = 'features', sam_refine: dict | None = None,
+                 **kwargs) -> None:
+        if aggregate_on not in AGGREGATION_LEVELS:
+            raise ValueError(f'aggregate_on must be one of {AGGREGATION_LEVELS}, '
+                             f'got {aggregate_on!r}')
         super().__init__(**kwargs)
+        self.aggregate_on = aggregate_on
         self.aggregation = SAMAffinityAggregation(sam=sam, **(aggregation or {}))
         self.refine_options = (SAMRefineOptions.from_kwargs(**sam_refine)
                                if sam_refine is not None else None)
@@ -55,23 +82,65 @@ class TridentHead(DenseSimilarityHead):
         """Always: SAM encodes each image."""
         return True
 
-    def predict(self, outputs: list[Tensor], text: TextEmbeddings, data_samples: SampleList,
-                images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
-        """Aggregate, label and refine each stitched (N, h, w) cosine map.
+    def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:
+        """Window outputs to stitch.
 
         Args:
+            feats: (B, C, h, w) dense features of B windows.
+            text: (N, C) normalised name embeddings.
+
+        Returns:
+            (B, C, h, w) L2-normalised features (``aggregate_on='features'``) or (B, N, h, w)
+            cosine similarities (``'scores'``).
+        """
+        if self.aggregate_on == 'scores':
+            return super().forward(feats, text)
+        return F.normalize(self.transform_features(feats), dim=1)
+
+    def loss(self, feats: Tensor, text: TextEmbeddings, data_samples: SampleList) -> dict:
+        raise NotImplementedError('TridentHead is training-free (no loss)')
+
+    def aggregated_cosine(self, stitched: DenseOutput, text: TextEmbeddings,
+                          state: SAMImageState) -> StitchedWindows:
+        """The (N, H, W) per-name cosine map after the global aggregation (lazy).
+
+        Args:
+            stitched: the stitched :meth:`forward` output of one image, (C or N, H, W).
+            state: SAM state of the same image with ``last_qkv``.
+        """
+        stitched = as_stitched(stitched)
+        grid_values = stitched.on_grid(self.aggregation.grid_stride)[None].float()
+        aggregated = self.aggregation.aggregate_grid(grid_values, state)[0]  # (C or N, gh, gw)
+        if self.aggregate_on == 'scores':
+            cosine = aggregated
+        else:
+            feats = F.normalize(aggregated, dim=0)
+            embeddings = text.embeddings.to(device=feats.device, dtype=feats.dtype)
+            cosine = torch.einsum('chw,nc->nhw', feats, embeddings)
+        # One "window" covering the image: resized to the working resolution on demand.
+        size = stitched.image_size
+        return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
+
+    def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
+                data_samples: SampleList,
+                images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
+        """Aggregate, label and refine each stitched map.
+
+        Args:
+            outputs: per sample, its stitched :meth:`forward` output (tensor or lazy).
             images: per sample, its (3, h, w) RGB 0..255 image at the working resolution.
         """
         if images is None or len(images) != len(outputs):
             raise ValueError('TridentHead needs one image per output (OVModel passes them)')
-        for cosine, image, sample in zip(outputs, images, data_samples):
-            ori_shape = tuple(sample.metainfo.get('ori_shape', cosine.shape[-2:]))[:2]
+        for output, image, sample in zip(outputs, images, data_samples):
+            size = as_stitched(output).image_size
+            ori_shape = tuple(sample.metainfo.get('ori_shape', size))[:2]
             state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
-            cosine = self.aggregation.aggregate(cosine[None].float(), state)[0]
+            cosine = self.aggregated_cosine(output, text, state)
             super().predict([cosine], text, [sample], images=[image])
             if self.refine_options is not None:
                 probs = (sample.seg_logits.data if 'seg_logits' in sample
-                         else self.class_probabilities(cosine, text))
+                         else self.class_probabilities(cosine.dense().float(), text))
                 refine_sem_seg_with_sam(image, sample, self.sam, self.refine_options,
                                         state=state, probs=probs)
         return list(data_samples)

@@ -12,12 +12,13 @@ values ``v`` resampled to the CLIP token grid (``n`` tokens), for every head ``h
     A_ij   = w_ij / sum_j w_ij                                  (row-normalised)
     S'_i   = sum_j A_ij S_j
 
-The cap keeps ``c_ii = 1`` above the threshold, so no row is empty. ``S`` are the stitched
-per-name cosine maps averaged onto the CLIP grid: since aggregation is linear, this equals
-aggregating the L2-normalised features and then taking their dot product with each text
-embedding (Trident re-normalises the aggregated features before the dot product; that
-rescaling is not reproduced here). The relative-position terms of SAM's attention are
-omitted (they belong to SAM's own 64 x 64 grid).
+The cap keeps ``c_ii = 1`` above the threshold, so no row is empty. ``S`` is any map on the
+CLIP grid: :meth:`SAMAffinityAggregation.aggregate_grid` applies ``A`` to it as it is (Trident:
+the stitched dense CLIP features, C channels, which :class:`~ovperception.models.heads.TridentHead`
+then re-normalises and matches with the text), :meth:`SAMAffinityAggregation.aggregate` to
+per-name score maps at the working resolution (averaged onto the grid, aggregated, resized
+back; without Trident's re-normalisation of the aggregated features). The relative-position
+terms of SAM's attention are omitted (they belong to SAM's own 64 x 64 grid).
 """
 from __future__ import annotations
 
@@ -113,6 +114,17 @@ class SAMAffinityAggregation(nn.Module):
         q, k, v = resample_qkv(state.last_qkv, grid)
         return sam_affinity(q, k, v, self.sam.last_block_scale, self.cos_factor, self.cos_cap)
 
+    def aggregate_grid(self, values: Tensor, state: SAMImageState) -> Tensor:
+        """``S' = S Aᵀ`` on the token grid: (1, D, gh, gw) -> (1, D, gh, gw) (float32).
+
+        Args:
+            values: any map on the CLIP token grid (features or scores).
+            state: SAM state of the same image with ``last_qkv``.
+        """
+        grid = tuple(values.shape[-2:])
+        affinity = self.affinity(state, grid).to(values.device)
+        return (values.float().flatten(2) @ affinity.T).reshape(values.shape)
+
     def aggregate(self, scores: Tensor, state: SAMImageState) -> Tensor:
         """(1, N, H, W) scores -> (1, N, H, W): averaged onto the grid, aggregated, resized back.
 
@@ -121,10 +133,8 @@ class SAMAffinityAggregation(nn.Module):
             state: SAM state of the same image with ``last_qkv``.
         """
         size = tuple(scores.shape[-2:])
-        grid = self.grid_size(size)
-        coarse = F.adaptive_avg_pool2d(scores.float(), grid)  # (1, N, gh, gw)
-        affinity = self.affinity(state, grid).to(coarse.device)
-        aggregated = (coarse.flatten(2) @ affinity.T).reshape(coarse.shape)
+        coarse = F.adaptive_avg_pool2d(scores.float(), self.grid_size(size))  # (1, N, gh, gw)
+        aggregated = self.aggregate_grid(coarse, state)
         return F.interpolate(aggregated, size=size, mode='bilinear',
                              align_corners=False).to(scores.dtype)
 
