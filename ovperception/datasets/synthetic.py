@@ -11,7 +11,7 @@ samples show every class.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -41,6 +41,24 @@ def default_classnames(num_classes: int) -> list[str]:
     for k in range(1, num_classes):
         names.append(f'{COLOURS[k - 1][0]} {SHAPES[(k - 1) % len(SHAPES)]}')
     return names
+
+
+def synthetic_vocabulary(classnames: Sequence[str] | None, num_classes: int, num_samples: int,
+                         owner: str,
+                         default: Callable[[int], list[str]] = default_classnames) -> list[str]:
+    """The class names of a synthetic dataset: ``classnames`` (validated) or ``default``.
+
+    Raises:
+        ValueError: not ``num_classes`` names, or a negative ``num_samples``.
+        ClassnamesError: empty, blank or duplicate names.
+    """
+    vocabulary = (parse_classnames(classnames, f'{owner}(classnames=...)')
+                  if classnames is not None else default(num_classes))
+    if len(vocabulary) != num_classes:
+        raise ValueError(f'{owner}: {len(vocabulary)} classnames for num_classes={num_classes}')
+    if num_samples < 0:
+        raise ValueError(f'num_samples must be >= 0, got {num_samples}')
+    return vocabulary
 
 
 def _draw_shape(label: np.ndarray, kind: str, cls: int, rng: np.random.Generator,
@@ -144,13 +162,8 @@ class SyntheticSegDataset(OVBaseDataset):
                  num_classes: int = 4, classnames: Sequence[str] | None = None, seed: int = 0,
                  min_shapes: int = 1, max_shapes: int = 3,
                  pipeline: Sequence[dict | Any] | None = None, **kwargs: Any) -> None:
-        vocabulary = (parse_classnames(classnames, 'SyntheticSegDataset(classnames=...)')
-                      if classnames is not None else default_classnames(num_classes))
-        if len(vocabulary) != num_classes:
-            raise ValueError(f'SyntheticSegDataset: {len(vocabulary)} classnames for '
-                             f'num_classes={num_classes}')
-        if num_samples < 0:
-            raise ValueError(f'num_samples must be >= 0, got {num_samples}')
+        vocabulary = synthetic_vocabulary(classnames, num_classes, num_samples,
+                                          'SyntheticSegDataset')
         self.num_samples = int(num_samples)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.num_classes = int(num_classes)

@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ovperception.datasets.base import OVBaseDataset, parse_classnames
+from ovperception.datasets.base import OVBaseDataset
 from ovperception.datasets.synthetic import (SHAPES, _draw_shape, default_classnames,
-                                             paint_label_map)
+                                             paint_label_map, synthetic_vocabulary)
 from ovperception.registry import DATASETS
 
 
@@ -101,13 +101,8 @@ class SyntheticDetDataset(OVBaseDataset):
                  num_classes: int = 3, classnames: Sequence[str] | None = None, seed: int = 0,
                  grid: Sequence[int] = (2, 3), min_objects: int = 1, max_objects: int = 3,
                  pipeline: Sequence[dict | Any] | None = None, **kwargs: Any) -> None:
-        vocabulary = (parse_classnames(classnames, 'SyntheticDetDataset(classnames=...)')
-                      if classnames is not None else synthetic_detection_classnames(num_classes))
-        if len(vocabulary) != num_classes:
-            raise ValueError(f'SyntheticDetDataset: {len(vocabulary)} classnames for '
-                             f'num_classes={num_classes}')
-        if num_samples < 0:
-            raise ValueError(f'num_samples must be >= 0, got {num_samples}')
+        vocabulary = synthetic_vocabulary(classnames, num_classes, num_samples,
+                                          'SyntheticDetDataset', synthetic_detection_classnames)
         self.num_samples = int(num_samples)
         self.options = dict(seed=int(seed), image_size=(int(image_size[0]), int(image_size[1])),
                             num_classes=int(num_classes), grid=tuple(grid),

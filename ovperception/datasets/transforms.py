@@ -18,7 +18,7 @@ loaded *after* the resize, so they stay at the original resolution::
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np

@@ -16,13 +16,7 @@ from tests.tiny_fcclip import TINY
 VOCAB = ['sky', 'car; automobile', 'road']
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many tiny ops: intra-op threads only add contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_thread')  # many tiny ops: one thread is fastest
 
 
 @pytest.fixture
