@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='quantile of the normal scores used as threshold (1.0 = max)')
     parser.add_argument('--few-shot-normal', default=None, metavar='REF_DIR',
                         help='WinCLIP+ few-shot: k normal reference images (WinCLIP heads)')
+    parser.add_argument('--anomaly-sigma', type=float, default=None,
+                        help='Gaussian sigma (pixels at the working size) smoothing the map; '
+                        'default: the config\'s metric sigma (what tools/test.py scores)')
     return parser.parse_args(argv)
 
 
@@ -188,7 +191,7 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
                                        args.anomaly_threshold, normal, args.calibrate_quantile,
                                        dict(args.cfg_options or {}),
                                        find_images(args.few_shot_normal)
-                                       if args.few_shot_normal else ())
+                                       if args.few_shot_normal else (), args.anomaly_sigma)
     options = dict(args.cfg_options or {})
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
     if is_detection_config(args.config):

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
 from ovperception.apis import OVPredictor, init_model
+from ovperception.models.anomaly.few_shot import remember_normal_images
 from ovperception.utils.image_io import load_image
 
 
@@ -56,31 +56,45 @@ def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> Non
     """
     if not paths:
         raise ValueError('no reference images for the few-shot memory')
-    model = predictor.model
-    inputs, samples = [], []
+    packed = []
     for path in paths:
         array = load_image(path)
         results = dict(img=array, img_path=path, ori_shape=array.shape[:2],
                        img_shape=array.shape[:2], classnames=['_'])
         for transform in predictor.pipeline:
             results = transform(results)
-        inputs.append(results['inputs'])
-        samples.append(results['data_samples'])
-    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), False)
-    with torch.no_grad():
-        model.set_normal_references(data['inputs'])
+        packed.append(results)
+    remember_normal_images(predictor.model, packed)
     print_log(f'few-shot memory: {len(paths)} normal reference images', logger='current')
+
+
+def evaluation_sigma(cfg: Config) -> float:
+    """The Gaussian sigma the config's ``AnomalyMetric`` smooths maps with (0 if none)."""
+    evaluator = cfg.get('test_evaluator') or cfg.get('val_evaluator') or {}
+    if isinstance(evaluator, (list, tuple)):
+        evaluator = next((e for e in evaluator if 'gaussian_sigma' in e), {})
+    return float(evaluator.get('gaussian_sigma', 0.0) or 0.0)
 
 
 def build_anomaly_predictor(config: str, weights: str | None, device: str,
                             vocabulary: Sequence[str], threshold: float | None = None,
                             normal_paths: Sequence[str] = (), quantile: float = 1.0,
                             cfg_options: dict | None = None,
-                            reference_paths: Sequence[str] = ()) -> OVPredictor:
+                            reference_paths: Sequence[str] = (),
+                            smoothing_sigma: float | None = None) -> OVPredictor:
     """An :class:`OVPredictor` over an anomaly model whose verdict uses ``threshold``,
     or a threshold calibrated on ``normal_paths`` (which wins when both are given);
-    ``reference_paths`` fill the few-shot memory first (WinCLIP+)."""
+    ``reference_paths`` fill the few-shot memory first (WinCLIP+).
+
+    Output maps are smoothed with ``smoothing_sigma`` (default: the model's
+    ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the heatmap is the map the metrics see; scores are unaffected).
+    """
     model = init_model(config, weights, device, cfg_options=cfg_options)
+    if smoothing_sigma is None:  # the model config's own setting, else the metric's
+        smoothing_sigma = model.map_smoothing_sigma or evaluation_sigma(model.cfg)
+    if smoothing_sigma < 0:
+        raise ValueError(f'anomaly map smoothing sigma must be >= 0, got {smoothing_sigma}')
+    model.map_smoothing_sigma = float(smoothing_sigma)
     predictor = OVPredictor(model)
     if reference_paths:
         set_few_shot_references(predictor, reference_paths)

@@ -20,6 +20,17 @@ def test_every_method_has_configs_for_both_benchmarks():
         for dataset in ('mvtec', 'visa'):
             assert f'{method}_{dataset}.py' in names
     assert {'anomalyclip_vitl14_336_visa_train.py', 'anomalyclip_vitl14_336_mvtec_train.py'} <= names
+    for dataset in ('mvtec', 'visa'):
+        assert {f'winclip_plus_vitb16plus_{dataset}_{k}shot.py' for k in (1, 2, 4)} <= names
+
+
+def test_published_numbers_are_recorded_where_known():
+    """Every zero-shot WinCLIP / AnomalyCLIP and the 1-shot WinCLIP+ configs quote numbers."""
+    for path in ANOMALY_CONFIGS:
+        name = os.path.basename(path)
+        if name.startswith('anovl') or name.endswith(('_train.py', '_2shot.py', '_4shot.py')):
+            continue
+        assert 'published_metrics' in Config.fromfile(path), name
 
 
 @pytest.mark.parametrize('path', ANOMALY_CONFIGS, ids=os.path.basename)
@@ -38,9 +49,16 @@ def test_anomaly_config_protocol(path):
         assert max(cfg.model.head.feature_layers) == depth - 1
     else:
         assert size == (240, 240) and backbone.model_name == 'ViT-B-16-plus-240'
+    shots = [h for h in cfg.get('custom_hooks', [])
+             if getattr(h['type'], '__name__', str(h['type'])).endswith('FewShotMemoryHook')]
+    if name.startswith('winclip_plus'):  # WinCLIP+ k-shot: one memory hook, k from the name
+        assert len(shots) == 1 and name.endswith(f'_{shots[0].k}shot.py') and shots[0].k in (1, 2, 4)
+        assert cfg.test_dataloader.dataset.type.__name__ in ('MVTecADDataset', 'VisADataset')
+    else:
+        assert not shots
     if name.endswith('_train.py'):
         assert cfg.train_dataloader.dataset.split == 'test'  # trained on the auxiliary test set
-    elif not name.startswith('anovl'):
+    elif not name.startswith('anovl') and 'published_metrics' in cfg:
         published = {k: v for k, v in cfg.published_metrics.items() if k != 'source'}
         assert set(published) <= set(ALLOWED) and all(50 < v < 100 for v in published.values())
         assert cfg.published_metrics['source']

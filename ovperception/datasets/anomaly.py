@@ -18,6 +18,7 @@ On-disk layouts:
 """
 from __future__ import annotations
 
+import copy
 import csv
 import os
 from typing import Any, Sequence
@@ -74,6 +75,15 @@ class AnomalyDataset(OVBaseDataset):
         info = super().get_data_info(idx)
         info['classnames'] = [object_name(info['category'])]
         return info
+
+    def normal_training_records(self, category: str) -> list[dict]:
+        """The normal images of ``category``'s training split (few-shot references).
+
+        MVTec AD: ``<category>/train/good``; VisA: the ``train`` rows of the split file.
+        """
+        train = copy.copy(self)
+        train.split, train.categories = 'train', (category,)
+        return [r for r in train.load_data_list() if not r['gt_label']]
 
     def _record(self, img_path: str, mask_path: str | None, category: str) -> dict:
         return dict(img_path=img_path, mask_path=mask_path, category=category,

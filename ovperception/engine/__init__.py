@@ -1,7 +1,8 @@
 """Runner integration: hooks and safe checkpoint handling."""
+from ovperception.engine.few_shot import FewShotMemoryHook
 from ovperception.engine.hooks import ProgressBarHook, SegVisualizationHook
 from ovperception.engine.plain_checkpoint import PlainCheckpointHook
 from ovperception.engine.safe_load import load_checkpoint_safely
 
-__all__ = ['ProgressBarHook', 'SegVisualizationHook', 'PlainCheckpointHook',
+__all__ = ['FewShotMemoryHook', 'ProgressBarHook', 'SegVisualizationHook', 'PlainCheckpointHook',
            'load_checkpoint_safely']

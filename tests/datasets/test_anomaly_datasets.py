@@ -38,6 +38,9 @@ def test_mvtec_layout_labels_masks_and_object_names(tmp_path):
     assert float(sample.gt_score) == 1.0 and sample.metainfo['category'] == 'metal_nut'
     train = MVTecADDataset(data_root=str(tmp_path), categories=['metal_nut'], split='train')
     assert len(train) == 2 and len(written['train']) == 2
+    references = test.normal_training_records('metal_nut')  # few-shot pool: train/good
+    assert sorted(r['img_path'] for r in references) == sorted(written['train'])
+    assert len(test) == 4 and test.split == 'test'  # the test dataset is unchanged
     with pytest.raises(DatasetNotFoundError, match='screw'):
         MVTecADDataset(data_root=str(tmp_path), categories=['screw'])
 
@@ -73,6 +76,8 @@ def test_visa_split_csv_layout(tmp_path):
     assert float(anomalous.gt_score) == 1.0 and anomalous.gt_anomaly_map.data.sum() > 0
     assert VisADataset(data_root=str(tmp_path), categories=['candle'], split='train').get_data_info(
         0)['gt_label'] == 0
+    assert [r['img_path'] for r in test.normal_training_records('candle')] == [
+        str(tmp_path / rows[0]['image'])]
     with pytest.raises(DatasetNotFoundError, match='split file'):
         VisADataset(data_root=str(tmp_path), split_file='nope.csv')
 

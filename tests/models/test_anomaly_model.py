@@ -152,3 +152,38 @@ def test_winclip_without_patch_scale_skips_the_dense_pass_until_few_shot(monkeyp
     encoded_before = model.head.encode(model.backbone, images, with_patches=False)
     with pytest.raises(ValueError, match='encode them again'):
         model.head.score(encoded_before, model.encode_vocabulary(['fabric']))
+
+
+def test_per_object_memory_applies_only_to_that_objects_images():
+    model = _model(TINY_WINCLIP_HEAD)
+    images = torch.randn(2, 3, 64, 64)
+    samples = [OVDataSample(metainfo=dict(classnames=[name])) for name in ('fabric', 'screw')]
+    zero_shot = [s.pred_anomaly_map.data.clone() for s in model.predict(images, samples)]
+    cable = [OVDataSample(metainfo=dict(classnames=['cable']))]
+    zero_cable = model.predict(images[:1], cable)[0].pred_anomaly_map.data.clone()
+    # fabric remembers image 0, screw remembers image 1: each memorised -> exactly half
+    model.set_normal_references(images[:1], 'fabric')
+    model.set_normal_references(images[1:], 'screw')
+    few_shot = model.predict(images, [OVDataSample(metainfo=dict(classnames=[name]))
+                                      for name in ('fabric', 'screw')])
+    for index in range(2):
+        torch.testing.assert_close(few_shot[index].pred_anomaly_map.data,
+                                   zero_shot[index] / 2, atol=1e-5, rtol=1e-4)
+    other = model.predict(images[:1], [OVDataSample(metainfo=dict(classnames=['cable']))])[0]
+    torch.testing.assert_close(other.pred_anomaly_map.data, zero_cable)  # no memory: zero-shot
+    assert model.head.memory is None  # per-object memories never touch the global one
+
+
+def test_map_smoothing_matches_the_metric_and_leaves_the_score():
+    from scipy import ndimage
+    model = _model(TINY_WINCLIP_HEAD)
+    images = torch.randn(1, 3, 64, 64)
+    raw = model.predict(images, [OVDataSample(metainfo=dict(classnames=['fabric']))])[0]
+    model.map_smoothing_sigma = 4.0
+    smooth = model.predict(images, [OVDataSample(metainfo=dict(classnames=['fabric']))])[0]
+    expected = ndimage.gaussian_filter(raw.pred_anomaly_map.data[0].numpy(), sigma=4.0)
+    np.testing.assert_allclose(smooth.pred_anomaly_map.data[0].numpy(), expected, atol=1e-6)
+    assert float(smooth.pred_anomaly_map.data.std()) < float(raw.pred_anomaly_map.data.std())
+    torch.testing.assert_close(smooth.pred_score, raw.pred_score)
+    with pytest.raises(ValueError, match='map_smoothing_sigma'):
+        _model(TINY_WINCLIP_HEAD, map_smoothing_sigma=-1.0)

@@ -25,7 +25,6 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
-from scipy import ndimage
 
 from ovperception.evaluation.iou_metric import format_table
 from ovperception.structures import sample_field
@@ -33,6 +32,7 @@ from ovperception.registry import METRICS
 
 from .aupro import aupro
 from .curves import average_precision, f1_max, roc_auc
+from .smoothing import smooth_anomaly_map
 
 IMAGE_METRICS = ('image_AUROC', 'image_AP', 'image_F1max')
 PIXEL_METRICS = ('pixel_AUROC', 'pixel_AP', 'pixel_F1max', 'AUPRO')
@@ -122,7 +122,7 @@ class AnomalyMetric(BaseMetric):
             if pred_map is not None:
                 pred_map = pred_map.astype(np.float32)
                 if self.gaussian_sigma > 0:
-                    pred_map = ndimage.gaussian_filter(pred_map, sigma=self.gaussian_sigma)
+                    pred_map = smooth_anomaly_map(pred_map, self.gaussian_sigma)
             gt_mask = None if gt_map is None else gt_map > 0.5
             score = _to_numpy(sample_field(sample, 'pred_score'))
             if score is None and pred_map is not None:

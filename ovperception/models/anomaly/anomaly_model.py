@@ -10,6 +10,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from ovperception.evaluation.anomaly.smoothing import smooth_anomaly_map
 from ovperception.models.clip.vocabulary import split_synonyms
 from ovperception.models.ov_model import OVModel
 from ovperception.models.modes import ModeDispatchMixin
@@ -53,17 +54,25 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
     ``pred_score`` (scalar); with ``anomaly_threshold`` set, metainfo
     ``anomaly_threshold`` and ``is_anomalous`` (score >= threshold) too.
 
+    Few-shot (WinCLIP+): :meth:`set_normal_references` remembers k normal images, for
+    every image or, with ``object_name``, only for that object's images (one memory per
+    category, filled by ``FewShotMemoryHook`` in ``tools/test.py``).
+
     Args:
         backbone: an ``OpenCLIPBackbone`` (config).
         head: ``WinCLIPHead`` / ``AnomalyCLIPHead`` (config).
         data_preprocessor: batch collator; default normalises with the backbone's stats.
         anomaly_threshold: image-score threshold of the verdict (None: no verdict).
+        map_smoothing_sigma: Gaussian sigma (pixels at the working size) applied to the
+            output map; 0 for evaluation, where ``AnomalyMetric.gaussian_sigma`` smooths
+            (the demo sets it to the config's metric sigma so both show the same map).
         init_cfg: mmengine init config.
     """
 
     def __init__(self, backbone: nn.Module | dict, head: nn.Module | dict, *,
                  data_preprocessor: dict | nn.Module | None = None,
                  anomaly_threshold: float | None = None,
+                 map_smoothing_sigma: float = 0.0,
                  init_cfg: dict | None = None) -> None:
         stats_from_backbone = data_preprocessor is None or (
             isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor)
@@ -75,6 +84,10 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
             self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
             self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
         self.anomaly_threshold = anomaly_threshold
+        if map_smoothing_sigma < 0:
+            raise ValueError(f'map_smoothing_sigma must be >= 0, got {map_smoothing_sigma}')
+        self.map_smoothing_sigma = float(map_smoothing_sigma)
+        self.normal_memories: dict[str, Any] = {}  # object name -> head features (few-shot)
         self.background_words: tuple[str, ...] = ()  # OVPredictor compatibility
 
     @property
@@ -98,8 +111,10 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
         by_size: dict[tuple[int, int], list[int]] = {}
         for index, size in enumerate(sizes):
             by_size.setdefault(size, []).append(index)
+        # per-object memories need the patch features the head otherwise may skip
+        extra = dict(with_patches=True) if self.normal_memories else {}
         groups = [(indices, self.head.encode(self.backbone,
-                                             torch.stack([images[i] for i in indices])))
+                                             torch.stack([images[i] for i in indices]), **extra))
                   for indices in by_size.values()]
         return EncodedAnomalyImages(groups, sizes)
 
@@ -112,7 +127,9 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
                 for name in dict.fromkeys(names[i] for i in indices):
                     members = [k for k, i in enumerate(indices) if names[i] == name]
                     text = self.head.text_embeddings(self.backbone, name)
-                    maps, scores = self.head.score(features.select(members), text)
+                    memory = self.normal_memories.get(name)
+                    extra = {} if memory is None else dict(memory=memory)
+                    maps, scores = self.head.score(features.select(members), text, **extra)
                     for k, grid_map, score in zip(members, maps, scores):
                         self._fill(data_samples[indices[k]], grid_map,
                                    score, encoded.image_sizes[indices[k]])
@@ -122,6 +139,9 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
               size: tuple[int, int]) -> None:
         full = F.interpolate(grid_map[None, None].float(), size=size, mode='bilinear',
                              align_corners=False)[0]
+        if self.map_smoothing_sigma > 0:
+            full = torch.from_numpy(smooth_anomaly_map(full[0].cpu().numpy(),
+                                                       self.map_smoothing_sigma))[None]
         if not bool(torch.isfinite(full).all()) or not bool(torch.isfinite(score)):
             raise FloatingPointError(f'non-finite anomaly scores for '
                                      f'{sample.metainfo.get("img_path", "an image")}: check '
@@ -133,11 +153,22 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
                                      is_anomalous=bool(score >= self.anomaly_threshold)))
 
     # ------------------------------------------------------------- few-shot
-    def set_normal_references(self, inputs: Tensor) -> None:
-        """WinCLIP+ few-shot: remember k normal (normalised, equally sized) images."""
+    def set_normal_references(self, inputs: Tensor, object_name: str | None = None) -> None:
+        """WinCLIP+ few-shot: remember k normal images.
+
+        Args:
+            inputs: (k, 3, H, W) normalised, equally sized images (the test resize).
+            object_name: use the memory only for this object's images (replacing an earlier
+                one of the same name); None: for every image without its own memory.
+        """
         if not hasattr(self.head, 'set_memory'):
             raise NotImplementedError(f'{type(self.head).__name__} has no few-shot memory')
-        self.head.set_memory(self.head.encode(self.backbone, inputs, with_patches=True))
+        features = self.head.encode(self.backbone, inputs, with_patches=True)
+        if object_name is None:
+            self.head.set_memory(features)
+        else:
+            self.head.check_memory(features)
+            self.normal_memories[object_name] = features
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:

@@ -158,11 +158,16 @@ class WinCLIPHead(nn.Module):
                 windows[size] = (indices, backbone.window_embeddings(images, indices))
         return AnomalyFeatures(grid, global_embedding, patches, windows)
 
-    def set_memory(self, features: AnomalyFeatures) -> None:
-        """Keep the patch and window embeddings of normal reference images (WinCLIP+)."""
+    @staticmethod
+    def check_memory(features: AnomalyFeatures) -> None:
+        """Raise unless ``features`` can serve as a few-shot memory (patch features)."""
         if not features.patch_maps:
             raise ValueError('few-shot references need patch features: encode them with '
                              'with_patches=True (OVAnomalyModel.set_normal_references does)')
+
+    def set_memory(self, features: AnomalyFeatures) -> None:
+        """Keep the patch and window embeddings of normal reference images (WinCLIP+)."""
+        self.check_memory(features)
         self.memory = features
 
     def clear_memory(self) -> None:
@@ -170,8 +175,14 @@ class WinCLIPHead(nn.Module):
         self.memory = None
 
     # ----------------------------------------------------------------- score
-    def score(self, features: AnomalyFeatures, text: Tensor) -> tuple[Tensor, Tensor]:
-        """Anomaly maps (B, h, w) on the patch grid and image scores (B,)."""
+    def score(self, features: AnomalyFeatures, text: Tensor,
+              memory: AnomalyFeatures | None = None) -> tuple[Tensor, Tensor]:
+        """Anomaly maps (B, h, w) on the patch grid and image scores (B,).
+
+        Args:
+            memory: few-shot references for these images (default: :attr:`memory`).
+        """
+        memory = self.memory if memory is None else memory
         text = text.to(features.global_embedding.device)
         image_scores = two_state_probability(features.global_embedding, text, self.temperature)
         scales = []
@@ -185,8 +196,8 @@ class WinCLIPHead(nn.Module):
         if self.fuse_image_score:
             scales.append(image_scores.view(-1, 1, 1).expand_as(scales[0]))
         maps = harmonic_fusion(scales)
-        if self.memory is not None:
-            few_shot = self._few_shot_map(features)
+        if memory is not None:
+            few_shot = self._few_shot_map(features, memory)
             maps = (maps + few_shot) / 2
             image_scores = (image_scores + few_shot.flatten(1).max(dim=1).values) / 2
         if self.max_weight > 0:
@@ -194,8 +205,7 @@ class WinCLIPHead(nn.Module):
                             + self.max_weight * maps.flatten(1).max(dim=1).values)
         return maps, image_scores
 
-    def _few_shot_map(self, features: AnomalyFeatures) -> Tensor:
-        memory = self.memory
+    def _few_shot_map(self, features: AnomalyFeatures, memory: AnomalyFeatures) -> Tensor:
         if memory.grid != features.grid:
             raise ValueError(f'few-shot references have a {memory.grid} patch grid but the '
                              f'images a {features.grid} one: use the same input size')
