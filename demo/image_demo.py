@@ -21,7 +21,8 @@ Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the obj
 threshold, verdict). --anomaly-threshold T sets the verdict threshold; --calibrate-normal
 NORMAL_DIR sets it to the --calibrate-quantile (default 1.0 = max) of the scores of the
 normal images in NORMAL_DIR; --few-shot-normal REF_DIR adds WinCLIP+'s memory of k normal
-reference images (calibrate on other normal images than the references).
+reference images (calibrate on other normal images than the references); --anomaly-sigma S
+smooths the map (default: the config's metric sigma, so the heatmap is the evaluated map).
 """
 from __future__ import annotations
 

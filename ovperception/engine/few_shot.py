@@ -46,7 +46,9 @@ class FewShotMemoryHook(Hook):
                             f'(MVTecADDataset, VisADataset), got {type(dataset).__name__}')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         model.eval()
-        categories = list(dict.fromkeys(dataset.categories))
+        # the categories actually tested (``--max-images`` may leave some out)
+        categories = list(dict.fromkeys(dataset.get_data_info(i)['category']
+                                        for i in range(len(dataset))))
         for category in tqdm(categories, desc=f'{self.k}-shot memories',
                              disable=len(categories) < 2):
             records = draw_normal_references(dataset.normal_training_records(category),
