@@ -221,3 +221,18 @@ def test_demo_pamr_flag_enables_the_head_refiner(tmp_path, monkeypatch):
                       '--out', str(tmp_path / 'out')]) == 0
     labels = np.asarray(Image.open(tmp_path / 'out' / 'img_labels.png'))
     assert labels.shape == (40, 56)
+
+
+def test_wrapped_refined_map_skips_the_stitching_but_gives_the_same_values():
+    from ovperception.models.stitched import StitchedWindows
+    dense = torch.randn(5, 9, 13, generator=torch.Generator().manual_seed(4))
+    wrapped = StitchedWindows.from_dense(dense)
+    general = StitchedWindows(dense[None], [(0, 0, 9, 13)], (9, 13), feature_stride=1)
+    assert wrapped.is_plain_dense and not general.is_plain_dense
+    assert torch.equal(wrapped.dense(), dense)
+    for size in [(9, 13), (12, 20)]:
+        fast = wrapped.map_rows(size, lambda c: c.max(dim=-1)[1], max_elements=40)
+        slow = general.map_rows(size, lambda c: c.max(dim=-1)[1], max_elements=40)
+        assert torch.equal(fast, slow)
+    torch.testing.assert_close(wrapped.map_rows(None, max_elements=40),
+                               general.map_rows(None), rtol=0, atol=1e-6)
