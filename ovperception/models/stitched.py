@@ -175,6 +175,15 @@ class StitchedWindows:
         """
         out_h, out_w = self.image_size if size is None else (int(size[0]), int(size[1]))
         depth = self.outputs.shape[1]
+        if self.is_plain_dense and (out_h, out_w) == self.image_size:
+            # A wrapped dense map at its own size: no stitching or resize, just chunk it.
+            rows_per_chunk = max(1, max_elements // max(1, out_w * depth))
+            pieces = []
+            for start in range(0, out_h, rows_per_chunk):
+                chunk = self.outputs[0, :, start:start + rows_per_chunk].permute(1, 2, 0)
+                chunk = chunk.contiguous()
+                pieces.append(chunk if pixel_fn is None else pixel_fn(chunk))
+            return torch.cat(pieces, dim=0)
         columns = self._column_stage(out_w)
         rows = self._row_weights(out_h)
         # The mosaic rows each output row reads (a band: its windows' rows), fetched once.
@@ -222,9 +231,18 @@ class StitchedWindows:
         rows = self._grid_axis(self.rows, cells_h, self.image_size[0], int(stride))
         cols = self._grid_axis(self.cols, cells_w, self.image_size[1], int(stride))
         return torch.einsum('yi,dij,xj->dyx', rows, self.mosaic(), cols)
+    @property
+    def is_plain_dense(self) -> bool:
+        """Whether this wraps one (D, H, W) map at the image size (see :meth:`from_dense`)."""
+        return (len(self.windows) == 1 and self.feature_stride is None
+                and self.windows[0] == (0, 0, *self.image_size)
+                and tuple(self.outputs.shape[-2:]) == self.image_size)
 
     def dense(self) -> Tensor:
-        """The stitched (D, H, W) map at the image size (materialised)."""
+        """The stitched (D, H, W) map at the image size (materialised; for a wrapped dense
+        map, that map itself)."""
+        if self.is_plain_dense:
+            return self.outputs[0]
         return self.map_rows(None).permute(2, 0, 1).contiguous()
 
 

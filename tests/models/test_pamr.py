@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from ovperception.models.refiners import pamr as pamr_module
-from ovperception.models.refiners.pamr import PAMRRefiner, pamr
+from ovperception.models.refiners.pamr import (PAMRRefiner, neighbour_offsets, pamr,
+                                               pamr_affinity, shifted)
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_BACKBONE
 
@@ -47,6 +48,42 @@ def naive_pamr(image, masks, num_iter, dilations, sigma_scale=0.1, eps=1e-8):
                     index += 1
         masks = new
     return masks[None]
+
+
+def previous_pamr(image, masks, num_iter, dilations):
+    """The earlier vectorised form: all classes per step, a fresh replicate pad per step."""
+    affinity = pamr_affinity(image, dilations)
+    offsets = neighbour_offsets(dilations)
+    out = masks.float()
+    for _ in range(num_iter):
+        refined = torch.zeros_like(out)
+        for index, neighbour in enumerate(shifted(out, offsets)):
+            refined.addcmul_(affinity[:, index:index + 1], neighbour)
+        out = refined
+    return out
+
+
+@pytest.mark.parametrize('chunk_elements', [1, 3 * 40 * 52, 10 ** 9, None])
+def test_chunked_fast_path_equals_the_previous_implementation(chunk_elements):
+    generator = torch.Generator().manual_seed(3)
+    image = torch.rand(2, 3, 40, 52, generator=generator) * 255
+    masks = torch.randn(2, 7, 40, 52, generator=generator)
+    expected = previous_pamr(image, masks, 10, (8, 16))
+    fast = pamr(image, masks, 10, (8, 16), chunk_elements=chunk_elements)
+    # Same operations in the same order per value: equal up to float noise (bitwise on CPU).
+    torch.testing.assert_close(fast, expected, rtol=0, atol=1e-6)
+    small = torch.rand(1, 3, 5, 9, generator=generator)  # smaller than the padding (16)
+    small_masks = torch.randn(1, 4, 5, 9, generator=generator)
+    torch.testing.assert_close(pamr(small, small_masks, 3, (8, 16), chunk_elements=chunk_elements),
+                               previous_pamr(small, small_masks, 3, (8, 16)), rtol=0, atol=1e-6)
+
+
+def test_zero_iterations_and_dtype():
+    masks = torch.rand(1, 3, 6, 6)
+    out = pamr(torch.rand(1, 3, 6, 6), masks, num_iter=0)
+    assert torch.equal(out, masks) and out is not masks
+    doubled = pamr(torch.rand(1, 3, 6, 6), masks.double(), num_iter=2, dilations=(1,))
+    assert doubled.dtype == torch.float64
 
 
 def test_vectorised_equals_naive_loop():
@@ -184,3 +221,18 @@ def test_demo_pamr_flag_enables_the_head_refiner(tmp_path, monkeypatch):
                       '--out', str(tmp_path / 'out')]) == 0
     labels = np.asarray(Image.open(tmp_path / 'out' / 'img_labels.png'))
     assert labels.shape == (40, 56)
+
+
+def test_wrapped_refined_map_skips_the_stitching_but_gives_the_same_values():
+    from ovperception.models.stitched import StitchedWindows
+    dense = torch.randn(5, 9, 13, generator=torch.Generator().manual_seed(4))
+    wrapped = StitchedWindows.from_dense(dense)
+    general = StitchedWindows(dense[None], [(0, 0, 9, 13)], (9, 13), feature_stride=1)
+    assert wrapped.is_plain_dense and not general.is_plain_dense
+    assert torch.equal(wrapped.dense(), dense)
+    for size in [(9, 13), (12, 20)]:
+        fast = wrapped.map_rows(size, lambda c: c.max(dim=-1)[1], max_elements=40)
+        slow = general.map_rows(size, lambda c: c.max(dim=-1)[1], max_elements=40)
+        assert torch.equal(fast, slow)
+    torch.testing.assert_close(wrapped.map_rows(None, max_elements=40),
+                               general.map_rows(None), rtol=0, atol=1e-6)
