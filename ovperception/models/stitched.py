@@ -77,6 +77,17 @@ def _placed_weights(intervals: Sequence[tuple[int, int]], cells: int, size: int,
     return weights / count
 
 
+def _cell_means(length: int, stride: int, like: Tensor) -> Tensor:
+    """(ceil(length / stride), length) weights averaging each run of ``stride`` positions
+    (the last, possibly shorter run over its own positions, as ``avg_pool`` with
+    ``ceil_mode=True``)."""
+    if stride < 1:
+        raise ValueError(f'stride must be positive, got {stride}')
+    cell = torch.arange(length, device=like.device) // stride
+    weights = F.one_hot(cell, -(-length // stride)).t().to(like.dtype)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
 class StitchedWindows:
     """The stitched (D, H, W) map of one image, kept as its window outputs.
 
@@ -237,6 +248,23 @@ class StitchedWindows:
         return (len(self.windows) == 1 and self.feature_stride is None
                 and self.windows[0] == (0, 0, *self.image_size)
                 and tuple(self.outputs.shape[-2:]) == self.image_size)
+
+    def avg_pooled(self, stride: int) -> Tensor:
+        """(D, ceil(H / stride), ceil(W / stride)) mean of the stitched map over stride cells.
+
+        Equals ``F.avg_pool2d(self.dense()[None], stride, stride, ceil_mode=True)[0]`` (a
+        partial cell at the bottom / right border is the mean of its pixels) up to float
+        rounding, without the (D, H, W) map: averaging over cells is separable too, so the
+        result is ``(P_h L) · mosaic · (P_w R)ᵀ`` with the per-axis cell-averaging matrices
+        ``P`` applied to the small resize-and-average weights ``L`` and ``R``.
+        """
+        _, _, cells_h, cells_w = self.outputs.shape
+        height, width = self.image_size
+        rows = _cell_means(height, int(stride), self.outputs) @ _placed_weights(
+            self.rows, cells_h, height, self.feature_stride, self.outputs)
+        cols = _cell_means(width, int(stride), self.outputs) @ _placed_weights(
+            self.cols, cells_w, width, self.feature_stride, self.outputs)
+        return torch.einsum('yi,dij,xj->dyx', rows, self.mosaic(), cols)
 
     def dense(self) -> Tensor:
         """The stitched (D, H, W) map at the image size (materialised; for a wrapped dense

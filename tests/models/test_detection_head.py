@@ -10,6 +10,7 @@ from ovperception.models import OVModel
 from ovperception.models.clip.vocabulary import VocabularyError
 from ovperception.models.detection.proposals import Proposals, ProposalSource
 from ovperception.models.heads import OVDetectionHead
+from ovperception.models.stitched import StitchedWindows
 from ovperception.structures import OVDataSample
 from tests.detection_toys import ColourBackbone
 
@@ -168,6 +169,51 @@ def test_batch_with_two_vocabularies_equals_one_by_one(one_thread):
         alone = model.predict(inputs[index:index + 1], [samples[index]])[0].pred_instances
         assert torch.equal(alone.bboxes, together[index].bboxes)
         assert torch.equal(alone.labels, together[index].labels)
+
+
+def _forbid_full_resolution(monkeypatch):
+    """Make every full-resolution evaluation of a StitchedWindows raise."""
+    def refuse(self, *args, **kwargs):
+        raise AssertionError('the detection head built the full-resolution (C, H, W) map')
+    monkeypatch.setattr(StitchedWindows, 'dense', refuse)
+    monkeypatch.setattr(StitchedWindows, 'map_rows', refuse)
+
+
+@pytest.mark.parametrize('head_kwargs', [
+    dict(),  # connected components (dense segmentation) + mask pooling
+    dict(pooling='roi', analysis_stride=8),  # RoI-align on a coarser grid
+    dict(proposals=dict(type='LearnedProposals', in_channels=16, hidden_channels=16,
+                        distance_scale=8.0), pooling='roi'),  # extra dense channels
+])
+def test_lazy_windows_give_the_detections_of_the_dense_map(monkeypatch, one_thread,
+                                                           head_kwargs):
+    """Old path (materialised (C + E, H, W) map) vs the lazy analysis grid: same detections."""
+    torch.manual_seed(0)
+    head = OVDetectionHead(**head_kwargs)
+    model = _model(head)
+    inputs, samples, _ = _batch(model, num=3)
+    head.takes_stitched_windows = False  # instance override: OVModel hands dense tensors
+    dense = [s.pred_instances.clone() for s in model.predict(inputs, samples)]
+    del head.takes_stitched_windows
+    _forbid_full_resolution(monkeypatch)
+    lazy = [s.pred_instances for s in model.predict(inputs, samples)]
+    assert sum(len(d) for d in dense) > 0
+    for old, new in zip(dense, lazy):
+        assert len(old) == len(new)
+        assert torch.allclose(old.bboxes, new.bboxes, atol=1e-3)
+        assert torch.allclose(old.scores, new.scores, atol=1e-4)
+        assert torch.equal(old.labels, new.labels)
+        if 'masks' in old:
+            assert torch.equal(old.masks, new.masks)
+
+
+def test_head_never_materialises_the_full_resolution_map(monkeypatch, one_thread):
+    model = _model()
+    assert OVDetectionHead.takes_stitched_windows
+    _forbid_full_resolution(monkeypatch)
+    inputs, samples, dataset = _batch(model, num=4)
+    metrics = _evaluate(model.predict(inputs, samples), dataset)
+    assert metrics['coco/bbox_mAP_50'] >= 0.95, metrics
 
 
 def test_learned_proposals_train_through_ov_model(one_thread):

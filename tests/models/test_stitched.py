@@ -74,6 +74,21 @@ def test_resized_rows_in_chunks_equal_full_interpolation(size, crop, step, strid
     assert bool(((labels == expected) | near_tie).all())
 
 
+@pytest.mark.parametrize('size,crop,step,stride,depth', CASES)
+def test_avg_pooled_equals_pooling_the_dense_map(size, crop, step, stride, depth):
+    windows = sliding_windows(*size, crop, step)
+    outputs = _outputs(windows, depth, stride or 4, seed=2, cells=None if stride else (5, 6))
+    stitched = StitchedWindows(outputs, windows, size, stride)
+    dense = stitch_windows(list(outputs), windows, size, stride)
+    for cell in (1, 3, 8, 16):  # 3 leaves partial cells at the border (ceil_mode)
+        expected = F.avg_pool2d(dense[None], cell, cell, ceil_mode=True)[0]
+        pooled = stitched.avg_pooled(cell)
+        assert pooled.shape == expected.shape
+        assert torch.allclose(pooled, expected, atol=1e-5)
+    with pytest.raises(ValueError, match='stride'):
+        stitched.avg_pooled(0)
+
+
 def test_from_dense_is_exact_and_resizes_like_interpolate():
     dense = torch.randn(4, 19, 23)
     wrapped = as_stitched(dense)

@@ -4,8 +4,10 @@ Pipeline for one image (working resolution H x W, analysis grid of ``analysis_st
 pixels per cell):
 
 1. ``forward`` (per sliding window): L2-normalised dense features, plus the proposal
-   source's own dense outputs (e.g. FCOS objectness / boxes); ``OVModel`` stitches them.
-2. ``predict``: average-pool to the analysis grid; image descriptor = normalised mean
+   source's own dense outputs (e.g. FCOS objectness / boxes); ``OVModel`` stitches them
+   lazily (the head takes :class:`~ovperception.models.stitched.StitchedWindows`).
+2. ``predict``: average-pool the stitched map to the analysis grid (exactly, straight
+   from the window outputs: the full-resolution (C + E, H, W) map is never built); image descriptor = normalised mean
    feature; background embeddings per image (BIRDet BIM, see ``background_mode``);
    dense class / background probabilities (the dense segmentation) when the proposal
    source needs them.
@@ -36,6 +38,7 @@ from ovperception.models.detection.birdet import (BACKGROUND_MODES, POS_MODES,
 from ovperception.models.detection.proposals import (ProposalInputs, Proposals, ProposalSource,
                                                      valid_boxes)
 from ovperception.models.heads.base import BaseOVHead
+from ovperception.models.stitched import DenseOutput, StitchedWindows
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -113,6 +116,8 @@ class OVDetectionHead(BaseOVHead):
         crop_size: side of the re-encoded crops; crop_context: box enlargement factor.
         with_masks: output the proposals' masks when they have any.
     """
+
+    takes_stitched_windows = True  # predict() pools lazy StitchedWindows onto the grid
 
     def __init__(self, *, proposals: dict | nn.Module | None = None,
                  logit_scale: float | None = None, background_mode: str = 'image',
@@ -196,12 +201,13 @@ class OVDetectionHead(BaseOVHead):
         return self.proposals.loss(feats, gt_boxes, stride=pad_h / feats.shape[-2])
 
     # ---------------------------------------------------------------- predict
-    def predict(self, outputs: list[Tensor], text: TextEmbeddings, data_samples: SampleList,
+    def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings, data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
         """``pred_instances`` (bboxes xyxy at ``ori_shape``, scores, labels[, masks]).
 
         Args:
-            outputs: per sample, the stitched (C + E, H, W) output of :meth:`forward`.
+            outputs: per sample, the stitched (C + E, H, W) output of :meth:`forward`:
+                a tensor or lazy :class:`StitchedWindows` (never materialised here).
             images: per sample, its (3, H, W) RGB 0..255 working image (``uses_images``).
         """
         if self.uses_images and (images is None or len(images) != len(outputs)):
@@ -209,16 +215,16 @@ class OVDetectionHead(BaseOVHead):
                              'crop re-encoding needs one image per output')
         for index, (output, sample) in enumerate(zip(outputs, data_samples)):
             image = images[index] if images is not None else None
-            sample.pred_instances = self.detect(output.float(), text, sample, image)
+            sample.pred_instances = self.detect(output, text, sample, image)
             sample.set_metainfo(dict(label_names=text.class_names))
         return list(data_samples)
 
-    def detect(self, output: Tensor, text: TextEmbeddings, sample: OVDataSample,
+    def detect(self, output: DenseOutput, text: TextEmbeddings, sample: OVDataSample,
                image: Tensor | None = None) -> InstanceData:
         """Detections of one image from its stitched (C + E, H, W) output."""
         height, width = output.shape[-2:]
         stride = self.analysis_stride
-        pooled = F.avg_pool2d(output[None], stride, stride, ceil_mode=True)[0]
+        pooled = self.analysis_grid(output)
         num_extra = self.proposals.dense_channels
         features = F.normalize(pooled[:pooled.shape[0] - num_extra], dim=0)
         extra = pooled[pooled.shape[0] - num_extra:] if num_extra else None
@@ -234,9 +240,25 @@ class OVDetectionHead(BaseOVHead):
         proposals = self.proposals.propose(inputs)
         proposals = proposals.select(valid_boxes(proposals.boxes, 1.0))
         if len(proposals) == 0:
-            return self._empty(output.device, sample)
+            return self._empty(pooled.device, sample)
         class_probs = self.classify_proposals(features, proposals, text, background, scale, image)
         return self.select_detections(proposals, class_probs, sample, (height, width))
+
+    def analysis_grid(self, output: DenseOutput) -> Tensor:
+        """(C + E, ceil(H / s), ceil(W / s)) float32 mean of the output over ``s``-pixel cells.
+
+        ``s`` is ``analysis_stride``; a lazy :class:`StitchedWindows` is pooled straight
+        from its window outputs (:meth:`StitchedWindows.avg_pooled`, same values up to
+        float rounding), so peak memory is that of the grid, about ``s**2`` times less
+        than the (C + E, H, W) map.
+        """
+        stride = self.analysis_stride
+        if isinstance(output, StitchedWindows):
+            if output.outputs.dtype != torch.float32:
+                output = StitchedWindows(output.outputs.float(), output.windows,
+                                         output.image_size, output.feature_stride)
+            return output.avg_pooled(stride)
+        return F.avg_pool2d(output.float()[None], stride, stride, ceil_mode=True)[0]
 
     def classify_proposals(self, features: Tensor, proposals: Proposals, text: TextEmbeddings,
                            background: Tensor, scale: float, image: Tensor | None) -> Tensor:
