@@ -10,18 +10,17 @@ over exactly the crops, windows and batching the pipeline used, so
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ovperception.benchmarking.adapters import (Crops, check_benchmarkable, encoded_crops,
-                                                floor_batch_size, floor_method, timed_methods,
-                                                timed_stages)
-from ovperception.benchmarking.measure import Elapsed, PeakMemory, overhead_ratio, percentiles, timer
+                                                floor_batch_size, floor_method, timed_stages)
+from ovperception.benchmarking.measure import (Elapsed, PeakMemory, overhead_ratio, percentiles,
+                                               timer)
 from ovperception.models.inference import encode_windows
 from ovperception.models.ov_model import autocast_encoder, channels_last_encoder
 from ovperception.structures import OVDataSample
@@ -169,7 +168,8 @@ def measure_text(model: nn.Module, classnames: Sequence[str], device: torch.devi
         model.encode_vocabulary(list(reversed(classnames)))
     templates = len(cache.templates) if cache is not None else None
     return dict(vocab_size=len(classnames), templates=templates, names_encoded=encoded,
-                prompts_encoded=None if cache is None else encoded * templates, cold_s=cold.seconds, memo_s=memo.seconds,
+                prompts_encoded=None if cache is None else encoded * templates,
+                cold_s=cold.seconds, memo_s=memo.seconds,
                 cached_names_s=names.seconds)
 
 
