@@ -425,3 +425,20 @@ def test_a_model_without_the_pipeline_contract_gets_a_clear_error():
     from ovperception.benchmarking.adapters import NotBenchmarkableError
     with pytest.raises(NotBenchmarkableError, match='Linear.*encode_images'):
         run_benchmark(torch.nn.Linear(2, 2), [(8, 8)], [1], num_images=1)
+
+
+def test_image_caches_are_cleared_before_every_timed_step():
+    from ovperception.benchmarking.adapters import clear_image_caches
+    from ovperception.benchmarking.runner import timed_predict
+
+    class CachingHead(torch.nn.Module):
+        cleared = 0
+
+        def clear_cache(self):
+            CachingHead.cleared += 1
+    model = toy_model()
+    model.add_module('cache_owner', CachingHead())
+    clear_image_caches(model)
+    assert CachingHead.cleared == 1
+    timed_predict(model, make_batch(synthetic_images(1, (20, 28)), ['a']), torch.device('cpu'))
+    assert CachingHead.cleared == 2

@@ -129,3 +129,11 @@ def timed_stages(model: nn.Module, device: torch.device) -> Iterator[tuple[Elaps
     with timed_methods(_backbone_methods(model), device) as backbone, \
             timed_methods(_owned_refiner_methods(model), device) as refiners:
         yield backbone, refiners
+
+
+def clear_image_caches(model: nn.Module) -> None:
+    """Drop per-image caches (``SAMWrapper``'s image embeddings) so that every timed step pays
+    for its image, as a new image would, even when the warm-up saw the same pixels."""
+    for module in model.modules():
+        if callable(getattr(module, 'clear_cache', None)):
+            module.clear_cache()

@@ -17,8 +17,9 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from ovperception.benchmarking.adapters import (Crops, check_benchmarkable, encoded_crops,
-                                                floor_batch_size, floor_method, timed_stages)
+from ovperception.benchmarking.adapters import (Crops, check_benchmarkable, clear_image_caches,
+                                                encoded_crops, floor_batch_size, floor_method,
+                                                timed_stages)
 from ovperception.benchmarking.measure import (Elapsed, PeakMemory, overhead_ratio, percentiles,
                                                timer)
 from ovperception.models.inference import encode_windows
@@ -86,8 +87,10 @@ def timed_predict(model: nn.Module, batch: dict, device: torch.device
 
     Backbone and refiner times are those spent inside their methods wherever the model
     calls them (see :func:`~ovperception.benchmarking.adapters.timed_stages`); the head is
-    the rest of ``encode_images`` + ``decode``.
+    the rest of ``encode_images`` + ``decode``. Per-image caches (SAM embeddings) are
+    cleared first: the warm-up must not make a timed image free.
     """
+    clear_image_caches(model)
     with torch.no_grad(), timed_stages(model, device) as (backbone, refine):
         with timer(device) as collate:
             data = model.data_preprocessor(batch, False)
