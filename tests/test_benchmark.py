@@ -359,3 +359,86 @@ def test_ade_vocabulary_with_80_templates_is_encoded_once():
     prompts = [prompt for call in backbone.text_calls for prompt in call]
     assert len(prompts) == 150 * 80 == len(set(prompts))
     assert model.text_cache.num_encoded_names == 150
+
+
+# ---------------------------------------------------------------- every task's configs
+TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / refiners run)
+    'anomaly_tiny_winclip': ('OVAnomalyModel', 'image_embedding', False),
+    'anomaly_tiny_anomalyclip_train': ('OVAnomalyModel', 'image_embedding', False),
+    'count_tiny_ebc': ('OVModel', 'image_embedding', False),
+    'count_tiny_zeroshot': ('OVModel', 'image_embedding', True),
+    'det_tiny': ('OVModel', 'image_embedding', False),
+    'det_tiny_sam': ('OVModel', 'image_embedding', True),
+    'det_tiny_learned': ('OVModel', 'image_embedding', False),
+    'fcclip_tiny': ('FCCLIP', 'multiscale_features', False),
+    'seg_tiny_trident': ('OVModel', 'image_embedding', True),
+    'seg_tiny_sam': ('OVModel', 'image_embedding', True),
+    'seg_tiny_proxyclip': ('OVModel', 'image_embedding', False),
+}
+
+
+@pytest.mark.parametrize('name', sorted(TASK_CONFIGS))
+def test_every_task_config_benchmarks_with_ratio_fields(name, tmp_path, one_thread):
+    model_class, floor, uses_sam = TASK_CONFIGS[name]
+    config = os.path.join(ROOT, 'configs', 'tiny', f'{name}.py')
+    _load_tool().main([config, '--images', '1', '--size', '64', '--vocab-size', '2',
+                       '--warmup', '0', '--out', str(tmp_path)])
+    saved = json.loads((tmp_path / 'benchmark.json').read_text())
+    assert saved['meta']['model'] == model_class
+    assert saved['meta']['floor'] == f'backbone.{floor} (eager)'
+    (result,) = saved['results']
+    assert result['size'] == [64, 64] and result['images'] == 1 and result['vocab_size'] == 2
+    for key in ('overhead_ratio', 'backbone_ratio', 'cpu_overhead_ratio', 'floor_ms',
+                'throughput_img_s'):
+        assert 0 < result[key] < float('inf'), key
+    stages = result['stages_ms']
+    assert set(stages) == {'preprocess', 'backbone', 'head', 'refiners'}
+    assert stages['backbone'] > 0 and stages['head'] > 0
+    assert (stages['refiners'] > 0) == uses_sam
+    total = sum(stages.values())
+    assert total == pytest.approx(result['latency_ms']['mean'], rel=1e-6)
+    assert result['overhead_ratio'] == pytest.approx(total / result['floor_ms'], rel=1e-6)
+    assert saved['text'][0]['vocab_size'] == 2 and saved['text'][0]['cold_s'] > 0
+    assert 'pipeline/floor' in (tmp_path / 'benchmark.md').read_text()
+
+
+def test_nested_timed_methods_count_once():
+    from ovperception.benchmarking.adapters import timed_methods
+
+    class Nested:
+        def outer(self):
+            time.sleep(0.01)
+            return self.inner() + 1
+
+        def inner(self):
+            time.sleep(0.01)
+            return 1
+    obj = Nested()
+    with timed_methods([(obj, 'outer'), (obj, 'inner')], torch.device('cpu')) as total:
+        assert obj.outer() == 2
+    assert 0.02 <= total.seconds < 0.035  # not 0.03 + 0.01
+    assert 'outer' not in vars(obj) and 'inner' not in vars(obj)  # unpatched afterwards
+
+
+def test_a_model_without_the_pipeline_contract_gets_a_clear_error():
+    from ovperception.benchmarking import run_benchmark
+    from ovperception.benchmarking.adapters import NotBenchmarkableError
+    with pytest.raises(NotBenchmarkableError, match='Linear.*encode_images'):
+        run_benchmark(torch.nn.Linear(2, 2), [(8, 8)], [1], num_images=1)
+
+
+def test_image_caches_are_cleared_before_every_timed_step():
+    from ovperception.benchmarking.adapters import clear_image_caches
+    from ovperception.benchmarking.runner import timed_predict
+
+    class CachingHead(torch.nn.Module):
+        cleared = 0
+
+        def clear_cache(self):
+            CachingHead.cleared += 1
+    model = toy_model()
+    model.add_module('cache_owner', CachingHead())
+    clear_image_caches(model)
+    assert CachingHead.cleared == 1
+    timed_predict(model, make_batch(synthetic_images(1, (20, 28)), ['a']), torch.device('cpu'))
+    assert CachingHead.cleared == 2

@@ -1,6 +1,7 @@
 """Inference benchmark: ``python tools/benchmark.py CONFIG [--size 336x448] [--vocab-size 150]``.
 
-Builds the model with ``ovperception.apis.init_model``, feeds N random images of
+Any task's config (segmentation incl. refiners and Trident, FC-CLIP, anomaly, counting,
+detection). Builds the model with ``ovperception.apis.init_model``, feeds N random images of
 each size with a vocabulary of K synthetic names, and reports throughput,
 per-image latency percentiles, the backbone / head / refiner split, the
 text-encoding cost (cold vs cached), peak memory and the ratio to a plain
@@ -17,8 +18,9 @@ from mmengine.config import DictAction
 
 from ovperception.apis import init_model
 from ovperception.benchmarking import markdown_report, run_benchmark, write_report
+from ovperception.benchmarking.adapters import (NotBenchmarkableError, check_benchmarkable,
+                                                floor_method)
 from ovperception.benchmarking.report import environment
-from ovperception.benchmarking.runner import floor_encoder
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -93,24 +95,29 @@ def main(argv: list[str] | None = None) -> dict:
     if args.channels_last:
         options['model.test_cfg.channels_last'] = True
     model = init_model(args.config, args.weights, args.device, cfg_options=options)
+    try:
+        check_benchmarkable(model)
+    except NotBenchmarkableError as error:
+        raise SystemExit(f'{args.config}: {error}') from None
     measured = run_benchmark(model, args.sizes, args.vocab_sizes, num_images=args.images,
                              batch_size=args.batch_size, warmup=args.warmup,
                              device=args.device, seed=args.seed,
                              label_scale=args.label_scale)
     backbone = model.backbone
-    floor = getattr(floor_encoder(backbone), '__name__', 'forward')
     report = dict(
-        meta=dict(config=args.config, weights=args.weights, images=args.images,
+        meta=dict(config=args.config, model=type(model).__name__, weights=args.weights,
+                  images=args.images,
                   label_scale=args.label_scale,
                   batch_size=args.batch_size, warmup=args.warmup,
                   amp=None if args.amp == 'none' else args.amp, compile=args.compile,
                   channels_last=args.channels_last,
-                  cfg_options=options, test_cfg=dict(model.test_cfg),
-                  template_set=model.template_set,
+                  cfg_options=options, test_cfg=dict(getattr(model, 'test_cfg', None) or {}),
+                  template_set=getattr(model, 'template_set', None) or getattr(
+                      getattr(model, 'head', None), 'template_set', None),
                   backbone=dict(model_name=getattr(backbone, 'model_name', None),
                                 dense_mode=getattr(backbone, 'dense_mode', None),
                                 weights_id=getattr(backbone, 'weights_id', None)),
-                  floor=f'backbone.{floor} (eager)',
+                  floor=f'backbone.{floor_method(model)} (eager)',
                   memory_method=measured['results'][0]['memory']['method']),
         environment=environment(args.device), **measured)
     out_dir = args.out or osp.join('work_dirs', 'benchmark',

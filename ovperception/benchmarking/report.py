@@ -58,7 +58,7 @@ def results_table(results: Sequence[dict]) -> str:
 
 def text_table(text: Sequence[dict]) -> str:
     """Markdown table of the text-encoding cost, one row per vocabulary size."""
-    rows = [[str(t['vocab_size']), str(t['templates']), str(t['prompts_encoded']),
+    rows = [[str(t['vocab_size']), str(t['templates'] or '-'), str(t['prompts_encoded'] or '-'),
              _num(t['cold_s'], 2), _num(1e3 * t['memo_s'], 3), _num(1e3 * t['cached_names_s'], 2)]
             for t in text]
     return _markdown(TEXT_COLUMNS, rows)

@@ -1,28 +1,30 @@
-"""Benchmark an OVModel end to end on synthetic inputs, with a plain-backbone floor.
+"""Benchmark any task model end to end on synthetic inputs, with a plain-backbone floor.
 
-For each (image size, vocabulary size) the pipeline runs exactly as in
-``OVModel.predict`` (collate -> ``encode_images`` -> ``decode``), timed stage by
-stage. The *floor* re-runs the backbone's plain forward (``image_embedding``)
+For each (image size, vocabulary size) the pipeline runs exactly as in ``predict``
+(collate -> ``encode_images`` -> ``decode``) of OVModel (segmentation, counting,
+detection), OVAnomalyModel or FCCLIP, timed stage by stage (see
+:mod:`ovperception.benchmarking.adapters` for the split). The *floor* re-runs the
+backbone's plain forward (``image_embedding``; FC-CLIP: ``multiscale_features``)
 over exactly the crops, windows and batching the pipeline used, so
 ``pipeline / floor`` is the price of everything that is not the bare network.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
+from ovperception.benchmarking.adapters import (Crops, check_benchmarkable, clear_image_caches,
+                                                encoded_crops, floor_batch_size, floor_method,
+                                                timed_stages)
 from ovperception.benchmarking.measure import (Elapsed, PeakMemory, overhead_ratio, percentiles,
                                                timer)
-from ovperception.models.inference import Window, encode_windows
-from ovperception.models.ov_model import OVModel, autocast_encoder, channels_last_encoder
+from ovperception.models.inference import encode_windows
+from ovperception.models.ov_model import autocast_encoder, channels_last_encoder
 from ovperception.structures import OVDataSample
-
-Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windows) of a batch
 
 
 def synthetic_images(num: int, size: tuple[int, int], seed: int = 0) -> list[Tensor]:
@@ -56,31 +58,12 @@ def make_batch(images: Sequence[Tensor], classnames: Sequence[str],
     return dict(inputs=list(images), data_samples=samples)
 
 
-def floor_encoder(backbone: nn.Module) -> Callable[[Tensor], Tensor]:
-    """The backbone's plain forward: ``image_embedding`` (else ``dense_features``)."""
+def floor_encoder(backbone: nn.Module, method: str | None = None) -> Callable[[Tensor], Tensor]:
+    """The backbone's plain forward: ``method``, default ``image_embedding`` (else
+    ``dense_features``)."""
+    if method is not None:
+        return getattr(backbone, method)
     return getattr(backbone, 'image_embedding', None) or backbone.dense_features
-
-
-@contextlib.contextmanager
-def timed_refiners(model: OVModel, device: torch.device) -> Iterator[Elapsed]:
-    """Accumulate the time spent in every refiner's ``refine`` while the block runs."""
-    total = Elapsed()
-
-    def wrap(refine: Callable) -> Callable:
-        def timed_refine(*args, **kwargs):
-            with timer(device) as elapsed:
-                result = refine(*args, **kwargs)
-            total.seconds += elapsed.seconds
-            return result
-        return timed_refine
-
-    for refiner in model.refiners:
-        refiner.refine = wrap(refiner.refine)
-    try:
-        yield total
-    finally:
-        for refiner in model.refiners:
-            del refiner.refine  # the instance attribute; the class method shows again
 
 
 @dataclass
@@ -98,26 +81,33 @@ class StepTimes:
         return self.preprocess + self.backbone + self.head + self.refiners
 
 
-def timed_predict(model: OVModel, batch: dict, device: torch.device) -> tuple[StepTimes, Crops]:
-    """``model.test_step(batch)`` split into stages; also returns the crops it encoded."""
-    with torch.no_grad(), timed_refiners(model, device) as refine:
+def timed_predict(model: nn.Module, batch: dict, device: torch.device
+                  ) -> tuple[StepTimes, Crops]:
+    """``model.test_step(batch)`` split into stages; also returns the crops it encoded.
+
+    Backbone and refiner times are those spent inside their methods wherever the model
+    calls them (see :func:`~ovperception.benchmarking.adapters.timed_stages`); the head is
+    the rest of ``encode_images`` + ``decode``. Per-image caches (SAM embeddings) are
+    cleared first: the warm-up must not make a timed image free.
+    """
+    clear_image_caches(model)
+    with torch.no_grad(), timed_stages(model, device) as (backbone, refine):
         with timer(device) as collate:
             data = model.data_preprocessor(batch, False)
-        with timer(device) as backbone:
+        with timer(device) as step:
             encoded = model.encode_images(data['inputs'], data['data_samples'])
-        with timer(device) as decode:
             model.decode(encoded, data['data_samples'])
-    times = StepTimes(collate.seconds, backbone.seconds, decode.seconds - refine.seconds,
-                      refine.seconds,
-                      cpu=collate.cpu_seconds + backbone.cpu_seconds + decode.cpu_seconds)
-    return times, (encoded.images, encoded.windows)
+    head = max(0.0, step.seconds - backbone.seconds - refine.seconds)
+    times = StepTimes(collate.seconds, backbone.seconds, head, refine.seconds,
+                      cpu=collate.cpu_seconds + step.cpu_seconds)
+    return times, encoded_crops(encoded, data['inputs'])
 
 
 class Floor:
     """The plain backbone forward over a pipeline batch's crops (same windows and batching).
 
     Args:
-        backbone: provides ``image_embedding`` (or ``dense_features``).
+        backbone: provides ``image_embedding`` (or ``dense_features``, or ``method``).
         crop_batch_size: windows per backbone call, as in the pipeline.
         device: where it runs (CUDA is synchronised around every timing).
         amp_dtype: the pipeline's ``test_cfg.amp_dtype`` (the floor runs at the same precision).
@@ -125,18 +115,21 @@ class Floor:
     """
 
     def __init__(self, backbone: nn.Module, crop_batch_size: int, device: torch.device, *,
-                 amp_dtype: str | None = None, channels_last: bool = False) -> None:
-        encode = autocast_encoder(floor_encoder(backbone), amp_dtype)
+                 amp_dtype: str | None = None, channels_last: bool = False,
+                 method: str | None = None) -> None:
+        encode = autocast_encoder(floor_encoder(backbone, method), amp_dtype)
         self.encode = channels_last_encoder(encode) if channels_last else encode
         self.crop_batch_size = crop_batch_size
         self.device = device
 
     @classmethod
-    def of(cls, model: OVModel, device: torch.device) -> Floor:
-        """The floor of ``model``'s backbone with its ``test_cfg`` batching and precision."""
-        cfg = model.test_cfg
-        return cls(model.backbone, cfg['crop_batch_size'], device,
-                   amp_dtype=cfg.get('amp_dtype'), channels_last=cfg.get('channels_last', False))
+    def of(cls, model: nn.Module, device: torch.device, batch_size: int = 1) -> Floor:
+        """The floor of ``model``'s backbone with its ``test_cfg`` batching and precision
+        (``batch_size`` images per step: the batching of models that do not window)."""
+        cfg = getattr(model, 'test_cfg', None) or {}
+        return cls(model.backbone, floor_batch_size(model, batch_size), device,
+                   amp_dtype=cfg.get('amp_dtype'), channels_last=cfg.get('channels_last', False),
+                   method=floor_method(model))
 
     def __call__(self, crops: Crops) -> Elapsed:
         """Time one pass over ``crops`` = (images (3, H, W), their windows)."""
@@ -156,26 +149,30 @@ def run_floor(backbone: nn.Module, crops: Sequence[Crops], crop_batch_size: int,
     return [floor(batch).seconds for batch in crops]
 
 
-def measure_text(model: OVModel, classnames: Sequence[str], device: torch.device) -> dict:
+def measure_text(model: nn.Module, classnames: Sequence[str], device: torch.device) -> dict:
     """Text-encoding cost of a first vocabulary (cold) and of asking for it again.
 
     Returns:
         dict with ``vocab_size``, ``templates``, ``names_encoded`` and ``prompts_encoded``
         (by the first call; 0 when an on-disk cache already held them), ``cold_s`` (first
         call), ``memo_s`` (same vocabulary again) and ``cached_names_s`` (the names
-        reordered: a new vocabulary whose names are all in the cache).
+        reordered: a new vocabulary whose names are all in the cache). Models without a
+        ``text_cache`` (OVAnomalyModel: the vocabulary is the object name, whose state
+        prompts the head encodes) report None for ``templates`` and the counts.
     """
-    before = model.text_cache.num_encoded_names
+    cache = getattr(model, 'text_cache', None)
+    before = cache.num_encoded_names if cache is not None else 0
     with timer(device) as cold:
         model.encode_vocabulary(classnames)
-    encoded = model.text_cache.num_encoded_names - before
+    encoded = cache.num_encoded_names - before if cache is not None else None
     with timer(device) as memo:
         model.encode_vocabulary(classnames)
     with timer(device) as names:
         model.encode_vocabulary(list(reversed(classnames)))
-    templates = len(model.text_cache.templates)
+    templates = len(cache.templates) if cache is not None else None
     return dict(vocab_size=len(classnames), templates=templates, names_encoded=encoded,
-                prompts_encoded=encoded * templates, cold_s=cold.seconds, memo_s=memo.seconds,
+                prompts_encoded=None if cache is None else encoded * templates,
+                cold_s=cold.seconds, memo_s=memo.seconds,
                 cached_names_s=names.seconds)
 
 
@@ -220,7 +217,7 @@ class CaseResult:
             memory=self.memory)
 
 
-def run_case(model: OVModel, size: tuple[int, int], classnames: Sequence[str], *,
+def run_case(model: nn.Module, size: tuple[int, int], classnames: Sequence[str], *,
              num_images: int, batch_size: int = 1, warmup: int = 1,
              device: torch.device | str = 'cpu', seed: int = 0,
              label_scale: float = 1.0) -> CaseResult:
@@ -229,7 +226,7 @@ def run_case(model: OVModel, size: tuple[int, int], classnames: Sequence[str], *
     device = torch.device(device)
     images = synthetic_images(num_images, size, seed)
     chunks = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
-    floor = Floor.of(model, device)
+    floor = Floor.of(model, device, batch_size)
     for _ in range(warmup):
         _, crops = timed_predict(model, make_batch(chunks[0], classnames, label_scale), device)
         floor(crops)
@@ -250,7 +247,7 @@ def run_case(model: OVModel, size: tuple[int, int], classnames: Sequence[str], *
     return case
 
 
-def run_benchmark(model: OVModel, sizes: Sequence[tuple[int, int]], vocab_sizes: Sequence[int],
+def run_benchmark(model: nn.Module, sizes: Sequence[tuple[int, int]], vocab_sizes: Sequence[int],
                   *, num_images: int, batch_size: int = 1, warmup: int = 1,
                   device: torch.device | str = 'cpu', seed: int = 0,
                   label_scale: float = 1.0) -> dict:
@@ -262,6 +259,7 @@ def run_benchmark(model: OVModel, sizes: Sequence[tuple[int, int]], vocab_sizes:
     """
     if num_images < 1 or batch_size < 1 or warmup < 0:
         raise ValueError('need num_images >= 1, batch_size >= 1 and warmup >= 0')
+    check_benchmarkable(model)
     model.eval()
     text, results = [], []
     for vocab_size in vocab_sizes:

@@ -1,0 +1,139 @@
+"""How the benchmark splits any ovperception model into backbone / head / refiners / floor.
+
+Every task model follows one contract: ``data_preprocessor`` -> ``encode_images(inputs,
+data_samples)`` -> ``decode(encoded, data_samples)`` with a frozen ``backbone``
+(``OVModel`` for segmentation, counting and detection; ``OVAnomalyModel``; ``FCCLIP``).
+Stage times are taken by wrapping methods, wherever the model calls them:
+
+* backbone: the backbone's image methods (:data:`BACKBONE_IMAGE_METHODS`), outermost call only;
+* refiners: every refiner's ``refine`` and every ``SAMWrapper`` image / prompt method, also
+  when a head owns the SAM (Trident, zero-shot counting, SAM proposals);
+* head: the rest of ``encode_images`` + ``decode`` (windowing, head, stitching, text lookup).
+
+The floor is the backbone's plain forward (:func:`floor_method`) over the crops the
+pipeline encoded: OVModel's sliding / whole windows, else each image of the batch whole.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ovperception.benchmarking.measure import Elapsed, timer
+from ovperception.models.stitched import Window
+
+Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windows) of a batch
+
+BACKBONE_IMAGE_METHODS = ('image_embedding', 'dense_features', 'dense_features_with_attention',
+                          'dense_intermediates', 'window_embeddings', 'global_and_dense_features',
+                          'multiscale_features')
+SAM_METHODS = ('set_image', 'image_features', 'predict', 'automatic_masks')
+PIPELINE_METHODS = ('data_preprocessor', 'encode_images', 'decode', 'backbone')
+
+
+class NotBenchmarkableError(TypeError):
+    """The model does not follow the encode_images / decode contract the harness times."""
+
+
+def check_benchmarkable(model: nn.Module) -> None:
+    """Raise :class:`NotBenchmarkableError` naming what ``model`` lacks."""
+    missing = [name for name in PIPELINE_METHODS if not hasattr(model, name)]
+    if not missing and not hasattr(model.backbone, floor_method(model)):
+        missing = [f'backbone.{floor_method(model)}']
+    if missing:
+        raise NotBenchmarkableError(
+            f'tools/benchmark.py cannot time {type(model).__name__}: it lacks '
+            f'{", ".join(missing)}. The harness times models with data_preprocessor, '
+            'encode_images(inputs, data_samples), decode(encoded, data_samples) and a backbone '
+            'with image_embedding (OVModel, OVAnomalyModel) or multiscale_features (FCCLIP).')
+
+
+def floor_method(model: nn.Module) -> str:
+    """Name of the backbone method that is the floor: the trunk's multi-scale features for
+    models that consume them (FC-CLIP), else ``image_embedding`` (else ``dense_features``)."""
+    if hasattr(model, 'backbone_features'):
+        return 'multiscale_features'
+    backbone = getattr(model, 'backbone', None)
+    return 'image_embedding' if hasattr(backbone, 'image_embedding') else 'dense_features'
+
+
+def floor_batch_size(model: nn.Module, num_images: int) -> int:
+    """Crops per floor call: ``test_cfg.crop_batch_size`` where the model batches windows,
+    else the whole batch at once (as FC-CLIP and the anomaly model run it)."""
+    return int((getattr(model, 'test_cfg', None) or {}).get('crop_batch_size') or num_images)
+
+
+def encoded_crops(encoded: Any, inputs: Tensor | Sequence[Tensor]) -> Crops:
+    """The crops the pipeline encoded: ``encoded.images`` / ``.windows`` (OVModel), else each
+    image of the (padded) batch as one whole window."""
+    if hasattr(encoded, 'windows') and hasattr(encoded, 'images'):
+        return list(encoded.images), [list(w) for w in encoded.windows]
+    images = list(inputs)
+    return images, [[(0, 0, int(img.shape[-2]), int(img.shape[-1]))] for img in images]
+
+
+def _owned_refiner_methods(model: nn.Module) -> list[tuple[object, str]]:
+    targets: list[tuple[object, str]] = [(r, 'refine') for r in getattr(model, 'refiners', ())]
+    from ovperception.models.refiners.sam import SAMWrapper  # refiners import models
+    for module in model.modules():
+        if isinstance(module, SAMWrapper):
+            targets += [(module, name) for name in SAM_METHODS if hasattr(module, name)]
+    return targets
+
+
+def _backbone_methods(model: nn.Module) -> list[tuple[object, str]]:
+    return [(model.backbone, name) for name in BACKBONE_IMAGE_METHODS
+            if callable(getattr(model.backbone, name, None))]
+
+
+@contextlib.contextmanager
+def timed_methods(targets: Sequence[tuple[object, str]],
+                  device: torch.device) -> Iterator[Elapsed]:
+    """Accumulate the time spent in ``obj.name(...)`` for every target while the block runs;
+    nested calls among the targets count once (only the outermost is timed)."""
+    total, depth = Elapsed(), [0]
+
+    def wrap(method: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            if depth[0]:
+                return method(*args, **kwargs)
+            depth[0] += 1
+            try:
+                with timer(device) as elapsed:
+                    result = method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+            total.seconds += elapsed.seconds
+            total.cpu_seconds += elapsed.cpu_seconds
+            return result
+        return timed
+
+    patched = []
+    for obj, name in targets:
+        if name in vars(obj):  # already an instance attribute: leave it alone
+            continue
+        setattr(obj, name, wrap(getattr(obj, name)))
+        patched.append((obj, name))
+    try:
+        yield total
+    finally:
+        for obj, name in patched:
+            delattr(obj, name)  # the instance attribute; the class method shows again
+
+
+@contextlib.contextmanager
+def timed_stages(model: nn.Module, device: torch.device) -> Iterator[tuple[Elapsed, Elapsed]]:
+    """(backbone, refiners) time accumulators of ``model`` while the block runs."""
+    with timed_methods(_backbone_methods(model), device) as backbone, \
+            timed_methods(_owned_refiner_methods(model), device) as refiners:
+        yield backbone, refiners
+
+
+def clear_image_caches(model: nn.Module) -> None:
+    """Drop per-image caches (``SAMWrapper``'s image embeddings) so that every timed step pays
+    for its image, as a new image would, even when the warm-up saw the same pixels."""
+    for module in model.modules():
+        if callable(getattr(module, 'clear_cache', None)):
+            module.clear_cache()
