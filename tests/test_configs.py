@@ -196,3 +196,17 @@ def test_dino_architectures_build_without_weights(base):
     assert model.backbone.embed_dim == 512 and model.backbone.clip.patch_size == 16
     if 'proxy' in backbone:
         assert model.backbone.proxy.patch_size == 8 and model.backbone.patch_size == 8
+
+
+@pytest.mark.parametrize('name', ['segmentation/fcclip_convnext_large_coco_panoptic_train.py',
+                                  'segmentation/fcclip_convnext_large_ade20k_panoptic_640.py',
+                                  'tiny/fcclip_tiny.py'])
+def test_panoptic_fcclip_configs_evaluate_instances_with_coco_metric(name):
+    from ovperception.evaluation import CocoMetric, IoUMetric, PanopticMetric
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', name))
+    assert cfg.model.test_cfg.instance_on and cfg.model.test_cfg.panoptic_on
+    evaluators = {e['type']: e for e in cfg.test_evaluator}
+    assert {CocoMetric, IoUMetric, PanopticMetric} <= set(evaluators)
+    assert evaluators[CocoMetric]['metric'] == ['segm', 'bbox']
+    if 'tiny' not in name:
+        assert 0 < cfg.published_metrics['coco/segm_mAP'] < 1  # a fraction, as CocoMetric's

@@ -2,6 +2,8 @@
 # python tools/train.py configs/tiny/fcclip_tiny.py ; python tools/test.py ... --weights
 from mmengine.config import read_base
 
+from ovperception.evaluation import CocoMetric, IoUMetric, PanopticMetric
+
 with read_base():
     from .._base_.default_runtime import *
     from .._base_.datasets.synthetic_panoptic import *
@@ -16,3 +18,8 @@ param_scheduler[0].update(end=200)
 train_cfg.update(max_iters=200, val_interval=200)
 default_hooks.logger.update(interval=20)
 default_hooks.checkpoint.update(interval=100)
+# instance predictions too: mask / box AP against the thing segments of the panoptic labels
+model.test_cfg.update(instance_on=True)
+val_evaluator = [dict(type=IoUMetric, iou_metrics=['mIoU']), dict(type=PanopticMetric),
+                 dict(type=CocoMetric, metric=['segm', 'bbox'])]
+test_evaluator = val_evaluator

@@ -19,7 +19,11 @@ OV-COCO number is ``coco/bbox_novel_ap50``.
 
 Ground truth comes from ``ann_file`` (a COCO instances JSON: predictions map label
 -> ``dataset_meta['cat_ids']``) or, without it, from each sample's ``gt_instances``
-(built into an in-memory COCO; category id = label + 1).
+(built into an in-memory COCO; category id = label + 1). Samples of a panoptic dataset
+without ``gt_instances`` give their thing segments of ``gt_panoptic_seg`` as instances
+(crowd regions, VOID there but a thing class in ``gt_sem_seg``, become ``iscrowd``;
+see :func:`ovperception.utils.panoptic.panoptic_to_instances`), so a panoptic model's
+``pred_instances`` get mask / box AP from the panoptic annotations.
 """
 from __future__ import annotations
 
@@ -39,8 +43,9 @@ from pycocotools.cocoeval import COCOeval
 
 from ovperception.registry import METRICS
 from ovperception.structures import sample_field
-from ovperception.utils.annotations import mask_to_rle, to_numpy
+from ovperception.utils.annotations import mask_to_rle, squeeze_2d, to_numpy
 from ovperception.utils.atomic import atomic_write_json
+from ovperception.utils.panoptic import panoptic_to_instances
 
 SUMMARY_KEYS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 METRIC_TYPES = ('bbox', 'segm')
@@ -56,6 +61,19 @@ def _instances(sample: Any, key: str) -> dict[str, np.ndarray] | None:
     items = field.to_dict() if isinstance(field, BaseDataElement) else dict(field)
     return {name: to_numpy(value) for name, value in items.items()
             if name in ('bboxes', 'labels', 'scores', 'masks', 'ignore_flags')}
+
+
+def _panoptic_instances(sample: Any, is_thing: Sequence[bool] | None
+                        ) -> dict[str, np.ndarray] | None:
+    """Thing instances (+ crowd) of a sample's ``gt_panoptic_seg``; None without one."""
+    panoptic = sample_field(sample, 'gt_panoptic_seg')
+    if panoptic is None:
+        return None
+    as_map = (lambda field: squeeze_2d(field.data if hasattr(field, 'data') else field['data']))
+    semantic = sample_field(sample, 'gt_sem_seg')
+    return panoptic_to_instances(as_map(panoptic),
+                                 None if semantic is None else as_map(semantic),
+                                 sample_field(sample, 'is_thing') or is_thing)
 
 
 def xyxy_to_xywh(boxes: np.ndarray) -> list[list[float]]:
@@ -137,8 +155,10 @@ class CocoMetric(BaseMetric):
             if self.ann_file is None:
                 gt = _instances(sample, 'gt_instances')
                 if gt is None:
-                    raise KeyError('CocoMetric without ann_file needs gt_instances in every '
-                                   'sample (pack them with PackOVDetInputs)')
+                    gt = _panoptic_instances(sample, (self.dataset_meta or {}).get('is_thing'))
+                if gt is None:
+                    raise KeyError('CocoMetric without ann_file needs gt_instances (pack them '
+                                   'with PackOVDetInputs) or gt_panoptic_seg in every sample')
                 record['gt'] = self._encode(gt, with_scores=False)
             self.results.append(record)
 

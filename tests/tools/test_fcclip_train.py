@@ -29,6 +29,7 @@ def test_fcclip_trains_resumes_and_beats_chance(tmp_path, one_thread):
     assert trained['mIoU'] > 60 and trained['mIoU'] > untrained['mIoU'] + 30
     assert trained['PQ'] > 40 and trained['PQ'] > untrained['PQ'] + 30
     assert {'PQ_th', 'PQ_st', 'SQ', 'RQ'} <= set(trained)
+    assert trained['coco/segm_mAP'] > untrained['coco/segm_mAP'] + 0.2  # instances learnt too
 
     # resuming from iteration 140 reproduces the losses of iterations 141..160
     resumed = train_tool.main([TINY_FCCLIP, '--work-dir', work, '--resume',

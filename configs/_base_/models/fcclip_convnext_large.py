@@ -22,7 +22,7 @@ model = dict(
     alpha=0.4,
     beta=0.8,
     template_set='vild14',
-    # instance_on=True adds pred_instances (top-100 masks) for a mask-AP metric
+    # instance_on=True adds pred_instances (top-100 masks) for CocoMetric's mask / box AP
     test_cfg=dict(semantic_on=True, panoptic_on=True, instance_on=False,
                   object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100),
 )
