@@ -14,6 +14,9 @@ With a detection config (configs/detection/*, --pred-score-thr 0.3), DIR receive
 Counting configs (configs/counting, configs/tiny/count_*) write instead:
     <name>_count.png    density map (or detected points / masks) with the count per class
     <name>_count.json   counts per class, the density grid and the detections
+    --exemplars "x1,y1,x2,y2; x1,y1,x2,y2" (pixels of the input image; zero-shot counting
+    configs whose head has SAM, e.g. configs/tiny/count_tiny_zeroshot.py) gives example
+    boxes of the object, like FSC-147's three exemplars; other configs reject it.
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
 
 Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the object
@@ -31,6 +34,7 @@ import os
 import sys
 from typing import Callable
 
+import numpy as np
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
@@ -68,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='detection configs: drop detections scoring below this '
                         '(default: the config\'s score_threshold)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--exemplars', default=None, metavar='"x1,y1,x2,y2; ..."',
+                        help='counting (ZeroShotCountingHead with SAM): example boxes of the '
+                        'counted object in input-image pixels, separated by ";"')
     # ---- anomaly detection (configs/anomaly, configs/tiny/anomaly_*) ----
     parser.add_argument('--anomaly-threshold', type=float, default=None,
                         help='image scores >= this are "anomalous" in the JSON and overlay')
@@ -184,6 +191,55 @@ def detection_options(args: argparse.Namespace, background: list[str]) -> dict:
     return options
 
 
+# --- counting exemplars (--exemplars): boxes -> metainfo['exemplar_bboxes'] like FSC-147 ---
+def parse_exemplars(text: str) -> np.ndarray:
+    """(E, 4) float32 xyxy boxes from ``"x1,y1,x2,y2; x1,y1,x2,y2"``; SystemExit if malformed."""
+    boxes = []
+    for entry in (part.strip() for part in text.split(';')):
+        if not entry:
+            continue
+        try:
+            box = [float(value) for value in entry.split(',')]
+        except ValueError:
+            raise SystemExit(f'--exemplars: "{entry}" is not four numbers x1,y1,x2,y2')
+        if len(box) != 4 or not np.isfinite(box).all():
+            raise SystemExit(f'--exemplars: "{entry}" is not four numbers x1,y1,x2,y2')
+        if box[2] <= box[0] or box[3] <= box[1]:
+            raise SystemExit(f'--exemplars: "{entry}" needs x2 > x1 and y2 > y1')
+        boxes.append(box)
+    if not boxes:
+        raise SystemExit('--exemplars: no box given ("x1,y1,x2,y2; x1,y1,x2,y2")')
+    return np.asarray(boxes, np.float32)
+
+
+def check_exemplar_config(config: str) -> None:
+    """SystemExit unless ``config``'s head takes exemplar boxes (a counting head with SAM)."""
+    import inspect
+
+    from ovperception.registry import MODELS
+    head_cfg = Config.fromfile(config).model.get('head') or {}
+    head_type = head_cfg.get('type')
+    head = MODELS.get(head_type) if isinstance(head_type, str) else head_type
+    if head is None or 'exemplar_weight' not in inspect.signature(head).parameters:
+        raise SystemExit(f'--exemplars applies only to counting configs whose head takes '
+                         f'exemplar boxes (ZeroShotCountingHead); {config} does not')
+    if head_cfg.get('sam') is None:
+        raise SystemExit(f'--exemplars needs the counting head\'s SAM; {config} has none')
+
+
+def exemplar_metainfo(boxes: np.ndarray, image_metainfo: dict) -> dict:
+    """``exemplar_bboxes`` scaled from input-image to working-image pixels (as the counting
+    transforms leave FSC-147's boxes); SystemExit if a box leaves the image."""
+    height, width = (int(v) for v in image_metainfo['ori_shape'][:2])
+    outside = (boxes[:, :2] < 0).any(1) | (boxes[:, 2] > width) | (boxes[:, 3] > height)
+    if outside.any():
+        raise SystemExit(f'--exemplars: box {boxes[outside][0].tolist()} lies outside the '
+                         f'{width}x{height} image')
+    work_h, work_w = (int(v) for v in image_metainfo.get('img_shape', (height, width))[:2])
+    scale = np.array([work_w / width, work_h / height] * 2, np.float32)
+    return dict(exemplar_bboxes=boxes * scale)
+
+
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
     if is_anomaly_config(args.config):  # anomaly: no segmentation options apply
         normal = find_images(args.calibrate_normal) if args.calibrate_normal else ()
@@ -217,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     vocabulary = parse_vocabulary_string(args.vocab)
     paths = find_images(args.input)
+    exemplars = None
+    if args.exemplars is not None:
+        exemplars = parse_exemplars(args.exemplars)
+        check_exemplar_config(args.config)
     os.makedirs(args.out, exist_ok=True)
     predictor = build_predictor(args)
     predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
@@ -224,8 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in tqdm(paths, desc='images', disable=len(paths) == 1):
         try:
             predictor.set_image(path)
-            written = write_predictions(path, predictor.image, predictor.predict(vocabulary),
-                                        args.out, paths)
+            prediction = (predictor.predict(vocabulary) if exemplars is None else
+                          predictor.predict(vocabulary, exemplar_metainfo(
+                              exemplars, predictor.image_metainfo)))
+            written = write_predictions(path, predictor.image, prediction, args.out, paths)
             print(f'{path} -> {", ".join(written)}')
         except ImageReadError as error:
             failures += 1

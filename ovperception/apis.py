@@ -127,14 +127,25 @@ class OVPredictor:
                              f'{getattr(image, "shape", None)} {getattr(image, "dtype", None)}')
         return image
 
-    def predict(self, vocabulary: Sequence[str] | str) -> OVDataSample:
-        """Predictions for ``vocabulary`` ("a, b; c" string or list of entries)."""
+    @property
+    def image_metainfo(self) -> dict:
+        """Copy of the last :meth:`set_image`'s metainfo (``ori_shape``, ``img_shape``, ...)."""
+        return dict(self._metainfo)
+
+    def predict(self, vocabulary: Sequence[str] | str,
+                metainfo: dict | None = None) -> OVDataSample:
+        """Predictions for ``vocabulary`` ("a, b; c" string or list of entries).
+
+        ``metainfo`` adds per-image prompts the head reads, in working-image pixels like the
+        datasets leave them (e.g. counting's ``exemplar_bboxes`` (E, 4) xyxy).
+        """
         if self._encoded is None:
             raise RuntimeError('call set_image() before predict()')
         classnames = parse_vocabulary_string(vocabulary) if isinstance(vocabulary, str) \
             else list(vocabulary)
         Vocabulary.parse(classnames, self.model.background_words)  # fail early, clearly
-        sample = OVDataSample(metainfo=dict(self._metainfo, classnames=classnames))
+        sample = OVDataSample(metainfo=dict(self._metainfo, **(metainfo or {}),
+                                            classnames=classnames))
         return self.model.decode(self._encoded, [sample])[0]
 
 

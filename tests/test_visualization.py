@@ -189,3 +189,28 @@ def test_visualizer_all_tasks_and_empty_sample() -> None:
     drawn = vis.add_datasample('all', image, sample)
     assert drawn.dtype == np.uint8 and drawn.shape[0] > 3 * 64
     np.testing.assert_array_equal(vis.add_datasample('none', image, OVDataSample()), image)
+
+
+def test_visualizer_sums_per_class_density_maps_with_per_class_counts(monkeypatch) -> None:
+    import ovperception.visualization.visualizer as visualizer_module
+    from ovperception.visualization.visualizer import count_title
+    seen = {}
+    real_draw_count = visualizer_module.draw_count
+
+    def spy(image, density, count, **kwargs):
+        seen.update(density=density, count=count, title=kwargs.get('title'))
+        return real_draw_count(image, density, count, **kwargs)
+
+    monkeypatch.setattr(visualizer_module, 'draw_count', spy)
+    vis = OVVisualizer(name=f'test_vis_{next(_counter)}', min_size=64)
+    sample = OVDataSample(metainfo=dict(label_names=['cat', 'dog']))
+    density = torch.rand(2, 6, 8)
+    sample.pred_density = PixelData(data=density)
+    sample.pred_count = torch.tensor([2.0, 3.5])
+    drawn = vis.add_datasample('multi', _image(24, 32), sample)
+    assert drawn.dtype == np.uint8
+    np.testing.assert_allclose(seen['density'], density.sum(0).numpy(), rtol=1e-6)
+    assert seen['count'] == 5.5
+    assert seen['title'] == 'cat: 2.0, dog: 3.5 | total: 5.5'
+    assert count_title(np.array([4.0]), ['cat']) == 'count: 4.0'
+    assert count_title(np.array([1.0, 2.0]), ['cat']) == 'cat: 1.0, class 1: 2.0 | total: 3.0'

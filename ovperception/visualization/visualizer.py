@@ -25,6 +25,16 @@ def _scalar(value: Any) -> float:
     return float(to_numpy(value).reshape(-1)[0])
 
 
+def count_title(counts: np.ndarray, names: list[str]) -> str:
+    """``'count: 12.3'`` for one count; ``'cat: 2.0, dog: 3.0 | total: 5.0'`` for (K,) counts."""
+    values = np.asarray(counts, np.float64).reshape(-1)
+    if values.size == 1:
+        return f'count: {float(values[0]):.1f}'
+    labels = [names[i] if i < len(names) else f'class {i}' for i in range(values.size)]
+    per_class = ', '.join(f'{label}: {value:.1f}' for label, value in zip(labels, values))
+    return f'{per_class} | total: {float(values.sum()):.1f}'
+
+
 @VISUALIZERS.register_module()
 class OVVisualizer(Visualizer):
     """Visualiser for every ovperception task, fed with ``OVDataSample``\\ s.
@@ -112,13 +122,17 @@ class OVVisualizer(Visualizer):
                 score_threshold=self.score_threshold if prefix == 'pred' else -np.inf,
                 alpha=self.alpha, **common))
         density, count = sample.get(f'{prefix}_density'), sample.get(f'{prefix}_count')
+        title = None if count is None else count_title(to_numpy(count), names)
         if density is not None:
-            dens = _data(density)
-            value = _scalar(count) if count is not None else float(np.nansum(dens))
+            # (K, h, w) one map per class: draw their sum, per-class counts in the title
+            dens = _data(density).astype(np.float64)
+            dens = dens.reshape(-1, *dens.shape[-2:]).sum(0)
+            value = (float(to_numpy(count).sum()) if count is not None
+                     else float(np.nansum(dens)))
             panels.append(draw_count(image, dens, value, alpha=self.alpha,
-                                     colormap=self.colormap, **common))
-        elif count is not None:
-            panels.append(draw_title(image, f'count: {_scalar(count):.1f}', **common))
+                                     colormap=self.colormap, title=title, **common))
+        elif title is not None:
+            panels.append(draw_title(image, title, **common))
         anomaly, score = sample.get(f'{prefix}_anomaly_map'), sample.get(f'{prefix}_score')
         score_title = None if score is None else f'anomaly score: {_scalar(score):.3f}'
         if anomaly is not None:

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import torch
 
 from ovperception.datasets.synthetic_counting import make_dot_image
@@ -71,3 +72,63 @@ def test_demo_zero_shot_writes_detections_with_masks(tmp_path):
     assert record['total'] == len(record['detections']) == record['counts'][0]['count']
     for detection in record['detections']:
         assert len(detection['bbox']) == 4 and detection['segmentation']['size'] == [48, 64]
+
+
+def _tiny_sam_checkpoint(tmp_path) -> str:
+    from ovperception.models.refiners import SAMWrapper
+    checkpoint = tmp_path / 'sam_tiny.pth'
+    torch.save(SAMWrapper(model_type='tiny').state_dict(), checkpoint)
+    return str(checkpoint)
+
+
+def test_demo_exemplars_reach_the_head_in_input_pixels(tmp_path, monkeypatch):
+    from ovperception.models.counting import ZeroShotCountingHead
+    seen = []
+    original = ZeroShotCountingHead.exemplar_similarity
+
+    def spy(self, state, exemplars, size):
+        seen.append((exemplars.clone(), tuple(state.original_size)))
+        return original(self, state, exemplars, size)
+
+    monkeypatch.setattr(ZeroShotCountingHead, 'exemplar_similarity', spy)
+    image, _, _ = make_dot_image(2, 0, (48, 64), max_count=6)
+    path = tmp_path / 'dots.png'
+    atomic_save_image(str(path), image)
+    code = demo.main([str(path), '--vocab', 'red dot', '--config', TINY_ZEROSHOT,
+                      '--sam-checkpoint', _tiny_sam_checkpoint(tmp_path), '--sam-model', 'tiny',
+                      '--exemplars', '2,3,12,15; 30.5,20,40,33', '--out', str(tmp_path / 'out')])
+    assert code == 0 and (tmp_path / 'out' / 'dots_count.json').is_file()
+    assert (tmp_path / 'out' / 'dots_count.png').is_file()
+    assert len(seen) == 1 and seen[0][1] == (48, 64)
+    torch.testing.assert_close(seen[0][0], torch.tensor([[2.0, 3, 12, 15], [30.5, 20, 40, 33]]),
+                               atol=1e-3, rtol=0)
+
+
+def test_exemplar_metainfo_scales_to_the_working_image():
+    boxes = demo.parse_exemplars('10,20,30,40')
+    meta = demo.exemplar_metainfo(boxes, dict(ori_shape=(100, 200), img_shape=(50, 100)))
+    np.testing.assert_allclose(meta['exemplar_bboxes'], [[5, 10, 15, 20]])
+
+
+@pytest.mark.parametrize('text, message', [
+    ('1,2,3', 'four numbers'), ('a,2,3,4', 'four numbers'), ('1,2,3,nan', 'four numbers'),
+    ('5,2,5,9', 'x2 > x1'), ('1,9,5,2', 'y2 > y1'), (' ; ', 'no box')])
+def test_malformed_exemplars_are_rejected(text, message):
+    with pytest.raises(SystemExit, match=message):
+        demo.parse_exemplars(text)
+
+
+def test_exemplars_outside_the_image_are_rejected():
+    boxes = demo.parse_exemplars('1,1,10,10; 50,5,70,20')
+    with pytest.raises(SystemExit, match='outside the 64x48 image'):
+        demo.exemplar_metainfo(boxes, dict(ori_shape=(48, 64), img_shape=(48, 64)))
+
+
+def test_exemplars_need_a_counting_config_that_takes_them(tmp_path):
+    image, _, _ = make_dot_image(2, 0, (48, 64), max_count=6)
+    path = tmp_path / 'dots.png'
+    atomic_save_image(str(path), image)
+    with pytest.raises(SystemExit, match='only to counting configs'):
+        demo.main([str(path), '--vocab', 'red dot', '--config', TINY_EBC,
+                   '--exemplars', '1,1,10,10', '--out', str(tmp_path / 'out')])
+    assert not (tmp_path / 'out').exists()
