@@ -1,17 +1,19 @@
 """Helpers shared by ``tools/train.py``, ``tools/test.py`` and the demo."""
 from __future__ import annotations
 
+import argparse
+import itertools
 import os
 import os.path as osp
-from typing import Any
-
-import argparse
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from mmengine.config import Config, DictAction
 
 import ovperception.engine  # noqa: F401  (registers hooks)
+
+
+_RUNS_IN_THIS_PROCESS = itertools.count()
 
 
 class UnknownConfigKeyError(KeyError):
@@ -43,6 +45,12 @@ def load_config(path: str, cfg_options: dict[str, Any] | None = None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     os.makedirs(cfg.work_dir, exist_ok=True)
+    run_index = next(_RUNS_IN_THIS_PROCESS)
+    if run_index and cfg.get('experiment_name') is None:
+        # mmengine names a runner's logger '<config>_<timestamp (seconds)>' and reuses an
+        # existing logger of that name: a second run of the same config in the same second
+        # (a sweep, a notebook, tests) would log into the first run's file.
+        cfg.experiment_name = f'{osp.splitext(osp.basename(path))[0]}_run{run_index}'
     return cfg
 
 

@@ -136,3 +136,24 @@ def test_demo_never_overwrites_an_input(tmp_path):
     with pytest.raises(ValueError, match='input'):
         demo.main([str(folder), '--vocab', 'a', '--config', TINY_TEST, '--out', str(folder)])
     assert (folder / 'img0_overlay.png').read_bytes() == b'precious'
+
+
+def test_two_runs_of_one_config_in_one_second_log_to_their_own_files(tmp_path, monkeypatch):
+    import time
+
+    import mmengine.runner.runner as runner_module
+
+    class FrozenClock:  # both runners get the same timestamp, as in one second
+        def __getattr__(self, name: str):
+            return getattr(time, name)
+
+        @staticmethod
+        def strftime(fmt: str, *args) -> str:
+            return '20260101_000000'
+
+    monkeypatch.setattr(runner_module, 'time', FrozenClock())
+    for name in ('first', 'second'):
+        test_tool.main([TINY_TEST, '--work-dir', str(tmp_path / name)])
+    for name in ('first', 'second'):
+        logs = list((tmp_path / name).rglob('*.log'))
+        assert logs and 'mIoU' in ''.join(p.read_text() for p in logs), name
