@@ -183,6 +183,8 @@ def test_masks_to_boxes_known_answer() -> None:
     masks[0, 1:3, 2:5] = True
     boxes = masks_to_boxes(masks)
     torch.testing.assert_close(boxes, torch.tensor([[2.0, 1.0, 4.0, 2.0], [0, 0, 0, 0]]))
+    exclusive = masks_to_boxes(masks, exclusive_end=True)  # COCO boxes; empty stays zeros
+    torch.testing.assert_close(exclusive, torch.tensor([[2.0, 1.0, 5.0, 3.0], [0, 0, 0, 0]]))
     assert masks_to_boxes(torch.zeros(0, 3, 3, dtype=torch.bool)).shape == (0, 4)
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ovperception.models.refiners.mask_ops import masks_to_boxes
 from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID
 
 
@@ -96,16 +97,6 @@ def panoptic_inference(probs: Tensor, masks: Tensor, is_thing: Sequence[bool] | 
     return panoptic, segments
 
 
-def masks_to_boxes(masks: Tensor) -> Tensor:
-    """(N, H, W) bool -> (N, 4) xyxy boxes (zeros for empty masks)."""
-    boxes = masks.new_zeros((masks.shape[0], 4), dtype=torch.float32)
-    for index, mask in enumerate(masks):
-        ys, xs = torch.nonzero(mask, as_tuple=True)
-        if len(ys):
-            boxes[index] = torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float()
-    return boxes
-
-
 def instance_inference(probs: Tensor, masks: Tensor, is_thing: Sequence[bool] | None = None, *,
                        max_instances: int = 100) -> InstanceData:
     """Top-k (query, class) pairs as instances, scored by class prob x mean mask prob.
@@ -129,4 +120,4 @@ def instance_inference(probs: Tensor, masks: Tensor, is_thing: Sequence[bool] | 
     mask_scores = ((chosen.sigmoid() * binary).flatten(1).sum(-1)
                    / (binary.flatten(1).sum(-1) + 1e-6))
     return InstanceData(masks=binary, labels=labels, scores=scores * mask_scores,
-                        bboxes=masks_to_boxes(binary))
+                        bboxes=masks_to_boxes(binary, exclusive_end=True))

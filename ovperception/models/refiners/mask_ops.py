@@ -50,11 +50,13 @@ def stability_score(logits: Tensor, threshold: float = 0.0, offset: float = 1.0)
                        torch.zeros_like(inner, dtype=torch.float64)).float()
 
 
-def masks_to_boxes(masks: Tensor) -> Tensor:
-    """Tight boxes of binary masks, ``(x1, y1, x2, y2)`` with inclusive ends (SAM's rule).
+def masks_to_boxes(masks: Tensor, exclusive_end: bool = False) -> Tensor:
+    """Tight boxes of binary masks, ``(x1, y1, x2, y2)``.
 
     Args:
         masks: (N, H, W) bool.
+        exclusive_end: ``x2, y2`` one past the last pixel (COCO / mmdet boxes) instead of
+            the last pixel itself (SAM's rule).
 
     Returns:
         (N, 4) float boxes; an empty mask gives ``(0, 0, 0, 0)``.
@@ -72,6 +74,8 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
     x1 = torch.where(cols, x_index, width).min(dim=1).values
     x2 = torch.where(cols, x_index, -1).max(dim=1).values
     boxes = torch.stack([x1, y1, x2, y2], dim=1).float()
+    if exclusive_end:
+        boxes[:, 2:] += 1
     return torch.where(rows.any(dim=1, keepdim=True), boxes, torch.zeros_like(boxes))
 
 
