@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, generalized_box_iou_loss, sigmoid_focal_loss
 
+from ovperception.models.refiners.mask_ops import connected_components
 from ovperception.registry import MODELS
 
 
@@ -153,14 +153,10 @@ class ConnectedComponentProposals(ProposalSource):
 
     def _regions(self, binary: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(cell box xyxy exclusive, mask) of every 8-connected region of ``binary``."""
-        count, components, stats, _ = cv2.connectedComponentsWithStats(
-            binary.astype(np.uint8), connectivity=8)
-        regions = []
-        for index in range(1, count):
-            x, y, w, h, area = stats[index]
-            if area >= self.min_area:
-                regions.append((np.array([x, y, x + w, y + h], np.float32), components == index))
-        return regions
+        ids, areas, boxes = connected_components(binary)  # inclusive boxes, ids from 1
+        return [(np.array([x1, y1, x2 + 1, y2 + 1], np.float32), ids == index + 1)
+                for index, ((x1, y1, x2, y2), area) in enumerate(zip(boxes, areas))
+                if area >= self.min_area]
 
     def propose(self, inputs: ProposalInputs) -> Proposals:
         if inputs.class_probs is None:
