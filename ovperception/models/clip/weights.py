@@ -54,7 +54,10 @@ def _is_torchscript_archive(path: str) -> bool:
                    for name in zf.namelist())
 
 
-def _read_checkpoint(path: str) -> object:
+def read_checkpoint(path: str) -> object:
+    """The object stored in a weights file, read on CPU without unpickling code:
+    ``.safetensors``, OpenAI's TorchScript archives (tensors only), or
+    ``torch.load(weights_only=True)``; :func:`unwrap_state_dict` flattens it."""
     if path.lower().endswith('.safetensors'):
         from safetensors.torch import load_file
         return load_file(path, device='cpu')
@@ -142,7 +145,7 @@ def load_state_dict_file(path: str) -> dict[str, Tensor]:
     """
     if not os.path.isfile(path):
         raise WeightsNotFoundError(f'weights file not found: {path!r}')
-    return unwrap_state_dict(_read_checkpoint(path), source=path)
+    return unwrap_state_dict(read_checkpoint(path), source=path)
 
 
 @dataclass

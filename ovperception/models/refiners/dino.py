@@ -29,8 +29,8 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ovperception.models.clip.dense_attn import pad_to_multiple, tokens_to_map
-from ovperception.models.clip.weights import (WeightsNotFoundError, _read_checkpoint,
-                                              check_state_dict, file_identity, looks_like_path,
+from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_dict,
+                                              file_identity, looks_like_path, read_checkpoint,
                                               unwrap_state_dict)
 from ovperception.registry import MODELS
 
@@ -125,7 +125,7 @@ def read_dino_state_dict(path: str) -> dict[str, Tensor]:
     """A DINO weights file (timm or official layout) as a timm state dict."""
     if not os.path.isfile(path):
         raise WeightsNotFoundError(f'DINO weights file not found: {path!r}')
-    raw = _read_checkpoint(path)
+    raw = read_checkpoint(path)
     if isinstance(raw, Mapping) and isinstance(raw.get('teacher'), Mapping):
         return convert_official_dino(raw)
     return convert_official_dino(unwrap_state_dict(raw, source=path))

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from ovperception.models.clip.dense_attn import tokens_to_map
 from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_dict,
-                                              unwrap_state_dict)
+                                              read_checkpoint, unwrap_state_dict)
 from ovperception.models.ov_model import OVModel
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.refiners.dino import DINOEncoder
@@ -156,7 +156,7 @@ class CLIPDINOiserBackbone(CLIPWrapperBackbone):
                 'tools/train.py configs/segmentation/clip_dinoiser_vitb16_imagenet_train_448.py` '
                 '(then pass work_dirs/.../iter_6300.pth), or download the official '
                 'checkpoints/last.pt of wysoczanska/clip_dinoiser (see docs/refiners-dino.md).')
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        checkpoint = read_checkpoint(path)
         state = unwrap_state_dict(checkpoint.get('model_state_dict', checkpoint)
                                   if isinstance(checkpoint, dict) else checkpoint, source=path)
         own = ('obj_proj.', 'saliency.')
