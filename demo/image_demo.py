@@ -38,11 +38,11 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
-from ovperception.anomaly_api import build_anomaly_predictor, is_anomaly_config
-from ovperception.apis import OVPredictor, find_images, init_model
+from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images, init_model,
+                               is_anomaly_config)
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
-from ovperception.runner_utils import run_cli
+from ovperception.engine.runner_cli import run_cli
 from ovperception.utils.image_io import ImageReadError
 from ovperception.writers import write_predictions
 

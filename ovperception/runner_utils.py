@@ -1,87 +1,9 @@
-"""Helpers shared by ``tools/train.py``, ``tools/test.py`` and the demo."""
-from __future__ import annotations
+"""Deprecated import path (kept for one release): use ``ovperception.engine.runner_cli``."""
+import warnings
 
-import argparse
-import itertools
-import os
-import os.path as osp
-import sys
-from typing import Any, Callable
+from ovperception.engine.runner_cli import *  # noqa: F401,F403
+from ovperception.engine.runner_cli import (UnknownConfigKeyError, add_runner_arguments,  # noqa: F401
+                                            load_config, parse_runner_arguments, run_cli)
 
-from mmengine.config import Config, DictAction
-
-import ovperception.engine  # noqa: F401  (registers hooks)
-
-
-_RUNS_IN_THIS_PROCESS = itertools.count()
-
-
-class UnknownConfigKeyError(KeyError):
-    """A ``--cfg-options`` key that the config does not have."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def load_config(path: str, cfg_options: dict[str, Any] | None = None,
-                work_dir: str | None = None) -> Config:
-    """Read a config file, apply ``--cfg-options`` and set ``work_dir``.
-
-    Unknown top-level ``--cfg-options`` keys are rejected, so that a typo does
-    not silently do nothing.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path!r} does not exist')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        settings = sorted(k for k in cfg.keys() if k[:1].islower() and k != 'read_base')
-        unknown = sorted({key.split('.')[0] for key in cfg_options} - set(settings))
-        if unknown:
-            raise UnknownConfigKeyError(f'--cfg-options names unknown top-level keys {unknown}; '
-                                        f'the config has {settings}')
-        cfg.merge_from_dict(cfg_options)
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    run_index = next(_RUNS_IN_THIS_PROCESS)
-    if run_index and cfg.get('experiment_name') is None:
-        # mmengine names a runner's logger '<config>_<timestamp (seconds)>' and reuses an
-        # existing logger of that name: a second run of the same config in the same second
-        # (a sweep, a notebook, tests) would log into the first run's file.
-        cfg.experiment_name = f'{osp.splitext(osp.basename(path))[0]}_run{run_index}'
-    return cfg
-
-
-def add_runner_arguments(parser: argparse.ArgumentParser, script: str) -> None:
-    """Arguments shared by train.py and test.py (mmseg/mmdet flag names)."""
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='folder for logs, checkpoints and metrics')
-    parser.add_argument('--weights', help='a trained ovperception checkpoint, or an open_clip '
-                        'state dict for the backbone')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.test_cfg.stride=112')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help=f'job launcher (tools/dist_{script}.sh uses pytorch)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-
-
-def parse_runner_arguments(parser: argparse.ArgumentParser,
-                           argv: list[str] | None) -> argparse.Namespace:
-    """Parse and export ``LOCAL_RANK`` for mmengine's launcher."""
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def run_cli(main: Callable[[], object]) -> None:
-    """Run a tool's ``main``; user errors print one line and exit 1 (``OVP_DEBUG=1``: traceback)."""
-    try:
-        result = main()
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as error:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+warnings.warn('ovperception.runner_utils is deprecated: use ovperception.engine.runner_cli',
+              DeprecationWarning, stacklevel=2)

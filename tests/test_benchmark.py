@@ -17,7 +17,7 @@ from ovperception.benchmarking.runner import (CaseResult, StepTimes, label_size,
                                               run_case, synthetic_images)
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
-from ovperception.models.heads import DenseSimilarityHead
+from ovperception.models.segmentation import DenseSimilarityHead
 from ovperception.models.inference import encode_windows, sliding_windows, stitch_windows
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_CLIP_KWARGS

@@ -46,7 +46,7 @@ class ToyBackbone(nn.Module):
 def toy_model(**kwargs):
     """An OVModel over the toy backbone and the training-free similarity head."""
     from ovperception.models import OVModel
-    from ovperception.models.heads import DenseSimilarityHead
+    from ovperception.models.segmentation import DenseSimilarityHead
     head_kwargs = kwargs.pop('head_kwargs', {})
     backbone = kwargs.pop('backbone', None) or ToyBackbone()
     head = kwargs.pop('head', None) or DenseSimilarityHead(**head_kwargs)

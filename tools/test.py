@@ -11,7 +11,7 @@ import os.path as osp
 from mmengine.runner import Runner
 
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-from ovperception.runner_utils import (add_runner_arguments, load_config,
+from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
                                        parse_runner_arguments, run_cli)
 from ovperception.utils.atomic import atomic_write_json
 

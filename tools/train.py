@@ -10,7 +10,7 @@ import argparse
 from mmengine.runner import Runner
 
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-from ovperception.runner_utils import (add_runner_arguments, load_config,
+from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
                                        parse_runner_arguments, run_cli)
 
 

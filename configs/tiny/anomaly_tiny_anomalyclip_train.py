@@ -8,7 +8,7 @@ with read_base():
     from .._base_.models.tiny_anomaly import *
     from .._base_.schedules.anomalyclip_adam import *
 
-from ovperception.models.heads import AnomalyCLIPHead
+from ovperception.models.anomaly import AnomalyCLIPHead
 
 model.head = dict(type=AnomalyCLIPHead, n_ctx=4, deep_depth=2, deep_n_ctx=2,
                   feature_layers=(0, 1), dense_last=True, text_width=32)

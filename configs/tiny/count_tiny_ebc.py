@@ -8,7 +8,7 @@ with read_base():
     from .._base_.models.tiny_clip_vit import *
     from .._base_.schedules.iter_20k import *
 
-from ovperception.models.heads import BlockwiseCountingHead
+from ovperception.models.counting import BlockwiseCountingHead
 
 model.head = dict(type=BlockwiseCountingHead, in_channels=32, feature_stride=16, block_size=8,
                   bins=[[0], [1], [2, 'inf']], representatives=[0, 1, 2.2], hidden_channels=32)

@@ -3,7 +3,7 @@
 from mmengine.config import read_base
 
 from ovperception.models.detection import ConnectedComponentProposals
-from ovperception.models.heads import OVDetectionHead
+from ovperception.models.detection import OVDetectionHead
 
 with read_base():
     from .._base_.default_runtime import *

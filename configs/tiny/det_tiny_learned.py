@@ -4,7 +4,7 @@ from mmengine.config import read_base
 
 from ovperception.evaluation import CocoMetric
 from ovperception.models.detection import LearnedProposals
-from ovperception.models.heads import OVDetectionHead
+from ovperception.models.detection import OVDetectionHead
 
 with read_base():
     from .._base_.default_runtime import *

@@ -3,7 +3,7 @@
 from mmengine.config import read_base
 
 from ovperception.models.detection import SAMProposals
-from ovperception.models.heads import OVDetectionHead
+from ovperception.models.detection import OVDetectionHead
 from ovperception.models.refiners import SAMWrapper
 
 with read_base():

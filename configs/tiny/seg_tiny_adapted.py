@@ -8,7 +8,7 @@ with read_base():
     from .._base_.models.tiny_clip_vit import *
     from .._base_.schedules.iter_20k import *
 
-from ovperception.models.heads import AdaptedSimilarityHead
+from ovperception.models.segmentation import AdaptedSimilarityHead
 
 model.head = dict(type=AdaptedSimilarityHead, in_channels=32, hidden_channels=64,
                   logit_scale=40.0)

@@ -4,7 +4,7 @@
 #     python tools/test.py configs/tiny/seg_tiny_trident.py
 from mmengine.config import read_base
 
-from ovperception.models.heads import TridentHead
+from ovperception.models.segmentation import TridentHead
 from ovperception.models.refiners import SAMWrapper
 
 with read_base():

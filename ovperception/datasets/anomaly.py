@@ -30,7 +30,7 @@ from mmengine.structures import PixelData
 
 from ovperception.datasets.base import DatasetNotFoundError, OVBaseDataset, require_path
 from ovperception.datasets.transforms import BaseTransform, PackOVInputs
-from ovperception.models.clip.anomaly_prompts import object_name
+from ovperception.models.anomaly.prompts import object_name
 from ovperception.registry import DATASETS, TRANSFORMS
 from ovperception.utils.image_io import load_label_map
 

@@ -1,6 +1,6 @@
 """Base dataset: a vocabulary read from a class-name file travels with every sample.
 
-Class-name files (``ovperception/datasets/classnames/*.txt``) hold one class
+Class-name files (``ovperception/classnames/*.txt``) hold one class
 per line, in label-id order; a line may list synonyms separated by ``';'``
 (``"person; man; woman"``), the first being the display name. Text after
 ``'#'`` and blank lines are ignored.
@@ -17,18 +17,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 from mmengine.dataset import BaseDataset
 
-from ovperception.models.clip.vocabulary import Vocabulary, VocabularyError, split_synonyms
+from ovperception.models.clip.classnames import (CLASSNAMES_DIR, ClassnamesError,  # noqa: F401
+                                                available_classnames_files, load_classnames,
+                                                parse_classnames, resolve_classnames_file)
+from ovperception.models.clip.vocabulary import Vocabulary, split_synonyms
 from ovperception.registry import TRANSFORMS
-
-#: Folder of the class-name files shipped with the package.
-CLASSNAMES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'classnames')
 
 #: Where users are sent when a dataset is missing on disk.
 DATASETS_DOC = 'docs/datasets.md'
-
-
-class ClassnamesError(ValueError):
-    """A class-name file or list is empty or inconsistent."""
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -54,62 +50,6 @@ def require_path(path: str, what: str, dataset: str) -> str:
             f'{dataset}: {what} not found: {path!r}. Check data_root / data_prefix; see '
             f'{DATASETS_DOC} for how to download and lay out this dataset.')
     return path
-
-
-def available_classnames_files() -> list[str]:
-    """Bare names of the class-name files shipped with the package."""
-    return sorted(name[:-4] for name in os.listdir(CLASSNAMES_DIR) if name.endswith('.txt'))
-
-
-def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
-    """Turn a path or a bare name (``'voc21'`` / ``'voc21.txt'``) into a file path.
-
-    Raises:
-        FileNotFoundError: neither an existing file nor a shipped name.
-    """
-    candidate = os.fspath(name_or_path)
-    if os.path.isfile(candidate):
-        return candidate
-    bare = candidate if candidate.endswith('.txt') else f'{candidate}.txt'
-    shipped = os.path.join(CLASSNAMES_DIR, bare)
-    if os.sep not in candidate and os.path.isfile(shipped):
-        return shipped
-    raise FileNotFoundError(
-        f'class-name file {candidate!r} not found: give an existing path or one of the '
-        f'shipped names {available_classnames_files()}')
-
-
-def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list[str]:
-    """Normalise and validate vocabulary entries (the rules of :class:`Vocabulary`).
-
-    Args:
-        entries: raw lines or list items; ``'#'`` starts a comment, blank
-            entries are skipped.
-        source: where the entries come from, for error messages.
-
-    Returns:
-        One normalised entry per class (``'a; b'`` spacing).
-
-    Raises:
-        ClassnamesError: no classes, the same class twice, or one name used
-            by two classes.
-    """
-    classnames = [entry for entry in (raw.split('#', 1)[0].strip() for raw in entries)
-                  if entry.strip(' ;')]
-    if not classnames:
-        raise ClassnamesError(f'{source}: no class names found (one class per line, '
-                              f'synonyms separated by ";", "#" starts a comment)')
-    try:
-        return list(Vocabulary.parse(classnames).entries)
-    except VocabularyError as error:
-        raise ClassnamesError(f'{source}: {error}') from error
-
-
-def load_classnames(name_or_path: str | os.PathLike) -> list[str]:
-    """Read and validate a class-name file (path or shipped bare name)."""
-    path = resolve_classnames_file(name_or_path)
-    with open(path, encoding='utf-8') as handle:
-        return parse_classnames(handle.read().splitlines(), source=path)
 
 
 def classnames_metainfo(classnames: Sequence[str]) -> dict[str, Any]:

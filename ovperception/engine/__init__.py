@@ -2,7 +2,7 @@
 from ovperception.engine.few_shot import FewShotMemoryHook
 from ovperception.engine.hooks import ProgressBarHook, SegVisualizationHook
 from ovperception.engine.plain_checkpoint import PlainCheckpointHook
-from ovperception.engine.safe_load import load_checkpoint_safely
+from ovperception.utils.safe_load import load_checkpoint_safely
 
 __all__ = ['FewShotMemoryHook', 'ProgressBarHook', 'SegVisualizationHook', 'PlainCheckpointHook',
            'load_checkpoint_safely']

@@ -15,7 +15,7 @@ from mmengine.model import is_model_wrapper
 from tqdm import tqdm
 
 from ovperception.models.anomaly.few_shot import draw_normal_references, remember_normal_images
-from ovperception.models.clip.anomaly_prompts import object_name
+from ovperception.models.anomaly.prompts import object_name
 from ovperception.registry import HOOKS
 
 

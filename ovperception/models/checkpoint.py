@@ -17,7 +17,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from ovperception.engine.safe_load import load_checkpoint_safely
+from ovperception.utils.safe_load import load_checkpoint_safely
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
 
 MODEL_PREFIXES = ('backbone.', 'head.', 'refiners.', 'data_preprocessor.')

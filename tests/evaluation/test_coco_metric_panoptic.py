@@ -7,7 +7,7 @@ import torch
 from mmengine.structures import InstanceData, PixelData
 
 from ovperception.evaluation import CocoMetric
-from ovperception.models.heads.mask_inference import instance_inference
+from ovperception.models.panoptic.mask_inference import instance_inference
 from ovperception.structures import OVDataSample
 from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID, panoptic_to_instances
 

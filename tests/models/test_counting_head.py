@@ -10,9 +10,9 @@ import torch
 from ovperception.datasets.counting_transforms import PackCountingInputs
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.models import OVModel
-from ovperception.models.heads.count_bins import (CountBins, bin_averages, pluralize,
+from ovperception.models.counting.count_bins import (CountBins, bin_averages, pluralize,
                                                   points_to_block_counts)
-from ovperception.models.heads.counting import BlockwiseCountingHead, block_sum
+from ovperception.models.counting.blockwise_head import BlockwiseCountingHead, block_sum
 from ovperception.models.inference import stitch_windows
 from ovperception.structures import OVDataSample
 from tests.toy_models import ToyBackbone

@@ -9,7 +9,7 @@ from ovperception.evaluation import CocoMetric
 from ovperception.models import OVModel
 from ovperception.models.clip.vocabulary import VocabularyError
 from ovperception.models.detection.proposals import Proposals, ProposalSource
-from ovperception.models.heads import OVDetectionHead
+from ovperception.models.detection import OVDetectionHead
 from ovperception.models.stitched import StitchedWindows
 from ovperception.structures import OVDataSample
 from tests.detection_toys import ColourBackbone

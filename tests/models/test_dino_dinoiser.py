@@ -11,7 +11,7 @@ from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
-from ovperception.models.heads import SaliencyFilteredHead
+from ovperception.models.segmentation import SaliencyFilteredHead
 from ovperception.models.refiners.dino import DINOEncoder
 from ovperception.models.refiners.dinoiser import (CLIPDINOiserBackbone, CLIPDINOiserDistiller,
                                                    found_foreground, patch_correlations,

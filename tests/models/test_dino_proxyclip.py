@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
-from ovperception.models.heads import DenseSimilarityHead
+from ovperception.models.segmentation import DenseSimilarityHead
 from ovperception.models.refiners.dino import DINOEncoder
 from ovperception.models.refiners.proxyclip import (ProxyCLIPBackbone, proxy_affinity,
                                                     proxy_attention, resample_tokens)

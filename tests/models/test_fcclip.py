@@ -7,7 +7,7 @@ import torch
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from ovperception.models.segmentors.fcclip import seen_class_mask
+from ovperception.models.panoptic.fcclip import seen_class_mask
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample
 from ovperception.utils.panoptic import INSTANCE_OFFSET
@@ -85,7 +85,7 @@ def test_seen_and_unseen_classes_get_alpha_and_beta(model, monkeypatch):
     assert seen_class_mask(['Sky', 'zebra; road', 'car'], model.seen_names).tolist() == [
         True, True, False]
     calls = []
-    from ovperception.models.segmentors import fcclip
+    from ovperception.models.panoptic import fcclip
     real = fcclip.geometric_ensemble
 
     def spy(in_logits, out_logits, seen, alpha, beta, valid=None):

@@ -8,13 +8,12 @@ import pytest
 import torch
 
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
-from ovperception.models.heads import (ContentDependentTransfer, FPNPixelDecoder,
-                                       MaskTransformerDecoder)
-from ovperception.models.heads.ensemble import geometric_ensemble
-from ovperception.models.heads.mask_decoder import attention_mask_from
-from ovperception.models.heads.mask_inference import (instance_inference, mask_pool,
+from ovperception.models.panoptic import ContentDependentTransfer, FPNPixelDecoder, MaskTransformerDecoder
+from ovperception.models.panoptic.ensemble import geometric_ensemble
+from ovperception.models.panoptic.mask_decoder import attention_mask_from
+from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                       panoptic_inference, semantic_inference)
-from ovperception.models.losses import MaskSetCriterion, SegmentTargets
+from ovperception.models.panoptic.set_criterion import MaskSetCriterion, SegmentTargets
 from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID, semantic_to_panoptic
 
 
@@ -225,7 +224,7 @@ def test_content_transfer_starts_as_identity_and_depends_on_the_image():
 
 
 def test_uncertain_points_prefer_mask_boundaries():
-    from ovperception.models.losses import uncertain_points
+    from ovperception.models.panoptic.set_criterion import uncertain_points
     torch.manual_seed(0)
     # the logit grows with the distance to the vertical centre line (the mask boundary)
     xs = (torch.arange(32) + 0.5) / 32

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 
-from ovperception.models.heads import AdaptedSimilarityHead
+from ovperception.models.segmentation import AdaptedSimilarityHead
 from ovperception.structures import OVDataSample
 from tests.toy_models import ToyBackbone, toy_model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ovperception.models.clip.anomaly_prompts import (ANOMALOUS_STATES, NORMAL_STATES,
+from ovperception.models.anomaly.prompts import (ANOMALOUS_STATES, NORMAL_STATES,
                                                       WINCLIP_TEMPLATES, compose_state_templates,
                                                       object_name, state_prompt_templates)
 from ovperception.models.clip.open_clip import OpenCLIPBackbone

@@ -5,7 +5,7 @@ import torch
 from mmengine.structures import PixelData
 
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
-from ovperception.models.heads import AdaptedSimilarityHead, DenseSimilarityHead
+from ovperception.models.segmentation import AdaptedSimilarityHead, DenseSimilarityHead
 from ovperception.structures import OVDataSample
 
 

@@ -4,7 +4,7 @@
 from ovperception.models.anomaly import OVAnomalyModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import AnomalyCLIPHead
+from ovperception.models.anomaly import AnomalyCLIPHead
 
 model = dict(
     type=OVAnomalyModel,

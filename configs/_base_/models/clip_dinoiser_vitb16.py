@@ -7,7 +7,7 @@
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import SaliencyFilteredHead
+from ovperception.models.segmentation import SaliencyFilteredHead
 from ovperception.models.refiners import CLIPDINOiserBackbone
 
 model = dict(

@@ -4,7 +4,7 @@
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import BlockwiseCountingHead
+from ovperception.models.counting import BlockwiseCountingHead
 
 model = dict(
     type=OVModel,

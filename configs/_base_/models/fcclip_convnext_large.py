@@ -4,8 +4,8 @@
 from ovperception.models import FCCLIP
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import FPNPixelDecoder, MaskTransformerDecoder
-from ovperception.models.losses import MaskSetCriterion
+from ovperception.models.panoptic import FPNPixelDecoder, MaskTransformerDecoder
+from ovperception.models.panoptic import MaskSetCriterion
 
 model = dict(
     type=FCCLIP,

@@ -3,7 +3,7 @@
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import DenseSimilarityHead
+from ovperception.models.segmentation import DenseSimilarityHead
 
 model = dict(
     type=OVModel,

@@ -7,7 +7,7 @@ from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.detection import SAMProposals
-from ovperception.models.heads import OVDetectionHead
+from ovperception.models.detection import OVDetectionHead
 from ovperception.models.refiners import SAMWrapper
 
 model = dict(

@@ -1,7 +1,7 @@
 # CLIP-DINOiser training model with a tiny random CLIP ViT and a tiny random DINO teacher.
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import SaliencyFilteredHead
+from ovperception.models.segmentation import SaliencyFilteredHead
 from ovperception.models.refiners import CLIPDINOiserBackbone, CLIPDINOiserDistiller, DINOEncoder
 
 tiny_clip_kwargs = dict(

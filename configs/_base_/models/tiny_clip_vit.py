@@ -2,7 +2,7 @@
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import DenseSimilarityHead
+from ovperception.models.segmentation import DenseSimilarityHead
 
 tiny_clip_kwargs = dict(
     embed_dim=32,

@@ -2,8 +2,8 @@
 from ovperception.models import FCCLIP
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import FPNPixelDecoder, MaskTransformerDecoder
-from ovperception.models.losses import MaskSetCriterion
+from ovperception.models.panoptic import FPNPixelDecoder, MaskTransformerDecoder
+from ovperception.models.panoptic import MaskSetCriterion
 
 tiny_convnext_clip_kwargs = dict(
     embed_dim=32,

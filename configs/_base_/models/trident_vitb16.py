@@ -13,7 +13,7 @@
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.heads import TridentHead
+from ovperception.models.segmentation import TridentHead
 from ovperception.models.refiners import DINOEncoder, ProxyCLIPBackbone, SAMWrapper
 
 model = dict(

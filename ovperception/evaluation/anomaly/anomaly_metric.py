@@ -32,7 +32,7 @@ from ovperception.registry import METRICS
 
 from .aupro import aupro
 from .curves import average_precision, f1_max, roc_auc
-from .smoothing import smooth_anomaly_map
+from ovperception.utils.smoothing import smooth_anomaly_map
 
 IMAGE_METRICS = ('image_AUROC', 'image_AP', 'image_F1max')
 PIXEL_METRICS = ('pixel_AUROC', 'pixel_AP', 'pixel_F1max', 'AUPRO')

@@ -10,7 +10,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
-from ovperception.evaluation.anomaly.smoothing import smooth_anomaly_map
+from ovperception.utils.smoothing import smooth_anomaly_map
 from ovperception.models.clip.vocabulary import split_synonyms
 from ovperception.models.ov_model import OVModel
 from ovperception.models.modes import ModeDispatchMixin

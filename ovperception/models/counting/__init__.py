@@ -1,6 +1,10 @@
-"""Zero-shot class-agnostic counting (point -> segment -> count) on CLIP and SAM."""
+"""Counting: the CLIP-EBC blockwise count-bin head and zero-shot point -> segment -> count
+(PseCo-style) on CLIP and SAM."""
+from ovperception.models.counting.blockwise_head import BlockwiseCountingHead
+from ovperception.models.counting.count_bins import CountBins
 from ovperception.models.counting.mask_scores import boxes_to_masks, pool_in_masks
 from ovperception.models.counting.peaks import find_peaks
 from ovperception.models.counting.zero_shot import ZeroShotCountingHead
 
-__all__ = ['ZeroShotCountingHead', 'find_peaks', 'pool_in_masks', 'boxes_to_masks']
+__all__ = ['BlockwiseCountingHead', 'CountBins', 'ZeroShotCountingHead', 'find_peaks',
+           'pool_in_masks', 'boxes_to_masks']

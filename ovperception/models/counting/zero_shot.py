@@ -32,7 +32,7 @@ from torchvision.ops import nms
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.counting.mask_scores import boxes_to_masks, pool_in_masks
 from ovperception.models.counting.peaks import find_peaks
-from ovperception.models.heads.segmentation import DenseSimilarityHead
+from ovperception.models.segmentation.similarity import DenseSimilarityHead
 from ovperception.models.refiners.mask_ops import masks_to_boxes
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList

@@ -1,10 +1,11 @@
-"""Open-vocabulary detection building blocks: proposal sources and BIRDet post-processing."""
+"""Open-vocabulary detection: the detection head, proposal sources and BIRDet post-processing."""
 from ovperception.models.detection.birdet import (background_embeddings, classify_embeddings,
                                                   overlap_ratio, partial_object_suppression)
+from ovperception.models.detection.head import OVDetectionHead
 from ovperception.models.detection.proposals import (ConnectedComponentProposals,
                                                      LearnedProposals, ProposalInputs, Proposals,
                                                      ProposalSource, SAMProposals)
 
-__all__ = ['ConnectedComponentProposals', 'LearnedProposals', 'SAMProposals', 'ProposalSource',
-           'ProposalInputs', 'Proposals', 'background_embeddings', 'classify_embeddings',
-           'overlap_ratio', 'partial_object_suppression']
+__all__ = ['OVDetectionHead', 'ConnectedComponentProposals', 'LearnedProposals', 'SAMProposals',
+           'ProposalSource', 'ProposalInputs', 'Proposals', 'background_embeddings',
+           'classify_embeddings', 'overlap_ratio', 'partial_object_suppression']

@@ -1,14 +1,23 @@
-"""Task heads (one file per task)."""
-from ovperception.models.heads.anomaly import AnomalyCLIPHead, WinCLIPHead
-from ovperception.models.heads.base import BaseOVHead
-from ovperception.models.heads.content_transfer import ContentDependentTransfer
-from ovperception.models.heads.counting import BlockwiseCountingHead
-from ovperception.models.heads.detection import OVDetectionHead
-from ovperception.models.heads.mask_decoder import MaskTransformerDecoder
-from ovperception.models.heads.pixel_decoder import FPNPixelDecoder
-from ovperception.models.heads.saliency_filter import SaliencyFilteredHead
-from ovperception.models.heads.segmentation import AdaptedSimilarityHead, DenseSimilarityHead
-from ovperception.models.heads.trident import TridentHead
+"""Deprecated import path (kept for one release): every head now lives in its task's package.
+
+``from ovperception.models.heads import X`` keeps working and warns once; import from
+``ovperception.models.{segmentation,panoptic,detection,counting,anomaly}`` instead (see
+docs/architecture.md). Registry names and config ``type=`` strings are unchanged.
+"""
+import warnings
+
+from ovperception.models.anomaly import AnomalyCLIPHead, WinCLIPHead
+from ovperception.models.base_head import BaseOVHead
+from ovperception.models.counting import BlockwiseCountingHead
+from ovperception.models.detection import OVDetectionHead
+from ovperception.models.panoptic import (ContentDependentTransfer, FPNPixelDecoder,
+                                          MaskTransformerDecoder)
+from ovperception.models.segmentation import (AdaptedSimilarityHead, DenseSimilarityHead,
+                                              SaliencyFilteredHead, TridentHead)
+
+warnings.warn('ovperception.models.heads is deprecated: import heads from their task package '
+              '(ovperception.models.segmentation, .panoptic, .detection, .counting, .anomaly)',
+              DeprecationWarning, stacklevel=2)
 
 __all__ = ['AnomalyCLIPHead', 'WinCLIPHead', 'BaseOVHead', 'BlockwiseCountingHead',
            'OVDetectionHead', 'SaliencyFilteredHead', 'ContentDependentTransfer',

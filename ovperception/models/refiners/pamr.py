@@ -190,7 +190,7 @@ class PAMRRefiner(nn.Module):
     """PAMR as a module: ``refiner(image, scores) -> scores`` and ``refine(images, samples)``.
 
     The usual place is the segmentation head's ``score_refiner`` (see
-    :class:`~ovperception.models.heads.DenseSimilarityHead`), which runs it on the stitched
+    :class:`~ovperception.models.segmentation.DenseSimilarityHead`), which runs it on the stitched
     per-name cosine maps at the working resolution, before the softmax, threshold and resize
     (as NACLIP does). As a post-head refiner (``OVModel(refiners=[...])``) it needs the head's
     ``return_logits=True``: it refines ``seg_logits`` (class probabilities) and re-labels

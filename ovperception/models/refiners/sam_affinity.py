@@ -14,7 +14,7 @@ values ``v`` resampled to the CLIP token grid (``n`` tokens), for every head ``h
 
 The cap keeps ``c_ii = 1`` above the threshold, so no row is empty. ``S`` is any map on the
 CLIP grid: :meth:`SAMAffinityAggregation.aggregate_grid` applies ``A`` to it as it is (Trident:
-the stitched dense CLIP features, C channels, which :class:`~ovperception.models.heads.TridentHead`
+the stitched dense CLIP features, C channels, which :class:`~ovperception.models.segmentation.TridentHead`
 then re-normalises and matches with the text), :meth:`SAMAffinityAggregation.aggregate` to
 per-name score maps at the working resolution (averaged onto the grid, aggregated, resized
 back; without Trident's re-normalisation of the aggregated features). The relative-position
@@ -71,9 +71,9 @@ def sam_affinity(q: Tensor, k: Tensor, v: Tensor, scale: float, cos_factor: floa
 class SAMAffinityAggregation(nn.Module):
     """Trident's global aggregation as a score refiner (see the module docstring).
 
-    Usable as any :class:`~ovperception.models.heads.DenseSimilarityHead`'s
+    Usable as any :class:`~ovperception.models.segmentation.DenseSimilarityHead`'s
     ``score_refiner``: ``forward(image (1, 3, H, W), scores (1, N, H, W))`` encodes the image
-    with SAM once and aggregates the scores. :class:`~ovperception.models.heads.TridentHead`
+    with SAM once and aggregates the scores. :class:`~ovperception.models.segmentation.TridentHead`
     calls :meth:`aggregate` with a SAM state it shares with the SAM refinement.
 
     Args:

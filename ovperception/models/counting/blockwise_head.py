@@ -25,8 +25,8 @@ from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
-from ovperception.models.heads.base import BaseOVHead
-from ovperception.models.heads.count_bins import (EBC_BINS_T4, CountBins,
+from ovperception.models.base_head import BaseOVHead
+from ovperception.models.counting.count_bins import (EBC_BINS_T4, CountBins,
                                                   points_to_block_counts)
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList

@@ -9,7 +9,7 @@ from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
-from ovperception.models.heads.base import BaseOVHead
+from ovperception.models.base_head import BaseOVHead
 from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList

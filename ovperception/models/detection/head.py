@@ -37,7 +37,7 @@ from ovperception.models.detection.birdet import (BACKGROUND_MODES, POS_MODES,
                                                   image_descriptor, partial_object_suppression)
 from ovperception.models.detection.proposals import (ProposalInputs, Proposals, ProposalSource,
                                                      valid_boxes)
-from ovperception.models.heads.base import BaseOVHead
+from ovperception.models.base_head import BaseOVHead
 from ovperception.models.stitched import DenseOutput, StitchedWindows
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList

@@ -12,7 +12,7 @@ from typing import Mapping
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovperception.models.heads.positional import sine_position_encoding
+from ovperception.models.panoptic.positional import sine_position_encoding
 from ovperception.registry import MODELS
 
 LEVELS = ('res2', 'res3', 'res4', 'res5')

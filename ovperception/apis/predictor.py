@@ -1,78 +1,17 @@
-"""Python API: build a model from a config and query it with any vocabulary.
-
-Example::
-
-    from ovperception.apis import init_model, OVPredictor
-    model = init_model('configs/segmentation/sclip_vitb16_ade20k_336.py', device='cpu')
-    predictor = OVPredictor(model)
-    predictor.set_image('street.jpg')          # the backbone runs once here
-    cars = predictor.predict(['car', 'road', 'sky'])
-    people = predictor.predict(['person; pedestrian', 'bicycle'])
-"""
+"""The predictor: encode an image once, then answer any number of vocabularies."""
 from __future__ import annotations
 
-import os
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
+from ovperception.apis.model import inference_pipeline
 from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
 from ovperception.models.ov_model import EncodedImages, OVModel
-from ovperception.registry import MODELS, TRANSFORMS
+from ovperception.registry import TRANSFORMS
 from ovperception.structures import OVDataSample
 from ovperception.utils.image_io import load_image
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-_SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadSegAnnotations', 'LoadAnnotations',
-                       'LoadDetAnnotations')
-
-
-def init_model(config: str | Config, weights: str | None = None, device: str = 'cpu', *,
-               cfg_options: dict | None = None) -> OVModel:
-    """Build the model of ``config``, load ``weights`` and put it in eval mode on ``device``."""
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'ovperception'))
-    state = prepare_config_for_weights(cfg.model, weights) if weights else None
-    model = MODELS.build(cfg.model)
-    if state is not None:
-        load_model_state(model, state, weights)
-    model.cfg = cfg
-    return model.to(device).eval()
-
-
-def _type_name(transform: dict) -> str:
-    kind = transform['type']
-    return kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-
-
-def inference_pipeline(cfg: Config) -> list:
-    """The config's test pipeline minus file and annotation loading (images come in memory)."""
-    dataloader = cfg.get('test_dataloader') or {}
-    steps = (dataloader.get('dataset') or {}).get('pipeline') or [dict(type='PackOVInputs')]
-    return [TRANSFORMS.build(dict(step)) for step in steps
-            if _type_name(step).split('.')[-1] not in _SKIPPED_TRANSFORMS]
-
-
-def find_images(path: str) -> list[str]:
-    """One image path, or every image below a folder (sorted, hidden files skipped)."""
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f'{path!r} is neither an image file nor a folder')
-    found = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-        found.extend(os.path.join(root, f) for f in sorted(files)
-                     if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith('.'))
-    if not found:
-        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) found in {path!r}')
-    return found
 
 
 class OVPredictor:
@@ -147,12 +86,3 @@ class OVPredictor:
         sample = OVDataSample(metainfo=dict(self._metainfo, **(metainfo or {}),
                                             classnames=classnames))
         return self.model.decode(self._encoded, [sample])[0]
-
-
-def predict_images(model: OVModel, paths: Sequence[str],
-                   vocabulary: Sequence[str] | str) -> Iterator[tuple[str, OVDataSample]]:
-    """Yield ``(path, sample)`` for each image of ``paths`` with one vocabulary."""
-    predictor = OVPredictor(model)
-    for path in paths:
-        predictor.set_image(path)
-        yield path, predictor.predict(vocabulary)

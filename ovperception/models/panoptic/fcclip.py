@@ -11,7 +11,7 @@ One frozen ConvNeXt / ResNet CLIP image tower feeds both
   mask-pooled under each predicted mask, projected by the CLIP head and compared with
   the same text embeddings (CLIP logit scale),
 
-combined by the geometric ensemble (:mod:`ovperception.models.heads.ensemble`), with
+combined by the geometric ensemble (:mod:`ovperception.models.panoptic.ensemble`), with
 weights ``alpha`` for classes of the training vocabulary and ``beta`` for the others.
 """
 from __future__ import annotations
@@ -28,11 +28,11 @@ from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
-from ovperception.models.heads.ensemble import geometric_ensemble
-from ovperception.models.heads.mask_inference import (instance_inference, mask_pool,
+from ovperception.models.panoptic.ensemble import geometric_ensemble
+from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                       panoptic_inference, semantic_inference)
 from ovperception.models.ov_model import OVModel
-from ovperception.models.segmentors.targets import segment_targets
+from ovperception.models.panoptic.targets import segment_targets
 from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
@@ -135,7 +135,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         self.void_embedding = nn.Parameter(torch.randn(embed_dim) / math.sqrt(embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if isinstance(seen_classnames, str):
-            from ovperception.datasets.base import load_classnames  # datasets import models
+            from ovperception.models.clip.classnames import load_classnames
             seen_classnames = load_classnames(seen_classnames)
         self.seen_names = frozenset(n.lower() for entry in (seen_classnames or ())
                                     for n in split_synonyms(entry))

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovperception.models.heads.positional import sine_position_encoding
+from ovperception.models.panoptic.positional import sine_position_encoding
 from ovperception.registry import MODELS
 
 #: per decoder output: (class embeddings (B, Q, E), mask logits (B, Q, H/4, W/4))

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ovperception.models.anomaly.losses import dice_loss, focal_loss
 from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
                                                        memory_distance, window_indices)
-from ovperception.models.clip.anomaly_prompts import (ANOMALOUS_STATES, NORMAL_STATES,
+from ovperception.models.anomaly.prompts import (ANOMALOUS_STATES, NORMAL_STATES,
                                                       state_prompt_templates)
 from ovperception.models.clip.prompt_learning import encode_text_with_prompts
 from ovperception.models.clip.text_cache import TextEmbeddingCache

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
-from ovperception.models.heads.segmentation import DenseSimilarityHead
+from ovperception.models.segmentation.similarity import DenseSimilarityHead
 from ovperception.models.refiners.sam import SAMImageState, SAMWrapper
 from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation
 from ovperception.models.refiners.sam_refiner import SAMRefineOptions, refine_sem_seg_with_sam

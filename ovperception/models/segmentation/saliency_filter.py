@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
-from ovperception.models.heads.segmentation import IGNORE_INDEX, DenseSimilarityHead
+from ovperception.models.segmentation.similarity import IGNORE_INDEX, DenseSimilarityHead
 from ovperception.models.inference import map_resized_in_chunks
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList

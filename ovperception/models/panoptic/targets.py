@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ovperception.utils.panoptic import INSTANCE_OFFSET
-from ovperception.models.losses import SegmentTargets
+from ovperception.models.panoptic.set_criterion import SegmentTargets
 from ovperception.structures import OVDataSample
 
 IGNORE_INDEX = 255

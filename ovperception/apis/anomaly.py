@@ -1,0 +1,109 @@
+"""Anomaly helpers for the demo and scripts: build a predictor, calibrate a threshold.
+
+Threshold calibration from normal images: every image of a folder of *normal*
+examples is scored, and the threshold is the ``quantile`` of their image scores
+(``1.0``, the default, is their maximum: no calibration image would be called
+anomalous; ``0.99`` tolerates 1 % false alarms on images like them). Scores are
+only comparable for the same model, object name and input size.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.logging import print_log
+from tqdm import tqdm
+
+from ovperception.apis.model import init_model
+from ovperception.apis.predictor import OVPredictor
+from ovperception.models.anomaly.few_shot import remember_normal_images
+from ovperception.utils.image_io import load_image
+
+
+def is_anomaly_config(config: str | Config) -> bool:
+    """Whether a config builds an :class:`OVAnomalyModel`."""
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    kind = cfg.model.get('type')
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+    return name.split('.')[-1] == 'OVAnomalyModel'
+
+
+def image_scores(predictor: OVPredictor, paths: Sequence[str],
+                 vocabulary: Sequence[str]) -> np.ndarray:
+    """(N,) image-level anomaly scores of ``paths`` for the object named by ``vocabulary``."""
+    scores = []
+    for path in tqdm(paths, desc='calibration images', disable=len(paths) < 2):
+        predictor.set_image(path)
+        scores.append(float(predictor.predict(list(vocabulary)).pred_score))
+    return np.asarray(scores, dtype=np.float64)
+
+
+def calibrate_threshold(scores: np.ndarray, quantile: float = 1.0) -> float:
+    """Threshold = ``quantile`` of the image scores of normal images (1.0 = their max)."""
+    if not 0.0 < quantile <= 1.0:
+        raise ValueError(f'calibration quantile must be in (0, 1], got {quantile}')
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0:
+        raise ValueError('no normal images to calibrate the threshold on')
+    return float(np.quantile(scores, quantile))
+
+
+def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> None:
+    """WinCLIP+ few-shot mode: remember the patches and windows of k normal images.
+
+    The images go through the predictor's pipeline (the config's resize), so they share
+    the patch grid of the images scored afterwards.
+    """
+    if not paths:
+        raise ValueError('no reference images for the few-shot memory')
+    packed = []
+    for path in paths:
+        array = load_image(path)
+        results = dict(img=array, img_path=path, ori_shape=array.shape[:2],
+                       img_shape=array.shape[:2], classnames=['_'])
+        for transform in predictor.pipeline:
+            results = transform(results)
+        packed.append(results)
+    remember_normal_images(predictor.model, packed)
+    print_log(f'few-shot memory: {len(paths)} normal reference images', logger='current')
+
+
+def evaluation_sigma(cfg: Config) -> float:
+    """The Gaussian sigma the config's ``AnomalyMetric`` smooths maps with (0 if none)."""
+    evaluator = cfg.get('test_evaluator') or cfg.get('val_evaluator') or {}
+    if isinstance(evaluator, (list, tuple)):
+        evaluator = next((e for e in evaluator if 'gaussian_sigma' in e), {})
+    return float(evaluator.get('gaussian_sigma', 0.0) or 0.0)
+
+
+def build_anomaly_predictor(config: str, weights: str | None, device: str,
+                            vocabulary: Sequence[str], threshold: float | None = None,
+                            normal_paths: Sequence[str] = (), quantile: float = 1.0,
+                            cfg_options: dict | None = None,
+                            reference_paths: Sequence[str] = (),
+                            smoothing_sigma: float | None = None) -> OVPredictor:
+    """An :class:`OVPredictor` over an anomaly model whose verdict uses ``threshold``,
+    or a threshold calibrated on ``normal_paths`` (which wins when both are given);
+    ``reference_paths`` fill the few-shot memory first (WinCLIP+).
+
+    Output maps are smoothed with ``smoothing_sigma`` (default: the model's
+    ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the heatmap is the map the metrics see; scores are unaffected).
+    """
+    model = init_model(config, weights, device, cfg_options=cfg_options)
+    if smoothing_sigma is None:  # the model config's own setting, else the metric's
+        smoothing_sigma = model.map_smoothing_sigma or evaluation_sigma(model.cfg)
+    if smoothing_sigma < 0:
+        raise ValueError(f'anomaly map smoothing sigma must be >= 0, got {smoothing_sigma}')
+    model.map_smoothing_sigma = float(smoothing_sigma)
+    predictor = OVPredictor(model)
+    if reference_paths:
+        set_few_shot_references(predictor, reference_paths)
+    if normal_paths:
+        scores = image_scores(predictor, normal_paths, vocabulary)
+        threshold = calibrate_threshold(scores, quantile)
+        print_log(f'anomaly threshold {threshold:.4f}: quantile {quantile} of the scores of '
+                  f'{len(scores)} normal images (min {scores.min():.4f}, max '
+                  f'{scores.max():.4f})', logger='current')
+    model.anomaly_threshold = threshold
+    return predictor

@@ -1,0 +1,36 @@
+"""Image files of a path (one image, or a folder walked recursively) and folder inference."""
+from __future__ import annotations
+
+import os
+from typing import Iterator, Sequence
+
+from ovperception.apis.predictor import OVPredictor
+from ovperception.models.ov_model import OVModel
+from ovperception.structures import OVDataSample
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def find_images(path: str) -> list[str]:
+    """One image path, or every image below a folder (sorted, hidden files skipped)."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f'{path!r} is neither an image file nor a folder')
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        found.extend(os.path.join(root, f) for f in sorted(files)
+                     if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith('.'))
+    if not found:
+        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) found in {path!r}')
+    return found
+
+
+def predict_images(model: OVModel, paths: Sequence[str],
+                   vocabulary: Sequence[str] | str) -> Iterator[tuple[str, OVDataSample]]:
+    """Yield ``(path, sample)`` for each image of ``paths`` with one vocabulary."""
+    predictor = OVPredictor(model)
+    for path in paths:
+        predictor.set_image(path)
+        yield path, predictor.predict(vocabulary)

@@ -1,0 +1,7 @@
+"""Training-free and light-head semantic segmentation: dense similarity heads, the
+CLIP-DINOiser saliency filter and the Trident head."""
+from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
+from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, DenseSimilarityHead
+from ovperception.models.segmentation.trident import TridentHead
+
+__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'SaliencyFilteredHead', 'TridentHead']
