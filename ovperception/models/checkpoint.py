@@ -5,7 +5,9 @@ Two kinds of file are accepted, told apart by their keys:
 * an ovperception/mmengine checkpoint (``{'state_dict': ...}`` or a bare state
   dict whose keys start with ``backbone.`` / ``head.`` / ``refiners.``);
 * an open_clip state dict (keys such as ``visual.*``, ``token_embedding.weight``),
-  loaded into the backbone.
+  loaded into the backbone;
+* an official release of a method whose task package registers a converter
+  (``models/conversion.py``), converted on load.
 
 Files are read with ``torch.load(weights_only=True)``.
 """
@@ -17,8 +19,9 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from ovperception.utils.safe_load import load_checkpoint_safely
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
+from ovperception.models.conversion import find_converter
+from ovperception.utils.safe_load import load_checkpoint_safely
 
 MODEL_PREFIXES = ('backbone.', 'head.', 'refiners.', 'data_preprocessor.')
 
@@ -28,6 +31,11 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """The state dict stored in ``path``, converted when it is a registered official layout."""
+    return convert_official_state(read_raw_state_dict(path), path)
+
+
+def read_raw_state_dict(path: str) -> dict[str, torch.Tensor]:
     """The state dict stored in ``path`` (``state_dict`` unwrapped, ``module.`` stripped)."""
     if not os.path.isfile(path):
         raise WeightsNotFoundError(
@@ -38,6 +46,16 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not state:
         raise CheckpointMismatchError(f'{path!r} holds no state dict')
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def convert_official_state(state: dict, path: str) -> dict[str, torch.Tensor]:
+    """``state`` converted to our layout when it is a registered official layout, else as is."""
+    converter = find_converter(state)
+    if converter is None:
+        return state
+    print_log(f'{path}: official {converter.name} checkpoint, converted on load '
+              f'(tools/convert_checkpoint.py {converter.name} converts it once)', logger='current')
+    return converter.convert(state)
 
 
 def is_model_state(state: dict) -> bool:
