@@ -224,3 +224,25 @@ def test_pad_and_reshape_helpers():
     assert fmap.shape == (2, 3, 2, 3) and fmap[1, 2, 1, 0] == tokens[1, 3, 2]
     x = torch.randn(2, 5, 8)
     torch.testing.assert_close(da.merge_heads(da.split_heads(x, 2)), x)
+
+
+def test_offset_pos_embed_resize_is_dino_rule_and_differs_from_exact_size():
+    import math
+
+    import torch.nn.functional as F
+
+    from ovperception.models.clip.dense_attn import interpolate_pos_embed
+    torch.manual_seed(0)
+    pos = torch.randn(1 + 14 * 14, 8)
+    out = interpolate_pos_embed(pos, (14, 14), (28, 21), mode='bicubic_offset')
+    grid = pos[1:].reshape(1, 14, 14, 8).permute(0, 3, 1, 2)
+    # the DINO/SCLIP formula: scale_factor=((G + 0.1) / sqrt(N)), bicubic
+    ref = F.interpolate(grid, scale_factor=((28 + 0.1) / math.sqrt(196), (21 + 0.1) / 14),
+                        mode='bicubic', align_corners=False)
+    assert torch.allclose(out[1:], ref.permute(0, 2, 3, 1).reshape(-1, 8))
+    assert torch.equal(out[0], pos[0])
+    exact = interpolate_pos_embed(pos, (14, 14), (28, 21))
+    assert (exact - out).abs().max() > 1e-3
+    assert torch.equal(interpolate_pos_embed(pos, (14, 14), (14, 14), mode='bicubic_offset'), pos)
+    with pytest.raises(ValueError, match='pos_embed_resize'):
+        interpolate_pos_embed(pos, (14, 14), (28, 28), mode='nearest')

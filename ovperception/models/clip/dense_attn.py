@@ -202,20 +202,42 @@ def pad_to_multiple(images: Tensor, multiple: tuple[int, int]) -> Tensor:
     return F.pad(images, (0, pad_w, 0, pad_h)) if pad_h or pad_w else images
 
 
+#: How a position-embedding grid is resized (``pos_embed_resize`` of the backbones).
+#: ``'bicubic'``: bicubic to the exact target size (``size=``); ``'bicubic_offset'``: the DINO
+#: rule used by SCLIP, NACLIP, ClearCLIP, ProxyCLIP and Trident, bicubic with
+#: ``scale_factor=(target + 0.1) / source``; ``'bilinear'``: bilinear to the exact size.
+POS_EMBED_RESIZE_MODES = ('bicubic', 'bicubic_offset', 'bilinear')
+
+
 def interpolate_pos_embed(pos: Tensor, src_grid: tuple[int, int], dst_grid: tuple[int, int],
-                          num_prefix: int = 1) -> Tensor:
-    """Bicubically resize a (num_prefix + h*w, D) position embedding to another grid.
+                          num_prefix: int = 1, mode: str = 'bicubic') -> Tensor:
+    """Resize a (num_prefix + h*w, D) position embedding to another grid.
 
     The prefix (class) rows are kept; at the source grid the input is returned unchanged.
+
+    Args:
+        pos: (num_prefix + src_h * src_w, D) embedding.
+        src_grid: (src_h, src_w) of ``pos``.
+        dst_grid: (dst_h, dst_w) wanted.
+        num_prefix: rows before the grid (class token).
+        mode: one of :data:`POS_EMBED_RESIZE_MODES`.
 
     Returns:
         (num_prefix + dst_h * dst_w, D).
     """
+    if mode not in POS_EMBED_RESIZE_MODES:
+        raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZE_MODES}, got {mode!r}')
     if tuple(src_grid) == tuple(dst_grid):
         return pos
     prefix, grid = pos[:num_prefix], pos[num_prefix:]
-    grid = grid.reshape(1, src_grid[0], src_grid[1], -1).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid.float(), size=tuple(dst_grid), mode='bicubic', align_corners=False)
+    grid = grid.reshape(1, src_grid[0], src_grid[1], -1).permute(0, 3, 1, 2).float()
+    if mode == 'bicubic_offset':
+        scale = ((dst_grid[0] + 0.1) / src_grid[0], (dst_grid[1] + 0.1) / src_grid[1])
+        grid = F.interpolate(grid, scale_factor=scale, mode='bicubic', align_corners=False)
+        if tuple(grid.shape[-2:]) != tuple(dst_grid):
+            raise RuntimeError(f'offset resize gave {tuple(grid.shape[-2:])}, not {dst_grid}')
+    else:
+        grid = F.interpolate(grid, size=tuple(dst_grid), mode=mode, align_corners=False)
     grid = grid.to(pos.dtype).permute(0, 2, 3, 1).reshape(-1, pos.shape[-1])
     return torch.cat([prefix, grid], dim=0)
 

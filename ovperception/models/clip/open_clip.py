@@ -27,8 +27,8 @@ from torch import Tensor, nn
 from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_pool_any_grid,
                                                  attention_pool_value_path,
                                                  block_output_projection, block_qkv,
-                                                 check_dense_mode, interpolate_pos_embed,
-                                                 mode_attention_fn, modified_block_forward,
+                                                 POS_EMBED_RESIZE_MODES, check_dense_mode,
+                                                 interpolate_pos_embed, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
@@ -141,6 +141,9 @@ class OpenCLIPBackbone(BaseModule):
         dense_mode: last-block variant for ViTs, one of ``DENSE_MODES``; CNNs accept
             ``'vanilla'`` / ``'maskclip'`` (both the attention-pool value path for ResNets).
         naclip_gaussian_std: std (in patches) of NACLIP's neighbourhood prior.
+        pos_embed_resize: how the position-embedding grid follows the input grid, one of
+            ``POS_EMBED_RESIZE_MODES`` (``'bicubic_offset'`` is the DINO +0.1 rule of the
+            official SCLIP / NACLIP / ClearCLIP / ProxyCLIP / Trident code).
         model_kwargs: overrides passed to ``open_clip.create_model`` (tiny test towers).
         cache_dir: HF hub cache / open_clip url cache (default: their defaults).
         frozen: no gradients and always in eval mode.
@@ -149,6 +152,7 @@ class OpenCLIPBackbone(BaseModule):
 
     def __init__(self, model_name: str = 'ViT-B-16', pretrained: str | None = None, *,
                  dense_mode: str = 'vanilla', naclip_gaussian_std: float = 5.0,
+                 pos_embed_resize: str = 'bicubic',
                  model_kwargs: dict | None = None, cache_dir: str | None = None,
                  frozen: bool = True, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -156,6 +160,10 @@ class OpenCLIPBackbone(BaseModule):
             raise ValueError(f'model_name {model_name!r}: schemas (hf-hub:, local-dir:) are not '
                              'supported; use a built-in name and pretrained=/path/to/file')
         check_dense_mode(dense_mode)
+        if pos_embed_resize not in POS_EMBED_RESIZE_MODES:
+            raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZE_MODES}, got '
+                             f'{pos_embed_resize!r}')
+        self.pos_embed_resize = pos_embed_resize
         self.model_name, self.dense_mode, self.frozen = model_name, dense_mode, frozen
         self.naclip_gaussian_std = float(naclip_gaussian_std)
         self.cache_dir = cache_dir
@@ -496,7 +504,8 @@ class OpenCLIPBackbone(BaseModule):
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)
         cls = v.class_embedding.to(x.dtype).reshape(1, 1, -1).expand(x.shape[0], -1, -1)
-        pos = interpolate_pos_embed(v.positional_embedding, tuple(v.grid_size), grid)
+        pos = interpolate_pos_embed(v.positional_embedding, tuple(v.grid_size), grid,
+                                    mode=self.pos_embed_resize)
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
         return v.ln_pre(x), grid
 
