@@ -21,12 +21,21 @@ class ClassnamesError(ValueError):
 
 
 def available_classnames_files() -> list[str]:
-    """Bare names of the class-name files shipped with the package."""
-    return sorted(name[:-4] for name in os.listdir(CLASSNAMES_DIR) if name.endswith('.txt'))
+    """Bare names of the class-name files shipped with the package.
+
+    Files of one official repository live in a sub-folder and are named with it
+    (``'sclip/voc21'``): each method's published-number configs use its own repository's files.
+    """
+    names = []
+    for root, _, files in os.walk(CLASSNAMES_DIR):
+        folder = os.path.relpath(root, CLASSNAMES_DIR)
+        names.extend(name[:-4] if folder == '.' else f'{folder}/{name[:-4]}'
+                     for name in files if name.endswith('.txt'))
+    return sorted(names)
 
 
 def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
-    """Turn a path or a bare name (``'voc21'`` / ``'voc21.txt'``) into a file path.
+    """Turn a path or a shipped name (``'voc21'``, ``'voc21.txt'``, ``'sclip/voc21'``) into a path.
 
     Raises:
         FileNotFoundError: neither an existing file nor a shipped name.
@@ -36,7 +45,7 @@ def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
         return candidate
     bare = candidate if candidate.endswith('.txt') else f'{candidate}.txt'
     shipped = os.path.join(CLASSNAMES_DIR, bare)
-    if os.sep not in candidate and os.path.isfile(shipped):
+    if not os.path.isabs(candidate) and '..' not in bare.split('/') and os.path.isfile(shipped):
         return shipped
     raise FileNotFoundError(
         f'class-name file {candidate!r} not found: give an existing path or one of the '
