@@ -81,12 +81,43 @@ def test_dm_count_loss_matches_the_official_dmloss(golden):
 
 def test_ot_gradient_and_wasserstein_distance_match_the_official_code(golden):
     pred, _, points = _inputs(golden)
-    distances = []
-    total = pred.sum() * 0
-    for density, image_points in zip(pred, points):
-        loss, distance = ot_loss(density, image_points, block_size=8)
-        total, distances = total + loss, distances + [distance]
+    total, distances = ot_loss(pred, points, block_size=8)
     total.backward()
     np.testing.assert_allclose(pred.grad.numpy(), golden['ot_grad'][:, 0], rtol=1e-4, atol=1e-4)
-    assert sum(distances) == pytest.approx(golden['ot_wd'].item(), rel=1e-5)
+    assert distances.sum().item() == pytest.approx(golden['ot_wd'].item(), rel=1e-5)
     assert distances[1] == 0.0  # no points: no transport
+    # one image at a time gives the same (each problem stops on its own)
+    for index in (0, 2):
+        single = pred.detach()[index:index + 1].clone().requires_grad_(True)
+        loss, distance = ot_loss(single, [points[index]], block_size=8)
+        loss.backward()
+        np.testing.assert_allclose(single.grad[0].numpy(), pred.grad[index].numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        assert distance.item() == pytest.approx(distances[index].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize('count_loss', ['dmcount', 'mae', 'mse'])
+def test_head_loss_is_the_official_dace_loss(golden, count_loss, monkeypatch):
+    """BlockwiseCountingHead.loss on the official logits equals CLIP-EBC's DACELoss (CE
+    summed over blocks, mean over images, + the count loss): value 1e-5, logit gradient 1e-4."""
+    from mmengine.structures import InstanceData
+
+    from ovperception.models.counting import BlockwiseCountingHead
+    from ovperception.structures import OVDataSample
+    head = BlockwiseCountingHead(8, feature_stride=8, block_size=8, count_loss=count_loss,
+                                 representatives=[0, 1, 2, 3, 4.29992])
+    logits = torch.from_numpy(golden['logits']).clone().requires_grad_(True)
+    monkeypatch.setattr(head, 'bin_logits', lambda feats, text: logits[:, None])
+    samples = []
+    for index in range(3):
+        sample = OVDataSample(metainfo=dict(img_shape=(32, 32)))
+        sample.gt_instances = InstanceData(points=torch.from_numpy(golden[f'p{index}']))
+        samples.append(sample)
+    losses = head.loss(None, None, samples)
+    total = losses['loss_cls'] + losses['loss_count']
+    np.testing.assert_allclose(losses['loss_cls'].item(), golden[f'dace_{count_loss}_ce'].item(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(total.item(), golden[f'dace_{count_loss}_loss'].item(), rtol=1e-5)
+    total.backward()
+    np.testing.assert_allclose(logits.grad.numpy(), golden[f'dace_{count_loss}_grad_logits'],
+                               rtol=1e-4, atol=1e-5)

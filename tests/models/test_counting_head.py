@@ -168,7 +168,7 @@ def test_loss_with_zero_objects_huge_crowds_and_missing_annotations():
     batch = model.data_preprocessor(dict(inputs=[i['inputs'] for i in items],
                                          data_samples=[i['data_samples'] for i in items]), True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
-    assert set(losses) == {'loss_cls', 'loss_count'}
+    assert set(losses) == {'loss_cls', 'loss_count', 'dm_ot', 'dm_tv', 'dm_count'}
     assert all(torch.isfinite(v) for v in losses.values())
     assert batch['data_samples'][0].gt_count.tolist() == [500.0]
     unlabelled = pack(dict(img=np.zeros((32, 32, 3), np.uint8), classnames=['person']))

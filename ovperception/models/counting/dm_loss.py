@@ -29,8 +29,9 @@ EPS, SINKHORN_EPS = 1e-8, 1e-16
 
 @dataclass
 class SinkhornResult:
-    """Entropic OT solution: ``plan = u[:, None] * K * v[None]`` and the dual potentials
-    ``alpha = reg * log(u)``, ``beta = reg * log(v)``; ``iterations`` run."""
+    """Entropic OT solution: ``plan = u[..., :, None] * K * v[..., None, :]`` and the dual
+    potentials ``alpha = reg * log(u)``, ``beta = reg * log(v)``; ``iterations`` run (the
+    most over a batch)."""
 
     plan: Tensor
     alpha: Tensor
@@ -39,46 +40,62 @@ class SinkhornResult:
 
 
 def sinkhorn(a: Tensor, b: Tensor, cost: Tensor, reg: float, max_iter: int = 100,
-             stop_threshold: float = 1e-9, check_every: int = 10) -> SinkhornResult:
+             stop_threshold: float = 1e-9, check_every: int = 10,
+             num_rows: Tensor | None = None) -> SinkhornResult:
     """Sinkhorn-Knopp matrix scaling for ``min <P, C> + reg * sum P log P`` s.t. the
     marginals of ``P`` are ``a`` and ``b`` (DMCount's ``bregman_pytorch.sinkhorn``).
 
     Every ``check_every`` iterations the squared error of the ``b`` marginal is measured and
-    the loop stops once it is at most ``stop_threshold``; a NaN / inf scaling restores the
-    previous one and stops (as DMCount does).
+    a problem stops once it is at most ``stop_threshold``; a NaN / inf scaling restores the
+    previous one and stops that problem (as DMCount does). A batch of problems runs at once,
+    each stopping on its own, with the result of running them one by one.
 
     Args:
-        a: (n,) non-negative source masses.
-        b: (m,) non-negative target masses.
-        cost: (n, m) cost matrix.
+        a: (n,) or (B, n) non-negative source masses; rows past ``num_rows`` are padding
+            (mass 0).
+        b: (m,) or (B, m) non-negative target masses.
+        cost: (n, m) or (B, n, m) cost matrix.
         reg: entropic regularisation (> 0).
         max_iter: at most this many iterations.
+        num_rows: (B,) real rows of each problem (default all n); DMCount starts ``u`` at
+            ``1 / n``.
 
     Returns:
-        :class:`SinkhornResult` (plan (n, m), alpha (n,), beta (m,)).
+        :class:`SinkhornResult` (plan (B?, n, m), alpha (B?, n), beta (B?, m)).
     """
     if reg <= 0:
         raise ValueError(f'reg must be positive, got {reg}')
-    if cost.shape != (a.shape[0], b.shape[0]):
+    batched = a.dim() == 2
+    if not batched:
+        a, b, cost = a[None], b[None], cost[None]
+    if cost.shape != (*a.shape, b.shape[-1]) or a.shape[0] != b.shape[0]:
         raise ValueError(f'cost {tuple(cost.shape)} does not match a {tuple(a.shape)} and '
                          f'b {tuple(b.shape)}')
-    u = torch.full_like(a, 1.0 / a.shape[0])
-    v = torch.full_like(b, 1.0 / b.shape[0])
+    rows = torch.full((a.shape[0],), a.shape[1], device=a.device) if num_rows is None \
+        else num_rows.to(a.device)
+    real = torch.arange(a.shape[1], device=a.device)[None] < rows[:, None]
+    u = torch.where(real, 1.0 / rows.clamp_min(1)[:, None].to(a.dtype), torch.zeros_like(a))
+    v = torch.full_like(b, 1.0 / b.shape[1])
     kernel = torch.exp(cost / -reg)
-    error, iteration = 1.0, 1
-    while error > stop_threshold and iteration <= max_iter:
-        previous = u, v
-        v = b / (u @ kernel + SINKHORN_EPS)
-        u = a / (kernel @ v + SINKHORN_EPS)
-        if not (torch.isfinite(u).all() and torch.isfinite(v).all()):
-            u, v = previous
-            break
+    active = torch.ones(a.shape[0], dtype=torch.bool, device=a.device)
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        new_v = b / (torch.bmm(u[:, None], kernel)[:, 0] + SINKHORN_EPS)
+        new_u = a / (torch.bmm(kernel, new_v[:, :, None])[:, :, 0] + SINKHORN_EPS)
+        step = active & torch.isfinite(torch.cat([new_u, new_v], 1)).all(1)
+        u = torch.where(step[:, None], new_u, u)
+        v = torch.where(step[:, None], new_v, v)
+        active = step
         if iteration % check_every == 0:
-            error = float((b - (u @ kernel) * v).pow(2).sum())
-        iteration += 1
-    plan = u[:, None] * kernel * v[None]
-    return SinkhornResult(plan, reg * torch.log(u + SINKHORN_EPS),
-                          reg * torch.log(v + SINKHORN_EPS), iteration - 1)
+            error = (b - torch.bmm(u[:, None], kernel)[:, 0] * v).pow(2).sum(1)
+            active = active & (error > stop_threshold)
+        if not bool(active.any()):
+            break
+    plan = u[:, :, None] * kernel * v[:, None, :]
+    alpha, beta = reg * torch.log(u + SINKHORN_EPS), reg * torch.log(v + SINKHORN_EPS)
+    if not batched:
+        plan, alpha, beta = plan[0], alpha[0], beta[0]
+    return SinkhornResult(plan, alpha, beta, iteration)
 
 
 def block_centres(size: int, block_size: int, device: torch.device) -> Tensor:
@@ -87,38 +104,49 @@ def block_centres(size: int, block_size: int, device: torch.device) -> Tensor:
             + block_size / 2)
 
 
-def ot_loss(density: Tensor, points: Tensor, block_size: int, reg: float = 10.0,
-            num_iter: int = 100) -> tuple[Tensor, float]:
-    """DMCount's OT term of one image.
+def ot_loss(density: Tensor, points: Sequence[Tensor], block_size: int, reg: float = 10.0,
+            num_iter: int = 100) -> tuple[Tensor, Tensor]:
+    """DMCount's OT term of a batch, summed over images (one batched Sinkhorn).
 
     Args:
-        density: (h, w) predicted block counts (with gradient).
-        points: (N, 2) xy pixel coordinates in the same (crop) image; N may be 0.
+        density: (B, h, w) predicted block counts (with gradient).
+        points: per image, (N_i, 2) xy pixel coordinates in the same (crop) image; N_i may
+            be 0 (no OT term).
         block_size: pixels per block.
 
     Returns:
         ``(loss, wasserstein)``: the scalar surrogate whose gradient w.r.t. ``density`` is
-        the OT gradient (0 without points), and ``<P, C>`` of the Sinkhorn plan (a float).
+        the OT gradient, and (B,) ``<P, C>`` of each image's Sinkhorn plan (0 without points).
     """
-    if len(points) == 0:
-        return density.sum() * 0.0, 0.0
-    rows, cols = density.shape
-    centres_y = block_centres(rows * block_size, block_size, density.device)
-    centres_x = block_centres(cols * block_size, block_size, density.device)
-    points = points.float()
-    dist_y = (points[:, 1:2] - centres_y[None]) ** 2  # (N, h)
-    dist_x = (points[:, 0:1] - centres_x[None]) ** 2  # (N, w)
-    cost = (dist_y[:, :, None] + dist_x[:, None, :]).flatten(1)  # (N, h*w), row-major
-    flat = density.float().flatten()
-    count = flat.detach().sum()
+    batch, rows, cols = density.shape
+    device = density.device
+    counts = torch.tensor([len(p) for p in points], device=device)
+    wasserstein = torch.zeros(batch, device=device)
+    with_points = torch.nonzero(counts > 0).flatten().tolist()
+    if not with_points:
+        return density.sum() * 0.0, wasserstein
+    most = int(counts.max())
+    padded = torch.zeros(len(with_points), most, 2, device=device)
+    for slot, index in enumerate(with_points):
+        padded[slot, :len(points[index])] = points[index].float().to(device)
+    centres_y = block_centres(rows * block_size, block_size, device)
+    centres_x = block_centres(cols * block_size, block_size, device)
+    dist_y = (padded[..., 1:2] - centres_y) ** 2  # (b, N, h)
+    dist_x = (padded[..., 0:1] - centres_x) ** 2  # (b, N, w)
+    cost = (dist_y[..., :, None] + dist_x[..., None, :]).flatten(2)  # (b, N, h*w) row-major
+    flat = density[with_points].float().flatten(1)  # (b, h*w)
+    count = flat.detach().sum(1, keepdim=True)
     source = flat.detach() / (count + EPS)
-    target = torch.full((len(points),), 1.0 / len(points), device=density.device)
-    solution = sinkhorn(target, source, cost, reg, max_iter=num_iter)
+    rows_real = counts[with_points]
+    real = torch.arange(most, device=device)[None] < rows_real[:, None]
+    target = real.float() / rows_real[:, None].float()
+    solution = sinkhorn(target, source, cost, reg, max_iter=num_iter, num_rows=rows_real)
     beta = solution.beta
-    gradient = count / (count * count + EPS) * beta - (flat.detach() * beta).sum() / (
-        count * count + EPS)
+    gradient = count / (count * count + EPS) * beta - (flat.detach() * beta).sum(
+        1, keepdim=True) / (count * count + EPS)
     loss = (flat * gradient.detach()).sum()
-    return loss, float((cost * solution.plan).sum())
+    wasserstein[with_points] = (cost * solution.plan).sum((1, 2)).detach()
+    return loss, wasserstein
 
 
 def dm_count_loss(pred: Tensor, target: Tensor, points: Sequence[Tensor], block_size: int,
@@ -146,9 +174,7 @@ def dm_count_loss(pred: Tensor, target: Tensor, points: Sequence[Tensor], block_
     target_count = torch.tensor([float(len(p)) for p in points], device=pred.device)
     normed_pred = pred / (pred_count[:, None, None] + EPS)
     normed_target = target / (target_count[:, None, None] + EPS)
-    ot = pred.sum() * 0.0
-    for density, image_points in zip(pred, points):
-        ot = ot + ot_loss(density, image_points.to(pred.device), block_size, reg, num_iter)[0]
+    ot = ot_loss(pred, points, block_size, reg, num_iter)[0]
     tv = ((normed_pred - normed_target).abs().flatten(1).sum(1) * target_count).mean()
     count = (pred_count - target_count).abs().mean()
     return dict(ot=ot, tv=tv, count=count, total=weight_ot * ot + weight_tv * tv + count)
