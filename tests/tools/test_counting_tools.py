@@ -132,3 +132,26 @@ def test_exemplars_need_a_counting_config_that_takes_them(tmp_path):
         demo.main([str(path), '--vocab', 'red dot', '--config', TINY_EBC,
                    '--exemplars', '1,1,10,10', '--out', str(tmp_path / 'out')])
     assert not (tmp_path / 'out').exists()
+
+
+TINY_CLIP_EBC = os.path.join(ROOT, 'configs', 'tiny', 'count_tiny_clip_ebc.py')
+
+
+def test_an_official_clip_ebc_state_dict_evaluates_through_the_test_tool(tmp_path):
+    """A state dict in the released CLIP-EBC layout (names, shapes from the official
+    constructor) is detected, converted, loaded strictly and evaluated."""
+    import json
+    from pathlib import Path
+
+    from tests.models.test_clip_ebc_parity import GOLDEN, official_weights
+    layout = json.loads((Path(GOLDEN) / 'layout_tiny.json').read_text())['vit_deep']
+    path = tmp_path / 'best_mae.pth'
+    torch.save(official_weights(layout), path)
+    metrics = test_tool.main([TINY_CLIP_EBC, '--work-dir', str(tmp_path / 'test'),
+                              '--weights', str(path)])
+    assert metrics['test/RMSE'] >= metrics['test/MAE'] > 0
+    layout['unexpected.weight'] = [[1], 'float32']
+    torch.save(official_weights(layout), path)
+    with pytest.raises(Exception, match='unexpected.weight'):
+        test_tool.main([TINY_CLIP_EBC, '--work-dir', str(tmp_path / 'bad'),
+                        '--weights', str(path)])
