@@ -179,3 +179,25 @@ def test_unknown_official_keys_are_reported():
     wrapped = get_converter('clip_ebc').convert({'model_state_dict': {
         k: v for k, v in state.items() if k != 'extra_head.weight'}})
     assert 'head.log_logit_scale' in wrapped and 'backbone.model.ln_final.weight' in wrapped
+
+
+def test_what_trains_as_in_clip_ebc():
+    """ViT: frozen encoder and text tower, trainable prompts (dropout only in training);
+    ResNet: fine-tuned encoder, frozen text tower."""
+    vit = build_tiny('vit_deep').backbone
+    trainable = {k for k, p in vit.named_parameters() if p.requires_grad}
+    assert trainable == {'vpt.0', 'vpt.1'}
+    dropped = CLIPEBCBackbone('ViT-B-16', input_size=32, num_vpt=4, vpt_drop=0.5,
+                              model_kwargs=dict(quick_gelu=True, embed_dim=16, text_cfg=TEXT_CFG,
+                                                vision_cfg=TINY['vit_deep']['backbone'][
+                                                    'vision_cfg']))
+    images = torch.rand(1, 3, 32, 32)
+    dropped.train()
+    assert not dropped.model.training and dropped.vpt_dropout.training
+    assert not torch.equal(dropped.dense_features(images), dropped.dense_features(images))
+    dropped.eval()
+    assert torch.equal(dropped.dense_features(images), dropped.dense_features(images))
+    resnet = build_tiny('resnet').backbone
+    trainable = {k for k, p in resnet.named_parameters() if p.requires_grad}
+    assert trainable and all(k.startswith('model.visual.') for k in trainable)
+    assert resnet.train().model.visual.training

@@ -89,6 +89,13 @@ class CLIPEBCBackbone(OpenCLIPBackbone):
         self.mean = tuple(v * 255.0 for v in IMAGENET_MEAN)
         self.std = tuple(v * 255.0 for v in IMAGENET_STD)
 
+    def train(self, mode: bool = True) -> CLIPEBCBackbone:
+        """A frozen encoder stays in eval mode; the prompt dropout follows ``mode``."""
+        super().train(mode)
+        if hasattr(self, 'vpt_dropout'):  # absent while the base class is being built
+            self.vpt_dropout.train(mode)
+        return self
+
     def _resize_position_embedding(self, input_size: int) -> None:
         """Permanently resize the ViT position embedding to ``input_size`` (CLIP-EBC)."""
         visual = self.visual
