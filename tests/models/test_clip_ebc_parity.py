@@ -201,3 +201,17 @@ def test_what_trains_as_in_clip_ebc():
     trainable = {k for k, p in resnet.named_parameters() if p.requires_grad}
     assert trainable and all(k.startswith('model.visual.') for k in trainable)
     assert resnet.train().model.visual.training
+
+
+def test_convert_checkpoint_tool_writes_the_converted_release(tmp_path, tiny_layouts):
+    """tools/convert_checkpoint.py clip_ebc SRC DST on a training checkpoint of the official
+    trainer ({'model_state_dict': ...}); the output loads strictly into the tiny model."""
+    from tests.scripts import load_script
+    src, dst = tmp_path / 'ckpt.pth', tmp_path / 'ours.pth'
+    state = official_weights(tiny_layouts['vit_deep'])
+    torch.save({'model_state_dict': state, 'epoch': 3}, src)
+    assert load_script('tools/convert_checkpoint.py').main(['clip_ebc', str(src), str(dst)]) == 0
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    model = build_tiny('vit_deep')
+    load_model_state(model, converted, str(dst))
+    assert torch.equal(model.backbone.vpt[1], state['vpt_1'])
