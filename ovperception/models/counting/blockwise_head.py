@@ -28,68 +28,17 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from torch import Tensor, nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.base_head import BaseOVHead
 from ovperception.models.counting.count_bins import (EBC_BINS_T4, CountBins,
                                                   points_to_block_counts)
+from ovperception.models.counting.decoder import build_decoder, init_like_clip_ebc
 from ovperception.models.counting.dm_loss import dm_count_loss
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 COUNT_LOSSES = ('dmcount', 'mae', 'mse', 'l1', None)
-DECODER_BLOCKS = ('basic', 'bottleneck')
-
-
-class UnitBottleneck(Bottleneck):
-    """torchvision's Bottleneck with expansion 1, CLIP-EBC's ResNet decoder block."""
-
-    expansion = 1
-
-
-def _init_like_clip_ebc(module: nn.Module) -> None:
-    """CLIP-EBC's ``_init_weights``: Kaiming-normal (fan_out, relu) convs, zero biases,
-    BatchNorm weight 1 and bias 0."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Conv2d):
-            nn.init.kaiming_normal_(layer.weight, mode='fan_out', nonlinearity='relu')
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.BatchNorm2d):
-            nn.init.ones_(layer.weight)
-            nn.init.zeros_(layer.bias)
-
-
-def build_decoder(kind: str, in_channels: int, channels: Sequence[int]) -> nn.Sequential:
-    """CLIP-EBC's ``make_resnet_layers``: one residual block per entry of ``channels``.
-
-    Args:
-        kind: ``'basic'`` (two 3x3 convs) or ``'bottleneck'`` (1x1, 3x3, 1x1, expansion 1).
-        in_channels: channels of the input feature map.
-        channels: output channels of each block; a 1x1 conv + BN shortcut where they change.
-    """
-    if kind not in DECODER_BLOCKS:
-        raise ValueError(f'decoder_block must be one of {DECODER_BLOCKS}, got {kind!r}')
-    block = BasicBlock if kind == 'basic' else UnitBottleneck
-    layers = []
-    for out_channels in channels:
-        shortcut = None if in_channels == out_channels else nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
-        layers.append(block(in_channels, out_channels, downsample=shortcut))
-        in_channels = out_channels
-    decoder = nn.Sequential(*layers)
-    _init_like_clip_ebc(decoder)
-    return decoder
-
-
-def block_sum(density: Tensor, block_size: int) -> Tensor:
-    """Sum a (K, H, W) per-pixel density over ``block_size`` blocks -> (K, ceil(H/b), ceil(W/b))."""
-    pad_h, pad_w = -density.shape[-2] % block_size, -density.shape[-1] % block_size
-    padded = F.pad(density, (0, pad_w, 0, pad_h))
-    return F.avg_pool2d(padded[None], block_size)[0] * block_size ** 2
-
-
 @MODELS.register_module()
 class BlockwiseCountingHead(BaseOVHead):
     """CLIP-EBC head: per-block count-bin classification with text prompts.
@@ -165,7 +114,7 @@ class BlockwiseCountingHead(BaseOVHead):
         self.projection: nn.Module | None = None
         if embed_dim is not None and embed_dim != channels:
             self.projection = nn.Conv2d(channels, embed_dim, 1)
-            _init_like_clip_ebc(self.projection)
+            init_like_clip_ebc(self.projection)
         self.adapter: nn.Module | None = None
         if hidden_channels > 0:
             self.adapter = nn.Sequential(nn.Conv2d(in_channels, hidden_channels, 1), nn.GELU(),
