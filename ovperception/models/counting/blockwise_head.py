@@ -39,6 +39,15 @@ from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 COUNT_LOSSES = ('dmcount', 'mae', 'mse', 'l1', None)
+
+
+def block_sum(density: Tensor, block_size: int) -> Tensor:
+    """Sum a (K, H, W) per-pixel density over ``block_size`` blocks -> (K, ceil(H/b), ceil(W/b))."""
+    pad_h, pad_w = -density.shape[-2] % block_size, -density.shape[-1] % block_size
+    padded = F.pad(density, (0, pad_w, 0, pad_h))
+    return F.avg_pool2d(padded[None], block_size)[0] * block_size ** 2
+
+
 @MODELS.register_module()
 class BlockwiseCountingHead(BaseOVHead):
     """CLIP-EBC head: per-block count-bin classification with text prompts.

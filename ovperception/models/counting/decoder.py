@@ -49,10 +49,3 @@ def build_decoder(kind: str, in_channels: int, channels: Sequence[int]) -> nn.Se
     decoder = nn.Sequential(*layers)
     init_like_clip_ebc(decoder)
     return decoder
-
-
-def block_sum(density: Tensor, block_size: int) -> Tensor:
-    """Sum a (K, H, W) per-pixel density over ``block_size`` blocks -> (K, ceil(H/b), ceil(W/b))."""
-    pad_h, pad_w = -density.shape[-2] % block_size, -density.shape[-1] % block_size
-    padded = F.pad(density, (0, pad_w, 0, pad_h))
-    return F.avg_pool2d(padded[None], block_size)[0] * block_size ** 2
