@@ -88,8 +88,8 @@ class ShardAnnotator:
         start = time.perf_counter()
         self.predictor.set_image(image)
         sample = self.predictor.predict(self.job.vocabulary)
-        objects, extra = sample_to_objects(sample, self.job.task, self.job.min_area,
-                                           self.job.anomaly_threshold)
+        objects, extra = sample_to_objects(sample, self.job.task, image.shape[:2],
+                                           self.job.min_area, self.job.anomaly_threshold)
         self.stats.predict_seconds += time.perf_counter() - start
         return objects, extra
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ovperception.annotation.records import ObjectAnnotation
@@ -65,13 +66,16 @@ def _instances(sample: OVDataSample) -> list[ObjectAnnotation]:
             for i in range(len(boxes))]
 
 
-def sample_to_objects(sample: OVDataSample, task: str, min_area: int = 1,
-                      anomaly_threshold: float = 0.5) -> tuple[list[ObjectAnnotation], dict]:
+def sample_to_objects(sample: OVDataSample, task: str, image_shape: tuple[int, int],
+                      min_area: int = 1, anomaly_threshold: float = 0.5
+                      ) -> tuple[list[ObjectAnnotation], dict]:
     """Objects of one predicted image and the image-level values of its task.
 
     Args:
-        sample: the prediction (label maps and masks at the input image's size).
+        sample: the prediction (label maps and masks at the input image's size; an anomaly
+            map at the working size is resized bilinearly to it).
         task: one of :data:`TASKS`.
+        image_shape: ``(H, W)`` of the input image.
         min_area: regions (seg, anomaly) smaller than this many pixels are dropped.
         anomaly_threshold: anomaly-map value from which a pixel is anomalous (the model's
             ``anomaly_threshold`` wins when it is set).
@@ -108,7 +112,10 @@ def sample_to_objects(sample: OVDataSample, task: str, min_area: int = 1,
             extra['counts'] = [round(float(c), 4) for c in to_numpy(sample.pred_count).reshape(-1)]
         return _instances(sample), extra
     if task == 'anomaly':
-        amap = squeeze_2d(sample.pred_anomaly_map.data, 'pred_anomaly_map').astype(np.float64)
+        amap = squeeze_2d(sample.pred_anomaly_map.data, 'pred_anomaly_map').astype(np.float32)
+        if amap.shape != tuple(image_shape):
+            amap = cv2.resize(amap, (image_shape[1], image_shape[0]),
+                              interpolation=cv2.INTER_LINEAR)
         threshold = sample.metainfo.get('anomaly_threshold')
         threshold = anomaly_threshold if threshold is None else float(threshold)
         score = float(to_numpy(sample.pred_score).reshape(-1)[0]) if 'pred_score' in sample \

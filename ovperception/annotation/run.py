@@ -2,6 +2,7 @@
 wait for the others, merge (rank 0). ``tools/annotate.py`` is its argument parser."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -155,6 +156,5 @@ def run_annotation(settings: AnnotateSettings) -> int:
 
 
 def _read_json(path: str) -> dict:
-    import json
     with open(path, encoding='utf-8') as handle:
         return json.load(handle)

@@ -24,12 +24,15 @@ def boxes_equal(actual, objs, atol: float = 1e-6) -> bool:
                        np.reshape([o.bbox for o in objs], (-1, 4)), atol=atol)
 
 
-def filled(mask: np.ndarray) -> np.ndarray:
-    """The mask with its holes filled (what an outer polygon can describe)."""
+def largest_part_filled(mask: np.ndarray) -> np.ndarray:
+    """The largest part of the mask with its holes filled (what one YOLO polygon can
+    describe)."""
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_NONE)
     out = np.zeros(mask.shape, np.uint8)
-    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    if contours:
+        largest = max(contours, key=cv2.contourArea)
+        cv2.drawContours(out, [largest], -1, 1, thickness=cv2.FILLED)
     return out.astype(bool)
 
 
@@ -65,8 +68,9 @@ def _sv_by_stem(dataset: sv.DetectionDataset) -> dict:
 
 def check_yolo(out: str, records: Sequence[ImageRecord], objects: Objects,
                classes: Sequence[str], min_iou: float = 0.8) -> None:
-    """Detect: classes and boxes (1e-3 px); segment: each polygon covers its mask with
-    holes filled (YOLO polygons keep no holes) at IoU >= ``min_iou``."""
+    """Detect: classes and boxes (1e-3 px); segment: each polygon covers the largest part
+    of its mask with holes filled (one YOLO polygon per object, no holes) at IoU >=
+    ``min_iou`` (outlines run through boundary pixel centres)."""
     with open(os.path.join(out, 'yolo', 'detect', 'data.yaml'), encoding='utf-8') as handle:
         assert yaml.safe_load(handle)['names'] == dict(enumerate(classes))
     for kind in ('detect', 'segment'):
@@ -85,7 +89,7 @@ def check_yolo(out: str, records: Sequence[ImageRecord], objects: Objects,
             masked = [o for o in objs if o.mask is not None]
             assert len(det) <= len(masked)
             for mask, label in zip(det.mask if det.mask is not None else [], det.class_id):
-                best = max(iou(mask, filled(o.mask)) for o in masked
+                best = max(iou(mask, largest_part_filled(o.mask)) for o in masked
                            if classes[o.label] == names[label])
                 assert best >= min_iou, best
 
@@ -109,9 +113,15 @@ def check_voc(out: str, records: Sequence[ImageRecord], objects: Objects,
                 voc, 'SegmentationObject', f'{record.flat_stem}.png')))
             class_png = np.asarray(Image.open(os.path.join(
                 voc, 'SegmentationClass', f'{record.flat_stem}.png')))
-            for index, obj in enumerate(objs):
-                assert np.array_equal(instances == index + 1, obj.mask)  # holes kept
-                assert (class_png[obj.mask] == obj.label + 1).all()
+            covered = np.zeros(instances.shape, bool)  # later objects are drawn on top
+            for index in reversed(range(len(objs))):
+                obj = objs[index]
+                if obj.mask is None:
+                    continue
+                visible = obj.mask & ~covered
+                assert np.array_equal(instances == index + 1, visible)  # holes kept
+                assert (class_png[visible] == obj.label + 1).all()
+                covered |= obj.mask
     with open(os.path.join(voc, 'labels.txt'), encoding='utf-8') as handle:
         assert handle.read().splitlines() == list(classes)
 

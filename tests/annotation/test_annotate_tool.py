@@ -128,3 +128,26 @@ def test_bad_input_fails_in_one_line_before_the_model(tmp_path, monkeypatch, cap
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.parametrize('config, task, vocab', [
+    ('det_tiny.py', 'det', 'cat, dog'),
+    ('fcclip_tiny.py', 'panoptic', 'cat, dog'),
+    ('count_tiny_zeroshot.py', 'count', 'cat'),
+    ('anomaly_tiny_winclip.py', 'anomaly', 'screw'),
+])
+def test_every_task_annotates_into_every_format(tmp_path, config, task, vocab):
+    source = make_inputs(str(tmp_path / 'in'), images=('a/x.png',), broken=False, video=False)
+    out = str(tmp_path / 'out')
+    argv = annotate_args(source, out, '--task', task)
+    argv[argv.index('--vocab') + 1] = vocab
+    argv[argv.index('--config') + 1] = os.path.join(os.path.dirname(argv[argv.index(
+        '--config') + 1]), config)
+    extra = ['--anomaly-threshold', '0.0'] if task == 'anomaly' else []
+    assert annotate.main(argv + extra) == 0
+    (record, objects), = stored_results(out).values()
+    classes = [v.strip().split(';')[0] for v in vocab.split(',')]
+    if task == 'anomaly':
+        assert record.extra['verdict'] == 'anomalous' and objects  # threshold 0: all anomalous
+    for check in CHECKS.values():
+        check(out, [record], [objects], classes)
