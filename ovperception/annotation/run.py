@@ -139,8 +139,11 @@ def run_annotation(settings: AnnotateSettings) -> int:
         all_stats = [ShardStats(**{k: v for k, v in _read_json(
             os.path.join(stats_dir, f'rank{r}.json')).items() if k in vars(stats)})
             for r in range(world_size)]
+        shard_seconds = max(_read_json(os.path.join(stats_dir, f'rank{r}.json'))['seconds']
+                            for r in range(world_size))
         summary = merge_outputs(job, manifest)
-        summary.update(world_size=world_size, device=device, config=config)
+        summary.update(world_size=world_size, device=device, config=config,
+                       shard_seconds=round(shard_seconds, 3))
         path = write_summary(job, summary, all_stats)
         print_log(f'{summary["images"]} images, {summary["objects"]} objects -> '
                   f'{", ".join(job.formats)} in {job.out_dir}', logger='current')

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from ovperception.annotation.formats.files import write_json
 from ovperception.annotation.formats.registry import register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.annotations import mask_to_polygons, mask_to_rle
-from ovperception.utils.atomic import atomic_write_json
 
 
 def coco_dataset(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
@@ -49,7 +49,6 @@ def write_coco(records: Sequence[ImageRecord], objects: Sequence[Sequence[Object
                class_names: Sequence[str], out_dir: str) -> list[str]:
     paths = [os.path.join(out_dir, 'annotations.json'),
              os.path.join(out_dir, 'annotations_polygons.json')]
-    atomic_write_json(paths[0], coco_dataset(records, objects, class_names, 'rle'), indent=None)
-    atomic_write_json(paths[1], coco_dataset(records, objects, class_names, 'polygon'),
-                      indent=None)
+    write_json(paths[0], coco_dataset(records, objects, class_names, 'rle'))
+    write_json(paths[1], coco_dataset(records, objects, class_names, 'polygon'))
     return paths

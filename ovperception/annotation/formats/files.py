@@ -1,6 +1,7 @@
 """File helpers shared by the dataset writers: image links, atomic text files."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -11,6 +12,12 @@ from ovperception.utils.atomic import atomic_write_bytes
 def atomic_write_text(path: str, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def write_json(path: str, data: object) -> None:
+    """Write JSON-native ``data`` (dicts, lists, str, int, float, bool, None) compactly and
+    atomically as UTF-8 (large datasets: no per-value conversion pass)."""
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, separators=(',', ':')) + '\n')
 
 
 def link_image(source: str, target: str) -> None:

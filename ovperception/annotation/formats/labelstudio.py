@@ -23,10 +23,9 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from ovperception.annotation.formats.files import atomic_write_text
+from ovperception.annotation.formats.files import atomic_write_text, write_json
 from ovperception.annotation.formats.registry import register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
-from ovperception.utils.atomic import atomic_write_json
 
 RUN_FIELD_BITS = (3, 4, 8, 16)
 WORD_BITS = 8
@@ -42,30 +41,38 @@ def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lengths, values[starts]
 
 
+def _bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """The bit stream of unsigned ``values`` written MSB-first in ``widths`` bits each."""
+    field = np.repeat(np.arange(len(widths)), widths)
+    offset = np.arange(field.size) - np.repeat(np.cumsum(widths) - widths, widths)
+    return ((values[field] >> (widths[field] - 1 - offset)) & 1).astype(np.uint8)
+
+
 def brush_rle(mask: np.ndarray) -> list[int]:
     """Label Studio's brush RLE of an (H, W) bool mask (see the module docstring)."""
-    flat = np.repeat(np.asarray(mask, bool).reshape(-1).astype(np.uint8) * 255, 4)
-    bits = [f'{flat.size:032b}', f'{WORD_BITS - 1:05b}'] + [f'{b - 1:04b}' for b in
-                                                           RUN_FIELD_BITS]
+    pixels = np.asarray(mask, bool).reshape(-1)
+    lengths, values = _runs(pixels.astype(np.int64) * 255)
+    lengths = lengths * 4  # the four equal RGBA bytes of each pixel continue a run
     limit = 1 << RUN_FIELD_BITS[-1]
-    for length, value in zip(*_runs(flat)):
-        byte = f'{int(value):08b}'
-        length = int(length)
-        if length == 1:
-            bits.append('0' + '00' + '000' + byte)
-            continue
-        while length > 0:
-            chunk = min(length, limit)
-            length -= chunk
-            if chunk == 1:
-                bits.append('0' + '00' + '000' + byte)
-                continue
-            field = next(i for i, b in enumerate(RUN_FIELD_BITS) if chunk - 1 < (1 << b))
-            bits.append('1' + f'{field:02b}' + format(chunk - 1, f'0{RUN_FIELD_BITS[field]}b')
-                        + byte)
-    stream = ''.join(bits)
-    stream += '0' * (-len(stream) % 8)
-    return [int(stream[i:i + 8], 2) for i in range(0, len(stream), 8)]
+    pieces = -(-lengths // limit)  # runs longer than the largest field are split
+    run_of_chunk = np.repeat(np.arange(len(lengths)), pieces)
+    first_of_run = np.r_[0, np.cumsum(pieces)[:-1]]
+    position = np.arange(len(run_of_chunk)) - np.repeat(first_of_run, pieces)
+    chunk = np.minimum(lengths[run_of_chunk] - position * limit, limit)
+    count = chunk - 1
+    field = (count >= 1 << RUN_FIELD_BITS[0]).astype(np.int64) + \
+        (count >= 1 << RUN_FIELD_BITS[1]) + (count >= 1 << RUN_FIELD_BITS[2])
+    # a chunk: repeat flag (1 bit; 0 = one literal), field index (2), count - 1, byte (8)
+    body_values = np.stack([(chunk > 1).astype(np.int64), field, count,
+                            values[run_of_chunk]], 1).reshape(-1)
+    body_widths = np.stack([np.ones_like(field), np.full_like(field, 2),
+                            np.asarray(RUN_FIELD_BITS)[field], np.full_like(field, WORD_BITS)],
+                           1).reshape(-1)
+    header_values = np.array([pixels.size * 4, WORD_BITS - 1] +
+                             [b - 1 for b in RUN_FIELD_BITS], np.int64)
+    header_widths = np.array([32, 5, 4, 4, 4, 4], np.int64)
+    stream = _bits(np.r_[header_values, body_values], np.r_[header_widths, body_widths])
+    return np.packbits(stream).tolist()  # zero bits pad the last byte
 
 
 def _percent(value: float, extent: int) -> float:
@@ -121,6 +128,6 @@ def write_labelstudio(records: Sequence[ImageRecord],
                       class_names: Sequence[str], out_dir: str) -> list[str]:
     tasks = [labelstudio_task(r, o, class_names) for r, o in zip(records, objects)]
     paths = [os.path.join(out_dir, 'tasks.json'), os.path.join(out_dir, 'label_config.xml')]
-    atomic_write_json(paths[0], tasks, indent=None)
+    write_json(paths[0], tasks)
     atomic_write_text(paths[1], label_config(class_names))
     return paths
