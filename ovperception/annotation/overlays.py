@@ -19,7 +19,7 @@ def draw_objects(image: np.ndarray, objects: Sequence[ObjectAnnotation],
                  class_names: Sequence[str], task: str, min_size: int = 256) -> np.ndarray:
     """(H', W', 3) RGB overlay: a class map with legend for region tasks, else boxes with
     ``name score`` tags and masks."""
-    if task in REGION_TASKS and all(o.mask is not None for o in objects):
+    if task in REGION_TASKS and all(o.has_mask for o in objects):
         label_map = np.full(image.shape[:2], 255, np.int64)
         for obj in objects:
             label_map[obj.mask] = obj.label
@@ -29,7 +29,7 @@ def draw_objects(image: np.ndarray, objects: Sequence[ObjectAnnotation],
     scores = None if any(o.score is None for o in objects) else np.array(
         [o.score for o in objects], np.float64)
     masks = np.stack([o.mask for o in objects]) if objects and all(
-        o.mask is not None for o in objects) else None
+        o.has_mask for o in objects) else None
     return draw_instances(image, boxes, labels, scores, list(class_names), masks=masks,
                           min_size=min_size)
 

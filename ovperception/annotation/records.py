@@ -51,26 +51,56 @@ class ImageRecord:
         return cls(**data)
 
 
-@dataclass
 class ObjectAnnotation:
     """One object: class index ``label`` into the vocabulary, box ``(x1, y1, x2, y2)`` in
-    pixels, optional ``score`` and optional (H, W) bool ``mask``."""
+    pixels, optional ``score`` and optional mask.
 
-    label: int
-    bbox: tuple[float, float, float, float]
-    score: float | None = None
-    mask: np.ndarray | None = None
+    The mask is held either as an (H, W) bool array or as COCO RLE (what the manifest
+    stores); :attr:`mask` decodes RLE on each access without keeping the array, so a
+    merge of many images holds only compressed masks in memory. Test :attr:`has_mask`
+    rather than ``mask is not None`` to avoid a decode.
+    """
+
+    __slots__ = ('label', 'bbox', 'score', '_mask', '_rle')
+
+    def __init__(self, label: int, bbox: tuple[float, float, float, float],
+                 score: float | None = None, mask: np.ndarray | None = None,
+                 rle: dict | None = None) -> None:
+        self.label = int(label)
+        self.bbox = tuple(float(v) for v in bbox)
+        self.score = None if score is None else float(score)
+        self._mask = None if mask is None else np.asarray(mask, bool)
+        self._rle = rle
+
+    @property
+    def has_mask(self) -> bool:
+        return self._mask is not None or self._rle is not None
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """(H, W) bool mask (decoded from RLE when stored so), or None."""
+        if self._mask is not None:
+            return self._mask
+        return None if self._rle is None else rle_to_mask(self._rle)
+
+    @property
+    def rle(self) -> dict | None:
+        """COCO compressed RLE ``{"size": [H, W], "counts": str}`` of the mask, or None."""
+        if self._rle is not None:
+            return self._rle
+        return None if self._mask is None else mask_to_rle(self._mask)
+
+    def __repr__(self) -> str:
+        return (f'ObjectAnnotation(label={self.label}, bbox={self.bbox}, score={self.score}, '
+                f'has_mask={self.has_mask})')
 
     def to_json(self) -> dict:
-        return dict(label=int(self.label), bbox=[float(v) for v in self.bbox],
-                    score=None if self.score is None else float(self.score),
-                    mask=None if self.mask is None else mask_to_rle(self.mask))
+        return dict(label=self.label, bbox=list(self.bbox), score=self.score, mask=self.rle)
 
     @classmethod
     def from_json(cls, data: dict) -> 'ObjectAnnotation':
-        mask = data.get('mask')
-        return cls(label=int(data['label']), bbox=tuple(float(v) for v in data['bbox']),
-                   score=data.get('score'), mask=None if mask is None else rle_to_mask(mask))
+        return cls(label=data['label'], bbox=data['bbox'], score=data.get('score'),
+                   rle=data.get('mask'))
 
 
 def unique_names(relative_paths: list[str]) -> list[str]:

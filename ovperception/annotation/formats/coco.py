@@ -13,7 +13,7 @@ from typing import Sequence
 from ovperception.annotation.formats.files import write_json
 from ovperception.annotation.formats.registry import register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
-from ovperception.utils.annotations import mask_to_polygons, mask_to_rle
+from ovperception.utils.annotations import mask_to_polygons
 
 
 def coco_dataset(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
@@ -33,10 +33,11 @@ def coco_dataset(records: Sequence[ImageRecord], objects: Sequence[Sequence[Obje
                        bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0)
             if obj.score is not None:
                 ann['score'] = obj.score
-            if obj.mask is not None:
-                ann['area'] = int(obj.mask.sum())
-                ann['segmentation'] = (mask_to_rle(obj.mask) if mask_format == 'rle'
-                                       else mask_to_polygons(obj.mask))
+            if obj.has_mask:
+                mask = obj.mask
+                ann['area'] = int(mask.sum())
+                ann['segmentation'] = (obj.rle if mask_format == 'rle'
+                                       else mask_to_polygons(mask))
             annotations.append(ann)
     categories = [dict(id=i + 1, name=str(n), supercategory='object')
                   for i, n in enumerate(class_names)]

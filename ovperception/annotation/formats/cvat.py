@@ -58,8 +58,9 @@ def cvat_xml(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAn
             x1, y1, x2, y2 = obj.bbox
             ET.SubElement(image, 'box', **common, xtl=f'{x1:.2f}', ytl=f'{y1:.2f}',
                           xbr=f'{x2:.2f}', ybr=f'{y2:.2f}')
-            if obj.mask is not None and obj.mask.any():
-                counts, (left, top, width, height) = cvat_mask_rle(obj.mask)
+            mask = obj.mask if obj.has_mask else None
+            if mask is not None and mask.any():
+                counts, (left, top, width, height) = cvat_mask_rle(mask)
                 ET.SubElement(image, 'mask', **common, rle=', '.join(map(str, counts)),
                               left=str(left), top=str(top), width=str(width),
                               height=str(height))

@@ -91,7 +91,7 @@ def object_results(obj: ObjectAnnotation, index: int, record: ImageRecord,
         width=_percent(x2 - x1, record.width), height=_percent(y2 - y1, record.height),
         rotation=0, rectanglelabels=[name]))
     results = [rectangle]
-    if obj.mask is not None:
+    if obj.has_mask:
         results.append(dict(common, id=f'm{index}', type='brushlabels', from_name='mask',
                             value=dict(format='rle', rle=brush_rle(obj.mask),
                                        brushlabels=[name])))

@@ -52,7 +52,7 @@ def voc_xml(record: ImageRecord, objs: Sequence[ObjectAnnotation],
     size = _element(root, 'size')
     for tag, value in (('width', record.width), ('height', record.height), ('depth', 3)):
         _element(size, tag, value)
-    _element(root, 'segmented', int(any(o.mask is not None for o in objs)))
+    _element(root, 'segmented', int(any(o.has_mask for o in objs)))
     for obj in objs:
         node = _element(root, 'object')
         _element(node, 'name', class_names[obj.label])
@@ -76,9 +76,10 @@ def segmentation_pngs(record: ImageRecord,
     class_map = np.zeros((record.height, record.width), np.uint16)
     object_map = np.zeros((record.height, record.width), np.uint16)
     for index, obj in enumerate(objs):
-        if obj.mask is not None:
-            class_map[obj.mask] = obj.label + 1
-            object_map[obj.mask] = index + 1
+        if obj.has_mask:
+            mask = obj.mask
+            class_map[mask] = obj.label + 1
+            object_map[mask] = index + 1
     class_dtype = np.uint8 if class_map.max(initial=0) < 255 else np.uint16
     return class_map.astype(class_dtype), object_map.astype(dtype)
 
@@ -93,7 +94,7 @@ def write_voc(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectA
         xml_path = os.path.join(out_dir, 'Annotations', record.flat_stem + '.xml')
         atomic_write_text(xml_path, voc_xml(record, objs, class_names, image_file))
         written.append(xml_path)
-        if any(o.mask is not None for o in objs):
+        if any(o.has_mask for o in objs):
             class_map, object_map = segmentation_pngs(record, objs)
             for folder, array in (('SegmentationClass', class_map),
                                   ('SegmentationObject', object_map)):

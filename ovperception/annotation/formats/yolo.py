@@ -39,7 +39,7 @@ def detect_line(obj: ObjectAnnotation, width: int, height: int) -> str:
 
 
 def segment_line(obj: ObjectAnnotation, width: int, height: int) -> str | None:
-    polygon = None if obj.mask is None else largest_contour(obj.mask)
+    polygon = largest_contour(obj.mask) if obj.has_mask else None
     if polygon is None:
         return None
     normalised = (polygon / np.array([width, height], dtype=float)).clip(0.0, 1.0).reshape(-1)
