@@ -151,3 +151,12 @@ def test_every_task_annotates_into_every_format(tmp_path, config, task, vocab):
         assert record.extra['verdict'] == 'anomalous' and objects  # threshold 0: all anomalous
     for check in CHECKS.values():
         check(out, [record], [objects], classes)
+
+
+def test_webcam_source(tmp_path, monkeypatch):
+    from tests.annotation.test_sources import FakeCamera
+    monkeypatch.setattr(cv2, 'VideoCapture', FakeCamera)
+    out = str(tmp_path / 'out')
+    assert annotate.main(annotate_args('0', out, '--max-frames', '2', '--format', 'coco')) == 0
+    assert sorted(stored_results(out)) == ['webcam0/000000.png', 'webcam0/000001.png']
+    assert os.path.isfile(os.path.join(out, 'videos', 'webcam0.overlay.mp4'))
