@@ -28,7 +28,8 @@ from ovperception.annotation.manifest import Manifest, file_sha256
 from ovperception.annotation.overlays import draw_objects, write_video
 from ovperception.annotation.predictions import sample_to_objects
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation, unique_names
-from ovperception.annotation.sources import InputItem, iterate_frames, open_capture
+from ovperception.annotation.sources import (InputItem, InputReadError, iterate_frames,
+                                             open_capture)
 from ovperception.apis import OVPredictor
 from ovperception.utils.atomic import atomic_save_image, atomic_write_json
 from ovperception.utils.image_io import ImageReadError, load_image
@@ -145,7 +146,7 @@ class ShardAnnotator:
             self.stats.write_seconds += time.perf_counter() - start
             self.stats.annotated += 1
         if not frames:
-            raise ValueError(f'video {item.path} holds no readable frame')
+            raise InputReadError(f'video {item.path} holds no readable frame')
         self.manifest.save_video(item.name, selection, frames, fps)
 
     def run(self, items: Sequence[InputItem], show_progress: bool = True,
@@ -157,7 +158,7 @@ class ShardAnnotator:
                     self.annotate_image(item)
                 else:
                     self.annotate_video(item)
-            except (ImageReadError, ValueError, OSError) as error:
+            except (ImageReadError, InputReadError, OSError) as error:
                 self.stats.failed += 1
                 self.manifest.save_failure(item.name, item.path, str(error))
                 if on_failure is not None:

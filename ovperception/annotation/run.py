@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import print_log
 
 from ovperception.annotation.distributed import (close_launcher, init_launcher, shard,
                                                  wait_for_all)
@@ -145,8 +144,6 @@ def run_annotation(settings: AnnotateSettings) -> int:
         summary.update(world_size=world_size, device=device, config=config,
                        shard_seconds=round(shard_seconds, 3))
         path = write_summary(job, summary, all_stats)
-        print_log(f'{summary["images"]} images, {summary["objects"]} objects -> '
-                  f'{", ".join(job.formats)} in {job.out_dir}', logger='current')
         print(f'annotated {summary["images"]} images ({sum(s.annotated for s in all_stats)} '
               f'new, {sum(s.reused for s in all_stats)} reused) into {job.out_dir}; '
               f'summary: {path}')

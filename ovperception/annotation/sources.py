@@ -20,6 +20,10 @@ VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpe
 LIST_SUFFIXES = ('.txt', '.lst', '.list')
 
 
+class InputReadError(ValueError):
+    """A video or camera that cannot be opened or read."""
+
+
 @dataclass(frozen=True)
 class InputItem:
     """One input: ``kind`` is ``'image'``, ``'video'`` or ``'webcam'``; ``path`` the file
@@ -93,10 +97,14 @@ class Frame:
 
 
 def open_capture(item: InputItem) -> cv2.VideoCapture:
-    """An opened OpenCV capture of a video file or webcam; ValueError if it cannot open."""
+    """An opened OpenCV capture of a video file or webcam.
+
+    Raises:
+        InputReadError: it cannot be opened.
+    """
     capture = cv2.VideoCapture(int(item.path) if item.kind == 'webcam' else item.path)
     if not capture.isOpened():
-        raise ValueError(f'cannot open video {item.path}')
+        raise InputReadError(f'cannot open video {item.path}')
     return capture
 
 
@@ -111,7 +119,7 @@ def iterate_frames(item: InputItem, stride: int = 1, max_frames: int | None = No
     when it reports none).
 
     Raises:
-        ValueError: the video cannot be opened or holds no frame.
+        InputReadError: the video cannot be opened or holds no frame.
     """
     if stride < 1:
         raise ValueError(f'--frame-stride must be >= 1, got {stride}')
@@ -136,6 +144,6 @@ def iterate_frames(item: InputItem, stride: int = 1, max_frames: int | None = No
             produced += int(selected)
             index += 1
         if index == 0:
-            raise ValueError(f'video {item.path} holds no readable frame')
+            raise InputReadError(f'video {item.path} holds no readable frame')
     finally:
         capture.release()
