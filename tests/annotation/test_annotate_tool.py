@@ -78,6 +78,12 @@ def test_rerun_skips_finished_inputs(annotated, tmp_path):
     info = summary(out)
     assert info['annotated_now'] == 0 and info['reused'] == 4  # 3 images + the video
     assert filecmp.cmp(before, os.path.join(out, 'coco', 'annotations.json'), shallow=False)
+    # a changed input is annotated again; the others are still reused
+    image = cv2.imread(os.path.join(source, 'b', 'x.jpg'))
+    cv2.imwrite(os.path.join(source, 'b', 'x.jpg'), 255 - image)
+    assert annotate.main(annotate_args(source, out, '--frame-stride', '2', '--overlays')) == 1
+    info = summary(out)
+    assert info['annotated_now'] == 1 and info['reused'] == 3 and info['images'] == 6
 
 
 def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch, capsys):
