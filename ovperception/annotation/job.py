@@ -14,6 +14,7 @@ Layout of ``OUT``::
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -69,6 +70,9 @@ class ShardStats:
     failed: int = 0
     predict_seconds: float = 0.0
     write_seconds: float = 0.0
+
+
+Objects = Sequence[Sequence[ObjectAnnotation]]
 
 
 def frame_name(video_name: str, index: int) -> str:
@@ -181,9 +185,15 @@ def collect_results(job: AnnotationJob, manifest: Manifest
             manifest.stored_video_frames(item.name))
         for name in names:
             entry = manifest.stored_item(name)
-            if entry is not None:
-                records.append(entry[0])
-                objects.append(entry[1])
+            if entry is None:
+                continue
+            record = entry[0]
+            # flat stems depend on the whole input list, which may differ from the run that
+            # stored the record
+            record.flat_stem = job.flat_stems[item.name] if record.frame_index is None else \
+                f'{job.flat_stems[item.name]}__{record.frame_index:06d}'
+            records.append(record)
+            objects.append(entry[1])
     return records, objects, failures
 
 
@@ -207,12 +217,35 @@ def write_video_overlays(job: AnnotationJob, manifest: Manifest,
     return written
 
 
+def staging_dirs(out_dir: str, name: str) -> tuple[str, str]:
+    """``(staging, retired)`` folders of the dataset ``name``: siblings of ``OUT/name`` (the
+    same depth, so relative image links stay valid when the staging folder is moved)."""
+    return os.path.join(out_dir, f'.{name}.staging'), os.path.join(out_dir, f'.{name}.old')
+
+
+def replace_dataset(name: str, records: Sequence[ImageRecord], objects: Objects,
+                    class_names: Sequence[str], out_dir: str) -> list[str]:
+    """Write the dataset into a staging folder, then swap it for ``OUT/name``: a dataset
+    folder never mixes two runs (no label file of a removed or renamed input survives) and
+    is never half-written."""
+    final = os.path.join(out_dir, name)
+    staging, retired = staging_dirs(out_dir, name)
+    for folder in (staging, retired):
+        shutil.rmtree(folder, ignore_errors=True)
+    written = write_dataset(name, records, objects, class_names, staging)
+    if os.path.exists(final):
+        os.replace(final, retired)
+    os.replace(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)
+    return [os.path.join(final, os.path.relpath(p, staging)) for p in written]
+
+
 def merge_outputs(job: AnnotationJob, manifest: Manifest) -> dict:
     """Write one dataset per format (and the video overlays); return the summary."""
     start = time.perf_counter()
     records, objects, failures = collect_results(job, manifest)
-    written = {name: write_dataset(name, records, objects, job.class_names,
-                                   os.path.join(job.out_dir, name)) for name in job.formats}
+    written = {name: replace_dataset(name, records, objects, job.class_names, job.out_dir)
+               for name in job.formats}
     dataset_seconds = time.perf_counter() - start
     videos = write_video_overlays(job, manifest, records, objects)
     return dict(task=job.task, vocabulary=job.vocabulary, class_names=job.class_names,

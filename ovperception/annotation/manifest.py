@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from typing import Any
 
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
@@ -120,8 +121,13 @@ class Manifest:
 
     def remove_temporaries(self, out_dir: str) -> int:
         """Delete what a killed run left half-done: temporary files of atomic writes
-        (``.NAME.*.tmp``) anywhere under ``out_dir`` and ``.annotate/tmp/``; their number."""
+        (``.NAME.*.tmp``) anywhere under ``out_dir``, ``.annotate/tmp/`` and dataset staging
+        folders (``.coco.staging``, ``.coco.old``); their number."""
         removed = 0
+        for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
+            if name.startswith('.') and name.endswith(('.staging', '.old')):
+                shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
+                removed += 1
         for root, _, files in os.walk(out_dir):
             in_tmp = os.path.abspath(root).startswith(os.path.abspath(self.temporary_dir))
             for name in files:

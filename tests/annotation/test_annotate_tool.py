@@ -84,6 +84,15 @@ def test_rerun_skips_finished_inputs(annotated, tmp_path):
     assert annotate.main(annotate_args(source, out, '--frame-stride', '2', '--overlays')) == 1
     info = summary(out)
     assert info['annotated_now'] == 1 and info['reused'] == 3 and info['images'] == 6
+    # an input removed: its labels leave every dataset, and a/x.jpg no longer collides
+    os.unlink(os.path.join(source, 'a', 'x.png'))
+    assert annotate.main(annotate_args(source, out, '--frame-stride', '2')) == 1
+    assert summary(out)['annotated_now'] == 0
+    labels = sorted(os.listdir(os.path.join(out, 'yolo', 'detect', 'labels')))
+    assert labels[:2] == ['a__x.txt', 'b__x.txt'] and len(labels) == 5
+    assert sorted(os.listdir(os.path.join(out, 'voc', 'Annotations')))[:2] == \
+        ['a__x.xml', 'b__x.xml']
+    assert not [n for n in os.listdir(out) if n.endswith(('.staging', '.old'))]
 
 
 def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch, capsys):

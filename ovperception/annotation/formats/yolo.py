@@ -46,8 +46,10 @@ def segment_line(obj: ObjectAnnotation, width: int, height: int) -> str | None:
     return ' '.join([str(obj.label)] + [f'{v:.6f}' for v in normalised])
 
 
-def _data_yaml(root: str, class_names: Sequence[str]) -> str:
-    return yaml.safe_dump(dict(path=os.path.abspath(root), train='images', val='images',
+def _data_yaml(class_names: Sequence[str]) -> str:
+    """No ``path``: Ultralytics then resolves ``images`` next to the yaml, so the dataset
+    folder can be moved."""
+    return yaml.safe_dump(dict(train='images', val='images',
                                names={i: str(n) for i, n in enumerate(class_names)}),
                           allow_unicode=True, sort_keys=False)
 
@@ -66,6 +68,6 @@ def write_yolo(records: Sequence[ImageRecord], objects: Sequence[Sequence[Object
             atomic_write_text(label_path, ''.join(f'{line}\n' for line in lines if line))
             written.append(label_path)
         yaml_path = os.path.join(root, 'data.yaml')
-        atomic_write_text(yaml_path, _data_yaml(root, class_names))
+        atomic_write_text(yaml_path, _data_yaml(class_names))
         written.append(yaml_path)
     return written
