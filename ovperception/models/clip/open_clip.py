@@ -426,6 +426,13 @@ class OpenCLIPBackbone(BaseModule):
         pooled = pooled @ self.visual.proj if self.visual.proj is not None else pooled
         return F.normalize(pooled, dim=-1), [maps[i] for i in wanted], dense
 
+    def vit_tokens(self, images: Tensor) -> tuple[Tensor, tuple[int, int]]:
+        """(B, 3, H, W) normalised images -> (B, 1 + h*w, width) tokens entering the first
+        block (class token first, position embeddings resized by ``pos_embed_resize``, after
+        ``ln_pre``) and the (h, w) grid; for methods that run the blocks themselves."""
+        self._require_vit('vit_tokens', dense=True)
+        return self._vit_embed(images)
+
     def project_patch_tokens(self, maps: Tensor) -> Tensor:
         """(B, width, h, w) intermediate ViT tokens -> ln_post -> proj -> (B, C, h, w)."""
         self._require_vit('project_patch_tokens', dense=True)
