@@ -13,6 +13,7 @@ window passes of the backbone); its contract, used by :class:`OVAnomalyModel`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Sequence
 
 import torch
@@ -24,11 +25,14 @@ from ovperception.models.anomaly.losses import dice_loss, focal_loss
 from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
                                                        memory_distance, window_indices)
 from ovperception.models.anomaly.prompts import (ANOMALOUS_STATES, NORMAL_STATES,
-                                                      state_prompt_templates)
+                                                 TEXTURE_NAMES, state_prompt_templates)
 from ovperception.models.clip.prompt_learning import encode_text_with_prompts
 from ovperception.models.clip.text_cache import TextEmbeddingCache
 from ovperception.registry import MODELS
 from ovperception.structures import SampleList
+
+
+TEXT_AVERAGES = ('unnormalised', 'normalised')
 
 
 @dataclass
@@ -92,7 +96,14 @@ class WinCLIPHead(nn.Module):
     image score.
 
     Args:
-        template_set: ``'winclip'`` (21 templates), ``'anovl'`` (domain-aware) or a list.
+        template_set: ``'winclip'`` (the reimplementations' 21 templates), ``'anovl'``
+            (AnoVL's domain-aware object templates) or a list.
+        texture_template_set: templates for objects named in ``texture_names`` (AnoVL:
+            ``'anovl_texture'``); None: ``template_set`` for every object.
+        text_average: ``'unnormalised'`` (mean of raw text embeddings, then normalised: as
+            anomalib, Accurate-WinCLIP and AnoVL) or ``'normalised'`` (mean of L2-normalised
+            embeddings, CLIP's ImageNet recipe).
+        texture_names: object names that use ``texture_template_set``.
         window_sizes: window sides in patches (WinCLIP: 2 and 3 on a 15x15 grid).
         use_patch_scale: add the dense patch tokens as a scale.
         fuse_image_score: include the global score in the harmonic fusion.
@@ -107,30 +118,46 @@ class WinCLIPHead(nn.Module):
                  window_sizes: Sequence[int] = (2, 3), use_patch_scale: bool = False,
                  fuse_image_score: bool = True, temperature: float = 0.07,
                  max_weight: float = 0.0, normal_states: Sequence[str] = NORMAL_STATES,
-                 anomalous_states: Sequence[str] = ANOMALOUS_STATES) -> None:
+                 anomalous_states: Sequence[str] = ANOMALOUS_STATES, *,
+                 texture_template_set: str | Sequence[str] | None = None,
+                 text_average: str = 'unnormalised',
+                 texture_names: Sequence[str] = TEXTURE_NAMES) -> None:
         super().__init__()
         if not window_sizes and not use_patch_scale:
             raise ValueError('WinCLIPHead needs window_sizes and/or use_patch_scale=True')
         if not 0.0 <= max_weight <= 1.0:
             raise ValueError(f'max_weight must be in [0, 1], got {max_weight}')
+        if text_average not in TEXT_AVERAGES:
+            raise ValueError(f'text_average must be one of {TEXT_AVERAGES}, got '
+                             f'{text_average!r}')
+        self.text_average = text_average
         self.normal_templates, self.anomalous_templates = state_prompt_templates(
             template_set, normal_states, anomalous_states)
+        self.texture_templates = None if texture_template_set is None else \
+            state_prompt_templates(texture_template_set, normal_states, anomalous_states)
+        self.texture_names = frozenset(texture_names)
         self.window_sizes = tuple(int(s) for s in window_sizes)
         self.use_patch_scale = use_patch_scale
         self.fuse_image_score = fuse_image_score
         self.temperature = float(temperature)
         self.max_weight = float(max_weight)
-        self._caches: dict[str, tuple[TextEmbeddingCache, TextEmbeddingCache]] = {}
+        self._caches: dict[tuple[str, str], tuple[TextEmbeddingCache, TextEmbeddingCache]] = {}
         self.memory: AnomalyFeatures | None = None
 
     # ------------------------------------------------------------------ text
     def text_embeddings(self, backbone: nn.Module, object_name: str) -> Tensor:
-        """(2, C) [normal, anomalous] prompt-ensemble embeddings (each computed once)."""
-        key = backbone.weights_id
+        """(2, C) [normal, anomalous] prompt-ensemble embeddings, L2-normalised (each
+        computed once; averaged as ``text_average`` says)."""
+        texture = self.texture_templates is not None and object_name in self.texture_names
+        key = (backbone.weights_id, 'texture' if texture else 'object')
         if key not in self._caches:
+            templates = self.texture_templates if texture else (self.normal_templates,
+                                                                self.anomalous_templates)
+            raw_mean = self.text_average == 'unnormalised'
+            encode = partial(backbone.encode_text, normalize=not raw_mean)
             self._caches[key] = tuple(
-                TextEmbeddingCache(backbone.encode_text, key, templates)
-                for templates in (self.normal_templates, self.anomalous_templates))
+                TextEmbeddingCache(encode, backbone.weights_id, t, normalise_each=not raw_mean)
+                for t in templates)
         normal, anomalous = self._caches[key]
         return torch.cat([normal.embed([object_name]), anomalous.embed([object_name])])
 

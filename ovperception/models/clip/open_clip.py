@@ -272,10 +272,11 @@ class OpenCLIPBackbone(BaseModule):
 
     # ------------------------------------------------------------ text / global image
     @torch.no_grad()
-    def encode_text(self, texts: list[str]) -> Tensor:
-        """(K,) prompts -> (K, C) L2-normalised text embeddings, in chunks of 256."""
+    def encode_text(self, texts: list[str], normalize: bool = True) -> Tensor:
+        """(K,) prompts -> (K, C) text embeddings (L2-normalised unless ``normalize=False``),
+        in chunks of 256."""
         out = [self.model.encode_text(self.tokenizer(list(texts[i:i + TEXT_CHUNK])).to(
-            self._device()), normalize=True) for i in range(0, len(texts), TEXT_CHUNK)]
+            self._device()), normalize=normalize) for i in range(0, len(texts), TEXT_CHUNK)]
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim, device=self._device())
 
     def image_embedding(self, images: Tensor) -> Tensor:
