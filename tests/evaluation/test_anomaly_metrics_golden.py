@@ -87,3 +87,17 @@ def test_binned_pixel_metrics_need_memory_of_one_image_not_the_category():
     category_float64 = maps.size * 8
     assert peaks[None] > category_float64  # exact: concatenation + sort
     assert peaks[0] < category_float64 / 4  # binned: one image + histograms
+
+
+def test_thresholds_passed_equals_a_binary_search_with_ties_and_out_of_range_values():
+    from ovperception.evaluation.anomaly.threshold_counts import thresholds_passed
+    rng = np.random.default_rng(1)
+    values = rng.random(20000, dtype=np.float32)
+    tied = np.round(values * 50).astype(np.float32) / 50
+    float32_steps = np.arange(np.float32(0), np.float32(1), np.float32(1 / 200))
+    for thresholds in (np.linspace(0, 1, 4096), float32_steps, np.array([0.5]),
+                       np.sort(rng.random(300))):
+        probe = np.r_[values, tied, thresholds.astype(np.float32), np.float32(-1), np.float32(2)]
+        for strict, side in ((True, 'left'), (False, 'right')):
+            np.testing.assert_array_equal(thresholds_passed(probe, thresholds, strict),
+                                          np.searchsorted(thresholds, probe, side=side))
