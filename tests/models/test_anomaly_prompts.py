@@ -18,7 +18,8 @@ def test_winclip_templates_are_the_reimplementations_list():
     assert WINCLIP_TEMPLATES[-1] == 'a photo of a {} for anomaly detection.'
     normal, anomalous = state_prompt_templates('winclip')
     assert (len(normal), len(anomalous)) == (7 * 21, 4 * 21)
-    assert normal[0] == 'a cropped photo of the {}.' and anomalous[0] == 'a cropped photo of the damaged {}.'
+    assert normal[0] == 'a cropped photo of the {}.'
+    assert anomalous[0] == 'a cropped photo of the damaged {}.'
 
 
 def test_anovl_templates_are_its_domain_lists():

@@ -5,6 +5,7 @@ from ovperception.evaluation.anomaly.curves import (average_precision, binary_cl
                                                     image_ap, image_auroc, image_f1_max, pixel_ap,
                                                     pixel_auroc, pixel_f1_max, roc_auc)
 
-__all__ = ['AnomalyMetric', 'aupro', 'pro_curve', 'thresholded_aupro', 'average_precision', 'binary_clf_curve',
+__all__ = ['AnomalyMetric', 'aupro', 'pro_curve', 'thresholded_aupro', 'average_precision',
+           'binary_clf_curve',
            'f1_max', 'image_ap', 'image_auroc', 'image_f1_max', 'pixel_ap', 'pixel_auroc',
            'pixel_f1_max', 'roc_auc']
