@@ -163,3 +163,14 @@ def test_unknown_or_misshapen_official_keys_are_named():
     official['prompt_learner']['ctx_pos'] = torch.zeros(2, 1, 12, 768)
     with pytest.raises(CheckpointMismatchError, match='ctx_pos'):
         convert_anomalyclip(official)
+
+
+def test_convert_checkpoint_tool_converts_a_released_layout_file(tmp_path):
+    from tests.scripts import load_script
+    src, dst = tmp_path / 'epoch_15.pth', tmp_path / 'out' / 'anomalyclip_prompts.pth'
+    official = _official_layout_state()
+    torch.save(official, src)
+    assert load_script('tools/convert_checkpoint.py').main(['anomalyclip', str(src), str(dst)]) == 0
+    state = torch.load(dst, weights_only=True)['state_dict']
+    assert set(state) == {'head.normal_ctx', 'head.anomalous_ctx', 'head.deep_prompts'}
+    assert state['head.deep_prompts'].shape == (8, 4, 768)
