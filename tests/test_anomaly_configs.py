@@ -39,6 +39,10 @@ def test_anomaly_config_protocol(path):
     name = os.path.basename(path)
     assert cfg.test_evaluator.type.__name__ == 'AnomalyMetric'
     assert cfg.test_evaluator.aupro_fpr_limit == 0.3
+    # every source (AnomalyCLIP metrics.py, Accurate-WinCLIP, AnoVL vl_test.py) reports the
+    # 200-step thresholded AUPRO; only AnomalyCLIP smooths (sigma 4)
+    assert cfg.test_evaluator.aupro_variant == 'thresholded'
+    assert cfg.test_evaluator.gaussian_sigma == (4.0 if name.startswith('anomalyclip') else 0.0)
     size = cfg.test_dataloader.dataset.pipeline[2]['size']
     backbone = cfg.model.backbone
     if name.startswith('anomalyclip'):
@@ -47,6 +51,8 @@ def test_anomaly_config_protocol(path):
         assert cfg.model.head.text_width == width
         depth = open_clip.get_model_config(backbone.model_name)['vision_cfg']['layers']
         assert max(cfg.model.head.feature_layers) == depth - 1
+        assert cfg.model.head.dpam_blocks == 19 and backbone.pos_embed_resize == 'bilinear'
+        assert cfg.model.head.local_loss_weight == 4.0 and not cfg.model.head.global_ln_post
     else:
         assert size == (240, 240) and backbone.model_name == 'ViT-B-16-plus-240'
     shots = [h for h in cfg.get('custom_hooks', [])

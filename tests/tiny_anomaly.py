@@ -10,7 +10,7 @@ TINY_ANOMALY_BACKBONE = dict(
 TINY_WINCLIP_HEAD = dict(type='WinCLIPHead', template_set='single', window_sizes=(2,),
                          use_patch_scale=True)
 TINY_ANOMALYCLIP_HEAD = dict(type='AnomalyCLIPHead', n_ctx=4, deep_depth=2, deep_n_ctx=2,
-                             feature_layers=(0, 1), text_width=32)
+                             feature_layers=(0, 1), dpam_blocks=1, text_width=32)
 
 TINY = {
     'WinCLIPHead': TINY_WINCLIP_HEAD,

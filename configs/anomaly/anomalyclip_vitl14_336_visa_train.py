@@ -26,5 +26,7 @@ train_dataloader = dict(
                  pipeline=train_pipeline),
 )
 test_dataloader.dataset.update(pipeline=train_pipeline)
-test_evaluator.update(gaussian_sigma=4.0)
+# Metrics as AnomalyCLIP's test.py / metrics.py: maps smoothed with sigma 4, the 200-step
+# thresholded AUPRO (cal_pro_score), image score = the class token's text probability.
+test_evaluator.update(gaussian_sigma=4.0, aupro_variant='thresholded')
 default_hooks.checkpoint.update(interval=1000)

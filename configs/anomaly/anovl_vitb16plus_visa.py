@@ -7,3 +7,7 @@ with read_base():
     from .._base_.default_runtime import *
     from .._base_.datasets.visa import *
     from .._base_.models.anovl_vitb16plus import *
+
+# Metrics as AnoVL's vl_test.py: the 200-step thresholded AUPRO (cal_pro_score), no
+# Gaussian smoothing (commented out there).
+test_evaluator.update(gaussian_sigma=0.0, aupro_variant='thresholded')

@@ -11,6 +11,12 @@ with read_base():
     from .._base_.datasets.visa import *
     from .._base_.models.winclip_vitb16plus import *
 
+# Metrics as the reimplementation whose numbers this config records (zqhang/Accurate-WinCLIP-
+# pytorch reproduce_WinCLIP.py): the 200-step thresholded AUPRO (cal_pro_score) and no
+# Gaussian smoothing (that code smooths nothing; --cfg-options test_evaluator.gaussian_sigma=4
+# gives AnomalyCLIP's protocol). Image score: the class token's anomalous probability.
+test_evaluator.update(gaussian_sigma=0.0, aupro_variant='thresholded')
+
 from ovperception.engine.few_shot import FewShotMemoryHook
 
 custom_hooks.append(dict(type=FewShotMemoryHook, k=1, seed=0))

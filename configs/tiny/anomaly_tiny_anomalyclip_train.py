@@ -11,7 +11,7 @@ with read_base():
 from ovperception.models.anomaly import AnomalyCLIPHead
 
 model.head = dict(type=AnomalyCLIPHead, n_ctx=4, deep_depth=2, deep_n_ctx=2,
-                  feature_layers=(0, 1), dense_last=True, text_width=32)
+                  feature_layers=(0, 1), dpam_blocks=1, text_width=32)
 optim_wrapper.optimizer.update(lr=1e-2)
 train_cfg.update(max_iters=40, val_interval=40)
 val_cfg = dict(type=ValLoop)

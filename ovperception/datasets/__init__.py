@@ -2,8 +2,9 @@
 from ovperception.datasets import transforms  # noqa: F401  (registers TRANSFORMS)
 from ovperception.datasets import detection_transforms  # noqa: F401  (registers TRANSFORMS)
 from ovperception.datasets import counting_transforms  # noqa: F401  (registers TRANSFORMS)
-from ovperception.datasets.anomaly import (LoadAnomalyMask, MVTecADDataset, PackAnomalyInputs,
-                                           ResizeAnomaly, VisADataset)
+from ovperception.datasets.anomaly import (FolderAnomalyDataset, LoadAnomalyMask,
+                                           MVTecADDataset, PackAnomalyInputs, ResizeAnomaly,
+                                           VisADataset)
 from ovperception.datasets.base import (ClassnamesError, DatasetNotFoundError, OVBaseDataset,
                                         load_classnames, parse_classnames)
 from ovperception.datasets.coco_panoptic import COCOPanopticDataset, LoadPanopticAnnotations
@@ -22,8 +23,9 @@ from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
 
-__all__ = ['LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs', 'ResizeAnomaly',
-           'VisADataset', 'ClassnamesError', 'DatasetNotFoundError', 'OVBaseDataset',
+__all__ = ['FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
+           'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
+           'OVBaseDataset',
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',
            'ShanghaiTechDataset', 'UCFQNRFDataset', 'CocoDetDataset', 'LVISDetDataset',
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',

@@ -1,4 +1,4 @@
-"""Anomaly detection datasets (MVTec AD, VisA) and their transforms.
+"""Anomaly detection datasets (MVTec AD, VisA, your own folders) and their transforms.
 
 Samples are dicts ``img_path``, ``mask_path`` (None for normal images),
 ``gt_label`` (0 normal / 1 anomalous), ``category`` and ``classnames`` =
@@ -162,13 +162,99 @@ class VisADataset(AnomalyDataset):
         return records
 
 
+@DATASETS.register_module()
+class FolderAnomalyDataset(AnomalyDataset):
+    """Your own images, anomalib ``Folder`` style: a folder of normal and one of anomalous
+    test images, optional masks, optional normal references for the few-shot memory.
+
+    Layout (paths relative to ``data_root``)::
+
+        normal_dir/     good images               (test, label 0)
+        abnormal_dir/   defective images          (test, label 1)
+        mask_dir/       masks of abnormal images  (optional; same stem, ``.png``, or
+                        ``<stem>_mask.png``; non-zero = anomalous)
+        reference_dir/  more good images          (optional; WinCLIP+ few-shot memory,
+                        kept apart from the test images)
+
+    Without ``mask_dir`` the samples carry no pixel ground truth: image metrics are
+    computed, pixel metrics come out as nan (they need masks).
+
+    Args:
+        normal_dir: folder of normal test images (None: none).
+        abnormal_dir: folder of anomalous test images (None: none).
+        mask_dir: folder of masks for the anomalous images.
+        reference_dir: folder of normal images the few-shot memory is drawn from
+            (``split='train'`` lists them).
+        category: the category / object name the prompts use (e.g. ``'screw'``).
+        **kwargs: ``data_root``, ``pipeline``, ``test_mode``, ``split`` ...
+    """
+
+    def __init__(self, normal_dir: str | None = 'good', abnormal_dir: str | None = None,
+                 mask_dir: str | None = None, reference_dir: str | None = None,
+                 category: str = 'object', **kwargs: Any) -> None:
+        if normal_dir is None and abnormal_dir is None:
+            raise ValueError('FolderAnomalyDataset needs normal_dir and/or abnormal_dir')
+        if mask_dir is not None and abnormal_dir is None:
+            raise ValueError('FolderAnomalyDataset: mask_dir is given but abnormal_dir is not')
+        self.normal_dir, self.abnormal_dir = normal_dir, abnormal_dir
+        self.mask_dir, self.reference_dir = mask_dir, reference_dir
+        super().__init__(categories=(category,), **kwargs)
+
+    def _folder(self, folder: str, what: str) -> tuple[str, list[str]]:
+        path = require_path(os.path.join(self.data_root, folder), what,
+                            type(self).__name__)
+        files = _files(path)
+        if not files:
+            raise DatasetNotFoundError(f'{type(self).__name__}: no images in {what} {path}')
+        return path, files
+
+    def _mask_of(self, image_file: str, masks: dict[str, str]) -> str:
+        stem = os.path.splitext(image_file)[0]
+        for key in (stem, f'{stem}_mask'):
+            if key in masks:
+                return masks[key]
+        raise DatasetNotFoundError(
+            f'{type(self).__name__}: no mask for {image_file} in {self.mask_dir} (expected '
+            f'{stem}.png or {stem}_mask.png)')
+
+    def load_data_list(self) -> list[dict]:
+        require_path(self.data_root, 'data_root', type(self).__name__)
+        category = self.categories[0]
+        if self.split == 'train':
+            if self.reference_dir is None:
+                raise ValueError(f'{type(self).__name__}: few-shot references need '
+                                 'reference_dir (normal images kept apart from the test set)')
+            path, files = self._folder(self.reference_dir, 'reference_dir')
+            return [self._record(os.path.join(path, f), None, category) for f in files]
+        records = []
+        if self.normal_dir is not None:
+            path, files = self._folder(self.normal_dir, 'normal_dir')
+            records += [self._record(os.path.join(path, f), None, category) for f in files]
+        if self.abnormal_dir is not None:
+            path, files = self._folder(self.abnormal_dir, 'abnormal_dir')
+            masks: dict[str, str] = {}
+            if self.mask_dir is not None:
+                mask_path, mask_files = self._folder(self.mask_dir, 'mask_dir')
+                masks = {os.path.splitext(f)[0]: os.path.join(mask_path, f) for f in mask_files}
+            for file in files:
+                mask = self._mask_of(file, masks) if masks else None
+                record = self._record(os.path.join(path, file), mask, category)
+                record['gt_label'] = 1
+                records.append(record)
+        if self.mask_dir is None:
+            for record in records:  # no pixel ground truth at all (not "all normal")
+                record['no_mask'] = True
+        return records
+
+
 # ---------------------------------------------------------------- transforms
 @TRANSFORMS.register_module()
 class LoadAnomalyMask(BaseTransform):
     """Read ``mask_path`` into ``gt_anomaly_mask`` (H, W) uint8 {0, 1} (non-zero = anomalous).
 
     A sample without ``mask_path`` (normal images, single-image inference) gets an all-zero
-    mask; a sample that already holds a ``gt_anomaly_mask`` array (synthetic data) keeps it.
+    mask; a sample that already holds a ``gt_anomaly_mask`` array (synthetic data) keeps it;
+    a sample marked ``no_mask`` (a folder dataset without masks) gets none.
     ``gt_label`` defaults to ``mask.any()``.
 
     Raises:
@@ -176,6 +262,8 @@ class LoadAnomalyMask(BaseTransform):
     """
 
     def transform(self, results: dict) -> dict:
+        if results.get('no_mask'):
+            return results
         height, width = results['img'].shape[:2]
         mask = results.get('gt_anomaly_mask')
         if mask is None and results.get('mask_path'):

@@ -48,7 +48,7 @@ def test_state_text_is_encoded_once_per_object():
     first = model.encode_vocabulary(['screw'])
     model.encode_vocabulary(['screw'])
     model.encode_vocabulary(['bottle; flask'])
-    normal_cache, anomalous_cache = model.head._caches[model.backbone.weights_id]
+    normal_cache, anomalous_cache = model.head._caches[(model.backbone.weights_id, 'object')]
     assert normal_cache.num_encoded_names == 2 and anomalous_cache.num_encoded_names == 2
     assert len(normal_cache.templates) == 147 and first.shape == (2, 32)
 

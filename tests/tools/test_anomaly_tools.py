@@ -78,3 +78,14 @@ def test_demo_few_shot_memory_lowers_the_score_of_a_reference_image(tmp_path):
     zero = json.loads((tmp_path / 'zero' / '000_anomaly.json').read_text())
     few = json.loads((tmp_path / 'few' / '000_anomaly.json').read_text())
     assert few['map_max'] < zero['map_max']  # a memorised image: few-shot distance 0
+
+
+def test_readme_anomaly_example_points_at_real_folders():
+    import re
+    readme = open(os.path.join(ROOT, 'README.md'), encoding='utf-8').read()
+    folders = re.findall(r'--calibrate-normal (\S+?)/?`', readme)
+    assert folders
+    for folder in folders:
+        path = os.path.join(ROOT, folder)
+        assert os.path.isdir(path) and any(f.endswith(('.jpg', '.png')) for f in os.listdir(path))
+    assert os.path.isfile(os.path.join(ROOT, 'demo', 'examples', 'anomaly', 'scratched.jpg'))

@@ -8,8 +8,16 @@ a logged warning), as in AnomalyCLIP / APRIL-GAN / AdaCLIP:
   max of ``pred_anomaly_map`` when absent) vs. the image label ``gt_score``
   (or ``gt_anomaly_map.any()`` when absent);
 * ``pixel_AUROC``, ``pixel_AP``, ``pixel_F1max``: over all pixels of the category;
-* ``AUPRO``: exact MVTec AD variant, 8-connected regions, FPR limit
-  ``aupro_fpr_limit`` (see :mod:`.aupro`).
+* ``AUPRO``: ``aupro_variant='mvtec'`` (exact MVTec AD integral) or ``'thresholded'``
+  (AnomalyCLIP's / Accurate-WinCLIP's 200-step ``cal_pro_score``), 8-connected regions, FPR
+  limit ``aupro_fpr_limit`` (see :mod:`.aupro`). Each config uses the variant of the code
+  whose numbers it records.
+
+Memory: a category with at most ``pixel_exact_limit`` pixels is evaluated exactly (all
+pixels concatenated and sorted, as sklearn); a larger one image by image at
+``pixel_num_bins`` equally spaced thresholds (:mod:`.threshold_counts`; ties inside a bin
+count as ties), so the metrics need O(one image + bins) memory besides the stored maps.
+The thresholded AUPRO is always computed image by image and is exact.
 
 GT maps are binarised with ``> 0.5``. Values are percentages with 2 decimals.
 """
@@ -30,8 +38,10 @@ from ovperception.evaluation.iou_metric import format_table
 from ovperception.structures import sample_field
 from ovperception.registry import METRICS
 
-from .aupro import aupro
-from .curves import average_precision, f1_max, roc_auc
+from .aupro import AUPRO_VARIANTS, aupro
+from .curves import (average_precision, average_precision_from_counts, f1_max,
+                     f1_max_from_counts, roc_auc, roc_auc_from_counts)
+from .threshold_counts import count_at_thresholds, value_range
 from ovperception.utils.smoothing import smooth_anomaly_map
 
 IMAGE_METRICS = ('image_AUROC', 'image_AP', 'image_F1max')
@@ -41,6 +51,9 @@ DEFAULT_METRICS = ('image_AUROC', 'image_AP', 'image_F1max', 'pixel_AUROC', 'pix
                    'AUPRO')
 _CURVES: dict[str, Callable[..., float]] = {
     'AUROC': roc_auc, 'AP': average_precision, 'F1max': f1_max}
+_COUNT_CURVES: dict[str, Callable[..., float]] = {
+    'AUROC': roc_auc_from_counts, 'AP': average_precision_from_counts,
+    'F1max': f1_max_from_counts}
 
 
 def _to_numpy(value: Any) -> np.ndarray | None:
@@ -84,7 +97,13 @@ class AnomalyMetric(BaseMetric):
         gaussian_sigma: if > 0, smooth each anomaly map with
             ``scipy.ndimage.gaussian_filter(sigma)`` (AnomalyCLIP uses 4).
         aupro_fpr_limit: AUPRO FPR integration limit.
-        aupro_num_thresholds: None = exact curve, else binned thresholds.
+        aupro_num_thresholds: ``'mvtec'`` AUPRO: None = exact curve (binned at
+            ``pixel_num_bins`` above ``pixel_exact_limit``), else binned thresholds.
+        aupro_variant: ``'mvtec'`` or ``'thresholded'`` (see :mod:`.aupro`).
+        aupro_max_step: threshold steps of the ``'thresholded'`` variant (200).
+        pixel_exact_limit: pixels per category up to which pixel metrics are exact
+            (None: always exact, unbounded memory).
+        pixel_num_bins: thresholds of the binned pixel metrics.
         collect_device: ``'cpu'`` or ``'gpu'``.
         prefix: metric name prefix.
     """
@@ -93,6 +112,8 @@ class AnomalyMetric(BaseMetric):
 
     def __init__(self, metrics: Sequence[str] = DEFAULT_METRICS, gaussian_sigma: float = 0.0,
                  aupro_fpr_limit: float = 0.3, aupro_num_thresholds: int | None = None,
+                 aupro_variant: str = 'mvtec', aupro_max_step: int = 200,
+                 pixel_exact_limit: int | None = 2 ** 25, pixel_num_bins: int = 2 ** 16,
                  collect_device: str = 'cpu', prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -103,7 +124,16 @@ class AnomalyMetric(BaseMetric):
             raise ValueError(f'gaussian_sigma must be >= 0, got {gaussian_sigma}')
         if not 0.0 < aupro_fpr_limit <= 1.0:
             raise ValueError(f'aupro_fpr_limit must be in (0, 1], got {aupro_fpr_limit}')
+        if aupro_variant not in AUPRO_VARIANTS:
+            raise ValueError(f'aupro_variant must be one of {AUPRO_VARIANTS}, got '
+                             f'{aupro_variant!r}')
+        if pixel_num_bins < 2 or aupro_max_step < 2:
+            raise ValueError('pixel_num_bins and aupro_max_step must be >= 2')
         self.metrics = metrics
+        self.aupro_variant = aupro_variant
+        self.aupro_max_step = int(aupro_max_step)
+        self.pixel_exact_limit = pixel_exact_limit
+        self.pixel_num_bins = int(pixel_num_bins)
         self.gaussian_sigma = float(gaussian_sigma)
         self.aupro_fpr_limit = float(aupro_fpr_limit)
         self.aupro_num_thresholds = aupro_num_thresholds
@@ -144,10 +174,9 @@ class AnomalyMetric(BaseMetric):
         labels = [r['gt_label'] for r in items]
         has_image = all(s is not None for s in scores) and all(lb is not None for lb in labels)
         has_pixel = all(r['pred_map'] is not None and r['gt_mask'] is not None for r in items)
-        masks = maps = None
+        pixel_curves = None
         if has_pixel and any(m.startswith('pixel') for m in self.metrics):
-            masks = np.concatenate([r['gt_mask'].ravel() for r in items])
-            maps = np.concatenate([r['pred_map'].ravel() for r in items])
+            pixel_curves = self._pixel_curves(items)
         for name in self.metrics:
             level, _, kind = name.partition('_')
             if (level == 'image' and not has_image) or (level != 'image' and not has_pixel):
@@ -156,17 +185,43 @@ class AnomalyMetric(BaseMetric):
             try:
                 if name == 'AUPRO':
                     value = aupro([r['gt_mask'] for r in items], [r['pred_map'] for r in items],
-                                  self.aupro_fpr_limit, self.aupro_num_thresholds, category)
+                                  self.aupro_fpr_limit, self._aupro_thresholds(items),
+                                  category, self.aupro_variant, self.aupro_max_step)
                 elif level == 'image':
                     value = _CURVES[kind](np.array(labels), np.array(scores), 'image', category)
                 else:
-                    value = _CURVES[kind](masks, maps, 'pixel', category)
+                    value = pixel_curves(kind, category)
             except ValueError as err:
                 print_log(f'AnomalyMetric: {name} set to nan: {err}', logger=logger,
                           level=logging.WARNING)
                 value = float('nan')
             out[name] = value
         return out
+
+    def _is_exact(self, items: list[dict]) -> bool:
+        pixels = sum(r['gt_mask'].size for r in items)
+        return self.pixel_exact_limit is None or pixels <= self.pixel_exact_limit
+
+    def _aupro_thresholds(self, items: list[dict]) -> int | None:
+        """Thresholds of the 'mvtec' AUPRO: as configured, binned for large categories."""
+        if self.aupro_num_thresholds is not None or self._is_exact(items):
+            return self.aupro_num_thresholds
+        return self.pixel_num_bins
+
+    def _pixel_curves(self, items: list[dict]) -> Callable[[str, str], float]:
+        """``(kind, category) -> value`` of the pixel AUROC / AP / F1max of ``items``."""
+        masks = [r['gt_mask'] for r in items]
+        maps = [r['pred_map'] for r in items]
+        if self._is_exact(items):
+            flat_masks = np.concatenate([m.ravel() for m in masks])
+            flat_maps = np.concatenate([m.ravel() for m in maps])
+            return lambda kind, category: _CURVES[kind](flat_masks, flat_maps, 'pixel',
+                                                        category)
+        low, high = value_range(maps)
+        thresholds = np.linspace(float(low), float(high), self.pixel_num_bins)
+        counts = count_at_thresholds(masks, maps, thresholds, with_regions=False)
+        fps, tps = counts.negatives[::-1], counts.positives[::-1]
+        return lambda kind, category: _COUNT_CURVES[kind](fps, tps, 'pixel', category)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Per-category metrics, logged as a table; returns the category means (%)."""

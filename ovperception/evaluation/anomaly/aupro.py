@@ -1,4 +1,5 @@
-"""Area under the per-region-overlap (PRO) curve, exact variant.
+"""Area under the per-region-overlap (PRO) curve: ``variant='mvtec'`` (exact) or
+``variant='thresholded'`` (cflow-ad / AnomalyCLIP / APRIL-GAN / Accurate-WinCLIP).
 
 Definitions (MVTec AD, Bergmann et al.):
 
@@ -23,8 +24,17 @@ to PRO and each normal pixel ``1 / n_normal`` to FPR (region areas via
 of equal scores. It is *not* cflow-ad's / AnomalyCLIP's ``cal_pro_score``
 (200 bins, min-max rescaled FPR) and not anomalib's per-region ROC averaging;
 small numeric differences to those are expected. ``num_thresholds`` evaluates
-the same exact curve at that many equally spaced thresholds between the
-minimum and maximum score instead (a binned approximation, cheaper to plot).
+the same curve at that many equally spaced thresholds between the minimum and
+maximum score instead (a binned approximation computed image by image in bounded
+memory, :mod:`.threshold_counts`).
+
+``variant='thresholded'`` is ``cal_pro_score`` of AnomalyCLIP's ``metrics.py`` (from
+cflow-ad), reproduced exactly and computed image by image: thresholds
+``np.arange(min, max, (max - min) / max_step)`` in the maps' dtype (200 steps), a pixel
+is anomalous when ``score > t``, PRO is the mean over all regions of the category, only
+thresholds with ``FPR < fpr_limit`` are kept, their FPRs are min-max rescaled to [0, 1]
+and the area is the trapezoid rule (sklearn ``auc``). Tested against numbers of the
+official function (tests/fixtures/golden/anomaly_metrics).
 """
 from __future__ import annotations
 
@@ -33,11 +43,14 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from .threshold_counts import count_at_thresholds, value_range
+
 _STRUCTURE_8 = np.ones((3, 3), dtype=bool)  # 8-connectivity inside one image
 
 
 def _as_stacks(masks: np.ndarray | Sequence[np.ndarray],
-               anomaly_maps: np.ndarray | Sequence[np.ndarray]) -> tuple[list, list]:
+               anomaly_maps: np.ndarray | Sequence[np.ndarray],
+               keep_dtype: bool = False) -> tuple[list, list]:
     """Per-image (H_i, W_i) arrays after checking that mask and map shapes agree."""
     masks = list(masks) if not isinstance(masks, np.ndarray) or masks.ndim == 3 else [masks]
     maps = (list(anomaly_maps) if not isinstance(anomaly_maps, np.ndarray)
@@ -51,7 +64,7 @@ def _as_stacks(masks: np.ndarray | Sequence[np.ndarray],
             raise ValueError(f'image {i}: GT mask shape {mask.shape} differs from anomaly map '
                              f'shape {amap.shape} (both must be the same (H, W))')
         out_masks.append(mask.astype(bool, copy=False))
-        out_maps.append(amap.astype(np.float64, copy=False))
+        out_maps.append(amap if keep_dtype else amap.astype(np.float64, copy=False))
     return out_masks, out_maps
 
 
@@ -74,8 +87,11 @@ def pro_curve(masks: np.ndarray | Sequence[np.ndarray],
     Raises:
         ValueError: shape mismatch, no anomalous or no normal pixels.
     """
-    masks, maps = _as_stacks(masks, anomaly_maps)
     name = category if category is not None else 'all'
+    if num_thresholds is not None:
+        return _binned_pro_curve(*_as_stacks(masks, anomaly_maps, keep_dtype=True),
+                                 int(num_thresholds), name)
+    masks, maps = _as_stacks(masks, anomaly_maps)
     labels, offset = [], 0
     for mask in masks:
         lab, num = ndimage.label(mask, structure=_STRUCTURE_8)
@@ -102,16 +118,25 @@ def pro_curve(masks: np.ndarray | Sequence[np.ndarray],
     scores = scores[order]
     pro_cum = np.cumsum(pro_weight[order])
     fp_cum = np.cumsum(fp_weight[order])
-    if num_thresholds is None:
-        idx = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    else:
-        thresholds = np.linspace(scores[-1], scores[0], int(num_thresholds))[::-1]
-        # number of pixels with score >= t, on the descending array
-        count = np.searchsorted(-scores, -thresholds, side='right')
-        count = count[count > 0]
-        idx = count - 1
+    idx = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
     fpr = np.r_[0.0, fp_cum[idx]]
     pro = np.r_[0.0, pro_cum[idx]]
+    return np.minimum(fpr, 1.0), np.minimum(pro, 1.0)
+
+
+def _binned_pro_curve(masks: list[np.ndarray], maps: list[np.ndarray], num_thresholds: int,
+                      name: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pro_curve` at equally spaced thresholds, one image at a time."""
+    low, high = value_range(maps)
+    thresholds = np.linspace(float(low), float(high), num_thresholds)
+    counts = count_at_thresholds(masks, maps, thresholds)
+    if counts.num_regions == 0:
+        raise ValueError(f'AUPRO is undefined for category {name}: it has no anomalous pixels '
+                         f'(no GT regions)')
+    if counts.num_negative == 0:
+        raise ValueError(f'AUPRO is undefined for category {name}: it has no normal pixels')
+    fpr = np.r_[0.0, counts.negatives[::-1] / counts.num_negative]
+    pro = np.r_[0.0, counts.pro[::-1] / counts.num_regions]
     return np.minimum(fpr, 1.0), np.minimum(pro, 1.0)
 
 
@@ -133,20 +158,73 @@ def area_under_limit(x: np.ndarray, y: np.ndarray, x_max: float) -> float:
     return float(np.sum(np.diff(xs) * (ys[1:] + ys[:-1])) / 2.0)
 
 
+AUPRO_VARIANTS = ('mvtec', 'thresholded')
+
+
+def thresholded_aupro(masks: np.ndarray | Sequence[np.ndarray],
+                      anomaly_maps: np.ndarray | Sequence[np.ndarray],
+                      fpr_limit: float = 0.3, max_step: int = 200,
+                      category: str | None = None) -> float:
+    """AnomalyCLIP's ``cal_pro_score`` (cflow-ad): see the module docstring.
+
+    Args:
+        masks: (N, H, W) bool GT masks (or a list of (H_i, W_i) arrays).
+        anomaly_maps: (N, H, W) anomaly maps, same shapes (float32 as the official code).
+        fpr_limit: keep thresholds with FPR strictly below this (0.3).
+        max_step: number of threshold steps (200).
+        category: name used in error messages.
+
+    Raises:
+        ValueError: no anomalous or no normal pixels, constant maps, or fewer than two
+            distinct FPRs under the limit (the official code returns nan there).
+    """
+    masks, maps = _as_stacks(masks, anomaly_maps, keep_dtype=True)
+    name = category if category is not None else 'all'
+    low, high = value_range(maps)
+    if not high > low:
+        raise ValueError(f'thresholded AUPRO is undefined for category {name}: the anomaly '
+                         'maps are constant')
+    thresholds = np.arange(low, high, (high - low) / max_step)
+    counts = count_at_thresholds(masks, maps, thresholds, strict=True)
+    if counts.num_regions == 0:
+        raise ValueError(f'AUPRO is undefined for category {name}: it has no anomalous pixels '
+                         '(no GT regions)')
+    if counts.num_negative == 0:
+        raise ValueError(f'AUPRO is undefined for category {name}: it has no normal pixels')
+    fprs = counts.negatives / counts.num_negative
+    pros = counts.pro / counts.num_regions
+    keep = fprs < fpr_limit
+    fprs, pros = fprs[keep], pros[keep]
+    if fprs.size < 2 or fprs.max() == fprs.min():
+        raise ValueError(f'thresholded AUPRO is undefined for category {name}: fewer than two '
+                         f'distinct FPRs below {fpr_limit}')
+    fprs = (fprs - fprs.min()) / (fprs.max() - fprs.min())
+    # sklearn.metrics.auc: trapezoid rule, FPR here decreases with the threshold
+    return float(-np.sum(np.diff(fprs) * (pros[1:] + pros[:-1])) / 2.0)
+
+
 def aupro(masks: np.ndarray | Sequence[np.ndarray],
           anomaly_maps: np.ndarray | Sequence[np.ndarray],
           fpr_limit: float = 0.3, num_thresholds: int | None = None,
-          category: str | None = None) -> float:
-    """Normalised AUPRO in [0, 1] (exact MVTec AD variant, see the module docstring).
+          category: str | None = None, variant: str = 'mvtec', max_step: int = 200) -> float:
+    """Normalised AUPRO in [0, 1] (see the module docstring for both variants).
 
     Args:
         masks: (N, H, W) bool GT masks (or a list of (H_i, W_i) arrays).
         anomaly_maps: (N, H, W) float anomaly maps, same shapes.
         fpr_limit: upper FPR integration limit, in (0, 1].
-        num_thresholds: None for the exact curve, else equally spaced thresholds.
+        num_thresholds: ``'mvtec'``: None for the exact curve, else equally spaced
+            thresholds (bounded memory).
         category: name used in error messages.
+        variant: ``'mvtec'`` (exact MVTec AD integral) or ``'thresholded'`` (AnomalyCLIP's
+            200-step PRO, FPRs below the limit rescaled to [0, 1]).
+        max_step: ``'thresholded'``: threshold steps.
     """
     if not 0.0 < fpr_limit <= 1.0:
         raise ValueError(f'fpr_limit must be in (0, 1], got {fpr_limit}')
+    if variant not in AUPRO_VARIANTS:
+        raise ValueError(f'AUPRO variant must be one of {AUPRO_VARIANTS}, got {variant!r}')
+    if variant == 'thresholded':
+        return thresholded_aupro(masks, anomaly_maps, fpr_limit, max_step, category)
     fpr, pro = pro_curve(masks, anomaly_maps, num_thresholds, category)
     return area_under_limit(fpr, pro, fpr_limit) / fpr_limit

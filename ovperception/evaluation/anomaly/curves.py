@@ -77,6 +77,12 @@ def roc_auc(labels: ArrayLike, scores: ArrayLike, level: str = 'image',
         ValueError: no anomalous or no normal samples, or shape mismatch.
     """
     fps, tps, _ = binary_clf_curve(labels, scores, level, category)
+    return roc_auc_from_counts(fps, tps, level, category)
+
+
+def roc_auc_from_counts(fps: np.ndarray, tps: np.ndarray, level: str = 'pixel',
+                        category: str | None = None) -> float:
+    """AUROC from cumulative (FP, TP) counts at descending thresholds (last = all samples)."""
     if tps[-1] == 0:
         raise _undefined('AUROC', category, level, 'anomalous')
     if fps[-1] == 0:
@@ -86,10 +92,11 @@ def roc_auc(labels: ArrayLike, scores: ArrayLike, level: str = 'image',
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2.0)
 
 
-def _precision_recall(labels: ArrayLike, scores: ArrayLike, metric: str, level: str,
-                      category: str | None) -> tuple[np.ndarray, np.ndarray]:
-    fps, tps, _ = binary_clf_curve(labels, scores, level, category)
-    if tps[-1] == 0:
+def _precision_recall_from_counts(fps: np.ndarray, tps: np.ndarray, metric: str, level: str,
+                                  category: str | None) -> tuple[np.ndarray, np.ndarray]:
+    keep = (fps + tps) > 0  # thresholds above every score (empty bins) are no PR points
+    fps, tps = fps[keep], tps[keep]
+    if tps.size == 0 or tps[-1] == 0:
         raise _undefined(metric, category, level, 'anomalous')
     precision = tps / (tps + fps)  # tps + fps >= 1 at every threshold
     recall = tps / tps[-1]
@@ -99,14 +106,28 @@ def _precision_recall(labels: ArrayLike, scores: ArrayLike, metric: str, level: 
 def average_precision(labels: ArrayLike, scores: ArrayLike, level: str = 'image',
                       category: str | None = None) -> float:
     """AP = sum_i (R_i - R_{i-1}) P_i over distinct thresholds (sklearn's definition)."""
-    precision, recall = _precision_recall(labels, scores, 'AP', level, category)
+    fps, tps, _ = binary_clf_curve(labels, scores, level, category)
+    return average_precision_from_counts(fps, tps, level, category)
+
+
+def average_precision_from_counts(fps: np.ndarray, tps: np.ndarray, level: str = 'pixel',
+                                  category: str | None = None) -> float:
+    """AP from cumulative (FP, TP) counts at descending thresholds."""
+    precision, recall = _precision_recall_from_counts(fps, tps, 'AP', level, category)
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def f1_max(labels: ArrayLike, scores: ArrayLike, level: str = 'image',
            category: str | None = None) -> float:
     """Maximum over all thresholds of F1 = 2PR / (P + R) (non-finite values ignored)."""
-    precision, recall = _precision_recall(labels, scores, 'F1-max', level, category)
+    fps, tps, _ = binary_clf_curve(labels, scores, level, category)
+    return f1_max_from_counts(fps, tps, level, category)
+
+
+def f1_max_from_counts(fps: np.ndarray, tps: np.ndarray, level: str = 'pixel',
+                       category: str | None = None) -> float:
+    """F1-max from cumulative (FP, TP) counts at descending thresholds."""
+    precision, recall = _precision_recall_from_counts(fps, tps, 'F1-max', level, category)
     with np.errstate(divide='ignore', invalid='ignore'):
         f1 = 2 * precision * recall / (precision + recall)
     f1 = f1[np.isfinite(f1)]

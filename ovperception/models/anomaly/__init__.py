@@ -1,5 +1,7 @@
 """Zero-shot anomaly detection: the anomaly model, WinCLIP / AnoVL and AnomalyCLIP heads,
-state prompts, WinCLIP windows, few-shot memory, losses."""
+state prompts, WinCLIP windows, few-shot memory, losses, AnomalyCLIP's DPAM and checkpoint
+converter."""
+from ovperception.models.anomaly import convert  # noqa: F401  (registers 'anomalyclip')
 from ovperception.models.anomaly.anomaly_model import OVAnomalyModel
 from ovperception.models.anomaly.heads import AnomalyCLIPHead, WinCLIPHead
 from ovperception.models.anomaly.losses import dice_loss, focal_loss

@@ -13,21 +13,26 @@ window passes of the backbone); its contract, used by :class:`OVAnomalyModel`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovperception.models.anomaly.dpam import dpam_features
 from ovperception.models.anomaly.losses import dice_loss, focal_loss
 from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
                                                        memory_distance, window_indices)
 from ovperception.models.anomaly.prompts import (ANOMALOUS_STATES, NORMAL_STATES,
-                                                      state_prompt_templates)
+                                                 TEXTURE_NAMES, state_prompt_templates)
 from ovperception.models.clip.prompt_learning import encode_text_with_prompts
 from ovperception.models.clip.text_cache import TextEmbeddingCache
 from ovperception.registry import MODELS
 from ovperception.structures import SampleList
+
+
+TEXT_AVERAGES = ('unnormalised', 'normalised')
 
 
 @dataclass
@@ -91,7 +96,14 @@ class WinCLIPHead(nn.Module):
     image score.
 
     Args:
-        template_set: ``'winclip'`` (21 templates), ``'anovl'`` (domain-aware) or a list.
+        template_set: ``'winclip'`` (the reimplementations' 21 templates), ``'anovl'``
+            (AnoVL's domain-aware object templates) or a list.
+        texture_template_set: templates for objects named in ``texture_names`` (AnoVL:
+            ``'anovl_texture'``); None: ``template_set`` for every object.
+        text_average: ``'unnormalised'`` (mean of raw text embeddings, then normalised: as
+            anomalib, Accurate-WinCLIP and AnoVL) or ``'normalised'`` (mean of L2-normalised
+            embeddings, CLIP's ImageNet recipe).
+        texture_names: object names that use ``texture_template_set``.
         window_sizes: window sides in patches (WinCLIP: 2 and 3 on a 15x15 grid).
         use_patch_scale: add the dense patch tokens as a scale.
         fuse_image_score: include the global score in the harmonic fusion.
@@ -106,30 +118,46 @@ class WinCLIPHead(nn.Module):
                  window_sizes: Sequence[int] = (2, 3), use_patch_scale: bool = False,
                  fuse_image_score: bool = True, temperature: float = 0.07,
                  max_weight: float = 0.0, normal_states: Sequence[str] = NORMAL_STATES,
-                 anomalous_states: Sequence[str] = ANOMALOUS_STATES) -> None:
+                 anomalous_states: Sequence[str] = ANOMALOUS_STATES, *,
+                 texture_template_set: str | Sequence[str] | None = None,
+                 text_average: str = 'unnormalised',
+                 texture_names: Sequence[str] = TEXTURE_NAMES) -> None:
         super().__init__()
         if not window_sizes and not use_patch_scale:
             raise ValueError('WinCLIPHead needs window_sizes and/or use_patch_scale=True')
         if not 0.0 <= max_weight <= 1.0:
             raise ValueError(f'max_weight must be in [0, 1], got {max_weight}')
+        if text_average not in TEXT_AVERAGES:
+            raise ValueError(f'text_average must be one of {TEXT_AVERAGES}, got '
+                             f'{text_average!r}')
+        self.text_average = text_average
         self.normal_templates, self.anomalous_templates = state_prompt_templates(
             template_set, normal_states, anomalous_states)
+        self.texture_templates = None if texture_template_set is None else \
+            state_prompt_templates(texture_template_set, normal_states, anomalous_states)
+        self.texture_names = frozenset(texture_names)
         self.window_sizes = tuple(int(s) for s in window_sizes)
         self.use_patch_scale = use_patch_scale
         self.fuse_image_score = fuse_image_score
         self.temperature = float(temperature)
         self.max_weight = float(max_weight)
-        self._caches: dict[str, tuple[TextEmbeddingCache, TextEmbeddingCache]] = {}
+        self._caches: dict[tuple[str, str], tuple[TextEmbeddingCache, TextEmbeddingCache]] = {}
         self.memory: AnomalyFeatures | None = None
 
     # ------------------------------------------------------------------ text
     def text_embeddings(self, backbone: nn.Module, object_name: str) -> Tensor:
-        """(2, C) [normal, anomalous] prompt-ensemble embeddings (each computed once)."""
-        key = backbone.weights_id
+        """(2, C) [normal, anomalous] prompt-ensemble embeddings, L2-normalised (each
+        computed once; averaged as ``text_average`` says)."""
+        texture = self.texture_templates is not None and object_name in self.texture_names
+        key = (backbone.weights_id, 'texture' if texture else 'object')
         if key not in self._caches:
+            templates = self.texture_templates if texture else (self.normal_templates,
+                                                                self.anomalous_templates)
+            raw_mean = self.text_average == 'unnormalised'
+            encode = partial(backbone.encode_text, normalize=not raw_mean)
             self._caches[key] = tuple(
-                TextEmbeddingCache(backbone.encode_text, key, templates)
-                for templates in (self.normal_templates, self.anomalous_templates))
+                TextEmbeddingCache(encode, backbone.weights_id, t, normalise_each=not raw_mean)
+                for t in templates)
         normal, anomalous = self._caches[key]
         return torch.cat([normal.embed([object_name]), anomalous.embed([object_name])])
 
@@ -232,41 +260,56 @@ class AnomalyCLIPHead(nn.Module):
 
     Text: ``[V1..Vn] object.`` and ``[W1..Wn] damaged object.`` with learnable context
     vectors, plus deep prompt tokens replacing positions 1..``deep_n_ctx`` at the input of
-    text blocks 1..``deep_depth - 1``. Image: patch tokens after the blocks in
-    ``feature_layers`` (0-based), each through ``ln_post`` and the projection (the last one
-    optionally from the backbone's value-value ``dense_features``, our stand-in for DPAM).
+    text blocks 1..``deep_depth - 1``. Image (as released, :mod:`.dpam`): DPAM's value-value
+    path in the last ``dpam_blocks`` ViT blocks beside the original path; patch tokens after
+    the blocks in ``feature_layers`` (0-based; from the v-v path inside the DPAM blocks), each
+    through ``ln_post`` and the projection; the image embedding is the original path's class
+    token projected without ``ln_post`` (``global_ln_post=False``).
     Per layer the anomalous probability ``softmax(cos / T)`` is computed; the map is the
-    mean over layers (AnomalyCLIP sums ``(p_abn + 1 - p_norm) / 2``, the same up to the
-    factor ``1 / L``). Image score: the global embedding's anomalous probability.
+    mean over layers (AnomalyCLIP sums ``(p_abn + 1 - p_norm) / 2`` = ``p_abn``, i.e. ``L``
+    times ours: every metric and the Gaussian smoothing are invariant to that factor).
+    Image score: the global embedding's anomalous probability.
 
-    Loss: per layer, focal + dice (anomalous map vs. mask and normal map vs. 1 - mask) on
-    maps upsampled to the image size, plus cross-entropy of the image score vs. label.
+    Loss: ``local_loss_weight`` (AnomalyCLIP's lambda = 4) times the sum over layers of focal
+    (label smoothing ``focal_smooth``) + dice (anomalous map vs. mask and normal map vs.
+    1 - mask) on maps upsampled to the image size, plus ``image_loss_weight`` times the
+    cross-entropy of the image score vs. label.
 
     Args:
         n_ctx: learnable context tokens per prompt (12).
         deep_depth: text blocks receiving prompts (9: the input + 8 deep layers).
         deep_n_ctx: deep prompt tokens per layer (4).
         feature_layers: 0-based ViT blocks whose patch tokens give maps (5, 11, 17, 23).
-        dense_last: use ``dense_features`` (value-value path) for the last block's map.
+        dpam_blocks: last ViT blocks with DPAM's v-v path (official ``DPAM_layer=20`` = 19
+            blocks); 0: plain intermediate tokens.
+        global_ln_post: apply ``ln_post`` to the class token (the release does not).
         temperature: softmax temperature (0.07).
-        width: text-tower width (read from the backbone when None, at first use).
-        image_loss_weight: weight of the image-level cross-entropy.
+        text_width: text-tower width (checked against the backbone at first use).
+        image_loss_weight: weight of the image-level cross-entropy (1).
+        local_loss_weight: weight of focal + dice (AnomalyCLIP's lambda = 4).
+        focal_smooth: focal-loss label smoothing (1e-5 in AnomalyCLIP's ``FocalLoss``).
     """
 
     trainable = True
 
     def __init__(self, n_ctx: int = 12, deep_depth: int = 9, deep_n_ctx: int = 4,
-                 feature_layers: Sequence[int] = (5, 11, 17, 23), dense_last: bool = True,
-                 temperature: float = 0.07, text_width: int = 768,
-                 image_loss_weight: float = 1.0) -> None:
+                 feature_layers: Sequence[int] = (5, 11, 17, 23), dpam_blocks: int = 19,
+                 global_ln_post: bool = False, temperature: float = 0.07,
+                 text_width: int = 768, image_loss_weight: float = 1.0,
+                 local_loss_weight: float = 4.0, focal_smooth: float = 1e-5) -> None:
         super().__init__()
         if deep_n_ctx > n_ctx:
             raise ValueError(f'deep_n_ctx ({deep_n_ctx}) must not exceed n_ctx ({n_ctx})')
         self.n_ctx, self.deep_n_ctx = int(n_ctx), int(deep_n_ctx)
         self.feature_layers = tuple(int(i) for i in feature_layers)
-        self.dense_last = dense_last
+        if dpam_blocks < 0:
+            raise ValueError(f'dpam_blocks must be >= 0, got {dpam_blocks}')
+        self.dpam_blocks = int(dpam_blocks)
+        self.global_ln_post = bool(global_ln_post)
         self.temperature = float(temperature)
         self.image_loss_weight = float(image_loss_weight)
+        self.local_loss_weight = float(local_loss_weight)
+        self.focal_smooth = float(focal_smooth)
         self.normal_ctx = nn.Parameter(torch.randn(n_ctx, text_width) * 0.02)
         self.anomalous_ctx = nn.Parameter(torch.randn(n_ctx, text_width) * 0.02)
         self.deep_prompts = nn.Parameter(torch.randn(max(deep_depth - 1, 0), deep_n_ctx,
@@ -306,12 +349,14 @@ class AnomalyCLIPHead(nn.Module):
             self._text_memo = (key, text)
         return text
 
-    def encode(self, backbone: nn.Module, images: Tensor) -> AnomalyFeatures:
-        """Global embedding and projected patch tokens of ``feature_layers`` (no grad)."""
-        layers = list(self.feature_layers[:-1] if self.dense_last else self.feature_layers)
+    def encode(self, backbone: nn.Module, images: Tensor,
+               with_patches: bool | None = None) -> AnomalyFeatures:
+        """Global embedding and projected patch tokens of ``feature_layers`` with DPAM
+        (no grad; ``with_patches`` is accepted for the model's few-shot interface)."""
         with torch.no_grad():
-            global_embedding, maps, dense = backbone.global_and_dense_features(images, layers)
-            maps = [_normalise_map(m) for m in maps + ([dense] if self.dense_last else [])]
+            global_embedding, maps = dpam_features(backbone, images, self.feature_layers,
+                                                   self.dpam_blocks, self.global_ln_post)
+            maps = [_normalise_map(m) for m in maps]
         return AnomalyFeatures((maps[0].shape[-2], maps[0].shape[-1]), global_embedding, maps)
 
     def layer_probabilities(self, features: AnomalyFeatures, text: Tensor) -> list[Tensor]:
@@ -328,7 +373,7 @@ class AnomalyCLIPHead(nn.Module):
         return maps, image_scores
 
     def loss(self, backbone: nn.Module, images: Tensor, data_samples: SampleList) -> dict:
-        """Focal + dice per layer on (B, H, W) masks, CE on image labels."""
+        """lambda * (focal + dice) summed over layers on (B, H, W) masks, CE on labels."""
         masks, labels = _targets(data_samples, images.shape[-2:], images.device)
         features = self.encode(backbone, images)
         text = self.text_embeddings(backbone)
@@ -337,11 +382,12 @@ class AnomalyCLIPHead(nn.Module):
             prob = F.interpolate(prob[:, None], size=masks.shape[-2:], mode='bilinear',
                                  align_corners=False)[:, 0].clamp(0, 1)
             two = torch.stack([1 - prob, prob], dim=1)
-            focal = focal + focal_loss(two, masks.long())
+            focal = focal + focal_loss(two, masks.long(), smooth=self.focal_smooth)
             dice = dice + dice_loss(prob, masks) + dice_loss(1 - prob, 1 - masks)
         logits = features.global_embedding @ text.T / self.temperature
         image = F.cross_entropy(logits, labels.long()) * self.image_loss_weight
-        return dict(loss_focal=focal, loss_dice=dice, loss_image=image)
+        return dict(loss_focal=focal * self.local_loss_weight,
+                    loss_dice=dice * self.local_loss_weight, loss_image=image)
 
 
 def _targets(data_samples: SampleList, size: Sequence[int],

@@ -272,10 +272,11 @@ class OpenCLIPBackbone(BaseModule):
 
     # ------------------------------------------------------------ text / global image
     @torch.no_grad()
-    def encode_text(self, texts: list[str]) -> Tensor:
-        """(K,) prompts -> (K, C) L2-normalised text embeddings, in chunks of 256."""
+    def encode_text(self, texts: list[str], normalize: bool = True) -> Tensor:
+        """(K,) prompts -> (K, C) text embeddings (L2-normalised unless ``normalize=False``),
+        in chunks of 256."""
         out = [self.model.encode_text(self.tokenizer(list(texts[i:i + TEXT_CHUNK])).to(
-            self._device()), normalize=True) for i in range(0, len(texts), TEXT_CHUNK)]
+            self._device()), normalize=normalize) for i in range(0, len(texts), TEXT_CHUNK)]
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim, device=self._device())
 
     def image_embedding(self, images: Tensor) -> Tensor:
@@ -425,6 +426,13 @@ class OpenCLIPBackbone(BaseModule):
         pooled, _ = self.visual._pool(x)
         pooled = pooled @ self.visual.proj if self.visual.proj is not None else pooled
         return F.normalize(pooled, dim=-1), [maps[i] for i in wanted], dense
+
+    def vit_tokens(self, images: Tensor) -> tuple[Tensor, tuple[int, int]]:
+        """(B, 3, H, W) normalised images -> (B, 1 + h*w, width) tokens entering the first
+        block (class token first, position embeddings resized by ``pos_embed_resize``, after
+        ``ln_pre``) and the (h, w) grid; for methods that run the blocks themselves."""
+        self._require_vit('vit_tokens', dense=True)
+        return self._vit_embed(images)
 
     def project_patch_tokens(self, maps: Tensor) -> Tensor:
         """(B, width, h, w) intermediate ViT tokens -> ln_post -> proj -> (B, C, h, w)."""

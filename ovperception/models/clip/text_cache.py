@@ -29,15 +29,19 @@ class TextEmbeddingCache:
             ``':random:'`` are never written to disk.
         template_set: template-set name or explicit list of templates.
         cache_dir: optional folder for the on-disk cache.
+        normalise_each: L2-normalise each template's embedding before the mean (CLIP's
+            ImageNet recipe, the default); False averages the raw embeddings (WinCLIP
+            reimplementations, AnoVL); the mean is normalised either way.
     """
 
     def __init__(self, encode_text: EncodeFn, weights_id: str,
                  template_set: str | Sequence[str] = 'imagenet80', *,
-                 cache_dir: str | None = None) -> None:
+                 cache_dir: str | None = None, normalise_each: bool = True) -> None:
         self.encode_text = encode_text
+        self.normalise_each = normalise_each
         self.weights_id = weights_id
         self.templates = get_templates(template_set)
-        self.template_key = template_set_key(template_set)
+        self.template_key = template_set_key(template_set) + ('' if normalise_each else '|raw-mean')
         self.cache_dir = cache_dir
         self._memory: dict[str, Tensor] = {}
         self.num_encoded_names = 0
@@ -63,14 +67,16 @@ class TextEmbeddingCache:
         return torch.stack([self._memory[n] for n in names])
 
     def _encode(self, names: list[str]) -> Tensor:
-        """Prompt ensemble: mean of normalised template embeddings, re-normalised.
+        """Prompt ensemble: mean of (normalised, unless ``normalise_each=False``) template
+        embeddings, re-normalised.
 
         Returns:
             (len(names), C) tensor on the CPU.
         """
         prompts = [template.format(name) for name in names for template in self.templates]
         embeddings = self.encode_text(prompts).float().cpu()
-        embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        if self.normalise_each:
+            embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         per_name = embeddings.view(len(names), len(self.templates), -1).mean(dim=1)
         return per_name / per_name.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
