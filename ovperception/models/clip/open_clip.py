@@ -33,6 +33,9 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_pool_any
                                                  interpolate_pos_embed, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
+from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
+                                                    length_sorted_batches, pooled_positions,
+                                                    trimmable_text_tower)
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
                                               check_state_dict, file_identity, find_cached_file,
                                               hf_weight_filenames, load_state_dict_file,
@@ -363,11 +366,26 @@ class OpenCLIPBackbone(BaseModule):
 
     # ------------------------------------------------------------ text / global image
     @torch.no_grad()
-    def encode_text(self, texts: list[str]) -> Tensor:
-        """(K,) prompts -> (K, C) L2-normalised text embeddings, in chunks of 256."""
-        out = [self.model.encode_text(self.tokenizer(list(texts[i:i + TEXT_CHUNK])).to(
-            self._device()), normalize=True) for i in range(0, len(texts), TEXT_CHUNK)]
-        return torch.cat(out) if out else torch.zeros(0, self.embed_dim, device=self._device())
+    def encode_text(self, texts: list[str], *, trim: bool = True) -> Tensor:
+        """(K,) prompts -> (K, C) L2-normalised text embeddings, in chunks of 256.
+
+        With ``trim`` (and a causal, end-of-text-pooled text tower), prompts are sorted by
+        length into chunks and each chunk runs only up to its longest prompt
+        (:mod:`.text_encoding`): the same embeddings, several times faster than the full
+        77-token context. ``trim=False`` runs open_clip's own ``encode_text``.
+        """
+        if not texts:
+            return torch.zeros(0, self.embed_dim, device=self._device())
+        tokens = self.tokenizer(list(texts)).to(self._device())
+        if not (trim and trimmable_text_tower(self.model)):
+            return torch.cat([self.model.encode_text(tokens[i:i + TEXT_CHUNK], normalize=True)
+                              for i in range(0, len(texts), TEXT_CHUNK)])
+        out: Tensor | None = None
+        for batch in length_sorted_batches(pooled_positions(self.model, tokens), TEXT_CHUNK):
+            encoded = encode_tokens_trimmed(self.model, tokens[batch])
+            out = encoded.new_empty(len(texts), encoded.shape[-1]) if out is None else out
+            out[batch] = encoded
+        return out
 
     def image_embedding(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) normalised images -> (B, C) L2-normalised global embeddings."""
