@@ -21,20 +21,7 @@ from ovperception.benchmarking import markdown_report, run_benchmark, write_repo
 from ovperception.benchmarking.adapters import (NotBenchmarkableError, check_benchmarkable,
                                                 floor_method)
 from ovperception.benchmarking.report import environment
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'336x448' -> (336, 448); '224' -> (224, 224)."""
-    parts = text.lower().split('x')
-    try:
-        size = tuple(int(p) for p in parts)
-    except ValueError:
-        size = ()
-    if len(size) == 1:
-        size = size * 2
-    if len(size) != 2 or min(size) <= 0:
-        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 336x448)')
-    return size  # type: ignore[return-value]
+from ovperception.engine.runner_cli import parse_size
 
 
 def _split(values: list[str] | None, default: str) -> list[str]:

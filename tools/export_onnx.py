@@ -26,20 +26,8 @@ try:
 except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from ovperception.apis import init_model
-from ovperception.engine.runner_cli import run_cli
+from ovperception.engine.runner_cli import parse_size, run_cli
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'224x448' -> (224, 448); '224' -> (224, 224)."""
-    try:
-        size = tuple(int(p) for p in text.lower().split('x'))
-    except ValueError:
-        size = ()
-    size = size * 2 if len(size) == 1 else size
-    if len(size) != 2 or min(size) <= 0:
-        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 224x224)')
-    return size  # type: ignore[return-value]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -16,14 +16,13 @@ refiners needing the images (PAMR, SAM, Trident) and FC-CLIP / anomaly models.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
+from ovperception.utils.atomic import atomic_write_bytes
 
 METADATA_KEY = 'ovperception'
 INPUT_NAME, OUTPUT_NAME = 'crops', 'scores'
@@ -111,8 +110,6 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
     Returns:
         ``out``.
     """
-    import onnx  # optional dependency: pip install 'ovperception[onnx]'
-
     check_exportable(model)
     if size is None:
         crop = model.test_cfg['crop_size']
@@ -134,16 +131,7 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
         head_cfg = config.model.head if config is not None else dict(type=type(model.head))
     meta = export_metadata(model, text, classnames, size, head_cfg)
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(meta))
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(out), suffix='.tmp')
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write_bytes(out, proto.SerializeToString())
     return out
 
 
