@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='onnx: export the dense path for each synthetic vocabulary '
                              '(tools/export_onnx.py) and time it with onnxruntime inside the '
                              'same windows and stitching; the floor stays the PyTorch backbone')
+    parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
+                        help='--runtime onnx: export with dynamic int8 weights')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.backbone.pretrained=None')
@@ -71,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error('--vocab-size must be >= 1')
     if args.label_scale <= 0:
         parser.error('--label-scale must be positive')
+    if args.quantize != 'none' and args.runtime != 'onnx':
+        parser.error('--quantize applies to --runtime onnx')
     return args
 
 
@@ -85,7 +89,7 @@ def run_onnx_benchmark(model: torch.nn.Module, args: argparse.Namespace, timing:
     folder = osp.join(output_dir(args), 'onnx')
     for vocab_size in args.vocab_sizes:
         path = export_onnx(model, synthetic_vocabulary(vocab_size),
-                           osp.join(folder, f'vocab{vocab_size}.onnx'))
+                           osp.join(folder, f'vocab{vocab_size}.onnx'), quantize=args.quantize)
         onnx_model = ONNXDenseModel(path, threads=args.threads, floor_backbone=model.backbone)
         measured = run_benchmark(onnx_model, args.sizes, [vocab_size], **timing,
                                  measure_text_cost=False)  # the text is in the graph
@@ -128,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
                   label_scale=args.label_scale,
                   batch_size=args.batch_size, warmup=args.warmup,
                   amp=None if args.amp == 'none' else args.amp, compile=args.compile,
-                  runtime=args.runtime,
+                  runtime=args.runtime, quantize=args.quantize,
                   channels_last=args.channels_last,
                   cfg_options=options, test_cfg=dict(getattr(model, 'test_cfg', None) or {}),
                   template_set=getattr(model, 'template_set', None) or getattr(

@@ -2,7 +2,7 @@
 
     python tools/export_onnx.py CONFIG --vocab "cat, dog; puppy, grass" --out model.onnx \
         [--size HxW] [--weights PATH] [--template-set imagenet80] [--cfg-options K=V ...]
-        [--check IMAGE_COUNT]
+        [--quantize none|int8] [--check IMAGE_COUNT]
 
 The graph takes normalised (n, 3, H, W) crops (H x W = --size, default the config's
 test_cfg.crop_size; any n) and returns the head's dense output (n, names, h, w); the
@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', ...")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
+    parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
+                        help='int8: dynamic int8 weights (faster on CPUs; labels are no longer '
+                             'identical to PyTorch, see docs/benchmarks.md)')
     parser.add_argument('--check', type=int, default=0, metavar='N',
                         help='compare labels with PyTorch on N random images and print them')
     args = parser.parse_args(argv)
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.template_set:
         options['model.template_set'] = args.template_set
     model = init_model(args.config, args.weights, 'cpu', cfg_options=options)
-    export_onnx(model, vocabulary, args.out, args.size)
+    export_onnx(model, vocabulary, args.out, args.size, quantize=args.quantize)
     print(f'wrote {args.out} ({os.path.getsize(args.out) / 2 ** 20:.1f} MiB)')
     if args.check:
         agreement = label_agreement(model, args.out, vocabulary, num_images=args.check)

@@ -16,6 +16,8 @@ refiners needing the images (PAMR, SAM, Trident) and FC-CLIP / anomaly models.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -95,8 +97,28 @@ def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence
                 weights_id=str(getattr(model.backbone, 'weights_id', '')))
 
 
+QUANTIZE_CHOICES = ('none', 'int8')
+
+
+def quantize_int8(path: str) -> None:
+    """Replace the float32 file at ``path`` by its dynamic int8 quantisation (onnxruntime's
+    ``quantize_dynamic``: int8 per-channel weights of every MatMul / Gemm, activations
+    quantised per call), written atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.onnx')
+    os.close(fd)
+    try:
+        quantize_dynamic(path, tmp, per_channel=True, weight_type=QuantType.QInt8)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
-                size: tuple[int, int] | None = None, head_cfg: Mapping | None = None) -> str:
+                size: tuple[int, int] | None = None, head_cfg: Mapping | None = None,
+                quantize: str = 'none') -> str:
     """Export ``model``'s dense path for the vocabulary ``classnames`` to ``out``.
 
     Args:
@@ -106,11 +128,15 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
         size: crop (H, W) of the graph; default the model's ``test_cfg.crop_size``.
         head_cfg: the head's config (stored to rebuild the post-processing); default the
             config ``init_model`` attached to the model, else the head's type with defaults.
+        quantize: ``'none'`` (float32, the parity-checked graph) or ``'int8'`` (dynamic int8
+            weights, :func:`quantize_int8`: faster on CPUs, labels no longer identical).
 
     Returns:
         ``out``.
     """
     check_exportable(model)
+    if quantize not in QUANTIZE_CHOICES:
+        raise ExportError(f'quantize must be one of {QUANTIZE_CHOICES}, got {quantize!r}')
     if size is None:
         crop = model.test_cfg['crop_size']
         if model.test_cfg['mode'] != 'slide':
@@ -129,9 +155,11 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
     if head_cfg is None:  # init_model keeps the config (with --cfg-options) on the model
         config = getattr(model, 'cfg', None)
         head_cfg = config.model.head if config is not None else dict(type=type(model.head))
-    meta = export_metadata(model, text, classnames, size, head_cfg)
+    meta = dict(export_metadata(model, text, classnames, size, head_cfg), quantize=quantize)
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(meta))
     atomic_write_bytes(out, proto.SerializeToString())
+    if quantize == 'int8':
+        quantize_int8(out)
     return out
 
 

@@ -67,3 +67,21 @@ def test_benchmark_runtime_onnx_times_the_export_against_the_pytorch_floor(tmp_p
     assert row['crops_per_image'] == 2 and row['floor_ms'] > 0 and row['stages_ms']['backbone'] > 0
     with pytest.raises(SystemExit, match='float32'):
         tool.main([SEG_TINY, '--runtime', 'onnx', '--amp', 'bf16', '--out', str(tmp_path)])
+
+
+def test_int8_quantisation_keeps_the_metadata_and_stays_close(exported, tmp_path):
+    import shutil
+
+    import onnx
+
+    from ovperception.deploy.onnx_export import quantize_int8
+    model, path = exported
+    copy = str(tmp_path / 'int8.onnx')
+    shutil.copy(path, copy)
+    quantize_int8(copy)
+    ops = {node.op_type for node in onnx.load(copy).graph.node}
+    assert 'DynamicQuantizeLinear' in ops and ('MatMulInteger' in ops or 'DynamicQuantizeMatMul' in ops)
+    crops = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    fp32 = ONNXDenseModel(path).backbone.dense_features(crops)
+    int8 = ONNXDenseModel(copy).backbone.dense_features(crops)  # metadata survived
+    assert 0 < float((int8 - fp32).abs().max()) < 0.1  # cosines in [-1, 1]
