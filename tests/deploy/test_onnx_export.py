@@ -32,6 +32,9 @@ def test_onnx_labels_agree_with_pytorch(exported):
     assert meta['classnames'] == VOCAB and meta['input_size'] == [64, 64]
     assert meta['head']['type'] == 'ovperception.DenseSimilarityHead'
     onnx_model = ONNXDenseModel(path)
+    for stat in ('mean', 'std'):  # standalone use normalises as the PyTorch model does
+        torch.testing.assert_close(getattr(onnx_model.data_preprocessor, stat),
+                                   getattr(model.data_preprocessor, stat))
     agreement = label_agreement(model, onnx_model, VOCAB, num_images=2, size=(96, 160))
     assert agreement >= 0.999
     # Another vocabulary, or crops of another size, are refused with the fix.
