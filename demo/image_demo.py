@@ -1,7 +1,8 @@
 """Segment an image (or every image of a folder) with any vocabulary.
 
     python demo/image_demo.py IMAGE_OR_FOLDER --vocab "cat, dog; puppy, grass" --out DIR \
-        [--config CONFIG] [--weights PATH] [--device cpu] [--background-words "sky, wall"]
+        [--config CONFIG] [--weights PATH] [--device auto] [--fp16 | --bf16] [--offline]
+        [--background-words "sky, wall"]
         [--refiner {none,pamr,sam} [--sam-checkpoint sam_vit_b_01ec64.pth --sam-model vit_b]]
 
 For every image, DIR receives (written atomically; inputs are never overwritten):
@@ -44,6 +45,8 @@ from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.engine.runner_cli import run_cli
+from ovperception.utils.device import DEVICE_CHOICES_HELP, resolve_device
+from ovperception.utils.download import set_offline
 from ovperception.utils.image_io import ImageReadError
 from ovperception.writers import write_predictions
 from ovperception.writers.counting import COUNT_TABLE_NAME, CountTable
@@ -63,7 +66,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--weights', help='CLIP weights file (open_clip state dict) or a '
                         'trained ovperception checkpoint; needed when the config names a '
                         'pretrained tag that is not in the local cache')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default='auto', help=DEVICE_CHOICES_HELP)
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--fp16', action='store_const', const='fp16', dest='amp',
+                           help='run the image encoder under float16 autocast')
+    precision.add_argument('--bf16', action='store_const', const='bf16', dest='amp',
+                           help='run the image encoder under bfloat16 autocast (CPU and GPU)')
+    parser.add_argument('--offline', action='store_true',
+                        help='never download: missing weights fail at once with the fix')
     parser.add_argument('--background-words', default='',
                         help='words that mean "none of the classes" ("sky, wall")')
     parser.add_argument('--threshold', type=float, default=None,
@@ -243,6 +253,8 @@ def exemplar_metainfo(boxes: np.ndarray, image_metainfo: dict) -> dict:
 
 
 def build_predictor(args: argparse.Namespace) -> OVPredictor:
+    if args.amp and is_anomaly_config(args.config):
+        raise SystemExit(f'--{args.amp} applies to OVModel configs, not anomaly ones')
     if is_anomaly_config(args.config):  # anomaly: no segmentation options apply
         normal = find_images(args.calibrate_normal) if args.calibrate_normal else ()
         return build_anomaly_predictor(args.config, args.weights, args.device,
@@ -252,6 +264,8 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
                                        find_images(args.few_shot_normal)
                                        if args.few_shot_normal else (), args.anomaly_sigma)
     options = dict(args.cfg_options or {})
+    if args.amp:
+        options['model.test_cfg.amp_dtype'] = args.amp
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
     if is_detection_config(args.config):
         options.update(detection_options(args, background))
@@ -273,6 +287,9 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.device = resolve_device(args.device)
+    if args.offline:
+        set_offline()
     vocabulary = parse_vocabulary_string(args.vocab)
     paths = find_images(args.input)
     exemplars = None

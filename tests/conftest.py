@@ -7,6 +7,7 @@ instead of hanging.
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 import torch
@@ -25,10 +26,48 @@ def _refuse_download(*args, **kwargs):
     raise DownloadAttempted(f'a test tried to download: args={args!r} kwargs={kwargs!r}')
 
 
+LOOPBACK_HOSTS = ('127.0.0.1', '::1', 'localhost', None)
+_REAL_CONNECT = socket.socket.connect
+_REAL_CONNECT_EX = socket.socket.connect_ex
+_REAL_GETADDRINFO = socket.getaddrinfo
+try:
+    from huggingface_hub import hf_hub_download as _REAL_HF_HUB_DOWNLOAD
+except ImportError:  # pragma: no cover - installed with open_clip
+    _REAL_HF_HUB_DOWNLOAD = None
+
+
+def _is_loopback(host: object) -> bool:
+    return host in LOOPBACK_HOSTS or host == socket.gethostname() or (
+        isinstance(host, str) and host.startswith('127.'))
+
+
+def _loopback_connect(sock: socket.socket, address, *args):
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        raise DownloadAttempted(f'a test tried to connect to {address!r}')
+    return _REAL_CONNECT(sock, address, *args)
+
+
+def _loopback_connect_ex(sock: socket.socket, address, *args):
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        raise DownloadAttempted(f'a test tried to connect to {address!r}')
+    return _REAL_CONNECT_EX(sock, address, *args)
+
+
+def _loopback_getaddrinfo(host, *args, **kwargs):
+    if not _is_loopback(host.decode() if isinstance(host, bytes) else host):
+        raise DownloadAttempted(f'a test tried to resolve {host!r}')
+    return _REAL_GETADDRINFO(host, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
 def offline_guard(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every known download entry point raise."""
+    """Make every known download entry point raise, and every socket connection that does
+    not go to this machine (127.0.0.1 / ::1): the local test hub of :func:`local_hub` is the
+    only server a test can reach."""
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    monkeypatch.setattr(socket.socket, 'connect', _loopback_connect)
+    monkeypatch.setattr(socket.socket, 'connect_ex', _loopback_connect_ex)
+    monkeypatch.setattr(socket, 'getaddrinfo', _loopback_getaddrinfo)
     monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', _refuse_download)
     monkeypatch.setattr(torch.hub, 'download_url_to_file', _refuse_download)
     monkeypatch.setattr(torch.hub, 'load', _refuse_download)
@@ -76,3 +115,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def local_hub(monkeypatch: pytest.MonkeyPatch, offline_guard, tmp_path):
+    """A Hugging Face hub stand-in on 127.0.0.1 (``HF_ENDPOINT`` points at it), with the hub
+    download functions and online mode restored; every other address stays blocked.
+
+    Yields a :class:`tests.local_hub.LocalHub`: ``add(repo_id, filename, data)``,
+    ``add_url(path, data)``, ``url(path)``; its HF cache folder is ``hub.cache_dir``.
+    """
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    from tests.local_hub import LocalHub
+    with LocalHub(str(tmp_path / 'hf_cache')) as hub:
+        monkeypatch.setenv('HF_HUB_OFFLINE', '0')
+        monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', False)
+        monkeypatch.setattr(constants, 'ENDPOINT', hub.endpoint)
+        monkeypatch.setattr(constants, 'HUGGINGFACE_CO_URL_TEMPLATE',
+                            hub.endpoint + '/{repo_id}/resolve/{revision}/{filename}')
+        monkeypatch.setattr(constants, 'HF_HUB_CACHE', hub.cache_dir)
+        monkeypatch.setattr(huggingface_hub, 'hf_hub_download', _REAL_HF_HUB_DOWNLOAD)
+        yield hub

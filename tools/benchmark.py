@@ -21,20 +21,7 @@ from ovperception.benchmarking import markdown_report, run_benchmark, write_repo
 from ovperception.benchmarking.adapters import (NotBenchmarkableError, check_benchmarkable,
                                                 floor_method)
 from ovperception.benchmarking.report import environment
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'336x448' -> (336, 448); '224' -> (224, 224)."""
-    parts = text.lower().split('x')
-    try:
-        size = tuple(int(p) for p in parts)
-    except ValueError:
-        size = ()
-    if len(size) == 1:
-        size = size * 2
-    if len(size) != 2 or min(size) <= 0:
-        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 336x448)')
-    return size  # type: ignore[return-value]
+from ovperception.engine.runner_cli import parse_size
 
 
 def _split(values: list[str] | None, default: str) -> list[str]:
@@ -67,6 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='labels at this multiple of the input size (ori_shape); the '
                              'ADE20K protocol (512 -> 336 short side) is about 1.52')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic images')
+    parser.add_argument('--runtime', choices=['torch', 'onnx'], default='torch',
+                        help='onnx: export the dense path for each synthetic vocabulary '
+                             '(tools/export_onnx.py) and time it with onnxruntime inside the '
+                             'same windows and stitching; the floor stays the PyTorch backbone')
+    parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
+                        help='--runtime onnx: export with dynamic int8 weights')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.backbone.pretrained=None')
@@ -80,7 +73,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error('--vocab-size must be >= 1')
     if args.label_scale <= 0:
         parser.error('--label-scale must be positive')
+    if args.quantize != 'none' and args.runtime != 'onnx':
+        parser.error('--quantize applies to --runtime onnx')
     return args
+
+
+def run_onnx_benchmark(model: torch.nn.Module, args: argparse.Namespace, timing: dict) -> dict:
+    """``run_benchmark`` of the ONNX export of ``model`` for each synthetic vocabulary
+    (exported to ``--out``/onnx/), with ``model``'s PyTorch backbone as the floor."""
+    from ovperception.benchmarking.runner import synthetic_vocabulary
+    from ovperception.deploy import ONNXDenseModel, export_onnx
+    if args.device != 'cpu' or args.amp != 'none' or args.compile:
+        raise SystemExit('--runtime onnx runs on the CPU in float32: drop --device/--amp/--compile')
+    merged: dict = dict(text=[], results=[])
+    folder = osp.join(output_dir(args), 'onnx')
+    for vocab_size in args.vocab_sizes:
+        path = export_onnx(model, synthetic_vocabulary(vocab_size),
+                           osp.join(folder, f'vocab{vocab_size}.onnx'), quantize=args.quantize)
+        onnx_model = ONNXDenseModel(path, threads=args.threads, floor_backbone=model.backbone)
+        measured = run_benchmark(onnx_model, args.sizes, [vocab_size], **timing,
+                                 measure_text_cost=False)  # the text is in the graph
+        merged['results'] += measured['results']
+    return merged
+
+
+def output_dir(args: argparse.Namespace) -> str:
+    """``--out`` or work_dirs/benchmark/CONFIG_NAME."""
+    return args.out or osp.join('work_dirs', 'benchmark',
+                                osp.splitext(osp.basename(args.config))[0])
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -99,10 +119,12 @@ def main(argv: list[str] | None = None) -> dict:
         check_benchmarkable(model)
     except NotBenchmarkableError as error:
         raise SystemExit(f'{args.config}: {error}') from None
-    measured = run_benchmark(model, args.sizes, args.vocab_sizes, num_images=args.images,
-                             batch_size=args.batch_size, warmup=args.warmup,
-                             device=args.device, seed=args.seed,
-                             label_scale=args.label_scale)
+    timing = dict(num_images=args.images, batch_size=args.batch_size, warmup=args.warmup,
+                  device=args.device, seed=args.seed, label_scale=args.label_scale)
+    if args.runtime == 'onnx':
+        measured = run_onnx_benchmark(model, args, timing)
+    else:
+        measured = run_benchmark(model, args.sizes, args.vocab_sizes, **timing)
     backbone = model.backbone
     report = dict(
         meta=dict(config=args.config, model=type(model).__name__, weights=args.weights,
@@ -110,6 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
                   label_scale=args.label_scale,
                   batch_size=args.batch_size, warmup=args.warmup,
                   amp=None if args.amp == 'none' else args.amp, compile=args.compile,
+                  runtime=args.runtime, quantize=args.quantize,
                   channels_last=args.channels_last,
                   cfg_options=options, test_cfg=dict(getattr(model, 'test_cfg', None) or {}),
                   template_set=getattr(model, 'template_set', None) or getattr(
@@ -120,9 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
                   floor=f'backbone.{floor_method(model)} (eager)',
                   memory_method=measured['results'][0]['memory']['method']),
         environment=environment(args.device), **measured)
-    out_dir = args.out or osp.join('work_dirs', 'benchmark',
-                                   osp.splitext(osp.basename(args.config))[0])
-    write_report(report, out_dir)
+    write_report(report, output_dir(args))
     print(markdown_report(report))
     return report
 

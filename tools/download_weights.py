@@ -1,4 +1,7 @@
-"""Download open_clip CLIP weights into the local cache (run on a machine WITH internet).
+"""Download weights into the local caches ahead of time (run on a machine WITH internet).
+
+Not needed for a first run on such a machine (the models download what they miss on first
+use); use it to fill a cache that is then copied to an offline machine.
 
 Examples::
 
@@ -6,6 +9,7 @@ Examples::
     python tools/download_weights.py ViT-B-16 laion2b_s34b_b88k --cache-dir /data/clip_cache
     python tools/download_weights.py ViT-B-16 --list
     python tools/download_weights.py --dino vit_base_patch16_224.dino    # DINO / DINOv2 (timm)
+    python tools/download_weights.py --sam vit_b      # official SAM release, SHA-256 checked
 
 The printed path can be passed as ``pretrained=PATH`` (``--weights PATH``), or the whole
 cache directory copied to an offline machine, where ``pretrained=TAG`` (with the same
@@ -40,7 +44,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--dino', metavar='ARCH.TAG',
                         help="DINO/DINOv2 weights of timm, e.g. 'vit_base_patch8_224.dino', "
                              "'vit_base_patch14_dinov2.lvd142m' (for DINOEncoder)")
+    parser.add_argument('--sam', metavar='SIZE', choices=('vit_b', 'vit_l', 'vit_h'),
+                        help='official SAM checkpoint (into $TORCH_HOME/hub/checkpoints, or '
+                             '--cache-dir); pass it as --sam-checkpoint PATH or '
+                             "checkpoint='official'")
     args = parser.parse_args(argv)
+    if args.sam:
+        if args.model or args.list or args.dino:
+            parser.error('--sam takes a SIZE and no MODEL / --dino')
+        return args
     if args.dino:
         if args.model or args.list or args.dino.count('.') != 1:
             parser.error("--dino takes ARCH.TAG (e.g. vit_base_patch16_224.dino) and no MODEL")
@@ -55,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = parse_args(argv)
+    if args.sam:
+        from ovperception.models.refiners.sam import official_sam_checkpoint
+        print_log(os.path.abspath(official_sam_checkpoint(args.sam, args.cache_dir)))
+        return 0
     if args.dino:
         from ovperception.models.refiners.dino import download_dino_weights
         print_log(os.path.abspath(download_dino_weights(*args.dino.split('.'),

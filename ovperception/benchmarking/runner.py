@@ -250,8 +250,9 @@ def run_case(model: nn.Module, size: tuple[int, int], classnames: Sequence[str],
 def run_benchmark(model: nn.Module, sizes: Sequence[tuple[int, int]], vocab_sizes: Sequence[int],
                   *, num_images: int, batch_size: int = 1, warmup: int = 1,
                   device: torch.device | str = 'cpu', seed: int = 0,
-                  label_scale: float = 1.0) -> dict:
-    """Every (size, vocabulary size) case, plus the text cost of each vocabulary size.
+                  label_scale: float = 1.0, measure_text_cost: bool = True) -> dict:
+    """Every (size, vocabulary size) case, plus the text cost of each vocabulary size
+    (unless ``measure_text_cost`` is False: a model with a fixed vocabulary, e.g. ONNX).
 
     Returns:
         ``dict(text=[measure_text(...) per vocabulary size], results=[CaseResult.summary()
@@ -264,8 +265,9 @@ def run_benchmark(model: nn.Module, sizes: Sequence[tuple[int, int]], vocab_size
     text, results = [], []
     for vocab_size in vocab_sizes:
         classnames = synthetic_vocabulary(vocab_size)
-        text.append(measure_text(model, classnames, torch.device(device)))
-        print_log(f'text: {text[-1]}', logger='current')
+        if measure_text_cost:
+            text.append(measure_text(model, classnames, torch.device(device)))
+            print_log(f'text: {text[-1]}', logger='current')
         for size in sizes:
             case = run_case(model, size, classnames, num_images=num_images,
                             batch_size=batch_size, warmup=warmup, device=device, seed=seed,

@@ -85,3 +85,17 @@ def run_cli(main: Callable[[], object]) -> None:
         print(f'error: {error}', file=sys.stderr)
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'336x448' -> (336, 448); '224' -> (224, 224)."""
+    parts = text.lower().split('x')
+    try:
+        size = tuple(int(p) for p in parts)
+    except ValueError:
+        size = ()
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) <= 0:
+        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 336x448)')
+    return size  # type: ignore[return-value]

@@ -154,11 +154,23 @@ def test_tag_found_in_the_hub_checkpoint_folder(tmp_path, monkeypatch):
     torch.testing.assert_close(loaded(image).patches, source(image).patches)
 
 
-def test_download_tool_fetches_the_timm_repo_of_the_tag():
-    from tests.conftest import DownloadAttempted
+def test_download_tool_fetches_the_timm_repo_of_the_tag(local_hub, capsys):
     from tests.scripts import load_script
     tool = load_script('tools/download_weights.py')
-    with pytest.raises(DownloadAttempted, match='timm/vit_base_patch8_224.dino'):
-        tool.main(['--dino', 'vit_base_patch8_224.dino'])
+    local_hub.add('timm/vit_base_patch8_224.dino', 'model.safetensors', b'weights')
+    assert tool.main(['--dino', 'vit_base_patch8_224.dino']) == 0
+    path = capsys.readouterr().out.strip().splitlines()[-1]
+    assert 'models--timm--vit_base_patch8_224.dino' in path and open(path, 'rb').read() == b'weights'
     with pytest.raises(SystemExit):
         tool.main(['--dino', 'vit_base_patch8_224'])
+
+
+def test_tag_is_downloaded_on_first_use(local_hub, tmp_path, monkeypatch):
+    from safetensors.torch import save
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    source = tiny_dino()
+    local_hub.add('timm/vit_small_patch16_224.dino', 'model.safetensors',
+                  save({k: v.contiguous() for k, v in source.model.state_dict().items()}))
+    loaded = DINOEncoder('vit_small_patch16_224', 'dino', model_kwargs=TINY_DINO_KWARGS)
+    image = torch.rand(1, 3, 32, 32) * 255
+    torch.testing.assert_close(loaded(image).patches, source(image).patches)

@@ -207,3 +207,34 @@ def test_keep_qkv_shapes_and_valid_grid(sam: SAMWrapper, image: np.ndarray) -> N
     assert state.last_qkv.shape == (3, heads, 3, 4, head_dim)
     assert sam.valid_grid(state.input_size) == (3, 4) == tuple(sam.image_features(state).shape[1:])
     assert sam.last_block_scale == pytest.approx(head_dim ** -0.5)
+
+
+def test_official_checkpoint_is_downloaded_and_verified(local_hub, tmp_path, monkeypatch) -> None:
+    import hashlib
+    import io
+
+    from ovperception.models.refiners import sam as sam_module
+    from ovperception.utils.download import ChecksumMismatchError
+    source = SAMWrapper('tiny')
+    buffer = io.BytesIO()
+    torch.save(source.model.state_dict(), buffer)
+    url = local_hub.add_url('sam_vit_b_01ec64.pth', buffer.getvalue())
+    monkeypatch.setitem(sam_module.SAM_CHECKPOINT_URLS, 'vit_b', url)
+    monkeypatch.setitem(sam_module.SAM_CHECKPOINT_SHA256, 'vit_b', 'ec2df627')
+    cache = tmp_path / 'sam_cache'
+    with pytest.raises(ChecksumMismatchError, match='not the official release'):
+        sam_module.official_sam_checkpoint('vit_b', str(cache))
+    assert list(cache.iterdir()) == []  # the rejected download is not kept
+    monkeypatch.setitem(sam_module.SAM_CHECKPOINT_SHA256, 'vit_b',
+                        hashlib.sha256(buffer.getvalue()).hexdigest())
+    path = sam_module.official_sam_checkpoint('vit_b', str(cache))
+    loaded = SAMWrapper('tiny', checkpoint=path)
+    image = np.zeros((40, 60, 3), np.uint8)
+    assert torch.equal(loaded.set_image(image).embeddings, source.set_image(image).embeddings)
+    from tests.scripts import load_script  # tools/download_weights.py --sam: same function
+    tool = load_script('tools/download_weights.py')
+    assert tool.main(['--sam', 'vit_b', '--cache-dir', str(cache)]) == 0
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')  # cached: offline is fine
+    assert sam_module.official_sam_checkpoint('vit_b', str(cache)) == path
+    with pytest.raises(WeightsNotFoundError, match='HF_HUB_OFFLINE=1 is set'):
+        sam_module.official_sam_checkpoint('vit_l', str(cache))

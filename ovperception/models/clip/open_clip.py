@@ -3,11 +3,13 @@
 The ONLY module of ovperception that imports ``open_clip``. Supports open_clip ViTs
 (last-block attention variants from :mod:`.dense_attn`), ConvNeXt CLIPs (timm trunk,
 head norm and projection per location) and ResNet CLIPs (attention-pool value path
-as 1x1 projections). Constructors never download and never pick a device.
+as 1x1 projections). Constructors download missing weights into the standard caches
+(never when offline) and never pick a device.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -31,11 +33,16 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_pool_any
                                                  interpolate_pos_embed, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
+from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
+                                                    length_sorted_batches, pooled_positions,
+                                                    trimmable_text_tower)
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
                                               check_state_dict, file_identity, find_cached_file,
-                                              load_state_dict_file, looks_like_path,
-                                              weights_not_found_message)
+                                              hf_weight_filenames, load_state_dict_file,
+                                              looks_like_path, weights_not_found_message)
 from ovperception.registry import MODELS
+from ovperception.utils.download import (download_url, hub_download, hub_endpoint,
+                                         offline_reason)
 
 DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
                             'Tensor | tuple[Tensor, tuple[int, int]]']
@@ -43,6 +50,8 @@ CNN_DENSE_MODES = ('vanilla', 'maskclip')
 CNN_STRIDE = 32
 MULTISCALE_NAMES = ('res2', 'res3', 'res4', 'res5')  # strides 4, 8, 16, 32
 TEXT_CHUNK = 256
+HF_HUB_PREFIX = 'hf-hub:'
+HF_CONFIG_NAME = 'open_clip_config.json'
 
 
 # ---------------------------------------------------------------- weights resolution
@@ -65,13 +74,86 @@ def find_cached_weights(model_name: str, tag: str,
     return find_cached_file(pretrained_cfg(model_name, tag), cache_dir)
 
 
+def _url_sha256(url: str) -> str | None:
+    """The SHA-256 (prefix) open_clip's release URLs carry: OpenAI's in the folder name,
+    mlfoundations' at the end of the file name."""
+    name = os.path.splitext(os.path.basename(url))[0]
+    if 'openaipublic' in url:
+        return url.rstrip('/').split('/')[-2]
+    if 'mlfoundations' in url and '-' in name:
+        return name.split('-')[-1]
+    return None
+
+
 def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None = None) -> str:
-    """Download a tag's weights through open_clip (needs internet) and return the local path."""
+    """Local path of a tag's weights: the cached file, else downloaded into the standard cache.
+
+    Downloads go through the Hugging Face hub (``hf_hub`` tags: its cache, progress bar and
+    ``.incomplete`` files; ``HF_ENDPOINT`` is honoured) or, for URL-only tags, through
+    :func:`~ovperception.utils.download.download_url` into ``cache_dir or ~/.cache/clip``
+    (progress bar, atomic rename, SHA-256 of the release URL checked).
+
+    Raises:
+        WeightsNotFoundError: not cached and no download possible now (``HF_HUB_OFFLINE=1``,
+            ``--offline``, or no route to the server; decided within about 1.5 s), with the fix.
+        DownloadError: the server refused or the transfer failed.
+    """
     cfg = pretrained_cfg(model_name, tag)
-    path = open_clip.pretrained.download_pretrained(cfg, cache_dir=cache_dir)
-    if not path:
-        raise WeightsNotFoundError(f'open_clip returned no file for {model_name}:{tag}')
-    return path
+    path, looked = find_cached_weights(model_name, tag, cache_dir)
+    if path is not None:
+        return path
+    if cfg.get('hf_hub'):
+        repo_id, filename = os.path.split(cfg['hf_hub'])
+        source = f'{hub_endpoint()}/{repo_id}'
+    elif cfg.get('url'):
+        repo_id, filename, source = '', '', cfg['url']
+    else:
+        raise WeightsNotFoundError(weights_not_found_message(model_name, tag, looked))
+    reason = offline_reason(source)
+    if reason is not None:
+        raise WeightsNotFoundError(weights_not_found_message(model_name, tag, looked, reason))
+    print_log(f'downloading the {model_name}:{tag} weights from {source}', logger='current')
+    if repo_id:
+        return hub_download(repo_id, hf_weight_filenames(filename), cache_dir)
+    return download_url(cfg['url'], cache_dir or os.path.expanduser('~/.cache/clip'),
+                        expected_sha256=_url_sha256(cfg['url']))
+
+
+def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, dict, str]:
+    """``hf-hub:ORG/NAME`` models: (local folder holding ``open_clip_config.json``, its parsed
+    content, weights file), from the HF cache or downloaded into it on first use.
+
+    Raises:
+        WeightsNotFoundError: not cached and no download possible now, with the fix.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    def local(names: list[str]) -> str | None:
+        for name in names:
+            path = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
+            if isinstance(path, str) and os.path.isfile(path):
+                return path
+        return None
+
+    wanted = {'config': [HF_CONFIG_NAME], 'weights': hf_weight_filenames('')}
+    found = {key: local(names) for key, names in wanted.items()}
+    if None in found.values():
+        source = f'{hub_endpoint()}/{repo_id}'
+        reason = offline_reason(source)
+        if reason is not None:
+            raise WeightsNotFoundError(
+                f'open_clip model hf-hub:{repo_id} is not in the local Hugging Face cache and '
+                f'this environment cannot download it ({reason}). Fix: run once on a machine '
+                f'with internet (or with HF_ENDPOINT set to a reachable mirror) and copy the '
+                f'cache folder here, or pass the weights file with pretrained=/path/to/file.')
+        print_log(f'downloading hf-hub:{repo_id} from {source}', logger='current')
+        found = {key: found[key] or hub_download(repo_id, wanted[key], cache_dir)
+                 for key in wanted}
+    with open(found['config'], encoding='utf-8') as handle:
+        config = json.load(handle)
+    if 'model_cfg' not in config:
+        raise ValueError(f'hf-hub:{repo_id}: {HF_CONFIG_NAME} has no "model_cfg"')
+    return os.path.dirname(found['config']), config, found['weights']
 
 
 def _open_clip_compat(model: nn.Module, state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -135,9 +217,11 @@ class OpenCLIPBackbone(BaseModule):
     """Frozen open_clip image/text towers with dense features in the joint space.
 
     Args:
-        model_name: open_clip architecture name (e.g. ``'ViT-B-16'``, ``'RN50'``).
-        pretrained: None (random init), a local file, or an open_clip tag looked up in the
-            local caches only.
+        model_name: open_clip architecture name (e.g. ``'ViT-B-16'``, ``'RN50'``) or
+            ``'hf-hub:ORG/NAME'`` (architecture and weights from that hub repository).
+        pretrained: None (random init; an ``hf-hub:`` model: its repository's weights), a
+            local file, or an open_clip tag (from the local caches, downloaded into them on
+            first use where a network exists).
         dense_mode: last-block variant for ViTs, one of ``DENSE_MODES``; CNNs accept
             ``'vanilla'`` / ``'maskclip'`` (both the attention-pool value path for ResNets).
         naclip_gaussian_std: std (in patches) of NACLIP's neighbourhood prior.
@@ -156,9 +240,9 @@ class OpenCLIPBackbone(BaseModule):
                  model_kwargs: dict | None = None, cache_dir: str | None = None,
                  frozen: bool = True, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if ':' in model_name:
-            raise ValueError(f'model_name {model_name!r}: schemas (hf-hub:, local-dir:) are not '
-                             'supported; use a built-in name and pretrained=/path/to/file')
+        if ':' in model_name and not model_name.startswith(HF_HUB_PREFIX):
+            raise ValueError(f'model_name {model_name!r}: of the schemas only hf-hub:ORG/NAME is '
+                             'supported; use it, a built-in name, or pretrained=/path/to/file')
         check_dense_mode(dense_mode)
         if pos_embed_resize not in POS_EMBED_RESIZE_MODES:
             raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZE_MODES}, got '
@@ -169,11 +253,13 @@ class OpenCLIPBackbone(BaseModule):
         self.cache_dir = cache_dir
         self._tokenizer: Callable | None = None
         model_kwargs = dict(model_kwargs or {})
+        self._open_clip_name = model_name  # hf-hub models: 'local-dir:' of their cached files
         tag, tag_cfg, path = self._resolve_weights(pretrained, cache_dir)
         if tag_cfg.get('quick_gelu') and 'quick_gelu' not in model_kwargs:
             model_kwargs['quick_gelu'] = True  # e.g. OpenAI weights with a plain ViT-B-16 config
         with _quiet_random_init_warning():
-            self.model = open_clip.create_model(model_name, pretrained=None,
+            self.model = open_clip.create_model(self._open_clip_name, pretrained=None,
+                                                load_weights=False,
                                                 pretrained_image=False, pretrained_text=False,
                                                 cache_dir=cache_dir, **model_kwargs)
         self.kind = self._tower_kind()
@@ -186,7 +272,7 @@ class OpenCLIPBackbone(BaseModule):
         self.weights_id = (f'{model_name}:random:{id(self)}' if path is None else
                            f'{model_name}:{tag}' if tag else
                            f'{model_name}:file:{file_identity(path)}')
-        cfg = dict(open_clip.get_model_config(model_name) or {}, **model_kwargs)
+        cfg = dict(open_clip.get_model_config(self._open_clip_name) or {}, **model_kwargs)
         self.embed_dim: int = int(cfg['embed_dim'])
         mean, std = normalisation_stats(model_name, tag_cfg, self.model)
         self.mean = tuple(float(m) * 255.0 for m in mean)
@@ -203,8 +289,19 @@ class OpenCLIPBackbone(BaseModule):
                          cache_dir: str | None) -> tuple[str | None, dict, str | None]:
         """(normalised tag or None, tag config or {}, local weights file or None).
 
-        Never downloads: a tag is looked up in the local caches only.
+        A tag missing from the local caches is downloaded into them on first use
+        (:func:`download_pretrained_weights`); an ``hf-hub:`` model brings its own weights
+        (``pretrained`` None) unless ``pretrained`` is a local file.
         """
+        if self.model_name.startswith(HF_HUB_PREFIX):
+            if pretrained and not os.path.isfile(pretrained):
+                raise WeightsNotFoundError(
+                    f'{self.model_name} takes its weights from the hub repository: leave '
+                    f'pretrained unset or give a local file (got {pretrained!r})')
+            folder, hub_cfg, hub_weights = hub_model_files(
+                self.model_name[len(HF_HUB_PREFIX):], cache_dir)
+            self._open_clip_name = f'local-dir:{folder}'
+            return None, dict(hub_cfg.get('preprocess_cfg') or {}), pretrained or hub_weights
         if not pretrained:
             return None, {}, None
         if os.path.isfile(pretrained):
@@ -212,10 +309,7 @@ class OpenCLIPBackbone(BaseModule):
         if looks_like_path(pretrained):
             raise WeightsNotFoundError(f'weights file not found: {pretrained!r}')
         cfg = pretrained_cfg(self.model_name, pretrained)
-        path, looked = find_cached_weights(self.model_name, pretrained, cache_dir)
-        if path is None:
-            raise WeightsNotFoundError(weights_not_found_message(self.model_name, pretrained,
-                                                                 looked))
+        path = download_pretrained_weights(self.model_name, pretrained, cache_dir)
         return pretrained.lower().replace('-', '_'), cfg, path
 
     def _tower_kind(self) -> str:
@@ -264,7 +358,7 @@ class OpenCLIPBackbone(BaseModule):
         """open_clip tokenizer of the model, created on first use."""
         if self._tokenizer is None:
             self._tokenizer = open_clip.get_tokenizer(
-                self.model_name, context_length=self.model.context_length)
+                self._open_clip_name, context_length=self.model.context_length)
         return self._tokenizer
 
     def _device(self) -> torch.device:
@@ -272,12 +366,29 @@ class OpenCLIPBackbone(BaseModule):
 
     # ------------------------------------------------------------ text / global image
     @torch.no_grad()
-    def encode_text(self, texts: list[str], normalize: bool = True) -> Tensor:
+    def encode_text(self, texts: list[str], normalize: bool = True, *,
+                    trim: bool = True) -> Tensor:
         """(K,) prompts -> (K, C) text embeddings (L2-normalised unless ``normalize=False``),
-        in chunks of 256."""
-        out = [self.model.encode_text(self.tokenizer(list(texts[i:i + TEXT_CHUNK])).to(
-            self._device()), normalize=normalize) for i in range(0, len(texts), TEXT_CHUNK)]
-        return torch.cat(out) if out else torch.zeros(0, self.embed_dim, device=self._device())
+        in chunks of 256.
+
+        With ``trim`` (and a causal, end-of-text-pooled text tower), prompts are sorted by
+        length into chunks and each chunk runs only up to its longest prompt
+        (:mod:`.text_encoding`): the same embeddings, several times faster than the full
+        77-token context. ``trim=False`` runs open_clip's own ``encode_text``.
+        """
+        if not texts:
+            return torch.zeros(0, self.embed_dim, device=self._device())
+        tokens = self.tokenizer(list(texts)).to(self._device())
+        if not (trim and trimmable_text_tower(self.model)):
+            return torch.cat([self.model.encode_text(tokens[i:i + TEXT_CHUNK],
+                                                     normalize=normalize)
+                              for i in range(0, len(texts), TEXT_CHUNK)])
+        out: Tensor | None = None
+        for batch in length_sorted_batches(pooled_positions(self.model, tokens), TEXT_CHUNK):
+            encoded = encode_tokens_trimmed(self.model, tokens[batch], normalize=normalize)
+            out = encoded.new_empty(len(texts), encoded.shape[-1]) if out is None else out
+            out[batch] = encoded
+        return out
 
     def image_embedding(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) normalised images -> (B, C) L2-normalised global embeddings."""

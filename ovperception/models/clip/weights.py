@@ -26,7 +26,7 @@ HF_SAFE_WEIGHTS_NAME = 'open_clip_model.safetensors'
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """The requested weights are not available locally (never downloaded here)."""
+    """The requested weights are not available locally and cannot be downloaded now."""
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -253,12 +253,16 @@ def find_cached_file(cfg: Mapping[str, str], cache_dir: str | None = None
     return None, looked
 
 
-def weights_not_found_message(model_name: str, tag: str, looked_in: Iterable[str]) -> str:
-    """Explain that a pretrained tag is not cached locally and how to fix it."""
+def weights_not_found_message(model_name: str, tag: str, looked_in: Iterable[str],
+                              reason: str | None = None) -> str:
+    """Explain that a pretrained tag is not cached locally, why it cannot be downloaded now
+    (``reason``, e.g. ``'HF_HUB_OFFLINE=1 is set'``) and how to fix it."""
     where = ', '.join(looked_in) or '(no cache location)'
+    why = f' ({reason})' if reason else ''
     return (
         f"weights for open_clip tag {tag!r} of model {model_name!r} are not in the local cache "
-        f"(looked in: {where}), and this environment cannot download them. Fix: on a machine "
-        f"with internet run `python tools/download_weights.py {model_name} {tag}` (then copy "
-        f"the cache directory here), or pass a local file via `pretrained=/path/to/file` "
-        f"(`--weights PATH` on the command line).")
+        f"(looked in: {where}), and this environment cannot download them{why}. Fix: connect "
+        f"to the internet (or set HF_ENDPOINT to a reachable mirror) and run again, or on a "
+        f"machine with internet run `python tools/download_weights.py {model_name} {tag}` "
+        f"(then copy the cache directory here), or pass a local file via "
+        f"`pretrained=/path/to/file` (`--weights PATH` on the command line).")

@@ -5,15 +5,16 @@ queries / keys / values, which ProxyCLIP and the FOUND-style saliency of CLIP-DI
 Any input size works: the crop is padded to a multiple of the patch size and the position
 embedding is interpolated (timm ``dynamic_img_size``).
 
-Weights (never downloaded here):
+Weights:
 
 * ``pretrained=None``: random init (tests, smoke runs, cost measurements);
 * a local file: timm's own state dict, or the official DINO (``dino_vitbase16_pretrain.pth``,
   a full training checkpoint with ``teacher``/``student``) or DINOv2
   (``dinov2_vitb14_pretrain.pth``) layouts, converted to timm keys, then checked key by key;
-* a tag (``'dino'``, ``'lvd142m'``): looked up only in the local Hugging Face cache
-  (``timm/<arch>.<tag>``) and the torch-hub checkpoint folder (official file names).
-  Missing -> :class:`WeightsNotFoundError` naming the file and the download command.
+* a tag (``'dino'``, ``'lvd142m'``): looked up in the local Hugging Face cache
+  (``timm/<arch>.<tag>``) and the torch-hub checkpoint folder (official file names), else
+  downloaded into the Hugging Face cache on first use. Offline -> :class:`WeightsNotFoundError`
+  naming the file and the fix, within about 1.5 s.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_
                                               file_identity, looks_like_path, read_checkpoint,
                                               unwrap_state_dict)
 from ovperception.registry import MODELS
+from ovperception.utils.download import hub_download, hub_endpoint, offline_reason
 
 #: ImageNet statistics used by DINO and DINOv2, 0..255 RGB scale.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -160,9 +162,27 @@ def find_cached_dino(arch: str, tag: str, cache_dir: str | None = None
 
 
 def download_dino_weights(arch: str, tag: str, cache_dir: str | None = None) -> str:
-    """Download ``timm/<arch>.<tag>`` into the HF cache (needs internet; tools only)."""
-    from huggingface_hub import hf_hub_download
-    return hf_hub_download(f'timm/{arch}.{tag}', HF_FILENAMES[0], cache_dir=cache_dir)
+    """Local file of ``timm/<arch>.<tag>``: cached, else downloaded into the HF cache with a
+    progress bar.
+
+    Raises:
+        WeightsNotFoundError: not cached and no download possible now (``HF_HUB_OFFLINE=1``,
+            ``--offline``, no route; decided within about 1.5 s), with the fix.
+    """
+    path, looked = find_cached_dino(arch, tag, cache_dir)
+    if path is not None:
+        return path
+    reason = offline_reason(hub_endpoint())
+    if reason is not None:
+        raise WeightsNotFoundError(
+            f'DINO weights {arch}.{tag} are not in the local cache (looked in: '
+            f'{", ".join(looked)}), and this environment cannot download them ({reason}). Fix: '
+            f'connect to the internet and run again, or on a machine with internet run '
+            f'`{download_command(arch, tag)}` (then copy the cache here), or pass a local file '
+            f'(official {OFFICIAL_FILES.get(arch, "DINO checkpoint")} or a timm state dict) as '
+            'pretrained=/path/to/file.')
+    print_log(f'downloading DINO weights timm/{arch}.{tag}', logger='current')
+    return hub_download(f'timm/{arch}.{tag}', HF_FILENAMES, cache_dir)
 
 
 @MODELS.register_module()
@@ -172,8 +192,9 @@ class DINOEncoder(nn.Module):
     Args:
         arch: timm ViT name, e.g. ``'vit_base_patch16_224'`` / ``'vit_base_patch8_224'`` (DINO)
             or ``'vit_base_patch14_dinov2'`` (DINOv2).
-        pretrained: None (random), a local file, or a tag looked up in the local caches only
-            (``'dino'`` for DINO, ``'lvd142m'`` for DINOv2; ``'default'`` picks it).
+        pretrained: None (random), a local file, or a tag (``'dino'`` for DINO,
+            ``'lvd142m'`` for DINOv2; ``'default'`` picks it): from the local caches, else
+            downloaded into the Hugging Face cache on first use.
         model_kwargs: overrides for ``timm.create_model`` (tiny test models: ``embed_dim``,
             ``depth``, ``num_heads``, ``img_size``).
         cache_dir: Hugging Face hub cache (default: its default).
@@ -215,16 +236,7 @@ class DINOEncoder(nn.Module):
                 f'({OFFICIAL_FILES.get(self.arch, "see docs/refiners-dino.md")}) or run '
                 f'`{download_command(self.arch, self._default_tag())}` on a machine with internet.')
         tag = self._default_tag() if pretrained == 'default' else pretrained
-        path, looked = find_cached_dino(self.arch, tag, cache_dir)
-        if path is None:
-            raise WeightsNotFoundError(
-                f'DINO weights {self.arch}.{tag} are not in the local cache (looked in: '
-                f'{", ".join(looked)}), and this environment never downloads them. Fix: on a '
-                f'machine with internet run `{download_command(self.arch, tag)}` (then copy the '
-                f'cache here), or pass a local file (official '
-                f'{OFFICIAL_FILES.get(self.arch, "DINO checkpoint")} or a timm state dict) as '
-                'pretrained=/path/to/file.')
-        return path
+        return download_dino_weights(self.arch, tag, cache_dir)
 
     def _default_tag(self) -> str:
         return DEFAULT_TAGS['dinov2' if 'dinov2' in self.arch else 'dino']

@@ -30,12 +30,52 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefix
                                               check_state_dict, load_state_dict_file)
 from ovperception.models.refiners.mask_ops import masks_to_boxes, point_grid, stability_score
 from ovperception.registry import MODELS
+from ovperception.utils.download import download_url, offline_reason
 
 SAM_CHECKPOINT_URLS = {
     'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
     'vit_l': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth',
     'vit_h': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth',
 }
+#: SHA-256 of the official files. Meta publishes none next to the URLs; these values are the
+#: ones recorded identically by many independent public projects that verify these downloads.
+SAM_CHECKPOINT_SHA256 = {
+    'vit_b': 'ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912',
+    'vit_l': '3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622',
+    'vit_h': 'a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e',
+}
+#: ``checkpoint=`` value meaning "the official release of this size" (cached or downloaded).
+OFFICIAL_CHECKPOINT = 'official'
+
+
+def sam_cache_dir() -> str:
+    """Where official SAM checkpoints are cached: ``$TORCH_HOME/hub/checkpoints``
+    (``~/.cache/torch/hub/checkpoints``), torch hub's folder for release files."""
+    return os.path.join(torch.hub.get_dir(), 'checkpoints')
+
+
+def official_sam_checkpoint(model_type: str, cache_dir: str | None = None) -> str:
+    """Local path of the official ``model_type`` checkpoint, downloaded on first use from its
+    official URL with a progress bar and its SHA-256 verified.
+
+    Raises:
+        ValueError: ``model_type`` has no official release (``tiny``).
+        WeightsNotFoundError: not cached and no download possible now, with the fix.
+        ChecksumMismatchError: the file's hash is not the official one.
+    """
+    if model_type not in SAM_CHECKPOINT_URLS:
+        raise ValueError(f'SAM {model_type!r} has no official checkpoint; official sizes: '
+                         f'{sorted(SAM_CHECKPOINT_URLS)}')
+    url, folder = SAM_CHECKPOINT_URLS[model_type], cache_dir or sam_cache_dir()
+    cached = os.path.join(folder, os.path.basename(url))
+    if not os.path.isfile(cached):
+        reason = offline_reason(url)
+        if reason is not None:
+            raise WeightsNotFoundError(
+                f'the official SAM {model_type} checkpoint is not in {folder} and this '
+                f'environment cannot download it ({reason}). Fix: download {url} on a machine '
+                f'with internet and put it in {folder}, or pass it with `--sam-checkpoint PATH`.')
+    return download_url(url, folder, expected_sha256=SAM_CHECKPOINT_SHA256[model_type])
 
 # Architecture of every size: image encoder ViT, prompt / mask decoder (the official release).
 _DECODER_DEFAULTS = dict(prompt_embed_dim=256, mask_in_chans=16, decoder_depth=2,
@@ -171,8 +211,10 @@ class SAMWrapper(nn.Module):
     Args:
         model_type: ``'vit_b'`` / ``'vit_l'`` / ``'vit_h'`` (official sizes) or ``'tiny'``
             (random test model).
-        checkpoint: local state-dict file (official release or a saved wrapper); ``None``
-            keeps the random initialisation. Never downloads.
+        checkpoint: local state-dict file (official release or a saved wrapper);
+            ``'official'``: the official release of ``model_type``, from
+            :func:`sam_cache_dir` or downloaded there on first use (SHA-256 checked);
+            ``None`` keeps the random initialisation.
         image_size: side of SAM's square input (default: 1024, tiny: 64). Official weights
             need 1024.
         tiny_kwargs: overrides of the ``tiny`` size spec (e.g. ``embed_dim``, ``depth``).
@@ -189,6 +231,8 @@ class SAMWrapper(nn.Module):
                              f'{sorted(SAM_SIZES)}')
         if tiny_kwargs and model_type != 'tiny':
             raise ValueError('tiny_kwargs only apply to model_type="tiny"')
+        if checkpoint == OFFICIAL_CHECKPOINT:
+            checkpoint = official_sam_checkpoint(model_type)
         if checkpoint is not None and not os.path.isfile(checkpoint):
             # Fail before building (a ViT-H takes seconds to initialise).
             raise WeightsNotFoundError(sam_missing_checkpoint_message(model_type, checkpoint))

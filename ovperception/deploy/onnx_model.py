@@ -1,0 +1,125 @@
+"""Run an exported dense graph with onnxruntime inside OVModel's windows and stitching."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ovperception.deploy.onnx_export import INPUT_NAME, METADATA_KEY, ExportError
+from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+from ovperception.models.ov_model import EncodedImages, OVModel
+from ovperception.models.inference import stitch_lazily
+from ovperception.models.stitched import StitchedWindows
+from ovperception.registry import MODELS
+
+
+class ONNXGraph(nn.Module):
+    """The exported graph in the place of a backbone: ``dense_features(crops)`` returns the
+    head's dense output computed by onnxruntime.
+
+    Args:
+        session: an ``onnxruntime.InferenceSession`` of an exported file.
+        metadata: its ``ovperception`` metadata.
+        floor_backbone: a PyTorch backbone whose ``image_embedding`` is the benchmark floor
+            (``tools/benchmark.py --runtime onnx``); None elsewhere.
+    """
+
+    def __init__(self, session: object, metadata: dict,
+                 floor_backbone: nn.Module | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.input_size = tuple(metadata['input_size'])
+        self.patch_size = int(metadata['output_stride'])
+        self.mean = tuple(float(m) for m in metadata['mean'])
+        self.std = tuple(float(s) for s in metadata['std'])
+        self.weights_id = f"onnx:{metadata.get('weights_id', '')}"
+        self.logit_scale = float(metadata['logit_scale'])
+        self.floor_backbone = floor_backbone
+
+    def dense_features(self, crops: Tensor) -> Tensor:
+        """(n, 3, H, W) normalised crops (the exported H, W) -> (n, D, h, w) head output."""
+        if tuple(crops.shape[-2:]) != self.input_size:
+            raise ValueError(f'the ONNX graph takes {self.input_size[0]}x{self.input_size[1]} '
+                             f'crops, got {crops.shape[-2]}x{crops.shape[-1]}: export with '
+                             '--size for this size (images smaller than the crop make smaller '
+                             'windows)')
+        array = np.ascontiguousarray(crops.detach().float().cpu().numpy())
+        return torch.from_numpy(self.session.run(None, {INPUT_NAME: array})[0])
+
+    def image_embedding(self, images: Tensor) -> Tensor:
+        """The PyTorch floor backbone's global embedding (benchmark floor only)."""
+        if self.floor_backbone is None:
+            raise AttributeError('no PyTorch backbone attached (floor_backbone=None)')
+        return self.floor_backbone.image_embedding(images)
+
+
+class ONNXDenseModel(OVModel):
+    """An OVModel whose windows run through an exported ONNX graph (fixed vocabulary).
+
+    Windows, batching, stitching and the head's post-processing are OVModel's own code;
+    the graph replaces backbone + head ``forward``. Only the exported vocabulary can be
+    asked for.
+
+    Args:
+        path: ``.onnx`` file written by :func:`~ovperception.deploy.export_onnx`.
+        providers: onnxruntime execution providers (default CPU).
+        threads: intra-op threads of onnxruntime (default: its default).
+        floor_backbone: see :class:`ONNXGraph`.
+    """
+
+    def __init__(self, path: str, *, providers: tuple[str, ...] = ('CPUExecutionProvider',),
+                 threads: int | None = None, floor_backbone: nn.Module | None = None) -> None:
+        import onnxruntime as ort  # optional dependency: pip install 'ovperception[onnx]'
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'ONNX file not found: {path!r}')
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        session = ort.InferenceSession(path, options, providers=list(providers))
+        raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise ExportError(f'{path} was not exported by tools/export_onnx.py (no '
+                              'ovperception metadata)')
+        meta = json.loads(raw)
+        super().__init__(backbone=ONNXGraph(session, meta, floor_backbone),
+                         head=MODELS.build(meta['head']), template_set=meta['template_set'],
+                         background_words=meta['background_words'], test_cfg=meta['test_cfg'])
+        self.metadata = meta
+        vocabulary = Vocabulary.parse(meta['classnames'], self.background_words)
+        if len(vocabulary.names) != meta['num_names']:
+            raise ExportError(f'{path}: metadata vocabulary does not match the graph')
+        # The embeddings live in the graph; post-processing needs only names and classes.
+        self.text = TextEmbeddings(vocabulary, torch.zeros(len(vocabulary.names), 0),
+                                   torch.tensor(vocabulary.name_to_class, dtype=torch.long),
+                                   meta['logit_scale'])
+
+    @property
+    def classnames(self) -> list[str]:
+        """The exported vocabulary."""
+        return list(self.metadata['classnames'])
+
+    def encode_vocabulary(self, classnames, device=None) -> TextEmbeddings:
+        """The exported vocabulary's names and classes; any other vocabulary is an error."""
+        if list(classnames) != self.classnames:
+            shown = ', '.join(self.classnames[:5]) + (', ...' if len(self.classnames) > 5 else '')
+            raise ValueError(f'this ONNX model was exported for another vocabulary '
+                             f'({len(self.classnames)} classes: {shown}); export again with '
+                             '--vocab for this one')
+        return self.text
+
+    def stitched_output(self, encoded: EncodedImages, index: int,
+                        text: TextEmbeddings) -> StitchedWindows:
+        """The graph already ran the head on every window: stitch its outputs."""
+        outputs = torch.stack(encoded.features[index])
+        if not bool(torch.isfinite(outputs).all()):
+            raise FloatingPointError(f'non-finite values in the ONNX output of sample {index}')
+        return stitch_lazily(outputs, encoded.windows[index], encoded.image_sizes[index],
+                             self.backbone.patch_size)
+
+    def loss(self, inputs: Tensor, data_samples) -> dict[str, Tensor]:
+        """An exported graph is for inference only."""
+        raise RuntimeError('ONNXDenseModel is inference-only')

@@ -1,0 +1,78 @@
+"""Export a config's dense path with a fixed vocabulary to ONNX (CPU / edge deployment).
+
+    python tools/export_onnx.py CONFIG --vocab "cat, dog; puppy, grass" --out model.onnx \
+        [--size HxW] [--weights PATH] [--template-set imagenet80] [--cfg-options K=V ...]
+        [--quantize none|int8] [--check IMAGE_COUNT]
+
+The graph takes normalised (n, 3, H, W) crops (H x W = --size, default the config's
+test_cfg.crop_size; any n) and returns the head's dense output (n, names, h, w); the
+vocabulary's text embeddings are constants in it. Run it with
+``ovperception.deploy.ONNXDenseModel(path)``, which keeps the config's sliding windows,
+stitching and post-processing. Exportable: OVModel configs whose head needs only features and
+text (training-free segmentation: MaskCLIP, SCLIP, ClearCLIP, NACLIP without PAMR, ProxyCLIP;
+the adapted head; blockwise counting). --check N runs N random images through both PyTorch
+and onnxruntime and prints the label agreement. Needs ``pip install 'ovperception[onnx]'``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from mmengine.config import DictAction
+
+try:
+    from ovperception.apis import init_model
+except ImportError:  # running from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ovperception.apis import init_model
+from ovperception.engine.runner_cli import parse_size, run_cli
+from ovperception.models.clip.vocabulary import parse_vocabulary_string
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='model config')
+    parser.add_argument('--vocab', required=True,
+                        help='classes separated by ",", synonyms by ";" ("cat, dog; puppy")')
+    parser.add_argument('--out', required=True, help='the .onnx file to write')
+    parser.add_argument('--size', type=parse_size, default=None, metavar='HxW',
+                        help='crop size of the graph (default: the config\'s crop_size)')
+    parser.add_argument('--weights', help='CLIP weights file or ovperception checkpoint')
+    parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', ...")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
+                        help='int8: dynamic int8 weights (faster on CPUs; labels are no longer '
+                             'identical to PyTorch, see docs/benchmarks.md)')
+    parser.add_argument('--check', type=int, default=0, metavar='N',
+                        help='compare labels with PyTorch on N random images and print them')
+    args = parser.parse_args(argv)
+    if not args.out.endswith('.onnx'):
+        parser.error('--out must name a .onnx file')
+    if args.check < 0:
+        parser.error('--check must be >= 0')
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from ovperception.deploy import export_onnx
+    from ovperception.deploy.parity import label_agreement
+    vocabulary = parse_vocabulary_string(args.vocab)
+    options = dict(args.cfg_options or {})
+    if args.template_set:
+        options['model.template_set'] = args.template_set
+    model = init_model(args.config, args.weights, 'cpu', cfg_options=options)
+    export_onnx(model, vocabulary, args.out, args.size, quantize=args.quantize)
+    print(f'wrote {args.out} ({os.path.getsize(args.out) / 2 ** 20:.1f} MiB)')
+    if args.check:
+        agreement = label_agreement(model, args.out, vocabulary, num_images=args.check)
+        print(f'label agreement with PyTorch on {args.check} random images: '
+              f'{100 * agreement:.3f}%')
+    return 0
+
+
+if __name__ == '__main__':
+    run_cli(main)
