@@ -6,9 +6,10 @@ from ovperception.models.panoptic.fcclip import FCCLIP
 from ovperception.models.panoptic.mask_decoder import MaskTransformerDecoder
 from ovperception.models.panoptic.mask_inference import (instance_inference, panoptic_inference,
                                                          semantic_inference)
-from ovperception.models.panoptic.pixel_decoder import FPNPixelDecoder
+from ovperception.models.panoptic.pixel_decoder import FPNPixelDecoder, MSDeformAttnPixelDecoder
 from ovperception.models.panoptic.set_criterion import MaskSetCriterion, SegmentTargets
 
-__all__ = ['FCCLIP', 'ContentDependentTransfer', 'FPNPixelDecoder', 'MaskSetCriterion',
+__all__ = ['FCCLIP', 'ContentDependentTransfer', 'FPNPixelDecoder', 'MSDeformAttnPixelDecoder',
+           'MaskSetCriterion',
            'MaskTransformerDecoder', 'SegmentTargets', 'geometric_ensemble',
            'instance_inference', 'panoptic_inference', 'semantic_inference']

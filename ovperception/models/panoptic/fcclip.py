@@ -30,7 +30,8 @@ from torch import Tensor, nn
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
-                                                      panoptic_inference, semantic_inference)
+                                                         masked_attention_pool,
+                                                         panoptic_inference, semantic_inference)
 from ovperception.models.ov_model import OVModel
 from ovperception.models.panoptic.targets import segment_targets
 from ovperception.models.modes import ModeDispatchMixin
@@ -38,7 +39,7 @@ from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 DEFAULT_TEST_CFG = dict(semantic_on=True, panoptic_on=True, instance_on=False,
-                        object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100)
+                        object_mask_threshold=0.0, overlap_threshold=0.8, max_instances=100)
 
 
 @dataclass
@@ -92,6 +93,9 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         alpha, beta: geometric-ensemble weights of the out-of-vocabulary classifier for
             seen / unseen classes (FC-CLIP: 0.4 / 0.8); ``alpha = beta = 0`` uses the
             in-vocabulary classifier only.
+        ensemble_on_valid_mask: ensemble only proposals whose mask covers a pixel of the CLIP
+            feature map (official ``ENSEMBLE_ON_VALID_MASK``: False for ConvNeXt, True in
+            its ResNet configs).
         template_set: prompt templates (FC-CLIP: ViLD's 14).
         text_cache_dir: on-disk text-embedding cache.
         test_cfg: ``semantic_on``, ``panoptic_on``, ``instance_on``,
@@ -109,7 +113,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                  mask_decoder: nn.Module | dict, *, criterion: nn.Module | dict | None = None,
                  content_transfer: nn.Module | dict | None = None,
                  seen_classnames: Sequence[str] | str | None = None,
-                 alpha: float = 0.4, beta: float = 0.8,
+                 alpha: float = 0.4, beta: float = 0.8, ensemble_on_valid_mask: bool = False,
                  template_set: str | Sequence[str] = 'vild14',
                  text_cache_dir: str | None = None, test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
@@ -140,6 +144,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         self.seen_names = frozenset(n.lower() for entry in (seen_classnames or ())
                                     for n in split_synonyms(entry))
         self.alpha, self.beta = float(alpha), float(beta)
+        self.ensemble_on_valid_mask = bool(ensemble_on_valid_mask)
         self.template_set = template_set
         self.text_cache_dir = text_cache_dir
         self.background_words: tuple[str, ...] = ()
@@ -189,11 +194,20 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
 
     def out_vocabulary_logits(self, res5: Tensor, mask_logits: Tensor, names: Tensor,
                               text: TextEmbeddings) -> tuple[Tensor, Tensor]:
-        """Mask-pooled frozen CLIP features vs names -> ((B, Q, K) logits, (B, Q) valid)."""
-        pooled, valid = mask_pool(res5, mask_logits)
-        batch, queries, channels = pooled.shape
-        projected = self.backbone.project_trunk_features(
-            pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
+        """Frozen CLIP pooled under each mask vs names -> ((B, Q, K) logits, (B, Q) valid).
+
+        ConvNeXt: ``res5`` averaged under the binarised mask, then the CLIP head; ResNet:
+        CLIP's attention pool with the attention restricted to the mask (as released).
+        """
+        masks = F.interpolate(mask_logits, size=res5.shape[-2:], mode='bilinear',
+                              align_corners=False)
+        pooled, valid = mask_pool(res5, masks)
+        if getattr(self.backbone, 'kind', None) == 'resnet':
+            projected = masked_attention_pool(self.backbone.visual.attnpool, res5, masks)
+        else:
+            batch, queries, channels = pooled.shape
+            projected = self.backbone.project_trunk_features(
+                pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
         name_logits = text.logit_scale * torch.einsum(
             'bqc,bnc->bqn', F.normalize(projected, dim=-1), names)
         return text.reduce_synonyms(name_logits, dim=-1), valid
@@ -232,7 +246,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             return in_logits.softmax(-1)
         out_logits, valid = self.out_vocabulary_logits(features['res5'], mask_logits, names, text)
         seen = seen_class_mask(text.vocabulary.entries, self.seen_names)
-        return geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta, valid)
+        probs = geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta,
+                                   valid if self.ensemble_on_valid_mask else None)
+        # the released inference takes softmax(log(p + 1e-8)) of these probabilities
+        probs = probs + 1e-8
+        return probs / probs.sum(-1, keepdim=True)
 
     @torch.no_grad()
     def encode_images(self, inputs: Tensor,
