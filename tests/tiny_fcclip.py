@@ -9,8 +9,7 @@ TINY_CONVNEXT_CLIP = dict(
                         timm_pool='', timm_proj='linear', image_size=64),
         text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)))
 TINY_PIXEL_DECODER = dict(type='MSDeformAttnPixelDecoder', conv_dim=32, mask_dim=32,
-                          num_encoder_layers=1, num_heads=2, dim_feedforward=64, num_points=2,
-                          num_groups=8)
+                          num_encoder_layers=1, num_heads=2, dim_feedforward=64)
 TINY_MASK_DECODER = dict(type='MaskTransformerDecoder', hidden_dim=32, num_queries=8,
                          num_heads=2, dim_feedforward=64, num_layers=3)
 

@@ -18,7 +18,7 @@ model = dict(
     backbone=dict(type=OpenCLIPBackbone, model_name='convnext_base', pretrained=None,
                   model_kwargs=tiny_convnext_clip_kwargs),
     pixel_decoder=dict(type=MSDeformAttnPixelDecoder, conv_dim=32, mask_dim=32, num_encoder_layers=2,
-                       num_heads=2, dim_feedforward=64, num_points=2, num_groups=8),
+                       num_heads=2, dim_feedforward=64),
     mask_decoder=dict(type=MaskTransformerDecoder, hidden_dim=32, num_queries=8, num_heads=2,
                       dim_feedforward=64, num_layers=3),
     criterion=dict(type=MaskSetCriterion, class_weight=2.0, mask_weight=5.0, dice_weight=5.0,

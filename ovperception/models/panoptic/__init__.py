@@ -1,5 +1,6 @@
 """FC-CLIP and its parts: segmentor, pixel and mask decoders, in/out-vocabulary ensemble,
 content-dependent transfer, mask inference (semantic / panoptic / instance), set criterion."""
+from ovperception.models.panoptic import convert  # noqa: F401  (registers the 'fcclip' converter)
 from ovperception.models.panoptic.content_transfer import ContentDependentTransfer
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.fcclip import FCCLIP

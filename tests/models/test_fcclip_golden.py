@@ -1,0 +1,142 @@
+"""FC-CLIP against its official code (bytedance/fc-clip): the official model run on seeded
+random tiny weights (tests/fixtures/golden/fcclip/NOTE.md); we load the same weights through
+our converter and must reproduce its raw decoder outputs, ensembled class probabilities and
+the semantic, panoptic and instance predictions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from ovperception.models.panoptic.convert import convert_fcclip
+from ovperception.models.panoptic.fcclip import seen_class_mask
+from ovperception.models.panoptic.mask_inference import semantic_inference
+from ovperception.registry import MODELS
+from ovperception.structures import OVDataSample
+from ovperception.utils.panoptic import INSTANCE_OFFSET, VOID
+from tests.tiny_fcclip import TINY_CONVNEXT_CLIP
+
+GOLDEN = Path(__file__).resolve().parents[1] / 'fixtures' / 'golden' / 'fcclip'
+TRAIN = ['person', 'car', 'tree', 'sky']
+TEST = ['person', 'dog; puppy', 'sky', 'grass', 'car']
+THING = [True, True, False, False, True]
+OUT_SHAPES = [(84, 108), (64, 96)]
+
+pytestmark = pytest.mark.usefixtures('one_thread')
+
+
+def official_state() -> dict[str, torch.Tensor]:
+    """The official model's state dict, rebuilt from the int8-grid fixture."""
+    stored = np.load(GOLDEN / 'tiny_weights.npz')
+    state = {}
+    for key in stored.files:
+        if key.startswith('q:'):
+            name = key[2:]
+            state[name] = (torch.from_numpy(stored[key].astype(np.float32))
+                           * torch.from_numpy(stored['s:' + name]))
+        elif key.startswith('f:'):
+            state[key[2:]] = torch.from_numpy(stored[key])
+    table = torch.zeros(tuple(stored['token_table_shape']))
+    table[torch.from_numpy(stored['token_rows'])] = state.pop('token_table')
+    state['backbone.clip_model.token_embedding.weight'] = table
+    return state
+
+
+@pytest.fixture(scope='module')
+def golden():
+    return np.load(GOLDEN / 'tiny_outputs.npz')
+
+
+@pytest.fixture(scope='module')
+def model():
+    init_default_scope('ovperception')
+    decoder = dict(type='MSDeformAttnPixelDecoder', conv_dim=32, mask_dim=32,
+                   num_encoder_layers=2, num_heads=2, dim_feedforward=64)
+    net = MODELS.build(dict(
+        type='FCCLIP', backbone=TINY_CONVNEXT_CLIP, pixel_decoder=decoder,
+        mask_decoder=dict(type='MaskTransformerDecoder', hidden_dim=32, num_queries=8,
+                          num_heads=2, dim_feedforward=64, num_layers=3),
+        seen_classnames=TRAIN, template_set='vild14',
+        test_cfg=dict(instance_on=True, max_instances=20)))
+    converted = convert_fcclip({'model': official_state()})
+    missing, unexpected = net.load_state_dict(converted, strict=True), None
+    del missing, unexpected
+    return net.eval()
+
+
+def _batch(model, golden):
+    samples = [OVDataSample(metainfo=dict(classnames=TEST, is_thing=THING, ori_shape=shape))
+               for shape in OUT_SHAPES]
+    images = [torch.from_numpy(golden[f'image{i}']) for i in range(2)]
+    return model.data_preprocessor(dict(inputs=images, data_samples=samples), False)
+
+
+def test_decoder_outputs_and_ensembled_probabilities_match(model, golden):
+    data = _batch(model, golden)
+    with torch.no_grad():
+        encoded = model.encode_images(data['inputs'])
+        text = model.encode_vocabulary(tuple(TEST))
+        names = model.class_text(text, encoded.res5)
+        in_logits = model.in_vocabulary_logits(encoded.class_embeds, names, text)
+        probs = model.class_probabilities({'res5': encoded.res5}, encoded.class_embeds,
+                                          encoded.mask_logits, text)
+    assert seen_class_mask(TEST, model.seen_names).tolist() == [True, False, True, False, True]
+    np.testing.assert_allclose(encoded.mask_logits.numpy(), golden['pred_masks'], atol=2e-4,
+                               rtol=1e-4)
+    np.testing.assert_allclose(in_logits.numpy(), golden['pred_logits'], atol=2e-4, rtol=1e-4)
+    for i in range(2):
+        official = torch.from_numpy(golden[f'mask_cls_log{i}']).softmax(-1).numpy()
+        np.testing.assert_allclose(probs[i].numpy(), official, atol=1e-5)
+        masks = model._masks_at_original_size(encoded.mask_logits[i], encoded.padded_size,
+                                              data['data_samples'][i])
+        scores = semantic_inference(probs[i], masks)
+        np.testing.assert_allclose(scores.numpy(), golden[f'sem_seg{i}'].astype(np.float32),
+                                   atol=2e-3)
+
+
+def _category_map(panoptic: np.ndarray, segments: list[tuple[int, int]]) -> np.ndarray:
+    out = np.full(panoptic.shape, -1)
+    for segment_id, label in segments:
+        out[panoptic == segment_id] = label
+    return out
+
+
+def test_semantic_panoptic_and_instance_predictions_match(model, golden):
+    data = _batch(model, golden)
+    with torch.no_grad():
+        results = model(**data, mode='predict')
+    for i, sample in enumerate(results):
+        official_sem = golden[f'sem_seg{i}'].astype(np.float32)
+        ours = sample.pred_sem_seg.data[0].numpy()
+        decided = np.sort(official_sem, 0)[-1] - np.sort(official_sem, 0)[-2] > 2e-3
+        assert (ours == official_sem.argmax(0))[decided].all()
+        # panoptic: same category per pixel and the same partition into segments
+        official_pan = golden[f'panoptic{i}'].astype(np.int64)
+        official_segments = [(int(s), int(c)) for s, c, _ in golden[f'segments{i}']]
+        assert len(official_segments) > 0
+        ours_pan = sample.pred_panoptic_seg.data[0].numpy()
+        ours_segments = [(s['id'], s['label']) for s in sample.metainfo['segments_info']]
+        assert len(ours_segments) == len(official_segments)
+        np.testing.assert_array_equal(_category_map(ours_pan, ours_segments),
+                                      _category_map(official_pan, official_segments))
+        pairs = {(int(a), int(b)) for a, b in zip(official_pan.ravel(), ours_pan.ravel())}
+        assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+        assert ((official_pan == 0) == (ours_pan == VOID)).all()
+        assert all(b % INSTANCE_OFFSET == c for (_, c), (b, _) in
+                   zip(ours_segments, ours_segments))
+        # instances: the same (class, score, mask) set
+        inst = sample.pred_instances
+        shape = OUT_SHAPES[i]
+        official_masks = np.unpackbits(golden[f'inst_masks{i}'], axis=-1)[..., :shape[1]]
+        assert len(inst.scores) == len(golden[f'inst_scores{i}'])
+        order = np.lexsort((golden[f'inst_classes{i}'], -golden[f'inst_scores{i}']))
+        ours_order = np.lexsort((inst.labels.numpy(), -inst.scores.numpy()))
+        np.testing.assert_allclose(inst.scores.numpy()[ours_order],
+                                   golden[f'inst_scores{i}'][order], atol=1e-4)
+        np.testing.assert_array_equal(inst.labels.numpy()[ours_order],
+                                      golden[f'inst_classes{i}'][order])
+        agreement = (inst.masks.numpy()[ours_order] == official_masks[order].astype(bool)).mean()
+        assert agreement > 0.999
