@@ -120,13 +120,8 @@ def test_semantic_panoptic_and_instance_predictions_match(model, golden):
         ours_pan = sample.pred_panoptic_seg.data[0].numpy()
         ours_segments = [(s['id'], s['label']) for s in sample.metainfo['segments_info']]
         assert len(ours_segments) == len(official_segments)
-        np.testing.assert_array_equal(_category_map(ours_pan, ours_segments),
-                                      _category_map(official_pan, official_segments))
-        pairs = {(int(a), int(b)) for a, b in zip(official_pan.ravel(), ours_pan.ravel())}
-        assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
-        assert ((official_pan == 0) == (ours_pan == VOID)).all()
-        assert all(b % INSTANCE_OFFSET == c for (_, c), (b, _) in
-                   zip(ours_segments, ours_segments))
+        _partition_agrees(official_pan, official_segments, ours_pan, ours_segments)
+        assert all(segment_id % INSTANCE_OFFSET == label for segment_id, label in ours_segments)
         # instances: the same (class, score, mask) set
         inst = sample.pred_instances
         shape = OUT_SHAPES[i]
@@ -140,3 +135,42 @@ def test_semantic_panoptic_and_instance_predictions_match(model, golden):
                                       golden[f'inst_classes{i}'][order])
         agreement = (inst.masks.numpy()[ours_order] == official_masks[order].astype(bool)).mean()
         assert agreement > 0.999
+
+
+@pytest.fixture(scope='module')
+def parts():
+    return np.load(GOLDEN / 'parts.npz')
+
+
+def _partition_agrees(official_pan, official_segments, ours_pan, ours_segments):
+    np.testing.assert_array_equal(_category_map(ours_pan, ours_segments),
+                                  _category_map(official_pan, official_segments))
+    pairs = {(int(a), int(b)) for a, b in zip(official_pan.ravel(), ours_pan.ravel())}
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+    assert ((official_pan == 0) == (ours_pan == VOID)).all()
+
+
+@pytest.mark.parametrize('overlap', [0.8, 0.5])
+def test_panoptic_merge_follows_the_official_overlap_rule(parts, overlap):
+    from ovperception.models.panoptic.mask_inference import panoptic_inference
+    probs = torch.from_numpy(parts['pan_logits']).softmax(-1)
+    panoptic, segments = panoptic_inference(
+        probs, torch.from_numpy(parts['pan_masks']), [True, False, True, False],
+        object_mask_threshold=0.0, overlap_threshold=overlap)
+    official = [(int(s), int(c)) for s, c, _ in parts[f'segments_{overlap}']]
+    assert len(official) >= 4 and len(segments) == len(official)
+    _partition_agrees(parts[f'panoptic_{overlap}'].astype(np.int64), official,
+                      panoptic.numpy(), [(s['id'], s['label']) for s in segments])
+
+
+def test_resnet_masked_attention_pooling_matches(parts):
+    from open_clip.modified_resnet import AttentionPool2d
+
+    from ovperception.models.panoptic.mask_inference import masked_attention_pool
+    pool = AttentionPool2d(spacial_dim=4, embed_dim=16, num_heads=2, output_dim=12)
+    pool.load_state_dict({k[5:]: torch.from_numpy(parts[k]) for k in parts.files
+                          if k.startswith('pool:')})
+    with torch.no_grad():
+        pooled = masked_attention_pool(pool.eval(), torch.from_numpy(parts['pool_features']),
+                                       torch.from_numpy(parts['pool_masks']))
+    np.testing.assert_allclose(pooled.numpy(), parts['pooled'], atol=1e-5)

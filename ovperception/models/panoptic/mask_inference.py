@@ -56,9 +56,9 @@ def masked_attention_pool(pool: nn.Module, features: Tensor, mask_logits: Tensor
         mask_logits: (B, Q, H', W') mask logits (resized bilinearly to (h, w)).
 
     Returns:
-        (B, Q, C_out) pooled embeddings in the joint space. A mask with no pixel attends
-        everywhere (the released code returns NaN there; its ResNet configs ensemble only
-        non-empty masks, so those rows are never used).
+        (B, Q, C_out) pooled embeddings in the joint space. A mask with no pixel attends to
+        nothing (torch then returns ``c_proj``'s bias; the released ResNet configs ensemble
+        only non-empty masks, so those rows are not used there).
     """
     batch, channels, height, width = features.shape
     masks = mask_logits
@@ -74,7 +74,6 @@ def masked_attention_pool(pool: nn.Module, features: Tensor, mask_logits: Tensor
     keys = tokens + spatial
     query = (tokens.mean(0, keepdim=True) + pos[:1, None, :]).repeat_interleave(num_masks, 0)
     blocked = masks.reshape(batch, num_masks, height * width) <= 0
-    blocked = blocked & ~blocked.all(-1, keepdim=True)
     blocked = blocked[:, None].expand(-1, pool.num_heads, -1, -1).reshape(
         batch * pool.num_heads, num_masks, height * width)
     out = F.multi_head_attention_forward(
