@@ -94,3 +94,18 @@ def test_a_pickle_that_needs_code_is_refused_with_the_trusted_command(tmp_path):
     with pytest.raises(CheckpointMismatchError, match=r'datetime\.date.*python -c'):
         tool.main(['fcclip', str(path), str(tmp_path / 'out.pth')])
     assert find_converter({'void_embedding.weight': 0}) is None
+
+
+@pytest.mark.parametrize('name,short,long', [('ade20k_800', 800, 1333),
+                                             ('ade20k_panoptic_800', 800, 1333),
+                                             ('cityscapes_1024', 1024, 2560)])
+def test_zero_shot_configs_use_the_official_test_protocol(name, short, long):
+    from ovperception.models.panoptic import MSDeformAttnPixelDecoder
+    cfg = Config.fromfile(f'configs/segmentation/fcclip_convnext_large_{name}.py')
+    resize = cfg.test_dataloader.dataset.pipeline[1]
+    assert (resize.short_side, resize.max_long_side) == (short, long)
+    assert cfg.model.test_cfg.object_mask_threshold == 0.0
+    assert cfg.model.test_cfg.overlap_threshold == 0.8
+    assert cfg.model.pixel_decoder.type is MSDeformAttnPixelDecoder
+    assert cfg.model.ensemble_on_valid_mask is False
+    assert (cfg.model.alpha, cfg.model.beta, cfg.model.mask_decoder.num_queries) == (0.4, 0.8, 250)

@@ -95,6 +95,13 @@ def test_decoder_outputs_and_ensembled_probabilities_match(model, golden):
         scores = semantic_inference(probs[i], masks)
         np.testing.assert_allclose(scores.numpy(), golden[f'sem_seg{i}'].astype(np.float32),
                                    atol=2e-3)
+        # the semantic-only protocol: scores at the input size, then cropped and resized
+        chunks = list(model.semantic_scores_at_input_size(
+            probs[i], encoded.mask_logits[i], encoded.padded_size, data['data_samples'][i], 2))
+        scores = torch.cat([part for _, part in chunks])
+        assert [start for start, _ in chunks] == [0, 2, 4]
+        np.testing.assert_allclose(scores.numpy(), golden[f'sem_only{i}'].astype(np.float32),
+                                   atol=2e-3)
 
 
 def _category_map(panoptic: np.ndarray, segments: list[tuple[int, int]]) -> np.ndarray:
@@ -102,6 +109,20 @@ def _category_map(panoptic: np.ndarray, segments: list[tuple[int, int]]) -> np.n
     for segment_id, label in segments:
         out[panoptic == segment_id] = label
     return out
+
+
+def test_semantic_only_protocol_predicts_the_official_labels(model, golden):
+    model.test_cfg.update(panoptic_on=False, instance_on=False)
+    try:
+        with torch.no_grad():
+            results = model(**_batch(model, golden), mode='predict')
+    finally:
+        model.test_cfg.update(panoptic_on=True, instance_on=True)
+    for i, sample in enumerate(results):
+        official = golden[f'sem_only{i}'].astype(np.float32)
+        decided = np.sort(official, 0)[-1] - np.sort(official, 0)[-2] > 2e-3
+        assert (sample.pred_sem_seg.data[0].numpy() == official.argmax(0))[decided].all()
+        assert 'pred_panoptic_seg' not in sample
 
 
 def test_semantic_panoptic_and_instance_predictions_match(model, golden):

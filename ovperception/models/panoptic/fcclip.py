@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +39,8 @@ from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 DEFAULT_TEST_CFG = dict(semantic_on=True, panoptic_on=True, instance_on=False,
-                        object_mask_threshold=0.0, overlap_threshold=0.8, max_instances=100)
+                        object_mask_threshold=0.0, overlap_threshold=0.8, max_instances=100,
+                        semantic_postprocess_before_inference=None)
 
 
 @dataclass
@@ -99,7 +100,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         template_set: prompt templates (FC-CLIP: ViLD's 14).
         text_cache_dir: on-disk text-embedding cache.
         test_cfg: ``semantic_on``, ``panoptic_on``, ``instance_on``,
-            ``object_mask_threshold``, ``overlap_threshold``, ``max_instances``.
+            ``object_mask_threshold``, ``overlap_threshold``, ``max_instances``,
+            ``semantic_postprocess_before_inference`` (official: resize the mask logits to
+            the original size before the semantic combination; None = as released, i.e.
+            only when panoptic or instance output is on, otherwise the per-class scores are
+            computed at the input size, then cropped and resized).
         data_preprocessor: batch collator config (default: backbone statistics, pad to 32).
     """
 
@@ -272,10 +277,68 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                 {'res5': encoded.res5[indices]}, encoded.class_embeds[indices],
                 encoded.mask_logits[indices], text)
             for row, index in enumerate(indices):
+                sample = data_samples[index]
+                if not self._postprocess_before_inference():
+                    self._fill_semantic_at_input_size(sample, probs[row].float(),
+                                                      encoded.mask_logits[index],
+                                                      encoded.padded_size, text)
+                    continue
                 masks = self._masks_at_original_size(encoded.mask_logits[index],
-                                                     encoded.padded_size, data_samples[index])
-                self._fill_sample(data_samples[index], probs[row].float(), masks, text)
+                                                     encoded.padded_size, sample)
+                self._fill_sample(sample, probs[row].float(), masks, text)
         return list(data_samples)
+
+    def _postprocess_before_inference(self) -> bool:
+        cfg = self.test_cfg
+        before = cfg['semantic_postprocess_before_inference']
+        if before is None:
+            before = cfg['panoptic_on'] or cfg['instance_on']
+        if not before and (cfg['panoptic_on'] or cfg['instance_on']):
+            raise ValueError('semantic_postprocess_before_inference=False supports semantic '
+                             'output only (panoptic_on=False, instance_on=False)')
+        return bool(before)
+
+    @staticmethod
+    def semantic_scores_at_input_size(probs: Tensor, mask_logits: Tensor,
+                                      padded: tuple[int, int], sample: OVDataSample,
+                                      chunk: int = 64) -> Iterator[tuple[int, Tensor]]:
+        """Yield ``(first class, (k, H_ori, W_ori) scores)`` per chunk of classes: scores at
+        the padded input size (mask logits resized, sigmoid, weighted by the class
+        probabilities), cropped to ``img_shape`` and resized to ``ori_shape``."""
+        height, width = sample.metainfo.get('img_shape', padded)[:2]
+        ori = tuple(sample.metainfo.get('ori_shape', (height, width))[:2])
+        mask_probs = F.interpolate(mask_logits[None].float(), size=tuple(padded),
+                                   mode='bilinear', align_corners=False)[0].sigmoid()
+        for start in range(0, probs.shape[-1] - 1, chunk):
+            part = probs[:, start:min(start + chunk, probs.shape[-1] - 1)]
+            scores = torch.einsum('qk,qhw->khw', part, mask_probs)[:, :height, :width]
+            if ori != (height, width):
+                scores = F.interpolate(scores[None], size=ori, mode='bilinear',
+                                       align_corners=False)[0]
+            yield start, scores
+
+    def _fill_semantic_at_input_size(self, sample: OVDataSample, probs: Tensor,
+                                     mask_logits: Tensor, padded: tuple[int, int],
+                                     text: TextEmbeddings, chunk: int = 64) -> None:
+        """The released semantic-only path: per-class scores at the padded input size, then
+        cropped to the image and resized (bilinear) to ``ori_shape``; argmax over classes in
+        chunks of ``chunk`` classes so memory stays bounded for large vocabularies."""
+        if not bool(torch.isfinite(probs).all()):
+            raise FloatingPointError(f'non-finite predictions for '
+                                     f'{sample.metainfo.get("img_path", "a sample")}: check '
+                                     'the weights (a NaN checkpoint?) and the input image')
+        best = labels = None
+        for start, scores in self.semantic_scores_at_input_size(probs, mask_logits, padded,
+                                                                sample, chunk):
+            value, index = scores.max(0)
+            if best is None:
+                best, labels = value, index
+            else:
+                better = value > best
+                best = torch.where(better, value, best)
+                labels = torch.where(better, index + start, labels)
+        sample.pred_sem_seg = PixelData(data=labels[None])
+        sample.set_metainfo(dict(label_names=text.class_names))
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
         """Semantic (``pred_sem_seg``), panoptic (``pred_panoptic_seg``) and instance
