@@ -21,6 +21,7 @@ TINY: dict[str, dict] = {
                                    embed_dim=32),
     'ContentDependentTransfer': dict(type='ContentDependentTransfer', embed_dim=32,
                                      num_heads=2),
+    'MAFTContentTransfer': dict(type='MAFTContentTransfer', embed_dim=32, num_heads=2),
     'MaskSetCriterion': dict(type='MaskSetCriterion', num_points=64),
     'FCCLIP': dict(type='FCCLIP', backbone=TINY_CONVNEXT_CLIP, pixel_decoder=TINY_PIXEL_DECODER,
                    mask_decoder=TINY_MASK_DECODER, template_set='single'),

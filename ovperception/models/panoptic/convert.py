@@ -18,8 +18,13 @@ official                                                        ours
 ``sem_seg_head.predictor.query_embed``                          ``mask_decoder.query_pos``
 ==============================================================  ==============================
 
-Every official key must match a rule; the training-only ``criterion.empty_weight`` is the
-only key dropped. Anything else raises :class:`CheckpointMismatchError` naming the keys.
+MAFT+ releases (same codebase) convert too: its fine-tuned CLIP is ``backbone.clip_model.*``
+(loaded as our backbone), ``cdt.cross_atten.*`` becomes ``content_transfer.*``
+(``MAFTContentTransfer``) and its frozen teacher ``backbone_t.*`` is dropped.
+
+Every official key must match a rule; only training-only entries (``criterion.empty_weight``,
+``backbone_t.*``) are dropped. Anything else raises :class:`CheckpointMismatchError` naming
+the keys.
 """
 from __future__ import annotations
 
@@ -69,9 +74,15 @@ RULES: tuple[tuple[str, str], ...] = (
     (_PR + r'(mask_embed|class_embed)\.layers\.(\d)\.(weight|bias)',
      r'mask_decoder.\1.layers.\2.\3'),
     (_PR + r'_mask_pooling_proj\.([01])\.(weight|bias)', r'mask_decoder.mask_pooling_proj.\1.\2'),
+    # MAFT+ (jiaosiyu1999/MAFT-Plus): its content-dependent transfer
+    (r'cdt\.cross_atten\.multihead_attn\.(.+)', r'content_transfer.attn.\1'),
+    (r'cdt\.cross_atten\.norm\.(weight|bias)', r'content_transfer.norm.\1'),
+    (r'cdt\.cross_atten\.MLP\.(weight|bias)', r'content_transfer.mlp.\1'),
 )
 #: official keys that carry nothing our model needs (training-only buffers, input statistics)
 DROPPED = ('criterion.empty_weight', 'pixel_mean', 'pixel_std')
+#: key prefixes dropped: MAFT+'s frozen teacher CLIP (used only by its training loss)
+DROPPED_PREFIXES = ('backbone_t.',)
 _COMPILED = [(re.compile(pattern), template) for pattern, template in RULES]
 _MARKERS = ('sem_seg_head.predictor._mask_pooling_proj.1.weight', 'void_embedding.weight')
 
@@ -102,7 +113,7 @@ def convert_fcclip(raw: Mapping[str, object]) -> StateDict:
     converted: StateDict = {}
     unmatched = []
     for key, value in state.items():
-        if key in DROPPED:
+        if key in DROPPED or key.startswith(DROPPED_PREFIXES):
             continue
         ours = official_to_ours(key)
         if ours is None:
@@ -160,6 +171,6 @@ def read_detectron2_file(path: str) -> Mapping[str, object]:
 
 FCCLIP_CONVERTER = register_converter(CheckpointConverter(
     name='fcclip',
-    description='FC-CLIP releases (bytedance/fc-clip; detectron2 .pth or .pkl) -> '
-                'configs/_base_/models/fcclip_*.py',
+    description='FC-CLIP / MAFT+ releases (detectron2 .pth or .pkl) -> '
+                'configs/_base_/models/{fcclip,maftp}_*.py',
     detect=is_fcclip_checkpoint, convert=convert_fcclip, read=read_detectron2_file))

@@ -87,8 +87,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         mask_decoder: e.g. ``MaskTransformerDecoder``; ``embed_dim`` defaults to the CLIP
             embedding size, ``in_channels`` / ``mask_dim`` to the pixel decoder's.
         criterion: ``MaskSetCriterion`` config.
-        content_transfer: optional MAFT+ ``ContentDependentTransfer`` config (``embed_dim``
-            defaults to the CLIP embedding size): text embeddings adapted per image.
+        content_transfer: optional MAFT+ ``ContentDependentTransfer`` / ``MAFTContentTransfer``
+            config (``embed_dim`` defaults to the CLIP embedding size): text embeddings
+            adapted per image.
+        content_transfer_scope: ``'both'`` classifiers use the adapted text, or
+            ``'out_vocabulary'`` only (MAFT+ as released; the in-vocabulary one keeps CLIP's).
         seen_classnames: the training vocabulary (list or class-name file): decides which
             test classes get ``alpha`` (seen) and which ``beta`` (unseen); None = all unseen.
         alpha, beta: geometric-ensemble weights of the out-of-vocabulary classifier for
@@ -117,6 +120,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
     def __init__(self, backbone: nn.Module | dict, pixel_decoder: nn.Module | dict,
                  mask_decoder: nn.Module | dict, *, criterion: nn.Module | dict | None = None,
                  content_transfer: nn.Module | dict | None = None,
+                 content_transfer_scope: str = 'both',
                  seen_classnames: Sequence[str] | str | None = None,
                  alpha: float = 0.4, beta: float = 0.8, ensemble_on_valid_mask: bool = False,
                  template_set: str | Sequence[str] = 'vild14',
@@ -141,6 +145,10 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                                    mask_dim=self.pixel_decoder.mask_dim, embed_dim=embed_dim)
         self.criterion = _build(criterion or dict(type='ovperception.MaskSetCriterion'))
         self.content_transfer = _build(content_transfer, embed_dim=embed_dim)
+        if content_transfer_scope not in ('both', 'out_vocabulary'):
+            raise ValueError(f"content_transfer_scope must be 'both' or 'out_vocabulary', got "
+                             f'{content_transfer_scope!r}')
+        self.content_transfer_scope = content_transfer_scope
         self.void_embedding = nn.Parameter(torch.randn(embed_dim) / math.sqrt(embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if isinstance(seen_classnames, str):
@@ -180,12 +188,15 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         mask_features, levels = self.pixel_decoder(features)
         return self.mask_decoder(levels, mask_features)
 
-    def class_text(self, text: TextEmbeddings, res5: Tensor) -> Tensor:
-        """(B, N, C) per-image text embeddings: CLIP's, or content-adapted (MAFT+ CDT)."""
+    def class_text(self, text: TextEmbeddings, res5: Tensor,
+                   in_vocabulary: bool = False) -> Tensor:
+        """(B, N, C) per-image text embeddings: CLIP's, or content-adapted (MAFT+ CDT) -
+        for the in-vocabulary classifier only when ``content_transfer_scope='both'``."""
         embeddings = text.embeddings.to(res5.dtype)
-        if self.content_transfer is None:
+        if self.content_transfer is None or (
+                in_vocabulary and self.content_transfer_scope == 'out_vocabulary'):
             return embeddings[None].expand(res5.shape[0], -1, -1)
-        dense = F.normalize(self.backbone.project_trunk_features(res5), dim=1)
+        dense = self.backbone.project_trunk_features(res5)
         return self.content_transfer(embeddings, dense)
 
     def in_vocabulary_logits(self, class_embeds: Tensor, names: Tensor,
@@ -230,7 +241,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.encode_vocabulary(classnames).to(inputs.device)
             self._check_vocabulary(text)
-            names = self.class_text(text, features['res5'][indices])
+            names = self.class_text(text, features['res5'][indices], in_vocabulary=True)
             group_outputs = [(self.in_vocabulary_logits(embeds[indices], names, text),
                               masks[indices]) for embeds, masks in outputs]
             targets = [segment_targets(data_samples[i], inputs.shape[-2:], len(classnames),
@@ -245,10 +256,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
     def class_probabilities(self, features: dict[str, Tensor], class_embeds: Tensor,
                             mask_logits: Tensor, text: TextEmbeddings) -> Tensor:
         """(B, Q, K + 1) ensembled probabilities of one vocabulary group (void last)."""
-        names = self.class_text(text, features['res5'])
-        in_logits = self.in_vocabulary_logits(class_embeds, names, text)
+        in_logits = self.in_vocabulary_logits(
+            class_embeds, self.class_text(text, features['res5'], in_vocabulary=True), text)
         if self.alpha == 0 and self.beta == 0:
             return in_logits.softmax(-1)
+        names = self.class_text(text, features['res5'])
         out_logits, valid = self.out_vocabulary_logits(features['res5'], mask_logits, names, text)
         seen = seen_class_mask(text.vocabulary.entries, self.seen_names)
         probs = geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta,
