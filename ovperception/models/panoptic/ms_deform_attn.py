@@ -34,19 +34,21 @@ def deformable_sampling(value: Tensor, shapes: Sequence[tuple[int, int]],
     _, queries, _, levels, points, _ = locations.shape
     grids = 2 * locations - 1
     per_level = value.split([h * w for h, w in shapes], dim=1)
-    samples = []
+    # (B, Lq, M, L, P) -> (B*M, Lq, L, P)
+    flat_weights = weights.transpose(1, 2).reshape(batch * heads, queries, levels, points)
+    out = None
     for level, (height, width) in enumerate(shapes):
         # (B, h*w, M, D) -> (B*M, D, h, w)
         level_value = per_level[level].flatten(2).transpose(1, 2).reshape(
             batch * heads, dim, height, width)
         # (B, Lq, M, P, 2) -> (B*M, Lq, P, 2)
         grid = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)
-        samples.append(F.grid_sample(level_value, grid, mode='bilinear', padding_mode='zeros',
-                                     align_corners=False))  # (B*M, D, Lq, P)
-    stacked = torch.stack(samples, dim=-2).flatten(-2)  # (B*M, D, Lq, L*P)
-    flat_weights = weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels * points)
-    out = (stacked * flat_weights).sum(-1).view(batch, heads * dim, queries)
-    return out.transpose(1, 2).contiguous()
+        sampled = F.grid_sample(level_value, grid, mode='bilinear', padding_mode='zeros',
+                                align_corners=False)  # (B*M, D, Lq, P)
+        # weighted sum over the points as a batched matrix product (no stacked copy)
+        term = torch.einsum('ndqp,nqp->ndq', sampled, flat_weights[:, :, level])
+        out = term if out is None else out + term
+    return out.reshape(batch, heads * dim, queries).transpose(1, 2).contiguous()
 
 
 class MSDeformAttn(nn.Module):
