@@ -23,9 +23,8 @@ from ovperception.models.clip.weights import CheckpointMismatchError
 from ovperception.models.conversion import find_converter
 from ovperception.models.panoptic.convert import convert_fcclip, is_fcclip_checkpoint
 from ovperception.registry import MODELS
-from tests.models.test_fcclip_golden import GOLDEN, official_state
+from tests.models.test_fcclip_golden import GOLDEN, build_tiny_official, official_state
 from tests.scripts import load_script
-from tests.tiny_fcclip import TINY_CONVNEXT_CLIP
 
 
 @pytest.mark.parametrize('name', ['convnext_large', 'rn50x64'])
@@ -72,13 +71,7 @@ def test_pkl_and_pth_releases_convert_with_the_tool_and_load_with_weights(tmp_pa
         written = torch.load(dst, weights_only=True)['state_dict']
         assert written.keys() == expected.keys()
         assert all(torch.equal(written[k], expected[k]) for k in expected)
-    init_default_scope('ovperception')
-    model = MODELS.build(dict(
-        type='FCCLIP', backbone=TINY_CONVNEXT_CLIP,
-        pixel_decoder=dict(type='MSDeformAttnPixelDecoder', conv_dim=32, mask_dim=32,
-                           num_encoder_layers=2, num_heads=2, dim_feedforward=64),
-        mask_decoder=dict(type='MaskTransformerDecoder', hidden_dim=32, num_queries=8,
-                          num_heads=2, dim_feedforward=64, num_layers=3)))
+    model = build_tiny_official()
     load_weights(model, str(pkl))  # the official file directly: converted on load
     assert torch.equal(model.mask_decoder.query_pos.weight,
                        state['sem_seg_head.predictor.query_embed.weight'])

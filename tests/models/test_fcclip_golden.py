@@ -50,20 +50,22 @@ def golden():
     return np.load(GOLDEN / 'tiny_outputs.npz')
 
 
+def build_tiny_official(**overrides) -> torch.nn.Module:
+    """Our FCCLIP in the golden model's architecture (random weights; ``overrides`` added)."""
+    init_default_scope('ovperception')
+    return MODELS.build(dict(
+        type='FCCLIP', backbone=TINY_CONVNEXT_CLIP,
+        pixel_decoder=dict(type='MSDeformAttnPixelDecoder', conv_dim=32, mask_dim=32,
+                           num_encoder_layers=2, num_heads=2, dim_feedforward=64),
+        mask_decoder=dict(type='MaskTransformerDecoder', hidden_dim=32, num_queries=8,
+                          num_heads=2, dim_feedforward=64, num_layers=3), **overrides))
+
+
 @pytest.fixture(scope='module')
 def model():
-    init_default_scope('ovperception')
-    decoder = dict(type='MSDeformAttnPixelDecoder', conv_dim=32, mask_dim=32,
-                   num_encoder_layers=2, num_heads=2, dim_feedforward=64)
-    net = MODELS.build(dict(
-        type='FCCLIP', backbone=TINY_CONVNEXT_CLIP, pixel_decoder=decoder,
-        mask_decoder=dict(type='MaskTransformerDecoder', hidden_dim=32, num_queries=8,
-                          num_heads=2, dim_feedforward=64, num_layers=3),
-        seen_classnames=TRAIN, template_set='vild14',
-        test_cfg=dict(instance_on=True, max_instances=20)))
-    converted = convert_fcclip({'model': official_state()})
-    missing, unexpected = net.load_state_dict(converted, strict=True), None
-    del missing, unexpected
+    net = build_tiny_official(seen_classnames=TRAIN, template_set='vild14',
+                              test_cfg=dict(instance_on=True, max_instances=20))
+    net.load_state_dict(convert_fcclip({'model': official_state()}), strict=True)
     return net.eval()
 
 

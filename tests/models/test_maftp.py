@@ -9,13 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 
 from ovperception.models.panoptic import MAFTContentTransfer
 from ovperception.models.panoptic.convert import convert_fcclip
-from ovperception.registry import MODELS
-from tests.models.test_fcclip_golden import official_state
-from tests.tiny_fcclip import TINY_CONVNEXT_CLIP
+from tests.models.test_fcclip_golden import build_tiny_official, official_state
 
 GOLDEN = Path(__file__).resolve().parents[1] / 'fixtures' / 'golden' / 'maftp' / 'cdt.npz'
 
@@ -35,21 +32,15 @@ def test_content_transfer_matches_the_released_module(panoptic):
 
 
 def test_maftp_checkpoint_converts_and_transfer_reaches_only_the_out_vocabulary_classifier():
-    init_default_scope('ovperception')
     state = official_state()
     state.update({f'backbone_t.{k[len("backbone."):]}': v.clone() for k, v in state.items()
                   if k.startswith('backbone.')})
     cdt = MAFTContentTransfer(32, num_heads=2)
     state.update({'cdt.cross_atten.' + k.replace('attn.', 'multihead_attn.', 1)
                   .replace('mlp.', 'MLP.', 1): v for k, v in cdt.state_dict().items()})
-    decoder = dict(type='MSDeformAttnPixelDecoder', conv_dim=32, mask_dim=32,
-                   num_encoder_layers=2, num_heads=2, dim_feedforward=64)
-    model = MODELS.build(dict(
-        type='FCCLIP', backbone=TINY_CONVNEXT_CLIP, pixel_decoder=decoder,
-        mask_decoder=dict(type='MaskTransformerDecoder', hidden_dim=32, num_queries=8,
-                          num_heads=2, dim_feedforward=64, num_layers=3),
+    model = build_tiny_official(
         content_transfer=dict(type='MAFTContentTransfer', num_heads=2),
-        content_transfer_scope='out_vocabulary', alpha=1.0, beta=1.0, template_set='single'))
+        content_transfer_scope='out_vocabulary', alpha=1.0, beta=1.0, template_set='single')
     model.load_state_dict(convert_fcclip(state), strict=True)
     model.eval()
     images = torch.randn(1, 3, 64, 64)

@@ -183,10 +183,12 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         with torch.no_grad():
             return self.backbone.multiscale_features(inputs)
 
-    def decode_queries(self, features: dict[str, Tensor]) -> list[tuple[Tensor, Tensor]]:
-        """Per decoder output: ((B, Q, C) class embeddings, (B, Q, H/4, W/4) mask logits)."""
+    def decode_queries(self, features: dict[str, Tensor],
+                       every_class: bool = True) -> list[tuple[Tensor, Tensor]]:
+        """Per decoder output: ((B, Q, C) class embeddings, (B, Q, H/4, W/4) mask logits);
+        ``every_class=False``: class embeddings of the last output only (others None)."""
         mask_features, levels = self.pixel_decoder(features)
-        return self.mask_decoder(levels, mask_features)
+        return self.mask_decoder(levels, mask_features, every_class=every_class)
 
     def class_text(self, text: TextEmbeddings, res5: Tensor,
                    in_vocabulary: bool = False) -> Tensor:
@@ -275,7 +277,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         """The vocabulary-independent part: backbone, pixel decoder and mask decoder (so
         ``OVPredictor`` answers many vocabularies per image at the cost of one)."""
         features = self.backbone_features(inputs)
-        class_embeds, mask_logits = self.decode_queries(features)[-1]
+        class_embeds, mask_logits = self.decode_queries(features, every_class=False)[-1]
         return EncodedQueries(features['res5'], class_embeds, mask_logits,
                               tuple(inputs.shape[-2:]))
 

@@ -121,19 +121,27 @@ class MaskTransformerDecoder(nn.Module):
                                                nn.Linear(hidden_dim, hidden_dim))
         self.class_embed = MLP(hidden_dim, hidden_dim, embed_dim, 3)
 
-    def predict_heads(self, queries: Tensor, mask_features: Tensor) -> QueryPrediction:
-        """(B, Q, D) queries -> ((B, Q, E) class embeddings, (B, Q, H/4, W/4) mask logits)."""
+    def predict_heads(self, queries: Tensor, mask_features: Tensor,
+                      with_class: bool = True) -> QueryPrediction:
+        """(B, Q, D) queries -> ((B, Q, E) class embeddings (None without ``with_class``),
+        (B, Q, H/4, W/4) mask logits)."""
         normed = self.decoder_norm(queries)
         masks = torch.einsum('bqc,bchw->bqhw', self.mask_embed(normed), mask_features)
+        if not with_class:
+            return None, masks
         pooled, _ = mask_pool(mask_features, masks)
         return self.class_embed(self.mask_pooling_proj(pooled) + normed), masks
 
-    def forward(self, levels: list[Tensor], mask_features: Tensor) -> list[QueryPrediction]:
+    def forward(self, levels: list[Tensor], mask_features: Tensor,
+                every_class: bool = True) -> list[QueryPrediction]:
         """Run the decoder.
 
         Args:
             levels: ``num_levels`` maps (B, in_channels, h_l, w_l), coarse to fine.
             mask_features: (B, mask_dim, H/4, W/4).
+            every_class: class embeddings after every layer (the auxiliary losses need them);
+                False computes them for the last output only (inference: the same final
+                output without nine mask-pooling products; earlier class embeddings None).
 
         Returns:
             ``num_layers + 1`` predictions (before the first layer, then after each); the
@@ -152,10 +160,12 @@ class MaskTransformerDecoder(nn.Module):
         batch = mask_features.shape[0]
         queries = self.query_feat.weight[None].expand(batch, -1, -1)
         query_pos = self.query_pos.weight[None].expand(batch, -1, -1)
-        predictions = [self.predict_heads(queries, mask_features)]
+        last = len(self.layers)
+        predictions = [self.predict_heads(queries, mask_features, every_class or last == 0)]
         for index, layer in enumerate(self.layers):
             level = index % self.num_levels
             mask = attention_mask_from(predictions[-1][1], sizes[level], self.num_heads)
             queries = layer(queries, query_pos, memories[level], positions[level], mask)
-            predictions.append(self.predict_heads(queries, mask_features))
+            predictions.append(self.predict_heads(queries, mask_features,
+                                                  every_class or index == last - 1))
         return predictions
