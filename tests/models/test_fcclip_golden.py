@@ -230,4 +230,4 @@ def test_resnet_model_matches_with_ensemble_on_valid_masks(golden):
     for i in range(2):
         expected = torch.from_numpy(official[f'mask_cls_log{i}']).softmax(-1).numpy()
         np.testing.assert_allclose(probs[i].numpy(), expected, atol=1e-5)
-    assert valid.all()  # (every mask covers a stride-32 cell here; the empty case: test_fcclip_parts)
+    assert valid.all()  # every mask covers a stride-32 cell (empty case: test_fcclip_parts)

@@ -132,7 +132,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles only dicts, lists, numbers, strings and numpy arrays; refuses any other
     global (which is what could run code)."""
 
-    ALLOWED = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+    ALLOWED = {('numpy.core.multiarray', '_reconstruct'),
+               ('numpy._core.multiarray', '_reconstruct'),
                ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
                ('numpy', 'ndarray'), ('numpy', 'dtype'), ('collections', 'OrderedDict')}
 

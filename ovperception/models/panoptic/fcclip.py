@@ -1,15 +1,18 @@
 """FC-CLIP: a single frozen convolutional CLIP for open-vocabulary semantic / panoptic
-segmentation (Yu et al., NeurIPS 2023), with MAFT+'s content-dependent transfer as an option.
+segmentation (Yu et al., NeurIPS 2023), as released (bytedance/fc-clip), with MAFT+'s
+content-dependent transfer as an option.
 
 One frozen ConvNeXt / ResNet CLIP image tower feeds both
 
-* the **in-vocabulary** path: multi-scale trunk features -> FPN pixel decoder -> masked
-  transformer decoder -> per query a mask and a class embedding, compared (cosine x a
+* the **in-vocabulary** path: multi-scale trunk features -> multi-scale deformable-attention
+  pixel decoder -> masked transformer decoder -> per query a mask and a class embedding
+  (read from the query and the mask features pooled under its mask), compared (cosine x a
   learned temperature) with the text embeddings of the vocabulary and a learned void
   embedding (trained with Hungarian-matched set losses), and
 * the **out-of-vocabulary** path (inference only): the frozen stride-32 trunk features
-  mask-pooled under each predicted mask, projected by the CLIP head and compared with
-  the same text embeddings (CLIP logit scale),
+  pooled under each predicted mask (ConvNeXt: average then the CLIP head; ResNet: CLIP's
+  attention pool restricted to the mask) and compared with the same text embeddings (CLIP
+  logit scale),
 
 combined by the geometric ensemble (:mod:`ovperception.models.panoptic.ensemble`), with
 weights ``alpha`` for classes of the training vocabulary and ``beta`` for the others.
@@ -82,8 +85,8 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
 
     Args:
         backbone: ``OpenCLIPBackbone`` (ConvNeXt or ResNet CLIP) or its config.
-        pixel_decoder: e.g. ``FPNPixelDecoder``; ``in_channels`` defaults to the backbone's
-            stage channels.
+        pixel_decoder: e.g. ``MSDeformAttnPixelDecoder`` (released) or ``FPNPixelDecoder``;
+            ``in_channels`` defaults to the backbone's stage channels.
         mask_decoder: e.g. ``MaskTransformerDecoder``; ``embed_dim`` defaults to the CLIP
             embedding size, ``in_channels`` / ``mask_dim`` to the pixel decoder's.
         criterion: ``MaskSetCriterion`` config.

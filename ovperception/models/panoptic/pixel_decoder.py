@@ -173,7 +173,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
         self.mask_features = nn.Conv2d(conv_dim, mask_dim, 1)
 
     def encode(self, maps: list[Tensor]) -> list[Tensor]:
-        """Deformable encoder over the (B, C_l, h_l, w_l) maps (coarse first) -> (B, D, h_l, w_l)."""
+        """Deformable encoder over (B, C_l, h_l, w_l) maps (coarse first) -> (B, D, h_l, w_l)."""
         tokens, positions, shapes = [], [], []
         for index, feature in enumerate(maps):
             projected = self.input_proj[index](feature)
