@@ -201,7 +201,7 @@ def test_dino_architectures_build_without_weights(base):
 
 
 @pytest.mark.parametrize('name', ['segmentation/fcclip_convnext_large_coco_panoptic_train.py',
-                                  'segmentation/fcclip_convnext_large_ade20k_panoptic_640.py',
+                                  'segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',
                                   'tiny/fcclip_tiny.py'])
 def test_panoptic_fcclip_configs_evaluate_instances_with_coco_metric(name):
     from ovperception.evaluation import CocoMetric, IoUMetric, PanopticMetric

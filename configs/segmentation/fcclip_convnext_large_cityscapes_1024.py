@@ -10,5 +10,6 @@ with read_base():
     from .._base_.models.fcclip_convnext_large import *
 
 model.test_cfg.update(panoptic_on=False, instance_on=False)
-test_dataloader.dataset.pipeline[1].update(short_side=1024)
+# official eval protocol (fcclip_convnext_large_eval_cityscapes.yaml): short side 1024, max 2560
+test_dataloader.dataset.pipeline[1].update(short_side=1024, max_long_side=2560)
 published_metrics = dict(mIoU=56.2, source='FC-CLIP README (Cityscapes)')

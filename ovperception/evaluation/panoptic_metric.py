@@ -11,9 +11,16 @@ Summed over the dataset, per class c:
     SQ_c = sum_{TP} IoU / TP,   RQ_c = TP / (TP + FP/2 + FN/2),
 
 and PQ / SQ / RQ are means over the classes with TP + FP + FN > 0 (all classes, things,
-stuff). Crowd regions are expected as VOID in the ground truth (COCOPanopticDataset does
-that), a simplification of panopticapi, which ignores predictions on crowd regions of their
-own class only.
+stuff).
+
+Crowd regions follow panopticapi exactly: a crowd region of class c is neither matched nor a
+false negative; it stays in the union of any match (only VOID is removed); an unmatched
+prediction of class c is forgiven when more than half of it lies on VOID plus the crowd
+region of class c (crowd of other classes does not count). COCOPanopticDataset writes crowd
+as VOID in ``gt_panoptic_seg`` and keeps its class in ``gt_sem_seg``; the metric reads the
+crowd regions from there (pixels VOID in the panoptic map but labelled in the semantic map).
+panopticapi keeps one crowd segment per class and image (the COCO format has at most one);
+here all crowd pixels of a class form that region.
 """
 from __future__ import annotations
 
@@ -36,12 +43,25 @@ def _segments(panoptic: np.ndarray) -> dict[int, int]:
     return dict(zip(ids.tolist(), areas.tolist()))
 
 
-def pq_statistics(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
+def crowd_regions(gt_panoptic: np.ndarray, gt_semantic: np.ndarray | None,
+                  ignore_index: int = 255) -> np.ndarray | None:
+    """(H, W) class of the crowd pixels (-1 elsewhere): VOID in the panoptic map but labelled
+    in the semantic map (COCOPanopticDataset's encoding); None without a semantic map."""
+    if gt_semantic is None or gt_semantic.shape != gt_panoptic.shape:
+        return None
+    crowd = (gt_panoptic == VOID) & (gt_semantic != ignore_index) & (gt_semantic >= 0)
+    return np.where(crowd, gt_semantic, -1).astype(np.int64)
+
+
+def pq_statistics(pred: np.ndarray, gt: np.ndarray, num_classes: int,
+                  crowd: np.ndarray | None = None) -> np.ndarray:
     """Per-class (TP, FP, FN, sum of TP IoUs) of one image: a (K, 4) float array.
 
     Args:
         pred, gt: (H, W) panoptic maps (``label + instance * INSTANCE_OFFSET``, VOID = -1).
         num_classes: K; labels must lie in [0, K).
+        crowd: (H, W) class of crowd pixels, -1 elsewhere (those pixels must be VOID in
+            ``gt``); None = no crowd.
     """
     if pred.shape != gt.shape:
         raise ValueError(f'prediction {pred.shape} and ground truth {gt.shape} differ in size')
@@ -51,15 +71,21 @@ def pq_statistics(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndar
         if not 0 <= segment % INSTANCE_OFFSET < num_classes:
             raise ValueError(f'panoptic label {segment % INSTANCE_OFFSET} outside [0, '
                              f'{num_classes})')
-    # joint ids: gt segment (or VOID) x pred segment -> intersection areas
-    offset = int(max(pred.max(initial=0), gt.max(initial=0))) + 2
-    joint = (gt.astype(np.int64) + 1) * offset + (pred.astype(np.int64) + 1)
+    # ground-truth codes: segment ids, VOID (-1), crowd of class c (-2 - c)
+    codes = gt.astype(np.int64)
+    if crowd is not None:
+        on_crowd = (crowd >= 0) & (gt == VOID)
+        codes = np.where(on_crowd, -2 - crowd.astype(np.int64), codes)
+    shift = num_classes + 2
+    # joint ids: gt code x pred segment (or VOID) -> intersection areas
+    offset = int(pred.max(initial=0)) + 2
+    joint = (codes + shift) * offset + (pred.astype(np.int64) + 1)
     pair_ids, pair_areas = np.unique(joint, return_counts=True)
-    intersections = {(int(g) - 1, int(p) - 1): int(a) for g, p, a in
+    intersections = {(int(g) - shift, int(p) - 1): int(a) for g, p, a in
                      zip(pair_ids // offset, pair_ids % offset, pair_areas)}
     matched_gt, matched_pred = set(), set()
     for (gt_id, pred_id), inter in intersections.items():
-        if gt_id == VOID or pred_id == VOID:
+        if gt_id < 0 or pred_id == VOID:  # VOID or crowd ground truth is never matched
             continue
         if gt_id % INSTANCE_OFFSET != pred_id % INSTANCE_OFFSET:
             continue
@@ -78,7 +104,10 @@ def pq_statistics(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndar
     for pred_id, area in pred_segments.items():
         if pred_id in matched_pred:
             continue
-        if intersections.get((VOID, pred_id), 0) / area > 0.5:
+        label = pred_id % INSTANCE_OFFSET
+        forgiven = intersections.get((VOID, pred_id), 0) + intersections.get((-2 - label,
+                                                                              pred_id), 0)
+        if forgiven / area > 0.5:
             continue
         stats[pred_id % INSTANCE_OFFSET, 1] += 1
     return stats
@@ -138,7 +167,10 @@ class PanopticMetric(BaseMetric):
             self._is_thing = self._is_thing or sample_field(sample, 'is_thing')
             as_array = (lambda f: torch.as_tensor(f.data if hasattr(f, 'data') else f['data'])
                         .squeeze(0).cpu().numpy())
-            self.results.append(pq_statistics(as_array(pred), as_array(gt), len(classnames)))
+            semantic = sample_field(sample, 'gt_sem_seg')
+            gt_map = as_array(gt)
+            crowd = crowd_regions(gt_map, as_array(semantic) if semantic is not None else None)
+            self.results.append(pq_statistics(as_array(pred), gt_map, len(classnames), crowd))
 
     def compute_metrics(self, results: list[np.ndarray]) -> dict[str, float]:
         stats = np.sum(results, axis=0)
@@ -156,4 +188,4 @@ class PanopticMetric(BaseMetric):
         return OrderedDict(summary)
 
 
-__all__ = ['PanopticMetric', 'pq_statistics', 'pq_summary']
+__all__ = ['PanopticMetric', 'crowd_regions', 'pq_statistics', 'pq_summary']

@@ -41,7 +41,11 @@ def read_raw_state_dict(path: str) -> dict[str, torch.Tensor]:
         raise WeightsNotFoundError(
             f'weights file {path!r} does not exist; pass an existing checkpoint with --weights '
             '(see docs/weights.md for how to obtain CLIP/SAM/DINO weights)')
-    checkpoint = load_checkpoint_safely(path)
+    if path.lower().endswith('.pkl'):  # detectron2 releases: numpy pickles, read safely
+        from ovperception.models.conversion import read_with_converters
+        checkpoint = dict(read_with_converters(path))
+    else:
+        checkpoint = load_checkpoint_safely(path)
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state:
         raise CheckpointMismatchError(f'{path!r} holds no state dict')

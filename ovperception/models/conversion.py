@@ -64,3 +64,16 @@ def find_converter(state: Mapping[str, object]) -> CheckpointConverter | None:
     import ovperception.models  # noqa: F401
     matches = [conv for conv in CONVERTERS.values() if conv.detect(state)]
     return matches[0] if len(matches) == 1 else None
+
+
+def read_with_converters(path: str) -> Mapping[str, object]:
+    """Read a file ``torch.load`` cannot open (e.g. a detectron2 ``.pkl``) with the first
+    registered converter reader whose layout it holds; the readers themselves are safe."""
+    import ovperception.models  # noqa: F401
+    for converter in CONVERTERS.values():
+        if converter.read is not None:
+            raw = converter.read(path)
+            if converter.detect(raw):
+                return raw
+    raise ValueError(f'{path}: no registered official layout reads this file '
+                     f'(known: {sorted(CONVERTERS)})')

@@ -98,3 +98,41 @@ def test_metric_accumulates_over_images():
     # car: TP 1, FN 1 -> PQ 1 / 1.5; sky: image 1 exact, image 2 IoU 12/16 -> PQ 1.75 / 2
     assert result['PQ_th'] == pytest.approx(round(100 / 1.5, 2))
     assert result['PQ_st'] == pytest.approx(round(1.75 / 2 * 100, 2))
+
+
+# ------------------------------------------------------------------ panopticapi crowd parity
+def test_crowd_regions_follow_panopticapi():
+    """8 random crowd-heavy images scored by panopticapi's pq_compute_single_core
+    (tests/fixtures/golden/panopticapi/NOTE.md): identical TP / FP / FN and IoU sums."""
+    from pathlib import Path
+    cases = np.load(Path(__file__).resolve().parents[1] / 'fixtures' / 'golden' / 'panopticapi'
+                    / 'crowd_cases.npz')
+    ours = np.stack([pq_statistics(cases[f'pred{i}'], cases[f'gt{i}'], 4, cases[f'crowd{i}'])
+                     for i in range(len(cases['stats']))])
+    np.testing.assert_allclose(ours, cases['stats'], atol=1e-9)
+    # treating crowd as VOID for every class (our former rule) disagrees on these cases
+    void_only = np.stack([pq_statistics(cases[f'pred{i}'], cases[f'gt{i}'], 4)
+                          for i in range(len(cases['stats']))])
+    assert not np.allclose(void_only, cases['stats'])
+
+
+def test_metric_reads_crowd_from_the_semantic_map():
+    gt = np.full((4, 8), VOID, dtype=np.int64)
+    gt[:, 4:] = 0  # stuff class 0; the left half is a crowd of class 1
+    pred = np.zeros((4, 8), dtype=np.int64)
+    pred[:, :4] = THING  # a class-1 prediction lying on the class-1 crowd: forgiven
+
+    def class1_stats(semantic):
+        sample = OVDataSample(metainfo=dict(classnames=['sky', 'car']))
+        sample.gt_panoptic_seg = PixelData(data=torch.from_numpy(gt)[None])
+        sample.gt_sem_seg = PixelData(data=torch.from_numpy(semantic)[None])
+        sample.pred_panoptic_seg = PixelData(data=torch.from_numpy(pred)[None])
+        metric = PanopticMetric()
+        metric.process({}, [sample.to_dict()])
+        return metric.results[0][1].tolist()
+
+    assert class1_stats(np.where(gt == VOID, 1, 0)) == [0, 0, 0, 0]     # own-class crowd
+    assert class1_stats(np.where(gt == VOID, 255, 0)) == [0, 0, 0, 0]   # unlabelled VOID
+    # a crowd of another class does not forgive: panopticapi counts a false positive
+    crowd_of_class0 = np.where(gt == VOID, 0, -1)
+    assert pq_statistics(pred, gt, 2, crowd_of_class0)[1].tolist() == [0, 1, 0, 0]

@@ -118,7 +118,7 @@ def test_content_transfer_switch_trains_its_parameters():
 
 def test_nan_weights_are_reported(model):
     with torch.no_grad():
-        model.mask_decoder.mask_embed[0].weight.fill_(float('nan'))
+        model.mask_decoder.mask_embed.layers[0].weight.fill_(float('nan'))
     with pytest.raises(FloatingPointError, match='non-finite'):
         model(**_batch(model, [_semantic()], training=False), mode='predict')
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
-from ovperception.models.panoptic import ContentDependentTransfer, FPNPixelDecoder, MaskTransformerDecoder
+from ovperception.models.panoptic import (ContentDependentTransfer, FPNPixelDecoder,
+                                          MaskTransformerDecoder, MSDeformAttnPixelDecoder)
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.mask_decoder import attention_mask_from
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
@@ -194,12 +195,14 @@ def test_multiscale_features_and_projection_match_dense_features(kind, tiny_clip
     assert [f.shape[1] for f in feats.values()] == list(backbone.stage_channels.values())
     projected = backbone.project_trunk_features(feats['res5'])
     assert torch.allclose(projected, backbone.dense_features(images), atol=1e-5)
-    decoder = FPNPixelDecoder(backbone.stage_channels, conv_dim=16, mask_dim=8,
-                              num_encoder_layers=1, num_heads=2)
-    mask_features, levels = decoder(feats)
-    assert mask_features.shape == (1, 8, 24, 24)
-    assert [tuple(level.shape[-2:]) for level in levels] == [(3, 3), (6, 6), (12, 12)]
-    outputs = MaskTransformerDecoder(16, 8, 32, hidden_dim=16, num_queries=5, num_heads=2,
+    for decoder in (FPNPixelDecoder(backbone.stage_channels, conv_dim=16, mask_dim=16,
+                                    num_encoder_layers=1, num_heads=2),
+                    MSDeformAttnPixelDecoder(backbone.stage_channels, conv_dim=16, mask_dim=16,
+                                             num_encoder_layers=1, num_heads=2, num_groups=8)):
+        mask_features, levels = decoder(feats)
+        assert mask_features.shape == (1, 16, 24, 24)
+        assert [tuple(level.shape[-2:]) for level in levels] == [(3, 3), (6, 6), (12, 12)]
+    outputs = MaskTransformerDecoder(16, 16, 32, hidden_dim=16, num_queries=5, num_heads=2,
                                      dim_feedforward=32, num_layers=4)(levels, mask_features)
     assert len(outputs) == 5
     assert outputs[-1][0].shape == (1, 5, 32) and outputs[-1][1].shape == (1, 5, 24, 24)

@@ -1,10 +1,11 @@
 # FC-CLIP with a frozen ConvNeXt-L CLIP (open_clip convnext_large_d_320, LAION-2B soup).
-# Pixel decoder: FPN + 6-layer transformer encoder on the stride-32 level (Mask2Former uses
-# multi-scale deformable attention there); decoder: 250 queries, 9 masked-attention layers.
+# As released (bytedance/fc-clip configs/coco/panoptic-segmentation/fcclip/
+# fcclip_convnext_large_eval_ade20k.yaml): 6-layer multi-scale deformable-attention pixel
+# decoder, 250 queries, 9 masked-attention layers, test object_mask_threshold 0.0.
 from ovperception.models import FCCLIP
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
-from ovperception.models.panoptic import FPNPixelDecoder, MaskTransformerDecoder
+from ovperception.models.panoptic import MSDeformAttnPixelDecoder, MaskTransformerDecoder
 from ovperception.models.panoptic import MaskSetCriterion
 
 model = dict(
@@ -12,8 +13,8 @@ model = dict(
     data_preprocessor=dict(type=OVDataPreprocessor, pad_size_divisor=32),
     backbone=dict(type=OpenCLIPBackbone, model_name='convnext_large_d_320',
                   pretrained='laion2b_s29b_b131k_ft_soup'),
-    pixel_decoder=dict(type=FPNPixelDecoder, conv_dim=256, mask_dim=256, num_encoder_layers=6,
-                       num_heads=8),
+    pixel_decoder=dict(type=MSDeformAttnPixelDecoder, conv_dim=256, mask_dim=256,
+                       num_encoder_layers=6, num_heads=8, dim_feedforward=1024, num_points=4),
     mask_decoder=dict(type=MaskTransformerDecoder, hidden_dim=256, num_queries=250,
                       num_heads=8, dim_feedforward=2048, num_layers=9),
     criterion=dict(type=MaskSetCriterion, class_weight=2.0, mask_weight=5.0, dice_weight=5.0,
@@ -21,8 +22,9 @@ model = dict(
     seen_classnames='coco_panoptic',
     alpha=0.4,
     beta=0.8,
+    ensemble_on_valid_mask=False,
     template_set='vild14',
     # instance_on=True adds pred_instances (top-100 masks) for CocoMetric's mask / box AP
     test_cfg=dict(semantic_on=True, panoptic_on=True, instance_on=False,
-                  object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100),
+                  object_mask_threshold=0.0, overlap_threshold=0.8, max_instances=100),
 )

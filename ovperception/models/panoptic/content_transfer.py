@@ -1,5 +1,13 @@
 """MAFT+ Content-Dependent Transfer: text embeddings adapted to each image's content.
 
+Two variants:
+
+* :class:`MAFTContentTransfer` - as released (jiaosiyu1999/MAFT-Plus): one cross-attention
+  from the text embeddings to the projected dense CLIP features (keys carry sine positions),
+  ``norm(t + mlp(attn))`` (``tn + norm(mlp(attn))`` in its panoptic model); its output is not
+  re-normalised and, in MAFT+, feeds only the out-of-vocabulary classifier.
+* :class:`ContentDependentTransfer` - our gated multi-layer variant, described below.
+
 Every class's text embedding t (C) cross-attends to the image's dense CLIP features F
 (h*w, C) in a few transformer-decoder layers (cross-attention, then FFN, residual, pre-norm):
 
@@ -15,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovperception.models.panoptic.positional import sine_position_encoding
 from ovperception.registry import MODELS
 
 
@@ -49,10 +58,46 @@ class ContentDependentTransfer(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(()))
 
     def forward(self, text: Tensor, image_features: Tensor) -> Tensor:
-        """(N, C) text embeddings + (B, C, h, w) dense CLIP features -> (B, N, C) normalised."""
-        image = image_features.flatten(2).transpose(1, 2)
+        """(N, C) text embeddings + (B, C, h, w) dense CLIP features (joint space, normalised
+        here) -> (B, N, C) normalised."""
+        image = F.normalize(image_features, dim=1).flatten(2).transpose(1, 2)
         base = text[None].expand(image.shape[0], -1, -1)
         adapted = base
         for layer in self.layers:
             adapted = layer(adapted, image)
         return F.normalize(base + self.gamma * (adapted - base), dim=-1)
+
+
+@MODELS.register_module()
+class MAFTContentTransfer(nn.Module):
+    """MAFT+'s released content-dependent transfer (parameter names follow its ``cdt``).
+
+    Args:
+        embed_dim: the joint-space dimension C (MAFT+: 768).
+        num_heads: attention heads (MAFT+: 8).
+        panoptic: the released panoptic model's residual form ``t + norm(mlp(attn))``
+            (its semantic models: ``norm(t + mlp(attn))``); must match the checkpoint.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int = 8, panoptic: bool = False) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)
+        self.norm = nn.LayerNorm(embed_dim)
+        self.mlp = nn.Linear(embed_dim, embed_dim)
+        self.panoptic = panoptic
+        if panoptic:
+            nn.init.zeros_(self.mlp.weight)
+            nn.init.zeros_(self.mlp.bias)
+
+    def forward(self, text: Tensor, image_features: Tensor) -> Tensor:
+        """(N, C) text embeddings + (B, C, h, w) projected dense CLIP features (not
+        normalised) -> (B, N, C) adapted text embeddings (not normalised, as released)."""
+        batch, channels, height, width = image_features.shape
+        pos = sine_position_encoding(height, width, channels, image_features.device)
+        values = image_features.flatten(2).transpose(1, 2)
+        keys = values + pos.flatten(1).t()[None].to(values.dtype)
+        queries = text[None].expand(batch, -1, -1).to(values.dtype)
+        attended = self.attn(queries, keys, values, need_weights=False)[0]
+        if self.panoptic:
+            return queries + self.norm(self.mlp(attended))
+        return self.norm(queries + self.mlp(attended))

@@ -8,15 +8,15 @@ For mask proposal q and class k (excluding the void class):
                                             a_k = beta  for unseen ones
     p_ens = softmax_k(log p) * (1 - p_void),  p_void = softmax(in logits with void)[void]
 
-Proposals whose mask covers no pixel of the CLIP feature map (nothing to pool) keep p_in.
+exactly as released (no epsilon inside the log). With ``valid`` given (the official
+``ENSEMBLE_ON_VALID_MASK=True``, used by its ResNet configs), proposals whose mask covers no
+pixel of the CLIP feature map keep p_in; by default every proposal is ensembled.
 The result (Q, K + 1) holds the ensembled class probabilities and p_void last.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-EPS = 1e-8
 
 
 def geometric_ensemble(in_logits: Tensor, out_logits: Tensor, seen: Tensor, alpha: float,
@@ -41,8 +41,8 @@ def geometric_ensemble(in_logits: Tensor, out_logits: Tensor, seen: Tensor, alph
     p_in = in_logits[..., :-1].softmax(-1)
     p_out = out_logits.softmax(-1)
     weight = torch.where(seen.to(p_in.device), alpha, beta).to(p_in.dtype)
-    log_p = (1 - weight) * torch.log(p_in + EPS) + weight * torch.log(p_out + EPS)
     if valid is not None:
-        log_p = torch.where(valid[..., None], log_p, torch.log(p_in + EPS))
+        weight = weight * valid[..., None].to(p_in.dtype)
+    log_p = (p_in ** (1 - weight) * p_out ** weight).log()
     p_void = in_logits.softmax(-1)[..., -1:]
     return torch.cat([log_p.softmax(-1) * (1 - p_void), p_void], dim=-1)

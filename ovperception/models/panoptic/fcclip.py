@@ -1,15 +1,18 @@
 """FC-CLIP: a single frozen convolutional CLIP for open-vocabulary semantic / panoptic
-segmentation (Yu et al., NeurIPS 2023), with MAFT+'s content-dependent transfer as an option.
+segmentation (Yu et al., NeurIPS 2023), as released (bytedance/fc-clip), with MAFT+'s
+content-dependent transfer as an option.
 
 One frozen ConvNeXt / ResNet CLIP image tower feeds both
 
-* the **in-vocabulary** path: multi-scale trunk features -> FPN pixel decoder -> masked
-  transformer decoder -> per query a mask and a class embedding, compared (cosine x a
+* the **in-vocabulary** path: multi-scale trunk features -> multi-scale deformable-attention
+  pixel decoder -> masked transformer decoder -> per query a mask and a class embedding
+  (read from the query and the mask features pooled under its mask), compared (cosine x a
   learned temperature) with the text embeddings of the vocabulary and a learned void
   embedding (trained with Hungarian-matched set losses), and
 * the **out-of-vocabulary** path (inference only): the frozen stride-32 trunk features
-  mask-pooled under each predicted mask, projected by the CLIP head and compared with
-  the same text embeddings (CLIP logit scale),
+  pooled under each predicted mask (ConvNeXt: average then the CLIP head; ResNet: CLIP's
+  attention pool restricted to the mask) and compared with the same text embeddings (CLIP
+  logit scale),
 
 combined by the geometric ensemble (:mod:`ovperception.models.panoptic.ensemble`), with
 weights ``alpha`` for classes of the training vocabulary and ``beta`` for the others.
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +33,8 @@ from torch import Tensor, nn
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
-                                                      panoptic_inference, semantic_inference)
+                                                         masked_attention_pool,
+                                                         panoptic_inference, semantic_inference)
 from ovperception.models.ov_model import OVModel
 from ovperception.models.panoptic.targets import segment_targets
 from ovperception.models.modes import ModeDispatchMixin
@@ -38,7 +42,8 @@ from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 DEFAULT_TEST_CFG = dict(semantic_on=True, panoptic_on=True, instance_on=False,
-                        object_mask_threshold=0.8, overlap_threshold=0.8, max_instances=100)
+                        object_mask_threshold=0.0, overlap_threshold=0.8, max_instances=100,
+                        semantic_postprocess_before_inference=None)
 
 
 @dataclass
@@ -80,22 +85,32 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
 
     Args:
         backbone: ``OpenCLIPBackbone`` (ConvNeXt or ResNet CLIP) or its config.
-        pixel_decoder: e.g. ``FPNPixelDecoder``; ``in_channels`` defaults to the backbone's
-            stage channels.
+        pixel_decoder: e.g. ``MSDeformAttnPixelDecoder`` (released) or ``FPNPixelDecoder``;
+            ``in_channels`` defaults to the backbone's stage channels.
         mask_decoder: e.g. ``MaskTransformerDecoder``; ``embed_dim`` defaults to the CLIP
             embedding size, ``in_channels`` / ``mask_dim`` to the pixel decoder's.
         criterion: ``MaskSetCriterion`` config.
-        content_transfer: optional MAFT+ ``ContentDependentTransfer`` config (``embed_dim``
-            defaults to the CLIP embedding size): text embeddings adapted per image.
+        content_transfer: optional MAFT+ ``ContentDependentTransfer`` / ``MAFTContentTransfer``
+            config (``embed_dim`` defaults to the CLIP embedding size): text embeddings
+            adapted per image.
+        content_transfer_scope: ``'both'`` classifiers use the adapted text, or
+            ``'out_vocabulary'`` only (MAFT+ as released; the in-vocabulary one keeps CLIP's).
         seen_classnames: the training vocabulary (list or class-name file): decides which
             test classes get ``alpha`` (seen) and which ``beta`` (unseen); None = all unseen.
         alpha, beta: geometric-ensemble weights of the out-of-vocabulary classifier for
             seen / unseen classes (FC-CLIP: 0.4 / 0.8); ``alpha = beta = 0`` uses the
             in-vocabulary classifier only.
+        ensemble_on_valid_mask: ensemble only proposals whose mask covers a pixel of the CLIP
+            feature map (official ``ENSEMBLE_ON_VALID_MASK``: False for ConvNeXt, True in
+            its ResNet configs).
         template_set: prompt templates (FC-CLIP: ViLD's 14).
         text_cache_dir: on-disk text-embedding cache.
         test_cfg: ``semantic_on``, ``panoptic_on``, ``instance_on``,
-            ``object_mask_threshold``, ``overlap_threshold``, ``max_instances``.
+            ``object_mask_threshold``, ``overlap_threshold``, ``max_instances``,
+            ``semantic_postprocess_before_inference`` (official: resize the mask logits to
+            the original size before the semantic combination; None = as released, i.e.
+            only when panoptic or instance output is on, otherwise the per-class scores are
+            computed at the input size, then cropped and resized).
         data_preprocessor: batch collator config (default: backbone statistics, pad to 32).
     """
 
@@ -108,8 +123,9 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
     def __init__(self, backbone: nn.Module | dict, pixel_decoder: nn.Module | dict,
                  mask_decoder: nn.Module | dict, *, criterion: nn.Module | dict | None = None,
                  content_transfer: nn.Module | dict | None = None,
+                 content_transfer_scope: str = 'both',
                  seen_classnames: Sequence[str] | str | None = None,
-                 alpha: float = 0.4, beta: float = 0.8,
+                 alpha: float = 0.4, beta: float = 0.8, ensemble_on_valid_mask: bool = False,
                  template_set: str | Sequence[str] = 'vild14',
                  text_cache_dir: str | None = None, test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
@@ -132,6 +148,10 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                                    mask_dim=self.pixel_decoder.mask_dim, embed_dim=embed_dim)
         self.criterion = _build(criterion or dict(type='ovperception.MaskSetCriterion'))
         self.content_transfer = _build(content_transfer, embed_dim=embed_dim)
+        if content_transfer_scope not in ('both', 'out_vocabulary'):
+            raise ValueError(f"content_transfer_scope must be 'both' or 'out_vocabulary', got "
+                             f'{content_transfer_scope!r}')
+        self.content_transfer_scope = content_transfer_scope
         self.void_embedding = nn.Parameter(torch.randn(embed_dim) / math.sqrt(embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if isinstance(seen_classnames, str):
@@ -140,6 +160,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         self.seen_names = frozenset(n.lower() for entry in (seen_classnames or ())
                                     for n in split_synonyms(entry))
         self.alpha, self.beta = float(alpha), float(beta)
+        self.ensemble_on_valid_mask = bool(ensemble_on_valid_mask)
         self.template_set = template_set
         self.text_cache_dir = text_cache_dir
         self.background_words: tuple[str, ...] = ()
@@ -165,17 +186,22 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         with torch.no_grad():
             return self.backbone.multiscale_features(inputs)
 
-    def decode_queries(self, features: dict[str, Tensor]) -> list[tuple[Tensor, Tensor]]:
-        """Per decoder output: ((B, Q, C) class embeddings, (B, Q, H/4, W/4) mask logits)."""
+    def decode_queries(self, features: dict[str, Tensor],
+                       every_class: bool = True) -> list[tuple[Tensor, Tensor]]:
+        """Per decoder output: ((B, Q, C) class embeddings, (B, Q, H/4, W/4) mask logits);
+        ``every_class=False``: class embeddings of the last output only (others None)."""
         mask_features, levels = self.pixel_decoder(features)
-        return self.mask_decoder(levels, mask_features)
+        return self.mask_decoder(levels, mask_features, every_class=every_class)
 
-    def class_text(self, text: TextEmbeddings, res5: Tensor) -> Tensor:
-        """(B, N, C) per-image text embeddings: CLIP's, or content-adapted (MAFT+ CDT)."""
+    def class_text(self, text: TextEmbeddings, res5: Tensor,
+                   in_vocabulary: bool = False) -> Tensor:
+        """(B, N, C) per-image text embeddings: CLIP's, or content-adapted (MAFT+ CDT) -
+        for the in-vocabulary classifier only when ``content_transfer_scope='both'``."""
         embeddings = text.embeddings.to(res5.dtype)
-        if self.content_transfer is None:
+        if self.content_transfer is None or (
+                in_vocabulary and self.content_transfer_scope == 'out_vocabulary'):
             return embeddings[None].expand(res5.shape[0], -1, -1)
-        dense = F.normalize(self.backbone.project_trunk_features(res5), dim=1)
+        dense = self.backbone.project_trunk_features(res5)
         return self.content_transfer(embeddings, dense)
 
     def in_vocabulary_logits(self, class_embeds: Tensor, names: Tensor,
@@ -189,11 +215,20 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
 
     def out_vocabulary_logits(self, res5: Tensor, mask_logits: Tensor, names: Tensor,
                               text: TextEmbeddings) -> tuple[Tensor, Tensor]:
-        """Mask-pooled frozen CLIP features vs names -> ((B, Q, K) logits, (B, Q) valid)."""
-        pooled, valid = mask_pool(res5, mask_logits)
-        batch, queries, channels = pooled.shape
-        projected = self.backbone.project_trunk_features(
-            pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
+        """Frozen CLIP pooled under each mask vs names -> ((B, Q, K) logits, (B, Q) valid).
+
+        ConvNeXt: ``res5`` averaged under the binarised mask, then the CLIP head; ResNet:
+        CLIP's attention pool with the attention restricted to the mask (as released).
+        """
+        masks = F.interpolate(mask_logits, size=res5.shape[-2:], mode='bilinear',
+                              align_corners=False)
+        pooled, valid = mask_pool(res5, masks)
+        if getattr(self.backbone, 'kind', None) == 'resnet':
+            projected = masked_attention_pool(self.backbone.visual.attnpool, res5, masks)
+        else:
+            batch, queries, channels = pooled.shape
+            projected = self.backbone.project_trunk_features(
+                pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
         name_logits = text.logit_scale * torch.einsum(
             'bqc,bnc->bqn', F.normalize(projected, dim=-1), names)
         return text.reduce_synonyms(name_logits, dim=-1), valid
@@ -211,7 +246,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.encode_vocabulary(classnames).to(inputs.device)
             self._check_vocabulary(text)
-            names = self.class_text(text, features['res5'][indices])
+            names = self.class_text(text, features['res5'][indices], in_vocabulary=True)
             group_outputs = [(self.in_vocabulary_logits(embeds[indices], names, text),
                               masks[indices]) for embeds, masks in outputs]
             targets = [segment_targets(data_samples[i], inputs.shape[-2:], len(classnames),
@@ -226,13 +261,18 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
     def class_probabilities(self, features: dict[str, Tensor], class_embeds: Tensor,
                             mask_logits: Tensor, text: TextEmbeddings) -> Tensor:
         """(B, Q, K + 1) ensembled probabilities of one vocabulary group (void last)."""
-        names = self.class_text(text, features['res5'])
-        in_logits = self.in_vocabulary_logits(class_embeds, names, text)
+        in_logits = self.in_vocabulary_logits(
+            class_embeds, self.class_text(text, features['res5'], in_vocabulary=True), text)
         if self.alpha == 0 and self.beta == 0:
             return in_logits.softmax(-1)
+        names = self.class_text(text, features['res5'])
         out_logits, valid = self.out_vocabulary_logits(features['res5'], mask_logits, names, text)
         seen = seen_class_mask(text.vocabulary.entries, self.seen_names)
-        return geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta, valid)
+        probs = geometric_ensemble(in_logits, out_logits, seen, self.alpha, self.beta,
+                                   valid if self.ensemble_on_valid_mask else None)
+        # the released inference takes softmax(log(p + 1e-8)) of these probabilities
+        probs = probs + 1e-8
+        return probs / probs.sum(-1, keepdim=True)
 
     @torch.no_grad()
     def encode_images(self, inputs: Tensor,
@@ -240,7 +280,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         """The vocabulary-independent part: backbone, pixel decoder and mask decoder (so
         ``OVPredictor`` answers many vocabularies per image at the cost of one)."""
         features = self.backbone_features(inputs)
-        class_embeds, mask_logits = self.decode_queries(features)[-1]
+        class_embeds, mask_logits = self.decode_queries(features, every_class=False)[-1]
         return EncodedQueries(features['res5'], class_embeds, mask_logits,
                               tuple(inputs.shape[-2:]))
 
@@ -254,10 +294,68 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                 {'res5': encoded.res5[indices]}, encoded.class_embeds[indices],
                 encoded.mask_logits[indices], text)
             for row, index in enumerate(indices):
+                sample = data_samples[index]
+                if not self._postprocess_before_inference():
+                    self._fill_semantic_at_input_size(sample, probs[row].float(),
+                                                      encoded.mask_logits[index],
+                                                      encoded.padded_size, text)
+                    continue
                 masks = self._masks_at_original_size(encoded.mask_logits[index],
-                                                     encoded.padded_size, data_samples[index])
-                self._fill_sample(data_samples[index], probs[row].float(), masks, text)
+                                                     encoded.padded_size, sample)
+                self._fill_sample(sample, probs[row].float(), masks, text)
         return list(data_samples)
+
+    def _postprocess_before_inference(self) -> bool:
+        cfg = self.test_cfg
+        before = cfg['semantic_postprocess_before_inference']
+        if before is None:
+            before = cfg['panoptic_on'] or cfg['instance_on']
+        if not before and (cfg['panoptic_on'] or cfg['instance_on']):
+            raise ValueError('semantic_postprocess_before_inference=False supports semantic '
+                             'output only (panoptic_on=False, instance_on=False)')
+        return bool(before)
+
+    @staticmethod
+    def semantic_scores_at_input_size(probs: Tensor, mask_logits: Tensor,
+                                      padded: tuple[int, int], sample: OVDataSample,
+                                      chunk: int = 64) -> Iterator[tuple[int, Tensor]]:
+        """Yield ``(first class, (k, H_ori, W_ori) scores)`` per chunk of classes: scores at
+        the padded input size (mask logits resized, sigmoid, weighted by the class
+        probabilities), cropped to ``img_shape`` and resized to ``ori_shape``."""
+        height, width = sample.metainfo.get('img_shape', padded)[:2]
+        ori = tuple(sample.metainfo.get('ori_shape', (height, width))[:2])
+        mask_probs = F.interpolate(mask_logits[None].float(), size=tuple(padded),
+                                   mode='bilinear', align_corners=False)[0].sigmoid()
+        for start in range(0, probs.shape[-1] - 1, chunk):
+            part = probs[:, start:min(start + chunk, probs.shape[-1] - 1)]
+            scores = torch.einsum('qk,qhw->khw', part, mask_probs)[:, :height, :width]
+            if ori != (height, width):
+                scores = F.interpolate(scores[None], size=ori, mode='bilinear',
+                                       align_corners=False)[0]
+            yield start, scores
+
+    def _fill_semantic_at_input_size(self, sample: OVDataSample, probs: Tensor,
+                                     mask_logits: Tensor, padded: tuple[int, int],
+                                     text: TextEmbeddings, chunk: int = 64) -> None:
+        """The released semantic-only path: per-class scores at the padded input size, then
+        cropped to the image and resized (bilinear) to ``ori_shape``; argmax over classes in
+        chunks of ``chunk`` classes so memory stays bounded for large vocabularies."""
+        if not bool(torch.isfinite(probs).all()):
+            raise FloatingPointError(f'non-finite predictions for '
+                                     f'{sample.metainfo.get("img_path", "a sample")}: check '
+                                     'the weights (a NaN checkpoint?) and the input image')
+        best = labels = None
+        for start, scores in self.semantic_scores_at_input_size(probs, mask_logits, padded,
+                                                                sample, chunk):
+            value, index = scores.max(0)
+            if best is None:
+                best, labels = value, index
+            else:
+                better = value > best
+                best = torch.where(better, value, best)
+                labels = torch.where(better, index + start, labels)
+        sample.pred_sem_seg = PixelData(data=labels[None])
+        sample.set_metainfo(dict(label_names=text.class_names))
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
         """Semantic (``pred_sem_seg``), panoptic (``pred_panoptic_seg``) and instance

@@ -3,8 +3,10 @@
 Learned queries attend, level by level (coarse to fine, round robin), to the pixel
 decoder's feature maps; each query's cross-attention is restricted to the foreground
 (sigmoid > 0.5) of the mask it predicted after the previous layer. After every layer a
-shared head predicts, per query, a class embedding (compared with text embeddings by the
-segmentor) and mask logits (dot product with the stride-4 mask features).
+shared head predicts, per query, mask logits (dot product with the stride-4 mask features)
+and a class embedding (compared with text embeddings by the segmentor). As released by
+FC-CLIP, the class embedding reads the query together with the mask features pooled under
+its own mask: ``class_embed(mask_pooling_proj(maskpool(mask_features)) + query)``.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovperception.models.panoptic.mask_inference import mask_pool
 from ovperception.models.panoptic.positional import sine_position_encoding
 from ovperception.registry import MODELS
 
@@ -19,17 +22,22 @@ from ovperception.registry import MODELS
 QueryPrediction = tuple[Tensor, Tensor]
 
 
-class MLP(nn.Sequential):
-    """``num_layers`` linears with ReLU between them."""
+class MLP(nn.Module):
+    """``num_layers`` linears (``layers.0`` ...) with ReLU between them."""
 
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> None:
+        super().__init__()
         dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
-        layers: list[nn.Module] = []
-        for index in range(num_layers):
-            layers.append(nn.Linear(dims[index], dims[index + 1]))
-            if index < num_layers - 1:
-                layers.append(nn.ReLU(inplace=True))
-        super().__init__(*layers)
+        self.layers = nn.ModuleList([nn.Linear(dims[index], dims[index + 1])
+                                     for index in range(num_layers)])
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(..., in_dim) -> (..., out_dim)."""
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index < len(self.layers) - 1:
+                x = F.relu(x)
+        return x
 
 
 class MaskedDecoderLayer(nn.Module):
@@ -105,21 +113,35 @@ class MaskTransformerDecoder(nn.Module):
         self.layers = nn.ModuleList([MaskedDecoderLayer(hidden_dim, num_heads, dim_feedforward)
                                      for _ in range(num_layers)])
         self.decoder_norm = nn.LayerNorm(hidden_dim)
-        self.class_embed = MLP(hidden_dim, hidden_dim, embed_dim, 3)
         self.mask_embed = MLP(hidden_dim, hidden_dim, mask_dim, 3)
+        if mask_dim != hidden_dim:
+            raise ValueError(f'mask_dim ({mask_dim}) must equal hidden_dim ({hidden_dim}): the '
+                             'class head adds mask-pooled mask features to the queries')
+        self.mask_pooling_proj = nn.Sequential(nn.LayerNorm(hidden_dim),
+                                               nn.Linear(hidden_dim, hidden_dim))
+        self.class_embed = MLP(hidden_dim, hidden_dim, embed_dim, 3)
 
-    def predict_heads(self, queries: Tensor, mask_features: Tensor) -> QueryPrediction:
-        """(B, Q, D) queries -> ((B, Q, E) class embeddings, (B, Q, H/4, W/4) mask logits)."""
+    def predict_heads(self, queries: Tensor, mask_features: Tensor,
+                      with_class: bool = True) -> QueryPrediction:
+        """(B, Q, D) queries -> ((B, Q, E) class embeddings (None without ``with_class``),
+        (B, Q, H/4, W/4) mask logits)."""
         normed = self.decoder_norm(queries)
         masks = torch.einsum('bqc,bchw->bqhw', self.mask_embed(normed), mask_features)
-        return self.class_embed(normed), masks
+        if not with_class:
+            return None, masks
+        pooled, _ = mask_pool(mask_features, masks)
+        return self.class_embed(self.mask_pooling_proj(pooled) + normed), masks
 
-    def forward(self, levels: list[Tensor], mask_features: Tensor) -> list[QueryPrediction]:
+    def forward(self, levels: list[Tensor], mask_features: Tensor,
+                every_class: bool = True) -> list[QueryPrediction]:
         """Run the decoder.
 
         Args:
             levels: ``num_levels`` maps (B, in_channels, h_l, w_l), coarse to fine.
             mask_features: (B, mask_dim, H/4, W/4).
+            every_class: class embeddings after every layer (the auxiliary losses need them);
+                False computes them for the last output only (inference: the same final
+                output without nine mask-pooling products; earlier class embeddings None).
 
         Returns:
             ``num_layers + 1`` predictions (before the first layer, then after each); the
@@ -138,10 +160,12 @@ class MaskTransformerDecoder(nn.Module):
         batch = mask_features.shape[0]
         queries = self.query_feat.weight[None].expand(batch, -1, -1)
         query_pos = self.query_pos.weight[None].expand(batch, -1, -1)
-        predictions = [self.predict_heads(queries, mask_features)]
+        last = len(self.layers)
+        predictions = [self.predict_heads(queries, mask_features, every_class or last == 0)]
         for index, layer in enumerate(self.layers):
             level = index % self.num_levels
             mask = attention_mask_from(predictions[-1][1], sizes[level], self.num_heads)
             queries = layer(queries, query_pos, memories[level], positions[level], mask)
-            predictions.append(self.predict_heads(queries, mask_features))
+            predictions.append(self.predict_heads(queries, mask_features,
+                                                  every_class or index == last - 1))
         return predictions

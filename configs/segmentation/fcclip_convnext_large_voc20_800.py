@@ -1,5 +1,5 @@
 # FC-CLIP ConvNeXt-L (trained on COCO panoptic) zero-shot on Pascal VOC 20, semantic mIoU.
-#   python tools/test.py configs/segmentation/fcclip_convnext_large_voc20_640.py
+#   python tools/test.py configs/segmentation/fcclip_convnext_large_voc20_800.py
 #       --weights fcclip_cocopan.pth
 # Published mIoU 95.4 - source: FC-CLIP README (PAS-20).
 from mmengine.config import read_base
@@ -10,5 +10,6 @@ with read_base():
     from .._base_.models.fcclip_convnext_large import *
 
 model.test_cfg.update(panoptic_on=False, instance_on=False)
-test_dataloader.dataset.pipeline[1].update(short_side=640)
+# official eval protocol (detectron2 test resize): short side 800, max 1333
+test_dataloader.dataset.pipeline[1].update(short_side=800, max_long_side=1333)
 published_metrics = dict(mIoU=95.4, source='FC-CLIP README (PAS-20)')
