@@ -19,6 +19,17 @@ image,
 
    and the (N, gh, gw) result is resized to the working resolution (bilinear, lazily),
 
+   or, ``'tokens'`` (the official code, the default of the Trident configs): the backbone
+   returns the raw last-block tokens before CLIP's final norm and projection
+   (``ProxyCLIPBackbone(project=False)``); they are spliced on the token grid, resized onto
+   SAM's own valid token grid (``input // 16``, of the image resized to multiples of 16),
+   aggregated there with the official affinity
+   (:func:`~ovperception.models.refiners.sam_affinity.trident_affinity`: SAM's attention with
+   its relative-position terms, one threshold per query), projected (``ln_post``, ``proj``),
+   normalised, matched with the text and resized straight to the original size; with
+   ``sam_splits=2`` (Cityscapes) the image and the token grid are cut into left and right
+   halves that SAM encodes separately,
+
 3. labels pixels as :class:`DenseSimilarityHead` does (softmax over names, max over synonyms,
    probability threshold, optional ``score_refiner`` such as PAMR), and
 4. optionally (``sam_refine``) turns the coarse class regions into SAM prompts and merges the
@@ -31,18 +42,18 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.segmentation.similarity import DenseSimilarityHead
 from ovperception.models.refiners.sam import SAMImageState, SAMWrapper
-from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation
+from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, trident_affinity
 from ovperception.models.refiners.sam_refiner import SAMRefineOptions, refine_sem_seg_with_sam
 from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
-AGGREGATION_LEVELS = ('features', 'scores')
+AGGREGATION_LEVELS = ('features', 'scores', 'tokens')
 
 
 @MODELS.register_module()
@@ -53,8 +64,13 @@ class TridentHead(DenseSimilarityHead):
         sam: a :class:`SAMWrapper` or its config (Trident: ``vit_b``).
         aggregation: options of :class:`SAMAffinityAggregation` (``grid_stride`` = the
             backbone's patch size, ``cos_factor``, ``cos_cap``).
-        aggregate_on: ``'features'`` (Trident: stitched dense features, re-normalised before
-            the text matching) or ``'scores'`` (stitched per-name cosine maps).
+        aggregate_on: ``'tokens'`` (official: raw tokens on SAM's grid, see the module
+            docstring), ``'features'`` (stitched dense features on the CLIP grid,
+            re-normalised before the text matching) or ``'scores'`` (stitched per-name cosine
+            maps).
+        sam_splits: 1, or 2 to encode the left and right halves with SAM separately
+            (official Cityscapes; ``'tokens'`` only).
+        refine_negative: ``'tokens'``: False turns a negative affinity threshold into 0.6.
         sam_refine: options of :class:`SAMRefineOptions`, or None to skip the refinement.
         **kwargs: post-processing options of :class:`DenseSimilarityHead`.
     """
@@ -63,12 +79,16 @@ class TridentHead(DenseSimilarityHead):
 
     def __init__(self, *, sam: SAMWrapper | dict, aggregation: dict | None = None,
                  aggregate_on: str = 'features', sam_refine: dict | None = None,
-                 **kwargs) -> None:
+                 sam_splits: int = 1, refine_negative: bool = True, **kwargs) -> None:
         if aggregate_on not in AGGREGATION_LEVELS:
             raise ValueError(f'aggregate_on must be one of {AGGREGATION_LEVELS}, '
                              f'got {aggregate_on!r}')
+        if sam_splits not in (1, 2) or (sam_splits == 2 and aggregate_on != 'tokens'):
+            raise ValueError("sam_splits must be 1, or 2 with aggregate_on='tokens'")
         super().__init__(**kwargs)
         self.aggregate_on = aggregate_on
+        self.sam_splits, self.refine_negative = int(sam_splits), bool(refine_negative)
+        self._project: tuple = ()
         self.aggregation = SAMAffinityAggregation(sam=sam, **(aggregation or {}))
         self.refine_options = (SAMRefineOptions.from_kwargs(**sam_refine)
                                if sam_refine is not None else None)
@@ -81,6 +101,11 @@ class TridentHead(DenseSimilarityHead):
     def uses_images(self) -> bool:
         """Always: SAM encodes each image."""
         return True
+
+    def bind_backbone(self, backbone: nn.Module) -> None:
+        """Called by ``OVModel``: keep the backbone's ``project_tokens`` (not as a submodule)."""
+        project = getattr(backbone, 'project_tokens', None)
+        self._project = (project,) if project is not None else ()
 
     def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:
         """Window outputs to stitch.
@@ -95,6 +120,8 @@ class TridentHead(DenseSimilarityHead):
         """
         if self.aggregate_on == 'scores':
             return super().forward(feats, text)
+        if self.aggregate_on == 'tokens':
+            return feats
         return F.normalize(self.transform_features(feats), dim=1)
 
     def loss(self, feats: Tensor, text: TextEmbeddings, data_samples: SampleList) -> dict:
@@ -121,6 +148,46 @@ class TridentHead(DenseSimilarityHead):
         size = stitched.image_size
         return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
 
+    def sam_image(self, image: Tensor) -> Tensor:
+        """(3, H, W) 0..255 -> resized (bilinear, rounded) to multiples of 16 (the official
+        SAM input, before SAM's own resize)."""
+        size = (-(-image.shape[-2] // 16) * 16, -(-image.shape[-1] // 16) * 16)
+        if tuple(image.shape[-2:]) == size:
+            return image
+        resized = F.interpolate(image[None].float(), size=size, mode='bilinear',
+                                align_corners=False)[0]
+        return resized.round().clamp(0, 255)
+
+    def aggregated_tokens_cosine(self, stitched: DenseOutput, text: TextEmbeddings,
+                                 image: Tensor, size: tuple[int, int]) -> StitchedWindows:
+        """Official aggregation (``aggregate_on='tokens'``): the (N, vh, vw) cosine on SAM's
+        valid grid, as a lazy map of the image of ``size`` (the original size)."""
+        if not self._project:
+            raise ValueError("aggregate_on='tokens' needs a backbone with project_tokens "
+                             '(ProxyCLIPBackbone(project=False)) bound by OVModel')
+        tokens = as_stitched(stitched).on_grid(self.aggregation.grid_stride).float()
+        sam_image = self.sam_image(image)
+        pieces = []
+        for part in range(self.sam_splits):
+            image_part = sam_image[..., part * sam_image.shape[-1] // self.sam_splits:
+                                   (part + 1) * sam_image.shape[-1] // self.sam_splits]
+            token_part = tokens[..., part * tokens.shape[-1] // self.sam_splits:
+                                (part + 1) * tokens.shape[-1] // self.sam_splits]
+            state = self.sam.set_image(image_part, keep_qkv=True)
+            grid = self.sam.valid_grid_floor(state.input_size)
+            values = state.full_qkv[2][:, :grid[0], :grid[1]].flatten(1, 2)
+            affinity = trident_affinity(
+                lambda head: self.sam.last_block_attention(state, grid, head), values,
+                self.aggregation.cos_factor, self.aggregation.cos_cap, self.refine_negative)
+            resized = F.interpolate(token_part[None], size=grid, mode='bilinear',
+                                    align_corners=False)
+            pieces.append((resized.flatten(2) @ affinity.T.to(resized.device)).reshape(
+                resized.shape))
+        feats = F.normalize(self._project[0](torch.cat(pieces, dim=-1)), dim=1)[0]
+        embeddings = text.embeddings.to(device=feats.device, dtype=feats.dtype)
+        cosine = torch.einsum('chw,nc->nhw', feats, embeddings)
+        return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
+
     def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
                 data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
@@ -135,8 +202,13 @@ class TridentHead(DenseSimilarityHead):
         for output, image, sample in zip(outputs, images, data_samples):
             size = as_stitched(output).image_size
             ori_shape = tuple(sample.metainfo.get('ori_shape', size))[:2]
-            state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
-            cosine = self.aggregated_cosine(output, text, state)
+            if self.aggregate_on == 'tokens':
+                cosine = self.aggregated_tokens_cosine(output, text, image, ori_shape)
+                state = (self.sam.set_image(self.sam_image(image), original_size=ori_shape)
+                         if self.refine_options is not None else None)
+            else:
+                state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
+                cosine = self.aggregated_cosine(output, text, state)
             super().predict([cosine], text, [sample], images=[image])
             if self.refine_options is not None:
                 probs = (sample.seg_logits.data if 'seg_logits' in sample
