@@ -10,6 +10,10 @@ with read_base():
     from .._base_.models.trident_vitb16 import *
 
 test_dataloader.dataset.pipeline[1].update(short_side=576)
+# The repo's per-dataset settings (configs/cfg_*.py of YuHengsss/Trident):
+model.head.sam_refine.update(coarse_threshold=0.05)
+model.head.update(refine_negative=False)
+test_dataloader.dataset.update(classnames_file='trident/ade20k')  # the repo's own class names
 published_metrics = dict(
     mIoU=21.9,
     source='Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on)')

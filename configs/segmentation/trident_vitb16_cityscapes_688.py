@@ -10,6 +10,11 @@ with read_base():
     from .._base_.models.trident_vitb16 import *
 
 test_dataloader.dataset.pipeline[1].update(short_side=688)
+# The repo's per-dataset settings (configs/cfg_*.py of YuHengsss/Trident):
+model.head.sam_refine.update(coarse_threshold=0.1)
+model.head.aggregation.update(cos_factor=3.0)
+model.head.update(refine_negative=False, sam_splits=2)  # SAM encodes left and right halves
+test_dataloader.dataset.update(classnames_file='trident/cityscapes')  # the repo's own class names
 published_metrics = dict(
     mIoU=42.9,
     source='Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on)')

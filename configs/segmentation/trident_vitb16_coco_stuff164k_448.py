@@ -9,6 +9,9 @@ with read_base():
     from .._base_.datasets.coco_stuff164k import *
     from .._base_.models.trident_vitb16 import *
 
+# The repo's per-dataset settings (configs/cfg_*.py of YuHengsss/Trident):
+model.head.sam_refine.update(coarse_threshold=0.05)
+test_dataloader.dataset.update(classnames_file='trident/coco_stuff')  # the repo's own class names
 published_metrics = dict(
     mIoU=28.3,
     source='Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on)')

@@ -9,6 +9,11 @@ with read_base():
     from .._base_.datasets.voc20 import *
     from .._base_.models.trident_vitb16 import *
 
+# The repo's per-dataset settings (configs/cfg_*.py of YuHengsss/Trident):
+model.head.sam_refine.update(coarse_threshold=0.2)
+model.head.aggregation.update(cos_factor=0.0)
+model.test_cfg.update(stride=112)
+test_dataloader.dataset.update(classnames_file='trident/voc20')  # the repo's own class names
 published_metrics = dict(
     mIoU=84.5,
     source='Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on)')
