@@ -4,6 +4,8 @@
 # Remaining deviations: docs/refiners.md (Trident section).
 from mmengine.config import read_base
 
+from ovperception.datasets.transforms import ResizeToPatchMultiple
+
 with read_base():
     from .._base_.default_runtime import *
     from .._base_.datasets.coco_object import *
@@ -11,6 +13,8 @@ with read_base():
 
 model.head.update(prob_threshold=0.25, background_index=0)
 test_dataloader.dataset.pipeline[1].update(short_side=448)
+# CLIP input resized to multiples of 16, at least the window (the repo's preprocess_image):
+test_dataloader.dataset.pipeline.insert(2, dict(type=ResizeToPatchMultiple, multiple=16, min_size=336))
 # The repo's per-dataset settings (configs/cfg_*.py of YuHengsss/Trident):
 model.head.sam_refine.update(coarse_threshold=0.25)
 test_dataloader.dataset.update(classnames_file='trident/coco_object')  # the repo's own class names

@@ -78,3 +78,21 @@ def test_trident_matches_the_official_code(golden, key):
     assert label_agreement(out.pred_sem_seg.data[0], golden[f'labels_{key}']) >= 0.999
     torch.testing.assert_close(out.seg_logits.data[:, ::4, ::4],
                                torch.from_numpy(golden[f'probs_{key}']), atol=1e-4, rtol=0)
+
+
+def test_trident_clip_input_size_follows_preprocess_image():
+    """Known answers of the repo's ``preprocess_image`` size rule, and float bilinear values."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from ovperception.datasets.transforms import ResizeToPatchMultiple, patch_multiple_size
+    assert patch_multiple_size(448, 597, 16, 336) == (464, 608)
+    assert patch_multiple_size(448, 448, 16, 336) == (448, 448)
+    assert patch_multiple_size(100, 90, 16, 336) == (336, 336)
+    assert patch_multiple_size(597, 448, 16, 0) == (608, 464)
+    image = np.random.default_rng(0).integers(0, 256, (30, 41, 3)).astype(np.uint8)
+    out = ResizeToPatchMultiple(16, 0).transform(dict(img=image, img_shape=(30, 41)))
+    assert out['img_shape'] == (48, 48) and out['img'].dtype == np.float32
+    expected = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float(),
+                             size=(48, 48), mode='bilinear', align_corners=False)[0]
+    torch.testing.assert_close(torch.from_numpy(out['img']).permute(2, 0, 1), expected)
