@@ -96,3 +96,24 @@ def test_trident_clip_input_size_follows_preprocess_image():
     expected = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float(),
                              size=(48, 48), mode='bilinear', align_corners=False)[0]
     torch.testing.assert_close(torch.from_numpy(out['img']).permute(2, 0, 1), expected)
+
+
+def test_sam_reads_the_original_image_file_as_the_official_code(tmp_path):
+    """``sam_input='original'``: SAM's input is the sample's image file (not the resized
+    working image), resized with OpenCV to multiples of 16 (the repo's cv2 path)."""
+    import cv2
+    import numpy as np
+
+    from ovperception.structures import OVDataSample
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 256, (37, 50, 3)).astype(np.uint8)
+    path = str(tmp_path / 'image.png')
+    cv2.imwrite(path, original[:, :, ::-1])
+    head = TridentHead(sam=dict(type='SAMWrapper', model_type='tiny'), aggregate_on='tokens',
+                       sam_input='original')
+    working = torch.zeros(3, 74, 100)
+    sample = OVDataSample(metainfo=dict(img_path=path))
+    expected = cv2.resize(original, (64, 48), interpolation=cv2.INTER_LINEAR)
+    got = head.sam_image(working, sample)
+    assert torch.equal(got, torch.from_numpy(expected).permute(2, 0, 1).float())
+    assert tuple(head.sam_image(working, OVDataSample()).shape) == (3, 80, 112)  # no file

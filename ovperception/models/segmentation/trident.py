@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -51,6 +53,7 @@ from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, tr
 from ovperception.models.refiners.sam_refiner import SAMRefineOptions, refine_sem_seg_with_sam
 from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
+from ovperception.utils.image_io import load_image
 from ovperception.structures import OVDataSample, SampleList
 
 AGGREGATION_LEVELS = ('features', 'scores', 'tokens')
@@ -71,6 +74,9 @@ class TridentHead(DenseSimilarityHead):
         sam_splits: 1, or 2 to encode the left and right halves with SAM separately
             (official Cityscapes; ``'tokens'`` only).
         refine_negative: ``'tokens'``: False turns a negative affinity threshold into 0.6.
+        sam_input: ``'tokens'``: SAM encodes the ``'original'`` image file of the sample
+            (``img_path``, as the official code; the working image when there is no file) or
+            the ``'working'`` image.
         sam_refine: options of :class:`SAMRefineOptions`, or None to skip the refinement.
         **kwargs: post-processing options of :class:`DenseSimilarityHead`.
     """
@@ -79,12 +85,16 @@ class TridentHead(DenseSimilarityHead):
 
     def __init__(self, *, sam: SAMWrapper | dict, aggregation: dict | None = None,
                  aggregate_on: str = 'features', sam_refine: dict | None = None,
-                 sam_splits: int = 1, refine_negative: bool = True, **kwargs) -> None:
+                 sam_splits: int = 1, refine_negative: bool = True,
+                 sam_input: str = 'working', **kwargs) -> None:
         if aggregate_on not in AGGREGATION_LEVELS:
             raise ValueError(f'aggregate_on must be one of {AGGREGATION_LEVELS}, '
                              f'got {aggregate_on!r}')
         if sam_splits not in (1, 2) or (sam_splits == 2 and aggregate_on != 'tokens'):
             raise ValueError("sam_splits must be 1, or 2 with aggregate_on='tokens'")
+        if sam_input not in ('working', 'original'):
+            raise ValueError(f"sam_input must be 'working' or 'original', got {sam_input!r}")
+        self.sam_input = sam_input
         super().__init__(**kwargs)
         self.aggregate_on = aggregate_on
         self.sam_splits, self.refine_negative = int(sam_splits), bool(refine_negative)
@@ -148,25 +158,32 @@ class TridentHead(DenseSimilarityHead):
         size = stitched.image_size
         return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
 
-    def sam_image(self, image: Tensor) -> Tensor:
-        """(3, H, W) 0..255 -> resized (bilinear, rounded) to multiples of 16 (the official
-        SAM input, before SAM's own resize)."""
-        size = (-(-image.shape[-2] // 16) * 16, -(-image.shape[-1] // 16) * 16)
-        if tuple(image.shape[-2:]) == size:
-            return image
-        resized = F.interpolate(image[None].float(), size=size, mode='bilinear',
-                                align_corners=False)[0]
-        return resized.round().clamp(0, 255)
+    def sam_image(self, image: Tensor, sample: OVDataSample | None = None) -> Tensor:
+        """SAM's input before SAM's own resize, as the official code makes it: the image
+        (``sam_input='original'``: the sample's ``img_path`` file when it has one; else the
+        (3, H, W) 0..255 working image) as uint8, resized with OpenCV's bilinear rule to
+        multiples of 16. Returns (3, h, w) float 0..255."""
+        path = sample.metainfo.get('img_path') if sample is not None else None
+        if self.sam_input == 'original' and path:
+            array = load_image(path)
+        else:
+            array = image.detach().round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
+            array = array.cpu().numpy()
+        height, width = array.shape[:2]
+        size = (-(-height // 16) * 16, -(-width // 16) * 16)
+        if (height, width) != size:
+            array = cv2.resize(array, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).to(
+            device=image.device, dtype=torch.float32)
 
     def aggregated_tokens_cosine(self, stitched: DenseOutput, text: TextEmbeddings,
-                                 image: Tensor, size: tuple[int, int]) -> StitchedWindows:
+                                 sam_image: Tensor, size: tuple[int, int]) -> StitchedWindows:
         """Official aggregation (``aggregate_on='tokens'``): the (N, vh, vw) cosine on SAM's
         valid grid, as a lazy map of the image of ``size`` (the original size)."""
         if not self._project:
             raise ValueError("aggregate_on='tokens' needs a backbone with project_tokens "
                              '(ProxyCLIPBackbone(project=False)) bound by OVModel')
         tokens = as_stitched(stitched).on_grid(self.aggregation.grid_stride).float()
-        sam_image = self.sam_image(image)
         pieces = []
         for part in range(self.sam_splits):
             image_part = sam_image[..., part * sam_image.shape[-1] // self.sam_splits:
@@ -203,8 +220,9 @@ class TridentHead(DenseSimilarityHead):
             size = as_stitched(output).image_size
             ori_shape = tuple(sample.metainfo.get('ori_shape', size))[:2]
             if self.aggregate_on == 'tokens':
-                cosine = self.aggregated_tokens_cosine(output, text, image, ori_shape)
-                state = (self.sam.set_image(self.sam_image(image), original_size=ori_shape)
+                sam_image = self.sam_image(image, sample)
+                cosine = self.aggregated_tokens_cosine(output, text, sam_image, ori_shape)
+                state = (self.sam.set_image(sam_image, original_size=ori_shape)
                          if self.refine_options is not None else None)
             else:
                 state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
