@@ -113,6 +113,7 @@ def test_trident_configs_follow_the_protocol(dataset, short_side):
     assert head.sam_refine.coarse_threshold == coarse and head.aggregation.cos_factor == cos
     assert head.refine_negative == negative and head.sam_splits == splits
     assert head.sam_input == 'original'  # SAM reads the image file, as the repo does
+    assert head.sam_refine_style == 'official'
     assert cfg.test_dataloader.dataset.classnames_file == (
         'trident/' + dataset.replace('coco_stuff164k', 'coco_stuff'))
     backbone = cfg.model.backbone

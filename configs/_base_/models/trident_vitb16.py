@@ -36,7 +36,7 @@ model = dict(
         pad_multiple=56, padding='centre', similarity_mean='batch', project=False),
     head=dict(
         type=TridentHead, logit_scale=40.0, prob_threshold=0.0, aggregate_on='tokens',
-        sam_splits=1, refine_negative=True, sam_input='original',
+        sam_splits=1, refine_negative=True, sam_input='original', sam_refine_style='official',
         sam=dict(type=SAMWrapper, model_type='vit_b',
                  checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
         aggregation=dict(grid_stride=16, cos_factor=1.2, cos_cap=0.9),

@@ -44,13 +44,15 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.segmentation.similarity import DenseSimilarityHead
 from ovperception.models.refiners.sam import SAMImageState, SAMWrapper
 from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, trident_affinity
-from ovperception.models.refiners.sam_refiner import SAMRefineOptions, refine_sem_seg_with_sam
+from ovperception.models.refiners.sam_refiner import (SAMRefineOptions, refine_sem_seg_with_sam,
+                                                     trident_refinement)
 from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.utils.image_io import load_image
@@ -74,6 +76,10 @@ class TridentHead(DenseSimilarityHead):
         sam_splits: 1, or 2 to encode the left and right halves with SAM separately
             (official Cityscapes; ``'tokens'`` only).
         refine_negative: ``'tokens'``: False turns a negative affinity threshold into 0.6.
+        sam_refine_style: ``'official'`` (the repo's refinement:
+            :func:`~ovperception.models.refiners.sam_refiner.trident_refinement`, using
+            ``sam_refine``'s ``coarse_threshold``, ``min_area``, ``iou_threshold``) or
+            ``'generic'`` (:func:`refine_sem_seg_with_sam` with all of ``sam_refine``).
         sam_input: ``'tokens'``: SAM encodes the ``'original'`` image file of the sample
             (``img_path``, as the official code; the working image when there is no file) or
             the ``'working'`` image.
@@ -86,7 +92,8 @@ class TridentHead(DenseSimilarityHead):
     def __init__(self, *, sam: SAMWrapper | dict, aggregation: dict | None = None,
                  aggregate_on: str = 'features', sam_refine: dict | None = None,
                  sam_splits: int = 1, refine_negative: bool = True,
-                 sam_input: str = 'working', **kwargs) -> None:
+                 sam_input: str = 'working', sam_refine_style: str = 'generic',
+                 **kwargs) -> None:
         if aggregate_on not in AGGREGATION_LEVELS:
             raise ValueError(f'aggregate_on must be one of {AGGREGATION_LEVELS}, '
                              f'got {aggregate_on!r}')
@@ -95,6 +102,12 @@ class TridentHead(DenseSimilarityHead):
         if sam_input not in ('working', 'original'):
             raise ValueError(f"sam_input must be 'working' or 'original', got {sam_input!r}")
         self.sam_input = sam_input
+        if sam_refine_style not in ('generic', 'official'):
+            raise ValueError(f"sam_refine_style must be 'generic' or 'official', "
+                             f'got {sam_refine_style!r}')
+        if sam_refine_style == 'official' and aggregate_on != 'tokens':
+            raise ValueError("sam_refine_style='official' needs aggregate_on='tokens'")
+        self.sam_refine_style = sam_refine_style
         super().__init__(**kwargs)
         self.aggregate_on = aggregate_on
         self.sam_splits, self.refine_negative = int(sam_splits), bool(refine_negative)
@@ -205,6 +218,19 @@ class TridentHead(DenseSimilarityHead):
         cosine = torch.einsum('chw,nc->nhw', feats, embeddings)
         return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
 
+    def _refine_officially(self, sample: OVDataSample, cosine: StitchedWindows,
+                           text: TextEmbeddings, state: SAMImageState) -> None:
+        """The repo's SAM refinement of ``sample``'s labels (``sam_refine_style='official'``)."""
+        options = self.refine_options
+        probs = self.class_probabilities(cosine.dense().float(), text)
+        labels, scores = trident_refinement(
+            sample.pred_sem_seg.data[0], probs, self.sam, state,
+            coarse_threshold=options.coarse_threshold, min_area=options.min_area,
+            iou_threshold=options.iou_threshold)
+        sample.pred_sem_seg = PixelData(data=labels[None])
+        if self.return_logits:
+            sample.seg_logits = PixelData(data=scores)
+
     def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
                 data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
@@ -222,8 +248,14 @@ class TridentHead(DenseSimilarityHead):
             if self.aggregate_on == 'tokens':
                 sam_image = self.sam_image(image, sample)
                 cosine = self.aggregated_tokens_cosine(output, text, sam_image, ori_shape)
-                state = (self.sam.set_image(sam_image, original_size=ori_shape)
-                         if self.refine_options is not None else None)
+                state = None
+                if self.refine_options is not None and self.sam_refine_style == 'official':
+                    super().predict([cosine], text, [sample], images=[image])
+                    self._refine_officially(sample, cosine, text,
+                                            self.sam.set_image(sam_image, keep_qkv=True))
+                    continue
+                if self.refine_options is not None:
+                    state = self.sam.set_image(sam_image, original_size=ori_shape)
             else:
                 state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
                 cosine = self.aggregated_cosine(output, text, state)
