@@ -24,8 +24,8 @@ CLIP grid: :meth:`SAMAffinityAggregation.aggregate_grid` applies ``A`` to it as 
 the stitched dense CLIP features, C channels, which :class:`~ovperception.models.segmentation.TridentHead`
 then re-normalises and matches with the text), :meth:`SAMAffinityAggregation.aggregate` to
 per-name score maps at the working resolution (averaged onto the grid, aggregated, resized
-back; without Trident's re-normalisation of the aggregated features). The relative-position
-terms of SAM's attention are omitted (they belong to SAM's own 64 x 64 grid).
+back; without Trident's re-normalisation of the aggregated features). This variant omits
+the relative-position terms of SAM's attention (they belong to SAM's own 64 x 64 grid).
 """
 from __future__ import annotations
 

@@ -33,8 +33,10 @@ image,
 3. labels pixels as :class:`DenseSimilarityHead` does (softmax over names, max over synonyms,
    probability threshold, optional ``score_refiner`` such as PAMR), and
 4. optionally (``sam_refine``) turns the coarse class regions into SAM prompts and merges the
-   SAM masks back (:func:`~ovperception.models.refiners.refine_sem_seg_with_sam`), reusing
-   the encoding of step 1.
+   SAM masks back, reusing the encoding of step 1: the official rule
+   (``sam_refine_style='official'``,
+   :func:`~ovperception.models.refiners.sam_refiner.trident_refinement`) or the generic one
+   (:func:`~ovperception.models.refiners.refine_sem_seg_with_sam`).
 """
 from __future__ import annotations
 
