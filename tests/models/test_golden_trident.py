@@ -117,6 +117,32 @@ def test_trident_cityscapes_settings_match_the_official_code(weights, outputs):
     check(out.pred_sem_seg.data[0], out.seg_logits.data, outputs['labels_b'], outputs['probs_b'])
 
 
+def test_trident_protocol_on_sides_not_multiples_of_16_matches_the_official_code(
+        weights, outputs, tmp_path):
+    """Image c (120x170) through the configs' protocol: the image resized for CLIP to 128x176
+    (``ResizeToPatchMultiple``, the repo's ``preprocess_image``), SAM reading the original
+    file (``sam_input='original'``: 128x176 by OpenCV), labels at 120x170."""
+    import cv2
+    import numpy as np
+
+    from ovperception.datasets.transforms import ResizeToPatchMultiple
+    from ovperception.structures import OVDataSample
+    image = outputs['image_c'].transpose(1, 2, 0)
+    path = str(tmp_path / 'c.png')
+    cv2.imwrite(path, np.ascontiguousarray(image[:, :, ::-1]))
+    resized = ResizeToPatchMultiple(16, 112).transform(dict(img=image, img_shape=(120, 170)))
+    assert resized['img_shape'] == (128, 176)
+    model = build(weights, **CASES['a'])
+    model.head.sam_input = 'original'
+    sample = OVDataSample(metainfo=dict(classnames=CLASSNAMES, ori_shape=(120, 170),
+                                        img_path=path))
+    pixels = torch.from_numpy(resized['img']).permute(2, 0, 1)
+    data = model.data_preprocessor(dict(inputs=[pixels], data_samples=[sample]))
+    with torch.no_grad():
+        out = model.predict(data['inputs'], data['data_samples'])[0]
+    check(out.pred_sem_seg.data[0], out.seg_logits.data, outputs['labels_c'], outputs['probs_c'])
+
+
 def test_trident_clip_input_size_follows_preprocess_image():
     """Known answers of the repo's ``preprocess_image`` size rule, and float bilinear values."""
     import numpy as np
