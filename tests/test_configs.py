@@ -90,6 +90,13 @@ def test_counting_architectures_build_without_weights(name):
 
 TRIDENT_SHORT_SIDES = dict(voc21=448, voc20=336, context60=576, context59=576, coco_object=448,
                            coco_stuff164k=448, cityscapes=688, ade20k=576)
+#: dataset: (coarse threshold, cos factor, refine negative thresholds, SAM splits), from the
+#: Trident repo's configs/cfg_*.py.
+TRIDENT_REPO_SETTINGS = dict(
+    voc21=(0.2, 1.2, True, 1), voc20=(0.2, 0.0, True, 1), context60=(0.15, 1.2, True, 1),
+    context59=(0.15, 1.2, True, 1), coco_object=(0.25, 1.2, True, 1),
+    coco_stuff164k=(0.05, 1.2, True, 1), cityscapes=(0.1, 3.0, False, 2),
+    ade20k=(0.05, 1.2, False, 1))
 
 
 @pytest.mark.parametrize('dataset,short_side', sorted(TRIDENT_SHORT_SIDES.items()))
@@ -100,9 +107,17 @@ def test_trident_configs_follow_the_protocol(dataset, short_side):
     head = cfg.model.head
     resize = [step for step in cfg.test_dataloader.dataset.pipeline if 'short_side' in step]
     assert resize[0].short_side == short_side
-    assert (cfg.model.test_cfg.crop_size, cfg.model.test_cfg.stride) == (336, 224)
+    stride = 112 if dataset == 'voc20' else 224
+    assert (cfg.model.test_cfg.crop_size, cfg.model.test_cfg.stride) == (336, stride)
     assert head.logit_scale == 40.0 and head.aggregation.grid_stride == 16
-    assert head.aggregate_on == 'features'
+    assert head.aggregate_on == 'tokens'
+    coarse, cos, negative, splits = TRIDENT_REPO_SETTINGS[dataset]
+    assert head.sam_refine.coarse_threshold == coarse and head.aggregation.cos_factor == cos
+    assert head.refine_negative == negative and head.sam_splits == splits
+    assert head.sam_input == 'original'  # SAM reads the image file, as the repo does
+    assert head.sam_refine_style == 'official'
+    assert cfg.test_dataloader.dataset.classnames_file == (
+        'trident/' + dataset.replace('coco_stuff164k', 'coco_stuff'))
     backbone = cfg.model.backbone
     assert backbone.type.__name__ == 'ProxyCLIPBackbone'
     assert (backbone.proxy.arch, backbone.proxy.pretrained) == ('vit_base_patch16_224', 'dino')
@@ -111,7 +126,7 @@ def test_trident_configs_follow_the_protocol(dataset, short_side):
     assert head.sam_refine.min_area == 225 and head.sam_refine.iou_threshold == 0.8
     background = head.get('background_index') == 0
     assert background == (dataset in ('voc21', 'context60', 'coco_object'))
-    assert tuple(head.sam_refine.get('skip_labels', ())) == ((0,) if background else ())
+    assert tuple(head.sam_refine.get('skip_labels', ())) == ()  # the repo refines class 0 too
     assert 'Trident' in cfg.published_metrics['source']
 
 
@@ -124,7 +139,8 @@ def test_trident_architecture_builds_without_weights():
     model = MODELS.build(cfg.model)
     assert model.head.aggregation.grid_stride == model.backbone.patch_size == 16
     assert model.backbone.clip.patch_size == model.backbone.proxy.patch_size == 16
-    assert model.backbone.embed_dim == 512 and model.head.aggregate_on == 'features'
+    assert model.backbone.embed_dim == 512 and model.head.aggregate_on == 'tokens'
+    assert not model.backbone.project and model.head._project  # raw tokens, projected by the head
     assert model.head.sam.image_size == 1024 and model.head.sam.patch_size == 16
     assert model.head.sam.model.image_encoder.blocks[-1].window_size == 0  # keep_qkv works
 

@@ -13,3 +13,4 @@ model.head.update(logit_scale=100.0, background_index=0)
 model.backbone.update(append_saliency=True)
 test_dataloader.dataset.pipeline[1].update(short_side=448)
 published_metrics = dict(mIoU=34.8, source='Trident README results table (CLIP-DINOiser, OpenCLIP ViT-B/16 laion2b, trained convs); 8-benchmark avg 40.3')
+test_dataloader.dataset.update(classnames_file='clip_dinoiser/coco_object')  # the repo's own class names

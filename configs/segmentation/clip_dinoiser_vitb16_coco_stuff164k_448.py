@@ -11,3 +11,4 @@ with read_base():
 
 model.head.update(logit_scale=100.0)
 published_metrics = dict(mIoU=24.6, source='Trident README results table (CLIP-DINOiser, OpenCLIP ViT-B/16 laion2b, trained convs); 8-benchmark avg 40.3')
+test_dataloader.dataset.update(classnames_file='clip_dinoiser/coco_stuff')  # the repo's own class names

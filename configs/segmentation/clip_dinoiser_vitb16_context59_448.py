@@ -12,3 +12,4 @@ with read_base():
 model.head.update(logit_scale=100.0)
 test_dataloader.dataset.pipeline[1].update(short_side=448)
 published_metrics = dict(mIoU=35.9, source='Trident README results table (CLIP-DINOiser, OpenCLIP ViT-B/16 laion2b, trained convs); 8-benchmark avg 40.3')
+test_dataloader.dataset.update(classnames_file='clip_dinoiser/context59')  # the repo's own class names

@@ -13,3 +13,4 @@ model.head.update(logit_scale=40.0)
 model.test_cfg.update(crop_size=224, stride=112)
 test_dataloader.dataset.pipeline[1].update(short_side=448)
 published_metrics = dict(mIoU=38.1, source='Trident README results table (ProxyCLIP, DINO ViT-B/8 proxy, CLIP ViT-B/16); 8-benchmark avg 42.3')
+test_dataloader.dataset.update(classnames_file='proxyclip/cityscapes')  # the repo's own class names

@@ -12,3 +12,4 @@ with read_base():
 model.head.update(logit_scale=40.0)
 test_dataloader.dataset.pipeline[1].update(short_side=336)
 published_metrics = dict(mIoU=26.5, source='Trident README results table (ProxyCLIP, DINO ViT-B/8 proxy, CLIP ViT-B/16); 8-benchmark avg 42.3')
+test_dataloader.dataset.update(classnames_file='proxyclip/coco_stuff')  # the repo's own class names

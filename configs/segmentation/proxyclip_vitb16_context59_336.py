@@ -11,3 +11,4 @@ with read_base():
 
 model.head.update(logit_scale=40.0)
 published_metrics = dict(mIoU=39.1, source='Trident README results table (ProxyCLIP, DINO ViT-B/8 proxy, CLIP ViT-B/16); 8-benchmark avg 42.3')
+test_dataloader.dataset.update(classnames_file='proxyclip/context59')  # the repo's own class names

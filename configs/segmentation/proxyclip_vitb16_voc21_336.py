@@ -11,3 +11,4 @@ with read_base():
 
 model.head.update(logit_scale=40.0, prob_threshold=0.2, background_index=0)
 published_metrics = dict(mIoU=61.3, source='Trident README results table (ProxyCLIP, DINO ViT-B/8 proxy, CLIP ViT-B/16); 8-benchmark avg 42.3')
+test_dataloader.dataset.update(classnames_file='proxyclip/voc21')  # the repo's own class names

@@ -4,12 +4,21 @@
 # Remaining deviations: docs/refiners.md (Trident section).
 from mmengine.config import read_base
 
+from ovperception.datasets.transforms import ResizeToPatchMultiple
+
 with read_base():
     from .._base_.default_runtime import *
     from .._base_.datasets.cityscapes import *
     from .._base_.models.trident_vitb16 import *
 
 test_dataloader.dataset.pipeline[1].update(short_side=688)
+# CLIP input resized to multiples of 16, at least the window (the repo's preprocess_image):
+test_dataloader.dataset.pipeline.insert(2, dict(type=ResizeToPatchMultiple, multiple=16, min_size=336))
+# The repo's per-dataset settings (configs/cfg_*.py of YuHengsss/Trident):
+model.head.sam_refine.update(coarse_threshold=0.1)
+model.head.aggregation.update(cos_factor=3.0)
+model.head.update(refine_negative=False, sam_splits=2)  # SAM encodes left and right halves
+test_dataloader.dataset.update(classnames_file='trident/cityscapes')  # the repo's own class names
 published_metrics = dict(
     mIoU=42.9,
     source='Trident README results figure (ViT-B/16 + DINO-B/16 + SAM-B, SAM refinement on)')

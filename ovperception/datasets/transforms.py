@@ -190,6 +190,52 @@ class ResizeShortSide(BaseTransform):
         return _resize_sample(results, new_h, new_w, with_seg=False)
 
 
+def patch_multiple_size(height: int, width: int, multiple: int = 16,
+                        min_size: int = 0) -> tuple[int, int]:
+    """Trident's CLIP input size: unchanged when both sides are multiples of ``multiple``;
+    else the long side goes up to the next multiple, the short side follows the aspect ratio
+    (truncated) and goes up to the next multiple, and both are at least ``min_size``."""
+    if height % multiple == 0 and width % multiple == 0:
+        return height, width
+    longer = max(height, width)
+    target = -(-longer // multiple) * multiple
+    new_h, new_w = int(height * target / longer), int(width * target / longer)
+    new_h, new_w = -(-new_h // multiple) * multiple, -(-new_w // multiple) * multiple
+    return max(new_h, min_size), max(new_w, min_size)
+
+
+@TRANSFORMS.register_module()
+class ResizeToPatchMultiple(BaseTransform):
+    """Test-time resize so that both sides are multiples of the patch size (Trident's
+    ``preprocess_image``; see :func:`patch_multiple_size`), bilinear on float pixels
+    (``align_corners=False``, no rounding: the image becomes float32). Labels stay at the
+    original size.
+
+    Args:
+        multiple: the patch size (16).
+        min_size: lower bound of both sides (Trident: the window size).
+    """
+
+    def __init__(self, multiple: int = 16, min_size: int = 0) -> None:
+        if multiple < 1 or min_size < 0:
+            raise ValueError(f'need multiple >= 1 and min_size >= 0, got {multiple}, {min_size}')
+        self.multiple, self.min_size = int(multiple), int(min_size)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        h, w = img.shape[:2]
+        new_h, new_w = patch_multiple_size(h, w, self.multiple, self.min_size)
+        if (new_h, new_w) != (h, w):
+            pixels = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+            pixels = torch.nn.functional.interpolate(pixels, size=(new_h, new_w),
+                                                     mode='bilinear', align_corners=False)
+            results['img'] = pixels[0].permute(1, 2, 0).numpy()
+            scale = results.get('scale_factor', (1.0, 1.0))
+            results['scale_factor'] = (scale[0] * new_h / h, scale[1] * new_w / w)
+        results['img_shape'] = (new_h, new_w)
+        return results
+
+
 @TRANSFORMS.register_module()
 class RandomResize(BaseTransform):
     """Training resize (mmseg ``RandomResize`` with ``keep_ratio=True``).

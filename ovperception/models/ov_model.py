@@ -157,6 +157,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
         self.head = _build(head)
         if hasattr(self.head, 'bind_image_encoder'):  # heads re-encoding crops (detection)
             self.head.bind_image_encoder(self.encode_crops)
+        if hasattr(self.head, 'bind_backbone'):  # heads finishing the backbone's tokens (Trident)
+            self.head.bind_backbone(self.backbone)
         self.refiners = nn.ModuleList([_build(r) for r in refiners])
         self.template_set = template_set
         self.background_words = tuple(background_words)

@@ -4,7 +4,12 @@
 # the large image, aggregated globally with SAM ViT-B encoder affinities (SAM runs once per
 # image), re-normalised and matched with the text (aggregate_on='features'); the coarse class
 # regions are then refined with SAM box + point prompts.
-# Protocol (Trident): 80 ImageNet templates, 336 crops with stride 224, logit scale 40.
+# Protocol (Trident): 80 ImageNet templates, 336 crops with stride 224, logit scale 40; the repo's
+# rounded normalisation constants, +0.1 bicubic position-embedding resize of CLIP and DINO,
+# proxy-attention mean over all windows of an image (one image per batch, all its windows in one
+# crop batch), aggregation of the raw last-block tokens on SAM's valid grid with SAM's own
+# attention (aggregate_on='tokens'), per-dataset cos factors and coarse thresholds (dataset
+# configs), the repo's class files.
 # Weights (never downloaded by the library):
 #   SAM:  https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth
 #         (another location: --cfg-options model.head.sam.checkpoint=PATH)
@@ -15,22 +20,27 @@ from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.segmentation import TridentHead
 from ovperception.models.refiners import DINOEncoder, ProxyCLIPBackbone, SAMWrapper
+from ovperception.models.refiners.proxyclip import PROXYCLIP_MEAN, PROXYCLIP_STD
 
 model = dict(
     type=OVModel,
-    data_preprocessor=dict(type=OVDataPreprocessor),
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=PROXYCLIP_MEAN, std=PROXYCLIP_STD),
     backbone=dict(
         type=ProxyCLIPBackbone,
         clip=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
-                  model_kwargs=dict(quick_gelu=True)),  # OpenAI weights use QuickGELU
-        proxy=dict(type=DINOEncoder, arch='vit_base_patch16_224', pretrained='dino'),
-        beta=1.2, gamma=3.0, output_grid='proxy', proxy_features='tokens'),
+                  model_kwargs=dict(quick_gelu=True),  # OpenAI weights use QuickGELU
+                  pos_embed_resize='bicubic_offset'),
+        proxy=dict(type=DINOEncoder, arch='vit_base_patch16_224', pretrained='dino',
+                   pos_embed_resize='bicubic_offset'),
+        beta=1.2, gamma=3.0, output_grid='proxy', proxy_features='tokens',
+        pad_multiple=56, padding='centre', similarity_mean='batch', project=False),
     head=dict(
-        type=TridentHead, logit_scale=40.0, prob_threshold=0.0, aggregate_on='features',
+        type=TridentHead, logit_scale=40.0, prob_threshold=0.0, aggregate_on='tokens',
+        sam_splits=1, refine_negative=True, sam_input='original', sam_refine_style='official',
         sam=dict(type=SAMWrapper, model_type='vit_b',
                  checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
         aggregation=dict(grid_stride=16, cos_factor=1.2, cos_cap=0.9),
-        sam_refine=dict(min_area=225, iou_threshold=0.8, num_points=1, coarse_threshold=0.1)),
+        sam_refine=dict(min_area=225, iou_threshold=0.8, num_points=1, coarse_threshold=0.2)),
     template_set='imagenet80',
-    test_cfg=dict(mode='slide', crop_size=336, stride=224, crop_batch_size=16),
+    test_cfg=dict(mode='slide', crop_size=336, stride=224, crop_batch_size=64),
 )

@@ -429,8 +429,8 @@ class OpenCLIPBackbone(BaseModule):
                                        DENSE_MODES[self.dense_mode].keep_residual_ffn)
         return self._vit_project(x[:, 1:], grid)
 
-    def dense_features_with_attention(self, images: Tensor,
-                                      attention_fn: DenseAttentionFn) -> Tensor:
+    def dense_features_with_attention(self, images: Tensor, attention_fn: DenseAttentionFn,
+                                      project: bool = True) -> Tensor:
         """ViT dense features with the last block's attention replaced (no residual, no FFN).
 
         Args:
@@ -440,6 +440,9 @@ class OpenCLIPBackbone(BaseModule):
                 (B, heads, 1 + h*w or h*w, head_dim), or a tuple ``(attended, (h2, w2))`` with
                 (B, heads, 1 + h2*w2 or h2*w2, head_dim) for another output grid (e.g. a
                 DINO grid). A leading class token is dropped.
+
+            project: False returns the raw (B, width, h2, w2) ``out_proj(attended)`` tokens
+                (:meth:`project_patch_tokens` finishes them).
 
         Returns:
             (B, C, h2, w2) features: ``proj(ln_post(out_proj(attended)))`` per patch.
@@ -455,6 +458,8 @@ class OpenCLIPBackbone(BaseModule):
             raise ValueError(f'attention_fn returned {attended.shape[-2]} tokens for grid '
                              f'{tuple(out_grid)} (expected {n} or {n + 1})')
         tokens = block_output_projection(blocks[-1], attended[..., attended.shape[-2] - n:, :])
+        if not project:
+            return tokens_to_map(tokens, tuple(out_grid))
         return self._vit_project(tokens, tuple(out_grid))
 
     def dense_intermediates(self, images: Tensor, indices: list[int]) -> list[Tensor]:

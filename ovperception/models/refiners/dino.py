@@ -29,7 +29,8 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import pad_to_multiple, tokens_to_map
+from ovperception.models.clip.dense_attn import (POS_EMBED_RESIZE_MODES, interpolate_pos_embed,
+                                                 pad_to_multiple, tokens_to_map)
 from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_dict,
                                               file_identity, looks_like_path, read_checkpoint,
                                               unwrap_state_dict)
@@ -198,17 +199,31 @@ class DINOEncoder(nn.Module):
         model_kwargs: overrides for ``timm.create_model`` (tiny test models: ``embed_dim``,
             ``depth``, ``num_heads``, ``img_size``).
         cache_dir: Hugging Face hub cache (default: its default).
+        pos_embed_resize: how the position embedding follows the input grid: ``'timm'``
+            (timm's antialiased bicubic to the exact size) or one of
+            :data:`~ovperception.models.clip.dense_attn.POS_EMBED_RESIZE_MODES`
+            (``'bicubic_offset'`` is the official DINO ``interpolate_pos_encoding``, the
+            +0.1 rule that ProxyCLIP and CLIP-DINOiser run through torch-hub DINO).
     """
 
     def __init__(self, arch: str = 'vit_base_patch16_224', pretrained: str | None = None, *,
-                 model_kwargs: dict | None = None, cache_dir: str | None = None) -> None:
+                 model_kwargs: dict | None = None, cache_dir: str | None = None,
+                 pos_embed_resize: str = 'timm') -> None:
         super().__init__()
+        if pos_embed_resize != 'timm' and pos_embed_resize not in POS_EMBED_RESIZE_MODES:
+            raise ValueError(f"pos_embed_resize must be 'timm' or one of "
+                             f'{POS_EMBED_RESIZE_MODES}, got {pos_embed_resize!r}')
         self.arch = arch
+        self.pos_embed_resize = pos_embed_resize
         path = self._resolve_weights(pretrained, cache_dir)
         kwargs = dict(num_classes=0, dynamic_img_size=True, **(model_kwargs or {}))
         self.model = timm.create_model(arch, pretrained=False, **kwargs)
         if not hasattr(self.model, 'blocks') or not hasattr(self.model, 'patch_embed'):
             raise ValueError(f'{arch!r} is not a timm VisionTransformer')
+        if pos_embed_resize != 'timm' and (self.model.no_embed_class
+                                           or self.model.reg_token is not None):
+            raise ValueError(f'pos_embed_resize={pos_embed_resize!r} needs a ViT whose position '
+                             f'embedding covers the class token and no registers ({arch!r})')
         if path is not None:
             state = read_dino_state_dict(path)
             check_state_dict(self.model.state_dict(), state, arch, path)
@@ -262,8 +277,7 @@ class DINOEncoder(nn.Module):
                             (self.patch_size, self.patch_size))
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         with torch.no_grad():
-            x = model.patch_embed(x)
-            x = model.norm_pre(model.patch_drop(model._pos_embed(x)))
+            x = model.norm_pre(model.patch_drop(self._embed(x)))
             for block in model.blocks[:-1]:
                 x = block(x)
             last = model.blocks[-1]
@@ -273,6 +287,18 @@ class DINOEncoder(nn.Module):
             x = model.norm(last(x))
         patches = tokens_to_map(x[:, self.num_prefix_tokens:], grid)
         return DINOOutput(patches, grid, q, k, v, self.num_prefix_tokens)
+
+    def _embed(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, P + h*w, D) tokens with (resized) position embeddings."""
+        model = self.model
+        x = model.patch_embed(images)
+        if self.pos_embed_resize == 'timm':
+            return model._pos_embed(x)
+        b, h, w, dim = x.shape  # dynamic_img_size: channels-last grid
+        pos = interpolate_pos_embed(model.pos_embed[0], tuple(model.patch_embed.grid_size),
+                                    (h, w), self.num_prefix_tokens, self.pos_embed_resize)
+        x = torch.cat([model.cls_token.expand(b, -1, -1), x.reshape(b, h * w, dim)], dim=1)
+        return model.pos_drop(x + pos[None].to(x.dtype))
 
     def _last_qkv(self, block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(B, heads, T, head_dim) q, k, v of ``block``'s attention on tokens x (B, T, D)."""

@@ -109,6 +109,9 @@ def capture_output(module: nn.Module, batch_first: bool = True) -> Iterator[dict
 
 
 # ------------------------------------------------------------------ backbone
+PADDINGS = ('zero', 'black_stretch')
+
+
 @MODELS.register_module()
 class CLIPDINOiserBackbone(CLIPWrapperBackbone):
     """MaskCLIP dense features refined by CLIP-DINOiser's two light convolutions.
@@ -128,15 +131,22 @@ class CLIPDINOiserBackbone(CLIPWrapperBackbone):
         weights: None (untrained convolutions), or a local file holding them: the official
             release (``last.pt``: ``obj_proj.*``, ``bkg_decoder.*``), a bare state dict of
             ``obj_proj.*`` / ``saliency.*``, or an ovperception training checkpoint.
+        padding: windows whose sides are not multiples of the patch size: ``'zero'`` (zeros
+            after normalisation, i.e. the mean colour, bottom/right; the grid covers the padded
+            window) or ``'black_stretch'`` (official: black pixels bottom/right, and the grid
+            is stretched over the unpadded window when stitched, see :attr:`grid_placement`).
         pretrained: CLIP weights overriding the CLIP config's (``--weights``).
     """
 
     def __init__(self, clip: nn.Module | dict, *, feature_layer: int = -3,
                  proj_channels: int = 256, kernel_size: int = 3, gamma: float = 0.2,
                  append_saliency: bool = False, found_tau: float = 0.3,
-                 weights: str | None = None,
+                 weights: str | None = None, padding: str = 'zero',
                  pretrained: str | None = KEEP_CLIP_WEIGHTS) -> None:
+        if padding not in PADDINGS:
+            raise ValueError(f'padding must be one of {PADDINGS}, got {padding!r}')
         super().__init__(clip, pretrained, method='CLIP-DINOiser')
+        self.padding = padding
         width = int(self.clip.visual.transformer.width)
         self.feature_layer = feature_layer
         self.gamma, self.found_tau = gamma, found_tau
@@ -170,8 +180,31 @@ class CLIPDINOiserBackbone(CLIPWrapperBackbone):
         check_state_dict(expected, renamed, 'CLIP-DINOiser convolutions', path)
         self.load_state_dict(renamed, strict=False)
 
+    @property
+    def grid_placement(self) -> tuple[int | None, bool]:
+        """(stride or None, centred) of each window's grid, read by ``OVModel`` when stitching:
+        ``(patch, False)`` covers the padded window; ``(None, False)`` stretches the grid over
+        the window (``padding='black_stretch'``, the official resize to the crop size)."""
+        return (None, False) if self.padding == 'black_stretch' else (self.patch_size, False)
+
+    def pad_black(self, images: Tensor) -> Tensor:
+        """CLIP-normalised (B, 3, H, W) padded bottom/right to multiples of the patch size with
+        black pixels (0 before normalisation), as the official ``make_input_divisible``."""
+        patch = int(self.clip.patch_size)
+        pad_h, pad_w = -images.shape[-2] % patch, -images.shape[-1] % patch
+        if not (pad_h or pad_w):
+            return images
+        black = [-m / s for m, s in zip(self.clip.mean, self.clip.std)]
+        out = images.new_empty((*images.shape[:2], images.shape[-2] + pad_h,
+                                images.shape[-1] + pad_w))
+        out[:] = torch.tensor(black, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+        out[..., :images.shape[-2], :images.shape[-1]] = images
+        return out
+
     def clip_features(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """One frozen CLIP pass: MaskCLIP features (B, C, h, w), intermediates (B, width, h, w)."""
+        if self.padding == 'black_stretch':
+            images = self.pad_black(images)
         blocks = self.clip.visual.transformer.resblocks
         batch_first = getattr(self.clip.visual.transformer, 'batch_first', True)
         with torch.no_grad(), capture_output(blocks[self.feature_layer].ln_2,

@@ -14,6 +14,12 @@ resampled to the CLIP grid (``output_grid='clip'``). Paper defaults: ``beta=1.2`
 ``mean(S)`` is taken per crop (the paper runs one crop at a time), so batching crops does not
 change the result. Keeping the diagonal only matters when a whole row would be masked
 (a near-constant crop), where the paper's formula has no finite value.
+
+Windows whose sides are not multiples of ``pad_multiple`` (official: 56) are zero-padded,
+centred as in the official code (``padding='centre'``) or bottom/right (``'end'``). The CLIP
+tower then sees the padded window cut to a multiple of its patch size (the official stride-16
+convolution drops that remainder), and the output grid covers the padded window, placed on the
+window by :attr:`ProxyCLIPBackbone.grid_placement`.
 """
 from __future__ import annotations
 
@@ -22,33 +28,45 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import pad_to_multiple
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.registry import MODELS
 
 OUTPUT_GRIDS = ('proxy', 'clip')
+PADDINGS = ('centre', 'end')
+#: The normalisation constants of the official ProxyCLIP data pre-processor (0..255 RGB): CLIP's
+#: statistics rounded to three decimals. Its DINO input is un-normalised with CLIP's exact
+#: statistics and re-normalised with ImageNet's (what :class:`ProxyCLIPBackbone` does).
+PROXYCLIP_MEAN = (122.771, 116.746, 104.094)
+PROXYCLIP_STD = (68.501, 66.632, 70.323)
 PROXY_FEATURES = ('tokens', 'q', 'k', 'v')
 
 
-def proxy_affinity(proxy: Tensor, beta: float = 1.2, gamma: float = 3.0) -> Tensor:
+SIMILARITY_MEANS = ('crop', 'batch')
+
+
+def proxy_affinity(proxy: Tensor, beta: float = 1.2, gamma: float = 3.0,
+                   mean_over: str = 'crop') -> Tensor:
     """ProxyCLIP attention weights from proxy features.
 
     Args:
         proxy: (B, N, D) proxy features (normalised here).
+        mean_over: ``mean(S)`` per ``'crop'`` (ProxyCLIP) or over the whole ``'batch'``
+            (Trident, whose batch is all windows of one image).
 
     Returns:
         (B, N, N) row-stochastic attention.
     """
     feats = F.normalize(proxy.float(), dim=-1)
     sim = feats @ feats.transpose(1, 2)
-    sim = (sim - beta * sim.mean(dim=(1, 2), keepdim=True)) * gamma
+    mean = sim.mean(dim=(1, 2), keepdim=True) if mean_over == 'crop' else sim.mean()
+    sim = (sim - beta * mean) * gamma
     diagonal = torch.eye(sim.shape[-1], dtype=torch.bool, device=sim.device)
     sim = sim.masked_fill((sim < 0) & ~diagonal, float('-inf'))
     return torch.softmax(sim, dim=-1)
 
 
 def proxy_attention(values: Tensor, proxy: Tensor, beta: float = 1.2,
-                    gamma: float = 3.0) -> Tensor:
+                    gamma: float = 3.0, mean_over: str = 'crop') -> Tensor:
     """``A V`` with A = :func:`proxy_affinity` shared across heads.
 
     Args:
@@ -58,8 +76,25 @@ def proxy_attention(values: Tensor, proxy: Tensor, beta: float = 1.2,
     Returns:
         (B, heads, N, head_dim).
     """
-    attn = proxy_affinity(proxy, beta, gamma).to(values.dtype)
+    attn = proxy_affinity(proxy, beta, gamma, mean_over).to(values.dtype)
     return attn[:, None] @ values
+
+
+def pad_window(images: Tensor, multiple: int, centred: bool) -> Tensor:
+    """Zero-pad (B, 3, H, W) up to multiples of ``multiple``: on both sides (the extra pixel of
+    an odd padding at the bottom/right) when ``centred``, else at the bottom/right."""
+    pad_h, pad_w = -images.shape[-2] % multiple, -images.shape[-1] % multiple
+    if not (pad_h or pad_w):
+        return images
+    top, left = (pad_h // 2, pad_w // 2) if centred else (0, 0)
+    return F.pad(images, (left, pad_w - left, top, pad_h - top))
+
+
+def cut_to_patches(images: Tensor, patch: int) -> Tensor:
+    """(B, 3, H, W) cut to the top-left multiples of ``patch`` (a stride-``patch`` patch
+    convolution drops that remainder)."""
+    patch = int(patch)
+    return images[..., :images.shape[-2] // patch * patch, :images.shape[-1] // patch * patch]
 
 
 def resample_tokens(tokens: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:
@@ -89,24 +124,56 @@ class ProxyCLIPBackbone(CLIPWrapperBackbone):
             = DINO patch) or ``'clip'`` (DINO features resampled to the CLIP grid).
         proxy_features: DINO's final-norm output ``'tokens'`` (paper default) or the last
             block's ``'q'`` / ``'k'`` / ``'v'``.
+        pad_multiple: windows are padded to multiples of it (official: 56); None: the least
+            common multiple of both patch sizes. A tower whose patch does not divide it (CLIP
+            /16 or DINO /16 with 56) drops the remainder, as the official patch convolutions
+            do; when CLIP does, only ``output_grid='proxy'`` covers the window.
+        padding: ``'centre'`` (official) or ``'end'`` (bottom/right).
+        similarity_mean: ``mean(S)`` per ``'crop'`` (ProxyCLIP) or over the ``'batch'`` of
+            crops (Trident: all windows of one image; needs ``crop_batch_size`` >= windows per
+            image and one image per batch).
+        project: False returns the raw last-block tokens (B, width, h, w) before CLIP's
+            ``ln_post`` and projection (Trident aggregates them); :meth:`project_tokens`
+            finishes them.
         pretrained: CLIP weights overriding the CLIP config's (``--weights``).
     """
 
     def __init__(self, clip: nn.Module | dict, proxy: nn.Module | dict, *, beta: float = 1.2,
                  gamma: float = 3.0, output_grid: str = 'proxy', proxy_features: str = 'tokens',
+                 pad_multiple: int | None = None, padding: str = 'end',
+                 similarity_mean: str = 'crop', project: bool = True,
                  pretrained: str | None = KEEP_CLIP_WEIGHTS) -> None:
         if output_grid not in OUTPUT_GRIDS:
             raise ValueError(f'output_grid must be one of {OUTPUT_GRIDS}, got {output_grid!r}')
         if proxy_features not in PROXY_FEATURES:
             raise ValueError(f'proxy_features must be one of {PROXY_FEATURES}, '
                              f'got {proxy_features!r}')
+        if padding not in PADDINGS:
+            raise ValueError(f'padding must be one of {PADDINGS}, got {padding!r}')
+        if similarity_mean not in SIMILARITY_MEANS:
+            raise ValueError(f'similarity_mean must be one of {SIMILARITY_MEANS}, '
+                             f'got {similarity_mean!r}')
         super().__init__(clip, pretrained, method='ProxyCLIP')
         self.proxy = proxy if isinstance(proxy, nn.Module) else MODELS.build(proxy)
         self.beta, self.gamma = float(beta), float(gamma)
         self.output_grid, self.proxy_features = output_grid, proxy_features
         clip_patch, proxy_patch = int(self.clip.patch_size), int(self.proxy.patch_size)
         self.patch_size = proxy_patch if output_grid == 'proxy' else clip_patch
-        self.pad_multiple = clip_patch * proxy_patch // math.gcd(clip_patch, proxy_patch)
+        self.pad_multiple = (clip_patch * proxy_patch // math.gcd(clip_patch, proxy_patch)
+                             if pad_multiple is None else int(pad_multiple))
+        if self.pad_multiple <= 0:
+            raise ValueError(f'pad_multiple must be positive, got {self.pad_multiple}')
+        if self.pad_multiple % clip_patch and output_grid != 'proxy':
+            raise ValueError(f"pad_multiple {self.pad_multiple} is not a multiple of CLIP's "
+                             f"patch {clip_patch}: only output_grid='proxy' covers the window")
+        self.padding = padding
+        self.similarity_mean, self.project = similarity_mean, bool(project)
+
+    @property
+    def grid_placement(self) -> tuple[int, bool]:
+        """(output stride, centred): the output grid covers each window padded up to
+        ``pad_multiple``, centred or bottom/right (read by ``OVModel`` when stitching)."""
+        return self.patch_size, self.padding == 'centre'
 
     def train(self, mode: bool = True) -> ProxyCLIPBackbone:
         """Frozen: always in eval mode."""
@@ -122,9 +189,10 @@ class ProxyCLIPBackbone(CLIPWrapperBackbone):
 
     def dense_features(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) CLIP-normalised crops -> (B, C, h, w), h = ceil(H / patch_size)."""
-        images = pad_to_multiple(images, (self.pad_multiple, self.pad_multiple))
+        images = pad_window(images, self.pad_multiple, self.padding == 'centre')
         with torch.no_grad():
-            proxy, proxy_grid = self.proxy_tokens(images)
+            proxy, proxy_grid = self.proxy_tokens(cut_to_patches(images, self.proxy.patch_size))
+            clip_images = cut_to_patches(images, self.clip.patch_size)
 
             def attend(q: Tensor, k: Tensor, v: Tensor, grid: tuple[int, int]
                        ) -> tuple[Tensor, tuple[int, int]]:
@@ -135,7 +203,12 @@ class ProxyCLIPBackbone(CLIPWrapperBackbone):
                 else:
                     out_grid = grid
                     feats = resample_tokens(proxy[:, None], proxy_grid, grid)[:, 0]
-                return proxy_attention(values, feats, self.beta, self.gamma), out_grid
+                return proxy_attention(values, feats, self.beta, self.gamma,
+                                       self.similarity_mean), out_grid
 
-            return self.clip.dense_features_with_attention(images, attend)
+            return self.clip.dense_features_with_attention(clip_images, attend, self.project)
+
+    def project_tokens(self, maps: Tensor) -> Tensor:
+        """(B, width, h, w) raw tokens (``project=False``) -> ln_post -> proj -> (B, C, h, w)."""
+        return self.clip.project_patch_tokens(maps)
 

@@ -107,12 +107,15 @@ class SAMImageState:
         input_size: (H', W') of the resized image inside the padded ``image_size`` square.
         last_qkv: with ``keep_qkv``, the last encoder block's (3, heads, h', w', head_dim)
             queries, keys and values over the valid (un-padded) token grid; else None.
+        full_qkv: with ``keep_qkv``, the same over the whole padded grid (3, heads, G, G, d)
+            (what :meth:`SAMWrapper.last_block_attention` needs).
     """
 
     embeddings: Tensor
     original_size: tuple[int, int]
     input_size: tuple[int, int]
     last_qkv: Tensor | None = field(default=None, repr=False)
+    full_qkv: Tensor | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -183,6 +186,16 @@ def resized_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     """SAM's ``ResizeLongestSide`` output size: the longest side becomes ``long_side``."""
     scale = long_side / max(height, width)
     return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def resize_like_sam(pixels: Tensor, size: tuple[int, int]) -> Tensor:
+    """(3, H, W) 0..255 RGB -> (3, h, w) resized as the official ``SamPredictor.set_image``
+    does (``ResizeLongestSide.apply_image``): rounded to uint8, PIL bilinear, uint8 result."""
+    from PIL import Image
+    array = pixels.detach().round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    resized = Image.fromarray(array).resize((int(size[1]), int(size[0])), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(resized).copy()).permute(2, 0, 1).to(
+        device=pixels.device, dtype=torch.float32)
 
 
 def image_to_tensor(image: np.ndarray | Tensor) -> Tensor:
@@ -323,8 +336,7 @@ class SAMWrapper(nn.Module):
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
         input_size = resized_size(int(pixels.shape[1]), int(pixels.shape[2]), self.image_size)
-        resized = F.interpolate(pixels[None], size=input_size, mode='bilinear',
-                                align_corners=False, antialias=True).clamp(0, 255)
+        resized = resize_like_sam(pixels, input_size)[None]
         captured: list[Tensor] = []
         hook = (self.model.image_encoder.blocks[-1].attn.qkv.register_forward_hook(
             lambda module, args, output: captured.append(output)) if keep_qkv else None)
@@ -333,15 +345,17 @@ class SAMWrapper(nn.Module):
         finally:
             if hook is not None:
                 hook.remove()
+        full_qkv = self._split_qkv(captured[0], None) if keep_qkv else None
         state = SAMImageState(embeddings=embeddings, original_size=original,
                               input_size=input_size,
                               last_qkv=self._split_qkv(captured[0], input_size) if keep_qkv
-                              else None)
+                              else None, full_qkv=full_qkv)
         self._cached = (key, state)
         return state
 
-    def _split_qkv(self, qkv: Tensor, input_size: tuple[int, int]) -> Tensor:
-        """(1, h, w, 3 * dim) last-block qkv output -> (3, heads, h', w', head_dim) valid part."""
+    def _split_qkv(self, qkv: Tensor, input_size: tuple[int, int] | None) -> Tensor:
+        """(1, h, w, 3 * dim) last-block qkv output -> (3, heads, h', w', head_dim) valid part
+        (the whole grid when ``input_size`` is None)."""
         attention = self.model.image_encoder.blocks[-1].attn
         if self.model.image_encoder.blocks[-1].window_size > 0:
             raise ValueError('keep_qkv needs a global-attention last block (all official sizes '
@@ -349,8 +363,37 @@ class SAMWrapper(nn.Module):
         _, height, width, channels = qkv.shape
         heads = attention.num_heads
         qkv = qkv.reshape(height, width, 3, heads, channels // 3 // heads)
-        valid_h, valid_w = self.valid_grid(input_size)
+        valid_h, valid_w = (height, width) if input_size is None else self.valid_grid(input_size)
         return qkv.permute(2, 3, 0, 1, 4)[:, :, :valid_h, :valid_w].contiguous()
+
+    def last_block_attention(self, state: SAMImageState, grid: tuple[int, int],
+                             head: int) -> Tensor:
+        """One head's softmax attention of the last encoder block, as SAM computes it: over
+        the whole padded grid, with the block's decomposed relative-position terms; then
+        restricted to the rows and columns of the top-left ``grid`` (n = h * w tokens).
+
+        Returns:
+            (n, n) float32 attention (rows no longer sum to one).
+        """
+        from segment_anything.modeling.image_encoder import add_decomposed_rel_pos
+        if state.full_qkv is None:
+            raise ValueError('the SAM state has no last-block qkv: encode with keep_qkv=True')
+        attention = self.model.image_encoder.blocks[-1].attn
+        _, _, size_h, size_w, dim = state.full_qkv.shape
+        q = state.full_qkv[0, head].reshape(1, size_h * size_w, dim).float()
+        k = state.full_qkv[1, head].reshape(1, size_h * size_w, dim).float()
+        logits = (q * attention.scale) @ k.transpose(-2, -1)
+        if attention.use_rel_pos:
+            logits = add_decomposed_rel_pos(logits, q, attention.rel_pos_h.float(),
+                                            attention.rel_pos_w.float(), (size_h, size_w),
+                                            (size_h, size_w))
+        probs = logits.softmax(dim=-1).reshape(size_h, size_w, size_h, size_w)
+        height, width = grid
+        return probs[:height, :width, :height, :width].reshape(height * width, height * width)
+
+    def valid_grid_floor(self, input_size: tuple[int, int]) -> tuple[int, int]:
+        """Token grid ``input_size // patch`` (Trident's valid grid: a partial patch dropped)."""
+        return input_size[0] // self.patch_size, input_size[1] // self.patch_size
 
     def valid_grid(self, input_size: tuple[int, int]) -> tuple[int, int]:
         """Token grid (h', w') covering the resized image (the padding excluded)."""

@@ -12,15 +12,24 @@ values ``v`` resampled to the CLIP token grid (``n`` tokens), for every head ``h
     A_ij   = w_ij / sum_j w_ij                                  (row-normalised)
     S'_i   = sum_j A_ij S_j
 
-The cap keeps ``c_ii = 1`` above the threshold, so no row is empty. ``S`` is any map on the
+The cap keeps ``c_ii = 1`` above the threshold, so no row is empty.
+
+The official Trident (:func:`trident_affinity`, what :class:`~ovperception.models.segmentation.TridentHead`
+uses by default) differs: the attention ``a^h`` is SAM's own (softmax over the whole padded
+64 x 64 grid with the block's relative-position terms, then restricted to the valid grid),
+the threshold is one per query, ``t_i = min(gamma * mean_h mean_j c^h_ij, cap)`` (with
+``refine_negative=False`` a negative ``t_i`` becomes 0.6), and everything lives on SAM's
+valid token grid, onto which the spliced CLIP tokens are resized. ``S`` is any map on the
 CLIP grid: :meth:`SAMAffinityAggregation.aggregate_grid` applies ``A`` to it as it is (Trident:
 the stitched dense CLIP features, C channels, which :class:`~ovperception.models.segmentation.TridentHead`
 then re-normalises and matches with the text), :meth:`SAMAffinityAggregation.aggregate` to
 per-name score maps at the working resolution (averaged onto the grid, aggregated, resized
-back; without Trident's re-normalisation of the aggregated features). The relative-position
-terms of SAM's attention are omitted (they belong to SAM's own 64 x 64 grid).
+back; without Trident's re-normalisation of the aggregated features). This variant omits
+the relative-position terms of SAM's attention (they belong to SAM's own 64 x 64 grid).
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +72,39 @@ def sam_affinity(q: Tensor, k: Tensor, v: Tensor, scale: float, cos_factor: floa
         cosine = values @ values.T
         threshold = (cos_factor * cosine.mean(dim=1, keepdim=True)).clamp(max=cos_cap)
         weights += attention * (cosine > threshold)
+    weights /= heads
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def trident_affinity(attention: Callable[[int], Tensor], values: Tensor,
+                     cos_factor: float = 1.2, cos_cap: float = 0.9,
+                     refine_negative: bool = True) -> Tensor:
+    """Official Trident affinity on SAM's valid grid (see the module docstring).
+
+    Args:
+        attention: ``head -> (n, n)`` SAM attention of that head on the valid grid
+            (:meth:`SAMWrapper.last_block_attention`), requested one head at a time.
+        values: (heads, n, d) SAM values on the valid grid.
+        cos_factor: ``gamma`` (0 keeps every positive cosine).
+        cos_cap: cap of the threshold.
+        refine_negative: False: a negative threshold becomes 0.6 (ADE20K, Cityscapes configs).
+
+    Returns:
+        (n, n) row-normalised affinity.
+    """
+    heads, num, _ = values.shape
+    normalised = F.normalize(values.float(), dim=-1)
+    mean_cosine = values.new_zeros(num, dtype=torch.float32)
+    for head in range(heads):  # one (n, n) head at a time bounds the memory
+        mean_cosine += (normalised[head] @ normalised[head].T).mean(dim=1)
+    threshold = cos_factor * mean_cosine / heads
+    if not refine_negative:
+        threshold = torch.where(threshold < 0.0, torch.full_like(threshold, 0.6), threshold)
+    threshold = threshold.clamp(max=cos_cap)[:, None]
+    weights = values.new_zeros((num, num), dtype=torch.float32)
+    for head in range(heads):
+        cosine = normalised[head] @ normalised[head].T
+        weights += torch.where(cosine > threshold, attention(head).to(weights.device), 0.0)
     weights /= heads
     return weights / weights.sum(dim=1, keepdim=True)
 

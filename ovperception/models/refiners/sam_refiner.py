@@ -20,7 +20,7 @@ For every class present in ``pred_sem_seg`` (ignoring ``ignore_index`` and ``ski
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Sequence
 
 import numpy as np
@@ -325,3 +325,100 @@ class SAMRefiner(nn.Module):
 
     def extra_repr(self) -> str:  # pragma: no cover - cosmetic
         return f'options={self.options}'
+
+
+def _preprocess_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """SAM's ``ResizeLongestSide.get_preprocess_shape``."""
+    scale = long_side / max(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def trident_refinement(labels: Tensor, probs: Tensor, sam: SAMWrapper, state: SAMImageState, *,
+                       coarse_threshold: float = 0.2, min_area: int = 225,
+                       mask_coefficient: float = 0.005,
+                       iou_threshold: float = 0.8) -> tuple[Tensor, Tensor]:
+    """The official Trident SAM refinement (its ``seg_utils.sam_refinement``), written anew.
+
+    At half resolution, pixels whose top probability is below ``coarse_threshold`` are set
+    aside; each class whose probability reaches it is split into 8-connected components of at
+    least ``min_area`` (half-resolution) pixels; each component prompts SAM with its box, the
+    point of its highest class probability and the class's probability map as a mask prompt
+    (``mask_coefficient * p`` where ``p > coarse_threshold``, else 0). Masks whose predicted IoU
+    exceeds ``iou_threshold`` are kept; a class's refined score is the max over its masks of
+    ``sigmoid(SAM logit) * p`` inside their union, the label the argmax over classes (the
+    coarse label where no class has a mask); pixels of rejected components keep ``p`` as
+    their score. As in the official code the mask prompt goes to SAM unbatched, (1, 256, 256),
+    shared by the class's prompts (SAM's mask downscaling then normalises it over rows instead
+    of channels; reproduced, it changes SAM's output).
+
+    Args:
+        labels: (H, W) coarse labels (after the probability threshold).
+        probs: (K, H, W) class probabilities.
+        state: SAM state of the image SAM saw (any size; masks are resized to (H, W)).
+
+    Returns:
+        (H, W) refined labels and (K, H, W) refined scores.
+    """
+    num_classes, height, width = probs.shape
+    down_h, down_w = height // 2, width // 2
+    labels_down = F.interpolate(labels[None, None].float(), size=(down_h, down_w),
+                                mode='nearest')[0, 0].long()
+    probs_down = F.interpolate(probs[None].float(), size=(down_h, down_w), mode='bilinear',
+                               align_corners=False)[0]
+    candidates = range(num_classes)
+    if coarse_threshold > 0:
+        labels_down = labels_down.masked_fill(probs_down.max(dim=0).values < coarse_threshold,
+                                              num_classes)
+    in_frame = replace(state, original_size=state.input_size)
+    box_scale = torch.tensor(_preprocess_shape(down_h, down_w, sam.image_size),
+                             dtype=torch.float32) / torch.tensor([down_h, down_w])
+    prompt_h, prompt_w = _preprocess_shape(height, width, sam.mask_input_size[0])
+    kept_logits, kept_classes, failed = [], [], []
+    for cls in candidates:
+        if float(probs_down[cls].max()) < coarse_threshold:
+            continue
+        ids, areas, boxes = connected_components((labels_down == cls).cpu().numpy())
+        regions = [index for index in range(len(areas)) if areas[index] >= min_area]
+        if not regions:
+            continue
+        masks = torch.from_numpy(np.stack([ids == index + 1 for index in regions]))
+        score = probs_down[cls].cpu()
+        flat = (score[None] * masks).flatten(1).argmax(dim=1)
+        points = torch.stack([flat % down_w, flat // down_w], dim=1).float()
+        box = torch.from_numpy(boxes[regions]).float()
+        scale_xy = box_scale.flip(0)
+        prompt = F.interpolate(probs_down[cls][None, None], size=(prompt_h, prompt_w),
+                               mode='bilinear', align_corners=False)
+        prompt = F.pad(prompt, (0, sam.mask_input_size[1] - prompt_w,
+                                0, sam.mask_input_size[0] - prompt_h))
+        prompt = torch.where(prompt > coarse_threshold, mask_coefficient * prompt, 0.0)
+        low_res, iou = sam._decode(
+            in_frame, (points * scale_xy)[:, None], torch.ones(len(regions), 1),
+            (box.reshape(-1, 2, 2) * scale_xy).reshape(-1, 4),
+            prompt[0], multimask=False)
+        valid = (iou[:, 0] > iou_threshold).cpu()
+        if not bool(valid.all()):
+            failed.append(masks[~valid])
+        if bool(valid.any()):
+            kept_logits.append(low_res[valid.to(low_res.device)])
+            kept_classes += [cls] * int(valid.sum())
+    if not kept_logits:
+        return labels, probs
+    logits = sam.upscale_logits(torch.cat(kept_logits), state)
+    if tuple(logits.shape[-2:]) != (height, width):
+        logits = F.interpolate(logits, size=(height, width), mode='bilinear',
+                               align_corners=False)
+    logits = logits[:, 0].to(probs.device)
+    classes = torch.tensor(kept_classes, device=probs.device)
+    scores = probs.new_zeros((num_classes, height, width))
+    for cls in classes.unique().tolist():
+        mine = classes == cls
+        union = (logits[mine] > sam.mask_threshold).any(dim=0)
+        scores[cls] = (logits[mine].sigmoid() * probs[cls]).max(dim=0).values * union
+    refined = torch.where(scores.sum(dim=0) == 0, labels, scores.argmax(dim=0))
+    if failed:
+        regions = torch.cat(failed).float()[None].to(probs.device)
+        regions = F.interpolate(regions, size=(height, width), mode='nearest')[0]
+        failed_scores = regions.any(dim=0) * probs
+        scores = torch.where(failed_scores > scores, failed_scores, scores)
+    return refined, scores

@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
-from ovperception.models.segmentation.similarity import IGNORE_INDEX, DenseSimilarityHead
 from ovperception.models.inference import map_resized_in_chunks
+from ovperception.models.segmentation.similarity import IGNORE_INDEX, DenseSimilarityHead
+from ovperception.models.stitched import DenseOutput, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -18,51 +20,121 @@ class SaliencyFilteredHead(DenseSimilarityHead):
     """:class:`DenseSimilarityHead` whose features may carry a trailing foreground channel.
 
     With (B, C + 1, h, w) features (e.g. ``CLIPDINOiserBackbone(append_saliency=True)``), the
-    last channel is a foreground probability ``s``; it is passed through ``forward`` as the
-    last output channel, stitched like the scores, and in ``predict`` a pixel becomes background
-    when it is uncertain (top class probability < ``confidence_threshold``) and not salient
-    (``s <= saliency_threshold``). With C channels it behaves exactly like its parent.
+    last channel is a foreground probability ``s``; a location is *filtered* when it is
+    uncertain (top class probability < ``confidence_threshold``) and not salient
+    (``s <= saliency_threshold``). Two placements:
+
+    * ``window_probabilities=True`` (official CLIP-DINOiser): ``forward`` returns each window's
+      per-name probabilities ``softmax(scale * cosine)`` on its token grid, with the
+      background class's probability set to 1.0 at filtered tokens; these probabilities are
+      what is resized to the window and averaged over windows, and the label is their argmax
+      (``prob_threshold`` then applies to the averaged probabilities). Filtering needs
+      ``background_index`` (or background words, whose names take the 1.0).
+    * ``window_probabilities=False``: cosines are stitched, the softmax runs per pixel after
+      stitching, and filtered pixels (tested per pixel on the stitched map) are relabelled
+      ``background_index``.
+
+    With C channels (no foreground channel) nothing is filtered.
 
     Args:
         confidence_threshold: CLIP-DINOiser's delta (0.99).
-        saliency_threshold: foreground probability above which a pixel is salient (0.5).
+        saliency_threshold: foreground probability above which a location is salient (0.5).
+        window_probabilities: see above.
         **kwargs: options of :class:`DenseSimilarityHead`.
     """
 
+    takes_stitched_windows = True  # predict() accepts lazy StitchedWindows
+
     def __init__(self, *, confidence_threshold: float = 0.99, saliency_threshold: float = 0.5,
-                 **kwargs) -> None:
+                 window_probabilities: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
+        if window_probabilities and (self.score_refiner is not None or self.area_threshold > 0):
+            raise ValueError('window_probabilities=True takes neither a score_refiner nor an '
+                             'area_threshold')
         self.confidence_threshold = confidence_threshold
         self.saliency_threshold = saliency_threshold
+        self.window_probabilities = window_probabilities
 
     def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:
-        """(B, C [+1], h, w) -> (B, N [+1], h, w): cosine per name [+ the foreground channel]."""
+        """(B, C [+1], h, w) -> (B, N [+1], h, w): cosine per name [+ the foreground channel],
+        or (B, N, h, w) filtered probabilities per name with ``window_probabilities``."""
         channels = text.embeddings.shape[-1]
-        if feats.shape[1] == channels:
-            return super().forward(feats, text)
-        if feats.shape[1] != channels + 1:
+        if feats.shape[1] not in (channels, channels + 1):
             raise ValueError(f'features have {feats.shape[1]} channels; expected {channels} '
                              f'or {channels + 1} (with a foreground channel)')
         cosine = super().forward(feats[:, :channels], text)
-        return torch.cat([cosine, feats[:, channels:].to(cosine.dtype)], dim=1)
+        if not self.window_probabilities:
+            if feats.shape[1] == channels:
+                return cosine
+            return torch.cat([cosine, feats[:, channels:].to(cosine.dtype)], dim=1)
+        probs = torch.softmax(cosine.float() * self.scale(text), dim=1)
+        if feats.shape[1] == channels:
+            return probs
+        filtered = self._filtered(probs, feats[:, channels].float(), dim=1)  # (B, h, w)
+        background = self._background_names(text).to(probs.device)          # (N,)
+        return probs.masked_fill(filtered[:, None] & background[None, :, None, None], 1.0)
 
-    def predict(self, outputs: list[Tensor], text: TextEmbeddings, data_samples: SampleList,
+    def _background_names(self, text: TextEmbeddings) -> Tensor:
+        """(N,) bool: the names whose probability a filtered token sets to 1.0."""
+        name_to_class = text.name_to_class
+        if self.background_index is not None:
+            return name_to_class == self.background_index
+        if text.vocabulary.has_virtual_background:
+            return name_to_class == text.num_classes
+        raise ValueError('window_probabilities with a foreground channel needs background_index '
+                         '(the background class) or background words')
+
+    def _filtered(self, probs: Tensor, saliency: Tensor, dim: int) -> Tensor:
+        """Uncertain (top probability < delta) and not salient; ``probs`` per name on ``dim``."""
+        confidence = probs.max(dim=dim).values
+        return (confidence < self.confidence_threshold) & (saliency <= self.saliency_threshold)
+
+    def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
+                data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
-        """Labels as the parent's, then uncertain non-salient pixels become background."""
+        """Labels from stitched window probabilities, or the parent's labels then the
+        per-pixel filter (see the class docstring)."""
+        if self.window_probabilities:
+            return self._predict_from_probabilities(outputs, text, data_samples)
         num_names = len(text.name_to_class)
-        has_saliency = [out.shape[0] == num_names + 1 for out in outputs]
-        super().predict([out[:num_names] for out in outputs], text, data_samples, images)
+        maps = [as_stitched(out) for out in outputs]
+        has_saliency = [out.shape[0] == num_names + 1 for out in maps]
+        cosines = [out if not salient else out.dense()[:num_names]
+                   for out, salient in zip(maps, has_saliency)]
+        super().predict(cosines, text, data_samples, images)
         background = IGNORE_INDEX if self.background_index is None else self.background_index
-        for out, salient, sample in zip(outputs, has_saliency, data_samples):
+        for out, salient, sample in zip(maps, has_saliency, data_samples):
             if not salient:
                 continue
             labels = sample.pred_sem_seg.data[0]
-            filtered = map_resized_in_chunks(out.float(), tuple(labels.shape),
-                                             lambda chunk: self._filtered(chunk, text))
+            filtered = map_resized_in_chunks(
+                out.dense().float(), tuple(labels.shape),
+                lambda chunk: self._filtered(self.class_probabilities(chunk[:-1], text),
+                                             chunk[-1], dim=0))
             sample.pred_sem_seg.data[0] = labels.masked_fill(filtered, background)
         return list(data_samples)
 
-    def _filtered(self, chunk: Tensor, text: TextEmbeddings) -> Tensor:
-        """(N + 1, rows, W) -> (rows, W) bool: uncertain and not salient."""
-        confidence = self.class_probabilities(chunk[:-1], text).max(dim=0).values
-        return (confidence < self.confidence_threshold) & (chunk[-1] <= self.saliency_threshold)
+    def _predict_from_probabilities(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
+                                    data_samples: SampleList) -> list[OVDataSample]:
+        """Argmax of the stitched per-name probabilities, resized to ``ori_shape``."""
+        background = IGNORE_INDEX if self.background_index is None else self.background_index
+
+        def to_labels(chunk: Tensor) -> Tensor:                 # (rows, W, N) -> (rows, W)
+            best, names = chunk.float().max(dim=-1)
+            labels = name_to_class[names]
+            if self.prob_threshold > 0:
+                labels = labels.masked_fill(best < self.prob_threshold, background)
+            if text.vocabulary.has_virtual_background:
+                labels = labels.masked_fill(labels == text.num_classes, background)
+            return labels
+
+        for output, sample in zip(outputs, data_samples):
+            stitched = as_stitched(output)
+            name_to_class = text.name_to_class.to(stitched.outputs.device)
+            size = tuple(sample.metainfo.get('ori_shape', stitched.image_size))[:2]
+            sample.pred_sem_seg = PixelData(data=stitched.map_rows(size, to_labels)[None])
+            if self.return_logits:
+                sample.seg_logits = PixelData(
+                    data=text.reduce_synonyms(stitched.dense().float(), dim=0))
+            sample.set_metainfo(dict(label_names=text.class_names))
+        return list(data_samples)

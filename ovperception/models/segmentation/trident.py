@@ -19,30 +19,48 @@ image,
 
    and the (N, gh, gw) result is resized to the working resolution (bilinear, lazily),
 
+   or, ``'tokens'`` (the official code, the default of the Trident configs): the backbone
+   returns the raw last-block tokens before CLIP's final norm and projection
+   (``ProxyCLIPBackbone(project=False)``); they are spliced on the token grid, resized onto
+   SAM's own valid token grid (``input // 16``, of the image resized to multiples of 16),
+   aggregated there with the official affinity
+   (:func:`~ovperception.models.refiners.sam_affinity.trident_affinity`: SAM's attention with
+   its relative-position terms, one threshold per query), projected (``ln_post``, ``proj``),
+   normalised, matched with the text and resized straight to the original size; with
+   ``sam_splits=2`` (Cityscapes) the image and the token grid are cut into left and right
+   halves that SAM encodes separately,
+
 3. labels pixels as :class:`DenseSimilarityHead` does (softmax over names, max over synonyms,
    probability threshold, optional ``score_refiner`` such as PAMR), and
 4. optionally (``sam_refine``) turns the coarse class regions into SAM prompts and merges the
-   SAM masks back (:func:`~ovperception.models.refiners.refine_sem_seg_with_sam`), reusing
-   the encoding of step 1.
+   SAM masks back, reusing the encoding of step 1: the official rule
+   (``sam_refine_style='official'``,
+   :func:`~ovperception.models.refiners.sam_refiner.trident_refinement`) or the generic one
+   (:func:`~ovperception.models.refiners.refine_sem_seg_with_sam`).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from mmengine.structures import PixelData
+from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.segmentation.similarity import DenseSimilarityHead
 from ovperception.models.refiners.sam import SAMImageState, SAMWrapper
-from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation
-from ovperception.models.refiners.sam_refiner import SAMRefineOptions, refine_sem_seg_with_sam
+from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, trident_affinity
+from ovperception.models.refiners.sam_refiner import (SAMRefineOptions, refine_sem_seg_with_sam,
+                                                     trident_refinement)
 from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
+from ovperception.utils.image_io import load_image
 from ovperception.structures import OVDataSample, SampleList
 
-AGGREGATION_LEVELS = ('features', 'scores')
+AGGREGATION_LEVELS = ('features', 'scores', 'tokens')
 
 
 @MODELS.register_module()
@@ -53,8 +71,20 @@ class TridentHead(DenseSimilarityHead):
         sam: a :class:`SAMWrapper` or its config (Trident: ``vit_b``).
         aggregation: options of :class:`SAMAffinityAggregation` (``grid_stride`` = the
             backbone's patch size, ``cos_factor``, ``cos_cap``).
-        aggregate_on: ``'features'`` (Trident: stitched dense features, re-normalised before
-            the text matching) or ``'scores'`` (stitched per-name cosine maps).
+        aggregate_on: ``'tokens'`` (official: raw tokens on SAM's grid, see the module
+            docstring), ``'features'`` (stitched dense features on the CLIP grid,
+            re-normalised before the text matching) or ``'scores'`` (stitched per-name cosine
+            maps).
+        sam_splits: 1, or 2 to encode the left and right halves with SAM separately
+            (official Cityscapes; ``'tokens'`` only).
+        refine_negative: ``'tokens'``: False turns a negative affinity threshold into 0.6.
+        sam_refine_style: ``'official'`` (the repo's refinement:
+            :func:`~ovperception.models.refiners.sam_refiner.trident_refinement`, using
+            ``sam_refine``'s ``coarse_threshold``, ``min_area``, ``iou_threshold``) or
+            ``'generic'`` (:func:`refine_sem_seg_with_sam` with all of ``sam_refine``).
+        sam_input: ``'tokens'``: SAM encodes the ``'original'`` image file of the sample
+            (``img_path``, as the official code; the working image when there is no file) or
+            the ``'working'`` image.
         sam_refine: options of :class:`SAMRefineOptions`, or None to skip the refinement.
         **kwargs: post-processing options of :class:`DenseSimilarityHead`.
     """
@@ -63,12 +93,27 @@ class TridentHead(DenseSimilarityHead):
 
     def __init__(self, *, sam: SAMWrapper | dict, aggregation: dict | None = None,
                  aggregate_on: str = 'features', sam_refine: dict | None = None,
+                 sam_splits: int = 1, refine_negative: bool = True,
+                 sam_input: str = 'working', sam_refine_style: str = 'generic',
                  **kwargs) -> None:
         if aggregate_on not in AGGREGATION_LEVELS:
             raise ValueError(f'aggregate_on must be one of {AGGREGATION_LEVELS}, '
                              f'got {aggregate_on!r}')
+        if sam_splits not in (1, 2) or (sam_splits == 2 and aggregate_on != 'tokens'):
+            raise ValueError("sam_splits must be 1, or 2 with aggregate_on='tokens'")
+        if sam_input not in ('working', 'original'):
+            raise ValueError(f"sam_input must be 'working' or 'original', got {sam_input!r}")
+        self.sam_input = sam_input
+        if sam_refine_style not in ('generic', 'official'):
+            raise ValueError(f"sam_refine_style must be 'generic' or 'official', "
+                             f'got {sam_refine_style!r}')
+        if sam_refine_style == 'official' and aggregate_on != 'tokens':
+            raise ValueError("sam_refine_style='official' needs aggregate_on='tokens'")
+        self.sam_refine_style = sam_refine_style
         super().__init__(**kwargs)
         self.aggregate_on = aggregate_on
+        self.sam_splits, self.refine_negative = int(sam_splits), bool(refine_negative)
+        self._project: tuple = ()
         self.aggregation = SAMAffinityAggregation(sam=sam, **(aggregation or {}))
         self.refine_options = (SAMRefineOptions.from_kwargs(**sam_refine)
                                if sam_refine is not None else None)
@@ -81,6 +126,11 @@ class TridentHead(DenseSimilarityHead):
     def uses_images(self) -> bool:
         """Always: SAM encodes each image."""
         return True
+
+    def bind_backbone(self, backbone: nn.Module) -> None:
+        """Called by ``OVModel``: keep the backbone's ``project_tokens`` (not as a submodule)."""
+        project = getattr(backbone, 'project_tokens', None)
+        self._project = (project,) if project is not None else ()
 
     def forward(self, feats: Tensor, text: TextEmbeddings) -> Tensor:
         """Window outputs to stitch.
@@ -95,6 +145,8 @@ class TridentHead(DenseSimilarityHead):
         """
         if self.aggregate_on == 'scores':
             return super().forward(feats, text)
+        if self.aggregate_on == 'tokens':
+            return feats
         return F.normalize(self.transform_features(feats), dim=1)
 
     def loss(self, feats: Tensor, text: TextEmbeddings, data_samples: SampleList) -> dict:
@@ -121,6 +173,66 @@ class TridentHead(DenseSimilarityHead):
         size = stitched.image_size
         return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
 
+    def sam_image(self, image: Tensor, sample: OVDataSample | None = None) -> Tensor:
+        """SAM's input before SAM's own resize, as the official code makes it: the image
+        (``sam_input='original'``: the sample's ``img_path`` file when it has one; else the
+        (3, H, W) 0..255 working image) as uint8, resized with OpenCV's bilinear rule to
+        multiples of 16. Returns (3, h, w) float 0..255."""
+        path = sample.metainfo.get('img_path') if sample is not None else None
+        if self.sam_input == 'original' and path:
+            array = load_image(path)
+        else:
+            array = image.detach().round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
+            array = array.cpu().numpy()
+        height, width = array.shape[:2]
+        size = (-(-height // 16) * 16, -(-width // 16) * 16)
+        if (height, width) != size:
+            array = cv2.resize(array, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).to(
+            device=image.device, dtype=torch.float32)
+
+    def aggregated_tokens_cosine(self, stitched: DenseOutput, text: TextEmbeddings,
+                                 sam_image: Tensor, size: tuple[int, int]) -> StitchedWindows:
+        """Official aggregation (``aggregate_on='tokens'``): the (N, vh, vw) cosine on SAM's
+        valid grid, as a lazy map of the image of ``size`` (the original size)."""
+        if not self._project:
+            raise ValueError("aggregate_on='tokens' needs a backbone with project_tokens "
+                             '(ProxyCLIPBackbone(project=False)) bound by OVModel')
+        tokens = as_stitched(stitched).on_grid(self.aggregation.grid_stride).float()
+        pieces = []
+        for part in range(self.sam_splits):
+            image_part = sam_image[..., part * sam_image.shape[-1] // self.sam_splits:
+                                   (part + 1) * sam_image.shape[-1] // self.sam_splits]
+            token_part = tokens[..., part * tokens.shape[-1] // self.sam_splits:
+                                (part + 1) * tokens.shape[-1] // self.sam_splits]
+            state = self.sam.set_image(image_part, keep_qkv=True)
+            grid = self.sam.valid_grid_floor(state.input_size)
+            values = state.full_qkv[2][:, :grid[0], :grid[1]].flatten(1, 2)
+            affinity = trident_affinity(
+                lambda head: self.sam.last_block_attention(state, grid, head), values,
+                self.aggregation.cos_factor, self.aggregation.cos_cap, self.refine_negative)
+            resized = F.interpolate(token_part[None], size=grid, mode='bilinear',
+                                    align_corners=False)
+            pieces.append((resized.flatten(2) @ affinity.T.to(resized.device)).reshape(
+                resized.shape))
+        feats = F.normalize(self._project[0](torch.cat(pieces, dim=-1)), dim=1)[0]
+        embeddings = text.embeddings.to(device=feats.device, dtype=feats.dtype)
+        cosine = torch.einsum('chw,nc->nhw', feats, embeddings)
+        return StitchedWindows(cosine[None], [(0, 0, size[0], size[1])], size)
+
+    def _refine_officially(self, sample: OVDataSample, cosine: StitchedWindows,
+                           text: TextEmbeddings, state: SAMImageState) -> None:
+        """The repo's SAM refinement of ``sample``'s labels (``sam_refine_style='official'``)."""
+        options = self.refine_options
+        probs = self.class_probabilities(cosine.dense().float(), text)
+        labels, scores = trident_refinement(
+            sample.pred_sem_seg.data[0], probs, self.sam, state,
+            coarse_threshold=options.coarse_threshold, min_area=options.min_area,
+            iou_threshold=options.iou_threshold)
+        sample.pred_sem_seg = PixelData(data=labels[None])
+        if self.return_logits:
+            sample.seg_logits = PixelData(data=scores)
+
     def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
                 data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
@@ -135,8 +247,20 @@ class TridentHead(DenseSimilarityHead):
         for output, image, sample in zip(outputs, images, data_samples):
             size = as_stitched(output).image_size
             ori_shape = tuple(sample.metainfo.get('ori_shape', size))[:2]
-            state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
-            cosine = self.aggregated_cosine(output, text, state)
+            if self.aggregate_on == 'tokens':
+                sam_image = self.sam_image(image, sample)
+                cosine = self.aggregated_tokens_cosine(output, text, sam_image, ori_shape)
+                state = None
+                if self.refine_options is not None and self.sam_refine_style == 'official':
+                    super().predict([cosine], text, [sample], images=[image])
+                    self._refine_officially(sample, cosine, text,
+                                            self.sam.set_image(sam_image, keep_qkv=True))
+                    continue
+                if self.refine_options is not None:
+                    state = self.sam.set_image(sam_image, original_size=ori_shape)
+            else:
+                state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
+                cosine = self.aggregated_cosine(output, text, state)
             super().predict([cosine], text, [sample], images=[image])
             if self.refine_options is not None:
                 probs = (sample.seg_logits.data if 'seg_logits' in sample
