@@ -10,7 +10,7 @@ import gradio as gr
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
 from ovperception.webapp.session import AppSession
 from ovperception.webapp.summaries import TABLE_HEADERS
-from ovperception.webapp.tasks import TASKS
+from ovperception.webapp.tasks import CONFIG_ROOT, TASKS
 
 #: How long an idle session keeps its images and files (seconds).
 SESSION_TTL = 3600
@@ -69,9 +69,14 @@ def build_app(service: AnnotationService, upload_root: str | None = None) -> gr.
         session, result = guarded(service.refine, state, class_name)
         return result_outputs(session, result)
 
+    def config_choices(task: str) -> list[tuple[str, str]]:
+        """(label relative to configs/, path) pairs of the task's configs."""
+        return [(os.path.relpath(path, CONFIG_ROOT) if path.startswith(CONFIG_ROOT) else path,
+                 path) for path in service.configs(task)]
+
     def on_task(task):
         spec = TASKS[task]
-        return (gr.update(choices=service.configs(task), value=service.defaults[task]),
+        return (gr.update(choices=config_choices(task), value=service.defaults[task]),
                 gr.update(placeholder=spec.vocabulary_hint),
                 gr.update(visible=task == 'anomaly'))
 
@@ -115,7 +120,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None) -> gr.
                                         placeholder=TASKS['semantic'].vocabulary_hint)
                 task = gr.Radio([(spec.label, key) for key, spec in TASKS.items()],
                                 value='semantic', label='task', elem_id='task')
-                config = gr.Dropdown(service.configs('semantic'),
+                config = gr.Dropdown(config_choices('semantic'),
                                      value=service.defaults['semantic'], label='model config',
                                      allow_custom_value=False)
                 threshold = gr.Number(label='anomaly threshold (optional)', visible=False)
