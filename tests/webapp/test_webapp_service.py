@@ -156,3 +156,13 @@ def test_sessions_are_private_and_removed_on_close(service, tmp_path):
     assert not os.path.exists(first.folder) and os.path.isfile(b.overlay)
     second.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_app_command_line_checks_files_before_building(tmp_path):
+    from tests.scripts import load_script
+    app_script = load_script('demo/app.py')
+    for flag in ('--weights', '--sam-checkpoint'):
+        args = app_script.parse_args(['--config', TINY, flag, str(tmp_path / 'missing.pth')])
+        with pytest.raises(FileNotFoundError, match=flag):
+            app_script.build(args)
+    assert app_script.parse_args([]).device == 'auto'
