@@ -14,6 +14,7 @@ With a detection config (configs/detection/*, --pred-score-thr 0.3), DIR receive
 Counting configs (configs/counting, configs/tiny/count_*) write instead:
     <name>_count.png    density map (or detected points / masks) with the count per class
     <name>_count.json   counts per class, the density grid and the detections
+    counts.csv          one row per image: its count per class and the total
     --exemplars "x1,y1,x2,y2; x1,y1,x2,y2" (pixels of the input image; zero-shot counting
     configs whose head has SAM, e.g. configs/tiny/count_tiny_zeroshot.py) gives example
     boxes of the object, like FSC-147's three exemplars; other configs reject it.
@@ -47,6 +48,7 @@ from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.engine.runner_cli import run_cli
 from ovperception.utils.image_io import ImageReadError
 from ovperception.writers import write_predictions
+from ovperception.writers.counting import COUNT_TABLE_NAME, CountTable
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               'configs', 'segmentation', 'sclip_vitb16_ade20k_336.py')
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.out, exist_ok=True)
     predictor = build_predictor(args)
     predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
-    failures = 0
+    failures, count_table = 0, CountTable()
     for path in tqdm(paths, desc='images', disable=len(paths) == 1):
         try:
             predictor.set_image(path)
@@ -235,9 +237,13 @@ def main(argv: list[str] | None = None) -> int:
                               exemplars, predictor.image_metainfo)))
             written = write_predictions(path, predictor.image, prediction, args.out, paths)
             print(f'{path} -> {", ".join(written)}')
+            count_table.add(path, prediction)
         except ImageReadError as error:
             failures += 1
             print(f'skipped {path}: {error}', file=sys.stderr)
+    if count_table.rows:  # counting configs: every image's counts in one CSV
+        count_table.write(os.path.join(args.out, COUNT_TABLE_NAME), paths)
+        print(f'counts -> {os.path.join(args.out, COUNT_TABLE_NAME)}')
     if failures:
         print(f'{failures} of {len(paths)} images could not be read', file=sys.stderr)
     return 1 if failures else 0

@@ -82,8 +82,10 @@ def test_counting_architectures_build_without_weights(name):
     init_default_scope('ovperception')
     cfg.model.backbone.pretrained = None
     model = MODELS.build(cfg.model)
-    assert model.head.adapter[0].in_channels == model.backbone.embed_dim
-    assert model.head.feature_stride == model.backbone.patch_size
+    # CLIP-EBC: encoder features -> decoder -> learned projection into the joint space
+    assert model.head.projection.out_channels == model.backbone.embed_dim
+    assert model.head.decoder[0].conv1.in_channels == model.backbone.channels
+    assert model.head.feature_stride == model.backbone.patch_size == 16
 
 
 TRIDENT_SHORT_SIDES = dict(voc21=448, voc20=336, context60=576, context59=576, coco_object=448,

@@ -12,3 +12,6 @@ with read_base():
 published_metrics = {'val/MAE': 38.6, 'val/RMSE': 90.3, 'server_test/MAE': 75.8,
                      'server_test/RMSE': 367.3, 'source':
                      'val: PwC listing; test (NWPU server): CLIP-EBC README; unverified here'}
+
+# CLIP-EBC's default 'average' bin anchors (configs/reduction_8.json, truncation 4, nwpu)
+model.head.update(representatives=[0, 1, 2, 3, 4.21931])

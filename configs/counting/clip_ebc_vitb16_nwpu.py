@@ -13,3 +13,6 @@ with read_base():
 published_metrics = {'server_test/MAE': 61.2, 'server_test/RMSE': 278.3, 'source':
                      ('CLIP-EBC README, Jul 2024, ViT-B/16 with VPT (arXiv v3 abstract: '
                       '58.2 / 268.5); unverified here')}
+
+# CLIP-EBC's default 'average' bin anchors (configs/reduction_8.json, truncation 4, nwpu)
+model.head.update(representatives=[0, 1, 2, 3, 4.21931])

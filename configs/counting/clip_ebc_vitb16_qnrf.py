@@ -11,3 +11,6 @@ with read_base():
 
 published_metrics = {'source': 'no UCF-QNRF number in our reference; see the CLIP-EBC '
                                 'paper'}
+
+# CLIP-EBC's default 'average' bin anchors (configs/reduction_8.json, truncation 4, qnrf)
+model.head.update(representatives=[0, 1, 2, 3, 4.21937])

@@ -12,3 +12,6 @@ with read_base():
 published_metrics = {'test/MAE': 55.0, 'source':
                      ('CLIP-EBC arXiv v1 abstract (CLIP backbone not stated there, RMSE not '
                       'reported); unverified here')}
+
+# CLIP-EBC's default 'average' bin anchors (configs/reduction_8.json, truncation 4, sha)
+model.head.update(representatives=[0, 1, 2, 3, 4.29992])

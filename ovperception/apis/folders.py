@@ -11,8 +11,9 @@ from ovperception.structures import OVDataSample
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-def find_images(path: str) -> list[str]:
-    """One image path, or every image below a folder (sorted, hidden files skipped)."""
+def find_images(path: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[str]:
+    """One image path, or every file below a folder whose name ends with one of
+    ``suffixes`` (default: images; sorted, hidden files skipped)."""
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
@@ -21,9 +22,9 @@ def find_images(path: str) -> list[str]:
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
         found.extend(os.path.join(root, f) for f in sorted(files)
-                     if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith('.'))
+                     if f.lower().endswith(tuple(suffixes)) and not f.startswith('.'))
     if not found:
-        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) found in {path!r}')
+        raise FileNotFoundError(f'no images ({", ".join(suffixes)}) found in {path!r}')
     return found
 
 

@@ -63,7 +63,7 @@ def best_count_threshold(scores: Sequence[np.ndarray], gt: Sequence[float],
         ``(threshold, MAE at it)``; the lowest threshold wins ties.
     """
     thresholds = np.arange(0.0, 1.0, 0.01) if thresholds is None else np.asarray(thresholds)
-    counts = np.array([[np.sum(np.asarray(s) >= t) for t in thresholds] for s in scores])
+    counts = np.array([[np.sum(np.asarray(s) > t) for t in thresholds] for s in scores])
     mae = np.abs(counts - np.asarray(gt, np.float64)[:, None]).mean(0)
     best = int(np.argmin(mae))
     return float(thresholds[best]), float(mae[best])

@@ -1,9 +1,10 @@
 """Canvas primitives shared by the overlay functions: image normalisation,
-ASCII-safe text with cv2 Hershey fonts, panel stacking, titles and legends.
+text, panel stacking, titles and legends.
 
-All images are RGB ``uint8`` arrays of shape (H, W, 3). Text is drawn with
-``cv2.putText`` so no font file is needed; cv2 fonts only cover ASCII, so every
-string goes through :func:`ascii_text` first.
+All images are RGB ``uint8`` arrays of shape (H, W, 3). ASCII text is drawn with
+``cv2.putText`` (Hershey fonts, no font file); any other text (Chinese class names,
+emoji, accents) with TrueType fonts from the dependencies (``fonts.py``: matplotlib's
+DejaVu Sans, then CJK fonts), at the same line height, so names are never ``?``.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+
+from . import fonts
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 ELLIPSIS = '...'
@@ -69,6 +72,25 @@ def ascii_text(text: object) -> str:
     return ''.join(chars).strip()
 
 
+def display_text(text: object) -> str:
+    """``text`` as one drawable line: control characters (newlines, tabs) become spaces,
+    characters that no available font has become ``?`` (named in a warning)."""
+    line = ''.join(' ' if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(text)).strip()
+    return line if line.isascii() else fonts.drawable_text(line)
+
+
+def _is_ascii(text: str) -> bool:
+    return text.isascii()
+
+
+def _truetype_size(scale: float, thickness: int) -> int:
+    """TrueType pixel size (em) that sits with cv2's text at ``scale``: 1.1 x cv2's cap
+    height, so Latin runs are about as wide as Hershey's (DejaVu Sans is wider per em)
+    and CJK glyphs about as tall as cv2's capitals."""
+    (_, cap_height), _ = cv2.getTextSize('H', FONT, scale, thickness)
+    return max(8, int(round(cap_height * 1.1)))
+
+
 def font_scale_for(height: int, width: int) -> tuple[float, int]:
     """Pick a legible cv2 font scale and stroke thickness for a canvas size.
 
@@ -80,14 +102,18 @@ def font_scale_for(height: int, width: int) -> tuple[float, int]:
 
 
 def text_size(text: str, scale: float, thickness: int) -> tuple[int, int, int]:
-    """Return (width, height, baseline) in pixels of ``text`` (already ASCII)."""
-    (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
-    return w, h, baseline
+    """Return (width, height, baseline) in pixels of ``text``; non-ASCII text has the
+    height and baseline of ASCII text at this scale and its TrueType width."""
+    if _is_ascii(text):
+        (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
+        return w, h, baseline
+    (_, h), baseline = cv2.getTextSize('Ag', FONT, scale, thickness)
+    return fonts.text_width(text, _truetype_size(scale, thickness)), h, baseline
 
 
 def fit_text(text: object, max_width: int, scale: float, thickness: int) -> str:
-    """ASCII-fy ``text`` and truncate it with ``'...'`` to fit ``max_width`` pixels."""
-    text = ascii_text(text)
+    """One-line ``text`` truncated with ``'...'`` to fit ``max_width`` pixels."""
+    text = display_text(text)
     if text_size(text, scale, thickness)[0] <= max_width:
         return text
     lo, hi = 0, len(text)
@@ -105,11 +131,11 @@ def fit_text(text: object, max_width: int, scale: float, thickness: int) -> str:
 def put_text(img: np.ndarray, text: str, x: int, y: int, scale: float, thickness: int,
              color: Color = TEXT_COLOR, background: Color | None = None,
              pad: int = 2) -> tuple[int, int]:
-    """Draw ASCII text in place with its box's top-left corner at (x, y).
+    """Draw text in place with its box's top-left corner at (x, y) (TrueType when not ASCII).
 
     Args:
         img: (H, W, 3) uint8 canvas, modified in place.
-        text: the text (made ASCII here).
+        text: the text (made one line here).
         x, y: top-left corner of the text box in pixels.
         scale, thickness: cv2 font scale and stroke thickness.
         color: RGB text colour.
@@ -119,12 +145,17 @@ def put_text(img: np.ndarray, text: str, x: int, y: int, scale: float, thickness
     Returns:
         (width, height) of the drawn box including padding.
     """
-    text = ascii_text(text)
+    text = display_text(text)
     w, h, base = text_size(text, scale, thickness)
     box_w, box_h = w + 2 * pad, h + base + 2 * pad
     if background is not None:
         cv2.rectangle(img, (x, y), (x + box_w - 1, y + box_h - 1), background, -1)
-    cv2.putText(img, text, (x + pad, y + pad + h), FONT, scale, color, thickness, cv2.LINE_AA)
+    if _is_ascii(text):
+        cv2.putText(img, text, (x + pad, y + pad + h), FONT, scale, color, thickness,
+                    cv2.LINE_AA)
+    else:
+        fonts.draw_text(img, text, x + pad, y + pad + h, _truetype_size(scale, thickness),
+                        color)
     return box_w, box_h
 
 
@@ -198,7 +229,8 @@ def render_legend(entries: Sequence[tuple[Color, str, str]], extent: int, side: 
     Returns:
         (h, w, 3) uint8 panel with a white background.
     """
-    rows = [(tuple(int(c) for c in col), ascii_text(n), ascii_text(v)) for col, n, v in entries]
+    rows = [(tuple(int(c) for c in col), display_text(n), display_text(v))
+            for col, n, v in entries]
     if len(rows) > max_entries:
         extra = len(rows) - (max_entries - 1)
         rows = rows[:max_entries - 1] + [(BACKGROUND, f'+{extra} more', '')]

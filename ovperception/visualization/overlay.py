@@ -5,8 +5,8 @@ Every function takes an RGB ``uint8`` image (H, W, 3) and returns a new RGB
 side is below ``min_size`` are first upscaled by an integer factor (nearest
 neighbour) so that overlays, text and legends stay legible on tiny inputs;
 coordinates (boxes, points) are given in the input image's pixels and scaled
-along. Text uses cv2's ASCII Hershey fonts: names are made ASCII and truncated
-with ``'...'``.
+along. Text uses cv2's Hershey fonts for ASCII and TrueType fonts (canvas.py,
+fonts.py) for any other Unicode name; long names are truncated with ``'...'``.
 """
 from __future__ import annotations
 

@@ -1,14 +1,18 @@
-"""Writer for counting: density / detection overlay with the count, and a JSON record."""
+"""Writers for counting: density / detection overlay with the count, a JSON record per
+image, and :class:`CountTable`, one CSV of the per-image counts of a whole run."""
 from __future__ import annotations
 
+import csv
+import io
 import os
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from ovperception.structures import OVDataSample
 from ovperception.utils.annotations import mask_to_rle, to_numpy
-from ovperception.utils.atomic import atomic_save_image, atomic_write_json
+from ovperception.utils.atomic import (atomic_save_image, atomic_write_bytes, atomic_write_json,
+                                       ensure_not_input)
 from ovperception.visualization import draw_count, draw_instances
 from ovperception.writers.registry import register_writer
 
@@ -89,3 +93,42 @@ def write_count(targets: dict[str, str], image: np.ndarray, sample: OVDataSample
     record['detections'] = detections
     atomic_save_image(targets['_count.png'], overlay)
     atomic_write_json(targets['_count.json'], record)
+
+
+#: File name of the per-run count table the demo writes next to the per-image files.
+COUNT_TABLE_NAME = 'counts.csv'
+
+
+class CountTable:
+    """Per-image counts of a run, written as one CSV (``image``, one column per class,
+    ``total``); classes missing for an image are left empty."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, dict[str, float]]] = []
+        self.labels: list[str] = []
+
+    def add(self, source_path: str, sample: OVDataSample) -> bool:
+        """Record the counts of ``sample`` (False, nothing recorded, without ``pred_count``)."""
+        if 'pred_count' not in sample:
+            return False
+        counts = to_numpy(sample.pred_count).astype(np.float64).reshape(-1)
+        names = _label_names(sample, len(counts))
+        self.labels += [name for name in names if name not in self.labels]
+        self.rows.append((os.path.abspath(source_path),
+                          {name: float(count) for name, count in zip(names, counts)}))
+        return True
+
+    def to_csv(self) -> str:
+        """The table as CSV text (counts rounded to 3 decimals, as in the JSON)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator='\n')
+        writer.writerow(['image', *self.labels, 'total'])
+        for path, counts in self.rows:
+            writer.writerow([path, *(round(counts[n], 3) if n in counts else ''
+                                     for n in self.labels), round(sum(counts.values()), 3)])
+        return buffer.getvalue()
+
+    def write(self, path: str, input_paths: Iterable[str] = ()) -> None:
+        """Write the CSV atomically; never over an input file."""
+        ensure_not_input(path, input_paths)
+        atomic_write_bytes(path, self.to_csv().encode('utf-8'))

@@ -64,6 +64,9 @@ def test_best_count_threshold_known_answer():
     assert threshold == 0.5 and mae == 0.0
     threshold, mae = best_count_threshold(scores, [2, 1, 0], thresholds=[0.85, 0.95])
     assert threshold == 0.85 and mae == pytest.approx((1 + 1 + 0) / 3)
+    # PseCo counts scores > thresh: a score equal to a threshold is not counted
+    threshold, mae = best_count_threshold([np.array([0.5])], [0], thresholds=[0.5])
+    assert mae == 0.0
 
 
 def test_metric_sweeps_the_detection_threshold():

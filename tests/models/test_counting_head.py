@@ -10,7 +10,8 @@ import torch
 from ovperception.datasets.counting_transforms import PackCountingInputs
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.models import OVModel
-from ovperception.models.counting.count_bins import (CountBins, bin_averages, pluralize,
+from ovperception.models.counting.count_bins import (CountBins, bin_averages, number_word,
+                                                  pluralize,
                                                   points_to_block_counts)
 from ovperception.models.counting.blockwise_head import BlockwiseCountingHead, block_sum
 from ovperception.models.inference import stitch_windows
@@ -26,6 +27,8 @@ def test_bins_labels_cover_every_count_including_huge_blocks():
     assert bins.labels(counts).tolist() == [0, 1, 2, 2, 3, 3, 3]
     closed = CountBins.build([[0], [1], [2]])  # no open bin: larger counts take the last one
     assert closed.labels(torch.tensor([0, 2, 7])).tolist() == [0, 2, 2]
+    # CLIP-EBC's DACELoss._bin_count: a count in no bin (non-integer, negative) is labelled 0
+    assert bins.labels(torch.tensor([1.5, 2.0, 3.25, 4.0001, -1.0])).tolist() == [0, 2, 0, 0, 0]
     assert bins.representatives == (0.0, 1.0, 2.5, 4.0)
 
 
@@ -52,8 +55,20 @@ def test_prompts_words_numbers_and_plurals():
     bins = CountBins.build([[0], [1], [2], [3, 5], [6, INF]])
     assert bins.prompts('person') == [
         'There is no person.', 'There is one person.', 'There are two people.',
-        'There are between three and five people.', 'There are more than five people.']
+        'There are between three and five people.', 'There are more than six people.']
     assert bins.prompts('box', prompt_type='number')[2] == 'There are 2 boxes.'
+    # CLIP-EBC's format_count, word and number mode, truncation 4 and 19
+    ebc = CountBins.build([[0], [1], [2], [3], [4, INF]])
+    assert ebc.prompts('person') == [
+        'There is no person.', 'There is one person.', 'There are two people.',
+        'There are three people.', 'There are more than four people.']
+    assert ebc.prompts('person', prompt_type='number') == [
+        'There is 0 person.', 'There is 1 person.', 'There are 2 people.',
+        'There are 3 people.', 'There are more than 4 people.']
+    wide = CountBins.build([[v] for v in range(19)] + [[19, INF]])
+    assert wide.prompts('person')[-1] == 'There are more than nineteen people.'
+    assert number_word(21) == 'twenty-one' and number_word(300) == 'three hundred'
+    assert number_word(101) == '101'
     assert [pluralize(n) for n in ('car', 'city', 'sea shells', 'bus', 'red dot')] == [
         'cars', 'cities', 'sea shells', 'buses', 'red dots']
 
@@ -125,8 +140,8 @@ def test_ovmodel_encodes_bin_prompts_once_per_vocabulary():
     assert text.embeddings.shape[0] == 6
     calls = list(model.backbone.text_calls)
     assert calls == [['There is no person.', 'There is one person.',
-                      'There are more than one people.', 'There is no car.',
-                      'There is one car.', 'There are more than one cars.']]
+                      'There are more than two people.', 'There is no car.',
+                      'There is one car.', 'There are more than two cars.']]
     model.encode_vocabulary(['person', 'car; automobile'])
     assert model.backbone.text_calls == calls
     sample = OVDataSample(metainfo=dict(classnames=['person', 'car']))
@@ -153,7 +168,7 @@ def test_loss_with_zero_objects_huge_crowds_and_missing_annotations():
     batch = model.data_preprocessor(dict(inputs=[i['inputs'] for i in items],
                                          data_samples=[i['data_samples'] for i in items]), True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
-    assert set(losses) == {'loss_cls', 'loss_count'}
+    assert set(losses) == {'loss_cls', 'loss_count', 'dm_ot', 'dm_tv', 'dm_count'}
     assert all(torch.isfinite(v) for v in losses.values())
     assert batch['data_samples'][0].gt_count.tolist() == [500.0]
     unlabelled = pack(dict(img=np.zeros((32, 32, 3), np.uint8), classnames=['person']))

@@ -171,3 +171,42 @@ def test_real_tiny_sam_end_to_end_shapes():
     assert out.metainfo['label_names'] == ['red dot']
     with pytest.raises(RuntimeError, match='training-free'):
         model.head.loss(None, None, [])
+
+
+class SquareSAM(nn.Module):
+    """SAM stand-in: one 4 x 4 square mask (inclusive box (x, y, x + 3, y + 3)) per point."""
+
+    device = torch.device('cpu')
+
+    def __init__(self, iou: float) -> None:
+        super().__init__()
+        self.iou = iou
+
+    def predict(self, state, points, point_labels, multimask=True):
+        masks = torch.zeros(len(points), 1, 16, 16, dtype=torch.bool)
+        for index, (x, y) in enumerate(points[:, 0].long().tolist()):
+            masks[index, 0, y:y + 4, x:x + 4] = True
+        ious = torch.full((len(points), 1), self.iou)
+        return SAMMasks(masks=masks, iou_scores=ious, low_res_logits=torch.zeros(0))
+
+
+@pytest.mark.parametrize('min_box_area,kept', [(8.9, 1), (9.0, 0)])
+def test_box_area_is_pseco_box_area_without_plus_one(min_box_area, kept):
+    """PseCo filters ``torchvision.ops.box_area`` of SAM's inclusive boxes: a 4 x 4 mask has
+    box (2, 2, 5, 5) and area 9 (16 with a +1), so ``area > 9`` drops it."""
+    head = ZeroShotCountingHead(sam=SquareSAM(iou=1.0), score_threshold=0.0,
+                                min_box_area=min_box_area, multimask=False)
+    found = head.mask_proposals(None, torch.tensor([[2.0, 2.0]]), torch.ones(16, 16), (16, 16))
+    assert len(found['scores']) == kept
+    if kept:
+        assert found['bboxes'].tolist() == [[2.0, 2.0, 5.0, 5.0]]
+
+
+def test_score_equal_to_the_threshold_is_not_counted():
+    """PseCo counts ``scores > thresh``: a score equal to the threshold is left out."""
+    score_map = torch.full((16, 16), 0.5)
+    for threshold, kept in ((0.5, 0), (0.49, 1)):
+        head = ZeroShotCountingHead(sam=SquareSAM(iou=1.0), score_threshold=threshold,
+                                    min_box_area=1, multimask=False)
+        found = head.mask_proposals(None, torch.tensor([[2.0, 2.0]]), score_map, (16, 16))
+        assert len(found['scores']) == kept

@@ -132,3 +132,67 @@ def test_exemplars_need_a_counting_config_that_takes_them(tmp_path):
         demo.main([str(path), '--vocab', 'red dot', '--config', TINY_EBC,
                    '--exemplars', '1,1,10,10', '--out', str(tmp_path / 'out')])
     assert not (tmp_path / 'out').exists()
+
+
+TINY_CLIP_EBC = os.path.join(ROOT, 'configs', 'tiny', 'count_tiny_clip_ebc.py')
+
+
+def test_an_official_clip_ebc_state_dict_evaluates_through_the_test_tool(tmp_path):
+    """A state dict in the released CLIP-EBC layout (names, shapes from the official
+    constructor) is detected, converted, loaded strictly and evaluated."""
+    import json
+    from pathlib import Path
+
+    from tests.models.test_clip_ebc_parity import GOLDEN, official_weights
+    layout = json.loads((Path(GOLDEN) / 'layout_tiny.json').read_text())['vit_deep']
+    path = tmp_path / 'best_mae.pth'
+    torch.save(official_weights(layout), path)
+    metrics = test_tool.main([TINY_CLIP_EBC, '--work-dir', str(tmp_path / 'test'),
+                              '--weights', str(path)])
+    assert metrics['test/RMSE'] >= metrics['test/MAE'] > 0
+    layout['unexpected.weight'] = [[1], 'float32']
+    torch.save(official_weights(layout), path)
+    with pytest.raises(Exception, match='unexpected.weight'):
+        test_tool.main([TINY_CLIP_EBC, '--work-dir', str(tmp_path / 'bad'),
+                        '--weights', str(path)])
+
+
+def test_demo_on_a_folder_writes_every_count_to_one_csv(tmp_path):
+    """A folder: per-image overlay + JSON, and counts.csv whose rows (read back with the csv
+    module) equal the JSON counts; an unreadable image is skipped, not written."""
+    import csv
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index in range(2):
+        image, _, _ = make_dot_image(index, 0, (64, 64), max_count=10)
+        atomic_save_image(str(folder / f'dots{index}.png'), image)
+    (folder / 'broken.png').write_bytes(b'not an image')
+    out = tmp_path / 'out'
+    code = demo.main([str(folder), '--vocab', 'red dot, blue dot', '--config', TINY_EBC,
+                      '--out', str(out)])
+    assert code == 1  # one image could not be read
+    with open(out / 'counts.csv', newline='') as handle:
+        rows = list(csv.DictReader(handle))
+    assert [os.path.basename(r['image']) for r in rows] == ['dots0.png', 'dots1.png']
+    for row in rows:
+        name = os.path.splitext(os.path.basename(row['image']))[0]
+        record = json.loads((out / f'{name}_count.json').read_text())
+        for entry in record['counts']:
+            assert float(row[entry['label']]) == pytest.approx(entry['count'], abs=1e-3)
+        assert float(row['total']) == pytest.approx(record['total'], abs=2e-3)
+    assert not list(out.glob('.*tmp'))  # atomic: no temporary files left
+
+
+def test_count_table_leaves_missing_classes_empty():
+    from ovperception.structures import OVDataSample
+    from ovperception.writers.counting import CountTable
+    table = CountTable()
+    first = OVDataSample(metainfo=dict(label_names=['cat']))
+    first.pred_count = torch.tensor([2.0])
+    second = OVDataSample(metainfo=dict(label_names=['dog', 'cat']))
+    second.pred_count = torch.tensor([1.5, 0.25])
+    assert table.add('a.png', first) and table.add('b.png', second)
+    assert not table.add('c.png', OVDataSample())
+    lines = table.to_csv().splitlines()
+    assert lines[0] == 'image,cat,dog,total'
+    assert lines[1].endswith(',2.0,,2.0') and lines[2].endswith(',0.25,1.5,1.75')

@@ -25,15 +25,36 @@ EBC_BINS_T4: tuple[tuple[float, ...], ...] = ((0,), (1,), (2,), (3,), (4, INF))
 #: ``truncation=2`` ({0}, {1}, {2+}).
 EBC_BINS_T2: tuple[tuple[float, ...], ...] = ((0,), (1,), (2, INF))
 
-NUMBER_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine',
-                'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen',
-                'seventeen', 'eighteen', 'nineteen', 'twenty')
+_UNITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten',
+          'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen',
+          'eighteen', 'nineteen')
+_TENS = ('', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety')
 
-#: Sentence templates per bin kind; ``{name}`` singular, ``{names}`` plural, ``{n}``,
-#: ``{lo}``, ``{hi}``, ``{below}`` (= lo - 1) numbers (words or digits).
+
+def number_word(value: int) -> str:
+    """English word of 0..99 as CLIP-EBC writes it (``21`` -> ``'twenty-one'``); hundreds
+    ``100, 200, .., 1000`` too; any other number stays digits (CLIP-EBC's ``num2word``)."""
+    if 0 <= value < 20:
+        return _UNITS[value]
+    if 20 <= value < 100:
+        tens, unit = divmod(value, 10)
+        return _TENS[tens] + ('' if unit == 0 else '-' + _UNITS[unit])
+    if value in (100, 200, 300, 400, 500, 600, 700, 800, 900):
+        return _UNITS[value // 100] + ' hundred'
+    return 'one thousand' if value == 1000 else str(value)
+
+
+#: Sentence templates per bin kind in CLIP-EBC's ``'word'`` mode; ``{name}`` singular,
+#: ``{names}`` plural, ``{n}``, ``{lo}``, ``{hi}``, ``{below}`` (= lo - 1) numbers (words or
+#: digits). The open bin ``[lo, inf]`` reads "more than {lo}" as in CLIP-EBC (its
+#: ``{4, 5, ...}`` bin is "There are more than four people.").
 DEFAULT_PROMPTS: dict[str, str] = dict(
     zero='There is no {name}.', one='There is one {name}.', many='There are {n} {names}.',
-    range='There are between {lo} and {hi} {names}.', open='There are more than {below} {names}.')
+    range='There are between {lo} and {hi} {names}.', open='There are more than {lo} {names}.')
+#: CLIP-EBC's ``'number'`` mode writes every count in digits: "There is 0 person.",
+#: "There is 1 person.", "There are 2 people.", "There are more than 4 people.".
+NUMBER_PROMPTS: dict[str, str] = dict(DEFAULT_PROMPTS, zero='There is {n} {name}.',
+                                      one='There is {n} {name}.')
 
 _IRREGULAR_PLURALS = {'person': 'people', 'man': 'men', 'woman': 'women', 'child': 'children',
                       'mouse': 'mice', 'goose': 'geese', 'foot': 'feet', 'tooth': 'teeth',
@@ -62,9 +83,7 @@ def pluralize(name: str) -> str:
 
 
 def _number(value: int, prompt_type: str) -> str:
-    if prompt_type == 'word' and 0 <= value < len(NUMBER_WORDS):
-        return NUMBER_WORDS[value]
-    return str(value)
+    return number_word(value) if prompt_type == 'word' else str(value)
 
 
 @dataclass(frozen=True)
@@ -138,14 +157,21 @@ class CountBins:
         return len(self.lows)
 
     def labels(self, counts: Tensor) -> Tensor:
-        """Bin index of every block count (any shape); counts above the last bin take it.
+        """Bin index of every block count (any shape), as CLIP-EBC's ``DACELoss._bin_count``.
+
+        A count lying in no bin is labelled 0, as in CLIP-EBC: a non-integer count (e.g. a
+        block of a smoothed density map holding 1.5) and a negative one. Integer counts above
+        a closed last bin take the last bin (CLIP-EBC's bins always end open, so this never
+        differs from it there).
 
         Args:
-            counts: non-negative block counts (integers or floats, which are rounded).
+            counts: block counts (floats or integers).
         """
+        counts = counts.float()
         lows = torch.tensor(self.lows, dtype=torch.float32, device=counts.device)
-        rounded = counts.float().round().clamp_min(0)
-        return (torch.bucketize(rounded, lows, right=True) - 1).clamp(0, self.num_bins - 1)
+        labels = (torch.bucketize(counts, lows, right=True) - 1).clamp(0, self.num_bins - 1)
+        in_a_bin = (counts == counts.floor()) & (counts >= 0)
+        return torch.where(in_a_bin, labels, torch.zeros_like(labels))
 
     def expected_count(self, probs: Tensor, dim: int = 1) -> Tensor:
         """``sum_b p_b * r_b`` over ``dim`` (bin probabilities -> expected block count)."""
@@ -160,24 +186,27 @@ class CountBins:
 
         Args:
             name: class name (singular, e.g. ``'person'``).
-            templates: overrides of :data:`DEFAULT_PROMPTS` (keys zero/one/many/range/open).
+            templates: overrides of :data:`DEFAULT_PROMPTS` / :data:`NUMBER_PROMPTS` (keys
+                zero/one/many/range/open).
             prompt_type: ``'word'`` (two) or ``'number'`` (2), as CLIP-EBC's ``prompt_type``.
         """
         if prompt_type not in ('word', 'number'):
             raise ValueError(f"prompt_type must be 'word' or 'number', got {prompt_type!r}")
-        forms = {**DEFAULT_PROMPTS, **(templates or {})}
+        defaults = DEFAULT_PROMPTS if prompt_type == 'word' else NUMBER_PROMPTS
+        forms = {**defaults, **(templates or {})}
         words = dict(name=name, names=pluralize(name))
         sentences = []
         for low, high in zip(self.lows, self.highs):
             num = (lambda v: _number(int(v), prompt_type))
             if math.isinf(high):
-                sentences.append(forms['open'].format(below=num(low - 1), **words))
+                sentences.append(forms['open'].format(lo=num(low), below=num(low - 1),
+                                                      **words))
             elif low != high:
                 sentences.append(forms['range'].format(lo=num(low), hi=num(high), **words))
             elif low == 0:
-                sentences.append(forms['zero'].format(**words))
+                sentences.append(forms['zero'].format(n=num(0), **words))
             elif low == 1:
-                sentences.append(forms['one'].format(**words))
+                sentences.append(forms['one'].format(n=num(1), **words))
             else:
                 sentences.append(forms['many'].format(n=num(low), **words))
         return sentences

@@ -8,9 +8,11 @@
    mask (nested part / whole masks of one object would otherwise survive box NMS).
 3. **Count**: each mask is classified by the mean class probability inside it (CLIP dense
    features pooled in the mask); ``score = class score x SAM IoU`` (PseCo multiplies its
-   classifier score by the IoU). Proposals pass a box-area filter (``min_box_area`` <
-   area < ``max_box_area_ratio`` x image area), score >= ``score_threshold``, and box NMS
-   (IoU ``nms_iou``); the count is the number left.
+   classifier score by the IoU). Proposals pass PseCo's box-area filter (``min_box_area`` <
+   area < ``max_box_area_ratio`` x image area, with ``torchvision.ops.box_area`` of SAM's
+   inclusive boxes, no +1, as PseCo computes it), score > ``score_threshold`` (strictly, as
+   PseCo counts ``scores > thresh``), and box NMS (IoU ``nms_iou``); the count is the number
+   left.
 
 Optional exemplar boxes (FSC-147 few-shot; metainfo ``exemplar_bboxes`` (E, 4) xyxy in
 working-image pixels, as the counting transforms leave them) add a visual cue: the cosine similarity of SAM's image features with the mean
@@ -27,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
-from torchvision.ops import nms
+from torchvision.ops import box_area, nms
 
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.counting.mask_scores import boxes_to_masks, pool_in_masks
@@ -52,9 +54,11 @@ class ZeroShotCountingHead(DenseSimilarityHead):
             larger than that is under-counted (raise it for dense scenes).
         multimask: three SAM masks per point (hierarchical proposals) instead of one.
         point_batch: points sent to SAM at once (bounds memory).
-        score_threshold: minimum final score of a counted object (PseCo tunes it on val).
+        score_threshold: a counted object's final score must exceed it (strictly, as PseCo;
+            PseCo tunes it on val).
         nms_iou: box NMS IoU threshold.
-        min_box_area: proposals with a box area (pixels) at most this are dropped.
+        min_box_area: proposals whose box area (``box_area`` of the inclusive SAM box, as
+            PseCo) is at most this are dropped.
         max_box_area_ratio: proposals covering at least this share of the image are dropped.
         point_box_size: box side (original pixels) around a point when there is no SAM.
         exemplar_weight: weight of the exemplar similarity in the score map (0 ignores
@@ -128,8 +132,8 @@ class ZeroShotCountingHead(DenseSimilarityHead):
                 len(chunk), device=scores.device) * num_masks
             masks, scores = masks[best], scores[best]  # one proposal per point
             boxes = masks_to_boxes(masks)
-            areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
-            keep = ((scores >= self.score_threshold) & (areas > self.min_box_area)
+            areas = box_area(boxes)  # PseCo: torchvision's box_area on SAM's boxes, no +1
+            keep = ((scores > self.score_threshold) & (areas > self.min_box_area)
                     & (areas < self.max_box_area_ratio * height * width)
                     & masks.flatten(1).any(1))
             kept['bboxes'].append(boxes[keep])

@@ -1,0 +1,55 @@
+"""COCO instances: ``annotations.json`` (masks as compressed RLE, exact, holes kept) and
+``annotations_polygons.json`` (masks as outer polygons: holes are NOT kept).
+
+Image ``file_name`` is the record's relative name (mirrors the input folder); ``path`` is
+the absolute image file; video frames carry ``frame_index`` and ``timestamp``.
+Categories are the vocabulary, ``id = class index + 1``; boxes ``[x, y, w, h]``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from ovperception.annotation.formats.files import write_json
+from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+from ovperception.utils.annotations import mask_to_polygons
+
+
+def coco_dataset(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
+                 class_names: Sequence[str], mask_format: str = 'rle') -> dict:
+    """The COCO dict; ``mask_format`` is ``'rle'`` or ``'polygon'``."""
+    images, annotations = [], []
+    for image_id, (record, objs) in enumerate(zip(records, objects), start=1):
+        image = dict(id=image_id, file_name=record.name, path=record.image_path,
+                     height=record.height, width=record.width, source=record.source)
+        if record.frame_index is not None:
+            image.update(frame_index=record.frame_index, timestamp=record.timestamp)
+        image.update(record.extra)
+        images.append(image)
+        for obj in objs:
+            x1, y1, x2, y2 = obj.bbox
+            ann = dict(id=len(annotations) + 1, image_id=image_id, category_id=obj.label + 1,
+                       bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0)
+            if obj.score is not None:
+                ann['score'] = obj.score
+            if obj.has_mask:
+                mask = obj.mask
+                ann['area'] = int(mask.sum())
+                ann['segmentation'] = (obj.rle if mask_format == 'rle'
+                                       else mask_to_polygons(mask))
+            annotations.append(ann)
+    categories = [dict(id=i + 1, name=str(n), supercategory='object')
+                  for i, n in enumerate(class_names)]
+    return dict(info=dict(description='ovperception auto-annotation'), licenses=[],
+                images=images, annotations=annotations, categories=categories)
+
+
+@register_format('coco', 'COCO instances JSON (RLE masks) + a polygon variant')
+def write_coco(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
+               class_names: Sequence[str], out_dir: str) -> list[str]:
+    paths = [os.path.join(out_dir, 'annotations.json'),
+             os.path.join(out_dir, 'annotations_polygons.json')]
+    write_json(paths[0], coco_dataset(records, objects, class_names, 'rle'))
+    write_json(paths[1], coco_dataset(records, objects, class_names, 'polygon'))
+    return paths

@@ -1,0 +1,76 @@
+"""CVAT for images 1.1 XML: ``annotations.xml``.
+
+``<meta><task>`` lists the vocabulary as labels; each ``<image id name width height>``
+(``name`` = the record's relative name) holds a ``<box>`` per object (``xtl ytl xbr ybr``
+in pixels, 2 decimals) and, with a mask, a ``<mask>`` (CVAT's mask RLE: the mask cropped
+to its tight box ``left top width height``, flattened row-major, as alternating run
+lengths starting with background -- exact, holes kept). Shapes carry ``source="auto"``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from ovperception.annotation.formats.files import atomic_write_text
+from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+
+
+def cvat_mask_rle(mask: np.ndarray) -> tuple[list[int], tuple[int, int, int, int]]:
+    """(run lengths starting with background, (left, top, width, height)) of a mask."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return [], (0, 0, 0, 0)
+    top, left = int(rows[0]), int(cols[0])
+    height, width = int(rows[-1]) - top + 1, int(cols[-1]) - left + 1
+    flat = mask[top:top + height, left:left + width].reshape(-1).astype(np.int8)
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.r_[0, changes, flat.size]
+    counts = np.diff(bounds).tolist()
+    if flat[0]:
+        counts = [0] + counts
+    return [int(c) for c in counts], (left, top, width, height)
+
+
+def cvat_xml(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
+             class_names: Sequence[str]) -> str:
+    root = ET.Element('annotations')
+    ET.SubElement(root, 'version').text = '1.1'
+    task = ET.SubElement(ET.SubElement(root, 'meta'), 'task')
+    ET.SubElement(task, 'name').text = 'ovperception auto-annotation'
+    ET.SubElement(task, 'size').text = str(len(records))
+    ET.SubElement(task, 'mode').text = 'annotation'
+    labels = ET.SubElement(task, 'labels')
+    for name in class_names:
+        label = ET.SubElement(labels, 'label')
+        ET.SubElement(label, 'name').text = str(name)
+        ET.SubElement(label, 'type').text = 'any'
+        ET.SubElement(label, 'attributes')
+    for image_id, (record, objs) in enumerate(zip(records, objects)):
+        image = ET.SubElement(root, 'image', id=str(image_id), name=record.name,
+                              width=str(record.width), height=str(record.height))
+        for obj in objs:
+            common = dict(label=str(class_names[obj.label]), source='auto', occluded='0',
+                          z_order='0')
+            x1, y1, x2, y2 = obj.bbox
+            ET.SubElement(image, 'box', **common, xtl=f'{x1:.2f}', ytl=f'{y1:.2f}',
+                          xbr=f'{x2:.2f}', ybr=f'{y2:.2f}')
+            mask = obj.mask if obj.has_mask else None
+            if mask is not None and mask.any():
+                counts, (left, top, width, height) = cvat_mask_rle(mask)
+                ET.SubElement(image, 'mask', **common, rle=', '.join(map(str, counts)),
+                              left=str(left), top=str(top), width=str(width),
+                              height=str(height))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, 'unicode') + '\n'
+
+
+@register_format('cvat', 'CVAT for images 1.1 XML (boxes + RLE masks)')
+def write_cvat(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
+               class_names: Sequence[str], out_dir: str) -> list[str]:
+    path = os.path.join(out_dir, 'annotations.xml')
+    atomic_write_text(path, cvat_xml(records, objects, class_names))
+    return [path]

@@ -1,0 +1,49 @@
+"""File helpers shared by the dataset writers: image links, atomic text files."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+from ovperception.utils.atomic import atomic_write_bytes
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def write_json(path: str, data: object) -> None:
+    """Write JSON-native ``data`` (dicts, lists, str, int, float, bool, None) compactly and
+    atomically as UTF-8 (large datasets: no per-value conversion pass)."""
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, separators=(',', ':')) + '\n')
+
+
+def link_image(source: str, target: str) -> None:
+    """Make ``target`` show the image ``source``: a relative symlink, replaced atomically
+    (a copy where the file system has no symlinks). An up-to-date link is left alone."""
+    source = os.path.abspath(source)
+    directory = os.path.dirname(os.path.abspath(target))
+    os.makedirs(directory, exist_ok=True)
+    relative = os.path.relpath(source, directory)
+    if os.path.islink(target) and os.readlink(target) == relative:
+        return
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix='.link.', suffix='.tmp')
+    os.close(handle)
+    os.unlink(temporary)
+    try:
+        os.symlink(relative, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    try:
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def image_extension(record_name: str) -> str:
+    """The lower-case extension of a record's image (``'.png'`` for video frames)."""
+    return os.path.splitext(record_name)[1].lower() or '.png'

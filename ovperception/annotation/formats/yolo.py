@@ -1,0 +1,73 @@
+"""YOLO (Ultralytics) detect and segment datasets.
+
+``detect/`` and ``segment/`` each hold ``images/<stem>.<ext>`` (relative symlinks to the
+images; flat, unique stems, see ``ImageRecord.flat_stem``), ``labels/<stem>.txt`` and
+``data.yaml`` (``names`` = the vocabulary). Detect rows: ``class cx cy w h``; segment rows:
+``class x1 y1 x2 y2 ...``, all normalised to [0, 1] with 6 decimals. YOLO polygons have no
+holes and one outline per object: a mask is written as its largest outer contour (use COCO
+RLE or the VOC masks for exact masks); objects without a mask are left out of segment/.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import cv2
+import numpy as np
+import yaml
+
+from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
+from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+
+
+def largest_contour(mask: np.ndarray) -> np.ndarray | None:
+    """(K, 2) float pixel-corner polygon of the largest outer contour (None if < 3 points)."""
+    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8),
+                                   cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours = [c.reshape(-1, 2) for c in contours if len(c) >= 3]
+    if not contours:
+        return None
+    return max(contours, key=lambda c: cv2.contourArea(c.astype(np.float32))).astype(float)
+
+
+def detect_line(obj: ObjectAnnotation, width: int, height: int) -> str:
+    x1, y1, x2, y2 = obj.bbox
+    values = [(x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width,
+              (y2 - y1) / height]
+    return ' '.join([str(obj.label)] + [f'{min(max(v, 0.0), 1.0):.6f}' for v in values])
+
+
+def segment_line(obj: ObjectAnnotation, width: int, height: int) -> str | None:
+    polygon = largest_contour(obj.mask) if obj.has_mask else None
+    if polygon is None:
+        return None
+    normalised = (polygon / np.array([width, height], dtype=float)).clip(0.0, 1.0).reshape(-1)
+    return ' '.join([str(obj.label)] + [f'{v:.6f}' for v in normalised])
+
+
+def _data_yaml(class_names: Sequence[str]) -> str:
+    """No ``path``: Ultralytics then resolves ``images`` next to the yaml, so the dataset
+    folder can be moved."""
+    return yaml.safe_dump(dict(train='images', val='images',
+                               names={i: str(n) for i, n in enumerate(class_names)}),
+                          allow_unicode=True, sort_keys=False)
+
+
+@register_format('yolo', 'Ultralytics YOLO detect/ and segment/ txt labels + data.yaml')
+def write_yolo(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
+               class_names: Sequence[str], out_dir: str) -> list[str]:
+    written = []
+    for kind, line_of in (('detect', detect_line), ('segment', segment_line)):
+        root = os.path.join(out_dir, kind)
+        for record, objs in zip(records, objects):
+            link_image(record.image_path, os.path.join(
+                root, 'images', record.flat_stem + image_extension(record.name)))
+            lines = [line_of(obj, record.width, record.height) for obj in objs]
+            label_path = os.path.join(root, 'labels', record.flat_stem + '.txt')
+            atomic_write_text(label_path, ''.join(f'{line}\n' for line in lines if line))
+            written.append(label_path)
+        yaml_path = os.path.join(root, 'data.yaml')
+        atomic_write_text(yaml_path, _data_yaml(class_names))
+        written.append(yaml_path)
+    return written

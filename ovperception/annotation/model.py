@@ -1,0 +1,87 @@
+"""Which task a config performs, the default config of each task, and the predictor."""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from mmengine.config import Config
+
+from ovperception.annotation.predictions import TASKS
+from ovperception.apis import OVPredictor, build_anomaly_predictor, init_model
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: The config used when ``--config`` is not given (relative to the repository root).
+DEFAULT_CONFIGS = {
+    'seg': 'configs/segmentation/sclip_vitb16_ade20k_336.py',
+    'det': 'configs/detection/ovdet_cc_vitb16_ov_coco.py',
+    'panoptic': 'configs/segmentation/fcclip_convnext_large_ade20k_panoptic_640.py',
+    'count': 'configs/counting/pseco_zeroshot_vitb16_fsc147.py',
+    'anomaly': 'configs/anomaly/winclip_vitb16plus_mvtec.py',
+}
+
+
+def _type_name(kind: object) -> str:
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
+    return str(name).split('.')[-1]
+
+
+def config_tasks(cfg: Config) -> tuple[str, ...]:
+    """The tasks a config's model can annotate, its natural task first."""
+    model = _type_name(cfg.model.get('type'))
+    head = _type_name((cfg.model.get('head') or {}).get('type'))
+    if model == 'OVAnomalyModel':
+        return ('anomaly',)
+    if model == 'FCCLIP':
+        return ('panoptic', 'seg', 'det')
+    if head == 'OVDetectionHead':
+        return ('det',)
+    if head in ('BlockwiseCountingHead', 'ZeroShotCountingHead'):
+        return ('count',)
+    return ('seg',)
+
+
+def resolve_config(config: str | None, task: str | None) -> tuple[str, str]:
+    """``(config path, task)`` from the user's ``--config`` / ``--task`` (either may be None).
+
+    Raises:
+        FileNotFoundError: the config does not exist.
+        ValueError: the task is unknown or the config cannot perform it.
+    """
+    if task is not None and task not in TASKS:
+        raise ValueError(f'unknown --task {task!r}; choose one of {", ".join(TASKS)}')
+    if config is None:
+        config = os.path.join(_REPO, DEFAULT_CONFIGS[task or 'seg'])
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    tasks = config_tasks(Config.fromfile(config))
+    if task is None:
+        return config, tasks[0]
+    if task not in tasks:
+        raise ValueError(f'--task {task} does not fit {config}: its model annotates '
+                         f'{", ".join(tasks)}')
+    return config, task
+
+
+def build_predictor(config: str, task: str, weights: str | None, device: str,
+                    vocabulary: Sequence[str], score_threshold: float | None = None,
+                    anomaly_threshold: float | None = None,
+                    cfg_options: dict | None = None) -> OVPredictor:
+    """The predictor of ``config`` set up for annotation with a user vocabulary.
+
+    Segmentation heads trained on a dataset keep no dataset background class or area rule
+    (``background_index=None``, ``area_threshold=0``), as in the demo; detection's
+    ``score_threshold`` is replaced when given.
+    """
+    options = dict(cfg_options or {})
+    if task == 'anomaly':
+        return build_anomaly_predictor(config, weights, device, list(vocabulary),
+                                       anomaly_threshold, cfg_options=options)
+    head = Config.fromfile(config).model.get('head') or {}
+    if task == 'seg':
+        for key, value in (('background_index', None), ('area_threshold', 0.0)):
+            if key in head:
+                options.setdefault(f'model.head.{key}', value)
+    if score_threshold is not None and 'score_threshold' in head:
+        options['model.head.score_threshold'] = score_threshold
+    return OVPredictor(init_model(config, weights, device, cfg_options=options))
