@@ -13,10 +13,13 @@ import threading
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Sequence
 import numpy as np
 import torch
 from mmengine.structures import PixelData
 
+from ovperception.annotation import (DATASET_FORMATS, ImageRecord, sample_to_objects,
+                                     write_dataset)
 from ovperception.apis.anomaly import build_anomaly_predictor, is_anomaly_config
 from ovperception.apis.model import init_model
 from ovperception.apis.options import (applicable_options, detection_options,
@@ -37,6 +40,10 @@ OVERLAY_SUFFIXES = {'semantic': ('_overlay.png',),
                     'panoptic': ('_panoptic_overlay.png', '_overlay.png'),
                     'detection': ('_det_overlay.png',), 'counting': ('_count.png',),
                     'anomaly': ('_anomaly.png',)}
+
+#: The app's tasks by the names ``tools/annotate.py`` gives them.
+ANNOTATION_TASKS = {'semantic': 'seg', 'panoptic': 'panoptic', 'detection': 'det',
+                    'counting': 'count', 'anomaly': 'anomaly'}
 
 #: Largest image the app accepts, in pixels (larger uploads are refused with a message).
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -140,8 +147,10 @@ class AnnotationService:
 
     # -------------------------------------------------------------------- runs
     def run(self, session: AppSession, image_path: str | None, vocabulary: str, task: str,
-            config: str | None = None, anomaly_threshold: float | None = None) -> AppResult:
-        """Predict ``task`` for the image with ``vocabulary`` and write the downloads.
+            config: str | None = None, anomaly_threshold: float | None = None,
+            formats: Sequence[str] | None = None) -> AppResult:
+        """Predict ``task`` for the image with ``vocabulary`` and write the downloads
+        (the demo's files and the dataset ``formats`` of ``tools/annotate.py``).
 
         The image is encoded once per (session, config, pixels): a new vocabulary on the same
         image reuses the encoding.
@@ -152,6 +161,8 @@ class AnnotationService:
         """
         classnames = self._check_vocabulary(vocabulary)
         config = self._check_config(task, config)
+        if formats is not None:
+            session.formats = self._check_formats(formats)
         image, name = self.read_image(image_path)
         predictor = self._predictor(session, config)
         key = image_key(image)
@@ -168,7 +179,8 @@ class AnnotationService:
                 raise UserError(str(error)) from None
         if task == 'anomaly' and anomaly_threshold is not None:
             sample.set_metainfo(dict(anomaly_threshold=float(anomaly_threshold)))
-        session.last = LastResult(task=task, sample=sample, image=image, name=name)
+        session.last = LastResult(task=task, sample=sample, image=image, name=name,
+                                  source=image_path)
         session.prompts.clear()
         session.box_corner = None
         result = self._publish(session)
@@ -177,6 +189,14 @@ class AnnotationService:
                           f'{"features reused" if reused else "encoded"}'
                           + ('' if result.rows else '; nothing found'))
         return result
+
+    @staticmethod
+    def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+        unknown = [name for name in formats if name not in DATASET_FORMATS]
+        if unknown:
+            raise UserError(f'unknown dataset format(s) {unknown}; choose from '
+                            f'{", ".join(DATASET_FORMATS)}')
+        return tuple(dict.fromkeys(formats))
 
     def _check_vocabulary(self, vocabulary: str) -> list[str]:
         if not (vocabulary or '').strip(' ,;'):
@@ -215,16 +235,39 @@ class AnnotationService:
                                     folder, input_paths=[])
         overlay = next((path for suffix in OVERLAY_SUFFIXES[last.task] for path in written
                         if path.endswith(suffix)), written[0])
+        datasets = self._write_datasets(last, session.formats, os.path.join(folder, 'datasets'))
         bundle = os.path.join(folder, os.path.splitext(last.name)[0] + '_annotations.zip')
         with zipfile.ZipFile(bundle + '.part', 'w', zipfile.ZIP_DEFLATED) as archive:
-            for path in written:
-                archive.write(path, os.path.basename(path))
+            for path in written + datasets:
+                archive.write(path, os.path.relpath(path, folder))
         os.replace(bundle + '.part', bundle)
         self._forget_old_runs(session, keep=folder)
         return AppResult(overlay=overlay, rows=summary_rows(last.task, last.sample),
                          message='', files=written + [bundle],
                          regions=result_regions(last.task, last.sample,
                                                         last.image.shape[:2]))
+
+    @staticmethod
+    def _write_datasets(last: LastResult, formats: Sequence[str], out_dir: str) -> list[str]:
+        """The result as one-image datasets in ``formats`` (COCO, YOLO, VOC, Label Studio,
+        CVAT: ``tools/annotate.py``'s writers), with a copy of the image beside them."""
+        if not formats:
+            return []
+        images = os.path.join(out_dir, 'images')
+        os.makedirs(images, exist_ok=True)
+        image_path = os.path.join(images, last.name)
+        shutil.copyfile(last.source, image_path)
+        height, width = last.image.shape[:2]
+        objects, extra = sample_to_objects(last.sample, ANNOTATION_TASKS[last.task],
+                                           (height, width))
+        record = ImageRecord(name=last.name, flat_stem=os.path.splitext(last.name)[0],
+                             image_path=image_path, height=height, width=width,
+                             source=last.name, extra=extra)
+        written = [image_path]
+        for name in formats:
+            written += write_dataset(name, [record], [objects], label_names(last.sample),
+                                     os.path.join(out_dir, name))
+        return written
 
     @staticmethod
     def _forget_old_runs(session: AppSession, keep: str) -> None:

@@ -21,12 +21,14 @@ class LastResult:
         sample: the prediction (fields at the input image's size).
         image: (H, W, 3) uint8 RGB input.
         name: file name of the input (stem of the written files).
+        source: path of the uploaded file (copied into the exported datasets).
     """
 
     task: str
     sample: OVDataSample
     image: np.ndarray
     name: str
+    source: str = ''
 
 
 @dataclass
@@ -43,6 +45,7 @@ class AppSession:
         prompts: SAM prompts clicked so far: (x, y, 1 foreground / 0 background).
         box_corner: first corner of a box being clicked, or None.
         runs: number of runs (each writes into its own sub-folder).
+        formats: dataset formats written with every result (``tools/annotate.py``'s names).
     """
 
     folder: str
@@ -53,6 +56,7 @@ class AppSession:
     prompts: list[tuple[float, float, int]] = field(default_factory=list)
     box_corner: tuple[float, float] | None = None
     runs: int = 0
+    formats: tuple[str, ...] = ('coco',)
 
     @classmethod
     def create(cls, root: str) -> AppSession:

@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from ovperception.annotation import DATASET_FORMATS
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
 from ovperception.webapp.session import AppSession
 from ovperception.webapp.summaries import TABLE_HEADERS
@@ -60,9 +61,10 @@ def build_app(service: AnnotationService, upload_root: str | None = None) -> gr.
                 result.rows, result.files,
                 gr.update(choices=names, value=names[0] if names else None))
 
-    def run(state, image, vocabulary, task, config, threshold):
+    def run(state, image, vocabulary, task, config, threshold, formats):
         session, result = guarded(service.run, state, image, vocabulary, task, config,
-                                  threshold if threshold not in (None, '') else None)
+                                  threshold if threshold not in (None, '') else None,
+                                  list(formats or ()))
         return result_outputs(session, result)
 
     def refine(state, class_name):
@@ -124,6 +126,10 @@ def build_app(service: AnnotationService, upload_root: str | None = None) -> gr.
                                      value=service.defaults['semantic'], label='model config',
                                      allow_custom_value=False)
                 threshold = gr.Number(label='anomaly threshold (optional)', visible=False)
+                formats = gr.CheckboxGroup(
+                    [(f'{name}: {spec.description}', name)
+                     for name, spec in DATASET_FORMATS.items()],
+                    value=['coco'], label='dataset formats in the downloads')
                 run_button = gr.Button('Run', variant='primary', elem_id='run')
             with gr.Column(scale=1):
                 with gr.Tab('overlay'):
@@ -142,7 +148,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None) -> gr.
                     sam_class = gr.Dropdown([], label='class of the clicked object')
                     refine_button = gr.Button('refine with SAM')
         outputs = [state, overlay, regions, status, table, files, sam_class]
-        inputs = [state, image, vocabulary, task, config, threshold]
+        inputs = [state, image, vocabulary, task, config, threshold, formats]
         run_button.click(run, inputs, outputs, api_name='run')
         vocabulary.submit(run, inputs, outputs, api_name=False)
         task.change(on_task, [task], [config, vocabulary, threshold], api_name=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import zipfile
 
 import pytest
 
@@ -14,8 +15,10 @@ from gradio_client import Client, handle_file  # noqa: E402
 SHAPES = 'demo/examples/shapes.png'
 
 
-def run(client: Client, vocabulary: str, task: str = 'semantic', image: str = SHAPES):
-    return client.predict(handle_file(image), vocabulary, task, None, None, api_name='/run')
+def run(client: Client, vocabulary: str, task: str = 'semantic', image: str = SHAPES,
+        formats: tuple[str, ...] = ('coco',)):
+    return client.predict(handle_file(image), vocabulary, task, None, None, list(formats),
+                          api_name='/run')
 
 
 def test_every_task_runs_through_the_api(app_url):
@@ -33,11 +36,16 @@ def test_every_task_runs_through_the_api(app_url):
         for path in files:
             if path.endswith('.json'):
                 json.load(open(path))
-    overlay, regions, status, table, files, classes = run(client, 'red square, green circle')
+    overlay, regions, status, table, files, classes = run(client, 'red square, green circle',
+                                                          formats=('coco', 'yolo'))
     names = [row[0] for row in table['data']]
     assert set(names) <= {'red square', 'green circle', '(unlabelled)'}
     assert classes['choices'] == [['red square', 'red square'], ['green circle', 'green circle']]
     assert any(path.endswith('_labels.png') for path in files)
+    bundle = next(path for path in files if path.endswith('.zip'))
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+    assert 'datasets/coco/annotations.json' in names and 'datasets/yolo/detect/data.yaml' in names
 
 
 def test_errors_are_messages_and_the_server_keeps_serving(app_url, tmp_path):

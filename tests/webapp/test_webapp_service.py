@@ -55,8 +55,9 @@ def test_every_task_runs_and_writes_its_downloads(service, session, task):
     assert os.path.commonpath([result.overlay, session.folder]) == session.folder
     bundle = next(path for path in result.files if path.endswith('.zip'))
     with zipfile.ZipFile(bundle) as archive:
-        assert sorted(archive.namelist()) == sorted(
-            os.path.basename(path) for path in result.files if path != bundle)
+        names = set(archive.namelist())
+    assert {os.path.basename(path) for path in result.files if path != bundle} <= names
+    assert {'datasets/coco/annotations.json', 'datasets/images/shapes.png'} <= names
     for path in result.files:
         if path.endswith('.json'):
             json.load(open(path))
@@ -166,3 +167,26 @@ def test_app_command_line_checks_files_before_building(tmp_path):
         with pytest.raises(FileNotFoundError, match=flag):
             app_script.build(args)
     assert app_script.parse_args([]).device == 'auto'
+
+
+def test_downloads_hold_the_annotate_datasets_read_back_by_pycocotools(service, session):
+    from pycocotools.coco import COCO
+    result = service.run(session, SHAPES, 'red square, green circle, blue triangle', 'semantic',
+                         formats=['coco', 'yolo', 'voc', 'labelstudio', 'cvat'])
+    folder = os.path.dirname(result.overlay)
+    for name in ('coco/annotations.json', 'yolo/detect/data.yaml', 'labelstudio',
+                 'cvat', 'voc', 'images/shapes.png'):
+        assert os.path.exists(os.path.join(folder, 'datasets', name)), name
+    coco = COCO(os.path.join(folder, 'datasets', 'coco', 'annotations.json'))
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == [
+        'red square', 'green circle', 'blue triangle']
+    labels = session.last.sample.pred_sem_seg.data[0].numpy()
+    union = np.zeros(labels.shape, bool)
+    for annotation in coco.loadAnns(coco.getAnnIds()):
+        mask = coco.annToMask(annotation).astype(bool)
+        assert (labels[mask] == annotation['category_id'] - min(coco.getCatIds())).all()
+        union |= mask
+    assert (union == (labels != 255)).all()
+    with pytest.raises(UserError, match='unknown dataset format'):
+        service.run(session, SHAPES, 'red square', 'semantic', formats=['tiff'])
+    assert session.formats == ('coco', 'yolo', 'voc', 'labelstudio', 'cvat')
