@@ -42,6 +42,8 @@ from tqdm import tqdm
 
 from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images, init_model,
                                is_anomaly_config)
+from ovperception.apis.options import (applicable_options, detection_options,
+                                       is_detection_config, segmentation_options)
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.engine.runner_cli import run_cli
@@ -103,39 +105,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _parameters(component_type: object) -> set[str] | None:
-    """Keyword arguments a registered component takes (None: any, it has ``**kwargs``)."""
-    import inspect
-
-    from ovperception.registry import MODELS
-    component = MODELS.get(component_type) if isinstance(component_type, str) else component_type
-    parameters = inspect.signature(component).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return None
-    return set(parameters)
-
-
-def applicable_options(config: str, options: dict, explicit: dict) -> dict:
-    """``options`` without the ``model.*`` / ``model.head.*`` keys the config's model or head
-    does not take (segmentation options on counting heads or FC-CLIP); keys the user gave
-    with ``--cfg-options`` (``explicit``) are always kept, so typos still fail loudly."""
-    model_cfg = Config.fromfile(config).model
-    model_parameters = _parameters(model_cfg.type)
-    head_cfg = model_cfg.get('head')
-    head_parameters = _parameters(head_cfg.type) if head_cfg else set()
-    kept = {}
-    for key, value in options.items():
-        parts = key.split('.')
-        if key in explicit or parts[0] != 'model' or len(parts) < 2:
-            kept[key] = value
-            continue
-        accepted, name = ((head_parameters, parts[2]) if parts[1] == 'head' and len(parts) > 2
-                          else (model_parameters, parts[1]))
-        if accepted is None or name in accepted:
-            kept[key] = value
-    return kept
-
-
 # --- refiners (--refiner NAME): one entry per choice, mapping the CLI to config overrides ---
 def _sam_config(args: argparse.Namespace) -> dict:
     if not args.sam_checkpoint:
@@ -182,24 +151,6 @@ def refiner_options(args: argparse.Namespace) -> dict:
     if checkpoint and 'sam' in (Config.fromfile(args.config).model.get('head') or {}):
         options.update({'model.head.sam.checkpoint': checkpoint,
                         'model.head.sam.model_type': args.sam_model})
-    return options
-
-
-# --- detection configs (head OVDetectionHead): boxes + masks instead of a label map ---
-def is_detection_config(config: str) -> bool:
-    """Whether ``config``'s head is the open-vocabulary detection head."""
-    head_type = (Config.fromfile(config).model.get('head') or {}).get('type')
-    return getattr(head_type, '__name__', str(head_type)).split('.')[-1] == 'OVDetectionHead'
-
-
-def detection_options(args: argparse.Namespace, background: list[str]) -> dict:
-    """Config overrides of a detection config: score threshold; background words if given."""
-    options: dict = {}
-    if background:  # otherwise the config's scene words stay (BIRDet background modelling)
-        options['model.background_words'] = background
-    threshold = args.pred_score_thr if args.pred_score_thr is not None else args.threshold
-    if threshold is not None:
-        options['model.head.score_threshold'] = threshold
     return options
 
 
@@ -268,16 +219,11 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
         options['model.test_cfg.amp_dtype'] = args.amp
     background = [w.strip() for w in args.background_words.split(',') if w.strip()]
     if is_detection_config(args.config):
-        options.update(detection_options(args, background))
+        threshold = args.pred_score_thr if args.pred_score_thr is not None else args.threshold
+        options.update(detection_options(background, threshold))
         model = init_model(args.config, args.weights, args.device, cfg_options=options)
         return OVPredictor(model)
-    options['model.background_words'] = background
-    options['model.head.background_index'] = None
-    options['model.head.area_threshold'] = 0.0
-    if args.threshold is not None:
-        options['model.head.prob_threshold'] = args.threshold
-    if args.template_set:
-        options['model.template_set'] = args.template_set
+    options.update(segmentation_options(background, args.threshold, args.template_set))
     options.update(refiner_options(args))
     # Segmentation options apply only to models/heads that take them (not counting, FC-CLIP).
     options = applicable_options(args.config, options, dict(args.cfg_options or {}))

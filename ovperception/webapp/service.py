@@ -1,0 +1,361 @@
+"""The web app's work, without the web: build models, run a task, inspect, refine with SAM.
+
+:class:`AnnotationService` is shared by every session; models are built once per config and
+kept (at most ``max_models`` at a time), each session keeps its own predictors and image
+encodings in its :class:`~ovperception.webapp.session.AppSession`. User mistakes raise
+:class:`UserError` with a one-line message the page shows; the server keeps serving.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Sequence
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+
+from ovperception.annotation import (DATASET_FORMATS, ImageRecord, sample_to_objects,
+                                     write_dataset)
+from ovperception.apis.anomaly import build_anomaly_predictor, is_anomaly_config
+from ovperception.apis.model import init_model
+from ovperception.apis.options import (applicable_options, detection_options,
+                                       is_detection_config, segmentation_options)
+from ovperception.apis.predictor import OVPredictor
+from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
+                                                 parse_vocabulary_string)
+from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
+from ovperception.utils.image_io import ImageReadError, load_image
+from ovperception.webapp.annotated import Region, result_regions
+from ovperception.webapp.session import AppSession, LastResult, image_key
+from ovperception.webapp.summaries import describe_point, label_names, summary_rows
+from ovperception.webapp.tasks import TASKS, configs_for_task, CONFIG_ROOT
+from ovperception.writers import write_predictions
+
+#: The overlay shown for each task, by the suffix of the file its writer produces.
+OVERLAY_SUFFIXES = {'semantic': ('_overlay.png',),
+                    'panoptic': ('_panoptic_overlay.png', '_overlay.png'),
+                    'detection': ('_det_overlay.png',), 'counting': ('_count.png',),
+                    'anomaly': ('_anomaly.png',)}
+
+#: The app's tasks by the names ``tools/annotate.py`` gives them.
+ANNOTATION_TASKS = {'semantic': 'seg', 'panoptic': 'panoptic', 'detection': 'det',
+                    'counting': 'count', 'anomaly': 'anomaly'}
+
+#: Largest image the app accepts, in pixels (larger uploads are refused with a message).
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+class UserError(ValueError):
+    """A problem with what the user asked for; its message is shown in the page."""
+
+
+@dataclass
+class AppResult:
+    """What one run shows.
+
+    Attributes:
+        overlay: path of the overlay PNG.
+        rows: table rows ``[class, value, detail]``.
+        message: one status line (what ran, whether the image was re-encoded).
+        files: downloadable files (annotations, label PNG, overlay, a zip of all).
+        regions: (mask or box, label) items of the interactive view, at the input's size.
+    """
+
+    overlay: str
+    rows: list[list[str]]
+    message: str
+    files: list[str]
+    regions: list[Region] = field(default_factory=list)
+
+
+class AnnotationService:
+    """Runs the app's tasks for any number of sessions.
+
+    Args:
+        defaults: task -> config path the task starts with.
+        weights: ``--weights`` for every config (None: each config's own ``pretrained``).
+        device: torch device string.
+        sam_checkpoint: SAM weights enabling click refinement (None with ``sam_model='tiny'``
+            gives a random tiny SAM, for tests; None otherwise disables refinement).
+        sam_model: SAM size (``vit_b`` / ``vit_l`` / ``vit_h`` / ``tiny``).
+        max_models: models kept built at once (least recently used ones are dropped).
+        max_pixels: largest accepted image.
+    """
+
+    def __init__(self, defaults: dict[str, str], weights: str | None = None,
+                 device: str = 'cpu', sam_checkpoint: str | None = None,
+                 sam_model: str = 'vit_b', max_models: int = 5,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.defaults = dict(defaults)
+        self.weights, self.device = weights, device
+        self.sam_checkpoint, self.sam_model = sam_checkpoint, sam_model
+        self.max_models, self.max_pixels = int(max_models), int(max_pixels)
+        self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
+        self._lock = threading.RLock()
+        self._sam = None
+
+    # ----------------------------------------------------------------- configs
+    @property
+    def sam_enabled(self) -> bool:
+        return self.sam_checkpoint is not None or self.sam_model == 'tiny'
+
+    def configs(self, task: str) -> list[str]:
+        """Config choices of ``task``: its default first, then the repository's configs."""
+        listed = [os.path.join(CONFIG_ROOT, path) for path in configs_for_task(task)]
+        default = self.defaults[task]
+        return [default] + [path for path in listed
+                            if os.path.abspath(path) != os.path.abspath(default)]
+
+    def _check_config(self, task: str, config: str | None) -> str:
+        if task not in TASKS:
+            raise UserError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
+        config = config or self.defaults[task]
+        if config not in self.configs(task) and os.path.abspath(config) not in {
+                os.path.abspath(c) for c in self.configs(task)}:
+            raise UserError(f'config {config!r} is not offered for {TASKS[task].label}')
+        return config
+
+    # ------------------------------------------------------------------ models
+    def model(self, config: str) -> torch.nn.Module:
+        """The model of ``config``, built on first use (one-line error if weights are missing)."""
+        with self._lock:
+            if config in self._models:
+                self._models.move_to_end(config)
+                return self._models[config]
+            try:
+                model = self._build(config)
+            except (WeightsNotFoundError, CheckpointMismatchError, FileNotFoundError) as error:
+                raise UserError(f'cannot build {os.path.basename(config)}: {error}') from None
+            self._models[config] = model
+            while len(self._models) > self.max_models:
+                self._models.popitem(last=False)
+            return model
+
+    def _build(self, config: str) -> torch.nn.Module:
+        if is_anomaly_config(config):
+            return build_anomaly_predictor(config, self.weights, self.device, ['object']).model
+        if is_detection_config(config):
+            options = detection_options((), None)
+        else:
+            options = dict(segmentation_options(()), **{'model.head.return_logits': True})
+        options = applicable_options(config, options, explicit={})
+        return init_model(config, self.weights, self.device, cfg_options=options)
+
+    # -------------------------------------------------------------------- runs
+    def run(self, session: AppSession, image_path: str | None, vocabulary: str, task: str,
+            config: str | None = None, anomaly_threshold: float | None = None,
+            formats: Sequence[str] | None = None) -> AppResult:
+        """Predict ``task`` for the image with ``vocabulary`` and write the downloads
+        (the demo's files and the dataset ``formats`` of ``tools/annotate.py``).
+
+        The image is encoded once per (session, config, pixels): a new vocabulary on the same
+        image reuses the encoding.
+
+        Raises:
+            UserError: no image, unreadable or too large image, empty or invalid vocabulary,
+                unknown task/config, missing weights.
+        """
+        classnames = self._check_vocabulary(vocabulary)
+        config = self._check_config(task, config)
+        if formats is not None:
+            session.formats = self._check_formats(formats)
+        image, name = self.read_image(image_path)
+        predictor = self._predictor(session, config)
+        key = image_key(image)
+        reused = session.encoded.get(config) == key
+        with self._lock, torch.no_grad():
+            if not reused:
+                predictor.set_image(image)
+                session.encoded[config] = key
+                session.encode_count += 1
+            try:
+                Vocabulary.parse(classnames, predictor.model.background_words)
+                sample = predictor.predict(classnames)
+            except VocabularyError as error:
+                raise UserError(str(error)) from None
+        if task == 'anomaly' and anomaly_threshold is not None:
+            sample.set_metainfo(dict(anomaly_threshold=float(anomaly_threshold)))
+        session.last = LastResult(task=task, sample=sample, image=image, name=name,
+                                  source=image_path)
+        session.prompts.clear()
+        session.box_corner = None
+        result = self._publish(session)
+        result.message = (f'{TASKS[task].label} with {os.path.basename(config)}: '
+                          f'{len(classnames)} class(es); image '
+                          f'{"features reused" if reused else "encoded"}'
+                          + ('' if result.rows else '; nothing found'))
+        return result
+
+    @staticmethod
+    def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+        unknown = [name for name in formats if name not in DATASET_FORMATS]
+        if unknown:
+            raise UserError(f'unknown dataset format(s) {unknown}; choose from '
+                            f'{", ".join(DATASET_FORMATS)}')
+        return tuple(dict.fromkeys(formats))
+
+    def _check_vocabulary(self, vocabulary: str) -> list[str]:
+        if not (vocabulary or '').strip(' ,;'):
+            raise UserError('type at least one class name (comma separated, synonyms with ";")')
+        try:
+            return list(Vocabulary.parse(parse_vocabulary_string(vocabulary)).entries)
+        except VocabularyError as error:
+            raise UserError(str(error)) from None
+
+    def read_image(self, image_path: str | None) -> tuple[np.ndarray, str]:
+        """(H, W, 3) uint8 RGB pixels and file name of an upload; UserError if unreadable."""
+        if not image_path:
+            raise UserError('upload or drop an image first (or pick an example)')
+        try:
+            return load_image(image_path, max_pixels=self.max_pixels), \
+                os.path.basename(image_path)
+        except (ImageReadError, OSError) as error:
+            raise UserError(f'cannot read the image: {error}') from None
+
+    def _predictor(self, session: AppSession, config: str) -> OVPredictor:
+        model = self.model(config)
+        predictor = session.predictors.get(config)
+        if predictor is None or predictor.model is not model:
+            predictor = OVPredictor(model)
+            session.predictors[config] = predictor
+            session.encoded.pop(config, None)
+        return predictor
+
+    def _publish(self, session: AppSession) -> AppResult:
+        """Write the last result's files into a new run folder; the overlay and table."""
+        last = session.last
+        session.runs += 1
+        folder = os.path.join(session.folder, f'run-{session.runs:04d}')
+        os.makedirs(folder)
+        written = write_predictions(os.path.join(folder, last.name), last.image, last.sample,
+                                    folder, input_paths=[])
+        overlay = next((path for suffix in OVERLAY_SUFFIXES[last.task] for path in written
+                        if path.endswith(suffix)), written[0])
+        datasets = self._write_datasets(last, session.formats, os.path.join(folder, 'datasets'))
+        bundle = os.path.join(folder, os.path.splitext(last.name)[0] + '_annotations.zip')
+        with zipfile.ZipFile(bundle + '.part', 'w', zipfile.ZIP_DEFLATED) as archive:
+            for path in written + datasets:
+                archive.write(path, os.path.relpath(path, folder))
+        os.replace(bundle + '.part', bundle)
+        self._forget_old_runs(session, keep=folder)
+        return AppResult(overlay=overlay, rows=summary_rows(last.task, last.sample),
+                         message='', files=written + [bundle],
+                         regions=result_regions(last.task, last.sample,
+                                                        last.image.shape[:2]))
+
+    @staticmethod
+    def _write_datasets(last: LastResult, formats: Sequence[str], out_dir: str) -> list[str]:
+        """The result as one-image datasets in ``formats`` (COCO, YOLO, VOC, Label Studio,
+        CVAT: ``tools/annotate.py``'s writers), with a copy of the image beside them."""
+        if not formats:
+            return []
+        images = os.path.join(out_dir, 'images')
+        os.makedirs(images, exist_ok=True)
+        image_path = os.path.join(images, last.name)
+        shutil.copyfile(last.source, image_path)
+        height, width = last.image.shape[:2]
+        objects, extra = sample_to_objects(last.sample, ANNOTATION_TASKS[last.task],
+                                           (height, width))
+        record = ImageRecord(name=last.name, flat_stem=os.path.splitext(last.name)[0],
+                             image_path=image_path, height=height, width=width,
+                             source=last.name, extra=extra)
+        written = [image_path]
+        for name in formats:
+            written += write_dataset(name, [record], [objects], label_names(last.sample),
+                                     os.path.join(out_dir, name))
+        return written
+
+    @staticmethod
+    def _forget_old_runs(session: AppSession, keep: str) -> None:
+        """Keep only the newest two run folders (the page may still show the previous one)."""
+        runs = sorted(entry for entry in os.listdir(session.folder) if entry.startswith('run-'))
+        for entry in runs[:-2]:
+            if os.path.join(session.folder, entry) != keep:
+                shutil.rmtree(os.path.join(session.folder, entry), ignore_errors=True)
+
+    # ---------------------------------------------------------------- clicks
+    def inspect(self, session: AppSession, x: float, y: float) -> str:
+        """The label (and score) at pixel (x, y) of the current result."""
+        last = self._require_result(session)
+        height, width = last.image.shape[:2]
+        col, row = int(x), int(y)
+        if not (0 <= col < width and 0 <= row < height):
+            raise UserError(f'({col}, {row}) lies outside the {width}x{height} image')
+        return describe_point(last.task, last.sample, col, row)
+
+    def add_prompt(self, session: AppSession, x: float, y: float, mode: str) -> str:
+        """Record a SAM prompt: a foreground/background point, or one corner of a box."""
+        self._require_sam(session)
+        if mode == 'box corner':
+            if session.box_corner is None:
+                session.box_corner = (float(x), float(y))
+                return f'box: first corner ({x:.0f}, {y:.0f}); click the opposite corner'
+            (x0, y0), session.box_corner = session.box_corner, None
+            session.prompts = [p for p in session.prompts if p[2] != 2]
+            session.prompts += [(min(x0, x), min(y0, y), 2), (max(x0, x), max(y0, y), 2)]
+            return f'box ({min(x0, x):.0f}, {min(y0, y):.0f}) - ({max(x0, x):.0f}, ' \
+                   f'{max(y0, y):.0f}); press "refine with SAM"'
+        label = 0 if mode == 'background point' else 1
+        session.prompts.append((float(x), float(y), label))
+        points = sum(1 for p in session.prompts if p[2] != 2)
+        return f'{points} point(s) clicked; press "refine with SAM"'
+
+    def refine(self, session: AppSession, class_name: str) -> AppResult:
+        """Segment the clicked object with SAM and give its mask the class ``class_name``."""
+        last = self._require_sam(session)
+        names = label_names(last.sample)
+        if class_name not in names:
+            raise UserError(f'choose the class of the object ({", ".join(names)})')
+        points = [(x, y, label) for x, y, label in session.prompts if label != 2]
+        corners = [(x, y) for x, y, label in session.prompts if label == 2]
+        if not points and not corners:
+            raise UserError('click points on the object (or two box corners) first')
+        sam = self._sam_model()
+        with self._lock, torch.no_grad():
+            state = sam.set_image(np.array(last.image))
+            masks = sam.predict(
+                state,
+                points=torch.tensor([[p[:2] for p in points]], dtype=torch.float32)
+                if points else None,
+                point_labels=torch.tensor([[p[2] for p in points]]) if points else None,
+                boxes=torch.tensor([[*corners[0], *corners[1]]], dtype=torch.float32)
+                if corners else None).masks[0, 0].cpu()
+        labels = last.sample.pred_sem_seg.data.clone()
+        labels[0][masks] = names.index(class_name)
+        last.sample.pred_sem_seg = PixelData(data=labels)
+        session.prompts.clear()
+        result = self._publish(session)
+        result.message = f'SAM mask of {int(masks.sum())} pixels labelled {class_name!r}'
+        return result
+
+    def _require_result(self, session: AppSession) -> LastResult:
+        if session.last is None:
+            raise UserError('run a task on an image first')
+        return session.last
+
+    def _require_sam(self, session: AppSession) -> LastResult:
+        last = self._require_result(session)
+        if not self.sam_enabled:
+            raise UserError('SAM refinement needs a SAM checkpoint: restart the app with '
+                            '--sam-checkpoint sam_vit_b_01ec64.pth (see docs/weights.md)')
+        if last.task != 'semantic':
+            raise UserError('SAM refinement applies to semantic segmentation results')
+        return last
+
+    def _sam_model(self):
+        with self._lock:
+            if self._sam is None:
+                from ovperception.models.refiners.sam import SAMWrapper
+                try:
+                    self._sam = SAMWrapper(self.sam_model, self.sam_checkpoint).to(self.device)
+                except WeightsNotFoundError as error:
+                    raise UserError(str(error)) from None
+            return self._sam
+
+    def class_names(self, session: AppSession | None) -> list[str]:
+        """Class names of the session's current result (choices of the SAM class box)."""
+        return [] if session is None or session.last is None else label_names(session.last.sample)

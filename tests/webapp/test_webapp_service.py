@@ -1,0 +1,192 @@
+"""The web app's service without a server: every task, vocabulary-only reruns, clicks, SAM,
+errors as one-line messages, sessions that clean up after themselves."""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ovperception.webapp import AnnotationService, AppSession, UserError
+from ovperception.webapp.tasks import (CONFIG_ROOT, TASKS, configs_for_task, default_configs,
+                                       task_of_config)
+
+SHAPES = 'demo/examples/shapes.png'
+TINY = os.path.join(CONFIG_ROOT, 'tiny', 'seg_tiny.py')
+VOCABULARIES = {'semantic': 'red square, green circle', 'panoptic': 'red square, green circle',
+                'detection': 'red square, green circle', 'counting': 'red square',
+                'anomaly': 'screw'}
+
+
+@pytest.fixture(scope='module')
+def service() -> AnnotationService:
+    return AnnotationService(default_configs(TINY), sam_model='tiny')
+
+
+@pytest.fixture
+def session(tmp_path) -> AppSession:
+    created = AppSession.create(str(tmp_path))
+    yield created
+    created.close()
+
+
+def test_a_tiny_config_makes_every_task_start_tiny_and_configs_map_to_tasks():
+    defaults = default_configs(TINY)
+    assert all('/tiny/' in path for path in defaults.values())
+    assert default_configs(None)['semantic'].endswith('segmentation/sclip_vitb16_ade20k_336.py')
+    for task, path in defaults.items():
+        assert task_of_config(path) == task
+        assert os.path.relpath(path, CONFIG_ROOT) in configs_for_task(task)
+    assert not any(path.endswith('_train.py') for t in TASKS for path in configs_for_task(t))
+    with pytest.raises(FileNotFoundError):
+        task_of_config('no/such/config.py')
+
+
+@pytest.mark.parametrize('task', list(TASKS))
+def test_every_task_runs_and_writes_its_downloads(service, session, task):
+    result = service.run(session, SHAPES, VOCABULARIES[task], task)
+    assert os.path.isfile(result.overlay) and result.overlay in result.files
+    overlay = np.asarray(Image.open(result.overlay))
+    assert overlay.ndim == 3 and overlay.shape[0] >= 128
+    assert all(os.path.isfile(path) for path in result.files)
+    assert os.path.commonpath([result.overlay, session.folder]) == session.folder
+    bundle = next(path for path in result.files if path.endswith('.zip'))
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+    assert {os.path.basename(path) for path in result.files if path != bundle} <= names
+    assert {'datasets/coco/annotations.json', 'datasets/images/shapes.png'} <= names
+    for path in result.files:
+        if path.endswith('.json'):
+            json.load(open(path))
+    if task in ('semantic', 'counting', 'anomaly'):
+        assert result.rows, result.message
+    assert TASKS[task].label in result.message
+    assert isinstance(service.inspect(session, 5, 5), str)
+
+
+def test_a_new_vocabulary_on_the_same_image_is_not_encoded_again(service, session):
+    first = service.run(session, SHAPES, 'red square, green circle', 'semantic')
+    second = service.run(session, SHAPES, 'blue triangle', 'semantic')
+    assert session.encode_count == 1
+    assert 'reused' in second.message and 'encoded' in first.message
+    assert [row[0] for row in second.rows if row[0] != '(unlabelled)'] == ['blue triangle']
+
+
+def test_semantic_rows_are_the_label_map_areas(service, session):
+    result = service.run(session, SHAPES, 'red square, green circle, blue triangle', 'semantic')
+    labels = session.last.sample.pred_sem_seg.data[0].numpy()
+    areas = {row[0]: float(row[1].rstrip(' %')) for row in result.rows}
+    for index, name in enumerate(['red square', 'green circle', 'blue triangle']):
+        share = 100.0 * (labels == index).mean()
+        assert areas.get(name, 0.0) == pytest.approx(share, abs=0.05)
+    label = int(labels[40, 30])
+    assert service.inspect(session, 30, 40).startswith(
+        f'(30, 40): {["red square", "green circle", "blue triangle"][label]}, score ')
+
+
+def test_sam_refinement_relabels_the_clicked_object(service, session):
+    service.run(session, SHAPES, 'red square, green circle', 'semantic')
+    before = session.last.sample.pred_sem_seg.data.clone()
+    assert 'point' in service.add_prompt(session, 30, 40, 'foreground point')
+    assert 'first corner' in service.add_prompt(session, 10, 10, 'box corner')
+    assert 'box (10, 10) - (60, 70)' in service.add_prompt(session, 60, 70, 'box corner')
+    result = service.refine(session, 'green circle')
+    after = session.last.sample.pred_sem_seg.data
+    changed = after != before
+    assert (after[changed] == 1).all()
+    assert 'labelled' in result.message and session.prompts == []
+    with pytest.raises(UserError, match='choose the class'):
+        service.add_prompt(session, 1, 1, 'foreground point')
+        service.refine(session, 'zebra')
+
+
+def test_sam_refinement_needs_a_checkpoint_and_a_semantic_result(session):
+    service = AnnotationService(default_configs(TINY))  # no SAM configured
+    with pytest.raises(UserError, match='run a task'):
+        service.add_prompt(session, 1, 1, 'foreground point')
+    service.run(session, SHAPES, 'red square', 'semantic')
+    with pytest.raises(UserError, match='--sam-checkpoint'):
+        service.add_prompt(session, 1, 1, 'foreground point')
+
+
+@pytest.mark.parametrize('image, vocabulary, message', [
+    (None, 'cat', 'upload or drop an image'),
+    (SHAPES, '', 'at least one class'),
+    (SHAPES, ' , ; ', 'at least one class'),
+    (SHAPES, 'cat, cat', 'cat'),
+    ('broken', 'cat', 'cannot read the image'),
+    ('huge', 'cat', 'cannot read the image'),
+])
+def test_bad_inputs_are_one_line_messages(service, session, tmp_path, image, vocabulary,
+                                          message):
+    if image == 'broken':
+        image = str(tmp_path / 'broken.png')
+        open(image, 'wb').write(b'not an image')
+    elif image == 'huge':
+        small = AnnotationService(default_configs(TINY), max_pixels=100)
+        with pytest.raises(UserError, match=message) as caught:
+            small.run(session, SHAPES, vocabulary, 'semantic')
+        assert '\n' not in str(caught.value)
+        return
+    with pytest.raises(UserError, match=message) as caught:
+        service.run(session, image, vocabulary, 'semantic')
+    assert '\n' not in str(caught.value)
+
+
+def test_unknown_task_or_config_and_missing_weights_are_messages(service, session):
+    with pytest.raises(UserError, match='unknown task'):
+        service.run(session, SHAPES, 'cat', 'tracking')
+    with pytest.raises(UserError, match='not offered'):
+        service.run(session, SHAPES, 'cat', 'semantic', config='configs/tiny/det_tiny.py')
+    real = AnnotationService(default_configs(None))
+    with pytest.raises(UserError, match='download_weights.py') as caught:
+        real.run(session, SHAPES, 'cat', 'semantic')
+    assert 'sclip_vitb16_ade20k_336.py' in str(caught.value)
+
+
+def test_sessions_are_private_and_removed_on_close(service, tmp_path):
+    first, second = AppSession.create(str(tmp_path)), AppSession.create(str(tmp_path))
+    a = service.run(first, SHAPES, 'red square', 'semantic')
+    b = service.run(second, SHAPES, 'green circle', 'semantic')
+    assert first.folder != second.folder and first.last.sample is not second.last.sample
+    assert a.overlay.startswith(first.folder) and b.overlay.startswith(second.folder)
+    first.close()
+    assert not os.path.exists(first.folder) and os.path.isfile(b.overlay)
+    second.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_app_command_line_checks_files_before_building(tmp_path):
+    from tests.scripts import load_script
+    app_script = load_script('demo/app.py')
+    for flag in ('--weights', '--sam-checkpoint'):
+        args = app_script.parse_args(['--config', TINY, flag, str(tmp_path / 'missing.pth')])
+        with pytest.raises(FileNotFoundError, match=flag):
+            app_script.build(args)
+    assert app_script.parse_args([]).device == 'auto'
+
+
+def test_downloads_hold_the_annotate_datasets_read_back_by_pycocotools(service, session):
+    from pycocotools.coco import COCO
+    result = service.run(session, SHAPES, 'red square, green circle, blue triangle', 'semantic',
+                         formats=['coco', 'yolo', 'voc', 'labelstudio', 'cvat'])
+    folder = os.path.dirname(result.overlay)
+    for name in ('coco/annotations.json', 'yolo/detect/data.yaml', 'labelstudio',
+                 'cvat', 'voc', 'images/shapes.png'):
+        assert os.path.exists(os.path.join(folder, 'datasets', name)), name
+    coco = COCO(os.path.join(folder, 'datasets', 'coco', 'annotations.json'))
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == [
+        'red square', 'green circle', 'blue triangle']
+    labels = session.last.sample.pred_sem_seg.data[0].numpy()
+    union = np.zeros(labels.shape, bool)
+    for annotation in coco.loadAnns(coco.getAnnIds()):
+        mask = coco.annToMask(annotation).astype(bool)
+        assert (labels[mask] == annotation['category_id'] - min(coco.getCatIds())).all()
+        union |= mask
+    assert (union == (labels != 255)).all()
+    with pytest.raises(UserError, match='unknown dataset format'):
+        service.run(session, SHAPES, 'red square', 'semantic', formats=['tiff'])
+    assert session.formats == ('coco', 'yolo', 'voc', 'labelstudio', 'cvat')
