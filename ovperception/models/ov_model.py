@@ -334,14 +334,28 @@ class OVModel(ModeDispatchMixin, BaseModel):
             raise FloatingPointError(
                 f'non-finite values in the dense output of sample {index}: '
                 'check the weights (a NaN checkpoint?) and the input image')
-        # The head's output stride when it differs from the backbone's (e.g. count blocks).
-        stride = getattr(self.head, 'output_stride', None) or getattr(
-            self.backbone, 'patch_size', None)
+        stride, centred = self.grid_placement()
         if isinstance(window_outputs, list):
             return StitchedWindows.from_dense(stitch_windows(
-                window_outputs, encoded.windows[index], encoded.image_sizes[index], stride))
+                window_outputs, encoded.windows[index], encoded.image_sizes[index], stride,
+                centred))
         return stitch_lazily(window_outputs, encoded.windows[index],
-                             encoded.image_sizes[index], stride)
+                             encoded.image_sizes[index], stride, centred)
+
+    def grid_placement(self) -> tuple[int | None, bool]:
+        """How each window's dense output lies on the window: (stride or None, centred).
+
+        The head's ``output_stride`` when it has one (e.g. count blocks), else the
+        backbone's ``grid_placement`` (a ViT's patch grid: padded bottom/right, padded on
+        both sides, or a floor grid stretched over the window), else its ``patch_size``.
+        """
+        head_stride = getattr(self.head, 'output_stride', None)
+        if head_stride:
+            return head_stride, False
+        placement = getattr(self.backbone, 'grid_placement', None)
+        if placement is not None:
+            return placement
+        return getattr(self.backbone, 'patch_size', None), False
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
