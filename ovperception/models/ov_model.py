@@ -123,6 +123,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
         template_set: prompt templates ('single', 'imagenet80', 'vild14' or a list).
         background_words: names scored like classes that mean background.
         text_cache_dir: folder for the on-disk text-embedding cache (None: memory only).
+        shared_names: accept vocabularies in which a name belongs to several classes (a tie
+            goes to the first class), as an official class-name file may have.
         test_cfg: ``mode`` ('slide' | 'whole'; 'whole' runs each image in one piece, the
             usual choice for ConvNeXt/ResNet CLIPs, which take any input size), ``crop_size``,
             ``stride``, ``crop_batch_size`` (windows of all images of a batch share backbone
@@ -140,6 +142,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
                  template_set: str | Sequence[str] = 'imagenet80',
                  background_words: Sequence[str] = (),
                  text_cache_dir: str | None = None,
+                 shared_names: bool = False,
                  test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
@@ -161,6 +164,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
         self.template_set = template_set
         self.background_words = tuple(background_words)
         self.text_cache_dir = text_cache_dir
+        self.shared_names = bool(shared_names)
         self.test_cfg = self._check_test_cfg({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         self.train_cfg = dict(train_cfg or {})
         self._text_cache: TextEmbeddingCache | None = None
@@ -211,7 +215,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
             # A head may encode each class as several sentences (e.g. count-bin prompts).
             prompts = getattr(getattr(self, 'head', None), 'vocabulary_prompts', None)
             names = prompts(list(classnames)) if prompts is not None else list(classnames)
-            vocabulary = Vocabulary.parse(names, self.background_words)
+            vocabulary = Vocabulary.parse(names, self.background_words,
+                                          shared_names=self.shared_names)
             with torch.no_grad():
                 embeddings = self.text_cache.embed(vocabulary.names)
             text = TextEmbeddings(vocabulary, embeddings,
