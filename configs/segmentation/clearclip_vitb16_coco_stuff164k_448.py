@@ -8,5 +8,5 @@ with read_base():
     from .._base_.models.clearclip_vitb16 import *
 
 model.head.update(logit_scale=50.0)
-model.test_cfg.update(crop_size=448, stride=224)
+test_dataloader.dataset.update(classnames_file='clearclip/coco_stuff')  # the official repository's names
 published_metrics = dict(mIoU=23.9, source='ClearCLIP results figure; PC60/Object from DeCLIP figure; VOC21 recalled, unverified')

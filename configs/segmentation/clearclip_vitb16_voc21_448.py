@@ -8,6 +8,6 @@ with read_base():
     from .._base_.models.clearclip_vitb16 import *
 
 model.head.update(logit_scale=50.0, prob_threshold=0.5, background_index=0)
-model.test_cfg.update(crop_size=448, stride=224)
 test_dataloader.dataset.pipeline[1].update(short_side=448)
+test_dataloader.dataset.update(classnames_file='clearclip/voc21')  # the official repository's names
 published_metrics = dict(mIoU=51.8, source='ClearCLIP results figure; PC60/Object from DeCLIP figure; VOC21 recalled, unverified')

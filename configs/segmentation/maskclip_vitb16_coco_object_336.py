@@ -8,4 +8,6 @@ with read_base():
     from .._base_.models.maskclip_vitb16 import *
 
 model.head.update(logit_scale=50.0, prob_threshold=0.1, background_index=0)
+test_dataloader.dataset.update(classnames_file='sclip/coco_object')  # the official repository's names
+model.update(shared_names=True)  # 'bed' is a background word and a class there
 published_metrics = dict(mIoU=20.6, source='Trident README table (MaskCLIP re-evaluated under the SCLIP protocol)')

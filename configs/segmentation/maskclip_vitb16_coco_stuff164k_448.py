@@ -8,4 +8,5 @@ with read_base():
     from .._base_.models.maskclip_vitb16 import *
 
 model.head.update(logit_scale=40.0)
+test_dataloader.dataset.update(classnames_file='sclip/coco_stuff')  # the official repository's names
 published_metrics = dict(mIoU=16.7, source='Trident README table (MaskCLIP re-evaluated under the SCLIP protocol)')

@@ -12,4 +12,6 @@ with read_base():
 
 model.head.update(logit_scale=40.0, prob_threshold=0.1, background_index=0)
 model.head.update(score_refiner=dict(type=PAMRRefiner, num_iter=10, dilations=(8, 16)))
+test_dataloader.dataset.update(classnames_file='sclip/coco_object')  # the official repository's names
+model.update(shared_names=True)  # 'bed' is a background word and a class there
 published_metrics = dict(mIoU=36.19, source='NACLIP README (repo default, with PAMR)')

@@ -13,4 +13,5 @@ with read_base():
 model.head.update(logit_scale=40.0)
 test_dataloader.dataset.pipeline[1].update(short_side=336)
 model.head.update(score_refiner=dict(type=PAMRRefiner, num_iter=10, dilations=(8, 16)))
+test_dataloader.dataset.update(classnames_file='sclip/coco_stuff')  # the official repository's names
 published_metrics = dict(mIoU=25.69, source='NACLIP README (repo default, with PAMR)')

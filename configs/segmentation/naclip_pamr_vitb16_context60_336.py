@@ -12,4 +12,5 @@ with read_base():
 
 model.head.update(logit_scale=40.0, prob_threshold=0.1, background_index=0)
 model.head.update(score_refiner=dict(type=PAMRRefiner, num_iter=10, dilations=(8, 16)))
+test_dataloader.dataset.update(classnames_file='sclip/context60')  # the official repository's names
 published_metrics = dict(mIoU=34.99, source='NACLIP README (repo default, with PAMR)')

@@ -13,4 +13,5 @@ with read_base():
 model.head.update(logit_scale=40.0)
 model.test_cfg.update(mode='whole')
 model.head.update(score_refiner=dict(type=PAMRRefiner, num_iter=10, dilations=(8, 16)))
+test_dataloader.dataset.update(classnames_file='sclip/voc20')  # the official repository's names
 published_metrics = dict(mIoU=83.03, source='NACLIP README (repo default, with PAMR)')

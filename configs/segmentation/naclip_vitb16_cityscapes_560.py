@@ -8,4 +8,5 @@ with read_base():
     from .._base_.models.naclip_vitb16 import *
 
 model.head.update(logit_scale=40.0)
+test_dataloader.dataset.update(classnames_file='sclip/cityscapes')  # the official repository's names
 published_metrics = dict(mIoU=35.5, source='Trident README table (NACLIP without PAMR)')

@@ -9,4 +9,5 @@ with read_base():
 
 model.head.update(logit_scale=40.0)
 test_dataloader.dataset.pipeline[1].update(short_side=336)
+test_dataloader.dataset.update(classnames_file='sclip/coco_stuff')  # the official repository's names
 published_metrics = dict(mIoU=23.3, source='Trident README table (NACLIP without PAMR)')

@@ -9,4 +9,5 @@ with read_base():
 
 model.head.update(logit_scale=40.0)
 model.test_cfg.update(mode='whole')
+test_dataloader.dataset.update(classnames_file='sclip/voc20')  # the official repository's names
 published_metrics = dict(mIoU=79.7, source='Trident README table (NACLIP without PAMR)')

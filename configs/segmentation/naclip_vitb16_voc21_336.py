@@ -9,4 +9,5 @@ with read_base():
 
 model.head.update(logit_scale=40.0, prob_threshold=0.1, background_index=0)
 model.test_cfg.update(mode='whole')
+test_dataloader.dataset.update(classnames_file='sclip/voc21')  # the official repository's names
 published_metrics = dict(mIoU=58.9, source='Trident README table (NACLIP without PAMR)')

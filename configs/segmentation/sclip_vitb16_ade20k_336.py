@@ -8,4 +8,5 @@ with read_base():
     from .._base_.models.sclip_vitb16 import *
 
 model.head.update(logit_scale=40.0)
+test_dataloader.dataset.update(classnames_file='sclip/ade20k')  # the official repository's names
 published_metrics = dict(mIoU=16.1, source='SCLIP paper (as tabulated by Trident); repo default avg 39.06')

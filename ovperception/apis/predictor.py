@@ -82,7 +82,8 @@ class OVPredictor:
             raise RuntimeError('call set_image() before predict()')
         classnames = parse_vocabulary_string(vocabulary) if isinstance(vocabulary, str) \
             else list(vocabulary)
-        Vocabulary.parse(classnames, self.model.background_words)  # fail early, clearly
+        Vocabulary.parse(classnames, self.model.background_words,  # fail early, clearly
+                         shared_names=getattr(self.model, 'shared_names', False))
         sample = OVDataSample(metainfo=dict(self._metainfo, **(metainfo or {}),
                                             classnames=classnames))
         return self.model.decode(self._encoded, [sample])[0]

@@ -31,7 +31,7 @@ import contextlib
 import io
 import os
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -320,14 +320,33 @@ def _rle_area(rle: dict) -> float:
     return float(mask_util.area(dict(size=rle['size'], counts=rle['counts'].encode('ascii'))))
 
 
+@contextlib.contextmanager
+def numpy_float_alias() -> Iterator[None]:
+    """``np.float`` (= ``float``) only while the block runs, if NumPy lacks it.
+
+    lvis 0.5.3 (the latest release) still uses the alias that NumPy 1.24 removed; the
+    installed package is left untouched and NumPy is restored afterwards.
+    """
+    added = 'float' not in vars(np)
+    if added:
+        np.float = float  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if added:
+            del np.float  # type: ignore[attr-defined]
+
+
 @METRICS.register_module()
 class LVISMetric(CocoMetric):
-    """LVIS AP / APr / APc / APf with the official LVIS API (``pip install lvis``).
+    """LVIS AP / APr / APc / APf with the official LVIS API (``pip install lvis``; the
+    ``lvis`` extra).
 
     Federated evaluation (per-image ``neg_category_ids`` / ``not_exhaustive_category_ids``)
     as defined by the LVIS API, at ``max_dets`` (300) detections per image. Needs
     ``ann_file`` (the LVIS v1 JSON). Keys ``lvis/{metric}_AP``, ``_AP50``, ``_AP75``,
-    ``_APs``, ``_APm``, ``_APl``, ``_APr``, ``_APc``, ``_APf``.
+    ``_APs``, ``_APm``, ``_APl``, ``_APr``, ``_APc``, ``_APf``. The LVIS API runs under
+    :func:`numpy_float_alias`, so it works with NumPy 2.
     """
 
     default_prefix = 'lvis'
@@ -343,7 +362,7 @@ class LVISMetric(CocoMetric):
         super().__init__(ann_file=ann_file, metric=metric, **kwargs)
         self.max_dets = max_dets
 
-    def compute_metrics(self, results: list) -> dict[str, float]:  # pragma: no cover - needs lvis
+    def compute_metrics(self, results: list) -> dict[str, float]:
         from lvis import LVIS, LVISEval, LVISResults
         results = self._assign_image_ids(results)
         lvis_gt = LVIS(self.ann_file)
@@ -356,10 +375,11 @@ class LVISMetric(CocoMetric):
             lvis_dt = LVISResults(lvis_gt, detections, max_dets=self.max_dets)
             evaluator = LVISEval(lvis_gt, lvis_dt, metric)
             evaluator.params.imgIds = [r['img_id'] for r in results]
-            evaluator.run()
+            with numpy_float_alias():
+                evaluator.run()
             for key, value in evaluator.get_results().items():
                 out[f'{metric}_{key}'] = round(float(value), 3)
         return out
 
 
-__all__ = ['CocoMetric', 'LVISMetric', 'per_category_ap', 'xyxy_to_xywh']
+__all__ = ['CocoMetric', 'LVISMetric', 'numpy_float_alias', 'per_category_ap', 'xyxy_to_xywh']

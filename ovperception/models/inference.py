@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ovperception.models.stitched import StitchedWindows, Window
+from ovperception.models.stitched import StitchedWindows, Window, padding_offset
 
 EncodeFn = Callable[[Tensor], Tensor]
 DecodeFn = Callable[[Tensor, int], Tensor]
@@ -53,12 +53,15 @@ def sliding_windows(height: int, width: int, crop_size: int | Sequence[int],
 
 
 def resize_window_output(output: Tensor, size: tuple[int, int],
-                         feature_stride: int | None = None) -> Tensor:
+                         feature_stride: int | None = None,
+                         centred_padding: bool = False) -> Tensor:
     """Bilinearly resize a window's dense output (n, D, h', w') to ``size`` (H, W).
 
     When ``feature_stride`` is given, the output grid is taken to cover the
-    window padded up to a multiple of the stride: it is resized to the padded
-    size and cropped, so padding never stretches the prediction.
+    window padded up to a multiple of the stride (bottom/right, or on both sides
+    with ``centred_padding``): it is resized to the padded size and the window is
+    cropped out, so padding never stretches the prediction. Without it the grid is
+    stretched over the window (a floor grid that dropped the remainder).
     """
     height, width = size
     if feature_stride is None:
@@ -66,7 +69,9 @@ def resize_window_output(output: Tensor, size: tuple[int, int],
     else:
         target = (output.shape[-2] * feature_stride, output.shape[-1] * feature_stride)
     resized = F.interpolate(output, size=target, mode='bilinear', align_corners=False)
-    return resized[..., :height, :width]
+    top = padding_offset(output.shape[-2], feature_stride, height, centred_padding)
+    left = padding_offset(output.shape[-1], feature_stride, width, centred_padding)
+    return resized[..., top:top + height, left:left + width]
 
 
 def encode_windows(images: Sequence[Tensor], windows: Sequence[Sequence[Window]],
@@ -102,14 +107,17 @@ def encode_windows(images: Sequence[Tensor], windows: Sequence[Sequence[Window]]
 
 
 def stitch_windows(window_outputs: Sequence[Tensor], windows: Sequence[Window],
-                   image_size: tuple[int, int], feature_stride: int | None = None) -> Tensor:
-    """Average window outputs (D, h', w') into one (D, H, W) map."""
+                   image_size: tuple[int, int], feature_stride: int | None = None,
+                   centred_padding: bool = False) -> Tensor:
+    """Average window outputs (D, h', w') into one (D, H, W) map (placed as in
+    :func:`resize_window_output`)."""
     height, width = image_size
     first = window_outputs[0]
     total = first.new_zeros((first.shape[0], height, width))
     count = first.new_zeros((1, height, width))
     for output, (y0, x0, y1, x1) in zip(window_outputs, windows):
-        resized = resize_window_output(output[None], (y1 - y0, x1 - x0), feature_stride)[0]
+        resized = resize_window_output(output[None], (y1 - y0, x1 - x0), feature_stride,
+                                       centred_padding)[0]
         total[:, y0:y1, x0:x1] += resized
         count[:, y0:y1, x0:x1] += 1
     if bool((count == 0).any()):
@@ -118,17 +126,18 @@ def stitch_windows(window_outputs: Sequence[Tensor], windows: Sequence[Window],
 
 
 def stitch_lazily(outputs: Tensor, windows: Sequence[Window], image_size: tuple[int, int],
-                  feature_stride: int | None = None) -> StitchedWindows:
+                  feature_stride: int | None = None,
+                  centred_padding: bool = False) -> StitchedWindows:
     """The stitched map of one image's window outputs (n, D, h', w'), kept lazy.
 
     Windows from :func:`sliding_windows` form a grid and stay lazy; any other
     window set is stitched at once with :func:`stitch_windows` and wrapped.
     """
     try:
-        return StitchedWindows(outputs, windows, image_size, feature_stride)
+        return StitchedWindows(outputs, windows, image_size, feature_stride, centred_padding)
     except ValueError:
-        return StitchedWindows.from_dense(
-            stitch_windows(list(outputs), windows, image_size, feature_stride))
+        return StitchedWindows.from_dense(stitch_windows(
+            list(outputs), windows, image_size, feature_stride, centred_padding))
 
 
 def slide_inference(images: Sequence[Tensor], encode: EncodeFn, decode: DecodeFn, *,

@@ -123,6 +123,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
         template_set: prompt templates ('single', 'imagenet80', 'vild14' or a list).
         background_words: names scored like classes that mean background.
         text_cache_dir: folder for the on-disk text-embedding cache (None: memory only).
+        shared_names: accept vocabularies in which a name belongs to several classes (a tie
+            goes to the first class), as an official class-name file may have.
         test_cfg: ``mode`` ('slide' | 'whole'; 'whole' runs each image in one piece, the
             usual choice for ConvNeXt/ResNet CLIPs, which take any input size), ``crop_size``,
             ``stride``, ``crop_batch_size`` (windows of all images of a batch share backbone
@@ -140,6 +142,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
                  template_set: str | Sequence[str] = 'imagenet80',
                  background_words: Sequence[str] = (),
                  text_cache_dir: str | None = None,
+                 shared_names: bool = False,
                  test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
@@ -163,6 +166,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
         self.template_set = template_set
         self.background_words = tuple(background_words)
         self.text_cache_dir = text_cache_dir
+        self.shared_names = bool(shared_names)
         self.test_cfg = self._check_test_cfg({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         self.train_cfg = dict(train_cfg or {})
         self._text_cache: TextEmbeddingCache | None = None
@@ -213,7 +217,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
             # A head may encode each class as several sentences (e.g. count-bin prompts).
             prompts = getattr(getattr(self, 'head', None), 'vocabulary_prompts', None)
             names = prompts(list(classnames)) if prompts is not None else list(classnames)
-            vocabulary = Vocabulary.parse(names, self.background_words)
+            vocabulary = Vocabulary.parse(names, self.background_words,
+                                          shared_names=self.shared_names)
             with torch.no_grad():
                 embeddings = self.text_cache.embed(vocabulary.names)
             text = TextEmbeddings(vocabulary, embeddings,
@@ -336,14 +341,28 @@ class OVModel(ModeDispatchMixin, BaseModel):
             raise FloatingPointError(
                 f'non-finite values in the dense output of sample {index}: '
                 'check the weights (a NaN checkpoint?) and the input image')
-        # The head's output stride when it differs from the backbone's (e.g. count blocks).
-        stride = getattr(self.head, 'output_stride', None) or getattr(
-            self.backbone, 'patch_size', None)
+        stride, centred = self.grid_placement()
         if isinstance(window_outputs, list):
             return StitchedWindows.from_dense(stitch_windows(
-                window_outputs, encoded.windows[index], encoded.image_sizes[index], stride))
+                window_outputs, encoded.windows[index], encoded.image_sizes[index], stride,
+                centred))
         return stitch_lazily(window_outputs, encoded.windows[index],
-                             encoded.image_sizes[index], stride)
+                             encoded.image_sizes[index], stride, centred)
+
+    def grid_placement(self) -> tuple[int | None, bool]:
+        """How each window's dense output lies on the window: (stride or None, centred).
+
+        The head's ``output_stride`` when it has one (e.g. count blocks), else the
+        backbone's ``grid_placement`` (a ViT's patch grid: padded bottom/right, padded on
+        both sides, or a floor grid stretched over the window), else its ``patch_size``.
+        """
+        head_stride = getattr(self.head, 'output_stride', None)
+        if head_stride:
+            return head_stride, False
+        placement = getattr(self.backbone, 'grid_placement', None)
+        if placement is not None:
+            return placement
+        return getattr(self.backbone, 'patch_size', None), False
 
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:

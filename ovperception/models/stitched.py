@@ -33,23 +33,37 @@ PixelFn = Callable[[Tensor], Tensor]
 DEFAULT_CHUNK_ELEMENTS = 1 << 20  # ~4 MiB of float32 per output chunk: stays in cache
 
 
+def padding_offset(cells: int, stride: int | None, length: int, centred: bool) -> int:
+    """First kept position of a window padded up to ``cells * stride`` positions.
+
+    Bottom/right padding keeps the first ``length`` positions (offset 0); centred padding
+    (ClearCLIP) puts ``(cells * stride - length) // 2`` padded positions before the window.
+    Without a stride (the grid stretched over the window) the offset is 0.
+    """
+    if stride is None or not centred:
+        return 0
+    return (cells * stride - length) // 2
+
+
 def linear_resize_matrix(n_in: int, n_out: int, stride: int | None = None, *,
-                         dtype: torch.dtype = torch.float32,
+                         centred: bool = False, dtype: torch.dtype = torch.float32,
                          device: torch.device | str | None = None) -> Tensor:
     """(n_out, n_in) weights of PyTorch's linear resize (``align_corners=False``).
 
     Row ``y`` holds the weights of output ``y`` over the inputs, exactly those that
     ``F.interpolate(..., mode='linear'|'bilinear')`` uses along one axis. With
-    ``stride``, the input covers ``n_in * stride`` outputs of which the first
-    ``n_out`` are kept (a window padded up to a multiple of the patch size, see
-    :func:`~ovperception.models.inference.resize_window_output`).
+    ``stride``, the input covers ``n_in * stride`` outputs of which ``n_out`` are kept:
+    the first ones (a window padded bottom/right up to a multiple of the patch size), or
+    the middle ones when ``centred`` (a window padded on both sides), see
+    :func:`~ovperception.models.inference.resize_window_output`.
     """
     target = n_out if stride is None else n_in * stride
     if target < n_out:
         raise ValueError(f'{n_in} cells of stride {stride} cannot cover {n_out} pixels')
     eye = torch.eye(n_in, dtype=dtype, device=device)
     weights = F.interpolate(eye[None], size=target, mode='linear', align_corners=False)[0]
-    return weights[:, :n_out].t().contiguous()
+    offset = padding_offset(n_in, stride, n_out, centred)
+    return weights[:, offset:offset + n_out].t().contiguous()
 
 
 def _intervals(windows: Sequence[Window]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -64,13 +78,13 @@ def _intervals(windows: Sequence[Window]) -> tuple[list[tuple[int, int]], list[t
 
 
 def _placed_weights(intervals: Sequence[tuple[int, int]], cells: int, size: int,
-                    stride: int | None, like: Tensor) -> Tensor:
+                    stride: int | None, like: Tensor, centred: bool = False) -> Tensor:
     """(size, len(intervals) * cells) resize weights of every interval, averaged on overlaps."""
     weights = like.new_zeros((size, len(intervals) * cells))
     count = like.new_zeros((size, 1))
     for index, (start, stop) in enumerate(intervals):
         weights[start:stop, index * cells:(index + 1) * cells] = linear_resize_matrix(
-            cells, stop - start, stride, dtype=like.dtype, device=like.device)
+            cells, stop - start, stride, centred=centred, dtype=like.dtype, device=like.device)
         count[start:stop] += 1
     if bool((count == 0).any()):
         raise ValueError('the windows do not cover the image')
@@ -97,10 +111,12 @@ class StitchedWindows:
         image_size: (H, W) of the image the windows cover.
         feature_stride: output stride of the windows' grid (patch size) or None, as in
             :func:`~ovperception.models.inference.resize_window_output`.
+        centred_padding: the grid covers each window padded on both sides (ClearCLIP),
+            not bottom/right.
     """
 
     def __init__(self, outputs: Tensor, windows: Sequence[Window], image_size: tuple[int, int],
-                 feature_stride: int | None = None) -> None:
+                 feature_stride: int | None = None, centred_padding: bool = False) -> None:
         if outputs.dim() != 4 or outputs.shape[0] != len(windows):
             raise ValueError(f'outputs must be (n, D, h, w) with n = {len(windows)} windows, '
                              f'got {tuple(outputs.shape)}')
@@ -108,6 +124,7 @@ class StitchedWindows:
         self.windows = list(windows)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.feature_stride = feature_stride
+        self.centred_padding = bool(centred_padding)
         self.rows, self.cols = _intervals(self.windows)
         self._columns: dict[int, Tensor] = {}
 
@@ -149,7 +166,8 @@ class StitchedWindows:
             block = mosaic[..., index * cells_w:(index + 1) * cells_w]
             target = x1 - x0 if self.feature_stride is None else cells_w * self.feature_stride
             resized = F.interpolate(block, size=target, mode='linear', align_corners=False)
-            total[..., x0:x1] += resized[..., :x1 - x0]
+            offset = padding_offset(cells_w, self.feature_stride, x1 - x0, self.centred_padding)
+            total[..., x0:x1] += resized[..., offset:offset + x1 - x0]
             count[x0:x1] += 1
         total /= count
         if out_width != width:
@@ -162,7 +180,7 @@ class StitchedWindows:
         """(out_height, rows*h') row weights: resize to windows, average, resize to the output."""
         cells_h = self.outputs.shape[-2]
         weights = _placed_weights(self.rows, cells_h, self.image_size[0], self.feature_stride,
-                                  self.outputs)
+                                  self.outputs, self.centred_padding)
         if out_height != self.image_size[0]:
             weights = F.interpolate(weights.t()[None], size=out_height, mode='linear',
                                     align_corners=False)[0].t()
@@ -222,7 +240,9 @@ class StitchedWindows:
                 if not begin <= centre < end:
                     continue
                 pitch = self.feature_stride or (end - begin) / cells
-                position = min(max((centre - begin) / pitch - 0.5, 0.0), cells - 1.0)
+                offset = padding_offset(cells, self.feature_stride, end - begin,
+                                        self.centred_padding)
+                position = min(max((centre - begin + offset) / pitch - 0.5, 0.0), cells - 1.0)
                 low = int(position)
                 high, frac = min(low + 1, cells - 1), position - low
                 weights[cell, index * cells + low] += 1.0 - frac
@@ -261,9 +281,9 @@ class StitchedWindows:
         _, _, cells_h, cells_w = self.outputs.shape
         height, width = self.image_size
         rows = _cell_means(height, int(stride), self.outputs) @ _placed_weights(
-            self.rows, cells_h, height, self.feature_stride, self.outputs)
+            self.rows, cells_h, height, self.feature_stride, self.outputs, self.centred_padding)
         cols = _cell_means(width, int(stride), self.outputs) @ _placed_weights(
-            self.cols, cells_w, width, self.feature_stride, self.outputs)
+            self.cols, cells_w, width, self.feature_stride, self.outputs, self.centred_padding)
         return torch.einsum('yi,dij,xj->dyx', rows, self.mosaic(), cols)
 
     def dense(self) -> Tensor:

@@ -246,3 +246,19 @@ def test_offset_pos_embed_resize_is_dino_rule_and_differs_from_exact_size():
     assert torch.equal(interpolate_pos_embed(pos, (14, 14), (14, 14), mode='bicubic_offset'), pos)
     with pytest.raises(ValueError, match='pos_embed_resize'):
         interpolate_pos_embed(pos, (14, 14), (28, 28), mode='nearest')
+
+
+def test_fit_to_patch_grid_modes():
+    from ovperception.models.clip.dense_attn import fit_to_patch_grid
+    images = torch.arange(2 * 3 * 21 * 35, dtype=torch.float32).reshape(2, 3, 21, 35) + 1
+    padded = fit_to_patch_grid(images, (16, 16), 'pad')
+    assert padded.shape[-2:] == (32, 48) and torch.equal(padded[..., :21, :35], images)
+    centred = fit_to_patch_grid(images, (16, 16), 'centre_pad')  # 11 rows: 5 above, 6 below
+    assert centred.shape[-2:] == (32, 48) and torch.equal(centred[..., 5:26, 6:41], images)
+    assert float(centred[..., :5, :].abs().sum()) == 0.0
+    dropped = fit_to_patch_grid(images, (16, 16), 'drop')
+    assert torch.equal(dropped, images[..., :16, :32])
+    with pytest.raises(ValueError, match='grid_remainder'):
+        fit_to_patch_grid(images, (16, 16), 'crop')
+    with pytest.raises(ValueError, match='no whole'):
+        fit_to_patch_grid(images[..., :8, :], (16, 16), 'drop')

@@ -185,8 +185,35 @@ def test_model_with_pamr_predicts_a_batch_of_two():
     assert len(out) == 2
     for sample, reference, (h, w) in zip(out, plain, [(70, 90), (64, 50)]):
         assert sample.pred_sem_seg.data.shape == (1, 2 * h, 2 * w)
-        assert sample.seg_logits.data.shape == (3, h, w)
-        assert not torch.allclose(sample.seg_logits.data, reference.seg_logits.data)
+        # refine_at='original' (NACLIP's order): refined, hence stored, at ori_shape
+        assert sample.seg_logits.data.shape == (3, 2 * h, 2 * w)
+        assert reference.seg_logits.data.shape == (3, h, w)
+
+
+def test_pamr_runs_at_the_original_size_by_default_as_naclip():
+    """Official order: cosine maps and image resized to ori_shape, PAMR there, then softmax."""
+    pamr_cfg = dict(type='PAMRRefiner', num_iter=3, dilations=(1, 2))
+    original = _tiny_model(score_refiner=pamr_cfg, return_logits=True).test_step(_batch())
+    working = _tiny_model(score_refiner=pamr_cfg, return_logits=True,
+                          refine_at='working').test_step(_batch())
+    plain = _tiny_model(return_logits=True).test_step(_batch())
+    model = _tiny_model()
+    batch = model.data_preprocessor(_batch())
+    encoded = model.encode_images(batch['inputs'], batch['data_samples'])
+    text = model.encode_vocabulary(['cat', 'dog', 'sky'])
+    for index, (h, w) in enumerate([(70, 90), (64, 50)]):
+        cosine = model.stitched_output(encoded, index, text).dense()
+        big = F.interpolate(cosine[None], size=(2 * h, 2 * w), mode='bilinear',
+                            align_corners=False)
+        image = F.interpolate(batch['inputs'][index:index + 1, :, :h, :w],
+                              size=(2 * h, 2 * w), mode='bilinear', align_corners=False)
+        expected = pamr(image, big, 3, (1, 2))[0]
+        probs = torch.softmax(expected * text.logit_scale, dim=0)
+        assert torch.allclose(original[index].seg_logits.data, probs, atol=1e-5)
+        assert working[index].seg_logits.data.shape == (3, h, w)
+        assert not torch.allclose(working[index].seg_logits.data, plain[index].seg_logits.data)
+    with pytest.raises(ValueError, match='refine_at'):
+        _tiny_model(refine_at='input')
 
 
 def test_post_head_refiner_uses_the_stored_probabilities():

@@ -118,3 +118,20 @@ def test_non_finite_window_outputs_are_detected():
     outputs = torch.randn(len(windows), 2, 4, 4)
     outputs[3, 1, 2, 2] = float('nan')
     assert not StitchedWindows(outputs, windows, (32, 32), 4).is_finite()
+
+
+@pytest.mark.parametrize('stride', [None, 4])
+def test_centred_padding_lazy_equals_the_loop(stride):
+    """ClearCLIP's centred padding: the window sits in the middle of its padded grid."""
+    from ovperception.models.inference import resize_window_output, sliding_windows
+    torch.manual_seed(0)
+    size = (13, 22)
+    windows = sliding_windows(*size, crop_size=(10, 10), stride=(6, 6))
+    outputs = torch.randn(len(windows), 3, 3, 3)
+    expected = stitch_windows(list(outputs), windows, size, stride, centred_padding=True)
+    lazy = StitchedWindows(outputs, windows, size, stride, centred_padding=True)
+    assert torch.allclose(lazy.dense(), expected, atol=1e-5)
+    if stride is not None:  # 3 cells of 4 cover 12 pixels: a 10-pixel window starts at 1
+        full = resize_window_output(outputs[:1], (12, 12))
+        assert torch.allclose(resize_window_output(outputs[:1], (10, 10), 4, True),
+                              full[..., 1:11, 1:11])

@@ -52,3 +52,20 @@ def test_reduce_synonyms_matches_naive_max():
         members = [i for i, c in enumerate(vocab.name_to_class) if c == cls]
         naive = torch.stack([scores[:, i] for i in members]).max(dim=0).values
         assert torch.equal(reduced[:, cls], naive)
+
+
+def test_shared_names_only_when_allowed_and_ties_go_to_the_first_class():
+    """SCLIP's COCO-Object file lists 'bed' as a background word and as a class."""
+    from ovperception.models.clip.classnames import load_classnames
+    from ovperception.models.segmentation import DenseSimilarityHead
+    with pytest.raises(VocabularyError, match='duplicate'):
+        Vocabulary.parse(['a; x', 'b; x'])
+    vocabulary = Vocabulary.parse(['a; x', 'b; x'], shared_names=True)
+    assert vocabulary.names == ('a', 'x', 'b', 'x')
+    assert vocabulary.name_to_class == (0, 0, 1, 1)
+    text = TextEmbeddings(vocabulary, torch.eye(4), torch.tensor(vocabulary.name_to_class))
+    cosine = torch.tensor([0.1, 0.5, 0.2, 0.5])[:, None, None].expand(4, 2, 3)
+    head = DenseSimilarityHead(logit_scale=40.0, prob_threshold=0.1, background_index=1)
+    assert bool((head.labels_from_cosine(cosine, text, (2, 3)) == 0).all())
+    names = load_classnames('sclip/coco_object')  # the file carries '# ovp: shared-names'
+    assert len(Vocabulary.parse(names, shared_names=True).names) == 113

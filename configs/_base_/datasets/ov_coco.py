@@ -46,6 +46,8 @@ val_dataloader = dict(
                  pipeline=test_pipeline),
 )
 test_dataloader = val_dataloader
+# maxDets (1, 10, 100): COCO's own 100 detections per image, as in the OV-COCO numbers of Detic
+# (detectron2's COCOEvaluator) that these configs are compared with (mmdet's default: 1000).
 val_evaluator = dict(type=CocoMetric, ann_file=f'{data_root}/annotations/instances_val2017.json',
-                     metric='bbox')
+                     metric='bbox', proposal_nums=(1, 10, 100))
 test_evaluator = val_evaluator

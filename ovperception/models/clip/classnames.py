@@ -16,6 +16,10 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 CLASSNAMES_DIR = os.path.join(_PACKAGE_DIR, 'classnames')
 
 
+#: A line of a class-name file allowing a name in several classes (see ``Vocabulary.parse``).
+SHARED_NAMES_PRAGMA = '# ovp: shared-names'
+
+
 class ClassnamesError(ValueError):
     """A class-name file or list is empty or inconsistent."""
 
@@ -52,6 +56,11 @@ def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
         f'shipped names {available_classnames_files()}')
 
 
+def allows_shared_names(entries: Iterable[str]) -> bool:
+    """Whether raw class-name lines carry :data:`SHARED_NAMES_PRAGMA`."""
+    return any(raw.strip() == SHARED_NAMES_PRAGMA for raw in entries)
+
+
 def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list[str]:
     """Normalise and validate vocabulary entries (the rules of :class:`Vocabulary`).
 
@@ -65,15 +74,17 @@ def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list
 
     Raises:
         ClassnamesError: no classes, the same class twice, or one name used
-            by two classes.
+            by two classes (allowed in a file with the line ``# ovp: shared-names``).
     """
+    entries = list(entries)
     classnames = [entry for entry in (raw.split('#', 1)[0].strip() for raw in entries)
                   if entry.strip(' ;')]
     if not classnames:
         raise ClassnamesError(f'{source}: no class names found (one class per line, '
                               f'synonyms separated by ";", "#" starts a comment)')
     try:
-        return list(Vocabulary.parse(classnames).entries)
+        return list(Vocabulary.parse(classnames,
+                                     shared_names=allows_shared_names(entries)).entries)
     except VocabularyError as error:
         raise ClassnamesError(f'{source}: {error}') from error
 

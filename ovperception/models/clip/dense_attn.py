@@ -202,6 +202,44 @@ def pad_to_multiple(images: Tensor, multiple: tuple[int, int]) -> Tensor:
     return F.pad(images, (0, pad_w, 0, pad_h)) if pad_h or pad_w else images
 
 
+#: How a ViT meets an image whose sides are not multiples of the patch size
+#: (``grid_remainder`` of the backbones): ``'pad'`` zero-pads bottom/right to the ceiling grid
+#: (ours); ``'centre_pad'`` zero-pads evenly on both sides to the ceiling grid (ClearCLIP);
+#: ``'drop'`` keeps the floor grid, the stride-p patch convolution ignoring the last
+#: ``H mod p`` rows and ``W mod p`` columns (SCLIP, NACLIP), and the features are stretched
+#: over the whole window when stitched.
+GRID_REMAINDER_MODES = ('pad', 'centre_pad', 'drop')
+
+
+def fit_to_patch_grid(images: Tensor, patch: tuple[int, int], mode: str = 'pad') -> Tensor:
+    """(B, 3, H, W) -> (B, 3, H', W') with H', W' multiples of ``patch``, by ``mode``.
+
+    Args:
+        images: normalised images (padding value 0).
+        patch: (patch_h, patch_w).
+        mode: one of :data:`GRID_REMAINDER_MODES`.
+
+    Returns:
+        ``'pad'`` / ``'centre_pad'``: the ceiling size, zero-padded bottom/right or centred
+        (the smaller half first, ``left = (pad // 2)``); ``'drop'``: the floor size (top-left
+        crop).
+    """
+    if mode not in GRID_REMAINDER_MODES:
+        raise ValueError(f'grid_remainder must be one of {GRID_REMAINDER_MODES}, got {mode!r}')
+    if mode == 'pad':
+        return pad_to_multiple(images, patch)
+    height, width = images.shape[-2:]
+    if mode == 'drop':
+        if height < patch[0] or width < patch[1]:
+            raise ValueError(f'an image of {height}x{width} pixels holds no whole {patch} patch '
+                             "(grid_remainder='drop')")
+        return images[..., :height - height % patch[0], :width - width % patch[1]]
+    pad_h, pad_w = -height % patch[0], -width % patch[1]
+    if not pad_h and not pad_w:
+        return images
+    return F.pad(images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+
+
 #: How a position-embedding grid is resized (``pos_embed_resize`` of the backbones).
 #: ``'bicubic'``: bicubic to the exact target size (``size=``); ``'bicubic_offset'``: the DINO
 #: rule used by SCLIP, NACLIP, ClearCLIP, ProxyCLIP and Trident, bicubic with

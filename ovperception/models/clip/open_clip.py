@@ -26,7 +26,8 @@ from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_pool_any_grid,
+from ovperception.models.clip.dense_attn import (DENSE_MODES, GRID_REMAINDER_MODES,
+                                                 attention_pool_any_grid, fit_to_patch_grid,
                                                  attention_pool_value_path,
                                                  block_output_projection, block_qkv,
                                                  POS_EMBED_RESIZE_MODES, check_dense_mode,
@@ -228,6 +229,10 @@ class OpenCLIPBackbone(BaseModule):
         pos_embed_resize: how the position-embedding grid follows the input grid, one of
             ``POS_EMBED_RESIZE_MODES`` (``'bicubic_offset'`` is the DINO +0.1 rule of the
             official SCLIP / NACLIP / ClearCLIP / ProxyCLIP / Trident code).
+        grid_remainder: how ViT dense features meet sides that are not multiples of the
+            patch size, one of ``GRID_REMAINDER_MODES``: ``'pad'`` (bottom/right zero
+            padding to the ceiling grid, the default), ``'centre_pad'`` (ClearCLIP) or
+            ``'drop'`` (SCLIP / NACLIP: floor grid, stretched over the window when stitched).
         model_kwargs: overrides passed to ``open_clip.create_model`` (tiny test towers).
         cache_dir: HF hub cache / open_clip url cache (default: their defaults).
         frozen: no gradients and always in eval mode.
@@ -236,7 +241,7 @@ class OpenCLIPBackbone(BaseModule):
 
     def __init__(self, model_name: str = 'ViT-B-16', pretrained: str | None = None, *,
                  dense_mode: str = 'vanilla', naclip_gaussian_std: float = 5.0,
-                 pos_embed_resize: str = 'bicubic',
+                 pos_embed_resize: str = 'bicubic', grid_remainder: str = 'pad',
                  model_kwargs: dict | None = None, cache_dir: str | None = None,
                  frozen: bool = True, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -248,6 +253,10 @@ class OpenCLIPBackbone(BaseModule):
             raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZE_MODES}, got '
                              f'{pos_embed_resize!r}')
         self.pos_embed_resize = pos_embed_resize
+        if grid_remainder not in GRID_REMAINDER_MODES:
+            raise ValueError(f'grid_remainder must be one of {GRID_REMAINDER_MODES}, got '
+                             f'{grid_remainder!r}')
+        self.grid_remainder = grid_remainder
         self.model_name, self.dense_mode, self.frozen = model_name, dense_mode, frozen
         self.naclip_gaussian_std = float(naclip_gaussian_std)
         self.cache_dir = cache_dir
@@ -340,6 +349,20 @@ class OpenCLIPBackbone(BaseModule):
         return self.model.visual
 
     @property
+    def grid_placement(self) -> tuple[int | None, bool]:
+        """How a window's dense grid lies on the window, for stitching: (stride, centred).
+
+        ``(patch_size, False)``: the ceiling grid covers the window padded bottom/right;
+        ``(patch_size, True)``: padded on both sides (``grid_remainder='centre_pad'``);
+        ``(None, False)``: the floor grid stretched over the window (``'drop'``).
+        """
+        if self.kind != 'vit' or self.grid_remainder == 'pad':
+            return self.patch_size, False
+        if self.grid_remainder == 'drop':
+            return None, False
+        return self.patch_size, True
+
+    @property
     def logit_scale(self) -> float:
         """exp of the model's learned logit scale (100 for OpenAI CLIP)."""
         return float(self.model.logit_scale.detach().exp().reshape(-1)[0])
@@ -405,7 +428,8 @@ class OpenCLIPBackbone(BaseModule):
 
     # ------------------------------------------------------------ dense features
     def dense_features(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) normalised images -> (B, C, ceil(H/p), ceil(W/p)), not normalised."""
+        """(B, 3, H, W) normalised images -> (B, C, ceil(H/p), ceil(W/p)), not normalised
+        (floor sizes for a ViT with ``grid_remainder='drop'``)."""
         if self.kind == 'resnet':
             return attention_pool_value_path(self.visual.attnpool,
                                              self._resnet_stages(self._pad(images))[-1])
@@ -623,7 +647,8 @@ class OpenCLIPBackbone(BaseModule):
             (B, 1 + h*w, width) tokens and the (h, w) grid.
         """
         v = self.visual
-        images = pad_to_multiple(images, tuple(v.patch_size)) if pad else images
+        if pad:
+            images = fit_to_patch_grid(images, tuple(v.patch_size), self.grid_remainder)
         x = v.conv1(images.to(v.conv1.weight.dtype))
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)

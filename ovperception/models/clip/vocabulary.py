@@ -81,12 +81,18 @@ class Vocabulary:
         return self.num_classes + int(self.has_virtual_background)
 
     @classmethod
-    def parse(cls, classnames: Sequence[str], background_words: Sequence[str] = ()) -> Vocabulary:
+    def parse(cls, classnames: Sequence[str], background_words: Sequence[str] = (), *,
+              shared_names: bool = False) -> Vocabulary:
         """Validate and flatten ``classnames`` (+ optional ``background_words``).
+
+        Args:
+            shared_names: allow a name in several classes (an official class-name file that
+                does so, e.g. SCLIP's COCO-Object "bed"); it is encoded once per class and
+                a tie goes to the first class, as the official argmax does.
 
         Raises:
             VocabularyError: empty vocabulary, blank entry, or a name used by two
-                classes (or by a class and the background words).
+                classes (unless ``shared_names``) or by a class and the background words.
         """
         if isinstance(classnames, str):
             raise VocabularyError('classnames must be a list of strings, not one string; '
@@ -100,14 +106,14 @@ class Vocabulary:
         for index, group in enumerate(synonyms):
             for name in group:
                 key = name.lower()
-                if key in owner:
+                if key in owner and (owner[key] == index or not shared_names):
                     other = owner[key]
                     what = 'twice in one class' if other == index else (
                         f'by classes {other} ({classnames[other]!r}) and {index} '
                         f'({classnames[index]!r})')
                     raise VocabularyError(f'duplicate vocabulary name {name!r}: used {what}; '
                                           'each name may belong to one class only')
-                owner[key] = index
+                owner.setdefault(key, index)
                 names.append(name)
                 name_to_class.append(index)
         background = [_clean(w) for w in background_words if _clean(w)]

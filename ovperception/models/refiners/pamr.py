@@ -14,8 +14,8 @@ difference by a local standard deviation, it is invariant to a per-channel affin
 image: 0..255 RGB, normalised RGB or BGR give the same affinities.
 
 ``lambda = 0.1`` is the value of the reference implementation used by 1-stage-wseg, SCLIP and
-NACLIP (NACLIP runs 10 iterations with dilations (8, 16) on the per-name cosine maps at the
-working resolution, before the resize to the original image).
+NACLIP (NACLIP runs 10 iterations with dilations (8, 16) on the per-name cosine maps after
+they and the image were resized to the original image size, before the softmax).
 """
 from __future__ import annotations
 
@@ -191,8 +191,8 @@ class PAMRRefiner(nn.Module):
 
     The usual place is the segmentation head's ``score_refiner`` (see
     :class:`~ovperception.models.segmentation.DenseSimilarityHead`), which runs it on the stitched
-    per-name cosine maps at the working resolution, before the softmax, threshold and resize
-    (as NACLIP does). As a post-head refiner (``OVModel(refiners=[...])``) it needs the head's
+    per-name cosine maps resized to the original image size, before the softmax and threshold
+    (as NACLIP does; ``refine_at='working'`` refines before the resize instead). As a post-head refiner (``OVModel(refiners=[...])``) it needs the head's
     ``return_logits=True``: it refines ``seg_logits`` (class probabilities) and re-labels
     ``pred_sem_seg`` by their argmax at ``ori_shape`` (no threshold is re-applied).
 

@@ -15,6 +15,7 @@ from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 IGNORE_INDEX = 255
+REFINE_AT = ('original', 'working')
 
 
 @MODELS.register_module()
@@ -39,10 +40,14 @@ class DenseSimilarityHead(BaseOVHead):
         return_logits: also store per-class probabilities at the working
             resolution in ``seg_logits`` (memory: K x h x w floats).
         score_refiner: optional module (or config, e.g. ``PAMRRefiner``) called as
-            ``refiner(image (1, 3, h, w), cosine (1, N, h, w)) -> (1, N, h, w)`` on the
-            stitched per-name cosine maps at the working resolution, before the softmax,
-            threshold and resize (NACLIP's PAMR). The head then needs the images:
-            :attr:`uses_images` is True and ``predict`` takes ``images``.
+            ``refiner(image (1, 3, H, W), cosine (1, N, H, W)) -> (1, N, H, W)`` on the
+            stitched per-name cosine maps, before the softmax and threshold (the PAMR of
+            NACLIP and SCLIP). The head then needs the images: :attr:`uses_images` is True
+            and ``predict`` takes ``images``.
+        refine_at: where the score refiner runs: ``'original'`` (default, the official
+            NACLIP/SCLIP order: cosine maps and image bilinearly resized to the sample's
+            ``ori_shape`` first, refined there) or ``'working'`` (refined at the working
+            resolution, then resized; cheaper on large originals).
     """
 
     takes_stitched_windows = True  # predict() accepts lazy StitchedWindows (see OVModel.decode)
@@ -50,8 +55,12 @@ class DenseSimilarityHead(BaseOVHead):
     def __init__(self, *, logit_scale: float | None = None, prob_threshold: float = 0.0,
                  background_index: int | None = None, area_threshold: float = 0.0,
                  return_logits: bool = False,
-                 score_refiner: nn.Module | dict | None = None) -> None:
+                 score_refiner: nn.Module | dict | None = None,
+                 refine_at: str = 'original') -> None:
         super().__init__()
+        if refine_at not in REFINE_AT:
+            raise ValueError(f'refine_at must be one of {REFINE_AT}, got {refine_at!r}')
+        self.refine_at = refine_at
         if not 0.0 <= prob_threshold <= 1.0:
             raise ValueError(f'prob_threshold must lie in [0, 1], got {prob_threshold}')
         if not 0.0 <= area_threshold < 1.0:
@@ -126,9 +135,8 @@ class DenseSimilarityHead(BaseOVHead):
         if self.score_refiner is not None:
             if images is None or len(images) != len(maps):
                 raise ValueError('a head with a score_refiner needs one image per output')
-            maps = [StitchedWindows.from_dense(
-                self.score_refiner(image[None], cosine.dense()[None].float())[0])
-                for image, cosine in zip(images, maps)]
+            maps = [self.refine_scores(image, cosine, sample)
+                    for image, cosine, sample in zip(images, maps, data_samples)]
         for cosine, sample in zip(maps, data_samples):
             out_size = tuple(sample.metainfo.get('ori_shape', cosine.image_size))[:2]
             labels = self.labels_from_cosine(cosine, text, out_size)
@@ -138,6 +146,27 @@ class DenseSimilarityHead(BaseOVHead):
                 sample.seg_logits = PixelData(data=probs)
             sample.set_metainfo(dict(label_names=text.class_names))
         return list(data_samples)
+
+    def refine_scores(self, image: Tensor, cosine: StitchedWindows,
+                      sample: OVDataSample) -> StitchedWindows:
+        """Run the score refiner on one sample's stitched cosine map (N, h, w).
+
+        Args:
+            image: (3, h, w) RGB image at the working resolution.
+            cosine: the stitched per-name cosine map.
+            sample: its data sample (``ori_shape``).
+
+        Returns:
+            The refined (N, H, W) map, at ``ori_shape`` with ``refine_at='original'`` (the
+            cosine map bilinearly resized there first; the refiner resizes the image to
+            it), at the working size otherwise.
+        """
+        size = cosine.image_size
+        if self.refine_at == 'original':
+            size = tuple(sample.metainfo.get('ori_shape', size))[:2]
+        dense = cosine.map_rows(size).permute(2, 0, 1)
+        return StitchedWindows.from_dense(
+            self.score_refiner(image[None], dense[None].float())[0])
 
     def class_probabilities(self, cosine: Tensor, text: TextEmbeddings) -> Tensor:
         """(N, ...) cosine -> (K', ...) class probabilities (softmax over names, max over synonyms)."""
