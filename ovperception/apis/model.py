@@ -7,6 +7,7 @@ from mmengine.registry import init_default_scope
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.models.ov_model import OVModel
 from ovperception.registry import MODELS, TRANSFORMS
+from ovperception.utils.device import resolve_device
 
 _SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadSegAnnotations', 'LoadAnnotations',
                        'LoadDetAnnotations')
@@ -14,7 +15,9 @@ _SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadSegAnnotations', 'LoadAnnotatio
 
 def init_model(config: str | Config, weights: str | None = None, device: str = 'cpu', *,
                cfg_options: dict | None = None) -> OVModel:
-    """Build the model of ``config``, load ``weights`` and put it in eval mode on ``device``."""
+    """Build the model of ``config``, load ``weights`` and put it in eval mode on ``device``
+    (``'auto'``: cuda, then mps, then cpu; see :func:`~ovperception.utils.device.resolve_device`)."""
+    device = resolve_device(device)
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

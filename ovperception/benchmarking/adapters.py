@@ -28,7 +28,10 @@ Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windo
 
 BACKBONE_IMAGE_METHODS = ('image_embedding', 'dense_features', 'dense_features_with_attention',
                           'dense_intermediates', 'window_embeddings', 'global_and_dense_features',
-                          'multiscale_features')
+                          'multiscale_features', 'vit_tokens')
+#: Functions outside the backbone class that run the backbone's blocks themselves (module,
+#: name): AnomalyCLIP's DPAM forward runs every ViT block, so it is backbone time.
+BACKBONE_FUNCTIONS = (('ovperception.models.anomaly.heads', 'dpam_features'),)
 SAM_METHODS = ('set_image', 'image_features', 'predict', 'automatic_masks')
 PIPELINE_METHODS = ('data_preprocessor', 'encode_images', 'decode', 'backbone')
 
@@ -84,8 +87,10 @@ def _owned_refiner_methods(model: nn.Module) -> list[tuple[object, str]]:
 
 
 def _backbone_methods(model: nn.Module) -> list[tuple[object, str]]:
+    import importlib
     return [(model.backbone, name) for name in BACKBONE_IMAGE_METHODS
-            if callable(getattr(model.backbone, name, None))]
+            if callable(getattr(model.backbone, name, None))] + [
+        (importlib.import_module(module), name) for module, name in BACKBONE_FUNCTIONS]
 
 
 @contextlib.contextmanager

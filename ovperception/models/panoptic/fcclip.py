@@ -164,6 +164,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         self.template_set = template_set
         self.text_cache_dir = text_cache_dir
         self.background_words: tuple[str, ...] = ()
+        self.shared_names = False  # OVModel's vocabulary methods read it
         self._text_cache = None
         self._vocab_memo: OrderedDict = OrderedDict()
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
