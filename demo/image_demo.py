@@ -42,9 +42,12 @@ from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images
                                is_anomaly_config)
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
-from ovperception.engine.runner_cli import run_cli
-from ovperception.utils.image_io import ImageReadError
-from ovperception.writers import write_predictions
+from ovperception.engine.config_keys import check_option_keys, component_parameters
+from ovperception.engine.runner_cli import prepare_output_dir, run_cli
+from ovperception.models.clip.vocabulary import Vocabulary
+from ovperception.utils.atomic import OverwriteInputError, is_tagged_output
+from ovperception.utils.image_io import ImageReadError, check_image
+from ovperception.writers import output_stems, write_predictions
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               'configs', 'segmentation', 'sclip_vitb16_ade20k_336.py')
@@ -91,26 +94,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _parameters(component_type: object) -> set[str] | None:
-    """Keyword arguments a registered component takes (None: any, it has ``**kwargs``)."""
-    import inspect
-
-    from ovperception.registry import MODELS
-    component = MODELS.get(component_type) if isinstance(component_type, str) else component_type
-    parameters = inspect.signature(component).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return None
-    return set(parameters)
-
-
 def applicable_options(config: str, options: dict, explicit: dict) -> dict:
     """``options`` without the ``model.*`` / ``model.head.*`` keys the config's model or head
     does not take (segmentation options on counting heads or FC-CLIP); keys the user gave
     with ``--cfg-options`` (``explicit``) are always kept, so typos still fail loudly."""
     model_cfg = Config.fromfile(config).model
-    model_parameters = _parameters(model_cfg.type)
+    model_parameters = component_parameters(model_cfg.type)
     head_cfg = model_cfg.get('head')
-    head_parameters = _parameters(head_cfg.type) if head_cfg else set()
+    head_parameters = component_parameters(head_cfg.type) if head_cfg else set()
     kept = {}
     for key, value in options.items():
         parts = key.split('.')
@@ -269,32 +260,92 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
     return OVPredictor(model)
 
 
+def find_inputs(path: str) -> list[str]:
+    """The images of ``path`` minus this tool's own earlier outputs (tagged PNGs), so that
+    ``--out`` may be the input folder; a note says how many were left out."""
+    found = find_images(path)
+    inputs = [p for p in found if not is_tagged_output(p)]
+    if len(inputs) < len(found):
+        print(f'note: {len(found) - len(inputs)} files in {path} are outputs of an earlier run '
+              '(tagged PNGs); they are not read as inputs', file=sys.stderr)
+    if not inputs:
+        raise FileNotFoundError(f'{path!r} holds only outputs of earlier runs, no input image')
+    return inputs
+
+
+def readable_images(paths: list[str]) -> tuple[list[str], int]:
+    """Paths whose header reads as an image (checked before the model is built), and how
+    many were reported and skipped."""
+    readable = []
+    for path in paths:
+        try:
+            check_image(path)
+            readable.append(path)
+        except ImageReadError as error:
+            print(f'skipped {path}: {error}', file=sys.stderr)
+    return readable, len(paths) - len(readable)
+
+
+def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[str, str]]:
+    """Everything that can fail without the model, before building it (seconds, not minutes):
+    vocabulary, ``--cfg-options`` keys, the output folder, the images' headers.
+
+    Returns: readable image paths, all input paths (never overwritten, readable or not),
+    output stems.
+    """
+    Vocabulary.parse(parse_vocabulary_string(args.vocab))
+    if args.cfg_options:
+        check_option_keys(Config.fromfile(args.config), args.cfg_options)
+    prepare_output_dir(args.out)
+    paths = find_inputs(args.input)
+    readable, _ = readable_images(paths)
+    return readable, paths, output_stems(paths, args.input)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import time
+
     args = parse_args(argv)
     vocabulary = parse_vocabulary_string(args.vocab)
-    paths = find_images(args.input)
     exemplars = None
     if args.exemplars is not None:
         exemplars = parse_exemplars(args.exemplars)
         check_exemplar_config(args.config)
-    os.makedirs(args.out, exist_ok=True)
+    paths, inputs, stems = check_inputs(args)
+    total, failures = len(inputs), len(inputs) - len(paths)
+    if not paths:
+        print(f'none of the {total} images could be read', file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    print(f'building the model of {os.path.basename(args.config)}'
+          f'{" and loading " + args.weights if args.weights else ""} ...', file=sys.stderr,
+          flush=True)
     predictor = build_predictor(args)
     predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
-    failures = 0
+    print(f'model ready in {time.monotonic() - started:.1f} s; {len(paths)} image'
+          f'{"s" if len(paths) != 1 else ""}', file=sys.stderr, flush=True)
+    skipped = 0
     for path in tqdm(paths, desc='images', disable=len(paths) == 1):
         try:
             predictor.set_image(path)
             prediction = (predictor.predict(vocabulary) if exemplars is None else
                           predictor.predict(vocabulary, exemplar_metainfo(
                               exemplars, predictor.image_metainfo)))
-            written = write_predictions(path, predictor.image, prediction, args.out, paths)
+            written = write_predictions(path, predictor.image, prediction, args.out, inputs,
+                                        stem=stems[path])
             print(f'{path} -> {", ".join(written)}')
         except ImageReadError as error:
             failures += 1
             print(f'skipped {path}: {error}', file=sys.stderr)
+        except OverwriteInputError as error:
+            skipped += 1
+            print(f'note: skipped {path}: {error}', file=sys.stderr)
     if failures:
-        print(f'{failures} of {len(paths)} images could not be read', file=sys.stderr)
-    return 1 if failures else 0
+        print(f'{failures} of {total} images could not be read', file=sys.stderr)
+    if skipped:
+        print(f'{skipped} of {total} images were skipped: their outputs would overwrite '
+              'inputs (use another --out)', file=sys.stderr)
+    return 1 if failures or skipped else 0
 
 
 if __name__ == '__main__':

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from ovperception.apis.model import inference_pipeline
-from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
+from ovperception.models.clip.vocabulary import (Vocabulary, background_words_without_classes,
+                                                 parse_vocabulary_string)
 from ovperception.models.ov_model import EncodedImages, OVModel
 from ovperception.registry import TRANSFORMS
 from ovperception.structures import OVDataSample
@@ -82,7 +83,8 @@ class OVPredictor:
             raise RuntimeError('call set_image() before predict()')
         classnames = parse_vocabulary_string(vocabulary) if isinstance(vocabulary, str) \
             else list(vocabulary)
-        Vocabulary.parse(classnames, self.model.background_words)  # fail early, clearly
+        kept, _ = background_words_without_classes(classnames, self.model.background_words)
+        Vocabulary.parse(classnames, kept)  # fail early, clearly
         sample = OVDataSample(metainfo=dict(self._metainfo, **(metainfo or {}),
                                             classnames=classnames))
         return self.model.decode(self._encoded, [sample])[0]

@@ -1,17 +1,20 @@
 """OVModel: frozen CLIP backbone + task head (+ refiners), vocabulary per sample."""
 from __future__ import annotations
 
+import logging
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from ovperception.models.clip.text_cache import TextEmbeddingCache
-from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+from ovperception.models.clip.vocabulary import (TextEmbeddings, Vocabulary,
+                                                 background_words_without_classes)
 from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
                                            stitch_windows)
 from ovperception.models.stitched import StitchedWindows
@@ -102,6 +105,23 @@ class EncodedImages:
     windows: list[list[Window]]
     features: list[list[Tensor]]
     images: list[Tensor]
+
+
+def background_words_for(classnames: Sequence[str],
+                         background_words: Sequence[str]) -> tuple[str, ...]:
+    """The model's background words minus those the vocabulary names as classes.
+
+    A class the user names wins over a configured background word (e.g. ``sky`` among a
+    detection config's scene words); a warning names the config key to change.
+    """
+    kept, dropped = background_words_without_classes(classnames, background_words)
+    if dropped:
+        print_log(f'background words {list(dropped)} of the config (model.background_words) '
+                  'are also class names of the vocabulary: they are scored as classes, not as '
+                  f'background; the background words used are {list(kept)}. Change them with '
+                  '--background-words "w1, w2" (demo) or --cfg-options '
+                  'model.background_words="[...]"', logger='current', level=logging.WARNING)
+    return kept
 
 
 @MODELS.register_module()
@@ -211,7 +231,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
             # A head may encode each class as several sentences (e.g. count-bin prompts).
             prompts = getattr(getattr(self, 'head', None), 'vocabulary_prompts', None)
             names = prompts(list(classnames)) if prompts is not None else list(classnames)
-            vocabulary = Vocabulary.parse(names, self.background_words)
+            vocabulary = Vocabulary.parse(names, background_words_for(names, self.background_words))
             with torch.no_grad():
                 embeddings = self.text_cache.embed(vocabulary.names)
             text = TextEmbeddings(vocabulary, embeddings,
