@@ -18,6 +18,8 @@ from mmengine.runner import Runner
 
 from ovperception.engine.atomic_checkpoint import (NothingToResumeError, checkpoint_to_resume,
                                                    step_checkpoints)
+from ovperception.engine.distributed import init_distributed
+from ovperception.engine.quiet_runner import runner_class
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
                                        parse_runner_arguments, run_cli)
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> Runner:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
+    init_distributed(cfg, args.launcher)
     if 'train_dataloader' not in cfg or 'train_cfg' not in cfg:
         raise ValueError(f'{args.config} has no train_dataloader/train_cfg: it is an '
                          'evaluation-only (training-free) config; use tools/test.py')
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> Runner:
     if resume_from is not None:
         cfg.resume, cfg.load_from = True, resume_from
     state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
-    runner = Runner.from_cfg(cfg)
+    runner = runner_class(args.verbose).from_cfg(cfg)
     model = getattr(runner.model, 'module', runner.model)
     if not model.is_trainable:
         raise RuntimeError(f'{args.config} builds a training-free model (no trainable '

@@ -57,6 +57,9 @@ def add_runner_arguments(parser: argparse.ArgumentParser, script: str) -> None:
                         help='override config keys, e.g. model.test_cfg.stride=112')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help=f'job launcher (tools/dist_{script}.sh uses pytorch)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print the environment, config and hook dumps of the runner (they '
+                        'always go to the log file in the work dir)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 

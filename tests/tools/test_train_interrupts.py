@@ -56,3 +56,17 @@ def test_resume_with_nothing_to_resume_stops_unless_asked_to_start(tmp_path):
     assert not list((tmp_path / 'empty').glob('*.pth'))
     runner = _train(tmp_path / 'empty', '--resume-or-start')
     assert runner.iter == 4
+
+
+def test_test_tool_is_short_unless_verbose(tmp_path, capsys):
+    from tests.scripts import test_tool
+    config = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
+    test_tool.main([config, '--work-dir', str(tmp_path / 'quiet')])
+    quiet = capsys.readouterr()
+    test_tool.main([config, '--work-dir', str(tmp_path / 'verbose'), '--verbose'])
+    verbose = capsys.readouterr()
+    quiet_lines = (quiet.out + quiet.err).count('\n')
+    assert quiet_lines < 15, quiet.out
+    assert (verbose.out + verbose.err).count('\n') > 5 * quiet_lines
+    logs = list((tmp_path / 'quiet').rglob('*.log'))
+    assert logs and 'System environment' in ''.join(p.read_text() for p in logs)  # file keeps all
