@@ -98,7 +98,8 @@ class EncodedImages:
         image_sizes: per image, its (H, W) working size (padding removed).
         windows: per image, its sliding windows.
         features: per image, per window, a (C, h', w') feature map.
-        images: per image, the normalised (3, H, W) input (for refiners).
+        images: per image, the (3, H, W) input (for refiners): normalised float, or uint8
+            0..255 RGB when :meth:`OVModel.encode_images` got uint8 inputs.
     """
 
     image_sizes: list[tuple[int, int]]
@@ -273,7 +274,9 @@ class OVModel(ModeDispatchMixin, BaseModel):
         """Run the backbone on every window of every image (the expensive part).
 
         Args:
-            inputs: (B, 3, H, W) normalised, padded batch.
+            inputs: (B, 3, H, W) normalised, padded batch; or uint8 0..255 RGB, normalised a
+                batch of windows at a time (a huge image never exists as float32: 4x less
+                memory; the predictor passes uint8).
             data_samples: samples with ``img_shape`` (defaults to the padded size).
         """
         images = self.unpad(inputs, data_samples)
@@ -284,6 +287,9 @@ class OVModel(ModeDispatchMixin, BaseModel):
             windows = [sliding_windows(img.shape[-2], img.shape[-1], cfg['crop_size'],
                                        cfg['stride']) for img in images]
         encode = autocast_encoder(self._dense_encoder(), cfg.get('amp_dtype'))
+        if inputs.dtype == torch.uint8:
+            dense_encode, normalize = encode, self.data_preprocessor.normalize_batch
+            encode = lambda crops: dense_encode(normalize(crops))  # noqa: E731
         with torch.no_grad():
             features = encode_windows(images, windows, encode, cfg['crop_batch_size'])
         return EncodedImages([tuple(img.shape[-2:]) for img in images], windows, features, images)
@@ -313,7 +319,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
         lazy = getattr(self.head, 'takes_stitched_windows', False)
         with torch.no_grad():
             # Image-aware heads and refiners see 0..255 RGB images at the working resolution.
-            rgb = ([self.data_preprocessor.denormalize(img) for img in encoded.images]
+            rgb = ([img.float() if img.dtype == torch.uint8 else
+                    self.data_preprocessor.denormalize(img) for img in encoded.images]
                    if head_images or len(self.refiners) else [])
             device = encoded.images[0].device
             for classnames, indices in self.vocabulary_groups(data_samples).items():
