@@ -24,6 +24,9 @@ PathLike = Union[str, os.PathLike]
 
 _UMASK: int | None = None
 
+#: PNGs with more values than this (about 16 megapixels of RGB) use zlib level 1 unless told.
+LARGE_PNG_VALUES = 48_000_000
+
 #: PNG text key marking files that ovperception wrote as outputs (see :func:`tag_png_outputs`).
 OUTPUT_TAG_KEY = 'ovperception-output'
 _OUTPUT_TAG: contextvars.ContextVar[str | None] = contextvars.ContextVar('_OUTPUT_TAG',
@@ -110,6 +113,8 @@ def encode_image(array: np.ndarray, fmt: str, **save_kwargs: Any) -> bytes:
                          f'{array.dtype}')
     if array.ndim not in (2, 3):
         raise ValueError(f'cannot encode an array of shape {array.shape} as an image')
+    if fmt == 'PNG' and array.size > LARGE_PNG_VALUES and 'compress_level' not in save_kwargs:
+        save_kwargs = dict(save_kwargs, compress_level=1)  # zlib level 6 takes minutes on 100 MP
     tag = _OUTPUT_TAG.get()
     if tag is not None and fmt == 'PNG' and 'pnginfo' not in save_kwargs:
         info = PngImagePlugin.PngInfo()
