@@ -18,6 +18,12 @@ Counting configs (configs/counting, configs/tiny/count_*) write instead:
     configs whose head has SAM, e.g. configs/tiny/count_tiny_zeroshot.py) gives example
     boxes of the object, like FSC-147's three exemplars; other configs reject it.
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
+<name> mirrors the input's path below the input folder (sub/a.png -> DIR/sub/a_...); inputs
+sharing a name without extension keep it (a.jpg -> a.jpg_overlay.png, a.png -> a.png_...).
+Earlier outputs in DIR are recognised (tagged PNGs) and not read as inputs, so --out may be
+the input folder; an image whose outputs would overwrite another input is skipped with a note.
+Vocabulary, --cfg-options keys, --out and image headers are checked before the model is built;
+errors print one line (exit 1), Ctrl-C exits 130. See docs/robustness.md.
 
 Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the object
 ("screw"); DIR receives <name>_anomaly.png (heatmap) and <name>_anomaly.json (score,
