@@ -11,7 +11,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 
 from ovperception.engine.distributed import init_distributed
-from ovperception.engine.quiet_runner import runner_class
+from ovperception.engine.quiet_runner import build_runner
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
                                        parse_runner_arguments, run_cli)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='ovperception.SegVisualizationHook', show_dir=args.show_dir)]
     state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
-    runner = runner_class(args.verbose).from_cfg(cfg)
+    runner = build_runner(cfg, args.verbose, args.weights)
     if state is not None:
         load_model_state(getattr(runner.model, 'module', runner.model), state, args.weights)
     metrics = runner.test()

@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 from ovperception.engine.atomic_checkpoint import (NothingToResumeError, checkpoint_to_resume,
                                                    step_checkpoints)
 from ovperception.engine.distributed import init_distributed
-from ovperception.engine.quiet_runner import runner_class
+from ovperception.engine.quiet_runner import build_runner
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
                                        parse_runner_arguments, run_cli)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> Runner:
     if resume_from is not None:
         cfg.resume, cfg.load_from = True, resume_from
     state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
-    runner = runner_class(args.verbose).from_cfg(cfg)
+    runner = build_runner(cfg, args.verbose, args.weights)
     model = getattr(runner.model, 'module', runner.model)
     if not model.is_trainable:
         raise RuntimeError(f'{args.config} builds a training-free model (no trainable '

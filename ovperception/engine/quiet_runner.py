@@ -27,3 +27,22 @@ class QuietRunner(Runner):
 def runner_class(verbose: bool) -> type[Runner]:
     """mmengine's ``Runner`` with ``--verbose``, else :class:`QuietRunner`."""
     return Runner if verbose else QuietRunner
+
+
+def build_runner(cfg, verbose: bool, weights: str | None = None) -> Runner:
+    """``Runner.from_cfg`` with a start-up line before and after (rank 0, stderr): building a
+    full config (and reading its weights) takes minutes and the quiet runner prints nothing."""
+    import sys
+    import time
+
+    from mmengine.dist import get_rank
+    started = time.monotonic()
+    talk = get_rank() == 0 if cfg.get('launcher', 'none') != 'none' else True
+    if talk:
+        print(f'building the runner and model of {cfg.filename}'
+              f'{" (weights " + weights + ")" if weights else ""} ...', file=sys.stderr,
+              flush=True)
+    runner = runner_class(verbose).from_cfg(cfg)
+    if talk:
+        print(f'runner ready in {time.monotonic() - started:.1f} s', file=sys.stderr, flush=True)
+    return runner
