@@ -20,6 +20,12 @@ Counting configs (configs/counting, configs/tiny/count_*) write instead:
     configs whose head has SAM, e.g. configs/tiny/count_tiny_zeroshot.py) gives example
     boxes of the object, like FSC-147's three exemplars; other configs reject it.
 Unreadable images are reported and skipped; the exit status is 1 if any failed.
+<name> mirrors the input's path below the input folder (sub/a.png -> DIR/sub/a_...); inputs
+sharing a name without extension keep it (a.jpg -> a.jpg_overlay.png, a.png -> a.png_...).
+Earlier outputs in DIR are recognised (tagged PNGs) and not read as inputs, so --out may be
+the input folder; an image whose outputs would overwrite another input is skipped with a note.
+Vocabulary, --cfg-options keys, --out and image headers are checked before the model is built;
+errors print one line (exit 1), Ctrl-C exits 130. See docs/robustness.md.
 
 Anomaly configs (configs/anomaly, configs/tiny/anomaly_*): --vocab names the object
 ("screw"); DIR receives <name>_anomaly.png (heatmap) and <name>_anomaly.json (score,
@@ -44,13 +50,15 @@ from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images
                                is_anomaly_config)
 from ovperception.apis.options import (applicable_options, detection_options,
                                        is_detection_config, segmentation_options)
+from ovperception.engine.config_keys import check_option_keys
+from ovperception.engine.runner_cli import prepare_output_dir, run_cli
+from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
-from ovperception.models.clip.vocabulary import parse_vocabulary_string
-from ovperception.engine.runner_cli import run_cli
+from ovperception.utils.atomic import OverwriteInputError, is_tagged_output
 from ovperception.utils.device import DEVICE_CHOICES_HELP, resolve_device
 from ovperception.utils.download import set_offline
-from ovperception.utils.image_io import ImageReadError
-from ovperception.writers import write_predictions
+from ovperception.utils.image_io import ImageReadError, check_image
+from ovperception.writers import output_stems, write_predictions
 from ovperception.writers.counting import COUNT_TABLE_NAME, CountTable
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -231,39 +239,99 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
     return OVPredictor(model)
 
 
+def find_inputs(path: str) -> list[str]:
+    """The images of ``path`` minus this tool's own earlier outputs (tagged PNGs), so that
+    ``--out`` may be the input folder; a note says how many were left out."""
+    found = find_images(path)
+    inputs = [p for p in found if not is_tagged_output(p)]
+    if len(inputs) < len(found):
+        print(f'note: {len(found) - len(inputs)} files in {path} are outputs of an earlier run '
+              '(tagged PNGs); they are not read as inputs', file=sys.stderr)
+    if not inputs:
+        raise FileNotFoundError(f'{path!r} holds only outputs of earlier runs, no input image')
+    return inputs
+
+
+def readable_images(paths: list[str]) -> tuple[list[str], int]:
+    """Paths whose header reads as an image (checked before the model is built), and how
+    many were reported and skipped."""
+    readable = []
+    for path in paths:
+        try:
+            check_image(path)
+            readable.append(path)
+        except ImageReadError as error:
+            print(f'skipped {path}: {error}', file=sys.stderr)
+    return readable, len(paths) - len(readable)
+
+
+def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[str, str]]:
+    """Everything that can fail without the model, before building it (seconds, not minutes):
+    vocabulary, ``--cfg-options`` keys, the output folder, the images' headers.
+
+    Returns: readable image paths, all input paths (never overwritten, readable or not),
+    output stems.
+    """
+    Vocabulary.parse(parse_vocabulary_string(args.vocab))
+    if args.cfg_options:
+        check_option_keys(Config.fromfile(args.config), args.cfg_options)
+    prepare_output_dir(args.out)
+    paths = find_inputs(args.input)
+    readable, _ = readable_images(paths)
+    return readable, paths, output_stems(paths, args.input)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import time
+
     args = parse_args(argv)
     args.device = resolve_device(args.device)
     if args.offline:
         set_offline()
     vocabulary = parse_vocabulary_string(args.vocab)
-    paths = find_images(args.input)
     exemplars = None
     if args.exemplars is not None:
         exemplars = parse_exemplars(args.exemplars)
         check_exemplar_config(args.config)
-    os.makedirs(args.out, exist_ok=True)
+    paths, inputs, stems = check_inputs(args)
+    total, failures = len(inputs), len(inputs) - len(paths)
+    if not paths:
+        print(f'none of the {total} images could be read', file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    print(f'building the model of {os.path.basename(args.config)}'
+          f'{" and loading " + args.weights if args.weights else ""} ...', file=sys.stderr,
+          flush=True)
     predictor = build_predictor(args)
     predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
-    failures, count_table = 0, CountTable()
+    print(f'model ready in {time.monotonic() - started:.1f} s; {len(paths)} image'
+          f'{"s" if len(paths) != 1 else ""}', file=sys.stderr, flush=True)
+    skipped, count_table = 0, CountTable()
     for path in tqdm(paths, desc='images', disable=len(paths) == 1):
         try:
             predictor.set_image(path)
             prediction = (predictor.predict(vocabulary) if exemplars is None else
                           predictor.predict(vocabulary, exemplar_metainfo(
                               exemplars, predictor.image_metainfo)))
-            written = write_predictions(path, predictor.image, prediction, args.out, paths)
+            written = write_predictions(path, predictor.image, prediction, args.out, inputs,
+                                        stem=stems[path])
             print(f'{path} -> {", ".join(written)}')
             count_table.add(path, prediction)
         except ImageReadError as error:
             failures += 1
             print(f'skipped {path}: {error}', file=sys.stderr)
+        except OverwriteInputError as error:
+            skipped += 1
+            print(f'note: skipped {path}: {error}', file=sys.stderr)
     if count_table.rows:  # counting configs: every image's counts in one CSV
-        count_table.write(os.path.join(args.out, COUNT_TABLE_NAME), paths)
+        count_table.write(os.path.join(args.out, COUNT_TABLE_NAME), inputs)
         print(f'counts -> {os.path.join(args.out, COUNT_TABLE_NAME)}')
     if failures:
-        print(f'{failures} of {len(paths)} images could not be read', file=sys.stderr)
-    return 1 if failures else 0
+        print(f'{failures} of {total} images could not be read', file=sys.stderr)
+    if skipped:
+        print(f'{skipped} of {total} images were skipped: their outputs would overwrite '
+              'inputs (use another --out)', file=sys.stderr)
+    return 1 if failures or skipped else 0
 
 
 if __name__ == '__main__':

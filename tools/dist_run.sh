@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_run.sh SCRIPT CONFIG NUM_GPUS [script args...]
-# Runs tools/SCRIPT.py on NUM_GPUS processes per node through torchrun (mmengine's
-# distributed runner). Multi-node: set NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT.
+# Usage: tools/dist_run.sh SCRIPT CONFIG NUM_PROCESSES [script args...]
+# Runs tools/SCRIPT.py on NUM_PROCESSES processes per node (one per GPU; on a CPU-only machine
+# the processes share the CPUs and talk over gloo) through torch.distributed.run (torchrun).
+# Python: $PYTHON if set, else the project's .venv (no need to activate it), else python3.
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT.
 set -euo pipefail
+if [ $# -lt 3 ]; then
+    echo "usage: $0 SCRIPT CONFIG NUM_PROCESSES [args...]" >&2
+    exit 2
+fi
 SCRIPT=$1
 CONFIG=$2
 GPUS=$3
 shift 3
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec torchrun --nnodes="${NNODES:-1}" \
-    --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
-    --master_port="${MASTER_PORT:-29500}" --nproc_per_node="$GPUS" \
-    "$ROOT/tools/$SCRIPT.py" "$CONFIG" --launcher pytorch "$@"
+if [ -n "${PYTHON:-}" ]; then
+    PY="$PYTHON"
+elif [ -x "$ROOT/.venv/bin/python" ]; then
+    PY="$ROOT/.venv/bin/python"
+else
+    PY="$(command -v python3 || command -v python)"
+fi
+PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PY" -m torch.distributed.run \
+    --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
+    --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${MASTER_PORT:-29500}" \
+    --nproc_per_node="$GPUS" "$ROOT/tools/$SCRIPT.py" "$CONFIG" --launcher pytorch "$@"

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_test.sh CONFIG NUM_GPUS [test.py args...]  (see tools/dist_run.sh)
+# Usage: tools/dist_test.sh CONFIG NUM_PROCESSES [test.py args...]  (see tools/dist_run.sh)
 exec "$(dirname "$0")/dist_run.sh" test "$@"

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_train.sh CONFIG NUM_GPUS [train.py args...]  (see tools/dist_run.sh)
+# Usage: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py args...]  (see tools/dist_run.sh)
 exec "$(dirname "$0")/dist_run.sh" train "$@"

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
-from mmengine.runner import Runner
+from mmengine.dist import is_main_process
 
+from ovperception.engine.distributed import init_distributed
+from ovperception.engine.quiet_runner import build_runner
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
                                        parse_runner_arguments, run_cli)
@@ -30,18 +32,21 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
+    init_distributed(cfg, args.launcher)
     if args.max_images is not None:
         cfg.test_dataloader.dataset['indices'] = args.max_images
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='ovperception.SegVisualizationHook', show_dir=args.show_dir)]
     state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, args.verbose, args.weights)
     if state is not None:
         load_model_state(getattr(runner.model, 'module', runner.model), state, args.weights)
     metrics = runner.test()
     summary = {key: float(value) if isinstance(value, (int, float)) else value
                for key, value in metrics.items()}
+    if not is_main_process():  # every rank gets the gathered metrics; rank 0 reports them
+        return summary
     out_path = osp.join(cfg.work_dir, 'metrics.json')
     atomic_write_json(out_path, dict(config=args.config, weights=args.weights, metrics=summary,
                                      published=cfg.get('published_metrics')))

@@ -1,10 +1,11 @@
 # Runtime shared by every config: scope, hooks, logging, environment.
-from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook, LoggerHook,
+from mmengine.hooks import (DistSamplerSeedHook, IterTimerHook, LoggerHook,
                             ParamSchedulerHook)
 
 from mmengine.runner import TestLoop
 
 from ovperception.engine.hooks import ProgressBarHook
+from ovperception.engine.atomic_checkpoint import AtomicCheckpointHook
 from ovperception.engine.plain_checkpoint import PlainCheckpointHook
 
 default_scope = 'ovperception'
@@ -14,7 +15,7 @@ default_hooks = dict(
     timer=dict(type=IterTimerHook),
     logger=dict(type=LoggerHook, interval=50),
     param_scheduler=dict(type=ParamSchedulerHook),
-    checkpoint=dict(type=CheckpointHook, by_epoch=False, interval=1000, max_keep_ckpts=2),
+    checkpoint=dict(type=AtomicCheckpointHook, by_epoch=False, interval=1000, max_keep_ckpts=2),
     sampler_seed=dict(type=DistSamplerSeedHook),
 )
 custom_hooks = [dict(type=ProgressBarHook), dict(type=PlainCheckpointHook)]

@@ -8,21 +8,11 @@ every config.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Sequence
 
 from mmengine.config import Config
 
-from ovperception.registry import MODELS
-
-
-def _component_parameters(component_type: object) -> set[str] | None:
-    """Keyword arguments a registered component takes (None: any, it has ``**kwargs``)."""
-    component = MODELS.get(component_type) if isinstance(component_type, str) else component_type
-    parameters = inspect.signature(component).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return None
-    return set(parameters)
+from ovperception.engine.config_keys import component_parameters
 
 
 def _type_name(kind: object) -> str:
@@ -36,9 +26,9 @@ def applicable_options(config: str | Config, options: dict, explicit: dict) -> d
     so typos still fail loudly."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     model_cfg = cfg.model
-    model_parameters = _component_parameters(model_cfg.type)
+    model_parameters = component_parameters(model_cfg.type)
     head_cfg = model_cfg.get('head')
-    head_parameters = _component_parameters(head_cfg.type) if head_cfg else set()
+    head_parameters = component_parameters(head_cfg.type) if head_cfg else set()
     kept = {}
     for key, value in options.items():
         parts = key.split('.')

@@ -7,7 +7,9 @@ import numpy as np
 import torch
 
 from ovperception.apis.model import inference_pipeline
-from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
+from ovperception.models.clip.vocabulary import (Vocabulary, background_words_without_classes,
+                                                 parse_vocabulary_string)
+from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.ov_model import EncodedImages, OVModel
 from ovperception.registry import TRANSFORMS
 from ovperception.structures import OVDataSample
@@ -52,8 +54,12 @@ class OVPredictor:
         for transform in self.pipeline:
             results = transform(results)
         sample: OVDataSample = results['data_samples']
+        # OVModel normalises window by window: the image stays uint8 (4x less memory)
+        keep_uint8 = isinstance(self.model, OVModel) and isinstance(
+            self.model.data_preprocessor, OVDataPreprocessor)
         data = self.model.data_preprocessor(
-            dict(inputs=[results['inputs']], data_samples=[sample]), False)
+            dict(inputs=[results['inputs']], data_samples=[sample]), False,
+            **({'keep_uint8': True} if keep_uint8 else {}))
         with torch.no_grad():
             self._encoded = self.model.encode_images(data['inputs'], data['data_samples'])
         self._metainfo = {k: v for k, v in sample.metainfo.items() if k != 'classnames'}
@@ -82,7 +88,8 @@ class OVPredictor:
             raise RuntimeError('call set_image() before predict()')
         classnames = parse_vocabulary_string(vocabulary) if isinstance(vocabulary, str) \
             else list(vocabulary)
-        Vocabulary.parse(classnames, self.model.background_words,  # fail early, clearly
+        kept, _ = background_words_without_classes(classnames, self.model.background_words)
+        Vocabulary.parse(classnames, kept,  # fail early, clearly
                          shared_names=getattr(self.model, 'shared_names', False))
         sample = OVDataSample(metainfo=dict(self._metainfo, **(metainfo or {}),
                                             classnames=classnames))

@@ -1,8 +1,11 @@
 """Runner integration: hooks and safe checkpoint handling."""
+from ovperception.engine.atomic_checkpoint import AtomicCheckpointHook
+from ovperception.engine.distributed import OVDistributedWrapper
 from ovperception.engine.few_shot import FewShotMemoryHook
 from ovperception.engine.hooks import ProgressBarHook, SegVisualizationHook
 from ovperception.engine.plain_checkpoint import PlainCheckpointHook
 from ovperception.utils.safe_load import load_checkpoint_safely
 
-__all__ = ['FewShotMemoryHook', 'ProgressBarHook', 'SegVisualizationHook', 'PlainCheckpointHook',
+__all__ = ['AtomicCheckpointHook', 'OVDistributedWrapper', 'FewShotMemoryHook', 'ProgressBarHook',
+           'SegVisualizationHook', 'PlainCheckpointHook',
            'load_checkpoint_safely']

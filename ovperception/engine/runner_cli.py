@@ -11,40 +11,33 @@ from typing import Any, Callable
 from mmengine.config import Config, DictAction
 
 import ovperception.engine  # noqa: F401  (registers hooks)
+from ovperception.engine.config_keys import UnknownConfigKeyError, check_option_keys
+
+__all__ = ['UnknownConfigKeyError', 'load_config', 'prepare_output_dir', 'run_cli',
+           'add_runner_arguments', 'parse_runner_arguments']
 
 
 _RUNS_IN_THIS_PROCESS = itertools.count()
-
-
-class UnknownConfigKeyError(KeyError):
-    """A ``--cfg-options`` key that the config does not have."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def load_config(path: str, cfg_options: dict[str, Any] | None = None,
                 work_dir: str | None = None) -> Config:
     """Read a config file, apply ``--cfg-options`` and set ``work_dir``.
 
-    Unknown top-level ``--cfg-options`` keys are rejected, so that a typo does
-    not silently do nothing.
+    Unknown ``--cfg-options`` keys (top level, or a keyword a component does not take)
+    are rejected before anything is built, so that a typo does not silently do nothing.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)
     if cfg_options:
-        settings = sorted(k for k in cfg.keys() if k[:1].islower() and k != 'read_base')
-        unknown = sorted({key.split('.')[0] for key in cfg_options} - set(settings))
-        if unknown:
-            raise UnknownConfigKeyError(f'--cfg-options names unknown top-level keys {unknown}; '
-                                        f'the config has {settings}')
+        check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
-    os.makedirs(cfg.work_dir, exist_ok=True)
+    prepare_output_dir(cfg.work_dir, '--work-dir')
     run_index = next(_RUNS_IN_THIS_PROCESS)
     if run_index and cfg.get('experiment_name') is None:
         # mmengine names a runner's logger '<config>_<timestamp (seconds)>' and reuses an
@@ -64,6 +57,9 @@ def add_runner_arguments(parser: argparse.ArgumentParser, script: str) -> None:
                         help='override config keys, e.g. model.test_cfg.stride=112')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help=f'job launcher (tools/dist_{script}.sh uses pytorch)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print the environment, config and hook dumps of the runner (they '
+                        'always go to the log file in the work dir)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
@@ -75,11 +71,45 @@ def parse_runner_arguments(parser: argparse.ArgumentParser,
     return args
 
 
+def prepare_output_dir(path: str, flag: str = '--out') -> str:
+    """Create the output folder ``path``; a one-line ``OSError`` when it cannot hold outputs.
+
+    Raises:
+        NotADirectoryError: ``path`` (or a parent) is an existing file.
+        PermissionError: the folder cannot be created or written.
+    """
+    if osp.exists(path) and not osp.isdir(path):
+        raise NotADirectoryError(f'{flag} {path!r} is an existing file, not a folder; '
+                                 'name a folder')
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f'{flag} {path!r}: a parent of it is a file, not a '
+                                 'folder') from None
+    except PermissionError:
+        raise PermissionError(f'{flag} {path!r} cannot be created (permission denied); '
+                              'choose a folder you can write') from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(f'{flag} {path!r} is not writable; choose a folder you can write')
+    return path
+
+
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT_STATUS = 130
+
+
 def run_cli(main: Callable[[], object]) -> None:
-    """Run a tool's ``main``; user errors print one line and exit 1 (``OVP_DEBUG=1``: traceback)."""
+    """Run a tool's ``main``: user errors print one line and exit 1; Ctrl-C prints one line
+    and exits 130 (``OVP_DEBUG=1``: tracebacks)."""
     try:
         result = main()
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as error:
+    except KeyboardInterrupt:
+        if os.environ.get('OVP_DEBUG'):
+            raise
+        print('interrupted (Ctrl-C); every file written so far is complete (writes are '
+              'atomic)', file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_STATUS)
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
         if os.environ.get('OVP_DEBUG'):
             raise
         print(f'error: {error}', file=sys.stderr)

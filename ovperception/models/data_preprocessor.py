@@ -45,24 +45,38 @@ class OVDataPreprocessor(BaseDataPreprocessor):
             raise ValueError(f'expected an RGB image tensor (3, H, W), got {tuple(image.shape)}')
         return (image.to(self.mean.device, torch.float32) - self.mean) / self.std
 
+    def normalize_batch(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) uint8/float RGB in 0..255 -> normalised float32 (e.g. a batch of windows
+        cut from a uint8 image, see ``OVModel.encode_images``)."""
+        return (images.to(self.mean.device, torch.float32) - self.mean) / self.std
+
     def denormalize(self, images: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`normalize` for (B, 3, H, W) or (3, H, W): back to 0..255 RGB."""
         return images * self.std.to(images.device) + self.mean.to(images.device)
 
-    def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
-        """Collate ``dict(inputs=[(3, H, W) uint8], data_samples=[OVDataSample])``."""
+    def forward(self, data: dict, training: bool = False,
+                keep_uint8: bool = False) -> dict[str, Any]:
+        """Collate ``dict(inputs=[(3, H, W) uint8], data_samples=[OVDataSample])``.
+
+        ``keep_uint8`` leaves uint8 images un-normalised (padded with 0), for
+        ``OVModel.encode_images`` to normalise window by window (huge images).
+        """
         data = self.cast_data(data)
         inputs = data['inputs']
         samples = data.get('data_samples')
         if isinstance(inputs, torch.Tensor) and inputs.dim() == 3:
             inputs = [inputs]
-        images = [self.normalize(img) for img in inputs]
+        keep = keep_uint8 and all(img.dtype == torch.uint8 for img in inputs)
+        images = [img if keep else self.normalize(img) for img in inputs]
         height = max(img.shape[-2] for img in images)
         width = max(img.shape[-1] for img in images)
         divisor = max(1, self.pad_size_divisor)
         height, width = -(-height // divisor) * divisor, -(-width // divisor) * divisor
-        batch = torch.stack([F.pad(img, (0, width - img.shape[-1], 0, height - img.shape[-2]))
-                             for img in images])
+        if len(images) == 1 and tuple(images[0].shape[-2:]) == (height, width):
+            batch = images[0][None]  # a view: no copy of a (possibly huge) image
+        else:
+            batch = torch.stack([F.pad(img, (0, width - img.shape[-1], 0,
+                                             height - img.shape[-2])) for img in images])
         if samples is not None:
             for img, sample in zip(images, samples):
                 sample.set_metainfo(dict(img_shape=tuple(img.shape[-2:]),

@@ -16,10 +16,13 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm import tqdm
 
 from ovperception.models.stitched import StitchedWindows, Window, padding_offset
 
 EncodeFn = Callable[[Tensor], Tensor]
+#: ``encode_windows`` shows a progress bar (on a terminal) from this many windows on.
+PROGRESS_MIN_WINDOWS = 512
 DecodeFn = Callable[[Tensor, int], Tensor]
 
 
@@ -86,6 +89,9 @@ def encode_windows(images: Sequence[Tensor], windows: Sequence[Sequence[Window]]
 
     Returns:
         Per image, per window, a (C, h', w') feature tensor.
+
+    From :data:`PROGRESS_MIN_WINDOWS` windows on (a huge image), a tqdm bar over the
+    windows is shown on a terminal.
     """
     if crop_batch_size <= 0:
         raise ValueError('crop_batch_size must be positive')
@@ -94,6 +100,9 @@ def encode_windows(images: Sequence[Tensor], windows: Sequence[Sequence[Window]]
         for window_index, (y0, x0, y1, x1) in enumerate(image_windows):
             by_shape[(y1 - y0, x1 - x0)].append((image_index, window_index))
     features: list[list[Tensor | None]] = [[None] * len(w) for w in windows]
+    total = sum(len(w) for w in windows)
+    bar = tqdm(total=total, desc='windows', unit='win', leave=False,
+               disable=None if total >= PROGRESS_MIN_WINDOWS else True)
     for members in by_shape.values():
         for start in range(0, len(members), crop_batch_size):
             chunk = members[start:start + crop_batch_size]
@@ -103,6 +112,8 @@ def encode_windows(images: Sequence[Tensor], windows: Sequence[Sequence[Window]]
             encoded = encode(crops)
             for (i, j), feat in zip(chunk, encoded):
                 features[i][j] = feat
+            bar.update(len(chunk))
+    bar.close()
     return features  # type: ignore[return-value]
 
 

@@ -1,17 +1,20 @@
 """OVModel: frozen CLIP backbone + task head (+ refiners), vocabulary per sample."""
 from __future__ import annotations
 
+import logging
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from ovperception.models.clip.text_cache import TextEmbeddingCache
-from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+from ovperception.models.clip.vocabulary import (TextEmbeddings, Vocabulary,
+                                                 background_words_without_classes)
 from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
                                            stitch_windows)
 from ovperception.models.stitched import StitchedWindows
@@ -95,13 +98,31 @@ class EncodedImages:
         image_sizes: per image, its (H, W) working size (padding removed).
         windows: per image, its sliding windows.
         features: per image, per window, a (C, h', w') feature map.
-        images: per image, the normalised (3, H, W) input (for refiners).
+        images: per image, the (3, H, W) input (for refiners): normalised float, or uint8
+            0..255 RGB when :meth:`OVModel.encode_images` got uint8 inputs.
     """
 
     image_sizes: list[tuple[int, int]]
     windows: list[list[Window]]
     features: list[list[Tensor]]
     images: list[Tensor]
+
+
+def background_words_for(classnames: Sequence[str],
+                         background_words: Sequence[str]) -> tuple[str, ...]:
+    """The model's background words minus those the vocabulary names as classes.
+
+    A class the user names wins over a configured background word (e.g. ``sky`` among a
+    detection config's scene words); a warning names the config key to change.
+    """
+    kept, dropped = background_words_without_classes(classnames, background_words)
+    if dropped:
+        print_log(f'background words {list(dropped)} of the config (model.background_words) '
+                  'are also class names of the vocabulary: they are scored as classes, not as '
+                  f'background; the background words used are {list(kept)}. Change them with '
+                  '--background-words "w1, w2" (demo) or --cfg-options '
+                  'model.background_words="[...]"', logger='current', level=logging.WARNING)
+    return kept
 
 
 @MODELS.register_module()
@@ -217,7 +238,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
             # A head may encode each class as several sentences (e.g. count-bin prompts).
             prompts = getattr(getattr(self, 'head', None), 'vocabulary_prompts', None)
             names = prompts(list(classnames)) if prompts is not None else list(classnames)
-            vocabulary = Vocabulary.parse(names, self.background_words,
+            vocabulary = Vocabulary.parse(names, background_words_for(names, self.background_words),
                                           shared_names=self.shared_names)
             with torch.no_grad():
                 embeddings = self.text_cache.embed(vocabulary.names)
@@ -260,7 +281,9 @@ class OVModel(ModeDispatchMixin, BaseModel):
         """Run the backbone on every window of every image (the expensive part).
 
         Args:
-            inputs: (B, 3, H, W) normalised, padded batch.
+            inputs: (B, 3, H, W) normalised, padded batch; or uint8 0..255 RGB, normalised a
+                batch of windows at a time (a huge image never exists as float32: 4x less
+                memory; the predictor passes uint8).
             data_samples: samples with ``img_shape`` (defaults to the padded size).
         """
         images = self.unpad(inputs, data_samples)
@@ -271,6 +294,9 @@ class OVModel(ModeDispatchMixin, BaseModel):
             windows = [sliding_windows(img.shape[-2], img.shape[-1], cfg['crop_size'],
                                        cfg['stride']) for img in images]
         encode = autocast_encoder(self._dense_encoder(), cfg.get('amp_dtype'))
+        if inputs.dtype == torch.uint8:
+            dense_encode, normalize = encode, self.data_preprocessor.normalize_batch
+            encode = lambda crops: dense_encode(normalize(crops))  # noqa: E731
         with torch.no_grad():
             features = encode_windows(images, windows, encode, cfg['crop_batch_size'])
         return EncodedImages([tuple(img.shape[-2:]) for img in images], windows, features, images)
@@ -300,7 +326,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
         lazy = getattr(self.head, 'takes_stitched_windows', False)
         with torch.no_grad():
             # Image-aware heads and refiners see 0..255 RGB images at the working resolution.
-            rgb = ([self.data_preprocessor.denormalize(img) for img in encoded.images]
+            rgb = ([img.float() if img.dtype == torch.uint8 else
+                    self.data_preprocessor.denormalize(img) for img in encoded.images]
                    if head_images or len(self.refiners) else [])
             device = encoded.images[0].device
             for classnames, indices in self.vocabulary_groups(data_samples).items():

@@ -8,19 +8,29 @@ one. ``ensure_not_input`` guards tools against writing over their inputs.
 """
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Iterator, Mapping, Union
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 PathLike = Union[str, os.PathLike]
 
 _UMASK: int | None = None
+
+#: PNGs with more values than this (about 16 megapixels of RGB) use zlib level 1 unless told.
+LARGE_PNG_VALUES = 48_000_000
+
+#: PNG text key marking files that ovperception wrote as outputs (see :func:`tag_png_outputs`).
+OUTPUT_TAG_KEY = 'ovperception-output'
+_OUTPUT_TAG: contextvars.ContextVar[str | None] = contextvars.ContextVar('_OUTPUT_TAG',
+                                                                         default=None)
 
 
 class OverwriteInputError(ValueError):
@@ -103,9 +113,40 @@ def encode_image(array: np.ndarray, fmt: str, **save_kwargs: Any) -> bytes:
                          f'{array.dtype}')
     if array.ndim not in (2, 3):
         raise ValueError(f'cannot encode an array of shape {array.shape} as an image')
+    if fmt == 'PNG' and array.size > LARGE_PNG_VALUES and 'compress_level' not in save_kwargs:
+        save_kwargs = dict(save_kwargs, compress_level=1)  # zlib level 6 takes minutes on 100 MP
+    tag = _OUTPUT_TAG.get()
+    if tag is not None and fmt == 'PNG' and 'pnginfo' not in save_kwargs:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(OUTPUT_TAG_KEY, tag)
+        save_kwargs = dict(save_kwargs, pnginfo=info)
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=fmt, **save_kwargs)
     return buffer.getvalue()
+
+
+@contextmanager
+def tag_png_outputs(tag: str) -> Iterator[None]:
+    """PNG files encoded inside this block carry the text chunk ``OUTPUT_TAG_KEY: tag``,
+    so that a later run can tell its own outputs from input images (:func:`is_tagged_output`)
+    when the output folder is the input folder."""
+    token = _OUTPUT_TAG.set(tag)
+    try:
+        yield
+    finally:
+        _OUTPUT_TAG.reset(token)
+
+
+def is_tagged_output(path: PathLike) -> bool:
+    """Whether ``path`` is a PNG written inside :func:`tag_png_outputs` (reads the header only)."""
+    path = os.fspath(path)
+    if not path.lower().endswith('.png'):
+        return False
+    try:
+        with Image.open(path) as image:
+            return OUTPUT_TAG_KEY in image.info
+    except Exception:  # unreadable: not ours; the reader reports it later
+        return False
 
 
 def atomic_save_image(path: PathLike, array: np.ndarray, **save_kwargs: Any) -> None:

@@ -85,12 +85,14 @@ def _without_pil_limit() -> Iterator[None]:
 
 
 @contextmanager
-def _open(source: ImageSource, max_pixels: int | None) -> Iterator[Image.Image]:
+def _open(source: ImageSource, max_pixels: int | None,
+          decode: bool = True) -> Iterator[Image.Image]:
     """Open ``source`` with PIL, check its size and decode its pixels.
 
     Args:
         source: a path or the encoded bytes of an image.
         max_pixels: the largest allowed ``width * height``; ``None`` for no limit.
+        decode: False reads the header only (format and size), no pixel.
 
     Yields:
         The opened and loaded PIL image (closed on exit).
@@ -126,7 +128,8 @@ def _open(source: ImageSource, max_pixels: int | None) -> Iterator[Image.Image]:
                     f'max_pixels={max_pixels}; pass a larger max_pixels (or None) to the loader '
                     f'(e.g. LoadImageFromFile(max_pixels=...)) if this image is trusted')
             try:
-                img.load()
+                if decode:
+                    img.load()
             except (OSError, SyntaxError, ValueError) as err:
                 raise ImageReadError(f'cannot decode image {name} ({img.format}, {img.mode}, '
                                      f'{width}x{height}): {err}') from err
@@ -186,6 +189,20 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             warnings.warn(f'ignoring unreadable EXIF data of {_describe(source)}: {err}')
             oriented = img
         return _to_rgb_array(oriented if oriented is not None else img)
+
+
+def check_image(source: ImageSource,
+                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """Read only the header of an image: its (width, height), before any model is built.
+
+    Catches files that are no image, unknown formats and oversized images in milliseconds;
+    data corrupted after the header is found when :func:`load_image` decodes it.
+
+    Raises:
+        FileNotFoundError, ImageTooLargeError, ImageReadError: as :func:`load_image`.
+    """
+    with _open(source, max_pixels, decode=False) as img:
+        return img.size
 
 
 def load_label_map(source: ImageSource,

@@ -279,7 +279,16 @@ def nearest_resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return array[rows[:, None], cols[None, :]]
 
 
+#: Upscaling for legibility never makes the longer side exceed this (or its own length):
+#: a 3x5000 strip stays 3x5000 instead of becoming 258x430000 (a 111-megapixel overlay).
+MAX_UPSCALED_SIDE = 2048
+
+
 def upscale_factor(height: int, width: int, min_size: int) -> int:
-    """Integer factor that brings the shorter side of an image up to ``min_size``."""
-    short = max(min(height, width), 1)
-    return max(1, math.ceil(min_size / short)) if min_size > 0 else 1
+    """Integer factor that brings the shorter side of an image up to ``min_size``, capped so
+    that the longer side stays within ``max(MAX_UPSCALED_SIDE, its length)``."""
+    if min_size <= 0:
+        return 1
+    short, long = max(min(height, width), 1), max(height, width, 1)
+    wanted = math.ceil(min_size / short)
+    return max(1, min(wanted, max(MAX_UPSCALED_SIDE, long) // long))

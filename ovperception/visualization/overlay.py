@@ -36,15 +36,24 @@ def _prepare(image: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
     return img, factor
 
 
+#: Rows blended per step: float32 temporaries stay a few MB even on a 100-megapixel image.
+_BLEND_ROWS = 256
+
+
 def _blend(base: np.ndarray, color: np.ndarray, alpha: float,
            where: np.ndarray | None = None) -> np.ndarray:
-    """Alpha-blend ``color`` over ``base`` (optionally only where a mask is set)."""
-    mixed = base.astype(np.float32) * (1.0 - alpha) + color.astype(np.float32) * alpha
-    mixed = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
-    if where is None:
-        return mixed
+    """Alpha-blend ``color`` over ``base`` (optionally only where a mask is set), a band of
+    rows at a time (memory proportional to the output, not 4x it in float32)."""
     out = base.copy()
-    out[where] = mixed[where]
+    for start in range(0, base.shape[0], _BLEND_ROWS):
+        rows = slice(start, start + _BLEND_ROWS)
+        mixed = base[rows].astype(np.float32) * (1.0 - alpha) + \
+            color[rows].astype(np.float32) * alpha
+        mixed = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+        if where is None:
+            out[rows] = mixed
+        else:
+            out[rows][where[rows]] = mixed[where[rows]]
     return out
 
 
@@ -106,10 +115,14 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
         (H', W', 3) uint8 RGB image, H' >= H and W' >= W.
     """
     img = to_rgb_uint8(image)
-    labels = squeeze_2d(label_map, 'label_map').astype(np.int64, copy=False)
+    labels = squeeze_2d(label_map, 'label_map')
+    labels = labels.astype(np.int32 if labels.max(initial=0) < 2 ** 31 else np.int64,
+                           copy=False)  # half the memory of int64 on huge maps
     labels = nearest_resize(labels, img.shape[0], img.shape[1])
     valid = (labels != ignore_index) & (labels >= 0)
-    present, areas = np.unique(labels[valid], return_counts=True)
+    counts = np.bincount(labels[valid].ravel()) if valid.any() else np.zeros(0, np.int64)
+    present = np.nonzero(counts)[0]  # linear time, unlike sorting 100 M labels (np.unique)
+    areas = counts[present]
     colors = _class_palette(palette, max(len(label_names), int(present.max(initial=-1)) + 1))
 
     canvas, factor = _prepare(img, min_size)
@@ -130,7 +143,11 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
         canvas[edges] = np.asarray(boundary_color, dtype=np.uint8)
     if title:
         canvas = add_title(canvas, title)
-    if legend == 'none' or not len(present):
+    if not len(present):  # say so, rather than showing the bare image
+        names = ', '.join(str(n) for n in list(label_names)[:5])
+        more = ', ...' if len(label_names) > 5 else ''
+        return add_title(canvas, f'nothing found ({names}{more})' if names else 'nothing found')
+    if legend == 'none':
         return canvas
     side = legend if legend != 'auto' else (
         'right' if canvas.shape[1] <= 1.6 * canvas.shape[0] else 'bottom')
@@ -203,25 +220,35 @@ def draw_instances(image: np.ndarray, bboxes: np.ndarray, labels: np.ndarray,
     inst_colors = colors[np.clip(labels_arr, 0, None)] if num else np.zeros((0, 3), np.uint8)
     height, width = canvas.shape[:2]
     if masks is not None and num:
+        # One blend of the top-most (highest-scoring) mask per pixel: overlapping masks never
+        # stack into an opaque layer, the photo always shows at weight 1 - alpha.
         mask_arr = np.asarray(masks).astype(bool).reshape(num, *np.shape(masks)[-2:])
+        top = np.full((height, width), -1, np.int32)
         for i in order:
-            mask = nearest_resize(mask_arr[i], height, width)
-            canvas = _blend(canvas, np.broadcast_to(inst_colors[i], canvas.shape), alpha, mask)
+            top[nearest_resize(mask_arr[i], height, width)] = i
+        covered = top >= 0
+        if covered.any():
+            canvas = _blend(canvas, inst_colors[np.maximum(top, 0)], alpha, covered)
     scale, thickness = font_scale_for(height, width)
     line = max(2, int(round(min(height, width) / 300)))
     for i in order:
         x1, y1, x2, y2 = (boxes[i] * factor).round().astype(int).tolist()
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), tuple(int(c) for c in inst_colors[i]), line)
+    placed: list[tuple[int, int, int, int]] = []
+    for i in reversed(order):  # the most confident instances get their tags first
+        x1, y1, x2, y2 = (boxes[i] * factor).round().astype(int).tolist()
         color = tuple(int(c) for c in inst_colors[i])
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, line)
         tag = _name(label_names, int(labels_arr[i]))
         if score_arr is not None:
             tag = f'{fit_text(tag, width // 3, scale, thickness)} {score_arr[i]:.2f}'
         tag = fit_text(tag, max(width // 2, 40), scale, thickness)
-        _, tag_h, base = text_size(tag, scale, thickness)
-        box_h = tag_h + base + 4
-        ty = y1 - box_h if y1 - box_h >= 0 else max(y1, 0)
-        tx = int(np.clip(x1, 0, max(width - 1, 0)))
-        put_text(canvas, tag, tx, min(ty, max(height - box_h, 0)), scale, thickness,
+        tag_w, tag_h, base = text_size(tag, scale, thickness)
+        spot = _free_tag_spot((x1, y1, x2, y2), (tag_w + 4, tag_h + base + 4), (width, height),
+                              placed)
+        if spot is None:  # every candidate place overlaps a tag already drawn: skip this one
+            continue
+        placed.append((spot[0], spot[1], spot[0] + tag_w + 4, spot[1] + tag_h + base + 4))
+        put_text(canvas, tag, spot[0], spot[1], scale, thickness,
                  color=_contrast_text(color), background=color)
     if points is not None:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -232,6 +259,28 @@ def draw_instances(image: np.ndarray, bboxes: np.ndarray, labels: np.ndarray,
         _draw_points(canvas, pts * factor + (factor - 1) / 2.0, pt_colors,
                      max(2, int(round(min(height, width) / 150))))
     return add_title(canvas, title) if title else canvas
+
+
+def _free_tag_spot(box: tuple[int, int, int, int], size: tuple[int, int],
+                   canvas_size: tuple[int, int], placed: list[tuple[int, int, int, int]]
+                   ) -> tuple[int, int] | None:
+    """Top-left corner for a tag of ``size`` (w, h) near ``box`` that overlaps no rectangle
+    of ``placed``: above the box's top-left corner, inside it, then along the top edge and at
+    the bottom; None when every candidate overlaps."""
+    x1, y1, x2, y2 = box
+    tag_w, tag_h = size
+    width, height = canvas_size
+    candidates = [(x1, y1 - tag_h), (x1, y1), (x2 - tag_w, y1), (x1, y2 - tag_h), (x1, y2),
+                  (x2 - tag_w, y2 - tag_h)]
+    step = max(tag_h, 1)
+    candidates += [(x1, y1 + k * step) for k in range(1, max(1, (y2 - y1) // step))]
+    for x, y in candidates:
+        x = int(np.clip(x, 0, max(width - tag_w, 0)))
+        y = int(np.clip(y, 0, max(height - tag_h, 0)))
+        if all(x + tag_w <= a or a2 <= x or y + tag_h <= b or b2 <= y
+               for a, b, a2, b2 in placed):
+            return x, y
+    return None
 
 
 def apply_colormap(values: np.ndarray, colormap: str = 'jet') -> np.ndarray:

@@ -6,6 +6,7 @@ A writer is registered for the prediction field it reads (``pred_sem_seg``,
 demo serves every task. All files are written atomically and never over an input.
 """
 from ovperception.writers import anomaly, counting, detection, panoptic, segmentation  # noqa: F401
-from ovperception.writers.registry import OUTPUT_WRITERS, register_writer, write_predictions
+from ovperception.writers.registry import (OUTPUT_WRITERS, output_stems, register_writer,
+                                           write_predictions)
 
-__all__ = ['OUTPUT_WRITERS', 'register_writer', 'write_predictions']
+__all__ = ['OUTPUT_WRITERS', 'output_stems', 'register_writer', 'write_predictions']

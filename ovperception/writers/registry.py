@@ -8,7 +8,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from ovperception.structures import OVDataSample
-from ovperception.utils.atomic import ensure_not_input
+from ovperception.utils.atomic import ensure_not_input, tag_png_outputs
 
 
 class WriteFn(Protocol):
@@ -55,17 +55,42 @@ def register_writer(field: str, suffixes: Sequence[str]) -> Callable[[WriteFn], 
     return register
 
 
+def output_stems(paths: Sequence[str], root: str | None = None) -> dict[str, str]:
+    """Output name stem of every input, relative to the output folder.
+
+    The stem mirrors the input's path relative to ``root`` (the input folder; for a single
+    file, its name): ``sub/a.png`` -> ``sub/a``. Inputs that would share a stem (``a.jpg``
+    and ``a.png``) keep their extension in it (``a.jpg``, ``a.png``), so that no two inputs
+    write the same files. Names are compared case-insensitively (macOS, Windows).
+    """
+    if root is not None and os.path.isdir(root):
+        relative = {path: os.path.relpath(path, root) for path in paths}
+    else:
+        relative = {path: os.path.basename(path) for path in paths}
+    plain = {path: os.path.splitext(rel)[0] for path, rel in relative.items()}
+    counts: dict[str, int] = {}
+    for stem in plain.values():
+        counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
+    return {path: relative[path] if counts[stem.lower()] > 1 else stem
+            for path, stem in plain.items()}
+
+
 def write_predictions(path: str, image: np.ndarray, sample: OVDataSample, out_dir: str,
-                      input_paths: Sequence[str]) -> list[str]:
+                      input_paths: Sequence[str], stem: str | None = None) -> list[str]:
     """Run every registered writer whose field ``sample`` holds; return the written paths.
 
-    Every target is checked against the inputs before anything is written.
+    Files are named ``out_dir/<stem><suffix>``; ``stem`` (relative to ``out_dir``, see
+    :func:`output_stems`) defaults to the input's name without extension. Every target is
+    checked against the inputs before anything is written; PNG outputs carry a text tag so a
+    later run reading ``out_dir`` as its input skips them (``utils.atomic.is_tagged_output``).
 
     Raises:
         ValueError: the sample holds no field that has a writer.
         OverwriteInputError: a target path is one of ``input_paths``.
     """
-    stem = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
+    if stem is None:
+        stem = os.path.splitext(os.path.basename(path))[0]
+    stem = os.path.join(out_dir, stem)
     fields = [field for field in OUTPUT_WRITERS if field in sample]
     if not fields:
         raise ValueError(f'the prediction for {path} holds none of the fields with a writer '
@@ -75,6 +100,8 @@ def write_predictions(path: str, image: np.ndarray, sample: OVDataSample, out_di
     for _, targets in plans:
         for target in targets.values():
             ensure_not_input(target, input_paths)
-    for writer, targets in plans:
-        writer.write(targets, image, sample, path)
+    os.makedirs(os.path.dirname(stem) or '.', exist_ok=True)
+    with tag_png_outputs('prediction'):
+        for writer, targets in plans:
+            writer.write(targets, image, sample, path)
     return [target for _, targets in plans for target in targets.values()]

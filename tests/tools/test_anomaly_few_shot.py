@@ -63,8 +63,9 @@ def _demo_record(tmp_path, name, *extra):
     torch.manual_seed(0)  # the tiny CLIP is random-initialised: same weights in every run
     assert demo.main([tree_image, '--vocab', 'fabric', '--config', WINCLIP, '--out', str(out),
                       *extra]) == 0
-    return (json.loads((out / '000_anomaly.json').read_text()),
-            np.asarray(Image.open(out / '000_anomaly.png')))
+    # outputs mirror the input tree: test/good/000.png -> out/good/000_anomaly.*
+    return (json.loads((out / 'good' / '000_anomaly.json').read_text()),
+            np.asarray(Image.open(out / 'good' / '000_anomaly.png')))
 
 
 def test_demo_smooths_like_the_configs_metric(tmp_path):

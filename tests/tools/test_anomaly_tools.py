@@ -52,14 +52,15 @@ def test_demo_calibrates_threshold_and_writes_heatmap_and_verdicts(tmp_path):
                       str(tmp_path / 'out'), '--calibrate-normal',
                       os.path.join(tree['root'], 'fabric', 'train', 'good')])
     assert code == 0
-    records = [json.loads(p.read_text()) for p in sorted((tmp_path / 'out').glob('*.json'))]
+    # outputs mirror the input tree (test/good/000.png -> out/good/000_anomaly.json)
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / 'out').rglob('*.json'))]
     assert len(records) == 4
     threshold = records[0]['threshold']
     assert threshold is not None and all(r['threshold'] == threshold for r in records)
     for record in records:
         assert record['object'] == 'fabric'
         assert record['verdict'] == ('anomalous' if record['score'] >= threshold else 'normal')
-    overlay = np.asarray(Image.open(tmp_path / 'out' / '000_anomaly.png'))
+    overlay = np.asarray(Image.open(sorted((tmp_path / 'out').rglob('*_anomaly.png'))[0]))
     assert overlay.ndim == 3 and overlay.shape[0] >= 64
 
     code = demo.main([tree['test'][0], '--vocab', 'fabric', '--config', WINCLIP, '--out',

@@ -212,6 +212,20 @@ def _quiet_random_init_warning() -> Iterator[None]:
         root.removeFilter(keep)
 
 
+def tower_description(model_name: str, model_kwargs: dict) -> str:
+    """``model_name``, or for an architecture changed by ``model_kwargs`` (the tiny test
+    towers) a name that does not read like the full model: ``'custom tower (ViT-B-16 changed:
+    width 64, layers 2, patch_size 16, embed_dim 32)'``."""
+    if not any(key in model_kwargs for key in ('embed_dim', 'vision_cfg', 'text_cfg')):
+        return model_name  # e.g. only quick_gelu: the named architecture itself
+    vision = dict(model_kwargs.get('vision_cfg') or {})
+    shown = {key: vision[key] for key in ('width', 'layers', 'patch_size') if key in vision}
+    if 'embed_dim' in model_kwargs:
+        shown['embed_dim'] = model_kwargs['embed_dim']
+    details = ', '.join(f'{key} {value}' for key, value in shown.items()) or 'custom sizes'
+    return f'custom tower ({model_name} changed: {details})'
+
+
 # ---------------------------------------------------------------- backbone
 @MODELS.register_module()
 class OpenCLIPBackbone(BaseModule):
@@ -275,7 +289,7 @@ class OpenCLIPBackbone(BaseModule):
         self._check_mode_supported()
         if path is not None:
             load_clip_weights(self.model, path, model_name)
-        print_log(f'OpenCLIPBackbone {model_name}: weights '
+        print_log(f'OpenCLIPBackbone {tower_description(model_name, model_kwargs)}: weights '
                   f'{path or "random init (no pretrained weights)"}', logger='current',
                   level=logging.INFO if path else logging.WARNING)
         self.weights_id = (f'{model_name}:random:{id(self)}' if path is None else

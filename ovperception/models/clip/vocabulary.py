@@ -52,6 +52,23 @@ def parse_vocabulary_string(text: str, separator: str = ',') -> list[str]:
     return entries
 
 
+def background_words_without_classes(classnames: Sequence[str],
+                                     background_words: Sequence[str]
+                                     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split ``background_words`` into (kept, dropped): a word that is also one of the
+    class names (any synonym, case-insensitive) is dropped, so that a class the user
+    names wins over a configured background word.
+
+    >>> background_words_without_classes(['cat', 'sky; heaven'], ['Sky', 'wall'])
+    (('wall',), ('Sky',))
+    """
+    taken = {_clean(name).lower() for entry in classnames if isinstance(entry, str)
+             for name in entry.split(SYNONYM_SEPARATOR)}
+    kept = tuple(w for w in background_words if _clean(w).lower() not in taken)
+    dropped = tuple(w for w in background_words if _clean(w).lower() in taken)
+    return kept, dropped
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """A parsed vocabulary.

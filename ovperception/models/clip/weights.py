@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ovperception.utils.safe_load import safe_torch_load
+
 WEIGHT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 _CONTAINER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
 _TORCHSCRIPT_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
@@ -66,7 +68,7 @@ def read_checkpoint(path: str) -> object:
         # ``weights_only`` refuses; jit.load restores tensors and TorchScript code only.
         state = torch.jit.load(path, map_location='cpu').state_dict()
         return {k: v for k, v in state.items() if k not in _TORCHSCRIPT_EXTRA_KEYS}
-    return torch.load(path, map_location='cpu', weights_only=True)
+    return safe_torch_load(path)
 
 
 def unwrap_state_dict(checkpoint: object, source: str = '<checkpoint>') -> dict[str, Tensor]:
