@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from ovperception.annotation.predictions import TASKS
 from ovperception.apis import OVPredictor, build_anomaly_predictor, init_model
+from ovperception.apis.options import type_name
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -21,15 +22,10 @@ DEFAULT_CONFIGS = {
 }
 
 
-def _type_name(kind: object) -> str:
-    name = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-    return str(name).split('.')[-1]
-
-
 def config_tasks(cfg: Config) -> tuple[str, ...]:
     """The tasks a config's model can annotate, its natural task first."""
-    model = _type_name(cfg.model.get('type'))
-    head = _type_name((cfg.model.get('head') or {}).get('type'))
+    model = type_name(cfg.model.get('type'))
+    head = type_name((cfg.model.get('head') or {}).get('type'))
     if model == 'OVAnomalyModel':
         return ('anomaly',)
     if model == 'FCCLIP':

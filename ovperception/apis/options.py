@@ -15,7 +15,8 @@ from mmengine.config import Config
 from ovperception.engine.config_keys import component_parameters
 
 
-def _type_name(kind: object) -> str:
+def type_name(kind: object) -> str:
+    """Bare class name of a config ``type=`` (a class, or a possibly scoped string)."""
     name = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
     return name.split('.')[-1]
 
@@ -45,7 +46,7 @@ def applicable_options(config: str | Config, options: dict, explicit: dict) -> d
 def is_detection_config(config: str | Config) -> bool:
     """Whether ``config``'s head is the open-vocabulary detection head."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
-    return _type_name((cfg.model.get('head') or {}).get('type')) == 'OVDetectionHead'
+    return type_name((cfg.model.get('head') or {}).get('type')) == 'OVDetectionHead'
 
 
 def detection_options(background: Sequence[str], score_threshold: float | None) -> dict:

@@ -32,7 +32,7 @@ from ovperception.utils.image_io import ImageReadError, load_image
 from ovperception.webapp.annotated import Region, result_regions
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
-from ovperception.webapp.tasks import TASKS, configs_for_task, CONFIG_ROOT
+from ovperception.webapp.tasks import ANNOTATION_TASKS, CONFIG_ROOT, TASKS, configs_for_task
 from ovperception.writers import write_predictions
 
 #: The overlay shown for each task, by the suffix of the file its writer produces.
@@ -40,10 +40,6 @@ OVERLAY_SUFFIXES = {'semantic': ('_overlay.png',),
                     'panoptic': ('_panoptic_overlay.png', '_overlay.png'),
                     'detection': ('_det_overlay.png',), 'counting': ('_count.png',),
                     'anomaly': ('_anomaly.png',)}
-
-#: The app's tasks by the names ``tools/annotate.py`` gives them.
-ANNOTATION_TASKS = {'semantic': 'seg', 'panoptic': 'panoptic', 'detection': 'det',
-                    'counting': 'count', 'anomaly': 'anomaly'}
 
 #: Largest image the app accepts, in pixels (larger uploads are refused with a message).
 DEFAULT_MAX_PIXELS = 40_000_000

@@ -29,6 +29,10 @@ class TaskSpec:
     vocabulary_hint: str
 
 
+#: The app's tasks by the names ``tools/annotate.py`` gives them.
+ANNOTATION_TASKS = {'semantic': 'seg', 'panoptic': 'panoptic', 'detection': 'det',
+                    'counting': 'count', 'anomaly': 'anomaly'}
+
 TASKS: dict[str, TaskSpec] = {
     'semantic': TaskSpec('semantic segmentation', 'segmentation/sclip_vitb16_ade20k_336.py',
                          'tiny/seg_tiny.py',
@@ -74,28 +78,15 @@ def default_configs(config: str | None, root: str = CONFIG_ROOT) -> dict[str, st
 
 
 def task_of_config(config: str) -> str:
-    """The app task a config's model performs (read from its model and head types).
+    """The app task a config's model performs (its natural ``tools/annotate.py`` task).
 
     Raises:
         FileNotFoundError: no such config file.
     """
     from mmengine.config import Config
+
+    from ovperception.annotation.model import config_tasks
     if not os.path.isfile(config):
         raise FileNotFoundError(f'config {config!r} does not exist')
-    model = Config.fromfile(config).model
-    model_type = _type_name(model.get('type'))
-    head_type = _type_name((model.get('head') or {}).get('type'))
-    if model_type == 'FCCLIP':
-        return 'panoptic'
-    if model_type == 'OVAnomalyModel':
-        return 'anomaly'
-    if head_type == 'OVDetectionHead':
-        return 'detection'
-    if 'Counting' in head_type:
-        return 'counting'
-    return 'semantic'
-
-
-def _type_name(kind: object) -> str:
-    name = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-    return name.split('.')[-1]
+    natural = config_tasks(Config.fromfile(config))[0]
+    return next(task for task, name in ANNOTATION_TASKS.items() if name == natural)
