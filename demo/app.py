@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 
@@ -70,6 +71,8 @@ def build(args: argparse.Namespace, upload_root: str | None = None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+    # a service manager's SIGTERM ends the app like Ctrl-C: temporary files are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with tempfile.TemporaryDirectory(prefix='ovperception-app-') as root:
         # gradio's own copies of uploads and results live here too, and go with it on exit
         os.environ.setdefault('GRADIO_TEMP_DIR', os.path.join(root, 'gradio'))

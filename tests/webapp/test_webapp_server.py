@@ -91,3 +91,34 @@ def test_sam_refinement_through_the_api(app_url):
     assert 'point' in client.predict('foreground point', 30, 40, api_name='/click')
     overlay, _, status, _, _, _ = client.predict('green circle', api_name='/refine')
     assert 'labelled' in status and os.path.isfile(overlay)
+
+
+def test_the_app_process_serves_and_removes_its_files_on_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.webapp.conftest import free_port
+    port = free_port()
+    env = dict(os.environ, TMPDIR=str(tmp_path), GRADIO_ANALYTICS_ENABLED='False')
+    env.pop('GRADIO_TEMP_DIR', None)
+    process = subprocess.Popen([sys.executable, 'demo/app.py', '--config',
+                                'configs/tiny/seg_tiny.py', '--port', str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=5) as reply:
+                    assert reply.status == 200
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(1)
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith('ovperception-app-')]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('ovperception-app-')]
