@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from tqdm import tqdm
 
 from ovperception.apis.model import init_model
+from ovperception.apis.options import type_name
 from ovperception.apis.predictor import OVPredictor
 from ovperception.models.anomaly.few_shot import remember_normal_images
 from ovperception.utils.image_io import load_image
@@ -24,9 +25,7 @@ from ovperception.utils.image_io import load_image
 def is_anomaly_config(config: str | Config) -> bool:
     """Whether a config builds an :class:`OVAnomalyModel`."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
-    kind = cfg.model.get('type')
-    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
-    return name.split('.')[-1] == 'OVAnomalyModel'
+    return type_name(cfg.model.get('type')) == 'OVAnomalyModel'
 
 
 def image_scores(predictor: OVPredictor, paths: Sequence[str],

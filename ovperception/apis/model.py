@@ -4,6 +4,7 @@ from __future__ import annotations
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from ovperception.apis.options import type_name
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.models.ov_model import OVModel
 from ovperception.registry import MODELS, TRANSFORMS
@@ -30,14 +31,9 @@ def init_model(config: str | Config, weights: str | None = None, device: str = '
     return model.to(device).eval()
 
 
-def _type_name(transform: dict) -> str:
-    kind = transform['type']
-    return kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-
-
 def inference_pipeline(cfg: Config) -> list:
     """The config's test pipeline minus file and annotation loading (images come in memory)."""
     dataloader = cfg.get('test_dataloader') or {}
     steps = (dataloader.get('dataset') or {}).get('pipeline') or [dict(type='PackOVInputs')]
     return [TRANSFORMS.build(dict(step)) for step in steps
-            if _type_name(step).split('.')[-1] not in _SKIPPED_TRANSFORMS]
+            if type_name(step['type']) not in _SKIPPED_TRANSFORMS]
