@@ -80,3 +80,12 @@ def sample_field(sample: Any, key: str, default: Any = None) -> Any:
             return sample[key]
         return sample.get('metainfo', {}).get(key, default)
     return default
+
+
+def display_names(metainfo: dict) -> list[str]:
+    """Display names of a sample's classes: its ``label_names`` (set by the heads), else the
+    first synonym of each ``classnames`` entry; empty when it has neither."""
+    names = metainfo.get('label_names')
+    if names:
+        return [str(name) for name in names]
+    return [str(entry).split(';')[0].strip() for entry in metainfo.get('classnames') or []]

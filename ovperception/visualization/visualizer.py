@@ -10,6 +10,7 @@ from mmengine.structures import BaseDataElement
 from mmengine.visualization import Visualizer
 
 from ..registry import VISUALIZERS
+from ..structures import display_names
 from ..utils.annotations import to_numpy
 from ..utils.atomic import atomic_save_image
 from .canvas import add_title, font_scale_for, hstack, to_rgb_uint8, vstack
@@ -73,12 +74,9 @@ class OVVisualizer(Visualizer):
 
     def _label_names(self, sample: BaseDataElement) -> list[str]:
         """Display names of the sample's classes."""
-        names = sample.metainfo.get('label_names')
+        names = display_names(sample.metainfo)
         if names:
-            return [str(n) for n in names]
-        classnames = sample.metainfo.get('classnames')
-        if classnames:
-            return [str(c).split(';')[0].strip() for c in classnames]
+            return names
         meta = self.dataset_meta or {}
         return [str(c) for c in meta.get('classes', [])]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ovperception.structures import OVDataSample
+from ovperception.structures import OVDataSample, display_names
 from ovperception.utils.annotations import to_numpy
 from ovperception.utils.panoptic import INSTANCE_OFFSET
 
@@ -13,10 +13,7 @@ TABLE_HEADERS = ['class', 'value', 'detail']
 
 def label_names(sample: OVDataSample) -> list[str]:
     """Display names of the sample's classes."""
-    names = sample.metainfo.get('label_names')
-    if names:
-        return [str(n) for n in names]
-    return [str(entry).split(';')[0].strip() for entry in sample.metainfo.get('classnames', [])]
+    return display_names(sample.metainfo)
 
 
 def summary_rows(task: str, sample: OVDataSample) -> list[list[str]]:

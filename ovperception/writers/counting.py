@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ovperception.structures import OVDataSample
+from ovperception.structures import OVDataSample, display_names
 from ovperception.utils.annotations import mask_to_rle, to_numpy
 from ovperception.utils.atomic import (atomic_save_image, atomic_write_bytes, atomic_write_json,
                                        ensure_not_input)
@@ -21,9 +21,8 @@ DENSITY_DECIMALS = 4
 
 
 def _label_names(sample: OVDataSample, num: int) -> list[str]:
-    names = sample.metainfo.get('label_names') or [
-        str(entry).split(';')[0].strip() for entry in sample.metainfo.get('classnames', [])]
-    return [str(n) for n in names] + [f'class {i}' for i in range(len(names), num)]
+    names = display_names(sample.metainfo)
+    return names + [f'class {i}' for i in range(len(names), num)]
 
 
 def _detections(sample: OVDataSample, names: list[str]) -> list[dict[str, Any]]:
