@@ -11,15 +11,16 @@
 3. **Count**: each mask is classified by the mean class probability inside it (CLIP dense
    features pooled in the mask); ``score = class score x SAM IoU`` with SAM's raw predicted
    IoU (PseCo multiplies its classifier score by it; SAM's IoU head has no sigmoid, so
-   values below 0 and above 1 occur and are kept). Proposals pass PseCo's box-area filter (``min_box_area`` <
-   area < ``max_box_area_ratio`` x image area, with ``torchvision.ops.box_area`` of SAM's
-   inclusive boxes, no +1, as PseCo computes it), score > ``score_threshold`` (strictly, as
-   PseCo counts ``scores > thresh``), and box NMS (IoU ``nms_iou``); the count is the number
-   left.
+   values below 0 and above 1 occur and are kept). Proposals pass PseCo's box-area filter
+   (``min_box_area`` < area < ``max_box_area_ratio`` x image area, with
+   ``torchvision.ops.box_area`` of SAM's inclusive boxes, no +1, as PseCo computes it),
+   score > ``score_threshold`` (strictly, as PseCo counts ``scores > thresh``), and box NMS
+   (IoU ``nms_iou``); the count is the number left.
 
 Optional exemplar boxes (FSC-147 few-shot; metainfo ``exemplar_bboxes`` (E, 4) xyxy in
-working-image pixels, as the counting transforms leave them) add a visual cue: the cosine similarity of SAM's image features with the mean
-feature inside the exemplars, mixed into the score map with weight ``exemplar_weight``.
+working-image pixels, as the counting transforms leave them) add a visual cue: the cosine
+similarity of SAM's image features with the mean feature inside the exemplars, mixed into the
+score map with weight ``exemplar_weight``.
 
 PseCo's learned parts (its point decoder on SAM features and its CLIP-distilled ROI
 classifier) are replaced by these training-free CLIP/SAM steps; see docs/counting.md.
