@@ -40,10 +40,11 @@ from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
                                               check_state_dict, file_identity, find_cached_file,
                                               hf_weight_filenames, load_state_dict_file,
-                                              looks_like_path, weights_not_found_message)
+                                              looks_like_path, url_sha256,
+                                              weights_not_found_message)
 from ovperception.registry import MODELS
-from ovperception.utils.download import (download_url, hub_download, hub_endpoint,
-                                         offline_reason)
+from ovperception.utils.download import (cached_hub_file, download_url, hub_download,
+                                         hub_endpoint, offline_reason)
 
 DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
                             'Tensor | tuple[Tensor, tuple[int, int]]']
@@ -73,17 +74,6 @@ def find_cached_weights(model_name: str, tag: str,
                         cache_dir: str | None = None) -> tuple[str | None, list[str]]:
     """Look for a tag's weights in the local caches only: (path or None, places searched)."""
     return find_cached_file(pretrained_cfg(model_name, tag), cache_dir)
-
-
-def _url_sha256(url: str) -> str | None:
-    """The SHA-256 (prefix) open_clip's release URLs carry: OpenAI's in the folder name,
-    mlfoundations' at the end of the file name."""
-    name = os.path.splitext(os.path.basename(url))[0]
-    if 'openaipublic' in url:
-        return url.rstrip('/').split('/')[-2]
-    if 'mlfoundations' in url and '-' in name:
-        return name.split('-')[-1]
-    return None
 
 
 def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None = None) -> str:
@@ -117,7 +107,7 @@ def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None
     if repo_id:
         return hub_download(repo_id, hf_weight_filenames(filename), cache_dir)
     return download_url(cfg['url'], cache_dir or os.path.expanduser('~/.cache/clip'),
-                        expected_sha256=_url_sha256(cfg['url']))
+                        expected_sha256=url_sha256(cfg['url']))
 
 
 def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, dict, str]:
@@ -127,12 +117,10 @@ def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, di
     Raises:
         WeightsNotFoundError: not cached and no download possible now, with the fix.
     """
-    from huggingface_hub import try_to_load_from_cache
-
     def local(names: list[str]) -> str | None:
         for name in names:
-            path = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
-            if isinstance(path, str) and os.path.isfile(path):
+            path = cached_hub_file(repo_id, name, cache_dir)
+            if path is not None:
                 return path
         return None
 
@@ -150,8 +138,12 @@ def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, di
         print_log(f'downloading hf-hub:{repo_id} from {source}', logger='current')
         found = {key: found[key] or hub_download(repo_id, wanted[key], cache_dir)
                  for key in wanted}
-    with open(found['config'], encoding='utf-8') as handle:
-        config = json.load(handle)
+    try:
+        with open(found['config'], encoding='utf-8') as handle:
+            config = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f'hf-hub:{repo_id}: {found["config"]} is not valid JSON ({error}). '
+                         f'Fix: delete it (the next run downloads it again)') from None
     if 'model_cfg' not in config:
         raise ValueError(f'hf-hub:{repo_id}: {HF_CONFIG_NAME} has no "model_cfg"')
     return os.path.dirname(found['config']), config, found['weights']

@@ -30,7 +30,8 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefix
                                               check_state_dict, load_state_dict_file)
 from ovperception.models.refiners.mask_ops import masks_to_boxes, point_grid, stability_score
 from ovperception.registry import MODELS
-from ovperception.utils.download import download_url, offline_reason
+from ovperception.utils.download import (MIRROR_ENV, cached_url_file, download_url,
+                                         offline_reason, release_url)
 
 SAM_CHECKPOINT_URLS = {
     'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
@@ -54,9 +55,11 @@ def sam_cache_dir() -> str:
     return os.path.join(torch.hub.get_dir(), 'checkpoints')
 
 
-def official_sam_checkpoint(model_type: str, cache_dir: str | None = None) -> str:
+def official_sam_checkpoint(model_type: str, cache_dir: str | None = None,
+                            mirror: str | None = None) -> str:
     """Local path of the official ``model_type`` checkpoint, downloaded on first use from its
-    official URL with a progress bar and its SHA-256 verified.
+    official URL (or the release mirror: ``mirror``, else ``$OVP_RELEASE_MIRROR``) with a
+    progress bar and its SHA-256 verified.
 
     Raises:
         ValueError: ``model_type`` has no official release (``tiny``).
@@ -67,15 +70,20 @@ def official_sam_checkpoint(model_type: str, cache_dir: str | None = None) -> st
         raise ValueError(f'SAM {model_type!r} has no official checkpoint; official sizes: '
                          f'{sorted(SAM_CHECKPOINT_URLS)}')
     url, folder = SAM_CHECKPOINT_URLS[model_type], cache_dir or sam_cache_dir()
-    cached = os.path.join(folder, os.path.basename(url))
-    if not os.path.isfile(cached):
-        reason = offline_reason(url)
-        if reason is not None:
-            raise WeightsNotFoundError(
-                f'the official SAM {model_type} checkpoint is not in {folder} and this '
-                f'environment cannot download it ({reason}). Fix: download {url} on a machine '
-                f'with internet and put it in {folder}, or pass it with `--sam-checkpoint PATH`.')
-    return download_url(url, folder, expected_sha256=SAM_CHECKPOINT_SHA256[model_type])
+    sha256 = SAM_CHECKPOINT_SHA256[model_type]
+    cached = cached_url_file(os.path.join(folder, os.path.basename(url)), sha256)
+    if cached is not None:
+        return cached
+    source = release_url(url, mirror)
+    reason = offline_reason(source)
+    if reason is not None:
+        raise WeightsNotFoundError(
+            f'the official SAM {model_type} checkpoint is not in {folder} and cannot be '
+            f'downloaded now ({reason}). Fix: download {url} (on a machine with internet: '
+            f'`python tools/download_weights.py --sam {model_type}`) into {folder}, set '
+            f'{MIRROR_ENV} to a mirror holding it, or pass a local file with '
+            '`--sam-checkpoint PATH`.')
+    return download_url(url, folder, expected_sha256=sha256, mirror=mirror)
 
 # Architecture of every size: image encoder ViT, prompt / mask decoder (the official release).
 _DECODER_DEFAULTS = dict(prompt_embed_dim=256, mask_in_chans=16, decoder_depth=2,
