@@ -56,7 +56,7 @@ from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_str
 from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
 from ovperception.utils.atomic import OverwriteInputError, is_tagged_output
 from ovperception.utils.device import DEVICE_CHOICES_HELP, resolve_device
-from ovperception.utils.download import set_offline
+from ovperception.utils.download import set_offline, set_release_mirror
 from ovperception.utils.image_io import ImageReadError, check_image
 from ovperception.writers import output_stems, write_predictions
 from ovperception.writers.counting import COUNT_TABLE_NAME, CountTable
@@ -84,6 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            help='run the image encoder under bfloat16 autocast (CPU and GPU)')
     parser.add_argument('--offline', action='store_true',
                         help='never download: missing weights fail at once with the fix')
+    parser.add_argument('--release-mirror', metavar='URL', default=None,
+                        help='fetch release-URL weights (SAM, URL-only open_clip tags) from '
+                        'URL/HOST/PATH (default: $OVP_RELEASE_MIRROR); hub weights follow '
+                        'HF_ENDPOINT')
     parser.add_argument('--background-words', default='',
                         help='words that mean "none of the classes" ("sky, wall")')
     parser.add_argument('--threshold', type=float, default=None,
@@ -117,7 +121,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _sam_config(args: argparse.Namespace) -> dict:
     if not args.sam_checkpoint:
         url = SAM_CHECKPOINT_URLS.get(args.sam_model, 'the segment-anything release')
-        raise SystemExit(f'--refiner sam needs --sam-checkpoint PATH (download {url})')
+        raise SystemExit(f'--refiner sam needs --sam-checkpoint: `official` (the official '
+                         f'{args.sam_model} release, cached or downloaded once) or a local '
+                         f'file (download {url})')
     return dict(type='ovperception.SAMWrapper', model_type=args.sam_model,
                 checkpoint=args.sam_checkpoint)
 
@@ -140,8 +146,10 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
                         '(Segment Anything prompted by each class region; needs '
                         '--sam-checkpoint); default none')
     parser.add_argument('--pamr', action='store_true', help='alias of --refiner pamr')
-    parser.add_argument('--sam-checkpoint', default=None,
-                        help='local SAM checkpoint (e.g. sam_vit_b_01ec64.pth); also replaces '
+    parser.add_argument('--sam-checkpoint', default=None, metavar='official|PATH',
+                        help='SAM weights: "official" (the official release of --sam-model '
+                        'from $TORCH_HOME/hub/checkpoints, downloaded and SHA-256 checked on '
+                        'first use) or a local file (e.g. sam_vit_b_01ec64.pth); also replaces '
                         'the checkpoint of a config whose head uses SAM (Trident)')
     parser.add_argument('--sam-model', default='vit_b', choices=sorted(SAM_CHECKPOINT_URLS)
                         + ['tiny'], help='SAM size matching --sam-checkpoint')
@@ -288,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     args.device = resolve_device(args.device)
     if args.offline:
         set_offline()
+    if args.release_mirror:
+        set_release_mirror(args.release_mirror)
     vocabulary = parse_vocabulary_string(args.vocab)
     exemplars = None
     if args.exemplars is not None:

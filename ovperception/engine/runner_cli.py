@@ -5,15 +5,15 @@ import argparse
 import itertools
 import os
 import os.path as osp
-import sys
-from typing import Any, Callable
+from typing import Any
 
 from mmengine.config import Config, DictAction
 
 import ovperception.engine  # noqa: F401  (registers hooks)
 from ovperception.engine.config_keys import UnknownConfigKeyError, check_option_keys
+from ovperception.utils.cli import INTERRUPTED_EXIT_STATUS, run_cli
 
-__all__ = ['UnknownConfigKeyError', 'load_config', 'prepare_output_dir', 'run_cli',
+__all__ = ['INTERRUPTED_EXIT_STATUS', 'UnknownConfigKeyError', 'check_output_dir', 'load_config', 'prepare_output_dir', 'run_cli',
            'add_runner_arguments', 'parse_runner_arguments']
 
 
@@ -37,7 +37,7 @@ def load_config(path: str, cfg_options: dict[str, Any] | None = None,
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
-    prepare_output_dir(cfg.work_dir, '--work-dir')
+    check_output_dir(cfg.work_dir, '--work-dir')  # the runner creates it
     run_index = next(_RUNS_IN_THIS_PROCESS)
     if run_index and cfg.get('experiment_name') is None:
         # mmengine names a runner's logger '<config>_<timestamp (seconds)>' and reuses an
@@ -71,6 +71,26 @@ def parse_runner_arguments(parser: argparse.ArgumentParser,
     return args
 
 
+def check_output_dir(path: str, flag: str = '--out') -> str:
+    """Check, without creating anything, that folder ``path`` can be created or written.
+
+    Raises:
+        NotADirectoryError: ``path`` (or a parent) is an existing file.
+        PermissionError: the folder (or its nearest existing parent) is not writable.
+    """
+    if osp.exists(path) and not osp.isdir(path):
+        raise NotADirectoryError(f'{flag} {path!r} is an existing file, not a folder; '
+                                 'name a folder')
+    existing = osp.abspath(path)
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if not osp.isdir(existing):
+        raise NotADirectoryError(f'{flag} {path!r}: a parent of it is a file, not a folder')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f'{flag} {path!r} is not writable; choose a folder you can write')
+    return path
+
+
 def prepare_output_dir(path: str, flag: str = '--out') -> str:
     """Create the output folder ``path``; a one-line ``OSError`` when it cannot hold outputs.
 
@@ -92,29 +112,6 @@ def prepare_output_dir(path: str, flag: str = '--out') -> str:
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f'{flag} {path!r} is not writable; choose a folder you can write')
     return path
-
-
-#: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED_EXIT_STATUS = 130
-
-
-def run_cli(main: Callable[[], object]) -> None:
-    """Run a tool's ``main``: user errors print one line and exit 1; Ctrl-C prints one line
-    and exits 130 (``OVP_DEBUG=1``: tracebacks)."""
-    try:
-        result = main()
-    except KeyboardInterrupt:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print('interrupted (Ctrl-C); every file written so far is complete (writes are '
-              'atomic)', file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT_STATUS)
-    except (OSError, KeyError, ValueError, RuntimeError) as error:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
 
 
 def parse_size(text: str) -> tuple[int, int]:

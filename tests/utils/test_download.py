@@ -138,3 +138,16 @@ def test_release_mirror_serves_release_urls(local_hub, tmp_path, monkeypatch):
     assert open(path, 'rb').read() == PAYLOAD
     assert local_hub.gets() == ['/files/dl.fbaipublicfiles.com/segment_anything/'
                                 'sam_vit_b_01ec64.pth'] * 2
+
+
+def test_release_mirror_option_of_the_tools(local_hub, tmp_path, monkeypatch):
+    from tests.scripts import load_script
+    monkeypatch.delenv('OVP_RELEASE_MIRROR', raising=False)
+    tool = load_script('tools/download_weights.py')
+    from ovperception.models.refiners import sam
+    local_hub.add_url('dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth', PAYLOAD)
+    monkeypatch.setitem(sam.SAM_CHECKPOINT_SHA256, 'vit_l', hashlib.sha256(PAYLOAD).hexdigest())
+    assert tool.main(['--sam', 'vit_l', '--cache-dir', str(tmp_path),
+                      '--release-mirror', local_hub.url('files')]) == 0
+    assert open(tmp_path / 'sam_vit_l_0b3195.pth', 'rb').read() == PAYLOAD
+    monkeypatch.delenv('OVP_RELEASE_MIRROR', raising=False)

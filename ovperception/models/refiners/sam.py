@@ -152,9 +152,10 @@ def sam_missing_checkpoint_message(model_type: str, checkpoint: str) -> str:
     url = SAM_CHECKPOINT_URLS.get(model_type)
     source = (f'download the official {model_type} checkpoint from {url}'
               if url else 'save the tiny model\'s state_dict with torch.save')
-    return (f'SAM checkpoint file not found: {checkpoint!r}. This environment never downloads '
-            f'weights: {source} on a machine with internet, copy it here, and pass it with '
-            f'`--sam-checkpoint PATH` (config: checkpoint=PATH).')
+    official = (f'pass `--sam-checkpoint official` (config: checkpoint=\'official\') to use '
+                f'the cached official file or download it, or ' if url else '')
+    return (f'SAM checkpoint file not found: {checkpoint!r}. Fix: {official}{source} and pass '
+            f'it with `--sam-checkpoint PATH` (config: checkpoint=PATH).')
 
 
 def build_sam(spec: dict) -> nn.Module:
