@@ -1,17 +1,17 @@
 """Helpers shared by ``tools/train.py``, ``tools/test.py`` and the demo."""
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import os.path as osp
 from typing import Any
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import ovperception.engine  # noqa: F401  (registers hooks)
 from ovperception.engine.config_keys import UnknownConfigKeyError, check_option_keys
-from ovperception.utils.cli import INTERRUPTED_EXIT_STATUS, run_cli
+from ovperception.utils.cli import (INTERRUPTED_EXIT_STATUS, add_runner_arguments,  # noqa: F401
+                                    parse_runner_arguments, parse_size, run_cli)
 
 __all__ = ['INTERRUPTED_EXIT_STATUS', 'UnknownConfigKeyError', 'check_output_dir', 'load_config', 'prepare_output_dir', 'run_cli',
            'add_runner_arguments', 'parse_runner_arguments']
@@ -45,30 +45,6 @@ def load_config(path: str, cfg_options: dict[str, Any] | None = None,
         # (a sweep, a notebook, tests) would log into the first run's file.
         cfg.experiment_name = f'{osp.splitext(osp.basename(path))[0]}_run{run_index}'
     return cfg
-
-
-def add_runner_arguments(parser: argparse.ArgumentParser, script: str) -> None:
-    """Arguments shared by train.py and test.py (mmseg/mmdet flag names)."""
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='folder for logs, checkpoints and metrics')
-    parser.add_argument('--weights', help='a trained ovperception checkpoint, or an open_clip '
-                        'state dict for the backbone')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.test_cfg.stride=112')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help=f'job launcher (tools/dist_{script}.sh uses pytorch)')
-    parser.add_argument('--verbose', action='store_true',
-                        help='print the environment, config and hook dumps of the runner (they '
-                        'always go to the log file in the work dir)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-
-
-def parse_runner_arguments(parser: argparse.ArgumentParser,
-                           argv: list[str] | None) -> argparse.Namespace:
-    """Parse and export ``LOCAL_RANK`` for mmengine's launcher."""
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
 
 
 def check_output_dir(path: str, flag: str = '--out') -> str:
@@ -112,17 +88,3 @@ def prepare_output_dir(path: str, flag: str = '--out') -> str:
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f'{flag} {path!r} is not writable; choose a folder you can write')
     return path
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'336x448' -> (336, 448); '224' -> (224, 224)."""
-    parts = text.lower().split('x')
-    try:
-        size = tuple(int(p) for p in parts)
-    except ValueError:
-        size = ()
-    if len(size) == 1:
-        size = size * 2
-    if len(size) != 2 or min(size) <= 0:
-        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 336x448)')
-    return size  # type: ignore[return-value]
