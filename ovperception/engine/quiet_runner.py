@@ -17,13 +17,16 @@ from collections.abc import Iterator
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
+from ovperception.engine.local_runner import LocalRunner
+
 
 #: mmengine's run folder name: ``%Y%m%d_%H%M%S``.
 TIMESTAMP_DIR = re.compile(r'^\d{8}_\d{6}$')
 
 
-class QuietRunner(Runner):
-    """``Runner`` whose console handler shows WARNING and above (the log file keeps INFO)."""
+class QuietRunner(LocalRunner):
+    """:class:`LocalRunner` whose console handler shows WARNING and above (the log file
+    keeps INFO)."""
 
     def build_logger(self, *args, **kwargs) -> MMLogger:
         logger = super().build_logger(*args, **kwargs)
@@ -34,8 +37,8 @@ class QuietRunner(Runner):
 
 
 def runner_class(verbose: bool) -> type[Runner]:
-    """mmengine's ``Runner`` with ``--verbose``, else :class:`QuietRunner`."""
-    return Runner if verbose else QuietRunner
+    """:class:`LocalRunner` with ``--verbose``, else :class:`QuietRunner`."""
+    return LocalRunner if verbose else QuietRunner
 
 
 @contextlib.contextmanager
