@@ -140,6 +140,10 @@ def _hub_failure(url: str, error: BaseException, limit: float) -> DownloadError:
     hub = endpoint()
     fix_endpoint = (f'Fix: check HF_ENDPOINT (now {hub}) points at a Hugging Face hub or '
                     'mirror, or unset it')
+    from huggingface_hub.errors import OfflineModeIsEnabled
+    if isinstance(error, OfflineModeIsEnabled):
+        return DownloadError(f'{url}: HF_HUB_OFFLINE=1 is set. Fix: unset it to download, or '
+                             'copy the Hugging Face cache from a machine with internet')
     if isinstance(error, GatedRepoError):
         return DownloadError(f'{url}: gated repository. Fix: accept its terms on the hub '
                              'and set HF_TOKEN')
