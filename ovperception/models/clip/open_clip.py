@@ -79,15 +79,20 @@ def find_cached_weights(model_name: str, tag: str,
 def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None = None) -> str:
     """Local path of a tag's weights: the cached file, else downloaded into the standard cache.
 
-    Downloads go through the Hugging Face hub (``hf_hub`` tags: its cache, progress bar and
-    ``.incomplete`` files; ``HF_ENDPOINT`` is honoured) or, for URL-only tags, through
+    Cached files are checked before use (a damaged one is removed and fetched again).
+    Downloads go through the Hugging Face hub (``hf_hub`` tags:
+    :func:`~ovperception.utils.hub_files.hub_download` into its cache, checked against the
+    hub's ETag; ``HF_ENDPOINT`` is honoured) or, for URL-only tags, through
     :func:`~ovperception.utils.download.download_url` into ``cache_dir or ~/.cache/clip``
-    (progress bar, atomic rename, SHA-256 of the release URL checked).
+    (progress bar, atomic rename, SHA-256 of the release URL checked, ``OVP_RELEASE_MIRROR``
+    honoured).
 
     Raises:
         WeightsNotFoundError: not cached and no download possible now (``HF_HUB_OFFLINE=1``,
             ``--offline``, or no route to the server; decided within about 1.5 s), with the fix.
-        DownloadError: the server refused or the transfer failed.
+        DownloadError: the server failed, stalled or dropped the transfer (one line, bounded
+            by ``HF_HUB_ETAG_TIMEOUT`` / ``HF_HUB_DOWNLOAD_TIMEOUT``).
+        ChecksumMismatchError: the downloaded bytes are not the published file.
     """
     cfg = pretrained_cfg(model_name, tag)
     path, looked = find_cached_weights(model_name, tag, cache_dir)
