@@ -44,7 +44,7 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefix
                                               weights_not_found_message)
 from ovperception.registry import MODELS
 from ovperception.utils.download import (cached_hub_file, download_url, hub_download,
-                                         hub_endpoint, offline_reason)
+                                         hub_endpoint, offline_reason, release_url)
 
 DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
                             'Tensor | tuple[Tensor, tuple[int, int]]']
@@ -102,7 +102,7 @@ def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None
         repo_id, filename = os.path.split(cfg['hf_hub'])
         source = f'{hub_endpoint()}/{repo_id}'
     elif cfg.get('url'):
-        repo_id, filename, source = '', '', cfg['url']
+        repo_id, filename, source = '', '', release_url(cfg['url'])  # mirror if set
     else:
         raise WeightsNotFoundError(weights_not_found_message(model_name, tag, looked))
     reason = offline_reason(source)
