@@ -175,3 +175,20 @@ def test_webcam_source(tmp_path, monkeypatch):
     assert annotate.main(annotate_args('0', out, '--max-frames', '2', '--format', 'coco')) == 0
     assert sorted(stored_results(out)) == ['webcam0/000000.png', 'webcam0/000001.png']
     assert os.path.isfile(os.path.join(out, 'videos', 'webcam0.overlay.mp4'))
+
+
+def test_min_area_1_regions_read_back_in_every_format(tmp_path):
+    """``--min-area 1`` on noise keeps 1-9 px regions: pycocotools decodes every polygon
+    and YOLO-seg keeps every object (issue #23, item 1)."""
+    source = make_inputs(str(tmp_path / 'in'), images=('n.png',), broken=False, video=False,
+                         size=(96, 128))
+    out = str(tmp_path / 'out')
+    classes = list('abcdefgh')
+    argv = annotate_args(source, out)
+    argv[argv.index('--min-area') + 1] = '1'
+    argv[argv.index('--vocab') + 1] = ', '.join(classes)
+    assert annotate.main(argv) == 0
+    (record, objects), = stored_results(out).values()
+    assert sum(o.mask.sum() < 10 for o in objects) >= 3, 'the noise gave no tiny region'
+    for check in CHECKS.values():
+        check(out, [record], [objects], classes)
