@@ -25,10 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ovperception.annotation.formats import write_dataset
-from ovperception.annotation.manifest import Manifest, file_sha256
+from ovperception.annotation.manifest import Manifest, file_sha256, save_flat_names
 from ovperception.annotation.overlays import draw_objects, write_video
 from ovperception.annotation.predictions import sample_to_objects
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation, unique_names
+from ovperception.annotation.records import (ImageRecord, ObjectAnnotation, frame_stem,
+                                             unique_names)
 from ovperception.annotation.sources import (InputItem, InputReadError, iterate_frames,
                                              open_capture)
 from ovperception.apis import OVPredictor
@@ -53,11 +54,21 @@ class AnnotationJob:
     anomaly_threshold: float = 0.5
     overlays: bool = False
     flat_stems: dict[str, str] = field(default_factory=dict)
+    recorded_stems: dict[str, str] = field(default_factory=dict)
+    recorded_videos: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        """Flat stems for every input: those of ``recorded_stems`` (earlier runs) kept,
+        new ones unique against them and each other (``records.unique_names``)."""
         if not self.flat_stems:
             names = [item.name for item in self.inputs]
-            self.flat_stems = dict(zip(names, unique_names(names)))
+            self.flat_stems = dict(zip(names, unique_names(
+                names, self.video_names, self.recorded_stems)))
+
+    @property
+    def video_names(self) -> set[str]:
+        """Names of the inputs (now or recorded) whose frames become images."""
+        return {i.name for i in self.inputs if i.kind != 'image'} | self.recorded_videos
 
 
 @dataclass
@@ -142,7 +153,7 @@ class ShardAnnotator:
             start = time.perf_counter()
             frame_path = os.path.join(self.job.out_dir, 'frames', name)
             atomic_save_image(frame_path, frame.image)
-            record = ImageRecord(name, f'{self.job.flat_stems[item.name]}__{frame.index:06d}',
+            record = ImageRecord(name, frame_stem(self.job.flat_stems[item.name], frame.index),
                                  os.path.abspath(frame_path), int(frame.image.shape[0]),
                                  int(frame.image.shape[1]), item.path, frame.index,
                                  frame.timestamp, extra)
@@ -191,7 +202,7 @@ def collect_results(job: AnnotationJob, manifest: Manifest
             # flat stems depend on the whole input list, which may differ from the run that
             # stored the record
             record.flat_stem = job.flat_stems[item.name] if record.frame_index is None else \
-                f'{job.flat_stems[item.name]}__{record.frame_index:06d}'
+                frame_stem(job.flat_stems[item.name], record.frame_index)
             records.append(record)
             objects.append(entry[1])
     return records, objects, failures
@@ -243,6 +254,7 @@ def replace_dataset(name: str, records: Sequence[ImageRecord], objects: Objects,
 def merge_outputs(job: AnnotationJob, manifest: Manifest) -> dict:
     """Write one dataset per format (and the video overlays); return the summary."""
     start = time.perf_counter()
+    save_flat_names(job.out_dir, dict(job.recorded_stems, **job.flat_stems), job.video_names)
     records, objects, failures = collect_results(job, manifest)
     written = {name: replace_dataset(name, records, objects, job.class_names, job.out_dir)
                for name in job.formats}

@@ -5,6 +5,8 @@
   same input bytes and options skips it; anything else is redone.
 * ``videos/<key>.json``: a finished video (every selected frame is in ``items/``).
 * ``failed/<key>.json``: an input that could not be read, with the reason.
+* ``flat_names.json``: the flat stem (YOLO, VOC file names) given to every input so far,
+  so that a rerun names every input as before (see ``records.unique_names``).
 
 Every file is written atomically (``utils/atomic.py``), so a run killed at any moment
 leaves whole files: at most the input in flight is lost. Files of different inputs never
@@ -22,6 +24,7 @@ from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.atomic import atomic_write_json
 
 WORK_DIR = '.annotate'
+FLAT_NAMES_FILE = 'flat_names.json'
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -48,6 +51,21 @@ def _read(path: str) -> dict | None:
             return json.load(handle)
     except (OSError, ValueError):
         return None
+
+
+def load_flat_names(out_dir: str) -> tuple[dict[str, str], set[str]]:
+    """``({input name: flat stem}, {names of videos})`` recorded by earlier runs into
+    ``out_dir`` (empty when none)."""
+    entry = _read(os.path.join(out_dir, WORK_DIR, FLAT_NAMES_FILE)) or {}
+    names = entry.get('names') if isinstance(entry.get('names'), dict) else {}
+    return ({str(k): str(v) for k, v in names.items()},
+            {str(v) for v in entry.get('videos') or [] if v in names})
+
+
+def save_flat_names(out_dir: str, names: dict[str, str], videos: set[str]) -> None:
+    """Record the flat stem of every input (atomically)."""
+    atomic_write_json(os.path.join(out_dir, WORK_DIR, FLAT_NAMES_FILE), dict(
+        names=names, videos=sorted(v for v in videos if v in names)), indent=None)
 
 
 class Manifest:

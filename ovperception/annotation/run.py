@@ -16,7 +16,7 @@ from ovperception.annotation.distributed import (close_launcher, init_launcher, 
 from ovperception.annotation.formats import parse_formats
 from ovperception.annotation.job import (AnnotationJob, ShardAnnotator, ShardStats,
                                          merge_outputs, write_summary)
-from ovperception.annotation.manifest import Manifest, options_hash
+from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
 from ovperception.annotation.model import build_predictor, resolve_config
 from ovperception.annotation.sources import InputItem, collect_inputs
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
@@ -98,11 +98,13 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
         task=task, min_area=settings.min_area, score_thr=settings.score_thr,
         anomaly_threshold=settings.anomaly_threshold, seed=settings.seed,
         cfg_options=to_jsonable(settings.cfg_options)))
+    recorded_stems, recorded_videos = load_flat_names(settings.out)
     job = AnnotationJob(inputs, vocabulary, class_names_of(vocabulary), task, formats,
                         os.path.abspath(settings.out), digest, settings.frame_stride,
                         settings.max_frames, settings.min_area,
                         0.5 if settings.anomaly_threshold is None else settings.anomaly_threshold,
-                        settings.overlays)
+                        settings.overlays, recorded_stems=recorded_stems,
+                        recorded_videos=recorded_videos)
     return job, config, device
 
 

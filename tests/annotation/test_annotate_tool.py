@@ -84,14 +84,14 @@ def test_rerun_skips_finished_inputs(annotated, tmp_path):
     assert annotate.main(annotate_args(source, out, '--frame-stride', '2', '--overlays')) == 1
     info = summary(out)
     assert info['annotated_now'] == 1 and info['reused'] == 3 and info['images'] == 6
-    # an input removed: its labels leave every dataset, and a/x.jpg no longer collides
+    # an input removed: its labels leave every dataset; a/x.jpg keeps its recorded name
     os.unlink(os.path.join(source, 'a', 'x.png'))
     assert annotate.main(annotate_args(source, out, '--frame-stride', '2')) == 1
     assert summary(out)['annotated_now'] == 0
     labels = sorted(os.listdir(os.path.join(out, 'yolo', 'detect', 'labels')))
-    assert labels[:2] == ['a__x.txt', 'b__x.txt'] and len(labels) == 5
+    assert labels[:2] == ['a__x_jpg.txt', 'b__x.txt'] and len(labels) == 5
     assert sorted(os.listdir(os.path.join(out, 'voc', 'Annotations')))[:2] == \
-        ['a__x.xml', 'b__x.xml']
+        ['a__x_jpg.xml', 'b__x.xml']
     assert not [n for n in os.listdir(out) if n.endswith(('.staging', '.old'))]
 
 
@@ -192,3 +192,31 @@ def test_min_area_1_regions_read_back_in_every_format(tmp_path):
     assert sum(o.mask.sum() < 10 for o in objects) >= 3, 'the noise gave no tiny region'
     for check in CHECKS.values():
         check(out, [record], [objects], classes)
+
+
+def test_flat_names_never_collide_and_are_kept_on_rerun(tmp_path):
+    """A video beside an image named like its first frame, ``y.jpg`` / ``y.JPG`` /
+    ``y_jpg_1.png``: every image has its own YOLO label and VOC files; a rerun after a
+    removal names every input as before (issue #23, item 2)."""
+    images = ('clip__000000.png', 'c/y.jpg', 'c/y.JPG', 'c/y_jpg_1.png')
+    source = make_inputs(str(tmp_path / 'in'), images=images, broken=False, video=True)
+    out = str(tmp_path / 'out')
+    args = annotate_args(source, out, '--frame-stride', '3', '--format', 'yolo,voc')
+    assert annotate.main(args) == 0
+    stored = stored_results(out)
+    stems = sorted(record.flat_stem.casefold() for record, _ in stored.values())
+    assert len(stems) == len(set(stems)) == len(images) + 2  # frames 0 and 3
+    labels = os.listdir(os.path.join(out, 'yolo', 'detect', 'labels'))
+    assert len({n.casefold() for n in labels}) == len(stems)
+    listed = open(os.path.join(out, 'voc', 'ImageSets', 'Main', 'default.txt')).read().split()
+    assert sorted(s.casefold() for s in listed) == stems
+    records, objects = zip(*stored.values())
+    CHECKS['voc'](out, records, objects, CLASSES)
+    CHECKS['yolo'](out, records, objects, CLASSES)
+    before = {record.name: record.flat_stem for record in records}
+    os.unlink(os.path.join(source, 'c', 'y.JPG'))
+    assert annotate.main(args) == 0
+    after = {r.flat_stem for r, _ in stored_results(out).values()}
+    listed = open(os.path.join(out, 'voc', 'ImageSets', 'Main', 'default.txt')).read().split()
+    assert sorted(listed) == sorted(before[n] for n in before if n != 'c/y.JPG')
+    assert after >= set(listed)
