@@ -93,14 +93,16 @@ class Manifest:
             record=record.to_json(), objects=[o.to_json() for o in objects]), indent=None)
         self.clear_failure(name)
 
-    def stored_item(self, name: str) -> tuple[ImageRecord, list[ObjectAnnotation]] | None:
-        """The stored result of ``name`` made with the current options (merging: this run
-        has just checked or redone every input), or None."""
+    def stored_item(self, name: str, with_hash: bool = False) -> tuple | None:
+        """``(record, objects)`` stored for ``name`` with the current options (merging: this
+        run has just checked or redone every input), ``(record, objects, input hash)``
+        with ``with_hash``; None when there is none."""
         entry = _read(self._path('items', name))
         if entry is None or entry.get('options_hash') != self.options_digest:
             return None
-        return (ImageRecord.from_json(entry['record']),
-                [ObjectAnnotation.from_json(o) for o in entry['objects']])
+        result = (ImageRecord.from_json(entry['record']),
+                  [ObjectAnnotation.from_json(o) for o in entry['objects']])
+        return result + (str(entry.get('input_hash')),) if with_hash else result
 
     # ---- videos ----
     def load_video(self, name: str, input_hash: str) -> list[str] | None:
@@ -120,6 +122,13 @@ class Manifest:
         if entry is None or entry.get('options_hash') != self.options_digest:
             return []
         return list(entry['frames'])
+
+    def video_mtime(self, name: str) -> float | None:
+        """Modification time of the finished video's entry (None when there is none)."""
+        try:
+            return os.path.getmtime(self._path('videos', name))
+        except OSError:
+            return None
 
     def video_fps(self, name: str) -> float:
         entry = _read(self._path('videos', name)) or {}

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
-from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.formats.registry import ExportOptions, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.annotations import mask_to_polygons
 
@@ -71,13 +71,16 @@ def _data_yaml(class_names: Sequence[str]) -> str:
 
 @register_format('yolo', 'Ultralytics YOLO detect/ and segment/ txt labels + data.yaml')
 def write_yolo(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
-               class_names: Sequence[str], out_dir: str) -> list[str]:
+               class_names: Sequence[str], out_dir: str,
+
+               options: ExportOptions) -> list[str]:
     written = []
     for kind, line_of in (('detect', detect_line), ('segment', segment_line)):
         root = os.path.join(out_dir, kind)
         for record, objs in zip(records, objects):
             link_image(record.image_path, os.path.join(
-                root, 'images', record.flat_stem + image_extension(record.name)))
+                root, 'images', record.flat_stem + image_extension(record.name)),
+                options.copy_images)
             lines = [line_of(obj, record.width, record.height) for obj in objs]
             label_path = os.path.join(root, 'labels', record.flat_stem + '.txt')
             atomic_write_text(label_path, ''.join(f'{line}\n' for line in lines if line))
