@@ -179,9 +179,11 @@ def check_cvat(out: str, records: Sequence[ImageRecord], objects: Objects,
 
 
 def check_labelstudio(out: str, records: Sequence[ImageRecord], objects: Objects,
-                      classes: Sequence[str]) -> None:
+                      classes: Sequence[str], image_url=None) -> None:
+    """``image_url(record)``: the expected ``data.image`` (default: the absolute path)."""
     tasks = read_labelstudio(os.path.join(out, 'labelstudio', 'tasks.json'))
-    assert [t['data']['image'] for t in tasks] == [r.image_path for r in records]
+    assert [t['data']['image'] for t in tasks] == [
+        image_url(r) if image_url else r.image_path for r in records]
     config = ET.parse(os.path.join(out, 'labelstudio', 'label_config.xml')).getroot()
     assert [n.get('value') for n in config.find('RectangleLabels')] == list(classes)
     for task, record, objs in zip(tasks, records, objects):

@@ -228,3 +228,38 @@ def test_flat_names_never_collide_and_are_kept_on_rerun(tmp_path):
     listed = open(os.path.join(out, 'voc', 'ImageSets', 'Main', 'default.txt')).read().split()
     assert sorted(listed) == sorted(before[n] for n in before if n != 'c/y.JPG')
     assert after >= set(listed)
+
+
+def test_copy_images_and_label_studio_image_root(tmp_path):
+    """--copy-images: YOLO / VOC hold copies (the folders can move); --image-root /
+    --image-base: Label Studio tasks name URLs it can open (issue #23, item 11)."""
+    from urllib.parse import quote
+    source = make_inputs(str(tmp_path / 'in'), images=('a/x y.png',), broken=False,
+                         video=True)
+    out = str(tmp_path / 'out')
+    prefix = '/data/local-files/?d='
+    assert annotate.main(annotate_args(source, out, '--frame-stride', '3', '--copy-images',
+                                       '--image-root', prefix, '--image-base',
+                                       str(tmp_path))) == 0
+    assert summary(out)['image_files'] == 'copies'
+    for folder in ('yolo/detect/images', 'yolo/segment/images', 'voc/JPEGImages'):
+        names = os.listdir(os.path.join(out, folder))
+        assert len(names) == 3 and not any(
+            os.path.islink(os.path.join(out, folder, n)) for n in names)
+    with open(os.path.join(source, 'a', 'x y.png'), 'rb') as handle:
+        original = handle.read()
+    with open(os.path.join(out, 'voc', 'JPEGImages', 'a__x y.png'), 'rb') as handle:
+        assert handle.read() == original
+    stored = stored_results(out)
+    records = [stored[n][0] for n in sorted(stored)]
+    objects = [stored[n][1] for n in sorted(stored)]
+    order = sorted(range(len(records)), key=lambda i: (records[i].frame_index is None,
+                                                       records[i].name))
+    records, objects = [records[i] for i in order], [objects[i] for i in order]
+    CHECKS['labelstudio'](out, records, objects, CLASSES, image_url=lambda r: prefix + quote(
+        os.path.relpath(r.image_path, str(tmp_path))))
+    CHECKS['yolo'](out, records, objects, CLASSES)
+    CHECKS['voc'](out, records, objects, CLASSES)
+    with pytest.raises(ValueError, match='outside --image-base'):
+        annotate.main(annotate_args(source, out, '--image-root', prefix, '--image-base',
+                                    os.path.join(str(tmp_path), 'in')))  # frames lie in OUT

@@ -32,6 +32,16 @@ def test_list_file_relative_to_its_folder(tmp_path):
     assert collect_inputs('3') == [InputItem('webcam', '3', 'webcam3')]
 
 
+def test_list_entries_outside_the_lists_folder_are_named_relative_to_their_common_folder(
+        tmp_path):
+    """Not after their absolute path (issue #23, item 11)."""
+    make_inputs(str(tmp_path / 'in'), broken=False, video=False)
+    (tmp_path / 'lists').mkdir()
+    listing = tmp_path / 'lists' / 'todo.txt'
+    listing.write_text(f'../in/a/x.png\n{tmp_path}/in/b/x.jpg\n')
+    assert [i.name for i in collect_inputs(str(listing))] == ['a/x.png', 'b/x.jpg']
+
+
 def test_video_frames_in_order_with_stride_and_resume(tmp_path):
     path = str(tmp_path / 'v.mp4')
     write_video(path, frames=7)
