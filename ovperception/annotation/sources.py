@@ -16,6 +16,11 @@ import numpy as np
 
 from ovperception.apis.folders import IMAGE_SUFFIXES, find_images
 
+# FFmpeg inside OpenCV logs to the terminal when a video does not open ("moov atom not
+# found"); such an input is reported once, in our words (InputReadError), so FFmpeg is
+# quiet unless the user asks otherwise. Read when the first capture opens.
+os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
+
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
 LIST_SUFFIXES = ('.txt', '.lst', '.list')
 

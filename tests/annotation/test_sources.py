@@ -91,8 +91,9 @@ def test_webcam_frames_until_max(monkeypatch):
     assert [int(f.image[0, 0, 0]) for f in frames] == [10, 30, 50]
 
 
-def test_unreadable_video_is_a_value_error(tmp_path):
+def test_unreadable_video_is_a_value_error_and_ffmpeg_stays_quiet(tmp_path, capfd):
     bad = tmp_path / 'bad.mp4'
     bad.write_bytes(b'not a video')
     with pytest.raises(ValueError, match='cannot open video|no readable frame'):
         list(iterate_frames(InputItem('video', str(bad), 'bad.mp4')))
+    assert 'moov atom' not in capfd.readouterr().err  # issue #23, item 9
