@@ -22,7 +22,7 @@ from ovperception.annotation.job import AnnotationJob, Objects, ShardStats
 from ovperception.annotation.manifest import Manifest, save_flat_names
 from ovperception.annotation.overlays import draw_objects, write_video
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation, frame_stem
-from ovperception.utils.atomic import atomic_write_json
+from ovperception.utils.atomic import atomic_write_json, deferred_sync
 from ovperception.utils.image_io import load_image
 
 DATASETS_FILE = 'datasets.json'
@@ -97,12 +97,13 @@ def replace_dataset(job: AnnotationJob, name: str, records: Sequence[ImageRecord
                     objects: Objects) -> list[str]:
     """Write the dataset into a staging folder, then swap it for ``OUT/name``: a dataset
     folder never mixes two runs (no label file of a removed or renamed input survives) and
-    is never half-written."""
+    is never half-written. The staging files are synced once, before the swap."""
     final = os.path.join(job.out_dir, name)
     staging, retired = staging_dirs(job.out_dir, name)
     for folder in (staging, retired):
         shutil.rmtree(folder, ignore_errors=True)
-    written = write_dataset(name, records, objects, job.class_names, staging, job.export)
+    with deferred_sync():  # the staging folder is invisible until swapped in: one sync
+        written = write_dataset(name, records, objects, job.class_names, staging, job.export)
     if os.path.exists(final):
         os.replace(final, retired)
     os.replace(staging, final)
