@@ -93,7 +93,8 @@ def check_out_dir(out: str, source: str, inputs: list[InputItem]) -> None:
 
 
 def check_task_options(settings: AnnotateSettings, task: str, cfg: Config) -> dict:
-    """The task-specific options that apply to ``task`` (those given, the others None).
+    """The task-specific options that apply to ``task`` (those given, the others None;
+    ``min_area`` as its effective value).
 
     Raises:
         ValueError: an option was given that does not change this task's predictions
@@ -112,6 +113,8 @@ def check_task_options(settings: AnnotateSettings, task: str, cfg: Config) -> di
                          'threshold')
     if settings.min_area is not None and settings.min_area < 1:
         raise ValueError(f'--min-area must be >= 1, got {settings.min_area}')
+    if task in TASK_OPTIONS['min_area'] and applying['min_area'] is None:
+        applying['min_area'] = 1  # the default, hashed as the value it means
     return applying
 
 
@@ -169,7 +172,7 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
         seed=settings.seed, cfg_options=to_jsonable(settings.cfg_options),
         **{k: v for k, v in task_options.items() if task in TASK_OPTIONS[k]}))
     recorded_stems, recorded_videos = load_flat_names(settings.out)
-    min_area = 1 if settings.min_area is None else settings.min_area
+    min_area = task_options['min_area'] or 1
     anomaly_threshold = 0.5 if settings.anomaly_threshold is None else \
         settings.anomaly_threshold
     job = AnnotationJob(inputs, vocabulary, class_names_of(vocabulary), task, formats,

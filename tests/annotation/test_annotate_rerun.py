@@ -116,3 +116,15 @@ def test_partial_success_has_its_own_exit_status(tmp_path, capsys):
     assert info['status'] == 'partial' and len(stored_results(out)) == 1
     errors = {f['name']: f['error'] for f in info['failed']}
     assert errors['empty.png'].endswith('the file is empty (0 bytes)') and 'not a recognised' in errors['broken.jpg']
+
+
+def test_giving_an_option_its_default_value_redoes_nothing(finished, monkeypatch):
+    """``--min-area 1`` is the default: the options hash is the same (issue #23, item 5)."""
+    source, out = finished
+    argv = annotate_args(source, out, '--frame-stride', '3')
+    argv[argv.index('--min-area') + 1] = '1'
+    assert annotate.main(argv) == 0  # the fixture's run used --min-area 20: redo expected
+    from ovperception.annotation import run
+    monkeypatch.setattr(run, 'build_predictor', lambda *a, **k: pytest.fail('model built'))
+    del argv[argv.index('--min-area'):argv.index('--min-area') + 2]
+    assert annotate.main(argv) == 0 and summary(out)['annotated_now'] == 0
