@@ -30,6 +30,14 @@ def link_image(source: str, target: str, copy: bool = False) -> None:
     relative = os.path.relpath(source, directory)
     if not copy and os.path.islink(target) and os.readlink(target) == relative:
         return
+    if not copy and not os.path.lexists(target):
+        try:  # creating a symlink is atomic by itself: one system call (a fresh dataset)
+            os.symlink(relative, target)
+            return
+        except FileExistsError:  # made meanwhile: replace it below
+            pass
+        except OSError:  # no symlinks on this file system: a copy below
+            copy = True
     handle, temporary = tempfile.mkstemp(dir=directory, prefix='.link.', suffix='.tmp')
     os.close(handle)
     os.unlink(temporary)
