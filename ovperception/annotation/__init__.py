@@ -13,5 +13,5 @@ from ovperception.annotation.predictions import TASKS, infer_task, sample_to_obj
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation, unique_names
 
 __all__ = ['DATASET_FORMATS', 'DatasetFormat', 'ExportOptions', 'ImageRecord',
-           'ObjectAnnotation', 'TASKS', 'infer_task', 'parse_formats', 'register_format', 'sample_to_objects',
-           'unique_names', 'write_dataset']
+           'ObjectAnnotation', 'TASKS', 'infer_task', 'parse_formats', 'register_format',
+           'sample_to_objects', 'unique_names', 'write_dataset']

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 from mmengine.config import Config
@@ -29,6 +30,7 @@ from ovperception.annotation.merge import merge_outputs, write_summary
 from ovperception.annotation.model import build_predictor, resolve_config, takes_score_threshold
 from ovperception.annotation.progress import ShardProgress
 from ovperception.annotation.sources import InputItem, collect_inputs
+from ovperception.apis import OVPredictor
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.utils.atomic import atomic_write_json, to_jsonable
 from ovperception.utils.device import resolve_device
@@ -92,7 +94,8 @@ def check_out_dir(out: str, source: str, inputs: list[InputItem]) -> None:
         raise ValueError(f'input {inside[0]} lies inside --out {out}; choose another folder')
 
 
-def check_task_options(settings: AnnotateSettings, task: str, cfg: Config) -> dict:
+def check_task_options(settings: AnnotateSettings, task: str,
+                       cfg: Config) -> dict[str, Any]:
     """The task-specific options that apply to ``task`` (those given, the others None;
     ``min_area`` as its effective value).
 
@@ -168,8 +171,9 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
     # above, never hashed. The config as sorted JSON (pretty_text runs a code formatter,
     # half of a rerun's time on 300 tiny images)
     digest = options_hash(dict(
-        config=json.dumps(cfg.to_dict(), sort_keys=True, default=repr), weights=weights_id, vocabulary=vocabulary, task=task,
-        seed=settings.seed, cfg_options=to_jsonable(settings.cfg_options),
+        config=json.dumps(cfg.to_dict(), sort_keys=True, default=repr), weights=weights_id,
+        vocabulary=vocabulary, task=task, seed=settings.seed,
+        cfg_options=to_jsonable(settings.cfg_options),
         **{k: v for k, v in task_options.items() if task in TASK_OPTIONS[k]}))
     recorded_stems, recorded_videos = load_flat_names(settings.out)
     min_area = task_options['min_area'] or 1
@@ -188,8 +192,10 @@ def _plural(count: int, word: str) -> str:
 
 
 def _predictor_factory(settings: AnnotateSettings, job: AnnotationJob, config: str,
-                       device: str):
-    def build():
+                       device: str) -> Callable[[], OVPredictor]:
+    """What builds the predictor when the first input needs one (never on a rerun with
+    nothing new)."""
+    def build() -> OVPredictor:
         torch.manual_seed(settings.seed)  # random-init parts are equal in every process
         predictor = build_predictor(config, job.task, settings.weights, device,
                                     job.vocabulary, settings.score_thr,
