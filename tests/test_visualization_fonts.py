@@ -37,3 +37,14 @@ def test_missing_glyph_is_named_and_drawn_as_question_mark():
     private = '\ue000'  # private-use: no font maps it
     assert missing_glyphs(f'x{private}') == [private]
     assert np.array_equal(legend_of(private), legend_of('?'))
+
+
+def test_missing_glyph_hint_names_what_would_help(monkeypatch):
+    """Issue #23, item 10: no advice to install what is installed (mplfonts) or what
+    would not help (a colour bitmap emoji font)."""
+    from ovperception.visualization import fonts
+    monkeypatch.setattr(fonts, '_mplfonts_files', lambda: ['NotoSansCJKsc-Regular.otf'])
+    assert 'mplfonts' not in fonts.font_hint(['🐶', '猫'])
+    assert 'Symbola' in fonts.font_hint(['🐶']) and 'Color' not in fonts.font_hint(['🐶'])
+    monkeypatch.setattr(fonts, '_mplfonts_files', lambda: [])
+    assert 'mplfonts' in fonts.font_hint(['猫']) and 'Symbola' not in fonts.font_hint(['猫'])

@@ -48,3 +48,24 @@ def test_duplicate_field_or_suffix_is_refused():
     with pytest.raises(KeyError, match='suffixes'):
         register_writer('pred_unused_field', ('.json',))(lambda *a: None)
     assert 'pred_unused_field' not in OUTPUT_WRITERS
+
+
+def test_deferred_sync_writes_atomically_with_one_sync(tmp_path, monkeypatch):
+    """Inside ``deferred_sync`` files are still whole (temporary file + rename) but not
+    fsynced one by one; one ``os.sync`` at the end (issue #23: a dataset of 300 tiny
+    images spent 22 of 27 s in fsync)."""
+    import os
+
+    from ovperception.utils import atomic
+    calls = {'fsync': 0, 'sync': 0}
+    monkeypatch.setattr(atomic.os, 'fsync', lambda fd: calls.__setitem__(
+        'fsync', calls['fsync'] + 1))
+    monkeypatch.setattr(atomic.os, 'sync', lambda: calls.__setitem__('sync', calls['sync'] + 1))
+    with atomic.deferred_sync():
+        for index in range(5):
+            atomic.atomic_write_bytes(tmp_path / f'{index}.txt', b'x' * index)
+    assert calls == {'fsync': 0, 'sync': 1}
+    assert [os.path.getsize(tmp_path / f'{i}.txt') for i in range(5)] == list(range(5))
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+    atomic.atomic_write_bytes(tmp_path / 'after.txt', b'y')
+    assert calls['fsync'] == 2  # file and folder again outside the block

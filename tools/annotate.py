@@ -1,9 +1,10 @@
-"""Auto-annotate images, folders, list files, videos or a webcam into labelled datasets.
+r"""Auto-annotate images, folders, list files, videos or a webcam into labelled datasets.
 
     python tools/annotate.py SOURCE --vocab "cat, dog; puppy" --out DIR \
         [--config CONFIG] [--weights PATH] [--task seg|det|panoptic|count|anomaly] \
         [--format coco,yolo,voc,labelstudio,cvat] [--device auto] [--overlays] \
-        [--frame-stride N] [--max-frames N] [--launcher pytorch]
+        [--frame-stride N] [--max-frames N] [--copy-images] [--image-root URL] \
+        [--launcher pytorch]
 
 SOURCE is an image, a folder (walked recursively for images and videos; outputs mirror
 the relative paths, so equal file names never collide), a list file (.txt, one path per
@@ -12,23 +13,24 @@ line), a video file, or a webcam index (0). DIR receives one merged dataset per 
 overlays/ with --overlays, and summary.json (counts, timings, unreadable inputs).
 
 Rerunning the same command resumes: inputs already annotated with the same content and
-options are skipped. Ctrl-C stops after the input in flight (exit status 130). Under
-torchrun (--launcher pytorch) the inputs are sharded over the processes and rank 0 merges:
+options are skipped (a rerun with nothing new builds no model and rewrites no dataset).
+Ctrl-C or SIGTERM finishes the input in flight, keeps it, and exits with status 130 (a
+second Ctrl-C stops at once); rerun to resume. Under torchrun (--launcher pytorch) the
+inputs are sharded over the processes and rank 0 merges:
 
     torchrun --nproc_per_node 4 tools/annotate.py SOURCE --vocab ... --out DIR --launcher pytorch
 
-The exit status is 1 when some input could not be read (listed in summary.json).
-See docs/annotation.md.
+Exit status: 0 every input annotated; 3 every dataset written, but some inputs could not
+be read (listed in summary.json; under torchrun 0, with summary.json "status": "partial");
+1 an error stopped the run; 2 bad arguments; 130 interrupted. See docs/annotation.md.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ovperception.annotation.distributed import LAUNCHERS
-from ovperception.annotation.formats import DATASET_FORMATS
-from ovperception.annotation.predictions import TASKS
-from ovperception.annotation.run import AnnotateSettings
+from ovperception.annotation.settings import (EXIT_INTERRUPTED, FORMAT_NAMES, LAUNCHERS, TASKS,
+                                              AnnotateSettings)
 from ovperception.utils.cli import LazyDictAction as DictAction
 from ovperception.utils.cli import run_cli
 from ovperception.utils.device import DEVICE_CHOICES_HELP
@@ -46,37 +48,58 @@ def parse_args(argv: list[str] | None = None) -> AnnotateSettings:
     parser.add_argument('--weights', default=None, help='weights file for the config')
     parser.add_argument('--task', choices=TASKS, default=None,
                         help='what to annotate (default: what the config does)')
-    parser.add_argument('--format', dest='formats', default=','.join(DATASET_FORMATS),
-                        help=f'comma-separated dataset formats: {", ".join(DATASET_FORMATS)}')
+    parser.add_argument('--format', dest='formats', default=','.join(FORMAT_NAMES),
+                        metavar='FORMATS',
+                        help=f'comma-separated dataset formats (default: all, '
+                             f'{",".join(FORMAT_NAMES)})')
     parser.add_argument('--device', default='auto', help=DEVICE_CHOICES_HELP)
-    parser.add_argument('--frame-stride', type=int, default=1,
-                        help='videos: annotate every N-th frame')
-    parser.add_argument('--max-frames', type=int, default=None,
-                        help='videos / webcam: annotate at most N frames each')
-    parser.add_argument('--min-area', type=int, default=1,
-                        help='seg / anomaly: drop regions smaller than this many pixels')
-    parser.add_argument('--score-thr', type=float, default=None,
-                        help='detection: drop detections scoring below this')
-    parser.add_argument('--anomaly-threshold', type=float, default=None,
-                        help='anomaly: map value from which a pixel is anomalous (0.5)')
+    parser.add_argument('--frame-stride', type=int, default=1, metavar='N',
+                        help='videos: annotate every N-th frame (default: 1, every frame)')
+    parser.add_argument('--max-frames', type=int, default=None, metavar='N',
+                        help='videos / webcam: annotate at most N frames each (default: all; '
+                             'a webcam runs until Ctrl-C)')
+    parser.add_argument('--min-area', type=int, default=None, metavar='PIXELS',
+                        help='seg / anomaly only: drop regions smaller than this many pixels '
+                             '(default: 1, keep every region)')
+    parser.add_argument('--score-thr', type=float, default=None, metavar='SCORE',
+                        help='det / count only: drop detections scoring below this (default: '
+                             'the config\'s head score_threshold)')
+    parser.add_argument('--anomaly-threshold', type=float, default=None, metavar='VALUE',
+                        help='anomaly only: map value from which a pixel is anomalous '
+                             '(default: the model\'s calibrated threshold, else 0.5)')
     parser.add_argument('--overlays', action='store_true',
-                        help='also write overlays/<image>.png for every image')
+                        help='also write overlays/<image>.png for every image (drawn for '
+                             'finished images too, without the model)')
+    parser.add_argument('--copy-images', action='store_true',
+                        help='YOLO images/ and VOC JPEGImages/ hold copies of the images, '
+                             'so the dataset folders can be moved alone (default: relative '
+                             'symlinks to the inputs)')
+    parser.add_argument('--image-root', default=None, metavar='URL',
+                        help='Label Studio data.image = URL + the image path relative to '
+                             '--image-base, e.g. "/data/local-files/?d=" or '
+                             '"http://localhost:8081/" (default: absolute local paths)')
+    parser.add_argument('--image-base', default=None, metavar='DIR',
+                        help='the folder --image-root stands for (default: /)')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
-                        help='pytorch: shard over the processes torchrun started')
+                        help='pytorch: shard over the processes torchrun started '
+                             '(default: none, one process)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)
     parser.add_argument('--seed', type=int, default=0,
-                        help='seed for randomly initialised model parts (tiny configs)')
+                        help='seed for randomly initialised model parts (tiny configs; '
+                             'default: 0)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config keys')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+                        metavar='KEY=VALUE', help='override config keys')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='no progress bar: one line per 10%% of the inputs instead')
     args = parser.parse_args(argv)
     return AnnotateSettings(
         source=args.source, vocab=args.vocab, out=args.out, config=args.config,
         weights=args.weights, task=args.task, formats=args.formats, device=args.device,
         frame_stride=args.frame_stride, max_frames=args.max_frames, min_area=args.min_area,
         score_thr=args.score_thr, anomaly_threshold=args.anomaly_threshold,
-        overlays=args.overlays, launcher=args.launcher, seed=args.seed,
+        overlays=args.overlays, copy_images=args.copy_images, image_root=args.image_root,
+        image_base=args.image_base, launcher=args.launcher, seed=args.seed,
         cfg_options=dict(args.cfg_options or {}), progress=not args.no_progress)
 
 
@@ -88,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print('interrupted: finished inputs are kept in the manifest; rerun the same command '
               'to resume', file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == '__main__':

@@ -4,13 +4,26 @@
 CVAT) behind a registry (``DATASET_FORMATS``, ``write_dataset``): pure functions from
 :class:`ImageRecord`\\ s and :class:`ObjectAnnotation`\\ s to files, usable without a model
 (the web app calls them). ``job.py`` runs a resumable, shardable annotation of many
-inputs (``tools/annotate.py``); docs/annotation.md describes the whole flow.
+inputs, ``merge.py`` brings the datasets up to date from its manifest, ``run.py`` is the
+whole command (``tools/annotate.py``); docs/annotation.md describes the whole flow.
 """
-from ovperception.annotation.formats import (DATASET_FORMATS, DatasetFormat, parse_formats,
-                                             register_format, write_dataset)
-from ovperception.annotation.predictions import TASKS, infer_task, sample_to_objects
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation, unique_names
+import importlib
+from typing import Any
 
-__all__ = ['DATASET_FORMATS', 'DatasetFormat', 'ImageRecord', 'ObjectAnnotation', 'TASKS',
-           'infer_task', 'parse_formats', 'register_format', 'sample_to_objects',
-           'unique_names', 'write_dataset']
+#: Public names and the module that defines each; imported on first use, so that
+#: ``ovperception.annotation.settings`` (the command line) loads without torch.
+_EXPORTS = {
+    'DATASET_FORMATS': 'formats', 'DatasetFormat': 'formats', 'ExportOptions': 'formats',
+    'parse_formats': 'formats', 'register_format': 'formats', 'write_dataset': 'formats',
+    'TASKS': 'settings', 'infer_task': 'predictions', 'sample_to_objects': 'predictions',
+    'ImageRecord': 'records', 'ObjectAnnotation': 'records', 'unique_names': 'records',
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module when the name is first used (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'{__name__}.{_EXPORTS[name]}'), name)

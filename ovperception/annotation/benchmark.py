@@ -1,7 +1,7 @@
 """Throughput of ``tools/annotate.py`` on a folder vs the demo's per-image loop.
 
     python -m ovperception.annotation.benchmark [--images 32] [--size 240x320] \
-        [--config configs/tiny/seg_tiny.py] [--min-area 64] [--work-dir DIR]
+        [--config configs/tiny/seg_tiny.py] [--min-area 64] [--work-dir DIR] [--rerun]
 
 Writes ``--images`` random JPEGs into four sub-folders, then times, with one model built
 once for the demo path and once inside the annotate run:
@@ -11,6 +11,9 @@ once for the demo path and once inside the annotate run:
   write timed apart;
 * annotate: :func:`run_annotation` (one process, all five formats), its summary's
   predict / per-input record writing / merged dataset writing seconds.
+
+With ``--rerun`` it times instead the first annotate run against a rerun with nothing
+new (which must build no model and rewrite no dataset), and the model build alone.
 
 Prints one JSON line; wall and process-CPU rates (the CPU rate is steadier on a shared
 machine; both paths run with one torch thread).
@@ -79,6 +82,30 @@ def time_annotate(config: str, folder: str, out: str, min_area: int) -> dict:
                 dataset_write_s=summary['dataset_write_seconds'], objects=summary['objects'])
 
 
+def time_rerun(config: str, folder: str, out: str, min_area: int) -> dict:
+    """Seconds of the first annotate run, of a rerun with nothing new, of a rerun with one
+    new image, and of building the model alone (warm: after the runs)."""
+    settings = AnnotateSettings(source=folder, vocab=', '.join(VOCABULARY), out=out,
+                                config=config, device='cpu', min_area=min_area,
+                                progress=False)
+    times = {}
+    for run in ('first_run_s', 'rerun_s', 'one_new_s'):
+        if run == 'one_new_s':  # one more image: one prediction, every dataset rewritten
+            cv2.imwrite(os.path.join(folder, 'new.jpg'), np.full((32, 32, 3), 90, np.uint8))
+        start = time.perf_counter()
+        run_annotation(settings)
+        times[run] = round(time.perf_counter() - start, 3)
+        with open(os.path.join(out, 'summary.json'), encoding='utf-8') as handle:
+            summary = json.load(handle)
+        times[run.replace('_s', '_model_built')] = summary['model_built']
+        times[run.replace('_s', '_datasets_rewritten')] = summary['datasets_rewritten']
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    init_model(config, device='cpu')
+    times['model_build_s'] = round(time.perf_counter() - start, 3)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', type=int, default=32)
@@ -86,12 +113,18 @@ def main() -> None:
     parser.add_argument('--config', default='configs/tiny/seg_tiny.py')
     parser.add_argument('--min-area', type=int, default=64)
     parser.add_argument('--work-dir', default=None)
+    parser.add_argument('--rerun', action='store_true',
+                        help='time a rerun with nothing new against the first run')
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split('x'))
     torch.set_num_threads(1)
     root = args.work_dir or tempfile.mkdtemp(prefix='annotate_benchmark_')
     try:
         folder = make_folder(os.path.join(root, 'in'), args.images, height, width)
+        if args.rerun:
+            print(json.dumps(dict(images=args.images, size=args.size, **time_rerun(
+                args.config, folder, os.path.join(root, 'annotate'), args.min_area))))
+            return
         demo = time_demo_loop(args.config, folder, os.path.join(root, 'demo'))
         annotate = time_annotate(args.config, folder, os.path.join(root, 'annotate'),
                                  args.min_area)

@@ -12,9 +12,10 @@ from typing import Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
+from ovperception.annotation.settings import LAUNCHERS
+
 T = TypeVar('T')
 
-LAUNCHERS = ('none', 'pytorch')
 
 
 def init_launcher(launcher: str, device: str) -> tuple[int, int, str]:

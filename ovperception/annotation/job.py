@@ -1,6 +1,6 @@
 """One annotation run: predict every input of this process's shard, store each result in
-the manifest as it finishes, then (rank 0, after every shard) merge all results into one
-dataset per format.
+the manifest as it finishes; ``merge.py`` then (rank 0, after every shard) merges all
+results into one dataset per format.
 
 Layout of ``OUT``::
 
@@ -14,7 +14,6 @@ Layout of ``OUT``::
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,17 +21,18 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from ovperception.annotation.formats import write_dataset
+from ovperception.annotation.formats import ExportOptions
 from ovperception.annotation.manifest import Manifest, file_sha256
-from ovperception.annotation.overlays import draw_objects, write_video
+from ovperception.annotation.overlays import draw_objects
 from ovperception.annotation.predictions import sample_to_objects
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation, unique_names
+from ovperception.annotation.progress import ShardProgress
+from ovperception.annotation.records import (ImageRecord, ObjectAnnotation, frame_stem,
+                                             unique_names)
 from ovperception.annotation.sources import (InputItem, InputReadError, iterate_frames,
                                              open_capture)
 from ovperception.apis import OVPredictor
-from ovperception.utils.atomic import atomic_save_image, atomic_write_json
+from ovperception.utils.atomic import atomic_save_image
 from ovperception.utils.image_io import ImageReadError, load_image
 
 
@@ -52,22 +52,36 @@ class AnnotationJob:
     min_area: int = 1
     anomaly_threshold: float = 0.5
     overlays: bool = False
+    export: ExportOptions = field(default_factory=ExportOptions)
     flat_stems: dict[str, str] = field(default_factory=dict)
+    recorded_stems: dict[str, str] = field(default_factory=dict)
+    recorded_videos: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        """Flat stems for every input: those of ``recorded_stems`` (earlier runs) kept,
+        new ones unique against them and each other (``records.unique_names``)."""
         if not self.flat_stems:
             names = [item.name for item in self.inputs]
-            self.flat_stems = dict(zip(names, unique_names(names)))
+            self.flat_stems = dict(zip(names, unique_names(
+                names, self.video_names, self.recorded_stems)))
+
+    @property
+    def video_names(self) -> set[str]:
+        """Names of the inputs (now or recorded) whose frames become images."""
+        return {i.name for i in self.inputs if i.kind != 'image'} | self.recorded_videos
 
 
 @dataclass
 class ShardStats:
-    """What one process did: new results, results reused from a previous run, failures and
-    seconds spent predicting vs writing (manifest entries, frames, overlays)."""
+    """What one process did: new results, results reused from a previous run, failures,
+    whether it built the model (not when nothing was new) and seconds spent building,
+    predicting and writing (manifest entries, frames, overlays)."""
 
     annotated: int = 0
     reused: int = 0
     failed: int = 0
+    model_built: bool = False
+    build_seconds: float = 0.0
     predict_seconds: float = 0.0
     write_seconds: float = 0.0
 
@@ -80,34 +94,79 @@ def frame_name(video_name: str, index: int) -> str:
 
 
 class ShardAnnotator:
-    """Annotates the inputs of one shard with a predictor, recording each in the manifest."""
+    """Annotates the inputs of one shard, recording each in the manifest.
 
-    def __init__(self, predictor: OVPredictor, job: AnnotationJob, manifest: Manifest) -> None:
-        self.predictor = predictor
+    The predictor is built by ``build_predictor`` on the first input that needs a
+    prediction: a rerun with nothing new never builds the model, and outputs that only
+    add files (``--overlays``) are drawn for finished inputs from their stored objects.
+
+    Args:
+        build_predictor: makes the predictor (called at most once).
+        job: what to annotate and how.
+        manifest: where results are stored.
+        stop_requested: polled after each input and each video frame; when it holds, the
+            run stops there (``KeyboardInterrupt``) with that input's result kept.
+    """
+
+    def __init__(self, build_predictor: Callable[[], OVPredictor], job: AnnotationJob,
+                 manifest: Manifest, stop_requested: Callable[[], bool] = lambda: False
+                 ) -> None:
+        self._build_predictor = build_predictor
+        self._predictor: OVPredictor | None = None
         self.job = job
         self.manifest = manifest
+        self.stop_requested = stop_requested
         self.stats = ShardStats()
+        self.progress: ShardProgress | None = None
+
+    @property
+    def predictor(self) -> OVPredictor:
+        if self._predictor is None:
+            start = time.perf_counter()
+            self._predictor = self._build_predictor()
+            self.stats.model_built = True
+            self.stats.build_seconds = time.perf_counter() - start
+        return self._predictor
+
+    def _check_stop(self) -> None:
+        if self.stop_requested():
+            raise KeyboardInterrupt
 
     # ---- one image ----
     def _predict(self, image: np.ndarray) -> tuple[list[ObjectAnnotation], dict]:
+        predictor = self.predictor
         start = time.perf_counter()
-        self.predictor.set_image(image)
-        sample = self.predictor.predict(self.job.vocabulary)
+        predictor.set_image(image)
+        sample = predictor.predict(self.job.vocabulary)
         objects, extra = sample_to_objects(sample, self.job.task, image.shape[:2],
                                            self.job.min_area, self.job.anomaly_threshold)
         self.stats.predict_seconds += time.perf_counter() - start
         return objects, extra
 
+    def overlay_path(self, record_name: str) -> str:
+        return os.path.join(self.job.out_dir, 'overlays', record_name + '.png')
+
     def _overlay(self, image: np.ndarray, record: ImageRecord,
-                 objects: list[ObjectAnnotation]) -> None:
+                 objects: Sequence[ObjectAnnotation]) -> None:
         if self.job.overlays and record.frame_index is None:
-            atomic_save_image(os.path.join(self.job.out_dir, 'overlays', record.name + '.png'),
+            atomic_save_image(self.overlay_path(record.name),
                               draw_objects(image, objects, self.job.class_names, self.job.task))
+
+    def _reuse_image(self, item: InputItem) -> None:
+        """A finished image: draw its missing overlay from the stored objects."""
+        self.stats.reused += 1
+        if not self.job.overlays or os.path.isfile(self.overlay_path(item.name)):
+            return
+        stored = self.manifest.stored_item(item.name)
+        if stored is not None:
+            start = time.perf_counter()
+            self._overlay(load_image(item.path), stored[0], stored[1])
+            self.stats.write_seconds += time.perf_counter() - start
 
     def annotate_image(self, item: InputItem) -> None:
         input_hash = file_sha256(item.path)
         if self.manifest.has_item(item.name, input_hash):
-            self.stats.reused += 1
+            self._reuse_image(item)
             return
         image = load_image(item.path)
         objects, extra = self._predict(image)
@@ -142,124 +201,44 @@ class ShardAnnotator:
             start = time.perf_counter()
             frame_path = os.path.join(self.job.out_dir, 'frames', name)
             atomic_save_image(frame_path, frame.image)
-            record = ImageRecord(name, f'{self.job.flat_stems[item.name]}__{frame.index:06d}',
+            record = ImageRecord(name, frame_stem(self.job.flat_stems[item.name], frame.index),
                                  os.path.abspath(frame_path), int(frame.image.shape[0]),
                                  int(frame.image.shape[1]), item.path, frame.index,
                                  frame.timestamp, extra)
             self.manifest.save_item(name, f'{video_hash}:{frame.index}', record, objects)
             self.stats.write_seconds += time.perf_counter() - start
             self.stats.annotated += 1
+            if self.progress is not None:
+                self.progress.frame(item.name, frame.index)
+            self._check_stop()
         if not frames:
             raise InputReadError(f'video {item.path} holds no readable frame')
         self.manifest.save_video(item.name, selection, frames, fps)
 
-    def run(self, items: Sequence[InputItem], show_progress: bool = True,
+    def run(self, items: Sequence[InputItem], progress: ShardProgress | None = None,
             on_failure: Callable[[InputItem, str], None] | None = None) -> ShardStats:
-        """Annotate ``items``; an unreadable input is recorded as failed and skipped."""
-        for item in tqdm(items, desc='annotate', disable=not show_progress or len(items) < 2):
-            try:
-                if item.kind == 'image':
-                    self.annotate_image(item)
-                else:
-                    self.annotate_video(item)
-            except (ImageReadError, InputReadError, OSError) as error:
-                self.stats.failed += 1
-                self.manifest.save_failure(item.name, item.path, str(error))
-                if on_failure is not None:
-                    on_failure(item, str(error))
+        """Annotate ``items``; an unreadable input is recorded as failed and skipped.
+
+        Raises:
+            KeyboardInterrupt: a stop was requested (after the input in flight is stored).
+        """
+        self.progress = progress
+        try:
+            for item in items:
+                try:
+                    if item.kind == 'image':
+                        self.annotate_image(item)
+                    else:
+                        self.annotate_video(item)
+                except (ImageReadError, InputReadError, OSError) as error:
+                    self.stats.failed += 1
+                    self.manifest.save_failure(item.name, item.path, str(error))
+                    if on_failure is not None:
+                        on_failure(item, str(error))
+                if progress is not None:
+                    progress.advance()
+                self._check_stop()
+        finally:
+            if progress is not None:
+                progress.close()
         return self.stats
-
-
-# ---- merging (rank 0, after every shard finished) ----
-def collect_results(job: AnnotationJob, manifest: Manifest
-                    ) -> tuple[list[ImageRecord], list[list[ObjectAnnotation]], list[dict]]:
-    """Records and objects of every finished input in input order (frames in frame
-    order), and the failures."""
-    records, objects, failures = [], [], []
-    for item in job.inputs:
-        failure = manifest.load_failure(item.name)
-        if failure is not None:
-            failures.append(failure)
-            continue
-        names = [item.name] if item.kind == 'image' else (
-            manifest.stored_video_frames(item.name))
-        for name in names:
-            entry = manifest.stored_item(name)
-            if entry is None:
-                continue
-            record = entry[0]
-            # flat stems depend on the whole input list, which may differ from the run that
-            # stored the record
-            record.flat_stem = job.flat_stems[item.name] if record.frame_index is None else \
-                f'{job.flat_stems[item.name]}__{record.frame_index:06d}'
-            records.append(record)
-            objects.append(entry[1])
-    return records, objects, failures
-
-
-def write_video_overlays(job: AnnotationJob, manifest: Manifest,
-                         records: Sequence[ImageRecord],
-                         objects: Sequence[Sequence[ObjectAnnotation]]) -> list[str]:
-    """``videos/<name>.overlay.mp4`` for every video input, from the stored frames."""
-    written = []
-    for item in job.inputs:
-        if item.kind == 'image':
-            continue
-        frames = [(r, o) for r, o in zip(records, objects)
-                  if r.frame_index is not None and r.source == item.path]
-        if not frames:
-            continue
-        path = os.path.join(job.out_dir, 'videos', item.name + '.overlay.mp4')
-        fps = manifest.video_fps(item.name) / job.frame_stride
-        write_video(path, (draw_objects(load_image(r.image_path), o, job.class_names, job.task)
-                           for r, o in frames), fps, manifest.temporary_dir)
-        written.append(path)
-    return written
-
-
-def staging_dirs(out_dir: str, name: str) -> tuple[str, str]:
-    """``(staging, retired)`` folders of the dataset ``name``: siblings of ``OUT/name`` (the
-    same depth, so relative image links stay valid when the staging folder is moved)."""
-    return os.path.join(out_dir, f'.{name}.staging'), os.path.join(out_dir, f'.{name}.old')
-
-
-def replace_dataset(name: str, records: Sequence[ImageRecord], objects: Objects,
-                    class_names: Sequence[str], out_dir: str) -> list[str]:
-    """Write the dataset into a staging folder, then swap it for ``OUT/name``: a dataset
-    folder never mixes two runs (no label file of a removed or renamed input survives) and
-    is never half-written."""
-    final = os.path.join(out_dir, name)
-    staging, retired = staging_dirs(out_dir, name)
-    for folder in (staging, retired):
-        shutil.rmtree(folder, ignore_errors=True)
-    written = write_dataset(name, records, objects, class_names, staging)
-    if os.path.exists(final):
-        os.replace(final, retired)
-    os.replace(staging, final)
-    shutil.rmtree(retired, ignore_errors=True)
-    return [os.path.join(final, os.path.relpath(p, staging)) for p in written]
-
-
-def merge_outputs(job: AnnotationJob, manifest: Manifest) -> dict:
-    """Write one dataset per format (and the video overlays); return the summary."""
-    start = time.perf_counter()
-    records, objects, failures = collect_results(job, manifest)
-    written = {name: replace_dataset(name, records, objects, job.class_names, job.out_dir)
-               for name in job.formats}
-    dataset_seconds = time.perf_counter() - start
-    videos = write_video_overlays(job, manifest, records, objects)
-    return dict(task=job.task, vocabulary=job.vocabulary, class_names=job.class_names,
-                inputs=len(job.inputs), images=len(records),
-                objects=sum(len(o) for o in objects), formats=job.formats,
-                files={name: len(paths) for name, paths in written.items()},
-                videos=videos, failed=failures, dataset_write_seconds=round(dataset_seconds, 3))
-
-
-def write_summary(job: AnnotationJob, summary: dict, stats: Sequence[ShardStats]) -> str:
-    summary = dict(summary, annotated_now=sum(s.annotated for s in stats),
-                   reused=sum(s.reused for s in stats),
-                   predict_seconds=round(sum(s.predict_seconds for s in stats), 3),
-                   record_write_seconds=round(sum(s.write_seconds for s in stats), 3))
-    path = os.path.join(job.out_dir, 'summary.json')
-    atomic_write_json(path, summary)
-    return path

@@ -5,6 +5,8 @@
   same input bytes and options skips it; anything else is redone.
 * ``videos/<key>.json``: a finished video (every selected frame is in ``items/``).
 * ``failed/<key>.json``: an input that could not be read, with the reason.
+* ``flat_names.json``: the flat stem (YOLO, VOC file names) given to every input so far,
+  so that a rerun names every input as before (see ``records.unique_names``).
 
 Every file is written atomically (``utils/atomic.py``), so a run killed at any moment
 leaves whole files: at most the input in flight is lost. Files of different inputs never
@@ -22,6 +24,7 @@ from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.atomic import atomic_write_json
 
 WORK_DIR = '.annotate'
+FLAT_NAMES_FILE = 'flat_names.json'
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -50,6 +53,21 @@ def _read(path: str) -> dict | None:
         return None
 
 
+def load_flat_names(out_dir: str) -> tuple[dict[str, str], set[str]]:
+    """``({input name: flat stem}, {names of videos})`` recorded by earlier runs into
+    ``out_dir`` (empty when none)."""
+    entry = _read(os.path.join(out_dir, WORK_DIR, FLAT_NAMES_FILE)) or {}
+    names = entry.get('names') if isinstance(entry.get('names'), dict) else {}
+    return ({str(k): str(v) for k, v in names.items()},
+            {str(v) for v in entry.get('videos') or [] if v in names})
+
+
+def save_flat_names(out_dir: str, names: dict[str, str], videos: set[str]) -> None:
+    """Record the flat stem of every input (atomically)."""
+    atomic_write_json(os.path.join(out_dir, WORK_DIR, FLAT_NAMES_FILE), dict(
+        names=names, videos=sorted(v for v in videos if v in names)), indent=None)
+
+
 class Manifest:
     """Finished and failed inputs of the run writing into ``out_dir``."""
 
@@ -75,14 +93,16 @@ class Manifest:
             record=record.to_json(), objects=[o.to_json() for o in objects]), indent=None)
         self.clear_failure(name)
 
-    def stored_item(self, name: str) -> tuple[ImageRecord, list[ObjectAnnotation]] | None:
-        """The stored result of ``name`` made with the current options (merging: this run
-        has just checked or redone every input), or None."""
+    def stored_item(self, name: str, with_hash: bool = False) -> tuple | None:
+        """``(record, objects)`` stored for ``name`` with the current options (merging: this
+        run has just checked or redone every input), ``(record, objects, input hash)``
+        with ``with_hash``; None when there is none."""
         entry = _read(self._path('items', name))
         if entry is None or entry.get('options_hash') != self.options_digest:
             return None
-        return (ImageRecord.from_json(entry['record']),
-                [ObjectAnnotation.from_json(o) for o in entry['objects']])
+        result = (ImageRecord.from_json(entry['record']),
+                  [ObjectAnnotation.from_json(o) for o in entry['objects']])
+        return result + (str(entry.get('input_hash')),) if with_hash else result
 
     # ---- videos ----
     def load_video(self, name: str, input_hash: str) -> list[str] | None:
@@ -102,6 +122,13 @@ class Manifest:
         if entry is None or entry.get('options_hash') != self.options_digest:
             return []
         return list(entry['frames'])
+
+    def video_mtime(self, name: str) -> float | None:
+        """Modification time of the finished video's entry (None when there is none)."""
+        try:
+            return os.path.getmtime(self._path('videos', name))
+        except OSError:
+            return None
 
     def video_fps(self, name: str) -> float:
         entry = _read(self._path('videos', name)) or {}

@@ -59,6 +59,14 @@ def resolve_config(config: str | None, task: str | None) -> tuple[str, str]:
     return config, task
 
 
+def takes_score_threshold(cfg: Config, task: str) -> bool:
+    """Whether ``--score-thr`` changes what ``cfg`` annotates for ``task``: a detection
+    or counting head with a ``score_threshold`` (OVDetectionHead always has one)."""
+    head = cfg.model.get('head') or {}
+    return task in ('det', 'count') and (
+        type_name(head.get('type')) == 'OVDetectionHead' or 'score_threshold' in head)
+
+
 def build_predictor(config: str, task: str, weights: str | None, device: str,
                     vocabulary: Sequence[str], score_threshold: float | None = None,
                     anomaly_threshold: float | None = None,
@@ -73,11 +81,12 @@ def build_predictor(config: str, task: str, weights: str | None, device: str,
     if task == 'anomaly':
         return build_anomaly_predictor(config, weights, device, list(vocabulary),
                                        anomaly_threshold, cfg_options=options)
-    head = Config.fromfile(config).model.get('head') or {}
+    cfg = Config.fromfile(config)
+    head = cfg.model.get('head') or {}
     if task == 'seg':
         for key, value in (('background_index', None), ('area_threshold', 0.0)):
             if key in head:
                 options.setdefault(f'model.head.{key}', value)
-    if score_threshold is not None and 'score_threshold' in head:
+    if score_threshold is not None and takes_score_threshold(cfg, task):
         options['model.head.score_threshold'] = score_threshold
     return OVPredictor(init_model(config, weights, device, cfg_options=options))

@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 
 from ovperception.annotation.records import ObjectAnnotation
+from ovperception.annotation.settings import TASKS
 from ovperception.models.refiners.mask_ops import connected_components
 from ovperception.structures import OVDataSample
 from ovperception.utils.annotations import squeeze_2d, to_numpy
 from ovperception.utils.panoptic import VOID, panoptic_labels
 
-TASKS = ('seg', 'det', 'panoptic', 'count', 'anomaly')
 
 #: The prediction field each task reads.
 TASK_FIELDS = {'seg': 'pred_sem_seg', 'det': 'pred_instances', 'panoptic': 'pred_panoptic_seg',

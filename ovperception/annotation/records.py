@@ -8,8 +8,9 @@ so finished work can be stored per input (the manifest) and merged later.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +25,8 @@ class ImageRecord:
         name: unique relative path of the image inside the dataset, mirroring the input's
             relative path (``'a/x.jpg'``; a video frame ``'clip.mp4/000012.png'``).
         flat_stem: unique file stem without folders for flat layouts (YOLO, VOC):
-            ``'a__x'``; ``x.jpg`` and ``x.png`` of one folder become ``x_jpg`` / ``x_png``.
+            ``'a__x'``; ``x.jpg`` and ``x.png`` of one folder become ``x_jpg`` / ``x_png``
+            (see :func:`unique_names`); a video frame ``'clip__000012'``.
         image_path: absolute path of the image file (the input, or the saved frame).
         height, width: image size in pixels.
         source: the input the image came from (the image itself, or the video).
@@ -103,30 +105,96 @@ class ObjectAnnotation:
                    rle=data.get('mask'))
 
 
-def unique_names(relative_paths: list[str]) -> list[str]:
-    """Flat, unique file stems for relative paths (folders joined with ``'__'``).
+#: A flat stem that looks like a video frame's (``<video stem>__<6+ digits>``).
+_FRAME_LIKE = re.compile(r'^(.*)__(\d{6,})$')
 
-    Stems that collide (``x.jpg`` and ``x.png``; ``a/b.jpg`` and ``a__b.jpg``) get the
-    extension appended (``x_jpg``), then a counter if they still collide. The result
-    depends only on the full list, so every process of a sharded run computes the same.
+
+def frame_stem(video_stem: str, index: int) -> str:
+    """Flat stem of frame ``index`` of the video whose flat stem is ``video_stem``."""
+    return f'{video_stem}__{index:06d}'
+
+
+def _flat(path: str, with_extension: bool) -> str:
+    stem, ext = os.path.splitext(path.replace('\\', '/'))
+    stem = stem.replace('/', '__')
+    return f'{stem}_{ext.lstrip(".").lower()}' if with_extension and ext else stem
+
+
+class FlatNameTable:
+    """Every flat stem taken so far, compared case-insensitively (datasets travel to
+    case-insensitive file systems), including the stems of all frames of every video:
+    a video's stem ``v`` reserves ``v__<digits>``. :meth:`take` refuses a stem that is
+    not free, so names taken through one table are unique by construction."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._videos: set[str] = set()
+        self._frame_like_prefixes: set[str] = set()
+
+    def is_free(self, stem: str, video: bool = False) -> bool:
+        key = stem.casefold()
+        if not stem or key in self._taken:
+            return False
+        match = _FRAME_LIKE.match(key)
+        if match and match.group(1) in self._videos:  # a frame name of a taken video
+            return False
+        return not (video and key in self._frame_like_prefixes)  # its frames are taken
+
+    def take(self, stem: str, video: bool = False) -> str:
+        if not self.is_free(stem, video):
+            raise ValueError(f'the flat name {stem!r} is taken')
+        key = stem.casefold()
+        self._taken.add(key)
+        match = _FRAME_LIKE.match(key)
+        if match:
+            self._frame_like_prefixes.add(match.group(1))
+        if video:
+            self._videos.add(key)
+        return stem
+
+
+def unique_names(relative_paths: Sequence[str], videos: Collection[str] = (),
+                 recorded: Mapping[str, str] | None = None) -> list[str]:
+    """Flat file stems (folders joined with ``'__'``), unique by construction.
+
+    Stems that collide case-insensitively (``x.jpg`` and ``x.png``; ``y.jpg`` and
+    ``y.JPG``; ``a/b.jpg`` and ``a__b.jpg``) get the extension appended (``x_jpg``), then
+    a counter (``x_jpg_2``) until the name is free. Each video in ``videos`` (paths of
+    ``relative_paths`` whose frames are images) reserves the stems of all its frames
+    (:func:`frame_stem`), so ``clip.mp4`` and an image ``clip__000000.png`` never share
+    a name. ``recorded`` maps paths to the stems an earlier run gave them: they keep them
+    (where still free), so a rerun gives every input the same name, and recorded paths
+    absent now keep theirs reserved. The result depends only on the arguments, so every
+    process of a sharded run computes the same.
 
     Returns:
         One stem per path, in the order given.
     """
-    def flat(path: str, with_ext: bool) -> str:
-        stem, ext = os.path.splitext(path.replace('\\', '/'))
-        stem = stem.replace('/', '__')
-        return f'{stem}_{ext.lstrip(".").lower()}' if with_ext and ext else stem
-
-    plain = [flat(p, False) for p in relative_paths]
+    recorded = dict(recorded or {})
+    videos = set(videos)
+    table = FlatNameTable()
+    result: dict[int, str] = {}
+    for index, path in enumerate(relative_paths):
+        stem = recorded.get(path)
+        if stem is not None and table.is_free(stem, path in videos):
+            result[index] = table.take(stem, path in videos)
+    present = set(relative_paths)
+    for path, stem in recorded.items():
+        if path not in present and table.is_free(stem, path in videos):
+            table.take(stem, path in videos)
     counts: dict[str, int] = {}
-    for stem in plain:
-        counts[stem] = counts.get(stem, 0) + 1
-    stems = [flat(p, True) if counts[s] > 1 else s for p, s in zip(relative_paths, plain)]
-    seen: dict[str, int] = {}
-    result = []
-    for stem in stems:
-        index = seen.get(stem, 0)
-        seen[stem] = index + 1
-        result.append(stem if index == 0 else f'{stem}_{index}')
-    return result
+    for path in relative_paths:
+        key = _flat(path, False).casefold()
+        counts[key] = counts.get(key, 0) + 1
+    for index, path in enumerate(relative_paths):
+        if index in result:
+            continue
+        video = path in videos
+        plain = _flat(path, False)
+        stem = _flat(path, True) if counts[plain.casefold()] > 1 else plain
+        candidate, number = stem, 1
+        while not table.is_free(candidate, video):
+            number += 1
+            candidate = f'{stem}_{number}'
+        result[index] = table.take(candidate, video)
+    return [result[index] for index in range(len(relative_paths))]

@@ -1,5 +1,13 @@
-"""The whole command: validate everything, build the model, annotate this process's shard,
-wait for the others, merge (rank 0). ``tools/annotate.py`` is its argument parser."""
+"""The whole command: validate everything, annotate this process's shard (building the
+model only when some input needs a prediction), wait for the others, merge (rank 0).
+``tools/annotate.py`` is its argument parser.
+
+Exit status: 0 every input annotated; :data:`EXIT_PARTIAL` (3) every dataset written but
+some inputs could not be read (listed in summary.json; 0 under torchrun, whose launcher
+turns any other status into a ``ChildFailedError`` traceback -- ``summary.json``'s
+``status`` says ``partial`` there); 1 an error stopped the run (one line, from
+``run_cli``); 2 a usage error (argparse); 130 stopped by Ctrl-C / SIGTERM (resumable).
+"""
 from __future__ import annotations
 
 import json
@@ -7,45 +15,27 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 from mmengine.config import Config
 
 from ovperception.annotation.distributed import (close_launcher, init_launcher, shard,
                                                  wait_for_all)
-from ovperception.annotation.formats import parse_formats
-from ovperception.annotation.job import (AnnotationJob, ShardAnnotator, ShardStats,
-                                         merge_outputs, write_summary)
-from ovperception.annotation.manifest import Manifest, options_hash
-from ovperception.annotation.model import build_predictor, resolve_config
+from ovperception.annotation.formats import ExportOptions, parse_formats
+from ovperception.annotation.interrupts import GracefulStop, TermAsInterrupt
+from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStats
+from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
+from ovperception.annotation.merge import merge_outputs, write_summary
+from ovperception.annotation.model import build_predictor, resolve_config, takes_score_threshold
+from ovperception.annotation.progress import ShardProgress
+from ovperception.annotation.settings import (EXIT_INTERRUPTED, EXIT_PARTIAL,  # noqa: F401
+                                              TASK_OPTIONS, AnnotateSettings)
 from ovperception.annotation.sources import InputItem, collect_inputs
+from ovperception.apis import OVPredictor
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.utils.atomic import atomic_write_json, to_jsonable
 from ovperception.utils.device import resolve_device
-
-
-@dataclass
-class AnnotateSettings:
-    """The command line of ``tools/annotate.py`` (see its ``--help``)."""
-
-    source: str
-    vocab: str
-    out: str
-    config: str | None = None
-    weights: str | None = None
-    task: str | None = None
-    formats: str = 'coco,yolo,voc,labelstudio,cvat'
-    device: str = 'auto'
-    frame_stride: int = 1
-    max_frames: int | None = None
-    min_area: int = 1
-    score_thr: float | None = None
-    anomaly_threshold: float | None = None
-    overlays: bool = False
-    launcher: str = 'none'
-    seed: int = 0
-    cfg_options: dict = field(default_factory=dict)
-    progress: bool = True
 
 
 def class_names_of(vocabulary: list[str]) -> list[str]:
@@ -70,6 +60,52 @@ def check_out_dir(out: str, source: str, inputs: list[InputItem]) -> None:
         raise ValueError(f'input {inside[0]} lies inside --out {out}; choose another folder')
 
 
+def check_task_options(settings: AnnotateSettings, task: str,
+                       cfg: Config) -> dict[str, Any]:
+    """The task-specific options that apply to ``task`` (those given, the others None;
+    ``min_area`` as its effective value).
+
+    Raises:
+        ValueError: an option was given that does not change this task's predictions
+            (it would otherwise be ignored, or force every input to be redone).
+    """
+    applying = {}
+    for name, tasks in TASK_OPTIONS.items():
+        value = getattr(settings, name)
+        flag = '--' + name.replace('_', '-')
+        if value is not None and task not in tasks:
+            raise ValueError(f'{flag} applies to --task {" / ".join(tasks)}, not to {task}; '
+                             f'leave it out')
+        applying[name] = value
+    if settings.score_thr is not None and not takes_score_threshold(cfg, task):
+        raise ValueError('--score-thr does not apply: the config\'s head has no score '
+                         'threshold')
+    if settings.min_area is not None and settings.min_area < 1:
+        raise ValueError(f'--min-area must be >= 1, got {settings.min_area}')
+    if task in TASK_OPTIONS['min_area'] and applying['min_area'] is None:
+        applying['min_area'] = 1  # the default, hashed as the value it means
+    return applying
+
+
+def export_options(settings: AnnotateSettings) -> ExportOptions:
+    """How the datasets refer to their images (``--copy-images``, ``--image-root``)."""
+    if settings.image_base is not None and settings.image_root is None:
+        raise ValueError('--image-base needs --image-root (the URL prefix it stands for)')
+    base = os.path.abspath(settings.image_base or os.sep)
+    if not os.path.isdir(base):
+        raise FileNotFoundError(f'--image-base {settings.image_base} is not a folder')
+    return ExportOptions(settings.copy_images, settings.image_root, base)
+
+
+def check_image_base(export: ExportOptions, out: str, inputs: list[InputItem]) -> None:
+    """Every image Label Studio will open (the inputs; video frames under OUT) lies under
+    ``--image-base``."""
+    if export.image_root is None:
+        return
+    for path in [i.path for i in inputs if i.kind == 'image'] + [os.path.join(out, 'frames')]:
+        export.image_url(path)
+
+
 def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
     """Validate inputs, vocabulary, formats, options and the output folder -- everything
     before the model is built. Returns ``(job, config path, device)``."""
@@ -83,9 +119,13 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
         raise ValueError(f'--max-frames must be >= 1, got {settings.max_frames}')
     if settings.weights and not os.path.isfile(settings.weights):
         raise FileNotFoundError(f'--weights {settings.weights} does not exist')
+    export = export_options(settings)
     inputs = collect_inputs(settings.source)
     check_out_dir(settings.out, settings.source, inputs)
+    check_image_base(export, os.path.abspath(settings.out), inputs)
     config, task = resolve_config(settings.config, settings.task)
+    cfg = Config.fromfile(config)
+    task_options = check_task_options(settings, task, cfg)
     if task == 'anomaly' and len(vocabulary) != 1:
         raise ValueError(f'--task anomaly takes one object name in --vocab, got {vocabulary}')
     device = resolve_device(settings.device)
@@ -93,66 +133,101 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
     if settings.weights:
         stat = os.stat(settings.weights)
         weights_id = [os.path.abspath(settings.weights), stat.st_size, int(stat.st_mtime)]
+    # only what changes this task's predictions: an option of another task is refused
+    # above, never hashed. The config as sorted JSON (pretty_text runs a code formatter,
+    # half of a rerun's time on 300 tiny images)
     digest = options_hash(dict(
-        config=Config.fromfile(config).pretty_text, weights=weights_id, vocabulary=vocabulary,
-        task=task, min_area=settings.min_area, score_thr=settings.score_thr,
-        anomaly_threshold=settings.anomaly_threshold, seed=settings.seed,
-        cfg_options=to_jsonable(settings.cfg_options)))
+        config=json.dumps(cfg.to_dict(), sort_keys=True, default=repr), weights=weights_id,
+        vocabulary=vocabulary, task=task, seed=settings.seed,
+        cfg_options=to_jsonable(settings.cfg_options),
+        **{k: v for k, v in task_options.items() if task in TASK_OPTIONS[k]}))
+    recorded_stems, recorded_videos = load_flat_names(settings.out)
+    min_area = task_options['min_area'] or 1
+    anomaly_threshold = 0.5 if settings.anomaly_threshold is None else \
+        settings.anomaly_threshold
     job = AnnotationJob(inputs, vocabulary, class_names_of(vocabulary), task, formats,
                         os.path.abspath(settings.out), digest, settings.frame_stride,
-                        settings.max_frames, settings.min_area,
-                        0.5 if settings.anomaly_threshold is None else settings.anomaly_threshold,
-                        settings.overlays)
+                        settings.max_frames, min_area, anomaly_threshold, settings.overlays,
+                        export, recorded_stems=recorded_stems,
+                        recorded_videos=recorded_videos)
     return job, config, device
 
 
-def _report_failure(item: InputItem, error: str) -> None:
-    print(f'skipped {item.path}: {error}', file=sys.stderr)
+def _plural(count: int, word: str) -> str:
+    return f'{count} {word}' + ('' if count == 1 else 's')
 
 
-def run_annotation(settings: AnnotateSettings) -> int:
-    """Run the command; exit status 0, or 1 when some input could not be read."""
-    job, config, device = prepare_job(settings)
-    rank, world_size, device = init_launcher(settings.launcher, device)
-    try:
-        manifest = Manifest(job.out_dir, job.options_digest)
-        if rank == 0:
-            os.makedirs(job.out_dir, exist_ok=True)
-            manifest.remove_temporaries(job.out_dir)
-        wait_for_all()
+def _predictor_factory(settings: AnnotateSettings, job: AnnotationJob, config: str,
+                       device: str) -> Callable[[], OVPredictor]:
+    """What builds the predictor when the first input needs one (never on a rerun with
+    nothing new)."""
+    def build() -> OVPredictor:
         torch.manual_seed(settings.seed)  # random-init parts are equal in every process
         predictor = build_predictor(config, job.task, settings.weights, device,
                                     job.vocabulary, settings.score_thr,
                                     settings.anomaly_threshold, settings.cfg_options)
         predictor.model.encode_vocabulary(job.vocabulary)  # fails early on a bad vocabulary
-        start = time.perf_counter()
-        stats = ShardAnnotator(predictor, job, manifest).run(
-            shard(job.inputs, rank, world_size), settings.progress and rank == 0,
-            _report_failure)
-        stats_dir = os.path.join(manifest.root, 'stats')
-        atomic_write_json(os.path.join(stats_dir, f'rank{rank}.json'), dict(
-            vars(stats), world_size=world_size, seconds=time.perf_counter() - start))
-        wait_for_all()
-        if rank != 0:
-            return 0
-        all_stats = [ShardStats(**{k: v for k, v in _read_json(
-            os.path.join(stats_dir, f'rank{r}.json')).items() if k in vars(stats)})
-            for r in range(world_size)]
-        shard_seconds = max(_read_json(os.path.join(stats_dir, f'rank{r}.json'))['seconds']
-                            for r in range(world_size))
-        summary = merge_outputs(job, manifest)
-        summary.update(world_size=world_size, device=device, config=config,
-                       shard_seconds=round(shard_seconds, 3))
-        path = write_summary(job, summary, all_stats)
-        print(f'annotated {summary["images"]} images ({sum(s.annotated for s in all_stats)} '
-              f'new, {sum(s.reused for s in all_stats)} reused) into {job.out_dir}; '
-              f'summary: {path}')
-        if summary['failed']:
-            print(f'{len(summary["failed"])} of {len(job.inputs)} inputs could not be read '
-                  f'(see {path})', file=sys.stderr)
-        return 1 if summary['failed'] else 0
-    finally:
-        close_launcher()
+        return predictor
+    return build
+
+
+def run_annotation(settings: AnnotateSettings) -> int:
+    """Run the command; the exit status (module docstring). Ctrl-C / SIGTERM: the input in
+    flight is finished and stored, then ``KeyboardInterrupt`` is raised."""
+    with TermAsInterrupt():
+        job, config, device = prepare_job(settings)
+        rank, world_size, device = init_launcher(settings.launcher, device)
+        try:
+            return _run(settings, job, config, device, rank, world_size)
+        finally:
+            close_launcher()
+
+
+def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: str,
+         rank: int, world_size: int) -> int:
+    manifest = Manifest(job.out_dir, job.options_digest)
+    if rank == 0:
+        os.makedirs(job.out_dir, exist_ok=True)
+        manifest.remove_temporaries(job.out_dir)
+    wait_for_all()
+    start = time.perf_counter()
+    items = shard(job.inputs, rank, world_size)
+    progress = ShardProgress(len(items), len(job.inputs), bar=settings.progress,
+                             quiet=rank != 0)
+    with GracefulStop() as stop:
+        stats = ShardAnnotator(_predictor_factory(settings, job, config, device), job,
+                               manifest, lambda: stop.requested).run(
+            items, progress, lambda item, error: progress.note(f'skipped {item.path}: {error}'))
+    stats_dir = os.path.join(manifest.root, 'stats')
+    atomic_write_json(os.path.join(stats_dir, f'rank{rank}.json'), dict(
+        vars(stats), world_size=world_size, seconds=time.perf_counter() - start))
+    wait_for_all()
+    if rank != 0:
+        return 0
+    all_stats = [ShardStats(**{k: v for k, v in _read_json(
+        os.path.join(stats_dir, f'rank{r}.json')).items() if k in vars(stats)})
+        for r in range(world_size)]
+    shard_seconds = max(_read_json(os.path.join(stats_dir, f'rank{r}.json'))['seconds']
+                        for r in range(world_size))
+    summary = merge_outputs(job, manifest)
+    failed = len(summary['failed'])
+    summary.update(world_size=world_size, device=device, config=config,
+                   shard_seconds=round(shard_seconds, 3),
+                   status='partial' if failed else 'complete')
+    path = write_summary(job, summary, all_stats)
+    print(f'annotated {_plural(summary["images"], "image")} '
+          f'({sum(s.annotated for s in all_stats)} new, '
+          f'{sum(s.reused for s in all_stats)} reused) into {job.out_dir}; summary: {path}')
+    if summary['formats_of_earlier_runs']:
+        print(f'also kept up to date: {", ".join(summary["formats_of_earlier_runs"])} '
+              f'(written by an earlier run into {job.out_dir}; delete a folder to drop it)')
+    if not failed:
+        return 0
+    status = 0 if settings.launcher != 'none' else EXIT_PARTIAL
+    print(f'partial: {failed} of {_plural(len(job.inputs), "input")} could not be read '
+          f'(listed in {path}); every dataset holds the others; exit status {status}',
+          file=sys.stderr)
+    return status
 
 
 def _read_json(path: str) -> dict:

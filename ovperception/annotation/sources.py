@@ -16,6 +16,11 @@ import numpy as np
 
 from ovperception.apis.folders import IMAGE_SUFFIXES, find_images
 
+# FFmpeg inside OpenCV logs to the terminal when a video does not open ("moov atom not
+# found"); such an input is reported once, in our words (InputReadError), so FFmpeg is
+# quiet unless the user asks otherwise. Read when the first capture opens.
+os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET
+
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
 LIST_SUFFIXES = ('.txt', '.lst', '.list')
 
@@ -39,10 +44,22 @@ def _kind_of(path: str) -> str:
 
 
 def _relative_name(path: str, root: str) -> str:
+    return os.path.relpath(os.path.abspath(path), root).replace(os.sep, '/')
+
+
+def _inside(path: str, root: str) -> bool:
     relative = os.path.relpath(os.path.abspath(path), root)
-    if relative.startswith('..'):
-        relative = os.path.abspath(path).lstrip(os.sep)
-    return relative.replace(os.sep, '/')
+    return relative != os.pardir and not relative.startswith(os.pardir + os.sep)
+
+
+def _list_root(list_path: str, paths: list[str]) -> str:
+    """The folder a list's entries are named relative to: the list's folder, or, when an
+    entry lies outside it, the deepest folder holding every entry (so ``../other/x.jpg``
+    is ``other/x.jpg``, not its absolute path)."""
+    root = os.path.dirname(os.path.abspath(list_path))
+    if all(_inside(p, root) for p in paths):
+        return root
+    return os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
 
 
 def _read_list(list_path: str) -> list[str]:
@@ -75,7 +92,7 @@ def collect_inputs(source: str) -> list[InputItem]:
         paths = find_images(source, IMAGE_SUFFIXES + VIDEO_SUFFIXES)
     elif os.path.isfile(source) and source.lower().endswith(LIST_SUFFIXES):
         paths = _read_list(source)
-        root = os.path.dirname(os.path.abspath(source))
+        root = _list_root(source, paths)
     elif os.path.isfile(source):
         paths = [source]
         root = os.path.dirname(os.path.abspath(source))

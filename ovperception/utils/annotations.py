@@ -104,14 +104,30 @@ def mask_to_bbox(mask: np.ndarray) -> list[int]:
 
 
 def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
-    """Outer contours of a mask as COCO polygons ``[[x1, y1, x2, y2, ...], ...]``.
+    """Outer outlines of a mask as COCO polygons ``[[x1, y1, x2, y2, ...], ...]``.
 
-    Polygons with fewer than three vertices (single pixels, thin lines) are dropped;
-    use RLE for exact masks.
+    Each outline runs along pixel edges (pixel ``(x, y)`` spans ``[x, x + 1] x [y, y + 1]``),
+    one per 8-connected part, so a single pixel is the square of its four corners and a
+    1-px line a thin rectangle: every part of every mask, however small, gives a valid
+    polygon of at least 4 vertices. pycocotools rasterises these outlines back to the
+    exact pixels of hole-free parts; holes are filled (use RLE for exact masks).
+
+    Args:
+        mask: (H, W) bool mask.
+
+    Returns:
+        One flat ``[x, y, ...]`` list per part (``[]`` for an empty mask).
     """
-    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8),
-                                   cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
+    # On a 2x grid every pixel is a 2x2 block, so the contour through the boundary block
+    # centres never degenerates; even grid coordinates are left / top pixel edges, odd ones
+    # right / bottom edges.
+    doubled = np.kron(np.ascontiguousarray(mask, dtype=np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(doubled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for contour in contours:
+        points = contour.reshape(-1, 2)
+        polygons.append(((points + points % 2) // 2).astype(float).reshape(-1).tolist())
+    return polygons
 
 
 def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info: Mapping,

@@ -104,6 +104,8 @@ def _open(source: ImageSource, max_pixels: int | None,
     """
     name = _describe(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise ImageReadError(f'cannot read image {name}: it is empty (0 bytes)')
         fp = io.BytesIO(bytes(source))
     else:
         path = os.fspath(source)
@@ -111,6 +113,8 @@ def _open(source: ImageSource, max_pixels: int | None,
             raise FileNotFoundError(f'image file not found: {path}')
         if os.path.isdir(path):
             raise ImageReadError(f'cannot read image {path}: it is a directory')
+        if os.path.getsize(path) == 0:
+            raise ImageReadError(f'cannot read image {path}: the file is empty (0 bytes)')
         fp = path
     with _PIL_LIMIT_LOCK, _without_pil_limit():
         try:

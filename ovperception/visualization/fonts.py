@@ -81,6 +81,24 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF \
+        or 0x20000 <= code <= 0x3FFFF
+
+
+def font_hint(missing: list[str]) -> str:
+    """What would draw ``missing``: mplfonts for CJK when it is not installed, a
+    monochrome emoji font for emoji and symbols (colour bitmap emoji fonts such as Noto
+    Color Emoji cannot be drawn at label sizes), else any font covering them."""
+    hints = []
+    if any(_is_cjk(c) for c in missing) and not _mplfonts_files():
+        hints.append('pip install mplfonts for CJK')
+    if any(not _is_cjk(c) and ord(c) > 0x2000 for c in missing):
+        hints.append('a monochrome emoji/symbol font such as Symbola (Debian: fonts-symbola)')
+    return 'install ' + (' or '.join(hints) if hints else 'a font covering them')
+
+
 def drawable_text(text: str) -> str:
     """``text`` with every character no font can draw replaced by ``?`` (the characters
     are named once in a warning)."""
@@ -91,7 +109,7 @@ def drawable_text(text: str) -> str:
         _WARNED.add(''.join(missing))
         print_log(f'no installed font has a glyph for {" ".join(missing)} '
                   f'({", ".join(f"U+{ord(c):04X}" for c in missing)}); drawn as "?" '
-                  f'(install a font covering them, e.g. pip install mplfonts for CJK)',
+                  f'({font_hint(missing)})',
                   logger='current', level=30)
     return ''.join('?' if c in missing else c for c in text)
 

@@ -40,6 +40,16 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
+def holes_filled(mask: np.ndarray) -> np.ndarray:
+    """Every 8-connected part of the mask with its holes filled (what outer polygons can
+    describe)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out.astype(bool)
+
+
 def check_coco(out: str, records: Sequence[ImageRecord], objects: Objects,
                classes: Sequence[str]) -> None:
     coco = COCO(os.path.join(out, 'coco', 'annotations.json'))
@@ -59,6 +69,28 @@ def check_coco(out: str, records: Sequence[ImageRecord], objects: Objects,
                 assert np.array_equal(coco.annToMask(ann).astype(bool), obj.mask)
     ids = [a['id'] for a in coco.dataset['annotations']]
     assert len(ids) == len(set(ids))
+    check_coco_polygons(out, coco, objects)
+
+
+def check_coco_polygons(out: str, rle_coco: COCO, objects: Objects) -> None:
+    """``annotations_polygons.json``: the same annotations as the RLE file, object by
+    object; pycocotools decodes every polygon to the RLE mask with its holes filled (1-px
+    regions included)."""
+    poly = COCO(os.path.join(out, 'coco', 'annotations_polygons.json'))
+    assert poly.getImgIds() == rle_coco.getImgIds()
+    for image_id, objs in zip(rle_coco.getImgIds(), objects):
+        anns = poly.loadAnns(poly.getAnnIds(imgIds=image_id))
+        assert len(anns) == len(objs)
+        for ann, obj in zip(anns, objs):
+            assert ann['category_id'] - 1 == obj.label and ann.get('score') == obj.score
+            if obj.mask is None:
+                assert 'segmentation' not in ann
+                continue
+            segmentation = ann['segmentation']
+            assert isinstance(segmentation, list)
+            assert all(len(p) >= 6 and len(p) % 2 == 0 for p in segmentation)
+            assert np.array_equal(poly.annToMask(ann).astype(bool), holes_filled(obj.mask))
+            poly.annToRLE(ann)
 
 
 def _sv_by_stem(dataset: sv.DetectionDataset) -> dict:
@@ -86,12 +118,16 @@ def check_yolo(out: str, records: Sequence[ImageRecord], objects: Objects,
                 assert boxes_equal(det.xyxy, objs, atol=1e-3 * max(record.width,
                                                                    record.height))
                 continue
-            masked = [o for o in objs if o.mask is not None]
-            assert len(det) <= len(masked)
-            for mask, label in zip(det.mask if det.mask is not None else [], det.class_id):
-                best = max(iou(mask, largest_part_filled(o.mask)) for o in masked
-                           if classes[o.label] == names[label])
-                assert best >= min_iou, best
+            masked = [o for o in objs if o.mask is not None and o.mask.any()]
+            assert len(det) == len(masked)  # the same objects as every other format
+            assert [names[c] for c in det.class_id] == [classes[o.label] for o in masked]
+            for mask, obj in zip(det.mask if det.mask is not None else [], masked):
+                part = largest_part_filled(obj.mask)
+                if part.sum() >= 10:
+                    assert iou(mask, part) >= min_iou, iou(mask, part)
+                else:  # 1-9 px: an outline of the pixels, rasterised by supervision
+                    assert (mask & cv2.dilate(part.astype(np.uint8),
+                                              np.ones((3, 3), np.uint8)).astype(bool)).any()
 
 
 def check_voc(out: str, records: Sequence[ImageRecord], objects: Objects,
@@ -143,9 +179,11 @@ def check_cvat(out: str, records: Sequence[ImageRecord], objects: Objects,
 
 
 def check_labelstudio(out: str, records: Sequence[ImageRecord], objects: Objects,
-                      classes: Sequence[str]) -> None:
+                      classes: Sequence[str], image_url=None) -> None:
+    """``image_url(record)``: the expected ``data.image`` (default: the absolute path)."""
     tasks = read_labelstudio(os.path.join(out, 'labelstudio', 'tasks.json'))
-    assert [t['data']['image'] for t in tasks] == [r.image_path for r in records]
+    assert [t['data']['image'] for t in tasks] == [
+        image_url(r) if image_url else r.image_path for r in records]
     config = ET.parse(os.path.join(out, 'labelstudio', 'label_config.xml')).getroot()
     assert [n.get('value') for n in config.find('RectangleLabels')] == list(classes)
     for task, record, objs in zip(tasks, records, objects):

@@ -30,9 +30,26 @@ def blob_mask(height: int, width: int) -> np.ndarray:
     return mask
 
 
+def tiny_objects(height: int, width: int) -> list[ObjectAnnotation]:
+    """Regions of 1-9 px (what ``--min-area 1`` keeps): a pixel, a 1-px line, a diagonal,
+    a 2x2 block, a 3x3 block -- each a valid polygon in COCO and an object in YOLO-seg."""
+    pixels = [[(1, 1)], [(39, x) for x in range(6)], [(30, 2), (31, 3), (32, 4)],
+              [(2, 40), (2, 41), (3, 40), (3, 41)], [(y, x) for y in (10, 11, 12)
+                                                    for x in (30, 31, 32)]]
+    objects = []
+    for index, points in enumerate(pixels):
+        mask = np.zeros((height, width), bool)
+        ys, xs = zip(*points)
+        mask[list(ys), list(xs)] = True
+        objects.append(ObjectAnnotation(index % 3, (min(xs), min(ys), max(xs) + 1.0,
+                                                    max(ys) + 1.0), None, mask))
+    return objects
+
+
 @pytest.fixture
 def dataset(tmp_path):
-    """Three images: one with two masked objects, one empty, one video frame with a box."""
+    """Three images: one with two masked objects and five 1-9 px regions, one empty, one
+    video frame with a box."""
     rng = np.random.RandomState(0)
     names = ['a/x.png', 'a/x.jpg', 'v.mp4/000003.png']
     sizes = [(40, 50), (30, 20), (40, 50)]
@@ -48,7 +65,8 @@ def dataset(tmp_path):
     records[2].frame_index, records[2].timestamp = 3, 0.6
     objects = [
         [ObjectAnnotation(0, (8.0, 5.0, 24.0, 25.0), 0.9, ring_mask(40, 50)),
-         ObjectAnnotation(2, (30.0, 28.0, 45.0, 38.0), 0.75, blob_mask(40, 50))],
+         ObjectAnnotation(2, (30.0, 28.0, 45.0, 38.0), 0.75, blob_mask(40, 50)),
+         *tiny_objects(40, 50)],
         [],
         [ObjectAnnotation(1, (3.0, 4.0, 20.0, 30.0), 0.5, None)],
     ]
@@ -95,3 +113,12 @@ def test_brush_rle_long_runs_and_literals(shape):
     rng = np.random.RandomState(1)
     for mask in (np.zeros(shape, bool), np.ones(shape, bool), rng.rand(*shape) > 0.5):
         assert np.array_equal(decode_brush_rle(brush_rle(mask), *shape), mask)
+
+
+def test_the_command_lines_format_names_are_the_registered_formats():
+    """``settings.FORMAT_NAMES`` (read by ``--help`` without importing the writers) lists
+    exactly the registered formats."""
+    from ovperception.annotation.formats import DATASET_FORMATS
+    from ovperception.annotation.settings import FORMAT_NAMES
+
+    assert sorted(FORMAT_NAMES) == sorted(DATASET_FORMATS)

@@ -32,6 +32,16 @@ def test_list_file_relative_to_its_folder(tmp_path):
     assert collect_inputs('3') == [InputItem('webcam', '3', 'webcam3')]
 
 
+def test_list_entries_outside_the_lists_folder_are_named_relative_to_their_common_folder(
+        tmp_path):
+    """Not after their absolute path (issue #23, item 11)."""
+    make_inputs(str(tmp_path / 'in'), broken=False, video=False)
+    (tmp_path / 'lists').mkdir()
+    listing = tmp_path / 'lists' / 'todo.txt'
+    listing.write_text(f'../in/a/x.png\n{tmp_path}/in/b/x.jpg\n')
+    assert [i.name for i in collect_inputs(str(listing))] == ['a/x.png', 'b/x.jpg']
+
+
 def test_video_frames_in_order_with_stride_and_resume(tmp_path):
     path = str(tmp_path / 'v.mp4')
     write_video(path, frames=7)
@@ -81,8 +91,9 @@ def test_webcam_frames_until_max(monkeypatch):
     assert [int(f.image[0, 0, 0]) for f in frames] == [10, 30, 50]
 
 
-def test_unreadable_video_is_a_value_error(tmp_path):
+def test_unreadable_video_is_a_value_error_and_ffmpeg_stays_quiet(tmp_path, capfd):
     bad = tmp_path / 'bad.mp4'
     bad.write_bytes(b'not a video')
     with pytest.raises(ValueError, match='cannot open video|no readable frame'):
         list(iterate_frames(InputItem('video', str(bad), 'bad.mp4')))
+    assert 'moov atom' not in capfd.readouterr().err  # issue #23, item 9

@@ -154,3 +154,13 @@ def test_label_map_refuses_colour_coded_maps(tmp_path):
     grey_rgb = np.repeat(np.array([[1, 2], [3, 4]], dtype=np.uint8)[..., None], 3, axis=2)
     np.testing.assert_array_equal(
         load_label_map(_save(Image.fromarray(grey_rgb), tmp_path / 'gr.png')), grey_rgb[..., 0])
+
+
+def test_empty_file_is_reported_as_empty(tmp_path):
+    """A 0-byte file is 'empty', not 'not a recognised image format' (issue #23, item 10)."""
+    path = tmp_path / 'zero.png'
+    path.write_bytes(b'')
+    with pytest.raises(ImageReadError, match=r'zero.png: the file is empty \(0 bytes\)'):
+        load_image(path)
+    with pytest.raises(ImageReadError, match='empty'):
+        load_image(b'')

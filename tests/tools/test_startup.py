@@ -14,10 +14,7 @@ from tests.scripts import ROOT
 
 TOOLS = ['demo/image_demo.py', 'demo/app.py', 'tools/test.py', 'tools/train.py',
          'tools/benchmark.py', 'tools/download_weights.py', 'tools/export_onnx.py',
-         'tools/convert_checkpoint.py',
-         pytest.param('tools/annotate.py', marks=pytest.mark.xfail(
-             reason='its argument choices come from ovperception.annotation, whose package '
-                    'imports torch (issue #23 owns that package)', strict=False))]
+         'tools/convert_checkpoint.py', 'tools/annotate.py']
 HEAVY = ('torch', 'open_clip', 'timm', 'mmengine.config', 'ovperception.models')
 PROBE = '''
 import json, re, runpy, sys

@@ -11,7 +11,7 @@ import os
 from typing import Sequence
 
 from ovperception.annotation.formats.files import write_json
-from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.formats.registry import ExportOptions, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.annotations import mask_to_polygons
 
@@ -47,7 +47,9 @@ def coco_dataset(records: Sequence[ImageRecord], objects: Sequence[Sequence[Obje
 
 @register_format('coco', 'COCO instances JSON (RLE masks) + a polygon variant')
 def write_coco(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
-               class_names: Sequence[str], out_dir: str) -> list[str]:
+               class_names: Sequence[str], out_dir: str,
+
+               options: ExportOptions) -> list[str]:
     paths = [os.path.join(out_dir, 'annotations.json'),
              os.path.join(out_dir, 'annotations_polygons.json')]
     write_json(paths[0], coco_dataset(records, objects, class_names, 'rle'))

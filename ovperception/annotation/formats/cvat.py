@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text
-from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.formats.registry import ExportOptions, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 
 
@@ -70,7 +70,9 @@ def cvat_xml(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAn
 
 @register_format('cvat', 'CVAT for images 1.1 XML (boxes + RLE masks)')
 def write_cvat(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
-               class_names: Sequence[str], out_dir: str) -> list[str]:
+               class_names: Sequence[str], out_dir: str,
+
+               options: ExportOptions) -> list[str]:
     path = os.path.join(out_dir, 'annotations.xml')
     atomic_write_text(path, cvat_xml(records, objects, class_names))
     return [path]

@@ -20,22 +20,34 @@ def write_json(path: str, data: object) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, separators=(',', ':')) + '\n')
 
 
-def link_image(source: str, target: str) -> None:
-    """Make ``target`` show the image ``source``: a relative symlink, replaced atomically
-    (a copy where the file system has no symlinks). An up-to-date link is left alone."""
+def link_image(source: str, target: str, copy: bool = False) -> None:
+    """Make ``target`` show the image ``source``: a relative symlink (a copy with ``copy``
+    or where the file system has no symlinks), replaced atomically. An up-to-date link is
+    left alone."""
     source = os.path.abspath(source)
     directory = os.path.dirname(os.path.abspath(target))
     os.makedirs(directory, exist_ok=True)
     relative = os.path.relpath(source, directory)
-    if os.path.islink(target) and os.readlink(target) == relative:
+    if not copy and os.path.islink(target) and os.readlink(target) == relative:
         return
+    if not copy and not os.path.lexists(target):
+        try:  # creating a symlink is atomic by itself: one system call (a fresh dataset)
+            os.symlink(relative, target)
+            return
+        except FileExistsError:  # made meanwhile: replace it below
+            pass
+        except OSError:  # no symlinks on this file system: a copy below
+            copy = True
     handle, temporary = tempfile.mkstemp(dir=directory, prefix='.link.', suffix='.tmp')
     os.close(handle)
     os.unlink(temporary)
-    try:
-        os.symlink(relative, temporary)
-    except OSError:
+    if copy:
         shutil.copyfile(source, temporary)
+    else:
+        try:
+            os.symlink(relative, temporary)
+        except OSError:
+            shutil.copyfile(source, temporary)
     try:
         os.replace(temporary, target)
     except BaseException:

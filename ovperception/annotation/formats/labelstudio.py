@@ -1,12 +1,13 @@
 """Label Studio import JSON: ``tasks.json`` (one task per image, with the model's
 predictions) and ``label_config.xml`` (the labelling interface these results fit).
 
-Each task is ``{"data": {"image": <absolute image path>, "name", "frame_index",
+Each task is ``{"data": {"image": <image URL or absolute path>, "name", "frame_index",
 "timestamp"}, "predictions": [{"model_version", "score", "result": [...]}]}``; each
 object gives a ``rectanglelabels`` result (x, y, width, height in percent of the image)
 and, with a mask, a ``brushlabels`` result whose ``rle`` is Label Studio's brush encoding
-(below) -- exact, holes kept. Serve the images to Label Studio (e.g. local-file storage)
-and rewrite ``data.image`` if its URLs differ from the local paths.
+(below) -- exact, holes kept. ``data.image`` is the absolute local path unless
+``ExportOptions.image_root`` gives a URL prefix (Label Studio's local-file serving
+``/data/local-files/?d=`` or a served folder), see docs/annotation.md.
 
 Brush RLE (the thi.ng ``rle-pack`` bit stream Label Studio decodes): the mask as an RGBA
 image (255 in all four channels inside the mask), flattened row-major; a header of 32 bits
@@ -24,7 +25,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text, write_json
-from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.formats.registry import ExportOptions, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 
 RUN_FIELD_BITS = (3, 4, 8, 16)
@@ -102,8 +103,11 @@ def object_results(obj: ObjectAnnotation, index: int, record: ImageRecord,
 
 
 def labelstudio_task(record: ImageRecord, objs: Sequence[ObjectAnnotation],
-                     class_names: Sequence[str]) -> dict:
-    data = dict(image=record.image_path, name=record.name, source=record.source)
+                     class_names: Sequence[str], options: ExportOptions | None = None) -> dict:
+    """One task; ``data.image`` is the image's URL under ``options.image_root`` (else its
+    absolute path)."""
+    data = dict(image=(options or ExportOptions()).image_url(record.image_path),
+                name=record.name, source=record.source)
     if record.frame_index is not None:
         data.update(frame_index=record.frame_index, timestamp=record.timestamp)
     scores = [o.score for o in objs if o.score is not None]
@@ -125,8 +129,10 @@ def label_config(class_names: Sequence[str]) -> str:
 @register_format('labelstudio', 'Label Studio import JSON (rectangles + brush RLE masks)')
 def write_labelstudio(records: Sequence[ImageRecord],
                       objects: Sequence[Sequence[ObjectAnnotation]],
-                      class_names: Sequence[str], out_dir: str) -> list[str]:
-    tasks = [labelstudio_task(r, o, class_names) for r, o in zip(records, objects)]
+                      class_names: Sequence[str], out_dir: str,
+
+                      options: ExportOptions) -> list[str]:
+    tasks = [labelstudio_task(r, o, class_names, options) for r, o in zip(records, objects)]
     paths = [os.path.join(out_dir, 'tasks.json'), os.path.join(out_dir, 'label_config.xml')]
     write_json(paths[0], tasks)
     atomic_write_text(paths[1], label_config(class_names))

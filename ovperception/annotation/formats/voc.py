@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
-from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.formats.registry import ExportOptions, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.atomic import atomic_save_image
 
@@ -86,11 +86,14 @@ def segmentation_pngs(record: ImageRecord,
 
 @register_format('voc', 'Pascal VOC XML + SegmentationClass/SegmentationObject PNGs')
 def write_voc(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
-              class_names: Sequence[str], out_dir: str) -> list[str]:
+              class_names: Sequence[str], out_dir: str,
+
+              options: ExportOptions) -> list[str]:
     written = []
     for record, objs in zip(records, objects):
         image_file = record.flat_stem + image_extension(record.name)
-        link_image(record.image_path, os.path.join(out_dir, 'JPEGImages', image_file))
+        link_image(record.image_path, os.path.join(out_dir, 'JPEGImages', image_file),
+                   options.copy_images)
         xml_path = os.path.join(out_dir, 'Annotations', record.flat_stem + '.xml')
         atomic_write_text(xml_path, voc_xml(record, objs, class_names, image_file))
         written.append(xml_path)

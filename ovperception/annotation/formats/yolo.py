@@ -5,7 +5,8 @@ images; flat, unique stems, see ``ImageRecord.flat_stem``), ``labels/<stem>.txt`
 ``data.yaml`` (``names`` = the vocabulary). Detect rows: ``class cx cy w h``; segment rows:
 ``class x1 y1 x2 y2 ...``, all normalised to [0, 1] with 6 decimals. YOLO polygons have no
 holes and one outline per object: a mask is written as its largest outer contour (use COCO
-RLE or the VOC masks for exact masks); objects without a mask are left out of segment/.
+RLE or the VOC masks for exact masks), a part too thin for a contour (1 px wide) as its
+pixel outline; objects without a mask are left out of segment/.
 """
 from __future__ import annotations
 
@@ -17,18 +18,32 @@ import numpy as np
 import yaml
 
 from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
-from ovperception.annotation.formats.registry import register_format
+from ovperception.annotation.formats.registry import ExportOptions, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+from ovperception.utils.annotations import mask_to_polygons
+
+
+def _area(polygon: np.ndarray) -> float:
+    return float(cv2.contourArea(polygon.astype(np.float32)))
 
 
 def largest_contour(mask: np.ndarray) -> np.ndarray | None:
-    """(K, 2) float pixel-corner polygon of the largest outer contour (None if < 3 points)."""
+    """(K, 2) float polygon of the mask's largest outer contour (None for an empty mask).
+
+    The contour runs through the boundary pixel centres (what Ultralytics' own converters
+    write). A part too thin for that (a single pixel, a 1-px line: its contour encloses no
+    area) is outlined along its pixel edges instead, so every non-empty mask gives a
+    polygon and YOLO-seg keeps the same objects as the other formats.
+    """
     contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8),
                                    cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    contours = [c.reshape(-1, 2) for c in contours if len(c) >= 3]
+    contours = [c.reshape(-1, 2).astype(float) for c in contours]
+    contours = [c for c in contours if len(c) >= 3 and _area(c) > 0]
+    if not contours:
+        contours = [np.reshape(p, (-1, 2)) for p in mask_to_polygons(mask)]
     if not contours:
         return None
-    return max(contours, key=lambda c: cv2.contourArea(c.astype(np.float32))).astype(float)
+    return max(contours, key=_area)
 
 
 def detect_line(obj: ObjectAnnotation, width: int, height: int) -> str:
@@ -56,13 +71,16 @@ def _data_yaml(class_names: Sequence[str]) -> str:
 
 @register_format('yolo', 'Ultralytics YOLO detect/ and segment/ txt labels + data.yaml')
 def write_yolo(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
-               class_names: Sequence[str], out_dir: str) -> list[str]:
+               class_names: Sequence[str], out_dir: str,
+
+               options: ExportOptions) -> list[str]:
     written = []
     for kind, line_of in (('detect', detect_line), ('segment', segment_line)):
         root = os.path.join(out_dir, kind)
         for record, objs in zip(records, objects):
             link_image(record.image_path, os.path.join(
-                root, 'images', record.flat_stem + image_extension(record.name)))
+                root, 'images', record.flat_stem + image_extension(record.name)),
+                options.copy_images)
             lines = [line_of(obj, record.width, record.height) for obj in objs]
             label_path = os.path.join(root, 'labels', record.flat_stem + '.txt')
             atomic_write_text(label_path, ''.join(f'{line}\n' for line in lines if line))
