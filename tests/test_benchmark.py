@@ -374,6 +374,8 @@ TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / ref
     'seg_tiny_trident': ('OVModel', 'image_embedding', True),
     'seg_tiny_sam': ('OVModel', 'image_embedding', True),
     'seg_tiny_proxyclip': ('OVModel', 'image_embedding', False),
+    'seg_tiny_scclip': ('OVModel', 'image_embedding', False),
+    'seg_tiny_resclip': ('OVModel', 'image_embedding', False),
 }
 
 

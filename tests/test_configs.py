@@ -187,8 +187,8 @@ def test_detection_config_fields(path):
     init_default_scope('ovperception')
     if os.path.basename(path).startswith('det_'):
         assert MODELS.build(cfg.model).head.proposals is not None
-@pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser'])
-def test_dino_methods_have_configs_for_every_benchmark(method):
+@pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser', 'scclip', 'resclip_naclip'])
+def test_dino_and_2025_methods_have_configs_for_every_benchmark(method):
     names = {os.path.basename(c) for c in LEAF_CONFIGS}
     for dataset in ('voc21', 'voc20', 'context60', 'context59', 'coco_object',
                     'coco_stuff164k', 'cityscapes', 'ade20k'):
@@ -232,3 +232,61 @@ def test_panoptic_fcclip_configs_evaluate_instances_with_coco_metric(name):
     assert evaluators[CocoMetric]['metric'] == ['segm', 'bbox']
     if 'tiny' not in name:
         assert 0 < cfg.published_metrics['coco/segm_mAP'] < 1  # a fraction, as CocoMetric's
+
+
+def test_scclip_architecture_builds_with_the_repo_protocol():
+    """ViT-B/16 OpenAI (random here), the official layer indices and CLIP protocol."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'scclip_vitb16.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    model = MODELS.build(cfg.model)
+    backbone = model.backbone
+    assert backbone.embed_dim == 512 and backbone.patch_size == 16
+    assert (backbone.pre_adjust_layer, backbone.post_adjust_layer) == (8, 3)
+    assert backbone.fusion_layers == (3, 10) and backbone.cls_residual == 0.3
+    assert backbone.clip.pos_embed_resize == 'bicubic_offset'
+    assert backbone.grid_placement == (None, False)  # floor grid stretched (dropped remainder)
+
+
+@pytest.mark.parametrize('dataset, short_side, head', [
+    ('voc21_336', 336, dict(logit_scale=50.0, prob_threshold=0.15, area_threshold=0.1)),
+    ('context60_336', 336, dict(logit_scale=40.0, prob_threshold=0.15)),
+    ('coco_object_336', 336, dict(logit_scale=55.0, prob_threshold=0.35)),
+    ('coco_stuff164k_336', 336, dict(logit_scale=40.0, prob_threshold=0.0)),
+    ('cityscapes_560', 560, dict(logit_scale=40.0, prob_threshold=0.0)),
+])
+def test_scclip_configs_follow_the_repo_settings(dataset, short_side, head):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'scclip_vitb16_{dataset}.py'))
+    assert cfg.test_dataloader.dataset.pipeline[1].short_side == short_side
+    for key, value in head.items():
+        assert cfg.model.head.get(key, 0.0) == value, key
+    assert cfg.test_dataloader.dataset.classnames_file.startswith('sclip/')
+    assert cfg.model.test_cfg.crop_size == 224 and cfg.model.test_cfg.stride == 112
+    assert 'not verified' in cfg.published_metrics['source']
+
+
+def test_resclip_architecture_composes_the_naclip_dense_mode():
+    """ResCLIP is a plug-in: the NACLIP dense mode of the wrapped CLIP config, RCS blocks 5-8."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'resclip_vitb16.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    backbone = MODELS.build(cfg.model).backbone
+    assert backbone.clip.dense_mode == 'naclip' and backbone.clip.naclip_gaussian_std == 5.0
+    assert backbone.rcs_layers == (5, 9) and backbone.text_conditioned
+    assert backbone.sfr_pamr == dict(num_iter=10, dilations=(8, 16))
+
+
+@pytest.mark.parametrize('dataset, mode, threshold, rcs, sfr', [
+    ('voc21_336', 'whole', 0.5, (2.0, 0.3), (2.2, 0.7)),
+    ('voc20_336', 'whole', 0.1, (2.0, 0.6), (2.1, 0.6)),
+    ('context60_336', 'slide', 0.3, (2.0, 0.3), (1.8, 0.7)),
+    ('cityscapes_560', 'slide', 0.1, (2.0, 0.2), (2.1, 0.6)),
+])
+def test_resclip_configs_follow_the_repo_settings(dataset, mode, threshold, rcs, sfr):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'resclip_naclip_vitb16_{dataset}.py'))
+    backbone = cfg.model.backbone
+    assert cfg.model.test_cfg.mode == mode and backbone.sfr_threshold == threshold
+    assert tuple(backbone.rcs_weights) == rcs and tuple(backbone.sfr_weights) == sfr
+    assert 'ResCLIP README results table' in cfg.published_metrics['source']

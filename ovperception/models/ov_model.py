@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
@@ -100,12 +100,16 @@ class EncodedImages:
         features: per image, per window, a (C, h', w') feature map.
         images: per image, the (3, H, W) input (for refiners): normalised float, or uint8
             0..255 RGB when :meth:`OVModel.encode_images` got uint8 inputs.
+        conditioned: features of a text-conditioned backbone (ResCLIP), computed when a
+            vocabulary asks for them: ``{(image index, vocabulary): per-window features}``
+            (``features`` then holds empty lists).
     """
 
     image_sizes: list[tuple[int, int]]
     windows: list[list[Window]]
     features: list[list[Tensor]]
     images: list[Tensor]
+    conditioned: dict = field(default_factory=dict)
 
 
 def background_words_for(classnames: Sequence[str],
@@ -293,13 +297,45 @@ class OVModel(ModeDispatchMixin, BaseModel):
         else:
             windows = [sliding_windows(img.shape[-2], img.shape[-1], cfg['crop_size'],
                                        cfg['stride']) for img in images]
-        encode = autocast_encoder(self._dense_encoder(), cfg.get('amp_dtype'))
-        if inputs.dtype == torch.uint8:
-            dense_encode, normalize = encode, self.data_preprocessor.normalize_batch
-            encode = lambda crops: dense_encode(normalize(crops))  # noqa: E731
+        sizes = [tuple(img.shape[-2:]) for img in images]
+        if self.text_conditioned:  # features depend on the vocabulary: made in decode
+            return EncodedImages(sizes, windows, [[] for _ in images], images)
+        encode = self._window_encoder(self._dense_encoder(), inputs.dtype == torch.uint8)
         with torch.no_grad():
             features = encode_windows(images, windows, encode, cfg['crop_batch_size'])
-        return EncodedImages([tuple(img.shape[-2:]) for img in images], windows, features, images)
+        return EncodedImages(sizes, windows, features, images)
+
+    @property
+    def text_conditioned(self) -> bool:
+        """Whether the backbone's dense features depend on the vocabulary (ResCLIP's semantic
+        feedback): they are then computed per (image, vocabulary) when decoding."""
+        return bool(getattr(self.backbone, 'text_conditioned', False))
+
+    def _window_encoder(self, encode: EncodeFn, uint8_inputs: bool) -> EncodeFn:
+        """``encode`` under ``test_cfg.amp_dtype``, normalising uint8 windows first."""
+        encode = autocast_encoder(encode, self.test_cfg.get('amp_dtype'))
+        if uint8_inputs:
+            dense_encode, normalize = encode, self.data_preprocessor.normalize_batch
+            encode = lambda crops: dense_encode(normalize(crops))  # noqa: E731
+        return encode
+
+    def window_features(self, encoded: EncodedImages, index: int,
+                        text: TextEmbeddings) -> list[Tensor]:
+        """Per-window (C, h', w') features of image ``index`` (for ``text`` when the backbone
+        is text-conditioned: encoded once per image and vocabulary, then kept)."""
+        if not self.text_conditioned:
+            return encoded.features[index]
+        key = (index, tuple(text.vocabulary.names))
+        if key not in encoded.conditioned:
+            image = encoded.images[index]
+            encode = self._window_encoder(
+                lambda crops: self.backbone.dense_features(crops, text=text),
+                image.dtype == torch.uint8)
+            with torch.no_grad():
+                encoded.conditioned[key] = encode_windows(
+                    [image], [encoded.windows[index]], encode,
+                    self.test_cfg['crop_batch_size'])[0]
+        return encoded.conditioned[key]
 
     def _dense_encoder(self) -> EncodeFn:
         """The backbone's ``dense_features``: compiled lazily when ``test_cfg.compile``,
@@ -359,7 +395,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
         Raises:
             FloatingPointError: on NaN or infinite head outputs.
         """
-        features = encoded.features[index]
+        features = self.window_features(encoded, index, text)
         if len({tuple(feat.shape) for feat in features}) == 1:
             window_outputs = self.head(torch.stack(features), text)
         else:  # windows of different sizes (custom windows): one head call each

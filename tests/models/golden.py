@@ -10,6 +10,8 @@ from torch import Tensor, nn
 
 from ovperception.structures import OVDataSample
 
+LABEL_AGREEMENT = 0.999
+
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures',
                       'golden')
 
@@ -46,3 +48,49 @@ def predict_image(model: nn.Module, image: np.ndarray, classnames: Sequence[str]
 def label_agreement(ours: Tensor, theirs: np.ndarray) -> float:
     """Fraction of pixels with equal labels."""
     return float((ours.cpu().numpy() == theirs).mean())
+
+
+def official_text(model: nn.Module, features: np.ndarray, classnames: Sequence[str]):
+    """``TextEmbeddings`` of ``classnames`` holding the official per-name features (N, C)."""
+    from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+    vocabulary = Vocabulary.parse(list(classnames))
+    assert features.shape[0] == len(vocabulary.names)
+    return TextEmbeddings(vocabulary, torch.from_numpy(features),
+                          torch.tensor(vocabulary.name_to_class, dtype=torch.long),
+                          float(model.backbone.logit_scale))
+
+
+def run_seeded_case(model: nn.Module, golden: dict[str, np.ndarray], case: str,
+                    classnames: Sequence[str], monkeypatch) -> tuple[dict, Tensor, Tensor]:
+    """Run ``model`` on the seeded image of a golden case with the official text features.
+
+    ``golden`` holds ``<case>.image_hw``, ``.seed``, ``.ori_shape`` (and the expected arrays)
+    and ``query_features``. Returns (the case's arrays without the prefix, our (H, W, N)
+    scores at ``ori_shape`` -- pre-softmax cosine, or the refined (H, W, K) probabilities with
+    a score refiner --, our (H, W) labels).
+    """
+    from tests.golden_inputs import seeded_image
+    arrays = {key[len(case) + 1:]: value for key, value in golden.items()
+              if key.startswith(f'{case}.')}
+    text = official_text(model, golden['query_features'], classnames)
+    monkeypatch.setattr(model, 'encode_vocabulary', lambda names, device=None: text)
+    ori = tuple(int(v) for v in arrays['ori_shape'])
+    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
+    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
+                data_samples=[OVDataSample(metainfo=dict(classnames=list(classnames),
+                                                         ori_shape=ori))])
+    with torch.no_grad():
+        batch = model.data_preprocessor(data)
+        encoded = model.encode_images(batch['inputs'], batch['data_samples'])
+        result = model.decode(encoded, batch['data_samples'])[0]
+        if model.head.score_refiner is None:
+            scores = model.stitched_output(encoded, 0, text).map_rows(ori)
+        else:  # refined at ori_shape: (K, H, W) class probabilities -> (H, W, K)
+            scores = result.seg_logits.data.permute(1, 2, 0)
+    return arrays, scores, result.pred_sem_seg.data[0]
+
+
+def sampled_scores(scores: Tensor, pixels: np.ndarray) -> np.ndarray:
+    """(H, W, N) scores at the golden (P, 2) pixel rows/cols -> (N, P)."""
+    rows, cols = torch.from_numpy(pixels[:, 0]), torch.from_numpy(pixels[:, 1])
+    return scores[rows, cols].T.numpy()

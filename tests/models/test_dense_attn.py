@@ -262,3 +262,28 @@ def test_fit_to_patch_grid_modes():
         fit_to_patch_grid(images, (16, 16), 'crop')
     with pytest.raises(ValueError, match='no whole'):
         fit_to_patch_grid(images[..., :8, :], (16, 16), 'drop')
+
+
+@pytest.mark.parametrize('mode', ['vanilla', 'sclip', 'clearclip', 'naclip'])
+def test_mode_attention_weights_are_the_weights_of_the_mode(mode):
+    """Plug-ins (ResCLIP) extend a mode through its weights: with no logit hook they give what
+    the mode's attention function gives; the hook sees every logit term before its softmax."""
+    from ovperception.models.clip.dense_attn import mode_attention_fn, mode_attention_weights
+    torch.manual_seed(0)
+    grid = (3, 4)
+    q, k, v = (torch.randn(2, 2, 1 + 12, 8) for _ in range(3))
+    weights = mode_attention_weights(mode, q, k, grid, gaussian_std=2.0)
+    reference = mode_attention_fn(mode, grid, gaussian_std=2.0)
+    expected = reference(q, k, v) if reference is not None else \
+        torch.softmax(q @ k.transpose(-2, -1) * 8 ** -0.5, dim=-1) @ v
+    torch.testing.assert_close(weights @ v, expected, atol=1e-6, rtol=0)
+    calls = []
+    mode_attention_weights(mode, q, k, grid, 2.0, adjust_logits=lambda t: calls.append(t) or t)
+    assert len(calls) == (2 if mode == 'sclip' else 1)
+
+
+def test_mode_attention_weights_refuse_the_value_path():
+    from ovperception.models.clip.dense_attn import mode_attention_weights
+    q = torch.zeros(1, 1, 5, 4)
+    with pytest.raises(ValueError, match='maskclip'):
+        mode_attention_weights('maskclip', q, q, (2, 2))

@@ -21,14 +21,13 @@ import pytest
 import torch
 
 from ovperception.models.clip.classnames import load_classnames
-from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+from ovperception.models.clip.vocabulary import Vocabulary
 from ovperception.registry import MODELS
-from ovperception.structures import OVDataSample
 from tests.golden_inputs import (GOLDEN_CLIP_KWARGS, OFFICIAL_MEAN, OFFICIAL_STD,
-                                 seeded_clip_state_dict, seeded_image)
+                                 seeded_clip_state_dict)
+from tests.models.golden import LABEL_AGREEMENT, run_seeded_case, sampled_scores
 
 FIXTURES = Path(__file__).resolve().parents[1] / 'fixtures' / 'golden'
-LABEL_AGREEMENT = 0.999
 LOGIT_ATOL = 1e-4  # cosine similarities in [-1, 1], float32 on both sides
 TEXT_ATOL = 1e-5  # normalised text embeddings
 PROB_ATOL = 1e-4  # PAMR case: probabilities after the refinement at the original size
@@ -92,37 +91,9 @@ def _model(dense_mode: str, protocol: dict, head: dict, test_cfg: dict):
     return model
 
 
-def _official_text(model, method: str, classnames: list[str]) -> TextEmbeddings:
-    vocabulary = Vocabulary.parse(classnames)
-    features = torch.from_numpy(_fixture(method)['query_features'])
-    assert features.shape[0] == len(vocabulary.names)
-    return TextEmbeddings(vocabulary, features,
-                          torch.tensor(vocabulary.name_to_class, dtype=torch.long),
-                          float(model.backbone.logit_scale))
-
-
 def _run_case(method: str, case: str, model, names: str, monkeypatch):
     """(golden arrays of the case, our (H, W, N) logits at ori_shape, our (H, W) labels)."""
-    golden = {key.split('.', 1)[1]: value for key, value in _fixture(method).items()
-              if key.startswith(f'{case}.')}
-    classnames = load_classnames(names)
-    text = _official_text(model, method, classnames)
-    monkeypatch.setattr(model, 'encode_vocabulary', lambda names, device=None: text)
-    ori = tuple(int(v) for v in golden['ori_shape'])
-    image = seeded_image(*(int(v) for v in golden['image_hw']), int(golden['seed']))
-    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-                data_samples=[OVDataSample(metainfo=dict(classnames=classnames,
-                                                         ori_shape=ori))])
-    with torch.no_grad():
-        batch = model.data_preprocessor(data)
-        encoded = model.encode_images(batch['inputs'], batch['data_samples'])
-        result = model.decode(encoded, batch['data_samples'])[0]
-        if model.head.score_refiner is None:
-            # (H, W, N) pre-softmax cosine at the original size
-            scores = model.stitched_output(encoded, 0, text).map_rows(ori)
-        else:  # refined at ori_shape: (K, H, W) class probabilities -> (H, W, K)
-            scores = result.seg_logits.data.permute(1, 2, 0)
-    return golden, scores, result.pred_sem_seg.data[0]
+    return run_seeded_case(model, _fixture(method), case, load_classnames(names), monkeypatch)
 
 
 @pytest.mark.parametrize('method, case, dense_mode, protocol, head, test_cfg, names', CASES,
@@ -131,8 +102,7 @@ def test_matches_the_official_implementation(method, case, dense_mode, protocol,
                                              test_cfg, names, monkeypatch):
     model = _model(dense_mode, protocol, head, test_cfg)
     golden, scores, labels = _run_case(method, case, model, names, monkeypatch)
-    rows, cols = golden['pixels'][:, 0], golden['pixels'][:, 1]
-    ours = scores[torch.from_numpy(rows), torch.from_numpy(cols)].T.numpy()
+    ours = sampled_scores(scores, golden['pixels'])
     if model.head.score_refiner is None:
         expected, tolerance = golden['logits'], LOGIT_ATOL
     else:  # NACLIP stores synonym-max probabilities renormalised over the classes

@@ -195,6 +195,45 @@ def mode_attention_fn(mode: str, grid_hw: tuple[int, int], gaussian_std: float =
     return None if name is None else table[name]
 
 
+def attention_logits(x: Tensor, y: Tensor) -> Tensor:
+    """``x y^T s`` for (B, heads, T, head_dim) inputs -> (B, heads, T, T)."""
+    return torch.matmul(x, y.transpose(-2, -1)) * _scale(x)
+
+
+def mode_attention_weights(mode: str, q: Tensor, k: Tensor, grid_hw: tuple[int, int],
+                           gaussian_std: float = 5.0, num_prefix: int = 1,
+                           adjust_logits: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """The attention weights of a dense mode, with a hook on its logits before the softmax.
+
+    ``vanilla``: ``softmax(a(q k^T s))``; ``sclip``: ``softmax(a(q q^T s)) + softmax(a(k k^T s))``;
+    ``clearclip``: ``softmax(a(q q^T s))``; ``naclip``: ``softmax(a(k k^T s) + omega)``, with
+    ``a`` = ``adjust_logits`` (identity by default; plug-ins such as ResCLIP's semantic feedback
+    mix their own scores in there). With the identity these are the weights that the mode's
+    attention function applies to ``v``.
+
+    Args:
+        q, k: (B, heads, T, head_dim).
+        grid_hw: (h, w) patch grid (``naclip``'s neighbourhood prior).
+
+    Returns:
+        (B, heads, T, T).
+    """
+    adjust = adjust_logits or (lambda logits: logits)
+    name = check_dense_mode(mode).attention
+    if name is None:
+        return adjust(attention_logits(q, k)).softmax(dim=-1)
+    if name == 'csa':
+        return adjust(attention_logits(q, q)).softmax(dim=-1) + \
+            adjust(attention_logits(k, k)).softmax(dim=-1)
+    if name == 'qq':
+        return adjust(attention_logits(q, q)).softmax(dim=-1)
+    if name == 'neighbourhood':
+        bias = gaussian_neighbourhood_bias(grid_hw, gaussian_std, num_prefix, device=k.device,
+                                           dtype=k.dtype)
+        return (adjust(attention_logits(k, k)) + bias).softmax(dim=-1)
+    raise ValueError(f'dense_mode {mode!r} has no attention weights to adjust (value path only)')
+
+
 def pad_to_multiple(images: Tensor, multiple: tuple[int, int]) -> Tensor:
     """Zero-pad (B, 3, H, W) bottom/right so that H and W are multiples of ``multiple``."""
     pad_h = -images.shape[-2] % multiple[0]

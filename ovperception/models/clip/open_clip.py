@@ -585,6 +585,30 @@ class OpenCLIPBackbone(BaseModule):
         self._require_vit('vit_tokens', dense=True)
         return self._vit_embed(images)
 
+    def vit_hidden_states(self, images: Tensor, num_blocks: int | None = None
+                          ) -> tuple[list[Tensor], tuple[int, int]]:
+        """Tokens entering the first block and leaving each of the first ``num_blocks`` blocks.
+
+        Args:
+            images: (B, 3, H, W) normalised images (grid as :meth:`dense_features`).
+            num_blocks: blocks to run (default: all but the last, which the dense methods
+                replace).
+
+        Returns:
+            ``[x_0, x_1, ..., x_n]``, each (B, 1 + h*w, width) with the class token first
+            (``x_0`` after ``ln_pre``, ``x_i`` after block ``i - 1``), and the (h, w) grid.
+        """
+        self._require_vit('vit_hidden_states', dense=True)
+        blocks = self.visual.transformer.resblocks
+        num_blocks = len(blocks) - 1 if num_blocks is None else int(num_blocks)
+        if not 0 <= num_blocks <= len(blocks):
+            raise ValueError(f'num_blocks must be in [0, {len(blocks)}], got {num_blocks}')
+        x, grid = self._vit_embed(images)
+        states = [x]
+        for blk in blocks[:num_blocks]:
+            states.append(self._run_blocks(states[-1], [blk]))
+        return states, grid
+
     def project_patch_tokens(self, maps: Tensor) -> Tensor:
         """(B, width, h, w) intermediate ViT tokens -> ln_post -> proj -> (B, C, h, w)."""
         self._require_vit('project_patch_tokens', dense=True)

@@ -1,7 +1,10 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
-CLIP-DINOiser saliency filter and the Trident head."""
+CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones."""
+from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
+from ovperception.models.segmentation.scclip import SCCLIPBackbone
 from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, DenseSimilarityHead
 from ovperception.models.segmentation.trident import TridentHead
 
-__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'SaliencyFilteredHead', 'TridentHead']
+__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'ResCLIPBackbone',
+           'SaliencyFilteredHead', 'SCCLIPBackbone', 'TridentHead']

@@ -1,0 +1,16 @@
+# ResCLIP on NACLIP, PascalVOC20Dataset (CLIP ViT-B/16 OpenAI, training-free).
+# Published mIoU 86.0 - source: ResCLIP README results table (figs/main_results_wo.png, row '+ResCLIP(ours)' under NACLIP, ViT-B/16).
+# Settings: yvhangyang/ResCLIP configs/cfg_voc20.py (commit 0e085f7).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.voc20 import *
+    from .._base_.models.resclip_vitb16 import *
+
+model.backbone.update(sfr_threshold=0.1, rcs_weights=(2.0, 0.6), sfr_weights=(2.1, 0.6))
+model.test_cfg.update(mode='whole')  # the repo's slide_crop=0
+test_dataloader.dataset.update(classnames_file='sclip/voc20')  # identical to the repo's cls_*.txt
+published_metrics = dict(
+    mIoU=86.0,
+    source="ResCLIP README results table (figs/main_results_wo.png, row '+ResCLIP(ours)' under NACLIP, ViT-B/16)")

@@ -1,0 +1,15 @@
+# SC-CLIP on PascalContext59Dataset (CLIP ViT-B/16 OpenAI, training-free, no extra backbone).
+# Published mIoU 40.1 - source: arXiv 2511.16170 Table 1 (as transcribed in a secondary summary); not verified against the SC-CLIP paper (arXiv 2411.15869) - the SuleBai/SC-CLIP README has no results table.
+# Settings: SuleBai/SC-CLIP configs/cfg_context59.py (commit 0417ba9).
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.context59 import *
+    from .._base_.models.scclip_vitb16 import *
+
+model.head.update(logit_scale=40.0)
+test_dataloader.dataset.update(classnames_file='sclip/context59')  # identical to the repo's cls_*.txt
+published_metrics = dict(
+    mIoU=40.1,
+    source='arXiv 2511.16170 Table 1 (as transcribed in a secondary summary); not verified against the SC-CLIP paper (arXiv 2411.15869) - the SuleBai/SC-CLIP README has no results table')
