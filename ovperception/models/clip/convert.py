@@ -49,6 +49,11 @@ _BLOCK_KEY = re.compile(
     r'|mlp\.(w1|w2|w3|ffn_ln)\.(weight|bias))$')
 _TEXT_KEY = re.compile(r'^(text\.|logit_scale$)')
 _OPENAI_MARKERS = ('visual.conv1.weight', 'visual.class_embedding', 'token_embedding.weight')
+_REQUIRED = ('visual.patch_embed.proj.weight', 'visual.cls_token', 'visual.pos_embed',
+             'visual.norm.weight', 'visual.head.weight', 'text.token_embedding.weight',
+             'text.positional_embedding', 'text.ln_final.weight', 'text.text_projection',
+             'logit_scale')
+_NUMBERED = re.compile(r'^((?:visual\.blocks|text\.transformer\.resblocks)\.)(\d+)\.(.+)$')
 
 
 def _unwrap(state: Mapping[str, object]) -> Mapping[str, object]:
@@ -90,6 +95,24 @@ def _eva_name(key: str) -> str | None:
     return None
 
 
+def missing_eva_clip_keys(keys: list[str]) -> list[str]:
+    """Required EVA-CLIP keys absent from ``keys``, and the entries that blocks of one tower
+    lack compared with the others (a truncated or partial file)."""
+    missing = [key for key in _REQUIRED if key not in keys]
+    towers: dict[str, dict[int, set[str]]] = {}
+    for key in keys:
+        match = _NUMBERED.match(key)
+        if match:
+            towers.setdefault(match.group(1), {}).setdefault(
+                int(match.group(2)), set()).add(match.group(3))
+    for prefix, blocks in towers.items():
+        every = set().union(*blocks.values())
+        for index in range(max(blocks) + 1):
+            missing += [f'{prefix}{index}.{entry}'
+                        for entry in sorted(every - blocks.get(index, set()))]
+    return missing
+
+
 def _tensors(state: Mapping[str, object]) -> dict[str, torch.Tensor]:
     bad = sorted(str(k) for k, v in state.items() if not isinstance(v, torch.Tensor))
     if bad:
@@ -117,8 +140,10 @@ def convert_eva_clip(state: Mapping[str, object]) -> StateDict:
         raise CheckpointMismatchError(
             f'EVA-CLIP checkpoint has {len(unmatched)} keys with no counterpart in an EVA02 '
             f'open_clip model: {sorted(unmatched)[:10]}')
-    if MODEL_PREFIX + 'visual.trunk.pos_embed' not in converted:
-        raise CheckpointMismatchError('EVA-CLIP checkpoint without a vision tower')
+    missing = missing_eva_clip_keys(list(_unwrap(state)))
+    if missing:
+        raise CheckpointMismatchError(
+            f'EVA-CLIP checkpoint lacks {len(missing)} keys: {missing[:10]}')
     return converted
 
 
