@@ -3,6 +3,8 @@
 strictly and give the official dense features, global and text embeddings."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import open_clip
 import pytest
@@ -118,11 +120,16 @@ def test_released_files_convert_with_the_tool_and_load_through_weights(tmp_path,
     assert find_converter(official_state).name == 'eva_clip'
     assert converted.keys() == on_load.keys()
     assert all(torch.equal(converted[k], on_load[k]) for k in converted)
-    model = MODELS.build(dict(type='OVModel', backbone=TINY_EVA_BACKBONE,
+    # the release as the backbone's `pretrained` file (as the configs name it), then
+    # --weights with the release itself or with the converted file
+    model = MODELS.build(dict(type='OVModel', backbone=dict(TINY_EVA_BACKBONE, pretrained=str(src)),
                               head=dict(type='DenseSimilarityHead'), template_set='single'))
     golden = load_golden('declip', 'tiny_eva_dense.npz')
-    for path in (src, dst):  # --weights with the release itself or the converted file
-        load_weights(model, str(path))
+    for path in (None, src, dst):
+        if path is not None:
+            with torch.no_grad():
+                model.backbone.model.visual.trunk.pos_embed.zero_()
+            load_weights(model, str(path))
         with torch.no_grad():
             ours = model.backbone.dense_features(torch.from_numpy(golden['images']))
         torch.testing.assert_close(ours, torch.from_numpy(golden['dense_csa']), **TOL)
@@ -156,3 +163,20 @@ def test_unscaled_csa_is_the_sum_of_two_self_similarity_softmaxes():
     torch.testing.assert_close(unscaled_csa_attention(q, k, v), expected)
     assert np.isclose(float(unscaled_csa_attention(q, k, torch.ones_like(v)).mean()), 2.0)
     assert GOLDEN.is_dir()
+
+
+@pytest.mark.parametrize('dataset', ['voc21', 'voc20', 'context60', 'context59', 'coco_object',
+                                     'coco_stuff164k', 'cityscapes', 'ade20k'])
+def test_declip_segmentation_configs_follow_the_official_protocol(dataset):
+    from mmengine.config import Config
+    root = Path(__file__).parents[2] / 'configs' / 'segmentation'
+    path, = root.glob(f'declip_eva02_b16_{dataset}_*.py')
+    cfg = Config.fromfile(str(path))
+    backbone = cfg.model.backbone
+    assert (backbone.model_name, backbone.dense_mode, backbone.grid_remainder) == \
+        ('EVA02-B-16', 'declip', 'centre_pad')
+    assert (cfg.model.test_cfg.crop_size, cfg.model.test_cfg.stride) == (336, 112)
+    assert cfg.model.template_set == 'imagenet80' and 'published_metrics' not in cfg
+    expected = {'voc21': (80.0, 0.4), 'context60': (40.0, 0.15), 'coco_object': (40.0, 0.2)}
+    head = cfg.model.head
+    assert (head.logit_scale, head.prob_threshold) == expected.get(dataset, (40.0, 0.0))

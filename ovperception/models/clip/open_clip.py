@@ -34,6 +34,7 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, GRID_REMAINDER_MOD
                                                  interpolate_pos_embed, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
+from ovperception.models.clip.convert import MODEL_PREFIX, convert_eva_clip, is_eva_clip_state
 from ovperception.models.clip.eva import eva_dense_features, eva_image_embedding, is_eva_trunk
 from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
                                                     length_sorted_batches, pooled_positions,
@@ -174,9 +175,17 @@ def _open_clip_compat(model: nn.Module, state: dict[str, Tensor]) -> dict[str, T
 
 
 def load_clip_weights(model: nn.Module, path: str, model_name: str) -> None:
-    """Load a full open_clip CLIP state dict from ``path`` with strict key/shape checking."""
+    """Load a full open_clip CLIP state dict from ``path`` with strict key/shape checking.
+
+    EVA-CLIP-layout files (BAAI's ``EVA02_CLIP_*.pt``, the DeCLIP / CLIPSelf releases) are
+    converted to open_clip's ``EVA02-*`` names first (:mod:`.convert`).
+    """
     expected = model.state_dict()
-    state = align_prefixes(load_state_dict_file(path), expected.keys())
+    state = load_state_dict_file(path)
+    if is_eva_clip_state(state):
+        state = {key[len(MODEL_PREFIX):]: value
+                 for key, value in convert_eva_clip(state).items()}
+    state = align_prefixes(state, expected.keys())
     state = _open_clip_compat(model, state)
     check_state_dict(expected, state, model_name, path)
     model.load_state_dict(state, strict=True)
