@@ -7,7 +7,8 @@ to the attended values ``(B, heads, T, head_dim)``; ``s = head_dim ** -0.5``.
 * ``maskclip``:  ``v`` (identity attention: MaskCLIP's value path).
 * ``sclip``:     ``(softmax(q q^T s) + softmax(k k^T s)) v`` (correlative self-attention).
 * ``declip``:    ``(softmax(q q^T) + softmax(k k^T)) v`` without the scale, residual or FFN
-  (DeCLIP's ``csa`` mode: the content features its distillation trains).
+  (DeCLIP's ``csa`` mode: the content features its distillation trains); ``declip_qq``:
+  ``softmax(q q^T) v`` likewise (its ``qq`` mode, the one its released training script uses).
 * ``clearclip``: ``softmax(q q^T s) v``.
 * ``naclip``:    ``softmax(k k^T s + omega) v`` with a Gaussian neighbourhood prior ``omega``
   on the 2-D patch grid (zero for rows/columns that involve prefix tokens).
@@ -109,6 +110,11 @@ def unscaled_csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return torch.matmul(attn, v)
 
 
+def unscaled_qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """DeCLIP's ``qq`` attention ``softmax(q q^T) v``, unscaled (k unused)."""
+    return torch.matmul(self_similarity_softmax(q, scaled=False), v)
+
+
 def qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     """ClearCLIP query-query attention ``softmax(q q^T s) v``.
 
@@ -193,6 +199,7 @@ DENSE_MODES: dict[str, DenseModeSpec] = {
     'clearclip': DenseModeSpec('qq', False),
     'naclip': DenseModeSpec('neighbourhood', False),
     'declip': DenseModeSpec('csa_unscaled', False),
+    'declip_qq': DenseModeSpec('qq_unscaled', False),
 }
 
 
@@ -209,7 +216,7 @@ def mode_attention_fn(mode: str, grid_hw: tuple[int, int], gaussian_std: float =
     name = check_dense_mode(mode).attention
     table: dict[str, AttentionFn] = {
         'identity': identity_attention, 'csa': csa_attention, 'qq': qq_attention,
-        'csa_unscaled': unscaled_csa_attention,
+        'csa_unscaled': unscaled_csa_attention, 'qq_unscaled': unscaled_qq_attention,
         'neighbourhood': partial(neighbourhood_attention, grid_hw=grid_hw, std=gaussian_std,
                                  num_prefix=num_prefix),
     }

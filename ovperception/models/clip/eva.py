@@ -156,3 +156,24 @@ def eva_image_embedding(visual: nn.Module, images: Tensor,
     for block in trunk.blocks:
         x = block(x, rope=rope)
     return visual.head(trunk.forward_head(trunk.norm(x)))
+
+
+def eva_decoupled_features(visual: nn.Module, images: Tensor, dense_mode: str,
+                           pos_embed_resize: str = 'bicubic'
+                           ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
+    """DeCLIP's decoupled last block on an EVA tower: content map and context q, k.
+
+    Returns:
+        ``(content (B, C, h, w), q (B, h*w, D), k (B, h*w, D), (h, w))``: content features of
+        ``dense_mode`` (a no-residual mode such as ``declip``) and the last block's patch
+        queries / keys (heads concatenated, no RoPE), all with gradients.
+    """
+    trunk = visual.trunk
+    x, grid, rope = eva_tokens(trunk, images, pos_embed_resize)
+    for block in trunk.blocks[:-1]:
+        x = block(x, rope=rope)
+    last = trunk.blocks[-1]
+    q, k, v = eva_block_qkv(last, x, rope=None)
+    attended = mode_attention_fn(dense_mode, grid, num_prefix=EVA_PREFIX_TOKENS)(q, k, v)
+    content = eva_project_tokens(visual, eva_attention_output(last, attended)[:, 1:])
+    return (tokens_to_map(content, grid), merge_heads(q)[:, 1:], merge_heads(k)[:, 1:], grid)

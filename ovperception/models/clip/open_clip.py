@@ -31,11 +31,12 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, GRID_REMAINDER_MOD
                                                  attention_pool_value_path,
                                                  block_output_projection, block_qkv,
                                                  POS_EMBED_RESIZE_MODES, check_dense_mode,
-                                                 interpolate_pos_embed, mode_attention_fn, modified_block_forward,
+                                                 interpolate_pos_embed, merge_heads, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
 from ovperception.models.clip.convert import MODEL_PREFIX, convert_eva_clip, is_eva_clip_state
-from ovperception.models.clip.eva import eva_dense_features, eva_image_embedding, is_eva_trunk
+from ovperception.models.clip.eva import (eva_decoupled_features, eva_dense_features,
+                                          eva_image_embedding, is_eva_trunk)
 from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
                                                     length_sorted_batches, pooled_positions,
                                                     trimmable_text_tower)
@@ -510,6 +511,38 @@ class OpenCLIPBackbone(BaseModule):
             x = modified_block_forward(last, x, attn_fn,
                                        DENSE_MODES[self.dense_mode].keep_residual_ffn)
         return self._vit_project(x[:, 1:], grid)
+
+    def decoupled_features(self, images: Tensor
+                           ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
+        """DeCLIP's decoupled last block: content features and context queries / keys.
+
+        ``dense_mode`` must replace the whole last block (``declip``, ``declip_qq``,
+        ``clearclip``, ``naclip``); the features carry gradients when the tower is trainable.
+
+        Args:
+            images: (B, 3, H, W) normalised images.
+
+        Returns:
+            ``(content (B, C, h, w) as dense_features, q (B, h*w, D), k (B, h*w, D), (h, w))``
+            with q and k the last block's patch queries and keys, heads concatenated.
+        """
+        if DENSE_MODES[self.dense_mode].attention is None or \
+                DENSE_MODES[self.dense_mode].keep_residual_ffn:
+            raise ValueError(f'decoupled_features needs a dense_mode without residual/FFN '
+                             f'(declip, declip_qq, clearclip, naclip), got {self.dense_mode!r}')
+        if self._is_eva:
+            images = fit_to_patch_grid(images, (self.patch_size, self.patch_size),
+                                       self.grid_remainder)
+            return eva_decoupled_features(self.visual, images, self.dense_mode,
+                                          self.pos_embed_resize)
+        self._require_vit('decoupled_features', dense=True)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        x = self._run_blocks(x, blocks[:-1])
+        q, k, v = block_qkv(blocks[-1], x)
+        attended = mode_attention_fn(self.dense_mode, grid, self.naclip_gaussian_std)(q, k, v)
+        content = self._vit_project(block_output_projection(blocks[-1], attended)[:, 1:], grid)
+        return content, merge_heads(q)[:, 1:], merge_heads(k)[:, 1:], grid
 
     def dense_features_with_attention(self, images: Tensor, attention_fn: DenseAttentionFn,
                                       project: bool = True) -> Tensor:
