@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ovperception.models.distillation.declip import (DeCLIPDistiller, grid_boxes,
-                                                     region_features)
+                                                     grid_choices, region_features)
 from ovperception.registry import MODELS
 from tests.tiny import TINY_BACKBONE
 from tests.tiny_dino import TINY_DINO
@@ -39,7 +39,7 @@ def build_distiller(**overrides) -> DeCLIPDistiller:
     cfg = dict(type='DeCLIPDistiller', backbone=dict(TINY_BACKBONE, dense_mode='declip',
                                                      frozen=False),
                head=dict(type='DenseSimilarityHead'), vfm=TINY_DINO, template_set='single',
-               trainable_blocks=1, grid_sizes=(1, 2), crop_size=64, seed=0)
+               trainable_blocks=1, max_split=2, crop_size=64, seed=0)
     cfg.update(overrides)
     return MODELS.build(cfg)
 
@@ -103,8 +103,9 @@ def test_teachers_are_frozen_and_not_saved():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match='context'):
         build_distiller(context='vv')
-    with pytest.raises(ValueError, match='grid_sizes'):
-        build_distiller(grid_sizes=(0,))
+    with pytest.raises(ValueError, match='max_split'):
+        build_distiller(max_split=0)
+    assert grid_choices(3) == [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2), (3, 3)]
     model = build_distiller()
     model.backbone.dense_mode = 'sclip'
     with pytest.raises(ValueError, match='residual'):

@@ -11,15 +11,16 @@ The student is the CLIP tower being fine-tuned; its last block is split into
   of a vision foundation model (DINO / DINOv2) (``loss_context`` = mean L2 norm of the
   difference of the similarity rows).
 
-Region boxes follow the official ``grid_distill`` data: the image is cut into an m x n grid
-(m, n drawn from ``grid_sizes`` per image) and every cell is one region.
+Region boxes follow the official ``grid_distill`` data: per image one m x n grid is drawn
+from the official choices (m in 1..max_split, n in [(m + 1) // 2, min(2m, max_split)]) and at
+most ``max_boxes`` of its cells (shuffled) are the regions. The foundation model sees the image
+resized so that its patch grid equals the student's (the official proxy resolution
+``det_image_size / 16 * vfm patch``).
 """
 from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,6 +38,12 @@ def grid_boxes(height: int, width: int, rows: int, cols: int) -> Tensor:
     xs = torch.linspace(0, width, cols + 1)
     return torch.stack([torch.stack([xs[c], ys[r], xs[c + 1], ys[r + 1]])
                         for r in range(rows) for c in range(cols)])
+
+
+def grid_choices(max_split: int) -> list[tuple[int, int]]:
+    """The official (m rows, n columns) grid choices up to ``max_split``."""
+    return [(m, n) for m in range(1, max_split + 1)
+            for n in range((m + 1) // 2, min(2 * m, max_split) + 1)]
 
 
 def self_similarity(features: Tensor) -> Tensor:
@@ -86,7 +93,8 @@ class DeCLIPDistiller(OVModel):
         vfm: the vision foundation model teacher, a ``DINOEncoder`` (or config).
         trainable_blocks: vision blocks trained, counted from the last (official
             ``--lock-image-unlocked-groups``); everything else is frozen.
-        grid_sizes: m, n of the region grids (drawn per image).
+        max_split: largest number of grid rows / columns (official ``--max-split``, 6).
+        max_boxes: at most this many grid cells per image (official ``--max-boxes``, 20).
         crop_size: side of the teacher's region crops (the tower's native input).
         context: ``'qq'`` (queries; the released training script's ``qq_vfm_distill``) or
             ``'csa'`` (mean of the query and key similarities, ``csa_vfm_distill``).
@@ -97,7 +105,7 @@ class DeCLIPDistiller(OVModel):
 
     def __init__(self, backbone: nn.Module | dict, head: nn.Module | dict, *,
                  vfm: nn.Module | dict, trainable_blocks: int = 12,
-                 grid_sizes: Sequence[int] = (1, 2, 3, 4), crop_size: int = 224,
+                 max_split: int = 6, max_boxes: int = 20, crop_size: int = 224,
                  context: str = 'qq', content_weight: float = 1.0,
                  context_weight: float = 0.1, seed: int | None = None, **kwargs) -> None:
         super().__init__(backbone, head, **kwargs)
@@ -106,10 +114,11 @@ class DeCLIPDistiller(OVModel):
         if not hasattr(self.backbone, 'decoupled_features'):
             raise TypeError('DeCLIPDistiller needs an OpenCLIPBackbone student, got '
                             f'{type(self.backbone).__name__}')
-        if not grid_sizes or min(grid_sizes) < 1:
-            raise ValueError(f'grid_sizes must be positive integers, got {grid_sizes}')
+        if max_split < 1 or max_boxes < 1:
+            raise ValueError(f'max_split and max_boxes must be positive, got {max_split}, '
+                             f'{max_boxes}')
         self.context, self.crop_size = context, int(crop_size)
-        self.grid_sizes = tuple(int(g) for g in grid_sizes)
+        self.choices, self.max_boxes = grid_choices(int(max_split)), int(max_boxes)
         self.content_weight, self.context_weight = float(content_weight), float(context_weight)
         self._random = random.Random(seed)
         teacher = copy.deepcopy(self.backbone)
@@ -146,9 +155,14 @@ class DeCLIPDistiller(OVModel):
         return self._teachers[1]
 
     def region_boxes(self, batch: int, height: int, width: int) -> list[Tensor]:
-        """One random m x n grid of pixel boxes per image."""
-        return [grid_boxes(height, width, self._random.choice(self.grid_sizes),
-                           self._random.choice(self.grid_sizes)) for _ in range(batch)]
+        """Per image the shuffled cells (at most ``max_boxes``) of one random grid choice."""
+        boxes = []
+        for _ in range(batch):
+            cells = grid_boxes(height, width, *self._random.choice(self.choices))
+            order = list(range(len(cells)))
+            self._random.shuffle(order)
+            boxes.append(cells[order[:self.max_boxes]])
+        return boxes
 
     def distillation_losses(self, images: Tensor) -> dict[str, Tensor]:
         """``loss_content`` and ``loss_context`` of a (B, 3, H, W) normalised batch."""
@@ -162,7 +176,10 @@ class DeCLIPDistiller(OVModel):
         with torch.no_grad():
             targets = self.clip_teacher.image_embedding(
                 crop_regions(images, boxes, self.crop_size))
-            vfm = self.vfm(images, self.backbone.mean, self.backbone.std).patches
+            patch = self.vfm.patch_size
+            proxy = F.interpolate(images, size=(grid[0] * patch, grid[1] * patch),
+                                  mode='bilinear', align_corners=False)
+            vfm = self.vfm(proxy, self.backbone.mean, self.backbone.std).patches
         loss_content = 1.0 - (student_regions * targets).sum(-1).mean()
         similarity = self._context_similarity(q, k, grid, tuple(vfm.shape[-2:]))
         loss_context = (self_similarity(vfm) - similarity).norm(p=2, dim=-1).mean()
