@@ -180,3 +180,19 @@ def test_declip_segmentation_configs_follow_the_official_protocol(dataset):
     expected = {'voc21': (80.0, 0.4), 'context60': (40.0, 0.15), 'coco_object': (40.0, 0.2)}
     head = cfg.model.head
     assert (head.logit_scale, head.prob_threshold) == expected.get(dataset, (40.0, 0.0))
+
+
+def test_clipself_openai_vit_dense_features_equal_the_official_encode_dense():
+    from tests.tiny import TINY_CLIP_KWARGS
+    layout = read_layout('clipself', 'layout_openai_tiny.json')
+    golden = load_golden('clipself', 'tiny_openai_dense.npz')
+    state = seeded_official_state(layout)
+    assert weights_checksum(state) == pytest.approx(float(golden['checksum']), abs=1e-6)
+    backbone = OpenCLIPBackbone('ViT-B-16', None, dense_mode='maskclip',
+                                model_kwargs=dict(TINY_CLIP_KWARGS, quick_gelu=True))
+    load_converted(backbone, convert_clipself({'state_dict': state}))
+    with torch.no_grad():
+        for prefix, images in (('', 'images'), ('native_', 'native_images')):
+            ours = F.normalize(backbone.dense_features(torch.from_numpy(golden[images])), dim=1)
+            torch.testing.assert_close(
+                ours, torch.from_numpy(golden[f'{prefix}dense_clipself']), **TOL)
