@@ -31,9 +31,10 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, GRID_REMAINDER_MOD
                                                  attention_pool_value_path,
                                                  block_output_projection, block_qkv,
                                                  POS_EMBED_RESIZE_MODES, check_dense_mode,
-                                                 interpolate_pos_embed, merge_heads, mode_attention_fn, modified_block_forward,
+                                                 interpolate_pos_embed, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
+from ovperception.models.clip.dense_attn import merge_heads
 from ovperception.models.clip.convert import MODEL_PREFIX, convert_eva_clip, is_eva_clip_state
 from ovperception.models.clip.eva import (eva_decoupled_features, eva_dense_features,
                                           eva_image_embedding, is_eva_trunk)
