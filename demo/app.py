@@ -17,11 +17,11 @@ import signal
 import sys
 import tempfile
 
-try:
-    from ovperception.engine.runner_cli import run_cli
+try:  # light modules only: --help answers before torch and the models load
+    from ovperception.utils.cli import run_cli
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from ovperception.engine.runner_cli import run_cli
+    from ovperception.utils.cli import run_cli
 from ovperception.utils.device import DEVICE_CHOICES_HELP, resolve_device
 
 #: Upload size limit (megabytes) unless --max-upload-mb says otherwise.

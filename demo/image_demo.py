@@ -42,24 +42,15 @@ import os
 import sys
 from typing import Callable
 
-import numpy as np
-from mmengine.config import Config, DictAction
-from tqdm import tqdm
-
-from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images, init_model,
-                               is_anomaly_config)
-from ovperception.apis.options import (applicable_options, detection_options,
-                                       is_detection_config, segmentation_options)
-from ovperception.engine.config_keys import check_option_keys
-from ovperception.engine.runner_cli import prepare_output_dir, run_cli
-from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
-from ovperception.models.refiners.sam import SAM_CHECKPOINT_URLS
-from ovperception.utils.atomic import OverwriteInputError, is_tagged_output
+# Only light modules here: --help and argument errors answer before torch and the models load.
+from ovperception.utils.cli import LazyDictAction, lazy_attributes, run_cli
 from ovperception.utils.device import DEVICE_CHOICES_HELP, resolve_device
-from ovperception.utils.download import set_offline
-from ovperception.utils.image_io import ImageReadError, check_image
-from ovperception.writers import output_stems, write_predictions
-from ovperception.writers.counting import COUNT_TABLE_NAME, CountTable
+from ovperception.utils.sam_release import SAM_CHECKPOINT_URLS
+
+#: Heavy names this module offers as attributes (tests, notebooks), imported on first use.
+__getattr__ = lazy_attributes(globals(), {
+    'applicable_options': 'ovperception.apis.options',
+    'init_model': 'ovperception.apis', 'OVPredictor': 'ovperception.apis'})
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               'configs', 'segmentation', 'sclip_vitb16_ade20k_336.py')
@@ -84,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            help='run the image encoder under bfloat16 autocast (CPU and GPU)')
     parser.add_argument('--offline', action='store_true',
                         help='never download: missing weights fail at once with the fix')
+    parser.add_argument('--release-mirror', metavar='URL', default=None,
+                        help='fetch release-URL weights (SAM, URL-only open_clip tags) from '
+                        'URL/HOST/PATH (default: $OVP_RELEASE_MIRROR); hub weights follow '
+                        'HF_ENDPOINT')
     parser.add_argument('--background-words', default='',
                         help='words that mean "none of the classes" ("sky, wall")')
     parser.add_argument('--threshold', type=float, default=None,
@@ -93,7 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--pred-score-thr', type=float, default=None,
                         help='detection configs: drop detections scoring below this '
                         '(default: the config\'s score_threshold)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction,
+                        help='override config keys')
     parser.add_argument('--exemplars', default=None, metavar='"x1,y1,x2,y2; ..."',
                         help='counting (ZeroShotCountingHead with SAM): example boxes of the '
                         'counted object in input-image pixels, separated by ";"')
@@ -117,7 +113,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _sam_config(args: argparse.Namespace) -> dict:
     if not args.sam_checkpoint:
         url = SAM_CHECKPOINT_URLS.get(args.sam_model, 'the segment-anything release')
-        raise SystemExit(f'--refiner sam needs --sam-checkpoint PATH (download {url})')
+        raise SystemExit(f'--refiner sam needs --sam-checkpoint: `official` (the official '
+                         f'{args.sam_model} release, cached or downloaded once) or a local '
+                         f'file (download {url})')
     return dict(type='ovperception.SAMWrapper', model_type=args.sam_model,
                 checkpoint=args.sam_checkpoint)
 
@@ -140,8 +138,10 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
                         '(Segment Anything prompted by each class region; needs '
                         '--sam-checkpoint); default none')
     parser.add_argument('--pamr', action='store_true', help='alias of --refiner pamr')
-    parser.add_argument('--sam-checkpoint', default=None,
-                        help='local SAM checkpoint (e.g. sam_vit_b_01ec64.pth); also replaces '
+    parser.add_argument('--sam-checkpoint', default=None, metavar='official|PATH',
+                        help='SAM weights: "official" (the official release of --sam-model '
+                        'from $TORCH_HOME/hub/checkpoints, downloaded and SHA-256 checked on '
+                        'first use) or a local file (e.g. sam_vit_b_01ec64.pth); also replaces '
                         'the checkpoint of a config whose head uses SAM (Trident)')
     parser.add_argument('--sam-model', default='vit_b', choices=sorted(SAM_CHECKPOINT_URLS)
                         + ['tiny'], help='SAM size matching --sam-checkpoint')
@@ -149,6 +149,7 @@ def add_refiner_args(parser: argparse.ArgumentParser) -> None:
 
 def refiner_options(args: argparse.Namespace) -> dict:
     """Config overrides of the chosen refiner (and of a SAM the config already has)."""
+    from mmengine.config import Config
     choice = getattr(args, 'refiner', None)
     if getattr(args, 'pamr', False):
         if choice not in (None, 'pamr'):
@@ -165,6 +166,7 @@ def refiner_options(args: argparse.Namespace) -> dict:
 # --- counting exemplars (--exemplars): boxes -> metainfo['exemplar_bboxes'] like FSC-147 ---
 def parse_exemplars(text: str) -> np.ndarray:
     """(E, 4) float32 xyxy boxes from ``"x1,y1,x2,y2; x1,y1,x2,y2"``; SystemExit if malformed."""
+    import numpy as np
     boxes = []
     for entry in (part.strip() for part in text.split(';')):
         if not entry:
@@ -185,6 +187,7 @@ def parse_exemplars(text: str) -> np.ndarray:
 
 def check_exemplar_config(config: str) -> None:
     """SystemExit unless ``config``'s head takes exemplar boxes (a counting head with SAM)."""
+    from mmengine.config import Config
     import inspect
 
     from ovperception.registry import MODELS
@@ -201,6 +204,7 @@ def check_exemplar_config(config: str) -> None:
 def exemplar_metainfo(boxes: np.ndarray, image_metainfo: dict) -> dict:
     """``exemplar_bboxes`` scaled from input-image to working-image pixels (as the counting
     transforms leave FSC-147's boxes); SystemExit if a box leaves the image."""
+    import numpy as np
     height, width = (int(v) for v in image_metainfo['ori_shape'][:2])
     outside = (boxes[:, :2] < 0).any(1) | (boxes[:, 2] > width) | (boxes[:, 3] > height)
     if outside.any():
@@ -211,7 +215,12 @@ def exemplar_metainfo(boxes: np.ndarray, image_metainfo: dict) -> dict:
     return dict(exemplar_bboxes=boxes * scale)
 
 
-def build_predictor(args: argparse.Namespace) -> OVPredictor:
+def build_predictor(args: argparse.Namespace) -> 'OVPredictor':
+    from ovperception.apis import (OVPredictor, build_anomaly_predictor, find_images, init_model,
+                                   is_anomaly_config)
+    from ovperception.apis.options import (applicable_options, detection_options,
+                                           is_detection_config, segmentation_options)
+    from ovperception.models.clip.vocabulary import parse_vocabulary_string
     if args.amp and is_anomaly_config(args.config):
         raise SystemExit(f'--{args.amp} applies to OVModel configs, not anomaly ones')
     if is_anomaly_config(args.config):  # anomaly: no segmentation options apply
@@ -242,6 +251,8 @@ def build_predictor(args: argparse.Namespace) -> OVPredictor:
 def find_inputs(path: str) -> list[str]:
     """The images of ``path`` minus this tool's own earlier outputs (tagged PNGs), so that
     ``--out`` may be the input folder; a note says how many were left out."""
+    from ovperception.apis import find_images
+    from ovperception.utils.atomic import is_tagged_output
     found = find_images(path)
     inputs = [p for p in found if not is_tagged_output(p)]
     if len(inputs) < len(found):
@@ -255,6 +266,7 @@ def find_inputs(path: str) -> list[str]:
 def readable_images(paths: list[str]) -> tuple[list[str], int]:
     """Paths whose header reads as an image (checked before the model is built), and how
     many were reported and skipped."""
+    from ovperception.utils.image_io import ImageReadError, check_image
     readable = []
     for path in paths:
         try:
@@ -272,6 +284,12 @@ def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[s
     Returns: readable image paths, all input paths (never overwritten, readable or not),
     output stems.
     """
+    from mmengine.config import Config
+    
+    from ovperception.engine.config_keys import check_option_keys
+    from ovperception.engine.runner_cli import prepare_output_dir
+    from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
+    from ovperception.writers import output_stems
     Vocabulary.parse(parse_vocabulary_string(args.vocab))
     if args.cfg_options:
         check_option_keys(Config.fromfile(args.config), args.cfg_options)
@@ -285,9 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     args = parse_args(argv)
+    from tqdm import tqdm
+
+    from ovperception.models.clip.vocabulary import parse_vocabulary_string
+    from ovperception.utils.atomic import OverwriteInputError
+    from ovperception.utils.download import set_offline, set_release_mirror
+    from ovperception.utils.image_io import ImageReadError
+    from ovperception.writers import write_predictions
+    from ovperception.writers.counting import COUNT_TABLE_NAME, CountTable
     args.device = resolve_device(args.device)
     if args.offline:
         set_offline()
+    if args.release_mirror:
+        set_release_mirror(args.release_mirror)
     vocabulary = parse_vocabulary_string(args.vocab)
     exemplars = None
     if args.exemplars is not None:

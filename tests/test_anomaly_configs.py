@@ -51,7 +51,8 @@ def test_anomaly_config_protocol(path):
         width = open_clip.get_model_config(backbone.model_name)['text_cfg']['width']
         assert cfg.model.head.text_width == width
         depth = open_clip.get_model_config(backbone.model_name)['vision_cfg']['layers']
-        assert max(cfg.model.head.feature_layers) == depth - 1
+        # the released recipe (train.sh / test.sh: --features_list 24): last block only
+        assert tuple(cfg.model.head.feature_layers) == (depth - 1,)
         assert cfg.model.head.dpam_blocks == 19 and backbone.pos_embed_resize == 'bilinear'
         assert cfg.model.head.local_loss_weight == 4.0 and not cfg.model.head.global_ln_post
     else:

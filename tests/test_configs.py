@@ -77,6 +77,10 @@ def test_counting_config_records_its_source_and_encodes_prompts_verbatim(path):
     if 'clip_ebc' in path:
         assert list(cfg.model.template_set) == ['{}']
         assert cfg.test_evaluator.prefix in ('val', 'test')
+        assert cfg.model.head.density_target == 'official'  # CLIP-EBC's one-pixel target
+    else:  # PseCo's scoring rules (Hzzone/PseCo models.py, fsc147/4_1_train_roi_head.py)
+        head = cfg.model.head
+        assert (head.clamp_iou, head.point_offset, head.peak_inclusive) == (False, 0.0, True)
 
 
 @pytest.mark.parametrize('name', ['clip_ebc_vitb16', 'clip_ebc_resnet50'])

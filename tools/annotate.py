@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmengine.config import DictAction
-
 from ovperception.annotation.distributed import LAUNCHERS
 from ovperception.annotation.formats import DATASET_FORMATS
 from ovperception.annotation.predictions import TASKS
-from ovperception.annotation.run import AnnotateSettings, run_annotation
-from ovperception.engine.runner_cli import run_cli
+from ovperception.annotation.run import AnnotateSettings
+from ovperception.utils.cli import LazyDictAction as DictAction
+from ovperception.utils.cli import run_cli
 from ovperception.utils.device import DEVICE_CHOICES_HELP
 
 
@@ -83,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> AnnotateSettings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    from ovperception.annotation.run import run_annotation
     try:
         return run_annotation(settings)
     except KeyboardInterrupt:

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os.path as osp
+import sys
+from typing import TYPE_CHECKING
 
-import torch
-from mmengine.config import DictAction
+if __package__ in (None, ''):  # running from a source checkout without installing
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from ovperception.apis import init_model
-from ovperception.benchmarking import markdown_report, run_benchmark, write_report
-from ovperception.benchmarking.adapters import (NotBenchmarkableError, check_benchmarkable,
-                                                floor_method)
-from ovperception.benchmarking.report import environment
-from ovperception.engine.runner_cli import parse_size
+# Only light modules here: --help and argument errors answer before torch and the models load.
+from ovperception.utils.cli import LazyDictAction, parse_size  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _split(values: list[str] | None, default: str) -> list[str]:
@@ -61,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
                         help='--runtime onnx: export with dynamic int8 weights')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction,
                         help='override config keys, e.g. model.backbone.pretrained=None')
     args = parser.parse_args(argv)
     try:
@@ -81,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_onnx_benchmark(model: torch.nn.Module, args: argparse.Namespace, timing: dict) -> dict:
     """``run_benchmark`` of the ONNX export of ``model`` for each synthetic vocabulary
     (exported to ``--out``/onnx/), with ``model``'s PyTorch backbone as the floor."""
+    from ovperception.benchmarking import run_benchmark
     from ovperception.benchmarking.runner import synthetic_vocabulary
     from ovperception.deploy import ONNXDenseModel, export_onnx
     if args.device != 'cpu' or args.amp != 'none' or args.compile:
@@ -105,6 +107,13 @@ def output_dir(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    import torch
+
+    from ovperception.apis import init_model
+    from ovperception.benchmarking import markdown_report, run_benchmark, write_report
+    from ovperception.benchmarking.adapters import (NotBenchmarkableError, check_benchmarkable,
+                                                    floor_method)
+    from ovperception.benchmarking.report import environment
     if args.threads:
         torch.set_num_threads(args.threads)
     options = dict(args.cfg_options or {})

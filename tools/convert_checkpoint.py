@@ -13,16 +13,11 @@ import io
 import os
 import sys
 
-import torch
-
-try:
-    from ovperception.engine.runner_cli import run_cli
-except ImportError:  # run from a checkout without installing
+if __package__ in (None, ''):  # running from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from ovperception.engine.runner_cli import run_cli
-from ovperception.models.checkpoint import read_raw_state_dict
-from ovperception.models.conversion import CONVERTERS, get_converter
-from ovperception.utils.atomic import atomic_write_bytes, ensure_not_input
+
+# Only light modules here: --help and argument errors answer before torch and the models load.
+from ovperception.utils.cli import run_cli  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    import torch
+
+    from ovperception.models.checkpoint import read_raw_state_dict
+    from ovperception.models.conversion import CONVERTERS, get_converter
+    from ovperception.utils.atomic import atomic_write_bytes, ensure_not_input
     if args.list:
         import ovperception.models  # noqa: F401  (registers the converters)
         for name, converter in sorted(CONVERTERS.items()):

@@ -22,15 +22,10 @@ import logging
 import os
 import sys
 
-from mmengine.logging import print_log
-
-try:
-    from ovperception.models.clip.open_clip import (download_pretrained_weights,
-                                                    list_pretrained_tags, pretrained_cfg)
-except ImportError:  # running from a source checkout without installing
+if __package__ in (None, ''):  # running from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from ovperception.models.clip.open_clip import (download_pretrained_weights,
-                                                    list_pretrained_tags, pretrained_cfg)
+
+from ovperception.utils.cli import run_cli  # noqa: E402  (light: no torch)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,6 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='official SAM checkpoint (into $TORCH_HOME/hub/checkpoints, or '
                              '--cache-dir); pass it as --sam-checkpoint PATH or '
                              "checkpoint='official'")
+    parser.add_argument('--release-mirror', metavar='URL', default=None,
+                        help='fetch release-URL files (SAM, URL-only open_clip tags) from '
+                             'URL/HOST/PATH instead of https://HOST/PATH (default: '
+                             '$OVP_RELEASE_MIRROR); hub files follow HF_ENDPOINT')
     args = parser.parse_args(argv)
     if args.sam:
         if args.model or args.list or args.dino:
@@ -67,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = parse_args(argv)
+    from mmengine.logging import print_log
+
+    from ovperception.utils.download import set_release_mirror
+    if args.release_mirror:
+        set_release_mirror(args.release_mirror)
     if args.sam:
         from ovperception.models.refiners.sam import official_sam_checkpoint
         print_log(os.path.abspath(official_sam_checkpoint(args.sam, args.cache_dir)))
@@ -76,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         print_log(os.path.abspath(download_dino_weights(*args.dino.split('.'),
                                                         cache_dir=args.cache_dir)))
         return 0
+    from ovperception.models.clip.open_clip import (download_pretrained_weights,
+                                                    list_pretrained_tags, pretrained_cfg)
     if args.list:
         tags = list_pretrained_tags(args.model)
         if not tags:
@@ -94,4 +100,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

@@ -19,15 +19,11 @@ import argparse
 import os
 import sys
 
-from mmengine.config import DictAction
-
-try:
-    from ovperception.apis import init_model
-except ImportError:  # running from a source checkout without installing
+if __package__ in (None, ''):  # running from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from ovperception.apis import init_model
-from ovperception.engine.runner_cli import parse_size, run_cli
-from ovperception.models.clip.vocabulary import parse_vocabulary_string
+
+# Only light modules here: --help and argument errors answer before torch and the models load.
+from ovperception.utils.cli import LazyDictAction, parse_size, run_cli  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='crop size of the graph (default: the config\'s crop_size)')
     parser.add_argument('--weights', help='CLIP weights file or ovperception checkpoint')
     parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', ...")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction,
                         help='override config keys')
     parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
                         help='int8: dynamic int8 weights (faster on CPUs; labels are no longer '
@@ -58,8 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from ovperception.apis import init_model
     from ovperception.deploy import export_onnx
     from ovperception.deploy.parity import label_agreement
+    from ovperception.models.clip.vocabulary import parse_vocabulary_string
     vocabulary = parse_vocabulary_string(args.vocab)
     options = dict(args.cfg_options or {})
     if args.template_set:

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import argparse
 import os.path as osp
+import sys
 
-from mmengine.dist import is_main_process
+if __package__ in (None, ''):  # running from a source checkout without installing
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from ovperception.engine.distributed import init_distributed
-from ovperception.engine.quiet_runner import build_runner
-from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
-                                       parse_runner_arguments, run_cli)
-from ovperception.utils.atomic import atomic_write_json
+# Only light modules here: --help and argument errors answer before torch and the models load.
+from ovperception.utils.cli import (add_runner_arguments, parse_runner_arguments,  # noqa: E402
+                                    run_cli)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    from mmengine.dist import is_main_process
+
+    from ovperception.engine.distributed import init_distributed
+    from ovperception.engine.quiet_runner import build_runner
+    from ovperception.engine.runner_cli import load_config
+    from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
+    from ovperception.utils.atomic import atomic_write_json
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
     init_distributed(cfg, args.launcher)

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import TYPE_CHECKING
 
-from mmengine.runner import Runner
+if __package__ in (None, ''):  # running from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ovperception.engine.atomic_checkpoint import (NothingToResumeError, checkpoint_to_resume,
-                                                   step_checkpoints)
-from ovperception.engine.distributed import init_distributed
-from ovperception.engine.quiet_runner import build_runner
-from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
-                                       parse_runner_arguments, run_cli)
+# Only light modules here: --help and argument errors answer before torch and the models load.
+from ovperception.utils.cli import (add_runner_arguments, parse_runner_arguments,  # noqa: E402
+                                    run_cli)
+
+if TYPE_CHECKING:
+    from mmengine.runner import Runner
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def checkpoint_for(args: argparse.Namespace, work_dir: str) -> str | None:
     """The checkpoint to resume from (None: start at iteration 0); one-line errors when
     ``--resume`` has nothing to resume or a fresh start would overwrite checkpoints."""
+    from ovperception.engine.atomic_checkpoint import (NothingToResumeError,
+                                                       checkpoint_to_resume, step_checkpoints)
     if args.resume is not None and args.resume_or_start:
         raise ValueError('--resume and --resume-or-start contradict each other: choose one')
     if args.resume not in (None, 'auto'):
@@ -64,6 +68,10 @@ def checkpoint_for(args: argparse.Namespace, work_dir: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> Runner:
     args = parse_args(argv)
+    from ovperception.engine.distributed import init_distributed
+    from ovperception.engine.quiet_runner import build_runner
+    from ovperception.engine.runner_cli import load_config
+    from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
     init_distributed(cfg, args.launcher)

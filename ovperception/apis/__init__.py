@@ -9,12 +9,38 @@ Example::
     cars = predictor.predict(['car', 'road', 'sky'])
     people = predictor.predict(['person; pedestrian', 'bicycle'])
 """
-from ovperception.apis.anomaly import (build_anomaly_predictor, calibrate_threshold,
-                                     is_anomaly_config)
-from ovperception.apis.folders import IMAGE_SUFFIXES, find_images, predict_images
-from ovperception.apis.model import inference_pipeline, init_model
-from ovperception.apis.predictor import OVPredictor
+from __future__ import annotations
 
-__all__ = ['IMAGE_SUFFIXES', 'OVPredictor', 'build_anomaly_predictor', 'calibrate_threshold',
-           'find_images', 'inference_pipeline', 'init_model', 'is_anomaly_config',
-           'predict_images']
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module defining it; imported on first use, so that ``import
+#: ovperception.apis`` (and every command's start-up) does not load torch and the models.
+_LOCATIONS = {
+    'build_anomaly_predictor': 'ovperception.apis.anomaly',
+    'calibrate_threshold': 'ovperception.apis.anomaly',
+    'is_anomaly_config': 'ovperception.apis.anomaly',
+    'IMAGE_SUFFIXES': 'ovperception.apis.folders',
+    'find_images': 'ovperception.apis.folders',
+    'predict_images': 'ovperception.apis.folders',
+    'inference_pipeline': 'ovperception.apis.model',
+    'init_model': 'ovperception.apis.model',
+    'OVPredictor': 'ovperception.apis.predictor',
+}
+
+__all__ = sorted(_LOCATIONS)
+
+if TYPE_CHECKING:
+    from ovperception.apis.anomaly import (build_anomaly_predictor, calibrate_threshold,
+                                         is_anomaly_config)
+    from ovperception.apis.folders import IMAGE_SUFFIXES, find_images, predict_images
+    from ovperception.apis.model import inference_pipeline, init_model
+    from ovperception.apis.predictor import OVPredictor
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LOCATIONS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(_LOCATIONS[name]), name)
+    globals()[name] = value
+    return value

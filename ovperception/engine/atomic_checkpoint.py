@@ -13,8 +13,10 @@ import glob
 import os
 import os.path as osp
 import re
+from collections import deque
 
 from mmengine.dist import is_main_process
+from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook
 
 from ovperception.registry import HOOKS
@@ -31,6 +33,34 @@ class NothingToResumeError(FileNotFoundError):
 class AtomicCheckpointHook(CheckpointHook):
     """``CheckpointHook`` whose checkpoint and ``last_checkpoint`` are replaced atomically
     (same arguments as mmengine's; local folders only)."""
+
+    def before_train(self, runner) -> None:
+        """mmengine's set-up (output folder, best and kept checkpoints of a resumed run)
+        without its deprecated ``FileClient``, which mmengine 0.10 creates here even when
+        unused (and which logs two deprecation warnings on every training run)."""
+        if self.file_client_args is not None:  # deprecated storage arguments: mmengine's way
+            return super().before_train(runner)
+        if self.out_dir is None:
+            self.out_dir = runner.work_dir
+        self.file_backend = get_file_backend(self.out_dir, backend_args=self.backend_args)
+        if self.out_dir != runner.work_dir:
+            self.out_dir = self.file_backend.join_path(
+                self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
+        runner.logger.info(f'Checkpoints will be saved to {self.out_dir}.')
+        info = runner.message_hub.runtime_info
+        if self.save_best is not None:
+            if len(self.key_indicators) == 1:
+                self.best_ckpt_path = info.get('best_ckpt')
+            else:
+                for key in self.key_indicators:
+                    self.best_ckpt_path_dict[key] = info.get(f'best_ckpt_{key}')
+        if self.max_keep_ckpts > 0:
+            kept = list(info.get('keep_ckpt_ids', []))
+            while len(kept) > self.max_keep_ckpts:
+                old = osp.join(self.out_dir, self.filename_tmpl.format(kept.pop(0)))
+                if is_main_process() and osp.isfile(old):
+                    os.remove(old)
+            self.keep_ckpt_ids = deque(kept, self.max_keep_ckpts)
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids

@@ -1,19 +1,19 @@
 """Helpers shared by ``tools/train.py``, ``tools/test.py`` and the demo."""
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import os.path as osp
-import sys
-from typing import Any, Callable
+from typing import Any
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import ovperception.engine  # noqa: F401  (registers hooks)
 from ovperception.engine.config_keys import UnknownConfigKeyError, check_option_keys
+from ovperception.utils.cli import (INTERRUPTED_EXIT_STATUS, add_runner_arguments,  # noqa: F401
+                                    parse_runner_arguments, parse_size, run_cli)
 
-__all__ = ['UnknownConfigKeyError', 'load_config', 'prepare_output_dir', 'run_cli',
+__all__ = ['INTERRUPTED_EXIT_STATUS', 'UnknownConfigKeyError', 'check_output_dir', 'load_config', 'prepare_output_dir', 'run_cli',
            'add_runner_arguments', 'parse_runner_arguments']
 
 
@@ -37,7 +37,7 @@ def load_config(path: str, cfg_options: dict[str, Any] | None = None,
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
-    prepare_output_dir(cfg.work_dir, '--work-dir')
+    check_output_dir(cfg.work_dir, '--work-dir')  # the runner creates it
     run_index = next(_RUNS_IN_THIS_PROCESS)
     if run_index and cfg.get('experiment_name') is None:
         # mmengine names a runner's logger '<config>_<timestamp (seconds)>' and reuses an
@@ -47,28 +47,24 @@ def load_config(path: str, cfg_options: dict[str, Any] | None = None,
     return cfg
 
 
-def add_runner_arguments(parser: argparse.ArgumentParser, script: str) -> None:
-    """Arguments shared by train.py and test.py (mmseg/mmdet flag names)."""
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='folder for logs, checkpoints and metrics')
-    parser.add_argument('--weights', help='a trained ovperception checkpoint, or an open_clip '
-                        'state dict for the backbone')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.test_cfg.stride=112')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help=f'job launcher (tools/dist_{script}.sh uses pytorch)')
-    parser.add_argument('--verbose', action='store_true',
-                        help='print the environment, config and hook dumps of the runner (they '
-                        'always go to the log file in the work dir)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+def check_output_dir(path: str, flag: str = '--out') -> str:
+    """Check, without creating anything, that folder ``path`` can be created or written.
 
-
-def parse_runner_arguments(parser: argparse.ArgumentParser,
-                           argv: list[str] | None) -> argparse.Namespace:
-    """Parse and export ``LOCAL_RANK`` for mmengine's launcher."""
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    Raises:
+        NotADirectoryError: ``path`` (or a parent) is an existing file.
+        PermissionError: the folder (or its nearest existing parent) is not writable.
+    """
+    if osp.exists(path) and not osp.isdir(path):
+        raise NotADirectoryError(f'{flag} {path!r} is an existing file, not a folder; '
+                                 'name a folder')
+    existing = osp.abspath(path)
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if not osp.isdir(existing):
+        raise NotADirectoryError(f'{flag} {path!r}: a parent of it is a file, not a folder')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f'{flag} {path!r} is not writable; choose a folder you can write')
+    return path
 
 
 def prepare_output_dir(path: str, flag: str = '--out') -> str:
@@ -92,40 +88,3 @@ def prepare_output_dir(path: str, flag: str = '--out') -> str:
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f'{flag} {path!r} is not writable; choose a folder you can write')
     return path
-
-
-#: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED_EXIT_STATUS = 130
-
-
-def run_cli(main: Callable[[], object]) -> None:
-    """Run a tool's ``main``: user errors print one line and exit 1; Ctrl-C prints one line
-    and exits 130 (``OVP_DEBUG=1``: tracebacks)."""
-    try:
-        result = main()
-    except KeyboardInterrupt:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print('interrupted (Ctrl-C); every file written so far is complete (writes are '
-              'atomic)', file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT_STATUS)
-    except (OSError, KeyError, ValueError, RuntimeError) as error:
-        if os.environ.get('OVP_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'336x448' -> (336, 448); '224' -> (224, 224)."""
-    parts = text.lower().split('x')
-    try:
-        size = tuple(int(p) for p in parts)
-    except ValueError:
-        size = ()
-    if len(size) == 1:
-        size = size * 2
-    if len(size) != 2 or min(size) <= 0:
-        raise argparse.ArgumentTypeError(f'size {text!r} is not HxW (e.g. 336x448)')
-    return size  # type: ignore[return-value]

@@ -92,7 +92,9 @@ class CountingMetric(BaseMetric):
             vocabularies) with the lowest MAE, PseCo's way of choosing it on val.
     """
 
-    default_prefix: str | None = None
+    #: No 'prefix/' before the metric names: they are reported as the papers name them
+    #: ('mIoU', not 'seg/mIoU'); stated as '' (not None, which mmengine warns about).
+    default_prefix: str | None = ''
 
     def __init__(self, metrics: Sequence[str] = ('MAE', 'RMSE'), collect_device: str = 'cpu',
                  prefix: str | None = None, sweep_thresholds: bool = False) -> None:

@@ -152,7 +152,9 @@ class IoUMetric(BaseMetric):
         prefix: metric name prefix.
     """
 
-    default_prefix: str | None = None
+    #: No 'prefix/' before the metric names: they are reported as the papers name them
+    #: ('mIoU', not 'seg/mIoU'); stated as '' (not None, which mmengine warns about).
+    default_prefix: str | None = ''
 
     def __init__(self, ignore_index: int = 255, iou_metrics: Sequence[str] = ('mIoU',),
                  nan_to_num: float | None = None, beta: float = 1.0,

@@ -149,7 +149,9 @@ class PanopticMetric(BaseMetric):
         collect_device, prefix: mmengine ``BaseMetric`` arguments.
     """
 
-    default_prefix: str | None = None
+    #: No 'prefix/' before the metric names: they are reported as the papers name them
+    #: ('mIoU', not 'seg/mIoU'); stated as '' (not None, which mmengine warns about).
+    default_prefix: str | None = ''
 
     def __init__(self, collect_device: str = 'cpu', prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)

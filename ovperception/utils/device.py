@@ -1,7 +1,6 @@
 """Choosing the device an entry point runs on (the models never pick one themselves)."""
 from __future__ import annotations
 
-import torch
 
 DEVICE_CHOICES_HELP = "'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'"
 
@@ -19,6 +18,8 @@ def resolve_device(name: str | None = 'auto') -> str:
     Raises:
         ValueError: an unknown name or a device this machine does not have (one line).
     """
+    import torch  # here, not at module level: argument parsing must not load torch
+
     name = (name or 'auto').strip().lower()
     mps = getattr(torch.backends, 'mps', None)
     has_mps = bool(mps is not None and mps.is_available())

@@ -1,4 +1,4 @@
-"""Downloading weights on first use: offline detection, atomic downloads, checksums.
+"""Downloading weights on first use: offline detection, atomic verified downloads, mirrors.
 
 * :func:`offline_reason` says, within about a second and a half, why nothing can be
   downloaded now (``HF_HUB_OFFLINE=1`` / ``OVP_OFFLINE=1`` / ``--offline``, or no route to the
@@ -8,31 +8,31 @@
   interrupted download never leaves a truncated file under the final name;
 * checksums: an expected SHA-256 (full or a prefix, as in open_clip's and SAM's file names) is
   checked before the rename; without one, the size and SHA-256 of the first download are
-  recorded next to the file (``NAME.sha256``) and every later use checks the file against them.
+  recorded next to the file (``NAME.sha256``) and every later use checks the file against them;
+  a damaged cached file is removed and downloaded again;
+* release URLs (SAM, open_clip's URL-only tags) go to a mirror when ``OVP_RELEASE_MIRROR``
+  (or ``--release-mirror``) is set: ``https://HOST/PATH`` is fetched from
+  ``MIRROR/HOST/PATH`` (the layout ``wget -x URL`` creates in the mirror's root);
+* hub files: :mod:`ovperception.utils.hub_files` (verified against the hub's ETag).
+
+Every request is bounded (:mod:`ovperception.utils.http_transfer`), every failure is one
+:class:`DownloadError` line naming the URL and the fix.
 """
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import socket
-import tempfile
 import threading
 import urllib.parse
-import urllib.request
 
-from tqdm import tqdm
+from ovperception.utils.hub_files import ChecksumMismatchError, cached_hub_file, hub_download
+from ovperception.utils.hub_files import endpoint as hub_endpoint
+from ovperception.utils.http_transfer import DownloadError, stream_to_file
 
 PROBE_TIMEOUT_S = 1.5
 CHUNK_BYTES = 1 << 20
-
-
-class DownloadError(RuntimeError):
-    """A download failed (server error, interrupted transfer)."""
-
-
-class ChecksumMismatchError(DownloadError):
-    """A file's SHA-256 or size differs from the expected or recorded one."""
+MIRROR_ENV = 'OVP_RELEASE_MIRROR'
 
 
 def _is_true(value: str | None) -> bool:
@@ -42,6 +42,27 @@ def _is_true(value: str | None) -> bool:
 def set_offline(offline: bool = True) -> None:
     """Forbid (or allow again) downloads in this process (what ``--offline`` does)."""
     os.environ['OVP_OFFLINE'] = '1' if offline else '0'
+
+
+def set_release_mirror(mirror: str | None) -> None:
+    """Fetch release URLs from ``mirror`` in this process (what ``--release-mirror`` does)."""
+    if mirror:
+        os.environ[MIRROR_ENV] = mirror
+    else:
+        os.environ.pop(MIRROR_ENV, None)
+
+
+def release_url(url: str, mirror: str | None = None) -> str:
+    """``url`` on the release mirror (``mirror``, else ``$OVP_RELEASE_MIRROR``):
+    ``https://HOST/PATH`` -> ``MIRROR/HOST/PATH``; ``url`` itself without a mirror."""
+    mirror = (mirror or os.environ.get(MIRROR_ENV, '')).strip()
+    if not mirror:
+        return url
+    if not urllib.parse.urlsplit(mirror).scheme.startswith('http'):
+        raise DownloadError(f'release mirror {mirror!r} is not an http(s) URL; set '
+                            f'{MIRROR_ENV} (or --release-mirror) to e.g. https://host/weights')
+    parts = urllib.parse.urlsplit(url)
+    return f'{mirror.rstrip("/")}/{parts.netloc}{parts.path}'
 
 
 def host_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
@@ -138,93 +159,92 @@ def verify_file(path: str, expected_sha256: str | None = None) -> None:
             'delete it to download it again')
 
 
+def _remove(*paths: str) -> None:
+    for path in paths:
+        if os.path.lexists(path):
+            os.remove(path)
+
+
+def cached_url_file(target: str, expected_sha256: str | None = None) -> str | None:
+    """``target`` if it exists and passes :func:`verify_file`; a damaged one is removed (with
+    its ``.sha256`` record and a warning naming it) and None returned, as for a missing one."""
+    if not os.path.isfile(target):
+        return None
+    try:
+        verify_file(target, expected_sha256)
+    except ChecksumMismatchError:
+        from mmengine.logging import print_log
+        _remove(target, _record_path(target))
+        print_log(f'removed the damaged cached file {target} (its SHA-256 or size is not the '
+                  'expected one); it is downloaded again when needed', logger='current',
+                  level=30)
+        return None
+    return target
+
+
 def download_url(url: str, cache_dir: str, filename: str | None = None, *,
                  expected_sha256: str | None = None, progress: bool = True,
-                 timeout: float = 30.0) -> str:
-    """Download ``url`` into ``cache_dir`` (unless already there) and return the local path.
+                 mirror: str | None = None) -> str:
+    """Download ``url`` into ``cache_dir`` (unless a verified copy is there) and return the
+    local path.
 
-    The bytes go to a temporary file in ``cache_dir`` that is renamed onto the final name
-    only when the transfer is complete (``Content-Length`` bytes) and the checksum matches;
-    on any failure or interruption the temporary file is removed.
+    The bytes go to ``.NAME.part`` in ``cache_dir``, renamed onto the final name only when
+    the transfer is complete and the checksum matches. With an ``expected_sha256`` the
+    partial file survives a dropped or stalled transfer and the next call resumes it
+    (``Range``); without one it is removed. A cached file that fails its check is removed
+    and downloaded again.
 
     Args:
-        url: http(s) URL.
+        url: the release URL (http(s)); fetched from the release mirror when one is set.
         cache_dir: destination folder (created).
         filename: file name in ``cache_dir`` (default: the URL's basename).
         expected_sha256: full hex SHA-256 or a prefix of it; None records the first
             download's hash and size in ``NAME.sha256`` and checks later uses against it.
         progress: show a tqdm progress bar.
-        timeout: socket timeout in seconds.
+        mirror: release mirror base URL (default ``$OVP_RELEASE_MIRROR``).
 
     Raises:
-        DownloadError: on a server error or a short transfer.
+        DownloadError: one line naming the URL, what failed and the fix.
         ChecksumMismatchError: on a hash mismatch (the download is discarded).
     """
     os.makedirs(cache_dir, exist_ok=True)
     target = os.path.join(cache_dir, filename or os.path.basename(urllib.parse.urlsplit(url).path))
-    if os.path.isfile(target):
-        verify_file(target, expected_sha256)
+    if cached_url_file(target, expected_sha256) is not None:
         return target
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f'.{os.path.basename(target)}.',
-                               suffix='.part')
+    source = release_url(url, mirror)
+    partial = os.path.join(cache_dir, f'.{os.path.basename(target)}.part')
     try:
-        with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(url, timeout=timeout) as source:
-            total = int(source.headers.get('Content-Length') or 0) or None
-            written = 0
-            with tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024,
-                      desc=os.path.basename(target), disable=not progress) as bar:
-                for block in iter(lambda: source.read(CHUNK_BYTES), b''):
-                    out.write(block)
-                    written += len(block)
-                    bar.update(len(block))
-            out.flush()
-            os.fsync(out.fileno())
-        if total is not None and written != total:
-            raise DownloadError(f'{url}: transfer ended after {written} of {total} bytes')
-        if expected_sha256:
-            verify_file(tmp, expected_sha256)
-        os.replace(tmp, target)
-    except BaseException as error:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(error, http.client.HTTPException) or (
-                isinstance(error, OSError) and not isinstance(error, FileNotFoundError)):
-            raise DownloadError(f'download of {url} failed: {error}') from error
+        stream_to_file(source, partial, label=os.path.basename(target), progress=progress)
+    except DownloadError as error:
+        kept = os.path.getsize(partial) if os.path.exists(partial) else 0
+        if not (kept and expected_sha256):
+            _remove(partial)
+        resume = f'; {kept} bytes kept in {partial}, the next run resumes' if (
+            kept and expected_sha256) else ''
+        fix = (f'run again, or set {MIRROR_ENV} to a mirror holding HOST/PATH' if source == url
+               else f'check the mirror ({MIRROR_ENV}) holds {source}')
+        raise DownloadError(f'{error}{resume}. Fix: {fix}') from error
+    except BaseException:
+        if not expected_sha256:
+            _remove(partial)
         raise
+    try:
+        if expected_sha256:
+            verify_file(partial, expected_sha256)
+    except ChecksumMismatchError:
+        digest = sha256_of(partial)
+        _remove(partial)
+        raise ChecksumMismatchError(
+            f'{source}: the downloaded {os.path.basename(target)} has SHA-256 {digest[:16]}..., '
+            f'not the expected {expected_sha256[:16]}... (deleted; nothing was cached): the '
+            'file is damaged or not the official release. Fix: run again, or fetch it from '
+            'another mirror') from None
+    os.replace(partial, target)
     if not expected_sha256:
         record_checksum(target)
     return target
 
 
-def hub_endpoint() -> str:
-    """The Hugging Face hub address in use (``HF_ENDPOINT`` or huggingface.co)."""
-    from huggingface_hub import constants
-    return constants.ENDPOINT
-
-
-def hub_download(repo_id: str, filenames: list[str] | tuple[str, ...],
-                 cache_dir: str | None = None) -> str:
-    """Download the first of ``filenames`` that exists in hub repo ``repo_id`` into the
-    Hugging Face cache (progress bar; the hub's ``.incomplete`` files, renamed when complete)
-    and return its path.
-
-    Raises:
-        DownloadError: none of the files exists there, or the hub cannot be reached.
-    """
-    import huggingface_hub
-    from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError
-
-    # A plain tqdm bar shows even when stderr is not a terminal (logs of batch jobs), as
-    # download_url's does; HF_HUB_DISABLE_PROGRESS_BARS=1 keeps the hub's own (silent) bar.
-    progress_class = None if _is_true(os.environ.get('HF_HUB_DISABLE_PROGRESS_BARS')) else tqdm
-    errors = []
-    for name in filenames:
-        try:
-            return huggingface_hub.hf_hub_download(repo_id, name, cache_dir=cache_dir,
-                                                   tqdm_class=progress_class)
-        except RemoteEntryNotFoundError:
-            errors.append(f'{name}: not in the repository')
-        except (HfHubHTTPError, OSError, ValueError) as error:
-            errors.append(f'{name}: {type(error).__name__}: {str(error).splitlines()[0]}')
-    raise DownloadError(f'could not download {" or ".join(filenames)} from '
-                        f'{hub_endpoint()}/{repo_id} ({"; ".join(errors)})')
+__all__ = ['ChecksumMismatchError', 'DownloadError', 'cached_hub_file', 'cached_url_file',
+           'download_url', 'hub_download', 'hub_endpoint', 'offline_reason', 'release_url',
+           'set_offline', 'set_release_mirror', 'verify_file']

@@ -27,8 +27,10 @@ def test_bins_labels_cover_every_count_including_huge_blocks():
     assert bins.labels(counts).tolist() == [0, 1, 2, 2, 3, 3, 3]
     closed = CountBins.build([[0], [1], [2]])  # no open bin: larger counts take the last one
     assert closed.labels(torch.tensor([0, 2, 7])).tolist() == [0, 2, 2]
-    # CLIP-EBC's DACELoss._bin_count: a count in no bin (non-integer, negative) is labelled 0
-    assert bins.labels(torch.tensor([1.5, 2.0, 3.25, 4.0001, -1.0])).tolist() == [0, 2, 0, 0, 0]
+    # CLIP-EBC's DACELoss._bin_count: real-valued lo <= count <= hi; a count in no bin
+    # (between integer bins, negative) is labelled 0, one above the open bin's lo takes it
+    counts = torch.tensor([1.5, 2.0, 2.5, 3.25, 4.0001, 7.25, -1.0])
+    assert bins.labels(counts).tolist() == [0, 2, 2, 0, 3, 3, 0]
     assert bins.representatives == (0.0, 1.0, 2.5, 4.0)
 
 

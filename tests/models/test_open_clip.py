@@ -262,7 +262,7 @@ def _write_hf_cache(root: Path, repo_id: str, filename: str, state: dict) -> Non
     torch.save(state, repo / 'snapshots' / '0123abcd' / filename)
 
 
-def test_tag_loads_from_local_caches(tiny_clip_configs, tmp_path):
+def test_tag_loads_from_local_caches(tiny_clip_configs, tmp_path, monkeypatch):
     src, x = build(tiny_clip_configs), images()
     _write_hf_cache(tmp_path, 'laion/CLIP-ViT-B-16-laion2B-s34B-b88K',
                     'open_clip_pytorch_model.bin', src.model.state_dict())
@@ -273,6 +273,15 @@ def test_tag_loads_from_local_caches(tiny_clip_configs, tmp_path):
     name, kwargs = tiny_clip_configs['vit']
     src_q = OpenCLIPBackbone(name, model_kwargs=dict(kwargs, quick_gelu=True))
     torch.save(src_q.model.state_dict(), tmp_path / 'ViT-B-16.pt')
+    # the cached file is checked against the SHA-256 in the release URL: a file that is not
+    # the official one is removed, never used
+    with pytest.raises(WeightsNotFoundError):
+        build(tiny_clip_configs, pretrained='openai', cache_dir=str(tmp_path))
+    assert not (tmp_path / 'ViT-B-16.pt').exists()
+    torch.save(src_q.model.state_dict(), tmp_path / 'ViT-B-16.pt')
+    from ovperception.models.clip import weights
+    from ovperception.utils.download import sha256_of
+    monkeypatch.setattr(weights, 'url_sha256', lambda url: sha256_of(str(tmp_path / 'ViT-B-16.pt')))
     bb = build(tiny_clip_configs, pretrained='openai', cache_dir=str(tmp_path))
     assert bb.weights_id == 'ViT-B-16:openai'
     assert type(bb.visual.transformer.resblocks[0].mlp.gelu).__name__ == 'QuickGELU'
@@ -332,7 +341,8 @@ def test_weight_file_formats(tmp_path):
 def test_download_tool_prints_the_path(capsys, tmp_path, monkeypatch):
     tool = _tool()
     target = tmp_path / 'open_clip_model.safetensors'
-    monkeypatch.setattr(tool, 'download_pretrained_weights',
+    import ovperception.models.clip.open_clip as open_clip_module  # imported by main, lazily
+    monkeypatch.setattr(open_clip_module, 'download_pretrained_weights',
                         lambda model, tag, cache_dir=None: str(target))
     assert tool.main(['ViT-B-16', 'openai', '--cache-dir', str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(target)

@@ -104,3 +104,37 @@ def test_default_demo_config_downloads_its_weights_and_runs(local_hub, tmp_path,
                       '--device', 'cpu', '--cfg-options', *options]) == 0
     assert 'open_clip_model.safetensors' in capsys.readouterr().err  # the progress bar
     assert sorted(os.listdir(tmp_path / 'out')) == ['in.json', 'in_labels.png', 'in_overlay.png']
+
+
+def test_corrupt_hub_weights_are_never_used(local_hub):
+    """The issue's case: the right size with 16 flipped bytes. The backbone refuses them in
+    one line naming the file, keeps nothing, and works once the server is healthy."""
+    from ovperception.utils.download import ChecksumMismatchError
+    source = OpenCLIPBackbone('ViT-B-16', model_kwargs=dict(TINY_CLIP_KWARGS, quick_gelu=True))
+    local_hub.add(OPENAI_REPO, 'open_clip_pytorch_model.bin', _state_bytes(source))
+    local_hub.fail[f'{OPENAI_REPO}/open_clip_pytorch_model.bin'] = 'corrupt'
+    with pytest.raises(ChecksumMismatchError, match='open_clip_pytorch_model.bin') as error:
+        OpenCLIPBackbone('ViT-B-16', 'openai', model_kwargs=TINY_CLIP_KWARGS)
+    assert '\n' not in str(error.value) and 'Fix:' in str(error.value)
+    blobs = os.path.join(local_hub.cache_dir, 'models--timm--vit_base_patch16_clip_224.openai',
+                         'blobs')
+    assert [n for n in os.listdir(blobs) if not n.endswith('.incomplete')] == []
+    del local_hub.fail[f'{OPENAI_REPO}/open_clip_pytorch_model.bin']
+    backbone = OpenCLIPBackbone('ViT-B-16', 'openai', model_kwargs=TINY_CLIP_KWARGS)
+    torch.testing.assert_close(backbone.dense_features(_images()),
+                               source.dense_features(_images()))
+
+
+def test_corrupt_open_clip_config_is_refused_then_fetched_again(local_hub):
+    source = OpenCLIPBackbone('ViT-B-16', model_kwargs=TINY_CLIP_KWARGS)
+    config = json.dumps(dict(model_cfg=TINY_CLIP_KWARGS)).encode()
+    local_hub.add('ovp-test/tiny-clip', 'open_clip_config.json', config)
+    local_hub.add('ovp-test/tiny-clip', 'open_clip_model.safetensors',
+                  save({k: v.contiguous() for k, v in source.model.state_dict().items()}))
+    local_hub.fail['ovp-test/tiny-clip/open_clip_config.json'] = 'corrupt'
+    with pytest.raises(Exception, match='open_clip_config.json.*git-sha1'):
+        OpenCLIPBackbone('hf-hub:ovp-test/tiny-clip')
+    del local_hub.fail['ovp-test/tiny-clip/open_clip_config.json']
+    OpenCLIPBackbone('hf-hub:ovp-test/tiny-clip')  # the rerun asks the healthy server again
+    config_gets = [p for p in local_hub.gets() if p.endswith('open_clip_config.json')]
+    assert len(config_gets) == 2

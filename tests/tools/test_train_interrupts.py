@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-import mmengine.runner.runner as runner_module
 import pytest
 
+import ovperception.engine.local_runner as runner_module  # the runner's checkpoint writer
 from ovperception.engine.atomic_checkpoint import NothingToResumeError
 from tests.scripts import ROOT, train_tool
 

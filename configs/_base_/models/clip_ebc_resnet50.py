@@ -15,7 +15,8 @@ model = dict(
     head=dict(type=BlockwiseCountingHead, in_channels=2048, feature_stride=16, block_size=8,
               bins=[[0], [1], [2], [3], [4, 'inf']], representatives='middle',
               prompt_type='word', decoder_block='bottleneck', decoder_channels=[2048],
-              embed_dim=1024, count_loss='dmcount', count_loss_weight=1.0),
+              embed_dim=1024, count_loss='dmcount', count_loss_weight=1.0,
+              density_target='official'),
     template_set=['{}'],
     test_cfg=dict(mode='whole', crop_batch_size=1),  # a ResNet takes any input size
 )

@@ -2,6 +2,10 @@
 # dense CLIP ViT-B/16 class probabilities (NACLIP attention, class name vs background words)
 # -> heat-map peaks as point prompts -> SAM ViT-H masks (3 per point, best kept) -> mask score =
 # mean class probability in the mask x SAM IoU -> area filter, threshold, box NMS -> count.
+# PseCo's rules (Hzzone/PseCo aab6cdb, models.py PointDecoder, fsc147/4_1_train_roi_head.py):
+# peaks kept when score >= threshold, SAM prompted at cell * stride (no + 0.5), SAM's raw
+# predicted IoU (no clamp; our earlier rules: clamp_iou=True, point_offset=0.5,
+# peak_inclusive=False, effect in docs/fidelity.md).
 # Deviation: PseCo learns a point decoder and a CLIP-distilled ROI classifier; both are replaced
 # by CLIP/SAM steps here (docs/counting.md).
 # SAM weights: https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth
@@ -23,7 +27,7 @@ model = dict(
               peak_stride=8, peak_kernel=3, peak_threshold=0.3, max_points=1000,
               multimask=True, point_batch=32, score_threshold=0.3, nms_iou=0.5,
               min_box_area=10, max_box_area_ratio=0.75, exemplar_weight=0.0,
-              return_masks=True),
+              return_masks=True, clamp_iou=False, point_offset=0.0, peak_inclusive=True),
     template_set='imagenet80',
     background_words=['background', 'floor', 'wall', 'table', 'ground'],
     test_cfg=dict(mode='slide', crop_size=224, stride=112, crop_batch_size=16),

@@ -108,7 +108,9 @@ class AnomalyMetric(BaseMetric):
         prefix: metric name prefix.
     """
 
-    default_prefix: str | None = None
+    #: No 'prefix/' before the metric names: they are reported as the papers name them
+    #: ('mIoU', not 'seg/mIoU'); stated as '' (not None, which mmengine warns about).
+    default_prefix: str | None = ''
 
     def __init__(self, metrics: Sequence[str] = DEFAULT_METRICS, gaussian_sigma: float = 0.0,
                  aupro_fpr_limit: float = 0.3, aupro_num_thresholds: int | None = None,

@@ -3,10 +3,13 @@ state prompts, WinCLIP windows, few-shot memory, losses, AnomalyCLIP's DPAM and 
 converter."""
 from ovperception.models.anomaly import convert  # noqa: F401  (registers 'anomalyclip')
 from ovperception.models.anomaly.anomaly_model import OVAnomalyModel
-from ovperception.models.anomaly.heads import AnomalyCLIPHead, WinCLIPHead
+from ovperception.models.anomaly.heads import (ANOMALYCLIP_FOUR_LAYERS,
+                                               ANOMALYCLIP_RELEASED_LAYERS, AnomalyCLIPHead,
+                                               WinCLIPHead)
 from ovperception.models.anomaly.losses import dice_loss, focal_loss
 from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
                                                        memory_distance, window_indices)
 
-__all__ = ['OVAnomalyModel', 'AnomalyCLIPHead', 'WinCLIPHead', 'dice_loss', 'focal_loss',
+__all__ = ['OVAnomalyModel', 'AnomalyCLIPHead', 'ANOMALYCLIP_RELEASED_LAYERS',
+           'ANOMALYCLIP_FOUR_LAYERS', 'WinCLIPHead', 'dice_loss', 'focal_loss',
            'harmonic_fusion', 'harmonic_patch_scores', 'memory_distance', 'window_indices']

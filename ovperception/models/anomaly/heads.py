@@ -254,6 +254,14 @@ class WinCLIPHead(nn.Module):
         raise RuntimeError('WinCLIPHead is training-free: evaluate it with tools/test.py')
 
 
+#: AnomalyCLIP's released layer set: ``--features_list 24`` in its ``train.sh`` / ``test.sh``
+#: (the released prompt checkpoints and logged results), i.e. the last block of ViT-L/14.
+ANOMALYCLIP_RELEASED_LAYERS: tuple[int, ...] = (23,)
+#: ``test.py``'s argparse default ``[6, 12, 18, 24]`` (blocks 6/12/18/24 of ViT-L/14): maps
+#: averaged over four layers. An option, not the release (docs/fidelity.md gives its effect).
+ANOMALYCLIP_FOUR_LAYERS: tuple[int, ...] = (5, 11, 17, 23)
+
+
 @MODELS.register_module()
 class AnomalyCLIPHead(nn.Module):
     """AnomalyCLIP: object-agnostic learnable text prompts on a frozen CLIP.
@@ -279,7 +287,9 @@ class AnomalyCLIPHead(nn.Module):
         n_ctx: learnable context tokens per prompt (12).
         deep_depth: text blocks receiving prompts (9: the input + 8 deep layers).
         deep_n_ctx: deep prompt tokens per layer (4).
-        feature_layers: 0-based ViT blocks whose patch tokens give maps (5, 11, 17, 23).
+        feature_layers: 0-based ViT blocks whose patch tokens give maps; the release uses
+            the last block only (:data:`ANOMALYCLIP_RELEASED_LAYERS`, ``(23,)``);
+            :data:`ANOMALYCLIP_FOUR_LAYERS` ``(5, 11, 17, 23)`` is ``test.py``'s default.
         dpam_blocks: last ViT blocks with DPAM's v-v path (official ``DPAM_layer=20`` = 19
             blocks); 0: plain intermediate tokens.
         global_ln_post: apply ``ln_post`` to the class token (the release does not).
@@ -293,7 +303,8 @@ class AnomalyCLIPHead(nn.Module):
     trainable = True
 
     def __init__(self, n_ctx: int = 12, deep_depth: int = 9, deep_n_ctx: int = 4,
-                 feature_layers: Sequence[int] = (5, 11, 17, 23), dpam_blocks: int = 19,
+                 feature_layers: Sequence[int] = ANOMALYCLIP_RELEASED_LAYERS,
+                 dpam_blocks: int = 19,
                  global_ln_post: bool = False, temperature: float = 0.07,
                  text_width: int = 768, image_loss_weight: float = 1.0,
                  local_loss_weight: float = 4.0, focal_smooth: float = 1e-5) -> None:

@@ -44,10 +44,11 @@ from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
 from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefixes,
                                               check_state_dict, file_identity, find_cached_file,
                                               hf_weight_filenames, load_state_dict_file,
-                                              looks_like_path, weights_not_found_message)
+                                              looks_like_path, url_sha256,
+                                              weights_not_found_message)
 from ovperception.registry import MODELS
-from ovperception.utils.download import (download_url, hub_download, hub_endpoint,
-                                         offline_reason)
+from ovperception.utils.download import (cached_hub_file, download_url, hub_download,
+                                         hub_endpoint, offline_reason, release_url)
 
 DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
                             'Tensor | tuple[Tensor, tuple[int, int]]']
@@ -79,29 +80,23 @@ def find_cached_weights(model_name: str, tag: str,
     return find_cached_file(pretrained_cfg(model_name, tag), cache_dir)
 
 
-def _url_sha256(url: str) -> str | None:
-    """The SHA-256 (prefix) open_clip's release URLs carry: OpenAI's in the folder name,
-    mlfoundations' at the end of the file name."""
-    name = os.path.splitext(os.path.basename(url))[0]
-    if 'openaipublic' in url:
-        return url.rstrip('/').split('/')[-2]
-    if 'mlfoundations' in url and '-' in name:
-        return name.split('-')[-1]
-    return None
-
-
 def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None = None) -> str:
     """Local path of a tag's weights: the cached file, else downloaded into the standard cache.
 
-    Downloads go through the Hugging Face hub (``hf_hub`` tags: its cache, progress bar and
-    ``.incomplete`` files; ``HF_ENDPOINT`` is honoured) or, for URL-only tags, through
+    Cached files are checked before use (a damaged one is removed and fetched again).
+    Downloads go through the Hugging Face hub (``hf_hub`` tags:
+    :func:`~ovperception.utils.hub_files.hub_download` into its cache, checked against the
+    hub's ETag; ``HF_ENDPOINT`` is honoured) or, for URL-only tags, through
     :func:`~ovperception.utils.download.download_url` into ``cache_dir or ~/.cache/clip``
-    (progress bar, atomic rename, SHA-256 of the release URL checked).
+    (progress bar, atomic rename, SHA-256 of the release URL checked, ``OVP_RELEASE_MIRROR``
+    honoured).
 
     Raises:
         WeightsNotFoundError: not cached and no download possible now (``HF_HUB_OFFLINE=1``,
             ``--offline``, or no route to the server; decided within about 1.5 s), with the fix.
-        DownloadError: the server refused or the transfer failed.
+        DownloadError: the server failed, stalled or dropped the transfer (one line, bounded
+            by ``HF_HUB_ETAG_TIMEOUT`` / ``HF_HUB_DOWNLOAD_TIMEOUT``).
+        ChecksumMismatchError: the downloaded bytes are not the published file.
     """
     cfg = pretrained_cfg(model_name, tag)
     path, looked = find_cached_weights(model_name, tag, cache_dir)
@@ -111,7 +106,7 @@ def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None
         repo_id, filename = os.path.split(cfg['hf_hub'])
         source = f'{hub_endpoint()}/{repo_id}'
     elif cfg.get('url'):
-        repo_id, filename, source = '', '', cfg['url']
+        repo_id, filename, source = '', '', release_url(cfg['url'])  # mirror if set
     else:
         raise WeightsNotFoundError(weights_not_found_message(model_name, tag, looked))
     reason = offline_reason(source)
@@ -121,7 +116,7 @@ def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None
     if repo_id:
         return hub_download(repo_id, hf_weight_filenames(filename), cache_dir)
     return download_url(cfg['url'], cache_dir or os.path.expanduser('~/.cache/clip'),
-                        expected_sha256=_url_sha256(cfg['url']))
+                        expected_sha256=url_sha256(cfg['url']))
 
 
 def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, dict, str]:
@@ -131,12 +126,10 @@ def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, di
     Raises:
         WeightsNotFoundError: not cached and no download possible now, with the fix.
     """
-    from huggingface_hub import try_to_load_from_cache
-
     def local(names: list[str]) -> str | None:
         for name in names:
-            path = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
-            if isinstance(path, str) and os.path.isfile(path):
+            path = cached_hub_file(repo_id, name, cache_dir)
+            if path is not None:
                 return path
         return None
 
@@ -154,8 +147,12 @@ def hub_model_files(repo_id: str, cache_dir: str | None = None) -> tuple[str, di
         print_log(f'downloading hf-hub:{repo_id} from {source}', logger='current')
         found = {key: found[key] or hub_download(repo_id, wanted[key], cache_dir)
                  for key in wanted}
-    with open(found['config'], encoding='utf-8') as handle:
-        config = json.load(handle)
+    try:
+        with open(found['config'], encoding='utf-8') as handle:
+            config = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f'hf-hub:{repo_id}: {found["config"]} is not valid JSON ({error}). '
+                         f'Fix: delete it (the next run downloads it again)') from None
     if 'model_cfg' not in config:
         raise ValueError(f'hf-hub:{repo_id}: {HF_CONFIG_NAME} has no "model_cfg"')
     return os.path.dirname(found['config']), config, found['weights']

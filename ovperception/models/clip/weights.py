@@ -238,21 +238,35 @@ def find_cached_file(cfg: Mapping[str, str], cache_dir: str | None = None
         if os.path.isfile(cfg['file']):
             return cfg['file'], looked
     if cfg.get('hf_hub'):
-        from huggingface_hub import constants, try_to_load_from_cache
+        from huggingface_hub import constants
+
+        from ovperception.utils.download import cached_hub_file
         repo_id, filename = os.path.split(cfg['hf_hub'])
         root = cache_dir or constants.HF_HUB_CACHE
         looked.append(os.path.join(root, 'models--' + repo_id.replace('/', '--')))
         for name in hf_weight_filenames(filename):
-            path = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
-            if isinstance(path, str) and os.path.isfile(path):
+            path = cached_hub_file(repo_id, name, cache_dir)
+            if path is not None:
                 return path, looked
     if cfg.get('url'):
+        from ovperception.utils.download import cached_url_file
         path = os.path.join(cache_dir or os.path.expanduser('~/.cache/clip'),
                             os.path.basename(cfg['url']))
         looked.append(path)
-        if os.path.isfile(path):
+        if cached_url_file(path, url_sha256(cfg['url'])) is not None:
             return path, looked
     return None, looked
+
+
+def url_sha256(url: str) -> str | None:
+    """The SHA-256 (prefix) open_clip's release URLs carry: OpenAI's in the folder name,
+    mlfoundations' at the end of the file name."""
+    name = os.path.splitext(os.path.basename(url))[0]
+    if 'openaipublic' in url:
+        return url.rstrip('/').split('/')[-2]
+    if 'mlfoundations' in url and '-' in name:
+        return name.split('-')[-1]
+    return None
 
 
 def weights_not_found_message(model_name: str, tag: str, looked_in: Iterable[str],

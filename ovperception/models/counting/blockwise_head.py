@@ -14,7 +14,9 @@ and a learned 1x1 projection into CLIP's embedding space. The loss is CLIP-EBC's
 the cross-entropy of the block bin labels summed over blocks (mean over images) plus
 ``count_loss_weight`` x a count loss, DMCount's OT + TV + count loss by default
 (``count_loss='dmcount'``, see :mod:`dm_loss`); ``'mae'`` / ``'mse'`` are CLIP-EBC's
-block-wise alternatives and ``'l1'`` (ours) an L1 on image totals.
+block-wise alternatives and ``'l1'`` (ours) an L1 on image totals. The block targets are
+CLIP-EBC's: the block sums of its one-pixel density map, where a pixel holding several
+annotations holds 1 (``density_target='official'``); ``'points'`` counts every annotation.
 
 Open vocabulary: every class of a sample's vocabulary gets its own bin prompts and its
 own density map, so one head counts ``"person"``, ``"car"`` ... without retraining.
@@ -32,13 +34,15 @@ from torch import Tensor, nn
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.base_head import BaseOVHead
 from ovperception.models.counting.count_bins import (EBC_BINS_T4, CountBins,
-                                                  points_to_block_counts)
+                                                  points_to_block_counts,
+                                                  points_to_density_target)
 from ovperception.models.counting.decoder import build_decoder, init_like_clip_ebc
 from ovperception.models.counting.dm_loss import dm_count_loss
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
 COUNT_LOSSES = ('dmcount', 'mae', 'mse', 'l1', None)
+DENSITY_TARGETS = ('official', 'points')
 
 
 def block_sum(density: Tensor, block_size: int) -> Tensor:
@@ -88,6 +92,11 @@ class BlockwiseCountingHead(BaseOVHead):
         count_loss_weight: weight of the count loss next to the cross-entropy.
         dm_loss_cfg: overrides of :func:`dm_loss.dm_count_loss` (``weight_ot`` 0.1,
             ``weight_tv`` 0.01, ``reg`` 10, ``num_iter`` 100).
+        density_target: block targets of the bin labels and block-wise count losses:
+            ``'official'`` (CLIP-EBC: :func:`count_bins.points_to_density_target`, one mark
+            per annotated pixel, points clamped to the image) or ``'points'`` (ours: every
+            annotation counts, points outside the image are dropped); DMCount's count term
+            counts every annotation in both (as CLIP-EBC).
     """
 
     def __init__(self, in_channels: int, *, feature_stride: int = 16, block_size: int = 8,
@@ -97,10 +106,15 @@ class BlockwiseCountingHead(BaseOVHead):
                  decoder_block: str | None = None, decoder_channels: Sequence[int] = (),
                  embed_dim: int | None = None, hidden_channels: int = 0,
                  logit_scale: float = 1 / 0.07, count_loss: str | None = 'dmcount',
-                 count_loss_weight: float = 1.0, dm_loss_cfg: dict | None = None) -> None:
+                 count_loss_weight: float = 1.0, dm_loss_cfg: dict | None = None,
+                 density_target: str = 'official') -> None:
         super().__init__()
         if count_loss not in COUNT_LOSSES:
             raise ValueError(f'count_loss must be one of {COUNT_LOSSES}, got {count_loss!r}')
+        if density_target not in DENSITY_TARGETS:
+            raise ValueError(f'density_target must be one of {DENSITY_TARGETS}, got '
+                             f'{density_target!r}')
+        self.density_target = density_target
         if feature_stride <= 0 or block_size <= 0 or (
                 feature_stride % block_size and block_size % feature_stride):
             raise ValueError(f'block_size {block_size} and feature_stride {feature_stride} '
@@ -209,15 +223,21 @@ class BlockwiseCountingHead(BaseOVHead):
                 grid: tuple[int, int], device: torch.device) -> tuple[Tensor, Tensor]:
         """Block counts (B, K, h', w') from ``gt_instances.points`` and a valid-block mask.
 
-        Blocks that lie wholly in the batch padding (outside ``img_shape``) are invalid.
+        The counts follow ``density_target``. Blocks that lie wholly in the batch padding
+        (outside ``img_shape``) are invalid.
         """
         counts, valid = [], []
         padded = (grid[0] * self.block_size, grid[1] * self.block_size)
         for sample in data_samples:
             points, labels = self.annotated_points(sample)
-            counts.append(points_to_block_counts(points.to(device), padded,
-                                                 self.block_size, labels, num_classes))
             height, width = sample.metainfo.get('img_shape', padded)[:2]
+            if self.density_target == 'official':
+                counts.append(points_to_density_target(
+                    points.to(device), (int(height), int(width)), self.block_size, labels,
+                    num_classes, grid_size=padded))
+            else:
+                counts.append(points_to_block_counts(points.to(device), padded,
+                                                     self.block_size, labels, num_classes))
             mask = torch.zeros(grid, dtype=torch.bool, device=device)
             mask[:-(-int(height) // self.block_size), :-(-int(width) // self.block_size)] = True
             valid.append(mask)

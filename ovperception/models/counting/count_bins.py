@@ -159,19 +159,23 @@ class CountBins:
     def labels(self, counts: Tensor) -> Tensor:
         """Bin index of every block count (any shape), as CLIP-EBC's ``DACELoss._bin_count``.
 
-        A count lying in no bin is labelled 0, as in CLIP-EBC: a non-integer count (e.g. a
-        block of a smoothed density map holding 1.5) and a negative one. Integer counts above
-        a closed last bin take the last bin (CLIP-EBC's bins always end open, so this never
-        differs from it there).
+        A count takes the bin whose closed range ``lo <= count <= hi`` holds it, compared as
+        real numbers: a non-integer count inside a range or above the open last bin's
+        ``lo`` takes that bin (4.5 and 7.25 -> ``{4+}``), one between two integer bins (1.5,
+        3.999) or a negative one lies in no bin and is labelled 0, as in CLIP-EBC. Counts
+        above a closed last bin take the last bin (CLIP-EBC's bins always end open, so this
+        never differs from it there).
 
         Args:
             counts: block counts (floats or integers).
         """
         counts = counts.float()
-        lows = torch.tensor(self.lows, dtype=torch.float32, device=counts.device)
-        labels = (torch.bucketize(counts, lows, right=True) - 1).clamp(0, self.num_bins - 1)
-        in_a_bin = (counts == counts.floor()) & (counts >= 0)
-        return torch.where(in_a_bin, labels, torch.zeros_like(labels))
+        labels = torch.zeros(counts.shape, dtype=torch.long, device=counts.device)
+        last = self.num_bins - 1
+        for index, (low, high) in enumerate(zip(self.lows, self.highs)):
+            upper = math.inf if index == last else high
+            labels[(counts >= low) & (counts <= upper)] = index
+        return labels
 
     def expected_count(self, probs: Tensor, dim: int = 1) -> Tensor:
         """``sum_b p_b * r_b`` over ``dim`` (bin probabilities -> expected block count)."""
@@ -259,3 +263,50 @@ def points_to_block_counts(points: Tensor, size: tuple[int, int], block_size: in
     flat = (labels * rows + row) * cols + col
     counts = torch.bincount(flat, minlength=num_classes * rows * cols).float()
     return counts.view(num_classes, rows, cols)
+
+
+def points_to_density_target(points: Tensor, image_size: tuple[int, int], block_size: int,
+                             labels: Tensor | None = None, num_classes: int = 1,
+                             grid_size: tuple[int, int] | None = None) -> Tensor:
+    """Block counts of CLIP-EBC's density target (``datasets.utils.generate_density_map``).
+
+    Every annotated point marks its pixel (coordinates truncated to integers and clamped to
+    the image, as CLIP-EBC's ``label.long().clamp(0, W - 1)``) with 1.0 -- an assignment, so a
+    pixel holding two or more annotations still counts once -- and the blocks sum the marked
+    pixels. :func:`points_to_block_counts` (every point counts, points outside are dropped) is
+    the ``density_target='points'`` option of the head.
+
+    Args:
+        points: (N, 2) xy pixel coordinates (N may be 0).
+        image_size: (H, W) image the points are clamped to.
+        block_size: block side b in pixels.
+        labels: optional (N,) class index of every point (default all 0); points of a class
+            outside ``0 .. num_classes - 1`` are ignored.
+        num_classes: K.
+        grid_size: (H', W') >= ``image_size`` the block grid covers (a padded batch);
+            default ``image_size``.
+
+    Returns:
+        (K, ceil(H' / b), ceil(W' / b)) float counts.
+    """
+    height, width = int(image_size[0]), int(image_size[1])
+    grid_h, grid_w = (height, width) if grid_size is None else (int(grid_size[0]),
+                                                                int(grid_size[1]))
+    rows, cols = -(-grid_h // block_size), -(-grid_w // block_size)
+    points = points.reshape(-1, 2).float()
+    labels = (torch.zeros(len(points), dtype=torch.long, device=points.device) if labels is None
+              else labels.reshape(-1).long().to(points.device))
+    keep = (labels >= 0) & (labels < num_classes)
+    counts = torch.zeros(num_classes * rows * cols, device=points.device)
+    if height <= 0 or width <= 0 or not bool(keep.any()):
+        return counts.view(num_classes, rows, cols)
+    points, labels = points[keep], labels[keep]
+    col = points[:, 0].trunc().long().clamp(0, width - 1)
+    row = points[:, 1].trunc().long().clamp(0, height - 1)
+    pixels = torch.unique((labels * height + row) * width + col)  # one mark per pixel
+    labels, pixel = pixels // (height * width), pixels % (height * width)
+    row, col = pixel // width, pixel % width
+    flat = (labels * rows + row // block_size) * cols + col // block_size
+    counts = torch.bincount(flat, minlength=num_classes * rows * cols).float()
+    return counts.view(num_classes, rows, cols)
+

@@ -35,7 +35,8 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_
                                               file_identity, looks_like_path, read_checkpoint,
                                               unwrap_state_dict)
 from ovperception.registry import MODELS
-from ovperception.utils.download import hub_download, hub_endpoint, offline_reason
+from ovperception.utils.download import (cached_hub_file, hub_download, hub_endpoint,
+                                         offline_reason)
 
 #: ImageNet statistics used by DINO and DINOv2, 0..255 RGB scale.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -146,13 +147,13 @@ def find_cached_dino(arch: str, tag: str, cache_dir: str | None = None
     Returns:
         (path or None, the places searched). Never downloads.
     """
-    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub import constants
     repo_id = f'timm/{arch}.{tag}'
     looked = [os.path.join(cache_dir or constants.HF_HUB_CACHE,
                            'models--' + repo_id.replace('/', '--'))]
     for name in HF_FILENAMES:
-        path = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
-        if isinstance(path, str) and os.path.isfile(path):
+        path = cached_hub_file(repo_id, name, cache_dir)
+        if path is not None:
             return path, looked
     if arch in OFFICIAL_FILES:
         path = os.path.join(torch.hub.get_dir(), 'checkpoints', OFFICIAL_FILES[arch])

@@ -30,22 +30,10 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefix
                                               check_state_dict, load_state_dict_file)
 from ovperception.models.refiners.mask_ops import masks_to_boxes, point_grid, stability_score
 from ovperception.registry import MODELS
-from ovperception.utils.download import download_url, offline_reason
-
-SAM_CHECKPOINT_URLS = {
-    'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
-    'vit_l': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth',
-    'vit_h': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth',
-}
-#: SHA-256 of the official files. Meta publishes none next to the URLs; these values are the
-#: ones recorded identically by many independent public projects that verify these downloads.
-SAM_CHECKPOINT_SHA256 = {
-    'vit_b': 'ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912',
-    'vit_l': '3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622',
-    'vit_h': 'a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e',
-}
-#: ``checkpoint=`` value meaning "the official release of this size" (cached or downloaded).
-OFFICIAL_CHECKPOINT = 'official'
+from ovperception.utils.download import (MIRROR_ENV, cached_url_file, download_url,
+                                         offline_reason, release_url)
+from ovperception.utils.sam_release import (OFFICIAL_CHECKPOINT, SAM_CHECKPOINT_SHA256,
+                                            SAM_CHECKPOINT_URLS)
 
 
 def sam_cache_dir() -> str:
@@ -54,9 +42,11 @@ def sam_cache_dir() -> str:
     return os.path.join(torch.hub.get_dir(), 'checkpoints')
 
 
-def official_sam_checkpoint(model_type: str, cache_dir: str | None = None) -> str:
+def official_sam_checkpoint(model_type: str, cache_dir: str | None = None,
+                            mirror: str | None = None) -> str:
     """Local path of the official ``model_type`` checkpoint, downloaded on first use from its
-    official URL with a progress bar and its SHA-256 verified.
+    official URL (or the release mirror: ``mirror``, else ``$OVP_RELEASE_MIRROR``) with a
+    progress bar and its SHA-256 verified.
 
     Raises:
         ValueError: ``model_type`` has no official release (``tiny``).
@@ -67,15 +57,20 @@ def official_sam_checkpoint(model_type: str, cache_dir: str | None = None) -> st
         raise ValueError(f'SAM {model_type!r} has no official checkpoint; official sizes: '
                          f'{sorted(SAM_CHECKPOINT_URLS)}')
     url, folder = SAM_CHECKPOINT_URLS[model_type], cache_dir or sam_cache_dir()
-    cached = os.path.join(folder, os.path.basename(url))
-    if not os.path.isfile(cached):
-        reason = offline_reason(url)
-        if reason is not None:
-            raise WeightsNotFoundError(
-                f'the official SAM {model_type} checkpoint is not in {folder} and this '
-                f'environment cannot download it ({reason}). Fix: download {url} on a machine '
-                f'with internet and put it in {folder}, or pass it with `--sam-checkpoint PATH`.')
-    return download_url(url, folder, expected_sha256=SAM_CHECKPOINT_SHA256[model_type])
+    sha256 = SAM_CHECKPOINT_SHA256[model_type]
+    cached = cached_url_file(os.path.join(folder, os.path.basename(url)), sha256)
+    if cached is not None:
+        return cached
+    source = release_url(url, mirror)
+    reason = offline_reason(source)
+    if reason is not None:
+        raise WeightsNotFoundError(
+            f'the official SAM {model_type} checkpoint is not in {folder} and cannot be '
+            f'downloaded now ({reason}). Fix: download {url} (on a machine with internet: '
+            f'`python tools/download_weights.py --sam {model_type}`) into {folder}, set '
+            f'{MIRROR_ENV} to a mirror holding it, or pass a local file with '
+            '`--sam-checkpoint PATH`.')
+    return download_url(url, folder, expected_sha256=sha256, mirror=mirror)
 
 # Architecture of every size: image encoder ViT, prompt / mask decoder (the official release).
 _DECODER_DEFAULTS = dict(prompt_embed_dim=256, mask_in_chans=16, decoder_depth=2,
@@ -144,9 +139,10 @@ def sam_missing_checkpoint_message(model_type: str, checkpoint: str) -> str:
     url = SAM_CHECKPOINT_URLS.get(model_type)
     source = (f'download the official {model_type} checkpoint from {url}'
               if url else 'save the tiny model\'s state_dict with torch.save')
-    return (f'SAM checkpoint file not found: {checkpoint!r}. This environment never downloads '
-            f'weights: {source} on a machine with internet, copy it here, and pass it with '
-            f'`--sam-checkpoint PATH` (config: checkpoint=PATH).')
+    official = (f'pass `--sam-checkpoint official` (config: checkpoint=\'official\') to use '
+                f'the cached official file or download it, or ' if url else '')
+    return (f'SAM checkpoint file not found: {checkpoint!r}. Fix: {official}{source} and pass '
+            f'it with `--sam-checkpoint PATH` (config: checkpoint=PATH).')
 
 
 def build_sam(spec: dict) -> nn.Module:
