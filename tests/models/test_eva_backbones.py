@@ -18,6 +18,7 @@ from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.clip.weights import CheckpointMismatchError
 from ovperception.models.conversion import find_converter, get_converter
 from ovperception.registry import MODELS
+from ovperception.structures import OVDataSample
 from tests.models.eva_golden import (GOLDEN, TINY_EVA_BACKBONE, TINY_EVA_KWARGS, TINY_EVA_TIMM,
                                      read_layout, seeded_official_state, weights_checksum)
 from tests.models.golden import load_golden
@@ -122,8 +123,11 @@ def test_released_files_convert_with_the_tool_and_load_through_weights(tmp_path,
     assert all(torch.equal(converted[k], on_load[k]) for k in converted)
     # the release as the backbone's `pretrained` file (as the configs name it), then
     # --weights with the release itself or with the converted file
-    model = MODELS.build(dict(type='OVModel', backbone=dict(TINY_EVA_BACKBONE, pretrained=str(src)),
-                              head=dict(type='DenseSimilarityHead'), template_set='single'))
+    model = MODELS.build(dict(
+        type='OVModel', backbone=dict(TINY_EVA_BACKBONE, pretrained=str(src),
+                                      grid_remainder='centre_pad'),
+        head=dict(type='DenseSimilarityHead'), template_set='single',
+        test_cfg=dict(mode='slide', crop_size=64, stride=32)))
     golden = load_golden('declip', 'tiny_eva_dense.npz')
     for path in (None, src, dst):
         if path is not None:
@@ -133,6 +137,14 @@ def test_released_files_convert_with_the_tool_and_load_through_weights(tmp_path,
         with torch.no_grad():
             ours = model.backbone.dense_features(torch.from_numpy(golden['images']))
         torch.testing.assert_close(ours, torch.from_numpy(golden['dense_csa']), **TOL)
+    # the DeCLIP configs' protocol end to end: slide windows, centred padding of odd sides
+    sample = OVDataSample(metainfo=dict(classnames=['cat', 'dog', 'grass']))
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, 90, 100),
+                                                              dtype=torch.uint8)],
+                                        data_samples=[sample]))
+    with torch.no_grad():
+        predicted = model.predict(data['inputs'], data['data_samples'])[0]
+    assert predicted.pred_sem_seg.data.shape == (1, 90, 100)
 
 
 def test_clipself_openai_vit_release_is_prefixed_for_a_vit_backbone():
