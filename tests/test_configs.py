@@ -30,7 +30,10 @@ def test_config_parses_and_names_known_components(path):
     assert cfg.default_scope == 'ovperception'
     assert cfg.model.type is not None
     if 'segmentation' in path:
-        assert cfg.published_metrics['mIoU'] > 0
+        if 'published_metrics_unverified' in cfg:  # says why no number could be verified
+            assert 'published_metrics' not in cfg and cfg.published_metrics_unverified
+        else:
+            assert cfg.published_metrics['mIoU'] > 0
         assert cfg.test_dataloader.dataset.type is not None
         head = cfg.model.get('head')  # FCCLIP has its own decoders, no head
         if head is not None and ('voc21' in path or 'context60' in path

@@ -29,6 +29,10 @@ class CheckpointConverter:
             ``CheckpointMismatchError`` naming unmatched keys rather than drop them.
         read: optional reader for files ``torch.load(weights_only=True)`` cannot open
             (must itself be safe: no code execution); None uses the default reader.
+        detect_on_load: whether ``--weights`` recognises this layout by its keys. False for
+            the method names of a layout that several methods share (``declip`` and
+            ``clipself`` are EVA-CLIP files, recognised on load as ``eva_clip``); they are
+            still named on ``tools/convert_checkpoint.py``'s command line.
     """
 
     name: str
@@ -36,6 +40,7 @@ class CheckpointConverter:
     detect: Callable[[Mapping[str, object]], bool]
     convert: Callable[[Mapping[str, object]], StateDict]
     read: Callable[[str], Mapping[str, object]] | None = None
+    detect_on_load: bool = True
 
 
 CONVERTERS: dict[str, CheckpointConverter] = {}
@@ -62,7 +67,7 @@ def get_converter(name: str) -> CheckpointConverter:
 def find_converter(state: Mapping[str, object]) -> CheckpointConverter | None:
     """The converter whose official layout ``state`` is in, or None."""
     import ovperception.models  # noqa: F401
-    matches = [conv for conv in CONVERTERS.values() if conv.detect(state)]
+    matches = [conv for conv in CONVERTERS.values() if conv.detect_on_load and conv.detect(state)]
     return matches[0] if len(matches) == 1 else None
 
 

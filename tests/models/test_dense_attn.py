@@ -136,7 +136,9 @@ def test_neighbourhood_with_zero_keys_weights_by_exp_omega():
 
 
 def test_dense_mode_table_and_errors():
-    assert set(da.DENSE_MODES) == {'vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip'}
+    assert set(da.DENSE_MODES) == {'vanilla', 'maskclip', 'sclip', 'clearclip', 'naclip',
+                                   'declip', 'declip_qq'}
+    assert not da.DENSE_MODES['declip'].keep_residual_ffn
     assert da.mode_attention_fn('vanilla', (2, 2)) is None
     assert not da.DENSE_MODES['clearclip'].keep_residual_ffn
     assert da.DENSE_MODES['sclip'].keep_residual_ffn

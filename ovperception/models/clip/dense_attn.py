@@ -6,6 +6,9 @@ to the attended values ``(B, heads, T, head_dim)``; ``s = head_dim ** -0.5``.
 * ``vanilla``:   ``softmax(q k^T s) v`` (the standard block).
 * ``maskclip``:  ``v`` (identity attention: MaskCLIP's value path).
 * ``sclip``:     ``(softmax(q q^T s) + softmax(k k^T s)) v`` (correlative self-attention).
+* ``declip``:    ``(softmax(q q^T) + softmax(k k^T)) v`` without the scale, residual or FFN
+  (DeCLIP's ``csa`` mode: the content features its distillation trains); ``declip_qq``:
+  ``softmax(q q^T) v`` likewise (its ``qq`` mode, the one its released training script uses).
 * ``clearclip``: ``softmax(q q^T s) v``.
 * ``naclip``:    ``softmax(k k^T s + omega) v`` with a Gaussian neighbourhood prior ``omega``
   on the 2-D patch grid (zero for rows/columns that involve prefix tokens).
@@ -35,17 +38,21 @@ def _scale(x: Tensor) -> float:
     return x.shape[-1] ** -0.5
 
 
-def self_similarity_softmax(x: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Row-wise ``softmax(x x^T s + bias)``.
+def self_similarity_softmax(x: Tensor, bias: Tensor | None = None,
+                            scaled: bool = True) -> Tensor:
+    """Row-wise ``softmax(x x^T s + bias)`` (``s = 1`` when not ``scaled``).
 
     Args:
         x: (B, heads, T, head_dim) queries or keys.
         bias: optional additive logits, broadcastable to (B, heads, T, T).
+        scaled: multiply the logits by ``head_dim ** -0.5``.
 
     Returns:
         (B, heads, T, T) attention weights; every row sums to one.
     """
-    logits = torch.matmul(x, x.transpose(-2, -1)) * _scale(x)
+    logits = torch.matmul(x, x.transpose(-2, -1))
+    if scaled:
+        logits = logits * _scale(x)
     if bias is not None:
         logits = logits + bias.to(logits.dtype)
     return logits.softmax(dim=-1)
@@ -88,6 +95,24 @@ def csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     """
     attn = self_similarity_softmax(q) + self_similarity_softmax(k)
     return torch.matmul(attn, v)
+
+
+def unscaled_csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """DeCLIP's correlative attention ``(softmax(q q^T) + softmax(k k^T)) v``, unscaled.
+
+    Args:
+        q, k, v: (B, heads, T, head_dim).
+
+    Returns:
+        (B, heads, T, head_dim).
+    """
+    attn = self_similarity_softmax(q, scaled=False) + self_similarity_softmax(k, scaled=False)
+    return torch.matmul(attn, v)
+
+
+def unscaled_qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """DeCLIP's ``qq`` attention ``softmax(q q^T) v``, unscaled (k unused)."""
+    return torch.matmul(self_similarity_softmax(q, scaled=False), v)
 
 
 def qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -173,6 +198,8 @@ DENSE_MODES: dict[str, DenseModeSpec] = {
     'sclip': DenseModeSpec('csa', True),
     'clearclip': DenseModeSpec('qq', False),
     'naclip': DenseModeSpec('neighbourhood', False),
+    'declip': DenseModeSpec('csa_unscaled', False),
+    'declip_qq': DenseModeSpec('qq_unscaled', False),
 }
 
 
@@ -189,6 +216,7 @@ def mode_attention_fn(mode: str, grid_hw: tuple[int, int], gaussian_std: float =
     name = check_dense_mode(mode).attention
     table: dict[str, AttentionFn] = {
         'identity': identity_attention, 'csa': csa_attention, 'qq': qq_attention,
+        'csa_unscaled': unscaled_csa_attention, 'qq_unscaled': unscaled_qq_attention,
         'neighbourhood': partial(neighbourhood_attention, grid_hw=grid_hw, std=gaussian_std,
                                  num_prefix=num_prefix),
     }

@@ -34,6 +34,10 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, GRID_REMAINDER_MOD
                                                  interpolate_pos_embed, mode_attention_fn, modified_block_forward,
                                                  pad_to_multiple, timm_dense_features,
                                                  timm_project_map, tokens_to_map)
+from ovperception.models.clip.dense_attn import merge_heads
+from ovperception.models.clip.convert import MODEL_PREFIX, convert_eva_clip, is_eva_clip_state
+from ovperception.models.clip.eva import (eva_decoupled_features, eva_dense_features,
+                                          eva_image_embedding, is_eva_trunk)
 from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
                                                     length_sorted_batches, pooled_positions,
                                                     trimmable_text_tower)
@@ -170,9 +174,17 @@ def _open_clip_compat(model: nn.Module, state: dict[str, Tensor]) -> dict[str, T
 
 
 def load_clip_weights(model: nn.Module, path: str, model_name: str) -> None:
-    """Load a full open_clip CLIP state dict from ``path`` with strict key/shape checking."""
+    """Load a full open_clip CLIP state dict from ``path`` with strict key/shape checking.
+
+    EVA-CLIP-layout files (BAAI's ``EVA02_CLIP_*.pt``, the DeCLIP / CLIPSelf releases) are
+    converted to open_clip's ``EVA02-*`` names first (:mod:`.convert`).
+    """
     expected = model.state_dict()
-    state = align_prefixes(load_state_dict_file(path), expected.keys())
+    state = load_state_dict_file(path)
+    if is_eva_clip_state(state):
+        state = {key[len(MODEL_PREFIX):]: value
+                 for key, value in convert_eva_clip(state).items()}
+    state = align_prefixes(state, expected.keys())
     state = _open_clip_compat(model, state)
     check_state_dict(expected, state, model_name, path)
     model.load_state_dict(state, strict=True)
@@ -245,6 +257,9 @@ class OpenCLIPBackbone(BaseModule):
             padding to the ceiling grid, the default), ``'centre_pad'`` (ClearCLIP) or
             ``'drop'`` (SCLIP / NACLIP: floor grid, stretched over the window when stitched).
         model_kwargs: overrides passed to ``open_clip.create_model`` (tiny test towers).
+        timm_kwargs: for towers with a timm trunk (``EVA02-*``, ConvNeXt): architecture
+            overrides passed to ``timm.create_model`` when the trunk is rebuilt (tiny test
+            towers, e.g. ``dict(embed_dim=64, depth=3, num_heads=2, img_size=64)``).
         cache_dir: HF hub cache / open_clip url cache (default: their defaults).
         frozen: no gradients and always in eval mode.
         init_cfg: mmengine init config (weights normally come from ``pretrained``).
@@ -253,8 +268,9 @@ class OpenCLIPBackbone(BaseModule):
     def __init__(self, model_name: str = 'ViT-B-16', pretrained: str | None = None, *,
                  dense_mode: str = 'vanilla', naclip_gaussian_std: float = 5.0,
                  pos_embed_resize: str = 'bicubic', grid_remainder: str = 'pad',
-                 model_kwargs: dict | None = None, cache_dir: str | None = None,
-                 frozen: bool = True, init_cfg: dict | list | None = None) -> None:
+                 model_kwargs: dict | None = None, timm_kwargs: dict | None = None,
+                 cache_dir: str | None = None, frozen: bool = True,
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if ':' in model_name and not model_name.startswith(HF_HUB_PREFIX):
             raise ValueError(f'model_name {model_name!r}: of the schemas only hf-hub:ORG/NAME is '
@@ -282,11 +298,15 @@ class OpenCLIPBackbone(BaseModule):
                                                 load_weights=False,
                                                 pretrained_image=False, pretrained_text=False,
                                                 cache_dir=cache_dir, **model_kwargs)
+        if timm_kwargs:
+            self._rebuild_timm_trunk(dict(timm_kwargs))
         self.kind = self._tower_kind()
         self._check_mode_supported()
         if path is not None:
             load_clip_weights(self.model, path, model_name)
-        print_log(f'OpenCLIPBackbone {tower_description(model_name, model_kwargs)}: weights '
+        description = tower_description(model_name, dict(model_kwargs, **(
+            {'vision_cfg': timm_kwargs} if timm_kwargs else {})))
+        print_log(f'OpenCLIPBackbone {description}: weights '
                   f'{path or "random init (no pretrained weights)"}', logger='current',
                   level=logging.INFO if path else logging.WARNING)
         self.weights_id = (f'{model_name}:random:{id(self)}' if path is None else
@@ -297,8 +317,10 @@ class OpenCLIPBackbone(BaseModule):
         mean, std = normalisation_stats(model_name, tag_cfg, self.model)
         self.mean = tuple(float(m) * 255.0 for m in mean)
         self.std = tuple(float(s) * 255.0 for s in std)
-        self.patch_size: int | None = (int(self.visual.patch_size[0]) if self.kind == 'vit' else
-                                       None if self.kind == 'timm_vit' else CNN_STRIDE)
+        self.patch_size: int | None = (
+            int(self.visual.patch_size[0]) if self.kind == 'vit' else
+            int(self.visual.trunk.patch_embed.patch_size[0]) if self.kind == 'timm_vit' else
+            CNN_STRIDE)
         if frozen:
             for param in self.model.parameters():
                 param.requires_grad_(False)
@@ -332,6 +354,19 @@ class OpenCLIPBackbone(BaseModule):
         path = download_pretrained_weights(self.model_name, pretrained, cache_dir)
         return pretrained.lower().replace('-', '_'), cfg, path
 
+    def _rebuild_timm_trunk(self, timm_kwargs: dict) -> None:
+        """Replace the timm trunk by one built with ``timm_kwargs`` (same name, classes and
+        pooling): e.g. a tiny EVA-02 for tests, which open_clip's configs cannot express."""
+        import timm
+        visual = self.model.visual
+        if not isinstance(visual, TimmModel):
+            raise ValueError(f'timm_kwargs needs a timm tower; {self.model_name} has '
+                             f'{type(visual).__name__}')
+        trunk = visual.trunk
+        name = trunk.pretrained_cfg.get('architecture') or type(trunk).__name__.lower()
+        visual.trunk = timm.create_model(name, pretrained=False, num_classes=trunk.num_classes,
+                                         global_pool=trunk.global_pool, **timm_kwargs)
+
     def _tower_kind(self) -> str:
         visual = self.model.visual
         for cls, kind in ((VisionTransformer, 'vit'), (ModifiedResNet, 'resnet'),
@@ -346,6 +381,10 @@ class OpenCLIPBackbone(BaseModule):
         if self.kind in ('resnet', 'timm') and self.dense_mode not in CNN_DENSE_MODES:
             raise ValueError(f'dense_mode {self.dense_mode!r} is ViT-only; {self.model_name} '
                              f'({self.kind}) supports {list(CNN_DENSE_MODES)}')
+        if self.kind == 'timm_vit' and not is_eva_trunk(self.visual.trunk):
+            if self.dense_mode != 'vanilla':
+                raise NotImplementedError(f'{self.model_name}: dense modes need an open_clip '
+                                          'VisionTransformer or an EVA-02 (timm Eva) tower')
         if self.kind == 'vit' and self.dense_mode != 'vanilla':
             last = self.visual.transformer.resblocks[-1]
             if not isinstance(getattr(last, 'attn', None), nn.MultiheadAttention):
@@ -367,7 +406,7 @@ class OpenCLIPBackbone(BaseModule):
         ``(patch_size, True)``: padded on both sides (``grid_remainder='centre_pad'``);
         ``(None, False)``: the floor grid stretched over the window (``'drop'``).
         """
-        if self.kind != 'vit' or self.grid_remainder == 'pad':
+        if self.kind not in ('vit', 'timm_vit') or self.grid_remainder == 'pad':
             return self.patch_size, False
         if self.grid_remainder == 'drop':
             return None, False
@@ -433,6 +472,8 @@ class OpenCLIPBackbone(BaseModule):
             feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
         elif self.kind == 'resnet':
             feats = attention_pool_any_grid(self.visual.attnpool, self._resnet_stages(images)[-1])
+        elif self._is_eva:
+            feats = eva_image_embedding(self.visual, images, self.pos_embed_resize)
         else:
             feats = self.visual(images)
         return F.normalize(feats, dim=-1)
@@ -446,6 +487,11 @@ class OpenCLIPBackbone(BaseModule):
                                              self._resnet_stages(self._pad(images))[-1])
         if self.kind == 'timm':
             return timm_dense_features(self.visual, self._pad(images))
+        if self._is_eva:
+            images = fit_to_patch_grid(images, (self.patch_size, self.patch_size),
+                                       self.grid_remainder)
+            return eva_dense_features(self.visual, images, self.dense_mode,
+                                      self.pos_embed_resize, self.naclip_gaussian_std)
         self._require_vit('dense_features', dense=True)
         x, grid = self._vit_embed(images)
         blocks = self.visual.transformer.resblocks
@@ -463,6 +509,38 @@ class OpenCLIPBackbone(BaseModule):
             x = modified_block_forward(last, x, attn_fn,
                                        DENSE_MODES[self.dense_mode].keep_residual_ffn)
         return self._vit_project(x[:, 1:], grid)
+
+    def decoupled_features(self, images: Tensor
+                           ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
+        """DeCLIP's decoupled last block: content features and context queries / keys.
+
+        ``dense_mode`` must replace the whole last block (``declip``, ``declip_qq``,
+        ``clearclip``, ``naclip``); the features carry gradients when the tower is trainable.
+
+        Args:
+            images: (B, 3, H, W) normalised images.
+
+        Returns:
+            ``(content (B, C, h, w) as dense_features, q (B, h*w, D), k (B, h*w, D), (h, w))``
+            with q and k the last block's patch queries and keys, heads concatenated.
+        """
+        if DENSE_MODES[self.dense_mode].attention is None or \
+                DENSE_MODES[self.dense_mode].keep_residual_ffn:
+            raise ValueError(f'decoupled_features needs a dense_mode without residual/FFN '
+                             f'(declip, declip_qq, clearclip, naclip), got {self.dense_mode!r}')
+        if self._is_eva:
+            images = fit_to_patch_grid(images, (self.patch_size, self.patch_size),
+                                       self.grid_remainder)
+            return eva_decoupled_features(self.visual, images, self.dense_mode,
+                                          self.pos_embed_resize)
+        self._require_vit('decoupled_features', dense=True)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        x = self._run_blocks(x, blocks[:-1])
+        q, k, v = block_qkv(blocks[-1], x)
+        attended = mode_attention_fn(self.dense_mode, grid, self.naclip_gaussian_std)(q, k, v)
+        content = self._vit_project(block_output_projection(blocks[-1], attended)[:, 1:], grid)
+        return content, merge_heads(q)[:, 1:], merge_heads(k)[:, 1:], grid
 
     def dense_features_with_attention(self, images: Tensor, attention_fn: DenseAttentionFn,
                                       project: bool = True) -> Tensor:
@@ -664,6 +742,10 @@ class OpenCLIPBackbone(BaseModule):
                                       f'{self.model_name} has a {self.kind} tower')
 
     # ------------------------------------------------------------ ViT internals
+    @property
+    def _is_eva(self) -> bool:
+        return self.kind == 'timm_vit' and is_eva_trunk(self.visual.trunk)
+
     def _require_vit(self, what: str, dense: bool = False) -> None:
         if self.kind != 'vit':
             raise NotImplementedError(f'{what} needs an open_clip VisionTransformer; '
