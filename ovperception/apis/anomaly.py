@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
+from ovperception.apis.folders import find_images
 from ovperception.apis.model import init_model
 from ovperception.apis.options import type_name
 from ovperception.apis.predictor import OVPredictor
@@ -68,6 +69,19 @@ def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> Non
     print_log(f'few-shot memory: {len(paths)} normal reference images', logger='current')
 
 
+def config_references(cfg: Config) -> list[str]:
+    """The images of the config's ``few_shot_references`` folder (few-shot configs set the
+    key, None by default; ``--cfg-options few_shot_references=DIR`` fills it in annotate and
+    the web app, which have no ``--few-shot-normal``)."""
+    folder = cfg.get('few_shot_references')
+    if not folder:
+        return []
+    paths = find_images(str(folder))
+    if not paths:
+        raise ValueError(f'few_shot_references {folder!r} holds no images')
+    return paths
+
+
 def evaluation_sigma(cfg: Config) -> float:
     """The Gaussian sigma the config's ``AnomalyMetric`` smooths maps with (0 if none)."""
     evaluator = cfg.get('test_evaluator') or cfg.get('val_evaluator') or {}
@@ -84,7 +98,9 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
                             smoothing_sigma: float | None = None) -> OVPredictor:
     """An :class:`OVPredictor` over an anomaly model whose verdict uses ``threshold``,
     or a threshold calibrated on ``normal_paths`` (which wins when both are given);
-    ``reference_paths`` fill the few-shot memory first (WinCLIP+).
+    ``reference_paths`` (default: the config's ``few_shot_references`` folder) fill the
+    few-shot memory first (WinCLIP+, AnomalyDINO; a head that needs them refuses to start
+    without).
 
     Output maps are smoothed with ``smoothing_sigma`` (default: the model's
     ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the heatmap is the map the metrics see; scores are unaffected).
@@ -95,6 +111,11 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
     if smoothing_sigma < 0:
         raise ValueError(f'anomaly map smoothing sigma must be >= 0, got {smoothing_sigma}')
     model.map_smoothing_sigma = float(smoothing_sigma)
+    reference_paths = list(reference_paths) or config_references(model.cfg)
+    if getattr(model.head, 'needs_references', False) and not reference_paths:
+        raise ValueError(f'{type(model.head).__name__} is few-shot: give normal reference '
+                         'images (--few-shot-normal DIR, or --cfg-options '
+                         'few_shot_references=DIR)')
     predictor = OVPredictor(model)
     if reference_paths:
         set_few_shot_references(predictor, reference_paths)
