@@ -106,6 +106,11 @@ class MuScModel(BaseModel):
         self._sets: dict[str, ImageSet] = {}
         self._reference: dict[str, Any] | None = None
 
+    def encode_vocabulary(self, classnames: list[str]) -> Tensor:
+        """MuSc has no text side: checks that an object is named, returns (0,)."""
+        object_name_of(OVDataSample(metainfo=dict(classnames=list(classnames))))
+        return torch.zeros(0)
+
     # ---------------------------------------------------------------- features
     def encode(self, images: Tensor) -> tuple[list[Tensor], Tensor]:
         """Per layer (B, width, h, w) layer-normalised token maps and (B, C) embeddings."""
@@ -172,6 +177,71 @@ class MuScModel(BaseModel):
             sample.set_metainfo(dict(anomaly_threshold=float(self.anomaly_threshold),
                                      is_anomalous=bool(score >= self.anomaly_threshold)))
 
+    # ---------------------------------------------------- fixed unlabeled set
+    def set_unlabeled_images(self, images: Sequence[Tensor], batch_size: int = 8) -> None:
+        """Remember a set of unlabeled (3, H, W) normalised images of one size: later
+        single images (:meth:`encode_images` / :meth:`decode`, the demo, annotate) are
+        scored against it; a member given again gets exactly its score within the set."""
+        if len(images) < 1:
+            raise ValueError('MuSc needs unlabeled images to score against')
+        sizes = {tuple(image.shape[-2:]) for image in images}
+        if len(sizes) > 1:
+            raise ValueError(f'MuSc needs the unlabeled images at one size, got {sorted(sizes)}')
+        self.clear_unlabeled_images()
+        store = FeatureStore(len(self.feature_layers), self.feature_store)
+        embeddings = []
+        for start in range(0, len(images), batch_size):
+            maps, emb = self.encode(torch.stack(list(images[start:start + batch_size])))
+            store.add(maps)
+            embeddings.append(emb.cpu())
+        raw = None
+        if store.count > 1:
+            grid = tuple(store.read(0, 0, 1).shape[-2:])
+            _, raw = upsampled_maps(set_patch_scores(store, self.aggregation_degrees,
+                                                     self.interval_fraction, self.chunk),
+                                    grid, sizes.pop())
+        self._reference = dict(store=store, embeddings=torch.cat(embeddings), raw=raw)
+
+    def clear_unlabeled_images(self) -> None:
+        """Forget the fixed set."""
+        if self._reference is not None:
+            self._reference['store'].close()
+        self._reference = None
+
+    def encode_images(self, inputs: Tensor, data_samples: SampleList | None = None) -> dict:
+        """Token maps and embeddings of a batch (scored by :meth:`decode`)."""
+        images = OVModel.unpad(inputs, data_samples)
+        sizes = {tuple(image.shape[-2:]) for image in images}
+        if len(sizes) > 1:
+            raise ValueError(f'MuSc needs images of one size, got {sorted(sizes)}')
+        maps, embeddings = self.encode(torch.stack(list(images)))
+        return dict(maps=maps, embeddings=embeddings.cpu(), size=sizes.pop())
+
+    def decode(self, encoded: dict, data_samples: SampleList) -> list[OVDataSample]:
+        """Score each encoded image against the fixed unlabeled set (one at a time)."""
+        if self._reference is None:
+            raise ValueError('MuSc scores an image against a set of unlabeled images of the '
+                             'same object: run the demo on a folder, or give the set with '
+                             '--cfg-options unlabeled_set=DIR (or tools/test.py on a dataset)')
+        ref = self._reference
+        for k, sample in enumerate(data_samples):
+            extra = [m[k:k + 1] for m in encoded['maps']]
+            stacked = StackedStore(ref['store'], extra)
+            grid = tuple(extra[0].shape[-2:])
+            embedding = encoded['embeddings'][k:k + 1]
+            duplicate = (ref['embeddings'] - embedding).abs().amax(dim=1) < 1e-6  # (M,)
+            excluded = torch.cat([duplicate, duplicate.new_zeros(1)])[None]
+            patch = set_patch_scores(stacked, self.aggregation_degrees, self.interval_fraction,
+                                     self.chunk, start=ref['store'].count, excluded=excluded)
+            maps, raw = upsampled_maps(patch, grid, encoded['size'])
+            keep = ~duplicate
+            others_raw = ref['raw'][keep] if ref['raw'] is not None else raw.new_zeros(0)
+            scores = rescore_with_neighbours(torch.cat([others_raw, raw]),
+                                             torch.cat([ref['embeddings'][keep], embedding]),
+                                             self.rescore_k)
+            self._fill(sample, maps[0].float(), scores[-1])
+        return list(data_samples)
+
     # ----------------------------------------------------------------- modes
     def predict(self, inputs: Tensor, data_samples: SampleList) -> list[OVDataSample]:
         """Score the batch as one set per object name (each needs >= 2 images)."""
@@ -193,6 +263,52 @@ class MuScModel(BaseModel):
         return torch.stack([s.pred_anomaly_map.data for s in samples])
 
 
+
+class StackedStore:
+    """A :class:`FeatureStore` followed by a few extra images held in memory (read-only)."""
+
+    def __init__(self, store: FeatureStore, extra: list[Tensor]) -> None:
+        self.store, self.extra = store, extra
+        self.num_layers = store.num_layers
+        self.count = store.count + extra[0].shape[0]
+
+    def read(self, layer: int, start: int, stop: int) -> Tensor:
+        """(stop - start, C, h, w) rows of the store, then of the extra images."""
+        n = self.store.count
+        parts = []
+        if start < n:
+            parts.append(self.store.read(layer, start, min(stop, n)))
+        if stop > n:
+            parts.append(self.extra[layer][max(start - n, 0):stop - n])
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def set_patch_scores(store: FeatureStore | StackedStore, degrees: Sequence[int] = (1, 3, 5),
+                     fraction: float = 0.3, chunk: int = 8, start: int = 0,
+                     excluded: Tensor | None = None) -> Tensor:
+    """(N - start, L) float64 MuSc patch scores: mutual scores per layer and degree, averaged
+    over layers, then over degrees (as released)."""
+    total = None
+    for r in degrees:
+        per_layer = []
+        for layer in range(store.num_layers):
+            def read(a: int, b: int, layer: int = layer, r: int = r) -> Tensor:
+                return aggregate_neighbourhood(store.read(layer, a, b), r)
+            per_layer.append(mutual_scores(read, store.count, fraction, chunk, start,
+                                           excluded))
+        degree = torch.stack(per_layer).mean(dim=0)
+        total = degree if total is None else total + degree
+    return total / len(degrees)
+
+
+def upsampled_maps(patch_scores: Tensor, grid: tuple[int, int],
+                   size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """(N, H, W) maps (bilinear, ``align_corners=True``) and their (N,) maxima."""
+    maps = F.interpolate(patch_scores.view(-1, 1, *grid), size=size, mode='bilinear',
+                         align_corners=True)[:, 0]
+    return maps, maps.flatten(1).max(dim=1).values
+
+
 def score_image_set(store: FeatureStore, embeddings: Tensor, size: tuple[int, int],
                     degrees: Sequence[int] = (1, 3, 5), fraction: float = 0.3, chunk: int = 8,
                     rescore_k: Sequence[int] = (1, 2, 3)) -> tuple[Tensor, Tensor]:
@@ -204,19 +320,6 @@ def score_image_set(store: FeatureStore, embeddings: Tensor, size: tuple[int, in
         size: (H, W) of the output maps.
         degrees, fraction, chunk, rescore_k: as :class:`MuScModel`.
     """
-    n = store.count
     grid = tuple(store.read(0, 0, 1).shape[-2:])
-    total = None
-    for r in degrees:
-        per_layer = []
-        for layer in range(store.num_layers):
-            def read(start: int, stop: int, layer: int = layer, r: int = r) -> Tensor:
-                return aggregate_neighbourhood(store.read(layer, start, stop), r)
-            per_layer.append(mutual_scores(read, n, fraction, chunk))
-        degree = torch.stack(per_layer).mean(dim=0)
-        total = degree if total is None else total + degree
-    patch_scores = total / len(degrees)  # (N, L) float64, as released
-    maps = F.interpolate(patch_scores.view(n, 1, *grid), size=size, mode='bilinear',
-                         align_corners=True)[:, 0]
-    raw = maps.flatten(1).max(dim=1).values
+    maps, raw = upsampled_maps(set_patch_scores(store, degrees, fraction, chunk), grid, size)
     return maps.float(), rescore_with_neighbours(raw, embeddings, rescore_k)

@@ -33,18 +33,22 @@ def interval_count(num_images: int, fraction: float = 0.3) -> int:
 
 
 def mutual_scores(read: Callable[[int, int], Tensor], num_images: int, fraction: float = 0.3,
-                  chunk: int = 8) -> Tensor:
-    """(N, L) patch scores of a set.
+                  chunk: int = 8, start: int = 0, excluded: Tensor | None = None) -> Tensor:
+    """(N - start, L) patch scores of images ``start ..`` of a set of N.
 
     Args:
-        read: ``read(start, stop) -> (stop - start, L, C)`` L2-normalised features.
+        read: ``read(a, b) -> (b - a, L, C)`` L2-normalised features of images a .. b - 1.
         num_images: N.
         fraction: of the other images averaged (0.3).
         chunk: images per block (memory: ``chunk^2 L^2`` distances and ``chunk N L`` minima).
+        start: score only images ``start ..`` (against all N; a single new image scored
+            against a fixed set).
+        excluded: (N - start, N) bool, other images not to score each image against (a set
+            member given again is scored as that member: its copy is excluded).
     """
-    count = interval_count(num_images, fraction)
+    interval_count(num_images, fraction)  # checks N >= 2
     scores = []
-    for i0 in range(0, num_images, chunk):
+    for i0 in range(start, num_images, chunk):
         queries = read(i0, min(i0 + chunk, num_images))  # (bi, L, C)
         bi, length, dim = queries.shape
         nearest = queries.new_empty(bi, length, num_images)
@@ -56,9 +60,17 @@ def mutual_scores(read: Callable[[int, int], Tensor], num_images: int, fraction:
             nearest[:, :, j0:j0 + bj] = dist.view(bi, length, bj, length).amin(dim=-1)
         own = torch.arange(bi)
         nearest[own, :, i0 + own] = float('inf')  # an image is not scored against itself
-        smallest = nearest.topk(count, dim=-1, largest=False).values
-        scores.append(smallest.double().mean(dim=-1))
-    return torch.cat(scores)
+        others = torch.full((bi,), num_images - 1)
+        if excluded is not None:
+            same = excluded[i0 - start:i0 - start + bi].clone()  # (bi, N)
+            same[own, i0 + own] = False
+            nearest.masked_fill_(same[:, None, :], float('inf'))
+            others = others - same.sum(dim=1)
+        counts = [interval_count(int(o) + 1, fraction) for o in others]
+        smallest = nearest.topk(max(counts), dim=-1, largest=False).values  # ascending
+        for row, count in enumerate(counts):
+            scores.append(smallest[row, :, :count].double().mean(dim=-1))
+    return torch.stack(scores)
 
 
 def rescore_with_neighbours(scores: Tensor, embeddings: Tensor,
