@@ -7,8 +7,8 @@ and synthetic images, and prints a markdown table:
     python tools/benchmark_musc.py --sizes 25 50 100 200 --store memory disk
 
 Default model: a random ViT-B/16-shaped tower of width 256 and 4 blocks at 112 px (a 7x7
-grid; ``--width 0`` uses the full architecture). Columns: encode time (backbone passes), scoring time (aggregation, mutual scoring, RsCIN),
-peak RSS of the process and its increase over the RSS after the model was built (the
+grid; ``--width 0`` uses the full architecture). Columns: encode time (backbone passes),
+scoring time (aggregation, mutual scoring, RsCIN), peak RSS of the process and its increase over the RSS after the model was built (the
 features and scoring buffers; with ``--store disk`` the features live in a temporary file).
 """
 from __future__ import annotations

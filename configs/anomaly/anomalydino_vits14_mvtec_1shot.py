@@ -13,17 +13,9 @@ with read_base():
     from .._base_.datasets.mvtec_ad import *
     from .._base_.models.anomalydino_vits14 import *
 
-from ovperception.engine.few_shot import FewShotMemoryHook
-
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, short_edge=448, backend='pillow'),
-    dict(type=PackAnomalyInputs),
-]
-test_dataloader.dataset.update(pipeline=test_pipeline)
-test_evaluator.update(gaussian_sigma=4.0, aupro_variant='mvtec')
-custom_hooks.append(dict(type=FewShotMemoryHook, k=1, seed=0, draw='slice'))
+test_dataloader.dataset.update(pipeline=anomalydino_pipeline)
+test_evaluator.update(anomalydino_metrics)
+custom_hooks.append(anomalydino_shots)
 
 published_metrics = dict(image_AUROC=96.6,
                          source='AnomalyDINO paper (arXiv 2405.14529v2) abstract: one-shot '

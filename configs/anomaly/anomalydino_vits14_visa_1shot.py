@@ -10,15 +10,7 @@ with read_base():
     from .._base_.datasets.visa import *
     from .._base_.models.anomalydino_vits14 import *
 
-from ovperception.engine.few_shot import FewShotMemoryHook
-
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, short_edge=448, backend='pillow'),
-    dict(type=PackAnomalyInputs),
-]
-test_dataloader.dataset.update(pipeline=test_pipeline)
-test_evaluator.update(gaussian_sigma=4.0, aupro_variant='mvtec')
+test_dataloader.dataset.update(pipeline=anomalydino_pipeline)
+test_evaluator.update(anomalydino_metrics)
 model.head.update(masking=True)
-custom_hooks.append(dict(type=FewShotMemoryHook, k=1, seed=0, draw='slice'))
+custom_hooks.append(anomalydino_shots)

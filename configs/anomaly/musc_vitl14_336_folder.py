@@ -10,11 +10,5 @@ with read_base():
     from .._base_.datasets.anomaly_folder import *
     from .._base_.models.musc_vitl14_336 import *
 
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),
-    dict(type=PackAnomalyInputs),
-]
-test_dataloader.dataset.update(pipeline=test_pipeline)
-test_evaluator.update(gaussian_sigma=0.0, aupro_variant='thresholded')
+test_dataloader.dataset.update(pipeline=musc_pipeline)
+test_evaluator.update(musc_metrics)

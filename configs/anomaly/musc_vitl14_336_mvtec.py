@@ -14,16 +14,8 @@ with read_base():
     from .._base_.datasets.mvtec_ad import *
     from .._base_.models.musc_vitl14_336 import *
 
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),
-    dict(type=PackAnomalyInputs),
-]
-test_dataloader.dataset.update(pipeline=test_pipeline)
-test_evaluator.update(gaussian_sigma=0.0, aupro_variant='thresholded',
-                      metrics=('image_AUROC', 'image_AP', 'image_F1max', 'pixel_AUROC',
-                               'pixel_AP', 'pixel_F1max', 'AUPRO'))
+test_dataloader.dataset.update(pipeline=musc_pipeline)
+test_evaluator.update(musc_metrics)
 
 published_metrics = dict(image_AUROC=97.77, image_AP=99.07, image_F1max=97.37,
                          pixel_AUROC=97.11, pixel_AP=62.26, pixel_F1max=62.16, AUPRO=93.45,

@@ -14,16 +14,8 @@ with read_base():
     from .._base_.datasets.visa import *
     from .._base_.models.musc_vitl14_336 import *
 
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),
-    dict(type=PackAnomalyInputs),
-]
-test_dataloader.dataset.update(pipeline=test_pipeline)
-test_evaluator.update(gaussian_sigma=0.0, aupro_variant='thresholded',
-                      metrics=('image_AUROC', 'image_AP', 'image_F1max', 'pixel_AUROC',
-                               'pixel_AP', 'pixel_F1max', 'AUPRO'))
+test_dataloader.dataset.update(pipeline=musc_pipeline)
+test_evaluator.update(musc_metrics)
 model.update(rescore_k=(1, 8, 9))
 
 published_metrics = dict(image_AUROC=92.57, image_AP=93.31, image_F1max=89.06,

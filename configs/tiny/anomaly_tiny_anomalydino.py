@@ -10,7 +10,6 @@ with read_base():
     from .._base_.models.anomalydino_vits14 import *
 
 from ovperception.datasets.anomaly import MVTecADDataset
-from ovperception.engine.few_shot import FewShotMemoryHook
 
 model.backbone.update(pretrained=None,
                       model_kwargs=dict(embed_dim=32, depth=2, num_heads=2, img_size=56))
@@ -32,5 +31,5 @@ test_dataloader = dict(
     dataset=dict(type=MVTecADDataset, data_root='data/synthetic_mvtec', categories=['fabric'],
                  split='test', test_mode=True, pipeline=test_pipeline),
 )
-test_evaluator.update(gaussian_sigma=4.0, aupro_variant='mvtec')
-custom_hooks.append(dict(type=FewShotMemoryHook, k=1, seed=0, draw='slice'))
+test_evaluator.update(anomalydino_metrics)
+custom_hooks.append(anomalydino_shots)

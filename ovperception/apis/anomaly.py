@@ -126,7 +126,8 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
     MuSc's set of unlabeled images that every image is scored against.
 
     Output maps are smoothed with ``smoothing_sigma`` (default: the model's
-    ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the heatmap is the map the metrics see; scores are unaffected).
+    ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the
+    heatmap is the map the metrics see; scores are unaffected).
     """
     model = init_model(config, weights, device, cfg_options=cfg_options)
     if smoothing_sigma is None:  # the model config's own setting, else the metric's

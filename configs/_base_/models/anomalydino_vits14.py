@@ -3,6 +3,9 @@
 # DINOv2 code (bicubic, +0.1 offset), patch kNN (k=1) on the cosine distance, image score =
 # mean of the top 1 % patch distances; references rotated 8 x 45 degrees (the official
 # 'agnostic' preprocessing); foreground masking per object as that preset (MVTec AD below).
+from ovperception.datasets.anomaly import LoadAnomalyMask, PackAnomalyInputs, ResizeAnomaly
+from ovperception.datasets.transforms import LoadImageFromFile
+from ovperception.engine.few_shot import FewShotMemoryHook
 from ovperception.models.anomaly import AnomalyDINOHead, OVAnomalyModel
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.refiners.dino import DINOEncoder
@@ -28,3 +31,16 @@ model = dict(
 # --few-shot-normal is given (--cfg-options few_shot_references=DIR); tools/test.py draws the
 # references from the dataset's training images instead (FewShotMemoryHook).
 few_shot_references = None
+
+# The official protocol, applied by the dataset configs: the shorter side resized to 448 px
+# (PIL bicubic, as torchvision Resize on PIL images), metrics as post_eval.py (MVTec AD's
+# exact AUPRO, maps smoothed with sigma 4), the reference of seed s = image s of the sorted
+# normal training images (1-shot).
+anomalydino_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadAnomalyMask),
+    dict(type=ResizeAnomaly, short_edge=448, backend='pillow'),
+    dict(type=PackAnomalyInputs),
+]
+anomalydino_metrics = dict(gaussian_sigma=4.0, aupro_variant='mvtec')
+anomalydino_shots = dict(type=FewShotMemoryHook, k=1, seed=0, draw='slice')

@@ -2,6 +2,8 @@
 # (position embeddings resized bicubically, as open_clip's resize_pos_embed in the release),
 # raw tokens of blocks 6/12/18/24 (0-based 5/11/17/23), aggregation degrees 1/3/5, mutual
 # scoring over the smallest 30 % of the other images, RsCIN with k = 1/2/3 (MVTec AD).
+from ovperception.datasets.anomaly import LoadAnomalyMask, PackAnomalyInputs, ResizeAnomaly
+from ovperception.datasets.transforms import LoadImageFromFile
 from ovperception.engine.set_test_loop import SetTestLoop
 from ovperception.models.anomaly import MuScModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
@@ -25,3 +27,15 @@ test_cfg = dict(type=SetTestLoop)
 # unlabeled images of the object): --cfg-options unlabeled_set=DIR; the demo on a folder
 # uses that folder itself.
 unlabeled_set = None
+
+# The official protocol, applied by the dataset configs: 518 px (PIL bicubic), metrics as
+# utils/metrics.py (no smoothing, cflow-ad's 200-step thresholded AUPRO, pixel AP reported).
+musc_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadAnomalyMask),
+    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),
+    dict(type=PackAnomalyInputs),
+]
+musc_metrics = dict(gaussian_sigma=0.0, aupro_variant='thresholded',
+                    metrics=('image_AUROC', 'image_AP', 'image_F1max', 'pixel_AUROC',
+                             'pixel_AP', 'pixel_F1max', 'AUPRO'))

@@ -1,6 +1,6 @@
 """Zero-shot anomaly detection: the anomaly model, WinCLIP / AnoVL, AnomalyCLIP and
-AnomalyDINO heads, MuSc (mutual scoring of image sets), state prompts, WinCLIP windows, few-shot memory, losses, AnomalyCLIP's DPAM
-and checkpoint converter."""
+AnomalyDINO heads, MuSc (mutual scoring of image sets), state prompts, WinCLIP windows,
+few-shot memory, losses, AnomalyCLIP's DPAM and checkpoint converter."""
 from ovperception.models.anomaly import convert  # noqa: F401  (registers 'anomalyclip')
 from ovperception.models.anomaly.anomaly_model import OVAnomalyModel
 from ovperception.models.anomaly.anomalydino import AnomalyDINOHead
@@ -10,5 +10,5 @@ from ovperception.models.anomaly.losses import dice_loss, focal_loss
 from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
                                                        memory_distance, window_indices)
 
-__all__ = ['OVAnomalyModel', 'AnomalyDINOHead', 'MuScModel', 'AnomalyCLIPHead', 'WinCLIPHead', 'dice_loss', 'focal_loss',
-           'harmonic_fusion', 'harmonic_patch_scores', 'memory_distance', 'window_indices']
+__all__ = ['OVAnomalyModel', 'AnomalyDINOHead', 'MuScModel', 'AnomalyCLIPHead', 'WinCLIPHead',
+           'dice_loss', 'focal_loss', 'harmonic_fusion', 'harmonic_patch_scores', 'memory_distance', 'window_indices']
