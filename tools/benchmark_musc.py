@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 command += ['--threads', str(args.threads)]
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
-            print(f'{store} {size}: done', file=sys.stderr, flush=True)
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # partial results
     print(f'| images | features | encode (s) | scoring (s) | peak RSS (MiB) | '
           f'above the built model (MiB) |')
     print('|---|---|---|---|---|---|')
