@@ -230,7 +230,8 @@ def build_predictor(args: argparse.Namespace) -> 'OVPredictor':
                                        args.anomaly_threshold, normal, args.calibrate_quantile,
                                        dict(args.cfg_options or {}),
                                        find_images(args.few_shot_normal)
-                                       if args.few_shot_normal else (), args.anomaly_sigma)
+                                       if args.few_shot_normal else (), args.anomaly_sigma,
+                                       unlabeled_paths=getattr(args, 'input_images', ()))
     options = dict(args.cfg_options or {})
     if args.amp:
         options['model.test_cfg.amp_dtype'] = args.amp
@@ -330,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f'building the model of {os.path.basename(args.config)}'
           f'{" and loading " + args.weights if args.weights else ""} ...', file=sys.stderr,
           flush=True)
+    args.input_images = paths if len(paths) > 1 else ()  # MuSc scores a folder as one set
     predictor = build_predictor(args)
     predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
     print(f'model ready in {time.monotonic() - started:.1f} s; {len(paths)} image'

@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from ovperception.annotation.predictions import TASKS
 from ovperception.apis import OVPredictor, build_anomaly_predictor, init_model
+from ovperception.apis.anomaly import is_anomaly_config
 from ovperception.apis.options import type_name
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,7 +27,7 @@ def config_tasks(cfg: Config) -> tuple[str, ...]:
     """The tasks a config's model can annotate, its natural task first."""
     model = type_name(cfg.model.get('type'))
     head = type_name((cfg.model.get('head') or {}).get('type'))
-    if model == 'OVAnomalyModel':
+    if is_anomaly_config(cfg):
         return ('anomaly',)
     if model == 'FCCLIP':
         return ('panoptic', 'seg', 'det')

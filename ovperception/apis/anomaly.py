@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
+from ovperception.apis.folders import find_images
 from ovperception.apis.model import init_model
 from ovperception.apis.options import type_name
 from ovperception.apis.predictor import OVPredictor
@@ -22,10 +24,14 @@ from ovperception.models.anomaly.few_shot import remember_normal_images
 from ovperception.utils.image_io import load_image
 
 
+#: Model types that detect anomalies (per image, or MuSc's set scoring).
+ANOMALY_MODELS = ('OVAnomalyModel', 'MuScModel')
+
+
 def is_anomaly_config(config: str | Config) -> bool:
-    """Whether a config builds an :class:`OVAnomalyModel`."""
+    """Whether a config builds an anomaly model (:data:`ANOMALY_MODELS`)."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
-    return type_name(cfg.model.get('type')) == 'OVAnomalyModel'
+    return type_name(cfg.model.get('type')) in ANOMALY_MODELS
 
 
 def image_scores(predictor: OVPredictor, paths: Sequence[str],
@@ -48,24 +54,53 @@ def calibrate_threshold(scores: np.ndarray, quantile: float = 1.0) -> float:
     return float(np.quantile(scores, quantile))
 
 
-def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> None:
-    """WinCLIP+ few-shot mode: remember the patches and windows of k normal images.
-
-    The images go through the predictor's pipeline (the config's resize), so they share
-    the patch grid of the images scored afterwards.
-    """
-    if not paths:
-        raise ValueError('no reference images for the few-shot memory')
+def pack_images(predictor: OVPredictor, paths: Sequence[str]) -> list[dict]:
+    """The images of ``paths`` through the predictor's pipeline (the config's resize)."""
     packed = []
-    for path in paths:
+    for path in tqdm(paths, desc='reference images', disable=len(paths) < 8):
         array = load_image(path)
         results = dict(img=array, img_path=path, ori_shape=array.shape[:2],
                        img_shape=array.shape[:2], classnames=['_'])
         for transform in predictor.pipeline:
             results = transform(results)
         packed.append(results)
-    remember_normal_images(predictor.model, packed)
+    return packed
+
+
+def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> None:
+    """Few-shot mode (WinCLIP+, AnomalyDINO): remember the patches of k normal images.
+
+    The images go through the predictor's pipeline (the config's resize), so they share
+    the patch grid of the images scored afterwards.
+    """
+    if not paths:
+        raise ValueError('no reference images for the few-shot memory')
+    remember_normal_images(predictor.model, pack_images(predictor, paths))
     print_log(f'few-shot memory: {len(paths)} normal reference images', logger='current')
+
+
+def set_unlabeled_set(predictor: OVPredictor, paths: Sequence[str]) -> None:
+    """MuSc: the unlabeled images (of one object) each later image is scored against."""
+    model = predictor.model
+    images = [model.data_preprocessor(dict(inputs=[p['inputs']],
+                                           data_samples=[p['data_samples']]), False)['inputs'][0]
+              for p in pack_images(predictor, paths)]
+    with torch.no_grad():
+        model.set_unlabeled_images(images)
+    print_log(f'MuSc: {len(paths)} unlabeled images to score against', logger='current')
+
+
+def config_references(cfg: Config, key: str = 'few_shot_references') -> list[str]:
+    """The images of the folder a config names under ``key`` (few-shot configs set
+    ``few_shot_references``, MuSc configs ``unlabeled_set``, None by default;
+    ``--cfg-options KEY=DIR`` fills it in annotate and the web app)."""
+    folder = cfg.get(key)
+    if not folder:
+        return []
+    paths = find_images(str(folder))
+    if not paths:
+        raise ValueError(f'{key} {folder!r} holds no images')
+    return paths
 
 
 def evaluation_sigma(cfg: Config) -> float:
@@ -81,13 +116,18 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
                             normal_paths: Sequence[str] = (), quantile: float = 1.0,
                             cfg_options: dict | None = None,
                             reference_paths: Sequence[str] = (),
-                            smoothing_sigma: float | None = None) -> OVPredictor:
+                            smoothing_sigma: float | None = None,
+                            unlabeled_paths: Sequence[str] = ()) -> OVPredictor:
     """An :class:`OVPredictor` over an anomaly model whose verdict uses ``threshold``,
     or a threshold calibrated on ``normal_paths`` (which wins when both are given);
-    ``reference_paths`` fill the few-shot memory first (WinCLIP+).
+    ``reference_paths`` (default: the config's ``few_shot_references`` folder) fill the
+    few-shot memory first (WinCLIP+, AnomalyDINO; a head that needs them refuses to start
+    without). ``unlabeled_paths`` (default: the config's ``unlabeled_set`` folder) are
+    MuSc's set of unlabeled images that every image is scored against.
 
     Output maps are smoothed with ``smoothing_sigma`` (default: the model's
-    ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the heatmap is the map the metrics see; scores are unaffected).
+    ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the
+    heatmap is the map the metrics see; scores are unaffected).
     """
     model = init_model(config, weights, device, cfg_options=cfg_options)
     if smoothing_sigma is None:  # the model config's own setting, else the metric's
@@ -95,7 +135,22 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
     if smoothing_sigma < 0:
         raise ValueError(f'anomaly map smoothing sigma must be >= 0, got {smoothing_sigma}')
     model.map_smoothing_sigma = float(smoothing_sigma)
+    reference_paths = list(reference_paths) or config_references(model.cfg)
+    if hasattr(model, 'set_unlabeled_images'):  # MuSc: a set of images to score against
+        unlabeled_paths = list(unlabeled_paths) or config_references(model.cfg,
+                                                                     'unlabeled_set')
+        if len(unlabeled_paths) < 2:
+            raise ValueError('MuSc scores each image against other unlabeled images of the '
+                             f'same object, got {len(unlabeled_paths)}: give a folder of at '
+                             'least 2 images (the demo on a folder uses it) or '
+                             '--cfg-options unlabeled_set=DIR')
+    if getattr(getattr(model, 'head', None), 'needs_references', False) and not reference_paths:
+        raise ValueError(f'{type(model.head).__name__} is few-shot: give normal reference '
+                         'images (--few-shot-normal DIR, or --cfg-options '
+                         'few_shot_references=DIR)')
     predictor = OVPredictor(model)
+    if hasattr(model, 'set_unlabeled_images'):
+        set_unlabeled_set(predictor, unlabeled_paths)
     if reference_paths:
         set_few_shot_references(predictor, reference_paths)
     if normal_paths:

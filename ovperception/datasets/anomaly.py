@@ -282,21 +282,54 @@ class LoadAnomalyMask(BaseTransform):
 
 @TRANSFORMS.register_module()
 class ResizeAnomaly(BaseTransform):
-    """Resize the image (bicubic) and its mask (bilinear, then > 0.5) to a fixed size.
+    """Resize the image (bicubic) and its mask (bilinear, then > 0.5).
+
+    Either to a fixed ``size`` or, with ``short_edge``, keeping the aspect ratio (the shorter
+    side becomes ``short_edge``, the longer one ``int(short_edge * long / short)``, as
+    torchvision's ``Resize(int)``; AnomalyDINO's 448 px).
 
     Args:
         size: (height, width), e.g. (240, 240) for WinCLIP, (518, 518) for AnomalyCLIP.
+        short_edge: target of the shorter side instead of ``size``.
+        backend: ``'cv2'`` (``INTER_CUBIC``, no antialiasing) or ``'pillow'`` (PIL's bicubic
+            filter, antialiased when shrinking: what torchvision's ``Resize`` does on PIL
+            images, as in AnomalyDINO).
     """
 
-    def __init__(self, size: int | Sequence[int]) -> None:
-        self.size = (int(size), int(size)) if isinstance(size, int) else tuple(map(int, size))
+    BACKENDS = ('cv2', 'pillow')
+
+    def __init__(self, size: int | Sequence[int] | None = None, *,
+                 short_edge: int | None = None, backend: str = 'cv2') -> None:
+        if (size is None) == (short_edge is None):
+            raise ValueError('ResizeAnomaly needs exactly one of size and short_edge')
+        if backend not in self.BACKENDS:
+            raise ValueError(f'ResizeAnomaly backend must be one of {self.BACKENDS}, got '
+                             f'{backend!r}')
+        self.size = None if size is None else (
+            (int(size), int(size)) if isinstance(size, int) else tuple(map(int, size)))
+        self.short_edge = None if short_edge is None else int(short_edge)
+        self.backend = backend
+
+    def target_size(self, h: int, w: int) -> tuple[int, int]:
+        """(height, width) for an (h, w) image."""
+        if self.size is not None:
+            return self.size
+        if h <= w:
+            return self.short_edge, int(self.short_edge * w / h)
+        return int(self.short_edge * h / w), self.short_edge
+
+    def _resize_image(self, img: np.ndarray, height: int, width: int) -> np.ndarray:
+        if self.backend == 'pillow':
+            from PIL import Image
+            return np.asarray(Image.fromarray(img).resize((width, height), Image.BICUBIC))
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_CUBIC)
 
     def transform(self, results: dict) -> dict:
-        height, width = self.size
         img = results['img']
         h, w = img.shape[:2]
+        height, width = self.target_size(h, w)
         if (h, w) != (height, width):
-            results['img'] = cv2.resize(img, (width, height), interpolation=cv2.INTER_CUBIC)
+            results['img'] = self._resize_image(img, height, width)
             mask = results.get('gt_anomaly_mask')
             if mask is not None:
                 resized = cv2.resize(mask.astype(np.float32), (width, height),

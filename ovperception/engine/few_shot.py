@@ -14,7 +14,8 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from tqdm import tqdm
 
-from ovperception.models.anomaly.few_shot import draw_normal_references, remember_normal_images
+from ovperception.models.anomaly.few_shot import (DRAWS, draw_normal_references,
+                                                  remember_normal_images)
 from ovperception.models.anomaly.prompts import object_name
 from ovperception.registry import HOOKS
 
@@ -27,14 +28,18 @@ class FewShotMemoryHook(Hook):
         k: normal reference images per category (WinCLIP+: 1, 2, 4); 0 keeps zero-shot
             scoring (a baseline run of the same config: ``--cfg-options custom_hooks.2.k=0``).
         seed: seed of the draw (the paper averages several seeds; run one per seed).
+        draw: ``'random'`` (WinCLIP+ configs) or ``'slice'`` (AnomalyDINO: the sorted
+            normal images ``seed * k ... (seed + 1) * k - 1``).
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, k: int = 1, seed: int = 0) -> None:
+    def __init__(self, k: int = 1, seed: int = 0, draw: str = 'random') -> None:
         if int(k) < 0:
             raise ValueError(f'FewShotMemoryHook k must be >= 0, got {k}')
-        self.k, self.seed = int(k), int(seed)
+        if draw not in DRAWS:
+            raise ValueError(f'FewShotMemoryHook draw must be one of {DRAWS}, got {draw!r}')
+        self.k, self.seed, self.draw = int(k), int(seed), draw
 
     def before_test(self, runner) -> None:
         if self.k == 0:
@@ -52,7 +57,7 @@ class FewShotMemoryHook(Hook):
         for category in tqdm(categories, desc=f'{self.k}-shot memories',
                              disable=len(categories) < 2):
             records = draw_normal_references(dataset.normal_training_records(category),
-                                             self.k, self.seed, category)
+                                             self.k, self.seed, category, self.draw)
             name = object_name(category)
             packed = [dataset.pipeline(dict(record, classnames=[name])) for record in records]
             remember_normal_images(model, packed, name)

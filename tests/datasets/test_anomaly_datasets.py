@@ -116,3 +116,21 @@ def test_resize_binarises_masks():
     assert out['gt_anomaly_mask'].shape == (8, 8) and set(np.unique(out['gt_anomaly_mask'])) == {
         0, 1}
     assert out['img_shape'] == (8, 8)
+
+
+def test_short_edge_resize_keeps_the_aspect_ratio_like_torchvision():
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (60, 66, 3), dtype=np.uint8)
+    mask = np.zeros((60, 66), np.uint8)
+    mask[10:30, 20:40] = 1
+    out = ResizeAnomaly(short_edge=112, backend='pillow')(dict(img=img, gt_anomaly_mask=mask))
+    assert out['img'].shape == (112, 123, 3) and out['gt_anomaly_mask'].shape == (112, 123)
+    expected = np.asarray(Image.fromarray(img).resize((123, 112), Image.BICUBIC))
+    assert np.array_equal(out['img'], expected)
+    tall = ResizeAnomaly(short_edge=50)(dict(img=np.zeros((100, 40, 3), np.uint8)))
+    assert tall['img'].shape == (125, 50, 3)
+    with pytest.raises(ValueError, match='exactly one of size and short_edge'):
+        ResizeAnomaly(size=8, short_edge=8)
+    with pytest.raises(ValueError, match='backend'):
+        ResizeAnomaly(size=8, backend='magic')

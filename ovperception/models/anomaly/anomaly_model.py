@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +60,8 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
 
     Args:
         backbone: an ``OpenCLIPBackbone`` (config).
-        head: ``WinCLIPHead`` / ``AnomalyCLIPHead`` (config).
+        head: ``WinCLIPHead`` / ``AnomalyCLIPHead`` / ``AnomalyDINOHead`` (config; the
+            latter on a ``DINOEncoder`` backbone).
         data_preprocessor: batch collator; default normalises with the backbone's stats.
         anomaly_threshold: image-score threshold of the verdict (None: no verdict).
         map_smoothing_sigma: Gaussian sigma (pixels at the working size) applied to the
@@ -129,6 +130,8 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
                     text = self.head.text_embeddings(self.backbone, name)
                     memory = self.normal_memories.get(name)
                     extra = {} if memory is None else dict(memory=memory)
+                    if getattr(self.head, 'needs_object_name', False):
+                        extra['object_name'] = name  # per-object settings (AnomalyDINO)
                     maps, scores = self.head.score(features.select(members), text, **extra)
                     for k, grid_map, score in zip(members, maps, scores):
                         self._fill(data_samples[indices[k]], grid_map,
@@ -153,17 +156,32 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
                                      is_anomalous=bool(score >= self.anomaly_threshold)))
 
     # ------------------------------------------------------------- few-shot
-    def set_normal_references(self, inputs: Tensor, object_name: str | None = None) -> None:
-        """WinCLIP+ few-shot: remember k normal images.
+    def set_normal_references(self, inputs: Tensor | Sequence[Tensor],
+                              object_name: str | None = None) -> None:
+        """Few-shot (WinCLIP+, AnomalyDINO): remember k normal images.
 
         Args:
-            inputs: (k, 3, H, W) normalised, equally sized images (the test resize).
+            inputs: (k, 3, H, W) normalised, equally sized images (the test resize), or a
+                list of (3, H_i, W_i) images of several sizes (heads with a patch bank,
+                AnomalyDINO: one bank over all of them).
             object_name: use the memory only for this object's images (replacing an earlier
                 one of the same name); None: for every image without its own memory.
         """
         if not hasattr(self.head, 'set_memory'):
             raise NotImplementedError(f'{type(self.head).__name__} has no few-shot memory')
-        features = self.head.encode(self.backbone, inputs, with_patches=True)
+        groups: dict[tuple[int, int], list[Tensor]] = {}
+        for image in inputs:
+            groups.setdefault(tuple(image.shape[-2:]), []).append(image)
+        if hasattr(self.head, 'encode_references'):  # AnomalyDINO: augmented patch bank
+            features = torch.cat([self.head.encode_references(self.backbone, torch.stack(group),
+                                                              object_name)
+                                  for group in groups.values()])
+        elif len(groups) > 1:
+            raise ValueError(f'few-shot references of {type(self.head).__name__} must share '
+                             f'one size after the pipeline, got {sorted(groups)}')
+        else:
+            features = self.head.encode(self.backbone, torch.stack(next(iter(groups.values()))),
+                                        with_patches=True)
         if object_name is None:
             self.head.set_memory(features)
         else:

@@ -1,4 +1,4 @@
-"""WinCLIP+ few-shot references: draw k normal images, remember their features.
+"""Few-shot references (WinCLIP+, AnomalyDINO): draw k normal images, remember their features.
 
 Protocol (WinCLIP+): per category, ``k`` normal images are drawn at random from the
 category's normal *training* images (MVTec AD ``train/good``, VisA ``train`` rows);
@@ -15,25 +15,38 @@ import torch
 from torch import nn
 
 
+#: How references are drawn: ``'random'`` (ours, WinCLIP+), ``'slice'`` (AnomalyDINO).
+DRAWS = ('random', 'slice')
+
+
 def draw_normal_references(records: Sequence[dict], k: int, seed: int,
-                           category: str) -> list[dict]:
-    """``k`` records drawn without replacement (repeatable for ``(seed, category)``).
+                           category: str, draw: str = 'random') -> list[dict]:
+    """``k`` normal records, repeatable for ``(seed, category)``.
 
     Args:
         records: the category's normal training records (any order; sorted by path here).
         k: shots (>= 1).
         seed: draw seed.
         category: category name (part of the draw's seed).
+        draw: ``'random'``: drawn without replacement by ``random.Random(f'{seed}/{category}')``;
+            ``'slice'``: images ``seed * k ... (seed + 1) * k - 1`` of the sorted list (the
+            official AnomalyDINO protocol: seeds 0, 1, 2 use disjoint references).
 
     Raises:
-        ValueError: ``k < 1`` or fewer than ``k`` normal images.
+        ValueError: ``k < 1``, an unknown draw, or fewer than the needed normal images.
     """
     if k < 1:
         raise ValueError(f'few-shot k must be >= 1, got {k}')
-    if len(records) < k:
-        raise ValueError(f'few-shot k={k} but category {category!r} has only {len(records)} '
+    if draw not in DRAWS:
+        raise ValueError(f'few-shot draw must be one of {DRAWS}, got {draw!r}')
+    needed = k * (seed + 1) if draw == 'slice' else k
+    if len(records) < needed:
+        raise ValueError(f'few-shot k={k} (seed {seed}, draw {draw!r}) needs {needed} normal '
+                         f'training images but category {category!r} has only {len(records)} '
                          'normal training images')
     ordered = sorted(records, key=lambda r: r['img_path'])
+    if draw == 'slice':
+        return ordered[seed * k:(seed + 1) * k]
     return random.Random(f'{seed}/{category}').sample(ordered, k)
 
 
@@ -48,7 +61,7 @@ def remember_normal_images(model: nn.Module, packed: Sequence[dict],
     """
     if not packed:
         raise ValueError('no reference images for the few-shot memory')
-    data = model.data_preprocessor(dict(inputs=[p['inputs'] for p in packed],
-                                        data_samples=[p['data_samples'] for p in packed]), False)
+    images = [model.data_preprocessor(dict(inputs=[p['inputs']], data_samples=[p['data_samples']]),
+                                      False)['inputs'][0] for p in packed]  # sizes may differ
     with torch.no_grad():
-        model.set_normal_references(data['inputs'], object_name)
+        model.set_normal_references(images, object_name)
