@@ -13,7 +13,7 @@ import shutil
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -33,7 +33,7 @@ from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
                                                  parse_vocabulary_string)
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
 from ovperception.utils.image_io import ImageReadError, check_image, load_image
-from ovperception.webapp.annotated import Region, result_regions
+from ovperception.webapp.annotated import ResultView, result_view
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
 from ovperception.webapp.tasks import ANNOTATION_TASKS, CONFIG_ROOT, TASKS, configs_for_task
@@ -77,14 +77,14 @@ class AppResult:
         rows: table rows ``[class, value, detail]``.
         message: one status line (what ran, whether the image was re-encoded).
         files: downloadable files (annotations, label PNG, overlay, a zip of all).
-        regions: (mask or box, label) items of the interactive view, at the input's size.
+        view: the interactive view (input at a bounded size, regions, class colours).
     """
 
     overlay: str
     rows: list[list[str]]
     message: str
     files: list[str]
-    regions: list[Region] = field(default_factory=list)
+    view: ResultView | None = None
 
 
 def _relative_paths(paths: Sequence[str], root: str) -> None:
@@ -348,8 +348,7 @@ class AnnotationService:
         self._forget_old_runs(session, keep=folder)
         return AppResult(overlay=overlay, rows=summary_rows(last.task, last.sample),
                          message='', files=written + [bundle],
-                         regions=result_regions(last.task, last.sample,
-                                                        last.image.shape[:2]))
+                         view=result_view(last.task, last.sample, last.image))
 
     @staticmethod
     def _write_datasets(last: LastResult, formats: Sequence[str], out_dir: str) -> list[str]:

@@ -69,7 +69,9 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
         store.enforce_budget(keep=key)
         names = service.class_names(session_of(request))
         choice = sam_choice if sam_choice in names else (names[0] if names else None)
-        return (result.overlay, (session_of(request).last.image, result.regions),
+        view = result.view
+        return (result.overlay,
+                gr.update(value=(view.image, view.regions), color_map=view.colors),
                 result.message, result.rows, result.files,
                 gr.update(choices=names, value=choice))
 

@@ -331,3 +331,23 @@ def test_app_limits_come_from_the_command_line(tmp_path):
     assert app.session_store.max_bytes == 2**20
     with pytest.raises(SystemExit):
         app_script.parse_args(['--max-megapixels', '0'])
+
+
+def test_interactive_view_is_bounded_and_uses_the_overlay_colours():
+    import torch
+    from mmengine.structures import PixelData
+
+    from ovperception.structures import OVDataSample
+    from ovperception.visualization import get_palette
+    from ovperception.webapp.annotated import VIEW_MAX_SIDE, result_view
+    labels = np.zeros((3000, 4000), np.int64)
+    labels[:, 2000:] = 2
+    sample = OVDataSample(metainfo=dict(classnames=['sky', 'road', 'car']))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(labels[None]))
+    view = result_view('semantic', sample, np.zeros((3000, 4000, 3), np.uint8))
+    assert view.image.shape == (768, VIEW_MAX_SIDE, 3)
+    assert [text for _, text in view.regions] == ['sky 50.0 %', 'car 50.0 %']
+    assert all(mask.shape == (768, 1024) for mask, _ in view.regions)
+    palette = get_palette(3)
+    assert view.colors == {'sky 50.0 %': '#%02x%02x%02x' % tuple(palette[0]),
+                           'car 50.0 %': '#%02x%02x%02x' % tuple(palette[2])}
