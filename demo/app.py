@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             app.queue(default_concurrency_limit=1).launch(
                 server_name=args.host, server_port=args.port,
-                max_file_size=f'{args.max_upload_mb}mb', show_error=True)
+                max_file_size=f'{args.max_upload_mb}mb', show_error=True,
+                **app.launch_options)
         finally:
             app.close()
             app.session_store.close_all()

@@ -126,3 +126,38 @@ def _mean_in_mask(prob: np.ndarray, mask: np.ndarray) -> float:
     rows = (np.arange(mask.shape[0]) * prob.shape[0] // mask.shape[0])
     cols = (np.arange(mask.shape[1]) * prob.shape[1] // mask.shape[1])
     return float(prob[np.ix_(rows, cols)][mask].mean())
+
+
+#: Marker colours (RGB) of SAM prompts in the input view.
+PROMPT_COLORS = {1: (0, 200, 0), 0: (230, 0, 0), 2: (255, 210, 0)}
+
+
+def draw_prompts(image: np.ndarray, prompts: list[tuple[float, float, int]],
+                 corner: tuple[float, float] | None = None,
+                 mask: np.ndarray | None = None) -> np.ndarray:
+    """The (H, W, 3) input at the view's size with SAM prompts drawn: points (label 1
+    foreground, 0 background) as discs, a box (label 2 corners) as a rectangle, a pending
+    first ``corner`` as a cross, and SAM's (H, W) ``mask`` as a blue tint."""
+    shape = view_shape(image.shape)
+    view = cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) \
+        if shape != image.shape[:2] else image.copy()
+    scale = shape[1] / image.shape[1]
+    if mask is not None:
+        small = _sampled(np.asarray(mask, bool), shape)
+        view[small] = (0.5 * view[small] + 0.5 * np.array([30, 90, 255])).astype(np.uint8)
+    radius = max(4, round(max(shape) / 100))
+    corners = [(x, y) for x, y, label in prompts if label == 2]
+    if len(corners) == 2:
+        (x1, y1), (x2, y2) = corners
+        cv2.rectangle(view, (round(x1 * scale), round(y1 * scale)),
+                      (round(x2 * scale), round(y2 * scale)), PROMPT_COLORS[2],
+                      max(2, radius // 2))
+    for x, y, label in prompts:
+        if label != 2:
+            center = (round(x * scale), round(y * scale))
+            cv2.circle(view, center, radius + 2, (255, 255, 255), -1)
+            cv2.circle(view, center, radius, PROMPT_COLORS[label], -1)
+    if corner is not None:
+        cv2.drawMarker(view, (round(corner[0] * scale), round(corner[1] * scale)),
+                       PROMPT_COLORS[2], cv2.MARKER_CROSS, 3 * radius, max(2, radius // 2))
+    return view

@@ -33,7 +33,7 @@ from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
                                                  parse_vocabulary_string)
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
 from ovperception.utils.image_io import ImageReadError, check_image, load_image
-from ovperception.webapp.annotated import ResultView, result_view
+from ovperception.webapp.annotated import ResultView, draw_prompts, result_view
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
 from ovperception.webapp.tasks import ANNOTATION_TASKS, CONFIG_ROOT, TASKS, configs_for_task
@@ -141,6 +141,22 @@ class AnnotationService:
         default = self.defaults[task]
         return [default] + [path for path in listed
                             if os.path.abspath(path) != os.path.abspath(default)]
+
+    def background_words(self, config: str | None) -> tuple[str, ...]:
+        """Words the model of ``config`` scores as background besides the vocabulary
+        (detection configs' scene words; the app runs segmentation without any)."""
+        if not config or not os.path.isfile(config):
+            return ()
+        if config in self._models:
+            return tuple(getattr(self._models[config], 'background_words', ()) or ())
+        from mmengine.config import Config
+        try:
+            cfg = Config.fromfile(config)
+        except Exception:  # an unreadable config is reported when it is run
+            return ()
+        if not is_detection_config(cfg):
+            return ()
+        return tuple(cfg.model.get('background_words') or ())
 
     def _check_config(self, task: str, config: str | None) -> str:
         if task not in TASKS:
@@ -417,20 +433,7 @@ class AnnotationService:
         names = label_names(last.sample)
         if class_name not in names:
             raise UserError(f'choose the class of the object ({", ".join(names)})')
-        points = [(x, y, label) for x, y, label in session.prompts if label != 2]
-        corners = [(x, y) for x, y, label in session.prompts if label == 2]
-        if not points and not corners:
-            raise UserError('click points on the object (or two box corners) first')
-        sam = self._sam_model()
-        with self._lock, torch.no_grad():
-            state = sam.set_image(np.array(last.image))
-            masks = sam.predict(
-                state,
-                points=torch.tensor([[p[:2] for p in points]], dtype=torch.float32)
-                if points else None,
-                point_labels=torch.tensor([[p[2] for p in points]]) if points else None,
-                boxes=torch.tensor([[*corners[0], *corners[1]]], dtype=torch.float32)
-                if corners else None).masks[0, 0].cpu()
+        masks = self._sam_mask(session)
         labels = last.sample.pred_sem_seg.data.clone()
         labels[0][masks] = names.index(class_name)
         last.sample.pred_sem_seg = PixelData(data=labels)
@@ -438,6 +441,62 @@ class AnnotationService:
         result = self._publish(session)
         result.message = f'SAM mask of {int(masks.sum())} pixels labelled {class_name!r}'
         return result
+
+    def _sam_mask(self, session: AppSession) -> torch.Tensor:
+        """(H, W) bool SAM mask of the session's clicked points and box."""
+        last = session.last
+        points = [(x, y, label) for x, y, label in session.prompts if label != 2]
+        corners = [(x, y) for x, y, label in session.prompts if label == 2]
+        if not points and not corners:
+            raise UserError('click points on the object (or two box corners) first')
+        sam = self._sam_model()
+        with self._lock, torch.no_grad():
+            key = image_key(last.image)
+            if session.sam_image is None or session.sam_image[0] != key:
+                session.sam_image = (key, sam.set_image(np.array(last.image)))
+            return sam.predict(
+                session.sam_image[1],
+                points=torch.tensor([[p[:2] for p in points]], dtype=torch.float32)
+                if points else None,
+                point_labels=torch.tensor([[p[2] for p in points]]) if points else None,
+                boxes=torch.tensor([[*corners[0], *corners[1]]], dtype=torch.float32)
+                if corners else None).masks[0, 0].cpu()
+
+    def prompt_view(self, session: AppSession) -> np.ndarray | None:
+        """The input at the view's size with the clicked SAM prompts drawn (foreground
+        points green, background points red, the box and a pending first corner yellow) and
+        SAM's mask for them as a blue tint; None before any result."""
+        if session.last is None:
+            return None
+        view = draw_prompts(session.last.image, session.prompts, session.box_corner,
+                            self._sam_mask(session) if session.prompts and self.sam_enabled
+                            and session.last.task == 'semantic' else None)
+        return view
+
+    def undo_prompt(self, session: AppSession) -> str:
+        """Forget the last clicked prompt (a box counts as one)."""
+        self._require_sam(session)
+        if session.box_corner is not None:
+            session.box_corner = None
+        elif session.prompts:
+            removed = session.prompts.pop()
+            if removed[2] == 2:  # both corners of the box
+                session.prompts = [p for p in session.prompts if p[2] != 2]
+        else:
+            return 'nothing to undo'
+        return self._prompt_summary(session)
+
+    def clear_prompts(self, session: AppSession) -> str:
+        """Forget every clicked prompt."""
+        session.prompts.clear()
+        session.box_corner = None
+        return 'prompts cleared'
+
+    @staticmethod
+    def _prompt_summary(session: AppSession) -> str:
+        points = sum(1 for p in session.prompts if p[2] != 2)
+        box = any(p[2] == 2 for p in session.prompts)
+        return f'{points} point(s){" and a box" if box else ""} clicked'
 
     def _require_result(self, session: AppSession) -> LastResult:
         if session.last is None:

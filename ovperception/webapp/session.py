@@ -49,6 +49,7 @@ class AppSession:
         last: the latest result, for clicks.
         prompts: SAM prompts clicked so far: (x, y, 1 foreground / 0 background).
         box_corner: first corner of a box being clicked, or None.
+        sam_image: (image key, SAM's encoding) of the image SAM last encoded.
         runs: number of runs (each writes into its own sub-folder).
         formats: dataset formats written with every result (``tools/annotate.py``'s names).
     """
@@ -60,6 +61,7 @@ class AppSession:
     last: LastResult | None = None
     prompts: list[tuple[float, float, int]] = field(default_factory=list)
     box_corner: tuple[float, float] | None = None
+    sam_image: tuple[str, object] | None = None
     runs: int = 0
     formats: tuple[str, ...] = ('coco',)
 
@@ -74,6 +76,7 @@ class AppSession:
         self.predictors.clear()
         self.encoded.clear()
         self.last = None
+        self.sam_image = None
 
 
 def image_key(image: np.ndarray) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from ovperception.annotation import DATASET_FORMATS
+from ovperception.webapp.annotated import draw_prompts, view_shape
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
 from ovperception.webapp.session import AppSession, SessionStore
 from ovperception.webapp.summaries import TABLE_HEADERS
@@ -26,12 +27,46 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 HELP = """### ovperception — open-vocabulary annotation
 Upload or drop an image (or pick an example), type the words to look for (comma separated,
 synonyms with `;`, e.g. `cat, sofa; couch`), pick the task and press **Run**. Change only the
-words and run again: the image is not encoded again. Click the *interactive* view (or the
-input) to see the class and score there."""
+words and run again: the image is not encoded again. Hover or click the *interactive* view
+(or click the input) to see the class and score there."""
 SAM_OFF = ('SAM refinement is off: restart the app with `--sam-checkpoint sam_vit_b_01ec64.pth` '
            '(get it with `python tools/download_weights.py --sam vit_b`, see docs/weights.md).')
 SAM_ON = ('Choose a click mode, click points (or two box corners) on the input image, choose '
           'the class and press **refine with SAM**.')
+
+CSS = ('.hidden-input {display: none !important}\n'
+       '#downloads .label-clear-button {display: none !important}')
+#: Hovering (throttled) or clicking the interactive view reports the point as fractions of the
+#: image to the hidden #view-point box, whose input event asks the server what lies there.
+VIEW_JS = """() => {
+  let last = 0;
+  const report = (event, always) => {
+    const img = event.target.closest ? event.target.closest('#regions img') : null;
+    if (!img) return;
+    const now = Date.now();
+    if (!always && now - last < 200) return;
+    last = now;
+    const rect = img.getBoundingClientRect();
+    const fx = (event.clientX - rect.left) / rect.width;
+    const fy = (event.clientY - rect.top) / rect.height;
+    if (fx < 0 || fy < 0 || fx > 1 || fy > 1) return;
+    const box = document.querySelector('#view-point textarea, #view-point input');
+    if (!box) return;
+    box.value = fx.toFixed(5) + ',' + fy.toFixed(5);
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  document.addEventListener('mousemove', (event) => report(event, false));
+  document.addEventListener('click', (event) => report(event, true));
+}"""
+
+
+def background_note(config: str, service: AnnotationService | None = None) -> str:
+    """The words the config reserves as background (shown next to the vocabulary)."""
+    words = service.background_words(config) if service is not None else ()
+    if not words:
+        return ''
+    return ('*background words of this model (not to be used as class names): '
+            + ', '.join(words) + '*')
 
 
 def example_images(folder: str = EXAMPLES_DIR) -> list[str]:
@@ -92,13 +127,46 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
             return keep, f'error: {error}'
         return f'{threshold:.6f}', message
 
-    def click(mode, x, y, request: gr.Request):
+    def click(mode, x, y, request: gr.Request = None):
         try:
             if mode == 'inspect' or not service.sam_enabled:
                 return service.inspect(session_of(request), x, y)
             return service.add_prompt(session_of(request), x, y, mode)
         except UserError as error:
             return f'error: {error}'
+
+    def with_markers(message: str, request: gr.Request) -> tuple:
+        """(preview with the SAM prompts and mask drawn, message)."""
+        try:
+            view = service.prompt_view(session_of(request))
+        except UserError as error:
+            return keep, f'error: {error}'
+        return (keep if view is None else view), message
+
+    def current_preview(request: gr.Request):
+        return with_markers('', request)[0]
+
+    def undo(request: gr.Request):
+        try:
+            return with_markers(service.undo_prompt(session_of(request)), request)
+        except UserError as error:
+            return keep, f'error: {error}'
+
+    def clear(request: gr.Request):
+        return with_markers(service.clear_prompts(session_of(request)), request)
+
+    def inspect_view(point, request: gr.Request):
+        """A hover or click on the interactive view: ``point`` = "fx,fy" fractions of it."""
+        session = session_of(request)
+        if not point or session.last is None:
+            return keep
+        try:
+            fx, fy = (float(v) for v in point.split(',')[:2])
+        except ValueError:
+            return keep
+        height, width = session.last.image.shape[:2]
+        return click('inspect', min(int(fx * width), width - 1), min(int(fy * height), height - 1),
+                     request)
 
     def on_task(task):
         return (gr.update(choices=config_choices(service.configs(task)),
@@ -110,13 +178,22 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
         if not path:
             return None, keep
         try:
-            return service.read_image(path, bool(downscale))[0], keep
+            return draw_prompts(service.read_image(path, bool(downscale))[0], []), keep
         except UserError as error:
             return None, f'error: {error}'
 
     def on_image_click(mode, event: gr.SelectData, request: gr.Request):
+        """A click on the input view (view pixels, scaled back to the input's)."""
+        session = session_of(request)
         x, y = event.index[:2]
-        return click(mode, x, y, request)
+        if session.last is not None:
+            height, width = session.last.image.shape[:2]
+            view_height, view_width = view_shape((height, width))
+            x, y = x * width / view_width, y * height / view_height
+        message = click(mode, x, y, request)
+        if mode == 'inspect' or message.startswith('error'):
+            return keep, message
+        return with_markers(message, request)
 
     def on_region(event: gr.SelectData):
         return f'{event.value}' if event is not None else ''
@@ -128,20 +205,17 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
     with gr.Blocks(title='ovperception', analytics_enabled=False) as app:
         gr.Markdown(HELP)
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=2, min_width=320):
                 image = gr.File(label='image: upload or drop', file_types=['image'],
-                                type='filepath', elem_id='upload')
-                examples = example_images() if os.path.isdir(EXAMPLES_DIR) else []
-                if examples:
-                    gr.Examples(examples=examples, inputs=image)
-                preview = gr.Image(label='input (click: inspect / SAM prompts)',
-                                   interactive=False, elem_id='input-image')
+                                type='filepath', elem_id='upload', height=110)
                 vocabulary = gr.Textbox(label='vocabulary', elem_id='vocabulary',
                                         placeholder=TASKS['semantic'].vocabulary_hint)
+                background = gr.Markdown(background_note(service.defaults['semantic'], service),
+                                         elem_id='background')
                 task = gr.Radio([(spec.label, key) for key, spec in TASKS.items()],
                                 value='semantic', label='task', elem_id='task')
                 config = gr.Dropdown(config_choices(service.configs('semantic')),
-                                     value=service.defaults['semantic'], label='model config',
+                                     value=service.defaults['semantic'], label='model',
                                      allow_custom_value=False, elem_id='config')
                 with gr.Group(visible=False) as anomaly_group:
                     threshold = gr.Textbox(
@@ -149,46 +223,79 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                         label="anomaly threshold (empty: the model's calibrated threshold)")
                     normal_images = gr.File(label='normal images to calibrate the threshold on',
                                             file_count='multiple', file_types=['image'],
-                                            elem_id='normal-images')
-                    calibrate_button = gr.Button('calibrate on the normal images')
-                downscale = gr.Checkbox(
-                    False, elem_id='downscale',
-                    label=f'downscale large images (over {service.max_pixels / 1e6:.0f} MP)')
-                formats = gr.CheckboxGroup(
-                    [(f'{name}: {spec.description}', name)
-                     for name, spec in DATASET_FORMATS.items()],
-                    value=['coco'], label='dataset formats in the downloads')
+                                            elem_id='normal-images', height=110)
+                    calibrate_button = gr.Button('calibrate on the normal images', size='sm')
                 run_button = gr.Button('Run', variant='primary', elem_id='run')
-            with gr.Column(scale=1):
+                with gr.Accordion('options', open=False):
+                    downscale = gr.Checkbox(
+                        False, elem_id='downscale',
+                        label=f'downscale large images (over {service.max_pixels / 1e6:.0f} MP)')
+                    formats = gr.CheckboxGroup(
+                        [(f'{name}: {spec.description}', name)
+                         for name, spec in DATASET_FORMATS.items()],
+                        value=['coco'], label='dataset formats in the downloads')
+                examples = example_images() if os.path.isdir(EXAMPLES_DIR) else []
+                if examples:
+                    gr.Examples(examples=examples, inputs=image, examples_per_page=8)
+            with gr.Column(scale=3):
+                # no label or buttons over the images: they would cover the overlay's text
                 with gr.Tab('overlay'):
-                    overlay = gr.Image(type='filepath', label='result', interactive=False,
-                                       elem_id='overlay')
+                    overlay = gr.Image(type='filepath', show_label=False, interactive=False,
+                                       elem_id='overlay', buttons=[], height=460)
                 with gr.Tab('interactive'):
-                    regions = gr.AnnotatedImage(label='hover a region: class and score',
-                                                elem_id='regions')
-                status = gr.Textbox(label='status', interactive=False, elem_id='status')
-                clicked = gr.Textbox(label='clicked', interactive=False, elem_id='clicked')
-                table = gr.Dataframe(headers=TABLE_HEADERS, label='classes', interactive=False)
-                files = gr.File(label='downloads', file_count='multiple', elem_id='downloads',
-                                interactive=False)
-                with gr.Accordion('refine with SAM', open=service.sam_enabled):
-                    gr.Markdown(SAM_ON if service.sam_enabled else SAM_OFF, elem_id='sam-note')
-                    mode = gr.Radio(sam_modes, value='inspect', elem_id='sam-mode',
-                                    label='a click on the input image',
-                                    interactive=service.sam_enabled)
-                    sam_class = gr.Dropdown([], label='class of the clicked object',
-                                            elem_id='sam-class', interactive=service.sam_enabled)
-                    refine_button = gr.Button('refine with SAM', elem_id='refine',
-                                              interactive=service.sam_enabled)
+                    regions = gr.AnnotatedImage(show_label=False, elem_id='regions',
+                                                buttons=[], height=460)
+                    view_point = gr.Textbox(elem_id='view-point', elem_classes=['hidden-input'],
+                                            container=False, show_label=False)
+                with gr.Tab('input & SAM', elem_id='sam-tab'):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            preview = gr.Image(show_label=False, interactive=False,
+                                               elem_id='input-image', buttons=[], height=420)
+                        with gr.Column(scale=2, min_width=200):
+                            gr.Markdown(SAM_ON if service.sam_enabled else SAM_OFF,
+                                        elem_id='sam-note')
+                            mode = gr.Radio(sam_modes, value='inspect', elem_id='sam-mode',
+                                            label='a click on the input image',
+                                            interactive=service.sam_enabled)
+                            sam_class = gr.Dropdown([], label='class of the clicked object',
+                                                    elem_id='sam-class',
+                                                    interactive=service.sam_enabled)
+                            undo_button = gr.Button('undo last click', elem_id='undo',
+                                                    interactive=service.sam_enabled, size='sm')
+                            clear_button = gr.Button('clear clicks', elem_id='clear',
+                                                     interactive=service.sam_enabled, size='sm')
+                            refine_button = gr.Button('refine with SAM', elem_id='refine',
+                                                      interactive=service.sam_enabled,
+                                                      variant='primary', size='sm')
+                with gr.Row():
+                    status = gr.Textbox(label='status', interactive=False, elem_id='status',
+                                        scale=3)
+                    clicked = gr.Textbox(label='clicked / hovered', interactive=False,
+                                         elem_id='clicked', scale=2)
+                with gr.Row():
+                    table = gr.Dataframe(headers=TABLE_HEADERS, label='classes',
+                                         interactive=False, max_height=260, scale=1)
+                    files = gr.File(label='downloads', file_count='multiple',
+                                    elem_id='downloads', interactive=False, scale=1)
         outputs = [overlay, regions, status, table, files, sam_class]
         inputs = [image, vocabulary, task, config, threshold, formats, downscale, sam_class]
-        run_button.click(run, inputs, outputs, api_name='run')
-        vocabulary.submit(run, inputs, outputs, api_name=False)
+        run_button.click(run, inputs, outputs, api_name='run').then(
+            current_preview, None, [preview], api_name=False)
+        vocabulary.submit(run, inputs, outputs, api_name=False).then(
+            current_preview, None, [preview], api_name=False)
         task.change(on_task, [task], [config, vocabulary, anomaly_group], api_name=False)
+        config.change(lambda path: background_note(path, service), [config], [background],
+                      api_name=False)
         image.change(show_input, [image, downscale], [preview, status], api_name=False)
-        preview.select(on_image_click, [mode], [clicked], api_name=False)
+        preview.select(on_image_click, [mode], [preview, clicked], api_name=False)
+        view_point.change(inspect_view, [view_point], [clicked], api_name=False,
+                         trigger_mode='always_last', show_progress='hidden')
+        undo_button.click(undo, None, [preview, clicked], api_name='undo')
+        clear_button.click(clear, None, [preview, clicked], api_name='clear')
         regions.select(on_region, None, [clicked], api_name=False)
-        refine_button.click(refine, [sam_class], outputs, api_name='refine')
+        refine_button.click(refine, [sam_class], outputs, api_name='refine').then(
+            current_preview, None, [preview], api_name=False)
         calibrate_button.click(calibrate, [normal_images, vocabulary, config],
                                [threshold, status], api_name='calibrate')
         # The same clicks for API clients (and tests): pixel coordinates of the input image.
@@ -197,4 +304,5 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
         click_button.click(click, [mode, click_x, click_y], [clicked], api_name='click')
         app.unload(on_unload)
     app.session_store = store  # for the app's shutdown and tests
+    app.launch_options = dict(css=CSS, js=VIEW_JS)  # gradio 6 takes page CSS/JS in launch()
     return app

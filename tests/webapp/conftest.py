@@ -26,6 +26,7 @@ def app_url(tmp_path_factory):
     app = app_script.build(args, upload_root=str(tmp_path_factory.mktemp('sessions')))
     app.queue(default_concurrency_limit=2)
     _, url, _ = app.launch(server_name='127.0.0.1', server_port=free_port(),
-                           prevent_thread_lock=True, quiet=True, max_file_size='5mb')
+                           prevent_thread_lock=True, quiet=True, max_file_size='5mb',
+                           **app.launch_options)
     yield url
     app.close()
