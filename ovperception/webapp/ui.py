@@ -41,19 +41,29 @@ CSS = ('.hidden-input {display: none !important}\n'
 VIEW_JS = """() => {
   let last = 0;
   const report = (event, always) => {
-    const img = event.target.closest ? event.target.closest('#regions img') : null;
-    if (!img) return;
+    const hit = event.target.closest ? event.target.closest('#regions img') : null;
+    if (!hit) return;
+    const img = hit.closest('#regions').querySelector('img.base-image') || hit;
+    if (!img.naturalWidth) return;
     const now = Date.now();
     if (!always && now - last < 200) return;
     last = now;
-    const rect = img.getBoundingClientRect();
-    const fx = (event.clientX - rect.left) / rect.width;
-    const fy = (event.clientY - rect.top) / rect.height;
+    const box = img.getBoundingClientRect();
+    const fit = getComputedStyle(img).objectFit;
+    let scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+    if (fit === 'scale-down') scale = Math.min(scale, 1);
+    let w = box.width, h = box.height;
+    if (fit === 'contain' || fit === 'scale-down') {
+      w = img.naturalWidth * scale;
+      h = img.naturalHeight * scale;
+    }
+    const fx = (event.clientX - box.left - (box.width - w) / 2) / w;
+    const fy = (event.clientY - box.top - (box.height - h) / 2) / h;
     if (fx < 0 || fy < 0 || fx > 1 || fy > 1) return;
-    const box = document.querySelector('#view-point textarea, #view-point input');
-    if (!box) return;
-    box.value = fx.toFixed(5) + ',' + fy.toFixed(5);
-    box.dispatchEvent(new Event('input', {bubbles: true}));
+    const field = document.querySelector('#view-point textarea, #view-point input');
+    if (!field) return;
+    field.value = fx.toFixed(5) + ',' + fy.toFixed(5);
+    field.dispatchEvent(new Event('input', {bubbles: true}));
   };
   document.addEventListener('mousemove', (event) => report(event, false));
   document.addEventListener('click', (event) => report(event, true));
