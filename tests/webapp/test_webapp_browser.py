@@ -87,6 +87,7 @@ def test_upload_vocabulary_overlay_download(browser, app_url, tmp_path):
     download_info.value.save_as(saved)
     assert saved.stat().st_size > 0
     screenshot = os.environ.get(SCREENSHOT_ENV) or str(tmp_path / 'app.png')
+    page.evaluate('window.scrollTo(0, 0)')
     page.screenshot(path=screenshot)
     assert os.path.getsize(screenshot) > 10_000
     page.close()
