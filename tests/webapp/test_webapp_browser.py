@@ -188,3 +188,18 @@ def test_downloads_have_no_remove_button(browser, app_url):
     page.locator('#downloads a').first.wait_for()
     assert page.locator('#downloads .label-clear-button:visible').count() == 0
     page.close()
+
+
+def test_closing_the_page_removes_its_session_folder(browser, served_app):
+    import time
+    url, app = served_app
+    before = {session.folder for session, _ in app.session_store._sessions.values()}
+    page = browser.new_page(viewport={'width': 1440, 'height': 900})
+    run_shapes(page, url)
+    folders = {session.folder for session, _ in app.session_store._sessions.values()} - before
+    assert len(folders) == 1 and os.path.isdir(next(iter(folders)))
+    page.close()
+    deadline = time.monotonic() + 60
+    while os.path.isdir(next(iter(folders))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not os.path.isdir(next(iter(folders)))
