@@ -59,6 +59,22 @@ def screenshot_pixels(page, clip: dict) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(page.screenshot(clip=clip))).convert('RGB'))
 
 
+def is_green(rgb: np.ndarray) -> bool:
+    return bool(rgb[1] > 150 and rgb[0] < 80 and rgb[2] < 80)
+
+
+def until(read, done, seconds: float = 15.0):
+    """``read()`` again until ``done(value)`` or ``seconds`` passed (the page repaints after
+    a new image arrives); the last value."""
+    import time
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        value = read()
+    return value
+
+
 def run_shapes(page, app_url: str) -> None:
     page.set_default_timeout(180_000)
     page.goto(app_url)
@@ -169,16 +185,18 @@ def test_sam_clicks_show_markers_and_undo_removes_them(browser, app_url):
     page.wait_for_function("old => document.querySelector('#input-image img').src !== old",
                            arg=before)
     page.wait_for_function("() => document.querySelector('#input-image img').complete")
-    marker = screenshot_pixels(page, dict(x=px - 2, y=py - 2, width=4, height=4)).mean((0, 1))
-    assert marker[1] > 150 and marker[0] < 80 and marker[2] < 80, marker  # a green disc
+    spot = dict(x=px - 2, y=py - 2, width=4, height=4)
+    marker = until(lambda: screenshot_pixels(page, spot).mean((0, 1)), is_green)
+    assert is_green(marker), marker  # a green disc
     assert 'point' in page.locator('#clicked textarea').input_value()
     marked = img.get_attribute('src')
     page.locator('#undo').click()
     page.wait_for_function("old => document.querySelector('#input-image img').src !== old",
                            arg=marked)
     page.wait_for_function("() => document.querySelector('#input-image img').complete")
-    plain = screenshot_pixels(page, dict(x=px - 2, y=py - 2, width=4, height=4)).mean((0, 1))
-    assert not (plain[1] > 150 and plain[0] < 80 and plain[2] < 80), plain
+    plain = until(lambda: screenshot_pixels(page, spot).mean((0, 1)),
+                  lambda value: not is_green(value))
+    assert not is_green(plain), plain
     page.close()
 
 
