@@ -2,6 +2,7 @@
 
     python demo/app.py [--config CONFIG] [--weights PATH] [--port 7860] [--device auto]
                        [--sam-checkpoint sam_vit_b_01ec64.pth --sam-model vit_b]
+                       [--max-megapixels 40] [--max-session-mb 2048] [--max-upload-mb 50]
 
 Serves http://127.0.0.1:PORT (local only unless --host says otherwise). Every task
 (semantic / panoptic segmentation, detection, counting, anomaly) runs on an uploaded image;
@@ -26,6 +27,18 @@ from ovperception.utils.device import DEVICE_CHOICES_HELP, resolve_device
 
 #: Upload size limit (megabytes) unless --max-upload-mb says otherwise.
 DEFAULT_MAX_UPLOAD_MB = 50
+#: Image size limit (megapixels) unless --max-megapixels says otherwise.
+DEFAULT_MAX_MEGAPIXELS = 40.0
+#: Disk budget of all sessions (megabytes) unless --max-session-mb says otherwise.
+DEFAULT_MAX_SESSION_MB = 2048.0
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number above zero."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'must be positive, got {text}')
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,8 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--sam-model', default='vit_b',
                         choices=('vit_b', 'vit_l', 'vit_h', 'tiny'),
                         help='SAM size of --sam-checkpoint (tiny: random test model)')
-    parser.add_argument('--max-upload-mb', type=float, default=DEFAULT_MAX_UPLOAD_MB,
+    parser.add_argument('--max-upload-mb', type=positive_float, default=DEFAULT_MAX_UPLOAD_MB,
                         help='largest upload accepted (megabytes)')
+    parser.add_argument('--max-megapixels', type=positive_float, default=DEFAULT_MAX_MEGAPIXELS,
+                        help='largest image annotated at full size; larger ones are refused '
+                        'with an offer to downscale them to this size')
+    parser.add_argument('--max-session-mb', type=positive_float, default=DEFAULT_MAX_SESSION_MB,
+                        help='disk budget of all sessions\' files together (least recently '
+                        'used sessions are removed first)')
     return parser.parse_args(argv)
 
 
@@ -64,8 +83,9 @@ def build(args: argparse.Namespace, upload_root: str | None = None):
         raise FileNotFoundError(f'--sam-checkpoint {args.sam_checkpoint!r} does not exist')
     service = AnnotationService(default_configs(args.config), weights=args.weights,
                                 device=resolve_device(args.device),
-                                sam_checkpoint=args.sam_checkpoint, sam_model=args.sam_model)
-    return build_app(service, upload_root)
+                                sam_checkpoint=args.sam_checkpoint, sam_model=args.sam_model,
+                                max_pixels=int(args.max_megapixels * 1e6))
+    return build_app(service, upload_root, max_session_bytes=int(args.max_session_mb * 2**20))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             app.queue(default_concurrency_limit=1).launch(
                 server_name=args.host, server_port=args.port,
-                max_file_size=f'{args.max_upload_mb}mb', show_error=True)
+                max_file_size=f'{args.max_upload_mb}mb', show_error=True,
+                **app.launch_options)
         finally:
             app.close()
+            app.session_store.close_all()
     return 0
 
 

@@ -2,7 +2,9 @@
 
 * ``seg`` (``pred_sem_seg``): one object per 8-connected region of each class (label maps
   have no instances; regions are what labelling tools and YOLO-seg expect); the box is the
-  region's tight pixel box (inclusive end + 1, so ``x2 - x1`` is the width in pixels).
+  region's tight pixel box (inclusive end + 1, so ``x2 - x1`` is the width in pixels); the
+  mask is COCO RLE made from the region's crop, and specks under a size scaled to the image
+  are dropped, so a large textured image stays within bounded memory.
 * ``det`` / ``count`` (``pred_instances``): each instance as predicted (box, score, mask).
 * ``panoptic`` (``pred_panoptic_seg``): one object per segment, its score from
   ``segments_info``.
@@ -11,6 +13,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import cv2
@@ -20,9 +23,13 @@ from ovperception.annotation.records import ObjectAnnotation
 from ovperception.annotation.settings import TASKS
 from ovperception.models.refiners.mask_ops import connected_components
 from ovperception.structures import OVDataSample
-from ovperception.utils.annotations import squeeze_2d, to_numpy
+from ovperception.utils.annotations import crop_to_rle, squeeze_2d, to_numpy
 from ovperception.utils.panoptic import VOID, panoptic_labels
 
+
+#: Regions (seg, anomaly) smaller than this share of the image are dropped: 1e-5 keeps every
+#: region of a 320x320 image and drops specks under 240 pixels on a 24-megapixel one.
+MIN_AREA_FRACTION = 1e-5
 
 #: The prediction field each task reads.
 TASK_FIELDS = {'seg': 'pred_sem_seg', 'det': 'pred_instances', 'panoptic': 'pred_panoptic_seg',
@@ -37,16 +44,27 @@ def infer_task(sample: OVDataSample) -> str:
     raise ValueError(f'the prediction holds none of {sorted(TASK_FIELDS.values())}')
 
 
+def region_min_area(image_shape: tuple[int, int], min_area: int = 1) -> int:
+    """Smallest region kept (pixels): ``min_area``, but at least :data:`MIN_AREA_FRACTION` of
+    the image, so a large textured image does not split into thousands of specks."""
+    height, width = image_shape[:2]
+    return max(int(min_area), math.ceil(height * width * MIN_AREA_FRACTION - 1e-9), 1)
+
+
 def _region_objects(mask: np.ndarray, label: int, min_area: int,
                     score: float | None = None) -> list[ObjectAnnotation]:
+    """One object per 8-connected piece of ``mask`` (H, W) bool of at least
+    :func:`region_min_area` pixels; each mask is stored as RLE built from the piece's crop,
+    so memory grows with the pieces' boxes, not with pieces x image size."""
     ids, areas, boxes = connected_components(mask)
+    smallest = region_min_area(mask.shape, min_area)
     objects = []
-    for index in range(len(areas)):
-        if areas[index] < max(min_area, 1):
-            continue
-        x1, y1, x2, y2 = (float(v) for v in boxes[index])
-        objects.append(ObjectAnnotation(label, (x1, y1, x2 + 1.0, y2 + 1.0), score,
-                                        ids == index + 1))
+    for index in np.flatnonzero(areas >= smallest).tolist():
+        x1, y1, x2, y2 = (int(v) for v in boxes[index])
+        crop = ids[y1:y2 + 1, x1:x2 + 1] == index + 1
+        objects.append(ObjectAnnotation(
+            label, (float(x1), float(y1), x2 + 1.0, y2 + 1.0), score,
+            rle=crop_to_rle(crop, (x1, y1), mask.shape)))
     return objects
 
 
@@ -76,7 +94,8 @@ def sample_to_objects(sample: OVDataSample, task: str, image_shape: tuple[int, i
             map at the working size is resized bilinearly to it).
         task: one of :data:`TASKS`.
         image_shape: ``(H, W)`` of the input image.
-        min_area: regions (seg, anomaly) smaller than this many pixels are dropped.
+        min_area: regions (seg, anomaly) smaller than this many pixels are dropped (and
+            those under :data:`MIN_AREA_FRACTION` of the image, see :func:`region_min_area`).
         anomaly_threshold: anomaly-map value from which a pixel is anomalous (the model's
             ``anomaly_threshold`` wins when it is set).
 

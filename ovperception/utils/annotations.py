@@ -78,6 +78,41 @@ def mask_to_rle(mask: Any) -> dict:
             'counts': rle['counts'].decode('ascii')}
 
 
+def crop_to_rle(crop: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> dict:
+    """COCO compressed RLE of a full-size mask given only its crop (no full-size array).
+
+    Args:
+        crop: (h, w) bool mask of the region inside its box.
+        offset: ``(x0, y0)`` of the crop's top-left pixel in the image.
+        size: ``(H, W)`` of the image.
+
+    Returns:
+        ``{"size": [H, W], "counts": str}``, equal to ``mask_to_rle`` of the full mask.
+    """
+    crop = np.asarray(crop, bool)
+    (h, w), (x0, y0), (height, width) = crop.shape, offset, size
+    if x0 < 0 or y0 < 0 or x0 + w > width or y0 + h > height:
+        raise ValueError(f'a {w}x{h} crop at ({x0}, {y0}) does not fit a {width}x{height} mask')
+    # column-major (COCO) order: each crop column, then the gap to the next column's top
+    values = np.zeros((w, h + 1), np.uint8)
+    values[:, :h] = crop.T
+    weights = np.ones((w, h + 1), np.int64)
+    weights[:, h] = height - h
+    values, weights = values.ravel(), weights.ravel()
+    weights[-1] = (height - y0 - h) + (width - x0 - w) * height  # up to the image's end
+    keep = weights > 0
+    values, weights = values[keep], weights[keep]
+    starts = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
+    counts = np.add.reduceat(weights, starts).tolist()
+    prefix = x0 * height + y0  # zeros before the crop's first pixel
+    if values[starts[0]] == 0:
+        counts[0] += prefix
+    else:
+        counts.insert(0, prefix)
+    rle = mask_util.frPyObjects({'counts': counts, 'size': [height, width]}, height, width)
+    return {'size': [int(height), int(width)], 'counts': rle['counts'].decode('ascii')}
+
+
 def rle_to_mask(rle: Mapping[str, Any]) -> np.ndarray:
     """Decode COCO RLE (compressed ``str``/``bytes`` counts or uncompressed list counts).
 

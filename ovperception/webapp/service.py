@@ -7,20 +7,24 @@ encodings in its :class:`~ovperception.webapp.session.AppSession`. User mistakes
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
+
+import cv2
 import numpy as np
 import torch
 from mmengine.structures import PixelData
 
 from ovperception.annotation import (DATASET_FORMATS, ImageRecord, sample_to_objects,
                                      write_dataset)
-from ovperception.apis.anomaly import build_anomaly_predictor, is_anomaly_config
+from ovperception.apis.anomaly import (build_anomaly_predictor, calibrate_threshold,
+                                       is_anomaly_config)
 from ovperception.apis.model import init_model
 from ovperception.apis.options import (applicable_options, detection_options,
                                        is_detection_config, segmentation_options)
@@ -28,8 +32,8 @@ from ovperception.apis.predictor import OVPredictor
 from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
                                                  parse_vocabulary_string)
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
-from ovperception.utils.image_io import ImageReadError, load_image
-from ovperception.webapp.annotated import Region, result_regions
+from ovperception.utils.image_io import ImageReadError, check_image, load_image
+from ovperception.webapp.annotated import ResultView, draw_prompts, result_view
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
 from ovperception.webapp.tasks import ANNOTATION_TASKS, CONFIG_ROOT, TASKS, configs_for_task
@@ -43,10 +47,25 @@ OVERLAY_SUFFIXES = {'semantic': ('_overlay.png',),
 
 #: Largest image the app accepts, in pixels (larger uploads are refused with a message).
 DEFAULT_MAX_PIXELS = 40_000_000
+#: With "downscale large images", images up to this many times ``max_pixels`` are shrunk.
+DOWNSCALE_FACTOR = 10
 
 
 class UserError(ValueError):
     """A problem with what the user asked for; its message is shown in the page."""
+
+
+def parse_threshold(value: float | str | None) -> float | None:
+    """The anomaly threshold typed in the page: None when empty; UserError if not a number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise UserError(f'the anomaly threshold must be a number, got {value!r}') from None
+    if not math.isfinite(threshold):
+        raise UserError(f'the anomaly threshold must be finite, got {value!r}')
+    return threshold
 
 
 @dataclass
@@ -58,14 +77,31 @@ class AppResult:
         rows: table rows ``[class, value, detail]``.
         message: one status line (what ran, whether the image was re-encoded).
         files: downloadable files (annotations, label PNG, overlay, a zip of all).
-        regions: (mask or box, label) items of the interactive view, at the input's size.
+        view: the interactive view (input at a bounded size, regions, class colours).
     """
 
     overlay: str
     rows: list[list[str]]
     message: str
     files: list[str]
-    regions: list[Region] = field(default_factory=list)
+    view: ResultView | None = None
+
+
+def _relative_paths(paths: Sequence[str], root: str) -> None:
+    """Rewrite absolute paths under ``root`` in the text files among ``paths`` (COCO
+    ``images[].path``, VOC ``<path>``, YOLO ``data.yaml``, Label Studio tasks) as paths
+    relative to ``root``: a download never shows the server's folders."""
+    prefix = os.path.join(os.path.abspath(root), '')
+    for path in paths:
+        if os.path.splitext(path)[1] not in ('.json', '.xml', '.yaml', '.txt'):
+            continue
+        with open(path, encoding='utf-8') as handle:
+            text = handle.read()
+        if prefix in text or prefix.rstrip(os.sep) in text:
+            text = text.replace(prefix, '').replace(prefix.rstrip(os.sep), '.')
+            with open(path + '.part', 'w', encoding='utf-8') as handle:
+                handle.write(text)
+            os.replace(path + '.part', path)
 
 
 class AnnotationService:
@@ -106,6 +142,22 @@ class AnnotationService:
         return [default] + [path for path in listed
                             if os.path.abspath(path) != os.path.abspath(default)]
 
+    def background_words(self, config: str | None) -> tuple[str, ...]:
+        """Words the model of ``config`` scores as background besides the vocabulary
+        (detection configs' scene words; the app runs segmentation without any)."""
+        if not config or not os.path.isfile(config):
+            return ()
+        if config in self._models:
+            return tuple(getattr(self._models[config], 'background_words', ()) or ())
+        from mmengine.config import Config
+        try:
+            cfg = Config.fromfile(config)
+        except Exception:  # an unreadable config is reported when it is run
+            return ()
+        if not is_detection_config(cfg):
+            return ()
+        return tuple(cfg.model.get('background_words') or ())
+
     def _check_config(self, task: str, config: str | None) -> str:
         if task not in TASKS:
             raise UserError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
@@ -143,23 +195,30 @@ class AnnotationService:
 
     # -------------------------------------------------------------------- runs
     def run(self, session: AppSession, image_path: str | None, vocabulary: str, task: str,
-            config: str | None = None, anomaly_threshold: float | None = None,
-            formats: Sequence[str] | None = None) -> AppResult:
+            config: str | None = None, anomaly_threshold: float | str | None = None,
+            formats: Sequence[str] | None = None, downscale: bool = False) -> AppResult:
         """Predict ``task`` for the image with ``vocabulary`` and write the downloads
         (the demo's files and the dataset ``formats`` of ``tools/annotate.py``).
 
         The image is encoded once per (session, config, pixels): a new vocabulary on the same
         image reuses the encoding.
 
+        ``downscale``: shrink an image over ``max_pixels`` to fit instead of refusing it.
+        ``anomaly_threshold`` empty or None: the model's own (calibrated) threshold, if its
+        config sets one; else no verdict.
+
         Raises:
             UserError: no image, unreadable or too large image, empty or invalid vocabulary,
-                unknown task/config, missing weights.
+                unknown task/config, missing weights, a threshold that is not a number.
         """
         classnames = self._check_vocabulary(vocabulary)
         config = self._check_config(task, config)
+        anomaly_threshold = parse_threshold(anomaly_threshold)
         if formats is not None:
             session.formats = self._check_formats(formats)
-        image, name = self.read_image(image_path)
+        image, name = self.read_image(image_path, downscale)
+        original = check_image(image_path, max_pixels=None)
+        downscaled = original != (image.shape[1], image.shape[0])
         predictor = self._predictor(session, config)
         key = image_key(image)
         reused = session.encoded.get(config) == key
@@ -174,17 +233,58 @@ class AnnotationService:
             except VocabularyError as error:
                 raise UserError(str(error)) from None
         if task == 'anomaly' and anomaly_threshold is not None:
-            sample.set_metainfo(dict(anomaly_threshold=float(anomaly_threshold)))
+            sample.set_metainfo(dict(anomaly_threshold=anomaly_threshold,
+                                     is_anomalous=bool(float(sample.pred_score)
+                                                       >= anomaly_threshold)))
         session.last = LastResult(task=task, sample=sample, image=image, name=name,
-                                  source=image_path)
+                                  source='' if downscaled else image_path)
         session.prompts.clear()
         session.box_corner = None
         result = self._publish(session)
         result.message = (f'{TASKS[task].label} with {os.path.basename(config)}: '
                           f'{len(classnames)} class(es); image '
                           f'{"features reused" if reused else "encoded"}'
-                          + ('' if result.rows else '; nothing found'))
+                          + ('' if result.rows else '; nothing found')
+                          + (f'; downscaled from {original[0]}x{original[1]} to '
+                             f'{image.shape[1]}x{image.shape[0]}' if downscaled else '')
+                          + self._verdict_note(task, sample))
         return result
+
+    @staticmethod
+    def _verdict_note(task: str, sample) -> str:
+        if task != 'anomaly' or sample.metainfo.get('anomaly_threshold') is not None:
+            return ''
+        return ('; no verdict: this model has no calibrated threshold (type one, or '
+                'calibrate on a few normal images)')
+
+    def calibrate(self, session: AppSession, normal_paths: Sequence[str] | None,
+                  vocabulary: str, config: str | None = None) -> tuple[float, str]:
+        """Anomaly threshold from a few normal images (the CLI's ``--calibrate-normal``):
+        the highest of their image scores, rounded up at the 6th decimal so that none of
+        them is judged anomalous.
+
+        Returns:
+            (threshold, one-line message with the scores).
+
+        Raises:
+            UserError: no or unreadable images, empty vocabulary, not an anomaly config.
+        """
+        classnames = self._check_vocabulary(vocabulary)
+        config = self._check_config('anomaly', config)
+        if not normal_paths:
+            raise UserError('upload a few normal (defect-free) images to calibrate on')
+        images = [self.read_image(path) for path in normal_paths]
+        predictor = self._predictor(session, config)
+        scores = []
+        with self._lock, torch.no_grad():
+            session.encoded.pop(config, None)  # the predictor's image changes below
+            for image, _ in images:
+                predictor.set_image(image)
+                scores.append(float(predictor.predict(classnames).pred_score))
+        threshold = math.ceil(calibrate_threshold(np.asarray(scores)) * 1e6) / 1e6
+        return threshold, (f'anomaly threshold {threshold:.6f}: the highest score of '
+                           f'{len(scores)} normal image(s) (scores '
+                           + ', '.join(f'{v:.4f}' for v in scores) + ')')
 
     @staticmethod
     def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
@@ -202,15 +302,38 @@ class AnnotationService:
         except VocabularyError as error:
             raise UserError(str(error)) from None
 
-    def read_image(self, image_path: str | None) -> tuple[np.ndarray, str]:
-        """(H, W, 3) uint8 RGB pixels and file name of an upload; UserError if unreadable."""
+    def read_image(self, image_path: str | None, downscale: bool = False
+                   ) -> tuple[np.ndarray, str]:
+        """(H, W, 3) uint8 RGB pixels and file name of an upload; UserError if unreadable.
+
+        An image over ``max_pixels`` is refused with an offer to downscale it, or, with
+        ``downscale``, shrunk (area interpolation) to fit (up to :data:`DOWNSCALE_FACTOR` times
+        the limit). Messages name the uploaded file, never a server path.
+        """
         if not image_path:
             raise UserError('upload or drop an image first (or pick an example)')
+        name = os.path.basename(image_path)
         try:
-            return load_image(image_path, max_pixels=self.max_pixels), \
-                os.path.basename(image_path)
+            width, height = check_image(image_path, max_pixels=None)
+            pixels = width * height
+            if pixels > self.max_pixels and not downscale:
+                raise UserError(
+                    f'{name} is {width}x{height} = {pixels:,} pixels, over this server\'s '
+                    f'limit of {self.max_pixels:,}: tick "downscale large images" to annotate '
+                    'it at a smaller size')
+            if pixels > self.max_pixels * DOWNSCALE_FACTOR:
+                raise UserError(f'{name} is {width}x{height} = {pixels:,} pixels, too large '
+                                f'even to downscale (at most {DOWNSCALE_FACTOR} x '
+                                f'{self.max_pixels:,})')
+            image = load_image(image_path, max_pixels=None)
         except (ImageReadError, OSError) as error:
-            raise UserError(f'cannot read the image: {error}') from None
+            message = str(error).replace(image_path, name)
+            raise UserError(f'cannot read the image {name}: {message}') from None
+        if pixels > self.max_pixels:
+            scale = math.sqrt(self.max_pixels / pixels)
+            size = (max(1, int(width * scale)), max(1, int(height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return image, name
 
     def _predictor(self, session: AppSession, config: str) -> OVPredictor:
         model = self.model(config)
@@ -229,6 +352,7 @@ class AnnotationService:
         os.makedirs(folder)
         written = write_predictions(os.path.join(folder, last.name), last.image, last.sample,
                                     folder, input_paths=[])
+        _relative_paths(written, folder)
         overlay = next((path for suffix in OVERLAY_SUFFIXES[last.task] for path in written
                         if path.endswith(suffix)), written[0])
         datasets = self._write_datasets(last, session.formats, os.path.join(folder, 'datasets'))
@@ -240,8 +364,7 @@ class AnnotationService:
         self._forget_old_runs(session, keep=folder)
         return AppResult(overlay=overlay, rows=summary_rows(last.task, last.sample),
                          message='', files=written + [bundle],
-                         regions=result_regions(last.task, last.sample,
-                                                        last.image.shape[:2]))
+                         view=result_view(last.task, last.sample, last.image))
 
     @staticmethod
     def _write_datasets(last: LastResult, formats: Sequence[str], out_dir: str) -> list[str]:
@@ -252,7 +375,10 @@ class AnnotationService:
         images = os.path.join(out_dir, 'images')
         os.makedirs(images, exist_ok=True)
         image_path = os.path.join(images, last.name)
-        shutil.copyfile(last.source, image_path)
+        if last.source:
+            shutil.copyfile(last.source, image_path)
+        else:  # downscaled: the annotated pixels
+            cv2.imwrite(image_path, cv2.cvtColor(last.image, cv2.COLOR_RGB2BGR))
         height, width = last.image.shape[:2]
         objects, extra = sample_to_objects(last.sample, ANNOTATION_TASKS[last.task],
                                            (height, width))
@@ -263,6 +389,7 @@ class AnnotationService:
         for name in formats:
             written += write_dataset(name, [record], [objects], label_names(last.sample),
                                      os.path.join(out_dir, name))
+        _relative_paths(written, out_dir)
         return written
 
     @staticmethod
@@ -306,20 +433,7 @@ class AnnotationService:
         names = label_names(last.sample)
         if class_name not in names:
             raise UserError(f'choose the class of the object ({", ".join(names)})')
-        points = [(x, y, label) for x, y, label in session.prompts if label != 2]
-        corners = [(x, y) for x, y, label in session.prompts if label == 2]
-        if not points and not corners:
-            raise UserError('click points on the object (or two box corners) first')
-        sam = self._sam_model()
-        with self._lock, torch.no_grad():
-            state = sam.set_image(np.array(last.image))
-            masks = sam.predict(
-                state,
-                points=torch.tensor([[p[:2] for p in points]], dtype=torch.float32)
-                if points else None,
-                point_labels=torch.tensor([[p[2] for p in points]]) if points else None,
-                boxes=torch.tensor([[*corners[0], *corners[1]]], dtype=torch.float32)
-                if corners else None).masks[0, 0].cpu()
+        masks = self._sam_mask(session)
         labels = last.sample.pred_sem_seg.data.clone()
         labels[0][masks] = names.index(class_name)
         last.sample.pred_sem_seg = PixelData(data=labels)
@@ -327,6 +441,62 @@ class AnnotationService:
         result = self._publish(session)
         result.message = f'SAM mask of {int(masks.sum())} pixels labelled {class_name!r}'
         return result
+
+    def _sam_mask(self, session: AppSession) -> torch.Tensor:
+        """(H, W) bool SAM mask of the session's clicked points and box."""
+        last = session.last
+        points = [(x, y, label) for x, y, label in session.prompts if label != 2]
+        corners = [(x, y) for x, y, label in session.prompts if label == 2]
+        if not points and not corners:
+            raise UserError('click points on the object (or two box corners) first')
+        sam = self._sam_model()
+        with self._lock, torch.no_grad():
+            key = image_key(last.image)
+            if session.sam_image is None or session.sam_image[0] != key:
+                session.sam_image = (key, sam.set_image(np.array(last.image)))
+            return sam.predict(
+                session.sam_image[1],
+                points=torch.tensor([[p[:2] for p in points]], dtype=torch.float32)
+                if points else None,
+                point_labels=torch.tensor([[p[2] for p in points]]) if points else None,
+                boxes=torch.tensor([[*corners[0], *corners[1]]], dtype=torch.float32)
+                if corners else None).masks[0, 0].cpu()
+
+    def prompt_view(self, session: AppSession) -> np.ndarray | None:
+        """The input at the view's size with the clicked SAM prompts drawn (foreground
+        points green, background points red, the box and a pending first corner yellow) and
+        SAM's mask for them as a blue tint; None before any result."""
+        if session.last is None:
+            return None
+        view = draw_prompts(session.last.image, session.prompts, session.box_corner,
+                            self._sam_mask(session) if session.prompts and self.sam_enabled
+                            and session.last.task == 'semantic' else None)
+        return view
+
+    def undo_prompt(self, session: AppSession) -> str:
+        """Forget the last clicked prompt (a box counts as one)."""
+        self._require_sam(session)
+        if session.box_corner is not None:
+            session.box_corner = None
+        elif session.prompts:
+            removed = session.prompts.pop()
+            if removed[2] == 2:  # both corners of the box
+                session.prompts = [p for p in session.prompts if p[2] != 2]
+        else:
+            return 'nothing to undo'
+        return self._prompt_summary(session)
+
+    def clear_prompts(self, session: AppSession) -> str:
+        """Forget every clicked prompt."""
+        session.prompts.clear()
+        session.box_corner = None
+        return 'prompts cleared'
+
+    @staticmethod
+    def _prompt_summary(session: AppSession) -> str:
+        points = sum(1 for p in session.prompts if p[2] != 2)
+        box = any(p[2] == 2 for p in session.prompts)
+        return f'{points} point(s){" and a box" if box else ""} clicked'
 
     def _require_result(self, session: AppSession) -> LastResult:
         if session.last is None:

@@ -23,13 +23,13 @@ def summary_rows(task: str, sample: OVDataSample) -> list[list[str]]:
         score = float(sample.pred_score) if 'pred_score' in sample else \
             float(sample.pred_anomaly_map.data.max())
         threshold = sample.metainfo.get('anomaly_threshold')
-        verdict = '' if threshold is None else (
+        verdict = 'no verdict (no threshold)' if threshold is None else (
             'anomalous' if score >= threshold else 'normal') + f' (threshold {threshold:.3f})'
         return [[names[0] if names else 'object', f'score {score:.3f}', verdict]]
     if task == 'counting':
         counts = to_numpy(sample.pred_count).reshape(-1)
-        return [[names[i] if i < len(names) else f'class {i}', f'{float(c):.1f}', 'count']
-                for i, c in enumerate(counts)]
+        return [[names[i] if i < len(names) else f'class {i}', f'{int(round(float(c)))}',
+                 f'count (model output {float(c):.2f})'] for i, c in enumerate(counts)]
     if task == 'detection':
         instances = sample.pred_instances
         labels, scores = to_numpy(instances.labels), to_numpy(instances.scores)

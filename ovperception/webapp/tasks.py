@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 
 #: The repository's ``configs/`` folder (the app lists configs from it).
@@ -38,7 +39,7 @@ TASKS: dict[str, TaskSpec] = {
                          'tiny/seg_tiny.py',
                          ('segmentation/[!f]*_vitb16_*.py', 'tiny/seg_tiny*.py'),
                          'cat, sofa; couch, floor'),
-    'panoptic': TaskSpec('panoptic segmentation', 'segmentation/fcclip_convnext_large_ade20k_panoptic_640.py',
+    'panoptic': TaskSpec('panoptic segmentation', 'segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',
                          'tiny/fcclip_tiny.py',
                          ('segmentation/fcclip_*.py', 'tiny/fcclip_tiny.py'), 'person, car, road'),
     'detection': TaskSpec('detection', 'detection/ovdet_cc_vitb16_ov_coco.py', 'tiny/det_tiny.py',
@@ -90,3 +91,64 @@ def task_of_config(config: str) -> str:
         raise FileNotFoundError(f'config {config!r} does not exist')
     natural = config_tasks(Config.fromfile(config))[0]
     return next(task for task, name in ANNOTATION_TASKS.items() if name == natural)
+
+
+#: Readable spellings of file-name words (methods, backbones, datasets); others are upper-cased
+#: (methods) or kept (the rest), so new configs get readable names without an entry here.
+READABLE_WORDS = {
+    'sclip': 'SCLIP', 'naclip': 'NACLIP', 'clearclip': 'ClearCLIP', 'maskclip': 'MaskCLIP',
+    'proxyclip': 'ProxyCLIP', 'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
+    'fcclip': 'FC-CLIP', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
+    'learned': 'learned head', 'sam': 'SAM', 'pseco': 'PseCo', 'zeroshot': 'zero-shot',
+    'ebc': 'EBC', 'winclip': 'WinCLIP', 'plus': '+', 'anovl': 'AnoVL',
+    'anomalyclip': 'AnomalyCLIP', 'ade20k': 'ADE20K', 'cityscapes': 'Cityscapes',
+    'coco': 'COCO', 'object': 'Object', 'stuff164k': 'Stuff-164k', 'context59': 'Context-59',
+    'context60': 'Context-60', 'context459': 'Context-459', 'voc20': 'VOC-20',
+    'voc21': 'VOC-21', 'ov': 'open-vocabulary', 'lvis': 'LVIS', 'fsc147': 'FSC-147',
+    'mvtec': 'MVTec AD', 'visa': 'VisA', 'nwpu': 'NWPU', 'qnrf': 'UCF-QNRF',
+    'sha': 'ShanghaiTech A', 'shb': 'ShanghaiTech B', 'panoptic': 'panoptic', 'full': 'full',
+    'folder': 'any folder'}
+_BACKBONE = re.compile(r'_(vit([bhl])(\d+)(plus)?(?:_(\d{3}))?|resnet\d+|convnext_[a-z]+)(?=_|$)')
+
+
+def _readable(words: str) -> str:
+    return ' '.join(READABLE_WORDS.get(word, word) for word in words.split('_') if word)
+
+
+def config_label(path: str) -> str:
+    """A readable name of a config from its file name: ``method · dataset · backbone``
+    (``sclip_vitb16_ade20k_336.py`` -> ``SCLIP · ADE20K 336 px · ViT-B/16``); tiny configs
+    say that their weights are random."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if os.path.basename(os.path.dirname(os.path.abspath(path))) == 'tiny':
+        return f'tiny random model ({stem}: untrained, for trying the app out)'
+    match = _BACKBONE.search(stem)
+    if match is None:
+        return _readable(stem)
+    method = ' '.join(READABLE_WORDS.get(w, w.upper()) for w in stem[:match.start()].split('_'))
+    if match.group(2):
+        backbone = f'ViT-{match.group(2).upper()}/{match.group(3)}' + (
+            '+' if match.group(4) else '') + (f' {match.group(5)}' if match.group(5) else '')
+    else:
+        backbone = match.group(1).replace('_', ' ').replace('resnet', 'ResNet-').replace(
+            'convnext', 'ConvNeXt')
+    rest = stem[match.end():].strip('_')
+    size = re.search(r'(?:^|_)(\d{3,4})$', rest)
+    if size:
+        rest = rest[:size.start()]
+    shots = re.search(r'(?:^|_)(\d+)shot$', rest)
+    if shots:
+        rest = rest[:shots.start()]
+    dataset = _readable(rest) + (f' {size.group(1)} px' if size else '') + (
+        f' {shots.group(1)}-shot' if shots else '')
+    return ' · '.join(part for part in (method, dataset.strip(), backbone) if part)
+
+
+def config_choices(paths: list[str]) -> list[tuple[str, str]]:
+    """(readable label, path) dropdown choices; the first (the default) stays first, the rest
+    are sorted by label, so configs of one method and dataset stand together."""
+    if not paths:
+        return []
+    first, rest = paths[0], paths[1:]
+    return [(config_label(first), first)] + sorted(((config_label(p), p) for p in rest),
+                                                   key=lambda item: item[0].lower())

@@ -3,162 +3,316 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
 from ovperception.annotation import DATASET_FORMATS
+from ovperception.webapp.annotated import draw_prompts, view_shape
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
-from ovperception.webapp.session import AppSession
+from ovperception.webapp.session import AppSession, SessionStore
 from ovperception.webapp.summaries import TABLE_HEADERS
-from ovperception.webapp.tasks import CONFIG_ROOT, TASKS
+from ovperception.webapp.tasks import TASKS, config_choices
 
-#: How long an idle session keeps its images and files (seconds).
-SESSION_TTL = 3600
-CLICK_MODES = ('inspect', 'foreground point', 'background point', 'box corner')
+#: How long an idle session keeps its images and files (seconds); closing the page removes
+#: them at once.
+SESSION_TTL = 1800
+#: Disk budget of all sessions' folders together (least recently used sessions go first).
+DEFAULT_MAX_SESSION_BYTES = 2 << 30
+SAM_MODES = ('foreground point', 'background point', 'box corner')
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'demo', 'examples')
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
 HELP = """### ovperception — open-vocabulary annotation
 Upload or drop an image (or pick an example), type the words to look for (comma separated,
 synonyms with `;`, e.g. `cat, sofa; couch`), pick the task and press **Run**. Change only the
-words and run again: the image is not encoded again. Hover the *interactive* view to see each
-region's class and score; click a region for details. With a SAM checkpoint, click points (or
-two box corners) on the input image and press **refine with SAM**."""
+words and run again: the image is not encoded again. Hover or click the *interactive* view
+(or click the input) to see the class and score there."""
+SAM_OFF = ('SAM refinement is off: restart the app with `--sam-checkpoint sam_vit_b_01ec64.pth` '
+           '(get it with `python tools/download_weights.py --sam vit_b`, see docs/weights.md).')
+SAM_ON = ('Choose a click mode, click points (or two box corners) on the input image, choose '
+          'the class and press **refine with SAM**.')
+
+CSS = ('.hidden-input {display: none !important}\n'
+       '#downloads .label-clear-button {display: none !important}')
+#: Hovering (throttled) or clicking the interactive view reports the point as fractions of the
+#: image to the hidden #view-point box, whose input event asks the server what lies there.
+VIEW_JS = """() => {
+  let last = 0;
+  const report = (event, always) => {
+    const hit = event.target.closest ? event.target.closest('#regions img') : null;
+    if (!hit) return;
+    const img = hit.closest('#regions').querySelector('img.base-image') || hit;
+    if (!img.naturalWidth) return;
+    const now = Date.now();
+    if (!always && now - last < 200) return;
+    last = now;
+    const box = img.getBoundingClientRect();
+    const fit = getComputedStyle(img).objectFit;
+    let scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+    if (fit === 'scale-down') scale = Math.min(scale, 1);
+    let w = box.width, h = box.height;
+    if (fit === 'contain' || fit === 'scale-down') {
+      w = img.naturalWidth * scale;
+      h = img.naturalHeight * scale;
+    }
+    const fx = (event.clientX - box.left - (box.width - w) / 2) / w;
+    const fy = (event.clientY - box.top - (box.height - h) / 2) / h;
+    if (fx < 0 || fy < 0 || fx > 1 || fy > 1) return;
+    const field = document.querySelector('#view-point textarea, #view-point input');
+    if (!field) return;
+    field.value = fx.toFixed(5) + ',' + fy.toFixed(5);
+    field.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  document.addEventListener('mousemove', (event) => report(event, false));
+  document.addEventListener('click', (event) => report(event, true));
+}"""
 
 
-def _close(session: AppSession | None) -> None:
-    if session is not None:
-        session.close()
+def background_note(config: str, service: AnnotationService | None = None) -> str:
+    """The words the config reserves as background (shown next to the vocabulary)."""
+    words = service.background_words(config) if service is not None else ()
+    if not words:
+        return ''
+    return ('*background words of this model (not to be used as class names): '
+            + ', '.join(words) + '*')
 
 
-def build_app(service: AnnotationService, upload_root: str | None = None) -> gr.Blocks:
+def example_images(folder: str = EXAMPLES_DIR) -> list[str]:
+    """Example images under ``folder`` (any depth, any common image type), sorted."""
+    found = [os.path.join(parent, name) for parent, _, names in os.walk(folder)
+             for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(found)
+
+
+def build_app(service: AnnotationService, upload_root: str | None = None,
+              max_session_bytes: int = DEFAULT_MAX_SESSION_BYTES) -> gr.Blocks:
     """The page: inputs, overlay, interactive view, table, downloads, SAM refinement.
 
     Args:
         service: runs the tasks; shared by all sessions.
         upload_root: parent of the per-session folders (default: a new temporary folder).
+        max_session_bytes: disk budget of all sessions' folders together.
     """
-    root = upload_root or tempfile.mkdtemp(prefix='ovperception-app-')
-    os.makedirs(root, exist_ok=True)
+    store = SessionStore(upload_root or tempfile.mkdtemp(prefix='ovperception-app-'),
+                         max_bytes=max_session_bytes, ttl_s=SESSION_TTL)
+    keep = gr.update()  # an output left as it is
 
-    def session_of(state: AppSession | None) -> AppSession:
-        return state if state is not None else AppSession.create(root)
+    def session_of(request: gr.Request) -> AppSession:
+        return store.get(request.session_hash or 'api')
 
-    def guarded(call, state: AppSession | None, *args: Any):
-        """Run ``call(session, *args)``; user errors become a message in the page."""
-        session = session_of(state)
+    def shown(request: gr.Request, call: Callable[..., AppResult], *args: Any,
+              sam_choice: str | None = None) -> tuple:
+        """Run ``call(session, *args)``: its result, or - for a user error - the previous
+        result left in place and the message in the status line."""
+        key = request.session_hash or 'api'
         try:
-            return session, call(session, *args)
+            result = call(store.get(key), *args)
         except UserError as error:
-            if state is None:
-                session.close()
-            raise gr.Error(str(error), print_exception=False) from None
+            return keep, keep, f'error: {error}', keep, keep, keep
+        store.enforce_budget(keep=key)
+        names = service.class_names(session_of(request))
+        choice = sam_choice if sam_choice in names else (names[0] if names else None)
+        view = result.view
+        return (result.overlay,
+                gr.update(value=(view.image, view.regions), color_map=view.colors),
+                result.message, result.rows, result.files,
+                gr.update(choices=names, value=choice))
 
-    def result_outputs(session: AppSession, result: AppResult) -> tuple:
-        names = service.class_names(session)
-        return (session, result.overlay, (session.last.image, result.regions), result.message,
-                result.rows, result.files,
-                gr.update(choices=names, value=names[0] if names else None))
+    def run(image, vocabulary, task, config=None, threshold='', formats=('coco',),
+            downscale=False, sam_choice=None, request: gr.Request = None):
+        return shown(request, service.run, image, vocabulary, task, config, threshold,
+                     list(formats or ()), bool(downscale), sam_choice=sam_choice)
 
-    def run(state, image, vocabulary, task, config, threshold, formats):
-        session, result = guarded(service.run, state, image, vocabulary, task, config,
-                                  threshold if threshold not in (None, '') else None,
-                                  list(formats or ()))
-        return result_outputs(session, result)
+    def refine(sam_choice, request: gr.Request = None):
+        return shown(request, service.refine, sam_choice, sam_choice=sam_choice)
 
-    def refine(state, class_name):
-        session, result = guarded(service.refine, state, class_name)
-        return result_outputs(session, result)
+    def calibrate(normal_images, vocabulary, config, request: gr.Request):
+        paths = [getattr(f, 'name', f) for f in (normal_images or [])]
+        try:
+            threshold, message = service.calibrate(session_of(request), paths, vocabulary,
+                                                   config)
+        except UserError as error:
+            return keep, f'error: {error}'
+        return f'{threshold:.6f}', message
 
-    def config_choices(task: str) -> list[tuple[str, str]]:
-        """(label relative to configs/, path) pairs of the task's configs."""
-        return [(os.path.relpath(path, CONFIG_ROOT) if path.startswith(CONFIG_ROOT) else path,
-                 path) for path in service.configs(task)]
+    def click(mode, x, y, request: gr.Request = None):
+        try:
+            if mode == 'inspect' or not service.sam_enabled:
+                return service.inspect(session_of(request), x, y)
+            return service.add_prompt(session_of(request), x, y, mode)
+        except UserError as error:
+            return f'error: {error}'
+
+    def with_markers(message: str, request: gr.Request) -> tuple:
+        """(preview with the SAM prompts and mask drawn, message)."""
+        try:
+            view = service.prompt_view(session_of(request))
+        except UserError as error:
+            return keep, f'error: {error}'
+        return (keep if view is None else view), message
+
+    def current_preview(request: gr.Request):
+        return with_markers('', request)[0]
+
+    def undo(request: gr.Request):
+        try:
+            return with_markers(service.undo_prompt(session_of(request)), request)
+        except UserError as error:
+            return keep, f'error: {error}'
+
+    def clear(request: gr.Request):
+        return with_markers(service.clear_prompts(session_of(request)), request)
+
+    def inspect_view(point, request: gr.Request):
+        """A hover or click on the interactive view: ``point`` = "fx,fy" fractions of it."""
+        session = session_of(request)
+        if not point or session.last is None:
+            return keep
+        try:
+            fx, fy = (float(v) for v in point.split(',')[:2])
+        except ValueError:
+            return keep
+        height, width = session.last.image.shape[:2]
+        return click('inspect', min(int(fx * width), width - 1), min(int(fy * height), height - 1),
+                     request)
 
     def on_task(task):
-        spec = TASKS[task]
-        return (gr.update(choices=config_choices(task), value=service.defaults[task]),
-                gr.update(placeholder=spec.vocabulary_hint),
+        return (gr.update(choices=config_choices(service.configs(task)),
+                          value=service.defaults[task]),
+                gr.update(placeholder=TASKS[task].vocabulary_hint),
                 gr.update(visible=task == 'anomaly'))
 
-    def show_input(path):
+    def show_input(path, downscale):
         if not path:
-            return None
+            return None, keep
         try:
-            return service.read_image(path)[0]
+            return draw_prompts(service.read_image(path, bool(downscale))[0], []), keep
         except UserError as error:
-            gr.Warning(str(error))
-            return None
+            return None, f'error: {error}'
 
-    def on_region(state, event: gr.SelectData):
+    def on_image_click(mode, event: gr.SelectData, request: gr.Request):
+        """A click on the input view (view pixels, scaled back to the input's)."""
+        session = session_of(request)
+        x, y = event.index[:2]
+        if session.last is not None:
+            height, width = session.last.image.shape[:2]
+            view_height, view_width = view_shape((height, width))
+            x, y = x * width / view_width, y * height / view_height
+        message = click(mode, x, y, request)
+        if mode == 'inspect' or message.startswith('error'):
+            return keep, message
+        return with_markers(message, request)
+
+    def on_region(event: gr.SelectData):
         return f'{event.value}' if event is not None else ''
 
-    def on_image_click(state, mode, event: gr.SelectData):
-        x, y = event.index[:2]
-        return click(state, mode, x, y)
+    def on_unload(request: gr.Request):
+        store.close(request.session_hash or 'api')
 
-    def click(state, mode, x, y):
-        if mode == 'inspect':
-            return guarded(service.inspect, state, x, y)
-        return guarded(service.add_prompt, state, x, y, mode)
-
-    with gr.Blocks(title='ovperception', analytics_enabled=False,
-                   delete_cache=(600, SESSION_TTL)) as app:
-        state = gr.State(None, time_to_live=SESSION_TTL, delete_callback=_close)
+    sam_modes = ['inspect'] + (list(SAM_MODES) if service.sam_enabled else [])
+    with gr.Blocks(title='ovperception', analytics_enabled=False) as app:
         gr.Markdown(HELP)
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=2, min_width=320):
                 image = gr.File(label='image: upload or drop', file_types=['image'],
-                                type='filepath', elem_id='upload')
-                examples = sorted(os.path.join(EXAMPLES_DIR, name) for name in
-                                  os.listdir(EXAMPLES_DIR) if name.endswith('.png')) \
-                    if os.path.isdir(EXAMPLES_DIR) else []
-                if examples:
-                    gr.Examples(examples=examples, inputs=image)
-                preview = gr.Image(label='input (click: inspect / SAM prompts)',
-                                   interactive=False, elem_id='input-image')
+                                type='filepath', elem_id='upload', height=110)
                 vocabulary = gr.Textbox(label='vocabulary', elem_id='vocabulary',
                                         placeholder=TASKS['semantic'].vocabulary_hint)
+                background = gr.Markdown(background_note(service.defaults['semantic'], service),
+                                         elem_id='background')
                 task = gr.Radio([(spec.label, key) for key, spec in TASKS.items()],
                                 value='semantic', label='task', elem_id='task')
-                config = gr.Dropdown(config_choices('semantic'),
-                                     value=service.defaults['semantic'], label='model config',
-                                     allow_custom_value=False)
-                threshold = gr.Number(label='anomaly threshold (optional)', visible=False)
-                formats = gr.CheckboxGroup(
-                    [(f'{name}: {spec.description}', name)
-                     for name, spec in DATASET_FORMATS.items()],
-                    value=['coco'], label='dataset formats in the downloads')
+                config = gr.Dropdown(config_choices(service.configs('semantic')),
+                                     value=service.defaults['semantic'], label='model',
+                                     allow_custom_value=False, elem_id='config')
+                with gr.Group(visible=False) as anomaly_group:
+                    threshold = gr.Textbox(
+                        value='', elem_id='threshold',
+                        label="anomaly threshold (empty: the model's calibrated threshold)")
+                    normal_images = gr.File(label='normal images to calibrate the threshold on',
+                                            file_count='multiple', file_types=['image'],
+                                            elem_id='normal-images', height=110)
+                    calibrate_button = gr.Button('calibrate on the normal images', size='sm')
                 run_button = gr.Button('Run', variant='primary', elem_id='run')
-            with gr.Column(scale=1):
+                with gr.Accordion('options', open=False):
+                    downscale = gr.Checkbox(
+                        False, elem_id='downscale',
+                        label=f'downscale large images (over {service.max_pixels / 1e6:.0f} MP)')
+                    formats = gr.CheckboxGroup(
+                        [(f'{name}: {spec.description}', name)
+                         for name, spec in DATASET_FORMATS.items()],
+                        value=['coco'], label='dataset formats in the downloads')
+                examples = example_images() if os.path.isdir(EXAMPLES_DIR) else []
+                if examples:
+                    gr.Examples(examples=examples, inputs=image, examples_per_page=8)
+            with gr.Column(scale=3):
+                # no label or buttons over the images: they would cover the overlay's text
                 with gr.Tab('overlay'):
-                    overlay = gr.Image(type='filepath', label='result', interactive=False,
-                                       elem_id='overlay')
+                    overlay = gr.Image(type='filepath', show_label=False, interactive=False,
+                                       elem_id='overlay', buttons=[], height=460)
                 with gr.Tab('interactive'):
-                    regions = gr.AnnotatedImage(label='hover a region: class and score',
-                                                elem_id='regions')
-                status = gr.Textbox(label='status', interactive=False, elem_id='status')
-                clicked = gr.Textbox(label='clicked', interactive=False, elem_id='clicked')
-                table = gr.Dataframe(headers=TABLE_HEADERS, label='classes', interactive=False)
-                files = gr.File(label='downloads', file_count='multiple', elem_id='downloads')
-                with gr.Accordion('refine with SAM', open=False):
-                    mode = gr.Radio(list(CLICK_MODES), value='inspect',
-                                    label='a click on the input image')
-                    sam_class = gr.Dropdown([], label='class of the clicked object')
-                    refine_button = gr.Button('refine with SAM')
-        outputs = [state, overlay, regions, status, table, files, sam_class]
-        inputs = [state, image, vocabulary, task, config, threshold, formats]
-        run_button.click(run, inputs, outputs, api_name='run')
-        vocabulary.submit(run, inputs, outputs, api_name=False)
-        task.change(on_task, [task], [config, vocabulary, threshold], api_name=False)
-        image.change(show_input, [image], [preview], api_name=False)
-        preview.select(on_image_click, [state, mode], [state, clicked], api_name=False)
-        regions.select(on_region, [state], [clicked], api_name=False)
-        refine_button.click(refine, [state, sam_class], outputs, api_name='refine')
+                    regions = gr.AnnotatedImage(show_label=False, elem_id='regions',
+                                                buttons=[], height=460)
+                    view_point = gr.Textbox(elem_id='view-point', elem_classes=['hidden-input'],
+                                            container=False, show_label=False)
+                with gr.Tab('input & SAM', elem_id='sam-tab'):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            preview = gr.Image(show_label=False, interactive=False,
+                                               elem_id='input-image', buttons=[], height=420)
+                        with gr.Column(scale=2, min_width=200):
+                            gr.Markdown(SAM_ON if service.sam_enabled else SAM_OFF,
+                                        elem_id='sam-note')
+                            mode = gr.Radio(sam_modes, value='inspect', elem_id='sam-mode',
+                                            label='a click on the input image',
+                                            interactive=service.sam_enabled)
+                            sam_class = gr.Dropdown([], label='class of the clicked object',
+                                                    elem_id='sam-class',
+                                                    interactive=service.sam_enabled)
+                            undo_button = gr.Button('undo last click', elem_id='undo',
+                                                    interactive=service.sam_enabled, size='sm')
+                            clear_button = gr.Button('clear clicks', elem_id='clear',
+                                                     interactive=service.sam_enabled, size='sm')
+                            refine_button = gr.Button('refine with SAM', elem_id='refine',
+                                                      interactive=service.sam_enabled,
+                                                      variant='primary', size='sm')
+                with gr.Row():
+                    status = gr.Textbox(label='status', interactive=False, elem_id='status',
+                                        scale=3)
+                    clicked = gr.Textbox(label='clicked / hovered', interactive=False,
+                                         elem_id='clicked', scale=2)
+                with gr.Row():
+                    table = gr.Dataframe(headers=TABLE_HEADERS, label='classes',
+                                         interactive=False, max_height=260, scale=1)
+                    files = gr.File(label='downloads', file_count='multiple',
+                                    elem_id='downloads', interactive=False, scale=1)
+        outputs = [overlay, regions, status, table, files, sam_class]
+        inputs = [image, vocabulary, task, config, threshold, formats, downscale, sam_class]
+        run_button.click(run, inputs, outputs, api_name='run').then(
+            current_preview, None, [preview], api_name=False)
+        vocabulary.submit(run, inputs, outputs, api_name=False).then(
+            current_preview, None, [preview], api_name=False)
+        task.change(on_task, [task], [config, vocabulary, anomaly_group], api_name=False)
+        config.change(lambda path: background_note(path, service), [config], [background],
+                      api_name=False)
+        image.change(show_input, [image, downscale], [preview, status], api_name=False)
+        preview.select(on_image_click, [mode], [preview, clicked], api_name=False)
+        view_point.change(inspect_view, [view_point], [clicked], api_name=False,
+                         trigger_mode='always_last', show_progress='hidden')
+        undo_button.click(undo, None, [preview, clicked], api_name='undo')
+        clear_button.click(clear, None, [preview, clicked], api_name='clear')
+        regions.select(on_region, None, [clicked], api_name=False)
+        refine_button.click(refine, [sam_class], outputs, api_name='refine').then(
+            current_preview, None, [preview], api_name=False)
+        calibrate_button.click(calibrate, [normal_images, vocabulary, config],
+                               [threshold, status], api_name='calibrate')
         # The same clicks for API clients (and tests): pixel coordinates of the input image.
         click_x, click_y = gr.Number(visible=False), gr.Number(visible=False)
         click_button = gr.Button(visible=False)
-        click_button.click(click, [state, mode, click_x, click_y], [state, clicked],
-                           api_name='click')
+        click_button.click(click, [mode, click_x, click_y], [clicked], api_name='click')
+        app.unload(on_unload)
+    app.session_store = store  # for the app's shutdown and tests
+    app.launch_options = dict(css=CSS, js=VIEW_JS)  # gradio 6 takes page CSS/JS in launch()
     return app

@@ -16,8 +16,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope='module')
-def app_url(tmp_path_factory):
-    """URL of the app served with configs/tiny/seg_tiny.py and a tiny SAM."""
+def served_app(tmp_path_factory):
+    """(URL, gradio app) of the app served with configs/tiny/seg_tiny.py and a tiny SAM."""
     pytest.importorskip('gradio')
     os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'
     app_script = load_script('demo/app.py')
@@ -26,6 +26,13 @@ def app_url(tmp_path_factory):
     app = app_script.build(args, upload_root=str(tmp_path_factory.mktemp('sessions')))
     app.queue(default_concurrency_limit=2)
     _, url, _ = app.launch(server_name='127.0.0.1', server_port=free_port(),
-                           prevent_thread_lock=True, quiet=True, max_file_size='5mb')
-    yield url
+                           prevent_thread_lock=True, quiet=True, max_file_size='5mb',
+                           **app.launch_options)
+    yield url, app
     app.close()
+
+
+@pytest.fixture(scope='module')
+def app_url(served_app):
+    """URL of the served app."""
+    return served_app[0]

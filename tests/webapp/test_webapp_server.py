@@ -16,9 +16,12 @@ SHAPES = 'demo/examples/shapes.png'
 
 
 def run(client: Client, vocabulary: str, task: str = 'semantic', image: str = SHAPES,
-        formats: tuple[str, ...] = ('coco',)):
-    return client.predict(handle_file(image), vocabulary, task, None, None, list(formats),
-                          api_name='/run')
+        formats: tuple[str, ...] = ('coco',), **options):
+    """The /run endpoint with the task's default config; parameters left out take the
+    page's defaults."""
+    options.setdefault('config', None)
+    return client.predict(image=handle_file(image), vocabulary=vocabulary, task=task,
+                          formats=list(formats), api_name='/run', **options)
 
 
 def test_every_task_runs_through_the_api(app_url):
@@ -32,6 +35,7 @@ def test_every_task_runs_through_the_api(app_url):
         assert status.startswith(task if task != 'semantic' else 'semantic segmentation')
         assert table['headers'] == ['class', 'value', 'detail']
         assert any(path.endswith('.zip') for path in files)
+        regions = regions.get('value', regions)  # with the class colours as an update
         assert os.path.isfile(regions['image']) and isinstance(regions['annotations'], list)
         for path in files:
             if path.endswith('.json'):
@@ -48,18 +52,42 @@ def test_every_task_runs_through_the_api(app_url):
     assert 'datasets/coco/annotations.json' in names and 'datasets/yolo/detect/data.yaml' in names
 
 
-def test_errors_are_messages_and_the_server_keeps_serving(app_url, tmp_path):
+def test_errors_are_status_lines_and_the_last_good_result_stays(app_url, tmp_path):
     client = Client(app_url, verbose=False)
-    broken = tmp_path / 'broken.png'
+    good = run(client, 'red square')
+    assert 'image encoded' in good[2]
+    broken = tmp_path / 'not_an_image.png'
     broken.write_bytes(b'not an image')
     for image, vocabulary, message in ((SHAPES, '', 'at least one class'),
                                        (str(broken), 'cat', 'cannot read the image'),
                                        (SHAPES, 'cat, cat', 'cat')):
-        with pytest.raises(Exception, match=message):
-            run(client, vocabulary, image=image)
-    with pytest.raises(Exception, match='run a task'):
-        client.predict('inspect', 1, 1, api_name='/click')
-    assert 'image encoded' in run(client, 'red square')[2]
+        overlay, regions, status, table, files, _ = run(client, vocabulary, image=image)
+        assert status.startswith('error: ') and message in status and '\n' not in status
+        assert str(tmp_path) not in status and '/tmp' not in status  # no server path
+        # the page keeps showing the previous result, and its downloads still exist
+        assert all(os.path.isfile(path) for path in good[4])
+    assert 'not_an_image.png' in run(client, 'cat', image=str(broken))[2]
+    fresh = Client(app_url, verbose=False)
+    assert 'run a task' in fresh.predict('inspect', 1, 1, api_name='/click')
+    assert 'image features reused' in run(client, 'green circle')[2]
+
+
+def test_anomaly_verdict_uses_the_models_threshold_unless_one_is_typed(app_url):
+    client = Client(app_url, verbose=False)
+    good = 'demo/examples/anomaly/good/fabric_0.jpg'
+    _, _, status, table, _, _ = run(client, 'fabric', 'anomaly', image=good)
+    assert 'threshold 0.000' not in table['data'][0][2]
+    assert table['data'][0][2] == 'no verdict (no threshold)' and 'no verdict' in status
+    normals = [handle_file(f'demo/examples/anomaly/good/fabric_{i}.jpg') for i in range(3)]
+    threshold, message = client.predict(normal_images=normals, vocabulary='fabric',
+                                        config=None, api_name='/calibrate')
+    assert '3 normal image(s)' in message and float(threshold) > 0
+    for index in range(3):
+        table = run(client, 'fabric', 'anomaly', threshold=threshold,
+                    image=f'demo/examples/anomaly/good/fabric_{index}.jpg')[3]
+        assert table['data'][0][2].startswith('normal (threshold ')
+    table = run(client, 'fabric', 'anomaly', threshold='0')[3]
+    assert table['data'][0][2] == 'anomalous (threshold 0.000)'
 
 
 def test_concurrent_users_do_not_see_each_other(app_url):
@@ -89,8 +117,25 @@ def test_sam_refinement_through_the_api(app_url):
     client = Client(app_url, verbose=False)
     run(client, 'red square, green circle')
     assert 'point' in client.predict('foreground point', 30, 40, api_name='/click')
-    overlay, _, status, _, _, _ = client.predict('green circle', api_name='/refine')
+    overlay, _, status, _, _, classes = client.predict('green circle', api_name='/refine')
     assert 'labelled' in status and os.path.isfile(overlay)
+    assert classes['value'] == 'green circle'  # the class choice is kept for the next refine
+    classes = run(client, 'red square, green circle', sam_choice='green circle')[5]
+    assert classes['value'] == 'green circle'
+
+
+def test_downloads_name_the_upload_never_a_server_path(app_url):
+    client = Client(app_url, verbose=False)
+    files = run(client, 'red square, green circle', formats=('coco', 'voc', 'yolo',
+                                                              'labelstudio'))[4]
+    bundle = next(path for path in files if path.endswith('.zip'))
+    with zipfile.ZipFile(bundle) as archive:
+        for name in archive.namelist():
+            text = archive.read(name).decode('latin-1')
+            assert 'session-' not in text and '/tmp/' not in text, name
+        coco = json.loads(archive.read('datasets/coco/annotations.json'))
+    assert coco['images'][0]['file_name'] == 'shapes.png'
+    assert coco['images'][0]['path'] == 'images/shapes.png'
 
 
 def test_the_app_process_serves_and_removes_its_files_on_sigterm(tmp_path):

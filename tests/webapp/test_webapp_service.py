@@ -118,7 +118,7 @@ def test_sam_refinement_needs_a_checkpoint_and_a_semantic_result(session):
     (SHAPES, ' , ; ', 'at least one class'),
     (SHAPES, 'cat, cat', 'cat'),
     ('broken', 'cat', 'cannot read the image'),
-    ('huge', 'cat', 'cannot read the image'),
+    ('huge', 'cat', 'downscale large images'),
 ])
 def test_bad_inputs_are_one_line_messages(service, session, tmp_path, image, vocabulary,
                                           message):
@@ -190,3 +190,164 @@ def test_downloads_hold_the_annotate_datasets_read_back_by_pycocotools(service, 
     with pytest.raises(UserError, match='unknown dataset format'):
         service.run(session, SHAPES, 'red square', 'semantic', formats=['tiff'])
     assert session.formats == ('coco', 'yolo', 'voc', 'labelstudio', 'cvat')
+
+
+@pytest.mark.parametrize('config', [None, TINY])
+def test_every_default_and_listed_config_exists(config):
+    service = AnnotationService(default_configs(config))
+    for task in TASKS:
+        assert os.path.isfile(service.defaults[task]), service.defaults[task]
+        assert all(os.path.isfile(path) for path in service.configs(task)), task
+        assert task_of_config(service.defaults[task]) == task
+
+
+def test_config_choices_have_readable_names_grouped_by_method_and_dataset():
+    from ovperception.webapp.tasks import config_choices, config_label
+    assert config_label('segmentation/sclip_vitb16_ade20k_336.py') == \
+        'SCLIP · ADE20K 336 px · ViT-B/16'
+    assert config_label('anomaly/winclip_plus_vitb16plus_mvtec_4shot.py') == \
+        'WinCLIP + · MVTec AD 4-shot · ViT-B/16+'
+    assert 'random' in config_label(TINY)
+    # a config added later (a new method and dataset) is named from its file name
+    assert config_label('segmentation/newseg_vitl14_kitti_512.py') == \
+        'NEWSEG · kitti 512 px · ViT-L/14'
+    service = AnnotationService(default_configs(None))
+    choices = config_choices(service.configs('semantic'))
+    assert choices[0][1] == service.defaults['semantic']
+    labels = [label for label, _ in choices[1:]]
+    assert labels == sorted(labels, key=str.lower) and len(set(labels)) == len(labels)
+
+
+def test_anomaly_examples_are_offered():
+    from ovperception.webapp.ui import example_images
+    names = {os.path.relpath(path, 'demo/examples') for path in
+             example_images(os.path.abspath('demo/examples'))}
+    assert {'anomaly/scratched.jpg', 'anomaly/good/fabric_0.jpg', 'shapes.png'} <= names
+
+
+def test_anomaly_threshold_unset_means_the_models_own(service, session):
+    good = 'demo/examples/anomaly/good/fabric_0.jpg'
+    result = service.run(session, good, 'fabric', 'anomaly', anomaly_threshold='')
+    assert result.rows[0][2] == 'no verdict (no threshold)' and 'no verdict' in result.message
+    model = service.model(service.defaults['anomaly'])
+    model.anomaly_threshold = 1e9  # a config's calibrated threshold
+    try:
+        result = service.run(session, good, 'fabric', 'anomaly', anomaly_threshold=None)
+    finally:
+        model.anomaly_threshold = None
+    assert result.rows[0][2].startswith('normal (threshold 1000000000')
+    threshold, message = service.calibrate(
+        session, [f'demo/examples/anomaly/good/fabric_{i}.jpg' for i in range(3)], 'fabric')
+    for index in range(3):
+        row = service.run(session, f'demo/examples/anomaly/good/fabric_{index}.jpg', 'fabric',
+                          'anomaly', anomaly_threshold=str(threshold)).rows[0]
+        assert row[2].startswith('normal')
+        assert float(session.last.sample.pred_score) < threshold
+    with pytest.raises(UserError, match='must be a number'):
+        service.run(session, good, 'fabric', 'anomaly', anomaly_threshold='high')
+    with pytest.raises(UserError, match='normal'):
+        service.calibrate(session, [], 'fabric')
+
+
+def test_a_large_image_is_downscaled_on_request(session, tmp_path):
+    small = AnnotationService(default_configs(TINY), max_pixels=3000)
+    with pytest.raises(UserError, match='downscale large images') as caught:
+        small.run(session, SHAPES, 'red square', 'semantic')
+    assert 'max_pixels' not in str(caught.value) and str(session.folder) not in str(caught.value)
+    result = small.run(session, SHAPES, 'red square', 'semantic', downscale=True)
+    assert 'downscaled from 128x96 to 63x47' in result.message
+    assert session.last.image.shape == (47, 63, 3)
+    folder = os.path.dirname(result.overlay)
+    copied = Image.open(os.path.join(folder, 'datasets', 'images', 'shapes.png'))
+    assert copied.size == (63, 47)
+    with pytest.raises(UserError, match='too large even to downscale'):
+        AnnotationService(default_configs(TINY), max_pixels=100).run(
+            session, SHAPES, 'cat', 'semantic', downscale=True)
+
+
+def test_read_errors_name_the_upload_not_the_server_path(service, session, tmp_path):
+    broken = tmp_path / 'uploads' / 'not_an_image.png'
+    broken.parent.mkdir()
+    broken.write_bytes(b'not an image')
+    with pytest.raises(UserError, match='not_an_image.png') as caught:
+        service.run(session, str(broken), 'cat', 'semantic')
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_counts_are_integers(service, session):
+    rows = service.run(session, SHAPES, 'red square', 'counting').rows
+    assert rows and all(row[1].isdigit() for row in rows)
+
+
+def test_session_store_removes_closed_idle_and_over_budget_sessions(tmp_path):
+    from ovperception.webapp.session import SessionStore, folder_bytes
+    store = SessionStore(str(tmp_path), max_bytes=3000, ttl_s=3600)
+    first, second = store.get('a'), store.get('b')
+    assert store.get('a') is first
+    store.close('a')
+    assert not os.path.exists(first.folder) and len(store) == 1
+    for key in ('c', 'd', 'e'):
+        with open(os.path.join(store.get(key).folder, 'result.bin'), 'wb') as handle:
+            handle.write(b'x' * 1000)
+    total = store.enforce_budget(keep='e')
+    assert total <= 3000 and folder_bytes(str(tmp_path)) <= 3000
+    assert os.path.exists(store.get('e').folder)
+    store.ttl_s = 0.0
+    store.get('e')
+    assert len(store) == 1 and os.listdir(tmp_path) == [os.path.basename(store.get('e').folder)]
+    store.close_all()
+    assert os.listdir(tmp_path) == []
+
+
+def _components(app) -> dict[str, dict]:
+    """Props of the page's components by elem_id."""
+    return {c['props']['elem_id']: c['props'] for c in app.get_config_file()['components']
+            if c.get('props', {}).get('elem_id')}
+
+
+def test_sam_controls_are_disabled_with_a_note_without_a_checkpoint(tmp_path):
+    pytest.importorskip('gradio')
+    from tests.scripts import load_script
+    app_script = load_script('demo/app.py')
+    without = _components(app_script.build(app_script.parse_args(['--config', TINY]),
+                                           str(tmp_path / 'a')))
+    assert without['refine']['interactive'] is False
+    assert without['sam-class']['interactive'] is False
+    assert [c[1] for c in without['sam-mode']['choices']] == ['inspect']
+    assert '--sam-checkpoint' in without['sam-note']['value']
+    with_sam = _components(app_script.build(
+        app_script.parse_args(['--config', TINY, '--sam-model', 'tiny']), str(tmp_path / 'b')))
+    assert with_sam['refine'].get('interactive') is not False
+    assert 'box corner' in [c[1] for c in with_sam['sam-mode']['choices']]
+    assert with_sam['threshold']['value'] == ''
+
+
+def test_app_limits_come_from_the_command_line(tmp_path):
+    from tests.scripts import load_script
+    app_script = load_script('demo/app.py')
+    args = app_script.parse_args(['--config', TINY, '--max-megapixels', '0.5',
+                                  '--max-session-mb', '1'])
+    app = app_script.build(args, str(tmp_path))
+    assert app.session_store.max_bytes == 2**20
+    with pytest.raises(SystemExit):
+        app_script.parse_args(['--max-megapixels', '0'])
+
+
+def test_interactive_view_is_bounded_and_uses_the_overlay_colours():
+    import torch
+    from mmengine.structures import PixelData
+
+    from ovperception.structures import OVDataSample
+    from ovperception.visualization import get_palette
+    from ovperception.webapp.annotated import VIEW_MAX_SIDE, result_view
+    labels = np.zeros((3000, 4000), np.int64)
+    labels[:, 2000:] = 2
+    sample = OVDataSample(metainfo=dict(classnames=['sky', 'road', 'car']))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(labels[None]))
+    view = result_view('semantic', sample, np.zeros((3000, 4000, 3), np.uint8))
+    assert view.image.shape == (768, VIEW_MAX_SIDE, 3)
+    assert [text for _, text in view.regions] == ['sky 50.0 %', 'car 50.0 %']
+    assert all(mask.shape == (768, 1024) for mask, _ in view.regions)
+    palette = get_palette(3)
+    assert view.colors == {'sky 50.0 %': '#%02x%02x%02x' % tuple(palette[0]),
+                           'car 50.0 %': '#%02x%02x%02x' % tuple(palette[2])}
