@@ -90,6 +90,29 @@ def set_unlabeled_set(predictor: OVPredictor, paths: Sequence[str]) -> None:
     print_log(f'MuSc: {len(paths)} unlabeled images to score against', logger='current')
 
 
+def needs_reference_images(model: torch.nn.Module) -> str | None:
+    """What a model compares each image against, or None: ``'references'`` (a few-shot head
+    such as AnomalyDINO: k normal images) or ``'unlabeled set'`` (MuSc: other images of the
+    same object, at least 2)."""
+    if hasattr(model, 'set_unlabeled_images'):
+        return 'unlabeled set'
+    if getattr(getattr(model, 'head', None), 'needs_references', False):
+        return 'references'
+    return None
+
+
+def set_reference_images(predictor: OVPredictor, paths: Sequence[str]) -> None:
+    """Give a model that :func:`needs_reference_images` its images (few-shot references or
+    MuSc's unlabeled set)."""
+    if needs_reference_images(predictor.model) == 'unlabeled set':
+        if len(paths) < 2:
+            raise ValueError('MuSc scores each image against other unlabeled images of the '
+                             f'same object, got {len(paths)}: give at least 2')
+        set_unlabeled_set(predictor, paths)
+    else:
+        set_few_shot_references(predictor, paths)
+
+
 def config_references(cfg: Config, key: str = 'few_shot_references') -> list[str]:
     """The images of the folder a config names under ``key`` (few-shot configs set
     ``few_shot_references``, MuSc configs ``unlabeled_set``, None by default;
@@ -117,7 +140,8 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
                             cfg_options: dict | None = None,
                             reference_paths: Sequence[str] = (),
                             smoothing_sigma: float | None = None,
-                            unlabeled_paths: Sequence[str] = ()) -> OVPredictor:
+                            unlabeled_paths: Sequence[str] = (),
+                            images_given_later: bool = False) -> OVPredictor:
     """An :class:`OVPredictor` over an anomaly model whose verdict uses ``threshold``,
     or a threshold calibrated on ``normal_paths`` (which wins when both are given);
     ``reference_paths`` (default: the config's ``few_shot_references`` folder) fill the
@@ -128,6 +152,9 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
     Output maps are smoothed with ``smoothing_sigma`` (default: the model's
     ``map_smoothing_sigma`` if set, else the sigma of the config's ``AnomalyMetric``, so the
     heatmap is the map the metrics see; scores are unaffected).
+
+    ``images_given_later``: build a few-shot or MuSc model without its images (the web app
+    sets them from the user's uploads with :func:`set_reference_images` before scoring).
     """
     model = init_model(config, weights, device, cfg_options=cfg_options)
     if smoothing_sigma is None:  # the model config's own setting, else the metric's
@@ -136,6 +163,8 @@ def build_anomaly_predictor(config: str, weights: str | None, device: str,
         raise ValueError(f'anomaly map smoothing sigma must be >= 0, got {smoothing_sigma}')
     model.map_smoothing_sigma = float(smoothing_sigma)
     reference_paths = list(reference_paths) or config_references(model.cfg)
+    if images_given_later:
+        return OVPredictor(model)
     if hasattr(model, 'set_unlabeled_images'):  # MuSc: a set of images to score against
         unlabeled_paths = list(unlabeled_paths) or config_references(model.cfg,
                                                                      'unlabeled_set')

@@ -24,7 +24,8 @@ from mmengine.structures import PixelData
 from ovperception.annotation import (DATASET_FORMATS, ImageRecord, sample_to_objects,
                                      write_dataset)
 from ovperception.apis.anomaly import (build_anomaly_predictor, calibrate_threshold,
-                                       is_anomaly_config)
+                                       is_anomaly_config, needs_reference_images,
+                                       set_reference_images)
 from ovperception.apis.model import init_model
 from ovperception.apis.options import (applicable_options, detection_options,
                                        is_detection_config, segmentation_options)
@@ -185,7 +186,8 @@ class AnnotationService:
 
     def _build(self, config: str) -> torch.nn.Module:
         if is_anomaly_config(config):
-            return build_anomaly_predictor(config, self.weights, self.device, ['object']).model
+            return build_anomaly_predictor(config, self.weights, self.device, ['object'],
+                                           images_given_later=True).model
         if is_detection_config(config):
             options = detection_options((), None)
         else:
@@ -221,8 +223,9 @@ class AnnotationService:
         downscaled = original != (image.shape[1], image.shape[0])
         predictor = self._predictor(session, config)
         key = image_key(image)
-        reused = session.encoded.get(config) == key
         with self._lock, torch.no_grad():
+            self._give_reference_images(session, predictor, config)
+            reused = session.encoded.get(config) == key
             if not reused:
                 predictor.set_image(image)
                 session.encoded[config] = key
@@ -258,13 +261,18 @@ class AnnotationService:
                 'calibrate on a few normal images)')
 
     def calibrate(self, session: AppSession, normal_paths: Sequence[str] | None,
-                  vocabulary: str, config: str | None = None) -> tuple[float, str]:
+                  vocabulary: str, config: str | None = None) -> tuple[float | None, str]:
         """Anomaly threshold from a few normal images (the CLI's ``--calibrate-normal``):
         the highest of their image scores, rounded up at the 6th decimal so that none of
         them is judged anomalous.
 
+        Models that compare each image against normal images (AnomalyDINO's few-shot
+        references, MuSc's unlabeled set) keep these images as theirs for the session's later
+        runs; each image is then scored against the others (leave one out), since an image
+        scored against itself scores 0. With too few images for that the threshold is None.
+
         Returns:
-            (threshold, one-line message with the scores).
+            (threshold or None, one-line message with the scores).
 
         Raises:
             UserError: no or unreadable images, empty vocabulary, not an anomaly config.
@@ -275,16 +283,66 @@ class AnnotationService:
             raise UserError('upload a few normal (defect-free) images to calibrate on')
         images = [self.read_image(path) for path in normal_paths]
         predictor = self._predictor(session, config)
+        kind = needs_reference_images(predictor.model)
         scores = []
         with self._lock, torch.no_grad():
             session.encoded.pop(config, None)  # the predictor's image changes below
-            for image, _ in images:
-                predictor.set_image(image)
-                scores.append(float(predictor.predict(classnames).pred_score))
+            if kind is None:
+                for image, _ in images:
+                    predictor.set_image(image)
+                    scores.append(float(predictor.predict(classnames).pred_score))
+            else:
+                scores = self._leave_one_out_scores(predictor, list(normal_paths), images,
+                                                    classnames, kind)
+                previous, session.reference_paths = session.reference_paths, tuple(normal_paths)
+                try:
+                    self._give_reference_images(session, predictor, config)
+                except UserError:
+                    session.reference_paths = previous
+                    raise
+        used = (f'; the {len(images)} images are this model\'s {kind} from now on'
+                if kind else '')
+        if not scores:
+            return None, (f'no threshold: {len(images)} image(s) are too few to score each '
+                          f'against the others{used}')
         threshold = math.ceil(calibrate_threshold(np.asarray(scores)) * 1e6) / 1e6
         return threshold, (f'anomaly threshold {threshold:.6f}: the highest score of '
                            f'{len(scores)} normal image(s) (scores '
-                           + ', '.join(f'{v:.4f}' for v in scores) + ')')
+                           + ', '.join(f'{v:.4f}' for v in scores) + ')' + used)
+
+    @staticmethod
+    def _leave_one_out_scores(predictor: OVPredictor, paths: list[str], images: list,
+                              classnames: list[str], kind: str) -> list[float]:
+        """Each image's score against the other images as the model's references / set;
+        empty when the others would be too few (MuSc needs 2)."""
+        if len(paths) - 1 < (2 if kind == 'unlabeled set' else 1):
+            return []
+        scores = []
+        for index, (image, _) in enumerate(images):
+            set_reference_images(predictor, paths[:index] + paths[index + 1:])
+            predictor.set_image(image)
+            scores.append(float(predictor.predict(classnames).pred_score))
+        predictor.model.app_reference_paths = None  # the references changed under it
+        return scores
+
+    def _give_reference_images(self, session: AppSession, predictor: OVPredictor,
+                               config: str) -> None:
+        """Make the session's normal images the model's references (AnomalyDINO) or
+        unlabeled set (MuSc) if it needs them; call with the lock held."""
+        kind = needs_reference_images(predictor.model)
+        if kind is None:
+            return
+        if not session.reference_paths:
+            raise UserError(f'{os.path.basename(config)} compares each image against normal '
+                            f'images of the object ({kind}): upload a few under "normal '
+                            'images" and press "calibrate" first')
+        if getattr(predictor.model, 'app_reference_paths', None) != session.reference_paths:
+            try:
+                set_reference_images(predictor, list(session.reference_paths))
+            except ValueError as error:
+                raise UserError(str(error)) from None
+            predictor.model.app_reference_paths = session.reference_paths
+            session.encoded.pop(config, None)
 
     @staticmethod
     def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:

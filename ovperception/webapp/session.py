@@ -52,6 +52,8 @@ class AppSession:
         sam_image: (image key, SAM's encoding) of the image SAM last encoded.
         runs: number of runs (each writes into its own sub-folder).
         formats: dataset formats written with every result (``tools/annotate.py``'s names).
+        reference_paths: the normal images uploaded for calibration; models that compare
+            each image against normal images (AnomalyDINO's references, MuSc's set) use them.
     """
 
     folder: str
@@ -64,6 +66,7 @@ class AppSession:
     sam_image: tuple[str, object] | None = None
     runs: int = 0
     formats: tuple[str, ...] = ('coco',)
+    reference_paths: tuple[str, ...] = ()
 
     @classmethod
     def create(cls, root: str) -> AppSession:

@@ -37,7 +37,8 @@ ANNOTATION_TASKS = {'semantic': 'seg', 'panoptic': 'panoptic', 'detection': 'det
 TASKS: dict[str, TaskSpec] = {
     'semantic': TaskSpec('semantic segmentation', 'segmentation/sclip_vitb16_ade20k_336.py',
                          'tiny/seg_tiny.py',
-                         ('segmentation/[!f]*_vitb16_*.py', 'tiny/seg_tiny*.py'),
+                         ('segmentation/[!f]*_vitb16_*.py', 'segmentation/declip_*.py',
+                          'tiny/seg_tiny*.py'),
                          'cat, sofa; couch, floor'),
     'panoptic': TaskSpec('panoptic segmentation', 'segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',
                          'tiny/fcclip_tiny.py',
@@ -50,7 +51,9 @@ TASKS: dict[str, TaskSpec] = {
     'anomaly': TaskSpec('anomaly detection', 'anomaly/winclip_vitb16plus_mvtec.py',
                         'tiny/anomaly_tiny_winclip.py',
                         ('anomaly/winclip_vitb16plus_*.py', 'anomaly/anovl_*.py',
-                         'tiny/anomaly_tiny_winclip.py'), 'screw (the object inspected)'),
+                         'anomaly/anomalydino_*.py', 'anomaly/musc_*.py',
+                         'tiny/anomaly_tiny_winclip.py', 'tiny/anomaly_tiny_anomalydino.py',
+                         'tiny/anomaly_tiny_musc.py'), 'screw (the object inspected)'),
 }
 
 

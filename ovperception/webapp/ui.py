@@ -135,7 +135,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                                                    config)
         except UserError as error:
             return keep, f'error: {error}'
-        return f'{threshold:.6f}', message
+        return ('' if threshold is None else f'{threshold:.6f}'), message
 
     def click(mode, x, y, request: gr.Request = None):
         try:

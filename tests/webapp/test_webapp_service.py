@@ -351,3 +351,30 @@ def test_interactive_view_is_bounded_and_uses_the_overlay_colours():
     palette = get_palette(3)
     assert view.colors == {'sky 50.0 %': '#%02x%02x%02x' % tuple(palette[0]),
                            'car 50.0 %': '#%02x%02x%02x' % tuple(palette[2])}
+
+
+@pytest.mark.parametrize('config, kind', [('anomaly_tiny_anomalydino.py', 'references'),
+                                          ('anomaly_tiny_musc.py', 'unlabeled set')])
+def test_models_that_compare_against_normal_images_take_the_uploaded_ones(
+        service, session, config, kind):
+    """AnomalyDINO (few-shot references) and MuSc (an unlabeled set) are listed in the app
+    and score against the normal images uploaded for calibration; before an upload the run
+    is a one-line message, and calibration scores each image against the others."""
+    config = os.path.join(CONFIG_ROOT, 'tiny', config)
+    assert os.path.relpath(config, CONFIG_ROOT) in configs_for_task('anomaly')
+    image = 'demo/examples/anomaly/scratched.jpg'
+    with pytest.raises(UserError, match=f'normal images of the object \\({kind}\\)'):
+        service.run(session, image, 'fabric', 'anomaly', config=config)
+    normals = [f'demo/examples/anomaly/good/fabric_{i}.jpg' for i in range(3)]
+    threshold, message = service.calibrate(session, normals, 'fabric', config)
+    assert threshold is not None and f"this model's {kind}" in message
+    result = service.run(session, image, 'fabric', 'anomaly', config=config,
+                         anomaly_threshold=str(threshold))
+    assert result.rows and 'threshold' in result.rows[0][2]
+    if kind == 'references':
+        too_few, message = service.calibrate(session, normals[:1], 'fabric', config)
+        assert too_few is None and 'too few' in message
+    else:
+        with pytest.raises(UserError, match='at least 2'):
+            service.calibrate(session, normals[:1], 'fabric', config)
+        assert len(session.reference_paths) == 3  # the earlier set stays
