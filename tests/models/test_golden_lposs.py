@@ -7,6 +7,7 @@ patches), every other setting the official default. Cases: 96 x 128 (ori 100 x 1
 (ori 75 x 95, sides not multiples of 16) and 50 x 90 (a window smaller than the crop: padded
 with black, its grid stretched). Labels agree on >= 99.9 % of the pixels; the propagated
 class scores at ori_shape (what the official code argmaxes) within SCORE_ATOL at 128 pixels.
+
 """
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ from ovperception.structures import OVDataSample
 from tests.golden_inputs import seeded_clip_state_dict, seeded_image
 from tests.models.golden import LABEL_AGREEMENT, load_golden, official_text
 
-SCORE_ATOL = 1e-4  # propagated cosine scores (magnitude ~1), float32 features, float64 solve
+#: Propagated cosine scores (magnitude ~1.5). LPOSS: float32 features, float64 solve (measured
+#: 1.7e-6). LPOSS+: the pixel weights exp(-|lab_i - lab_j| / 0.01) magnify float32 rounding of
+#: the Lab distances 100-fold (measured 4.6e-5).
+SCORE_ATOL = {'lposs': 1e-5, 'lposs_plus': 2e-4}
 CLASSNAMES = ['sky;wall;tree', 'cat', 'dog', 'car', 'person']  # official: synonyms of class 0 only
 CLIP_KWARGS = dict(embed_dim=32,
                    vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2,
@@ -93,7 +97,7 @@ def test_lposs_matches_the_official_code(variant, case, monkeypatch):
     expected, result = run_case(model, variant, case, monkeypatch)
     pixels = expected['pixels']
     scores = result.seg_logits.data[:, pixels[:, 0], pixels[:, 1]].numpy()
-    assert np.abs(scores - expected['scores']).max() <= SCORE_ATOL
+    assert np.abs(scores - expected['scores']).max() <= SCORE_ATOL[variant]
     labels = result.pred_sem_seg.data[0].numpy()
     assert labels.shape == expected['labels'].shape
     assert float((labels == expected['labels']).mean()) >= LABEL_AGREEMENT
