@@ -22,9 +22,8 @@ from ovperception.structures import OVDataSample
 from tests.golden_inputs import seeded_clip_state_dict, seeded_image
 from tests.models.golden import LABEL_AGREEMENT, load_golden, official_text
 
-#: Propagated cosine scores (magnitude ~1.5). LPOSS: float32 features, float64 solve (measured
-#: 1.7e-6). LPOSS+: the pixel weights exp(-|lab_i - lab_j| / 0.01) magnify float32 rounding of
-#: the Lab distances 100-fold (measured 4.6e-5).
+#: Propagated class scores, float32 features, float64 solves. LPOSS: magnitude 1-2.5 (measured
+#: 1.7e-6); LPOSS+: magnitude 8-58 after the second propagation (measured 4.6e-5).
 SCORE_ATOL = {'lposs': 1e-5, 'lposs_plus': 2e-4}
 CLASSNAMES = ['sky;wall;tree', 'cat', 'dog', 'car', 'person']  # official: synonyms of class 0 only
 CLIP_KWARGS = dict(embed_dim=32,
