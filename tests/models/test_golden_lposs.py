@@ -100,3 +100,35 @@ def test_lposs_matches_the_official_code(variant, case, monkeypatch):
     labels = result.pred_sem_seg.data[0].numpy()
     assert labels.shape == expected['labels'].shape
     assert float((labels == expected['labels']).mean()) >= LABEL_AGREEMENT
+
+
+def test_bad_settings_fail_at_construction():
+    from ovperception.models.segmentation import LabelPropagationHead
+    with pytest.raises(ValueError, match='alpha'):
+        LabelPropagationHead(alpha=1.0)
+    with pytest.raises(ValueError, match='tau'):
+        LabelPropagationHead(tau=0.0)
+    with pytest.raises(ValueError, match='dino_features'):
+        MODELS.build(dict(type='LPOSSBackbone', clip=dict(), dino=DINO, dino_features='x'))
+
+
+def test_conjugate_gradient_solves_each_column_as_scipy():
+    """Batched CG with per-column steps equals scipy's CG run column by column."""
+    import scipy.sparse as sparse
+    from scipy.sparse.linalg import cg
+
+    from ovperception.models.segmentation.label_propagation import (conjugate_gradient,
+                                                                    normalized_system)
+    rng = np.random.RandomState(0)
+    rows, cols = rng.randint(0, 50, 400), rng.randint(0, 50, 400)
+    values = rng.rand(400)
+    system = normalized_system(torch.from_numpy(np.r_[rows, cols]),
+                               torch.from_numpy(np.r_[cols, rows]),
+                               torch.from_numpy(np.r_[values, values]), 50, 0.95)
+    targets = rng.rand(50, 3)
+    ours = conjugate_gradient(system, torch.from_numpy(targets), tol=1e-6, maxiter=10).numpy()
+    dense = system.to_dense().numpy()
+    for column in range(3):
+        theirs = cg(sparse.csr_matrix(dense), targets[:, column], rtol=1e-6, atol=0.0,
+                    maxiter=10)[0]
+        np.testing.assert_allclose(ours[:, column], theirs, atol=1e-10)
