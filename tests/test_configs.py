@@ -190,7 +190,8 @@ def test_detection_config_fields(path):
     init_default_scope('ovperception')
     if os.path.basename(path).startswith('det_'):
         assert MODELS.build(cfg.model).head.proposals is not None
-@pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser', 'scclip', 'resclip_naclip'])
+@pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser', 'scclip', 'resclip_naclip',
+                                    'lposs_plus'])
 def test_dino_and_2025_methods_have_configs_for_every_benchmark(method):
     names = {os.path.basename(c) for c in LEAF_CONFIGS}
     for dataset in ('voc21', 'voc20', 'context60', 'context59', 'coco_object',
@@ -293,3 +294,29 @@ def test_resclip_configs_follow_the_repo_settings(dataset, mode, threshold, rcs,
     assert cfg.model.test_cfg.mode == mode and backbone.sfr_threshold == threshold
     assert tuple(backbone.rcs_weights) == rcs and tuple(backbone.sfr_weights) == sfr
     assert 'ResCLIP README results table' in cfg.published_metrics['source']
+
+
+def test_lposs_architecture_builds_with_the_repo_protocol():
+    """OpenCLIP ViT-B/16 (MaskCLIP) + DINO ViT-B/16 values (random here), LPOSS+ defaults."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'lposs_vitb16.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    cfg.model.backbone.dino.pretrained = None
+    model = MODELS.build(cfg.model)
+    backbone, head = model.backbone, model.head
+    assert backbone.clip.dense_mode == 'maskclip' and backbone.dino_features == 'v'
+    assert backbone.patch_size == 16 and backbone.grid_placement == (None, False)
+    assert (head.alpha, head.k, head.gamma, head.sigma, head.tau) == (0.95, 400, 3.0, 0.01, 0.01)
+    assert head.pixel_refine and head.radius_window == 13 and head.uses_images
+    assert model.test_cfg['crop_size'] == 224 and model.test_cfg['stride'] == 112
+
+
+@pytest.mark.parametrize('dataset', ['voc21', 'voc20', 'context60', 'context59', 'coco_object',
+                                     'coco_stuff164k', 'cityscapes', 'ade20k'])
+def test_lposs_configs_follow_the_repo_settings(dataset):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'lposs_plus_vitb16_{dataset}_448.py'))
+    assert cfg.test_dataloader.dataset.pipeline[1].short_side == 448
+    assert cfg.test_dataloader.dataset.classnames_file.startswith('lposs/')
+    assert 'not verified' in cfg.published_metrics['source']
+    assert 20 < cfg.published_metrics['mIoU'] < 80

@@ -12,7 +12,7 @@ from PIL import Image
 from tests.scripts import ROOT, demo, load_script, test_tool
 
 annotate = load_script('tools/annotate.py')
-TINY_CONFIGS = ['seg_tiny_scclip.py', 'seg_tiny_resclip.py']
+TINY_CONFIGS = ['seg_tiny_scclip.py', 'seg_tiny_resclip.py', 'seg_tiny_lposs.py']
 
 
 def tiny(name: str) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -106,6 +106,21 @@ def capture_output(module: nn.Module, batch_first: bool = True) -> Iterator[dict
         yield store
     finally:
         handle.remove()
+
+
+def pad_black(images: Tensor, multiple: int, mean: Sequence[float],
+              std: Sequence[float]) -> Tensor:
+    """(B, 3, H, W) images normalised with ``mean``/``std`` (0..255 scale), padded bottom/right
+    to multiples of ``multiple`` with black pixels (0 before normalisation)."""
+    pad_h, pad_w = -images.shape[-2] % multiple, -images.shape[-1] % multiple
+    if not (pad_h or pad_w):
+        return images
+    black = [-m / s for m, s in zip(mean, std)]
+    out = images.new_empty((*images.shape[:2], images.shape[-2] + pad_h,
+                            images.shape[-1] + pad_w))
+    out[:] = torch.tensor(black, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    out[..., :images.shape[-2], :images.shape[-1]] = images
+    return out
 
 
 # ------------------------------------------------------------------ backbone
@@ -190,16 +205,7 @@ class CLIPDINOiserBackbone(CLIPWrapperBackbone):
     def pad_black(self, images: Tensor) -> Tensor:
         """CLIP-normalised (B, 3, H, W) padded bottom/right to multiples of the patch size with
         black pixels (0 before normalisation), as the official ``make_input_divisible``."""
-        patch = int(self.clip.patch_size)
-        pad_h, pad_w = -images.shape[-2] % patch, -images.shape[-1] % patch
-        if not (pad_h or pad_w):
-            return images
-        black = [-m / s for m, s in zip(self.clip.mean, self.clip.std)]
-        out = images.new_empty((*images.shape[:2], images.shape[-2] + pad_h,
-                                images.shape[-1] + pad_w))
-        out[:] = torch.tensor(black, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-        out[..., :images.shape[-2], :images.shape[-1]] = images
-        return out
+        return pad_black(images, int(self.clip.patch_size), self.clip.mean, self.clip.std)
 
     def clip_features(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """One frozen CLIP pass: MaskCLIP features (B, C, h, w), intermediates (B, width, h, w)."""

@@ -1,10 +1,12 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
-CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones."""
+CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones, LPOSS."""
+from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
 from ovperception.models.segmentation.scclip import SCCLIPBackbone
 from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, DenseSimilarityHead
 from ovperception.models.segmentation.trident import TridentHead
 
-__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'ResCLIPBackbone',
+__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'LabelPropagationHead',
+           'LPOSSBackbone', 'ResCLIPBackbone',
            'SaliencyFilteredHead', 'SCCLIPBackbone', 'TridentHead']
