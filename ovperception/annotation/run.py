@@ -198,6 +198,7 @@ def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: st
         stats = ShardAnnotator(_predictor_factory(settings, job, config, device), job,
                                manifest, lambda: stop.requested).run(
             items, progress, lambda item, error: progress.note(f'skipped {item.path}: {error}'))
+    manifest.index.save_hashed(rank)
     stats_dir = os.path.join(manifest.root, 'stats')
     atomic_write_json(os.path.join(stats_dir, f'rank{rank}.json'), dict(
         vars(stats), world_size=world_size, seconds=time.perf_counter() - start))
@@ -209,7 +210,7 @@ def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: st
         for r in range(world_size)]
     shard_seconds = max(_read_json(os.path.join(stats_dir, f'rank{r}.json'))['seconds']
                         for r in range(world_size))
-    summary = merge_outputs(job, manifest)
+    summary = merge_outputs(job, manifest, world_size)
     failed = len(summary['failed'])
     summary.update(world_size=world_size, device=device, config=config,
                    shard_seconds=round(shard_seconds, 3),
