@@ -26,7 +26,7 @@ import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text, write_json
 from ovperception.annotation.formats.registry import ExportOptions, register_format
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+from ovperception.annotation.records import SCORE_DECIMALS, ImageRecord, ObjectAnnotation
 
 RUN_FIELD_BITS = (3, 4, 8, 16)
 WORD_BITS = 8
@@ -114,7 +114,8 @@ def labelstudio_task(record: ImageRecord, objs: Sequence[ObjectAnnotation],
     result = [r for i, obj in enumerate(objs) for r in object_results(obj, i, record,
                                                                       class_names)]
     return dict(data=data, predictions=[dict(
-        model_version=MODEL_VERSION, score=float(np.mean(scores)) if scores else None,
+        model_version=MODEL_VERSION,
+        score=round(float(np.mean(scores)), SCORE_DECIMALS) if scores else None,
         result=result)])
 
 

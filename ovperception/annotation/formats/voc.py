@@ -19,7 +19,7 @@ import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
 from ovperception.annotation.formats.registry import ExportOptions, register_format
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+from ovperception.annotation.records import SCORE_DECIMALS, ImageRecord, ObjectAnnotation
 from ovperception.utils.atomic import atomic_save_image
 
 
@@ -60,7 +60,7 @@ def voc_xml(record: ImageRecord, objs: Sequence[ObjectAnnotation],
         _element(node, 'truncated', 0)
         _element(node, 'difficult', 0)
         if obj.score is not None:
-            _element(node, 'score', f'{obj.score:.6f}')
+            _element(node, 'score', f'{obj.score:.{SCORE_DECIMALS}f}')
         box = _element(node, 'bndbox')
         for tag, value in zip(('xmin', 'ymin', 'xmax', 'ymax'),
                               voc_box(obj.bbox, record.width, record.height)):
