@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import shutil
-from typing import Any
+from typing import Any, Collection
 
 from ovperception.annotation.index import ManifestIndex
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
@@ -174,16 +174,23 @@ class Manifest:
         if os.path.exists(path):
             os.unlink(path)
 
-    def remove_temporaries(self, out_dir: str) -> int:
+    def remove_temporaries(self, out_dir: str, swapped_in: Collection[str] = ()) -> int:
         """Delete what a killed run left half-done: temporary files of atomic writes
-        (``.NAME.*.tmp``) anywhere under ``out_dir``, ``.annotate/tmp/`` and dataset staging
-        folders (``.coco.staging``, ``.coco.old``); their number."""
+        (``.NAME.*.tmp``) anywhere under ``out_dir`` except in the folders ``swapped_in``
+        (dataset folders: written whole in a staging folder, then renamed, so they never
+        hold a temporary; not walking their thousands of files keeps a rerun cheap),
+        ``.annotate/tmp/`` and dataset staging folders (``.coco.staging``, ``.coco.old``);
+        their number."""
         removed = 0
+        skipped = {os.path.join(os.path.abspath(out_dir), name) for name in swapped_in}
         for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
             if name.startswith('.') and name.endswith(('.staging', '.old')):
                 shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
                 removed += 1
-        for root, _, files in os.walk(out_dir):
+        for root, folders, files in os.walk(out_dir):
+            if os.path.abspath(root) == os.path.abspath(out_dir):
+                folders[:] = [f for f in folders if os.path.join(os.path.abspath(root), f)
+                              not in skipped]
             in_tmp = os.path.abspath(root).startswith(os.path.abspath(self.temporary_dir))
             for name in files:
                 if in_tmp or (name.startswith('.') and name.endswith('.tmp')):

@@ -5,7 +5,10 @@ hash of every record's name, flat stem, input hash and the options, the class na
 the export options) is stored in ``.annotate/datasets.json``; a rerun with nothing new
 reads the manifest and rewrites nothing. Every dataset folder written into ``OUT`` by an
 earlier run is kept current too (also when this run asks for fewer formats), so no
-folder in ``OUT`` is stale. A rewrite goes through a staging folder swapped in whole.
+folder in ``OUT`` is stale. A rewrite goes through a staging folder swapped in whole and
+costs in proportion to the new or changed records: per-record parts of the previous write
+(``.annotate/parts/``) are reused (see ``formats.Reuse``); entries whose hashes the index
+knows (``index.py``) are parsed only when some dataset is written.
 """
 from __future__ import annotations
 
@@ -17,16 +20,17 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from ovperception.annotation.formats import DATASET_FORMATS, write_dataset
+from ovperception.annotation.formats import DATASET_FORMATS, Reuse, write_dataset
 from ovperception.annotation.job import AnnotationJob, Objects, ShardStats
 from ovperception.annotation.manifest import Manifest, save_flat_names
 from ovperception.annotation.overlays import draw_objects, write_video
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation, frame_stem
 from ovperception.annotation.sources import InputItem
-from ovperception.utils.atomic import atomic_write_json, deferred_sync
+from ovperception.utils.atomic import atomic_write_bytes, atomic_write_json, deferred_sync
 from ovperception.utils.image_io import load_image
 
 DATASETS_FILE = 'datasets.json'
+PARTS_DIR = 'parts'
 
 
 @dataclass
@@ -74,9 +78,10 @@ def collect_results(job: AnnotationJob, manifest: Manifest
 
 
 def load_results(manifest: Manifest, results: Sequence[StoredResult]
-                 ) -> tuple[list[ImageRecord], list[list[ObjectAnnotation]]]:
-    """The records (with this run's names and paths) and objects of ``results``."""
-    records, objects = [], []
+                 ) -> tuple[list[ImageRecord], list[list[ObjectAnnotation]], list[str]]:
+    """The records (with this run's names and paths), objects and input hashes of
+    ``results``."""
+    records, objects, hashes = [], [], []
     for result in results:
         stored = manifest.stored_item(result.name)
         if stored is None:  # removed meanwhile: treated as not finished
@@ -86,7 +91,8 @@ def load_results(manifest: Manifest, results: Sequence[StoredResult]
         record.image_path = result.image_path
         records.append(record)
         objects.append(objs)
-    return records, objects
+        hashes.append(result.input_hash)
+    return records, objects, hashes
 
 
 def results_digest(results: Sequence[StoredResult]) -> str:
@@ -128,21 +134,58 @@ def staging_dirs(out_dir: str, name: str) -> tuple[str, str]:
     return os.path.join(out_dir, f'.{name}.staging'), os.path.join(out_dir, f'.{name}.old')
 
 
-def replace_dataset(job: AnnotationJob, name: str, records: Sequence[ImageRecord],
-                    objects: Objects) -> list[str]:
+def _parts_path(manifest: Manifest, name: str) -> str:
+    return os.path.join(manifest.root, PARTS_DIR, f'{name}.json')
+
+
+def load_parts(manifest: Manifest, name: str) -> dict:
+    """``{record key: part}`` stored by the last write of the dataset ``name``."""
+    try:
+        with open(_parts_path(manifest, name), encoding='utf-8') as handle:
+            parts = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return parts if isinstance(parts, dict) else {}
+
+
+def record_keys(job: AnnotationJob, name: str, records: Sequence[ImageRecord],
+                hashes: Sequence[str]) -> list[str]:
+    """One key per record of the dataset ``name``: it changes whenever anything that the
+    record's output is made of changes (see ``formats.Reuse``)."""
+    context = dataset_fingerprint(job, name, '')
+    return [hashlib.sha256(json.dumps([context, r.name, r.flat_stem, r.image_path, r.source, h]).encode()
+                           ).hexdigest() for r, h in zip(records, hashes)]
+
+
+def replace_dataset(job: AnnotationJob, manifest: Manifest, name: str,
+                    records: Sequence[ImageRecord], objects: Objects,
+                    hashes: Sequence[str]) -> list[str]:
     """Write the dataset into a staging folder, then swap it for ``OUT/name``: a dataset
     folder never mixes two runs (no label file of a removed or renamed input survives) and
-    is never half-written. The staging files are synced once, before the swap."""
+    is never half-written. The staging files are synced once, before the swap.
+
+    Cost is proportional to the new or changed records: the per-record parts of the
+    previous write (``.annotate/parts/<name>.json``) are reused -- whole-file formats
+    assemble their files from stored fragments, per-image formats hard-link the files of
+    unchanged records from the folder being replaced (see ``formats.Reuse``)."""
     final = os.path.join(job.out_dir, name)
     staging, retired = staging_dirs(job.out_dir, name)
     for folder in (staging, retired):
         shutil.rmtree(folder, ignore_errors=True)
+    keys = record_keys(job, name, records, hashes)
+    reuse = Reuse(keys, load_parts(manifest, name),
+                  final if os.path.isdir(final) else None)
     with deferred_sync():  # the staging folder is invisible until swapped in: one sync
-        written = write_dataset(name, records, objects, job.class_names, staging, job.export)
+        written = write_dataset(name, records, objects, job.class_names, staging, job.export,
+                                reuse)
     if os.path.exists(final):
         os.replace(final, retired)
     os.replace(staging, final)
     shutil.rmtree(retired, ignore_errors=True)
+    current = set(keys)
+    atomic_write_bytes(_parts_path(manifest, name), json.dumps(
+        {k: v for k, v in reuse.parts.items() if k in current},
+        separators=(',', ':')).encode('utf-8'))
     return [os.path.join(final, os.path.relpath(p, staging)) for p in written]
 
 
@@ -164,7 +207,7 @@ def write_video_overlays(job: AnnotationJob, manifest: Manifest,
         if os.path.isfile(path) and entry_time is not None and \
                 os.path.getmtime(path) >= entry_time:
             continue
-        records, objects = load_results(manifest, frames)
+        records, objects, _ = load_results(manifest, frames)
         fps = manifest.video_fps(item.name) / job.frame_stride
         write_video(path, (draw_objects(load_image(r.image_path), o, job.class_names, job.task)
                            for r, o in zip(records, objects)), fps, manifest.temporary_dir)
@@ -190,7 +233,7 @@ def merge_outputs(job: AnnotationJob, manifest: Manifest, world_size: int = 1) -
             continue
         if loaded is None:  # objects are read only when some dataset is written
             loaded = load_results(manifest, results)
-        files[name] = len(replace_dataset(job, name, *loaded))
+        files[name] = len(replace_dataset(job, manifest, name, *loaded))
         fingerprints[name] = fingerprint
         rewritten.append(name)
         atomic_write_json(_datasets_path(manifest), fingerprints)

@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 from ovperception.annotation.distributed import (close_launcher, init_launcher, shard,
                                                  wait_for_all)
-from ovperception.annotation.formats import ExportOptions, parse_formats
+from ovperception.annotation.formats import DATASET_FORMATS, ExportOptions, parse_formats
 from ovperception.annotation.interrupts import GracefulStop, TermAsInterrupt
 from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStats
 from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
@@ -188,7 +188,7 @@ def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: st
     manifest = Manifest(job.out_dir, job.options_digest)
     if rank == 0:
         os.makedirs(job.out_dir, exist_ok=True)
-        manifest.remove_temporaries(job.out_dir)
+        manifest.remove_temporaries(job.out_dir, DATASET_FORMATS)
     wait_for_all()
     start = time.perf_counter()
     items = shard(job.inputs, rank, world_size)

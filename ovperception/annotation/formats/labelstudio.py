@@ -25,7 +25,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text, write_json
-from ovperception.annotation.formats.registry import ExportOptions, register_format
+from ovperception.annotation.formats.registry import (ExportOptions, Reuse, register_format,
+                                                      reused_part)
 from ovperception.annotation.records import SCORE_DECIMALS, ImageRecord, ObjectAnnotation
 
 RUN_FIELD_BITS = (3, 4, 8, 16)
@@ -131,9 +132,10 @@ def label_config(class_names: Sequence[str]) -> str:
 def write_labelstudio(records: Sequence[ImageRecord],
                       objects: Sequence[Sequence[ObjectAnnotation]],
                       class_names: Sequence[str], out_dir: str,
-
-                      options: ExportOptions) -> list[str]:
-    tasks = [labelstudio_task(r, o, class_names, options) for r, o in zip(records, objects)]
+                      options: ExportOptions, reuse: Reuse | None = None) -> list[str]:
+    tasks = [reused_part(reuse, i, lambda i=i: labelstudio_task(records[i], objects[i],
+                                                                class_names, options))
+             for i in range(len(records))]
     paths = [os.path.join(out_dir, 'tasks.json'), os.path.join(out_dir, 'label_config.xml')]
     write_json(paths[0], tasks)
     atomic_write_text(paths[1], label_config(class_names))
