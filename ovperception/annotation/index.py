@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Callable
 
 from ovperception.utils.atomic import atomic_write_bytes
 
@@ -63,7 +64,7 @@ class ManifestIndex:
         self.hashed: dict[str, list] = {}  # inputs this process hashed or found cached
 
     # ---- input files ----
-    def input_hash(self, name: str, path: str, hash_file) -> str:
+    def input_hash(self, name: str, path: str, hash_file: Callable[[str], str]) -> str:
         """SHA-256 of the input ``path``: cached while its stat is unchanged, else
         ``hash_file(path)``."""
         stat = _stat_key(path)
@@ -79,10 +80,11 @@ class ManifestIndex:
         return digest
 
     # ---- manifest entries ----
-    def item_hashes(self, name: str, path: str, read_entry) -> tuple[str, str, int] | None:
-        """``(options_hash, input_hash, object count)`` of the manifest entry ``path`` of ``name`` (None
-        when there is none): from the index while the entry's stat is unchanged, else
-        from ``read_entry(path)`` (which the index then records)."""
+    def item_hashes(self, name: str, path: str, read_entry: Callable[[str], dict | None]
+                    ) -> tuple[str, str, int] | None:
+        """``(options_hash, input_hash, object count)`` of the manifest entry ``path`` of
+        ``name`` (None when there is none): from the index while the entry's stat is
+        unchanged, else from ``read_entry(path)`` (which the index then records)."""
         stat = _stat_key(path)
         if stat is None:
             self.items.pop(name, None)

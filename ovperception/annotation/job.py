@@ -180,7 +180,8 @@ class ShardAnnotator:
 
     # ---- one video (or webcam) ----
     def annotate_video(self, item: InputItem) -> None:
-        video_hash = self.manifest.input_hash(item.name, item.path) if item.kind == 'video' else uuid.uuid4().hex
+        video_hash = self.manifest.input_hash(item.name, item.path) \
+            if item.kind == 'video' else uuid.uuid4().hex
         selection = f'{video_hash}:stride={self.job.frame_stride}:max={self.job.max_frames}'
         if self.manifest.load_video(item.name, selection) is not None:
             self.stats.reused += 1

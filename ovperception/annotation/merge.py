@@ -153,8 +153,9 @@ def record_keys(job: AnnotationJob, name: str, records: Sequence[ImageRecord],
     """One key per record of the dataset ``name``: it changes whenever anything that the
     record's output is made of changes (see ``formats.Reuse``)."""
     context = dataset_fingerprint(job, name, '')
-    return [hashlib.sha256(json.dumps([context, r.name, r.flat_stem, r.image_path, r.source, h]).encode()
-                           ).hexdigest() for r, h in zip(records, hashes)]
+    return [hashlib.sha256(json.dumps(
+        [context, r.name, r.flat_stem, r.image_path, r.source, h]).encode()).hexdigest()
+        for r, h in zip(records, hashes)]
 
 
 def replace_dataset(job: AnnotationJob, manifest: Manifest, name: str,

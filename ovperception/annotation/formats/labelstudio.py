@@ -18,13 +18,14 @@ zero bits pad the stream to whole bytes.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Sequence
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from ovperception.annotation.formats.files import atomic_write_text, write_json
+from ovperception.annotation.formats.files import atomic_write_text
 from ovperception.annotation.formats.registry import (ExportOptions, Reuse, register_format,
                                                       reused_part)
 from ovperception.annotation.records import SCORE_DECIMALS, ImageRecord, ObjectAnnotation
@@ -133,10 +134,12 @@ def write_labelstudio(records: Sequence[ImageRecord],
                       objects: Sequence[Sequence[ObjectAnnotation]],
                       class_names: Sequence[str], out_dir: str,
                       options: ExportOptions, reuse: Reuse | None = None) -> list[str]:
-    tasks = [reused_part(reuse, i, lambda i=i: labelstudio_task(records[i], objects[i],
-                                                                class_names, options))
-             for i in range(len(records))]
+    # each task kept as its compact JSON text (what write_json would give it): a rerun
+    # joins the stored texts instead of decoding and encoding every brush RLE again
+    tasks = [reused_part(reuse, i, lambda i=i: json.dumps(
+        labelstudio_task(records[i], objects[i], class_names, options), ensure_ascii=False,
+        separators=(',', ':'))) for i in range(len(records))]
     paths = [os.path.join(out_dir, 'tasks.json'), os.path.join(out_dir, 'label_config.xml')]
-    write_json(paths[0], tasks)
+    atomic_write_text(paths[0], '[' + ','.join(tasks) + ']\n')
     atomic_write_text(paths[1], label_config(class_names))
     return paths
