@@ -83,13 +83,14 @@ def time_annotate(config: str, folder: str, out: str, min_area: int) -> dict:
 
 
 def time_rerun(config: str, folder: str, out: str, min_area: int) -> dict:
-    """Seconds of the first annotate run, of a rerun with nothing new, of a rerun with one
-    new image, and of building the model alone (warm: after the runs)."""
+    """Seconds of the first annotate run, of a rerun with nothing new (twice: right after
+    the first run, and again), of a rerun with one new image, and of building the model
+    alone (warm: after the runs)."""
     settings = AnnotateSettings(source=folder, vocab=', '.join(VOCABULARY), out=out,
                                 config=config, device='cpu', min_area=min_area,
                                 progress=False)
     times = {}
-    for run in ('first_run_s', 'rerun_s', 'one_new_s'):
+    for run in ('first_run_s', 'rerun_s', 'rerun_again_s', 'one_new_s'):
         if run == 'one_new_s':  # one more image: one prediction, every dataset rewritten
             cv2.imwrite(os.path.join(folder, 'new.jpg'), np.full((32, 32, 3), 90, np.uint8))
         start = time.perf_counter()

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ovperception.annotation.formats import ExportOptions
-from ovperception.annotation.manifest import Manifest, file_sha256
+from ovperception.annotation.manifest import Manifest
 from ovperception.annotation.overlays import draw_objects
 from ovperception.annotation.predictions import sample_to_objects
 from ovperception.annotation.progress import ShardProgress
@@ -164,7 +164,7 @@ class ShardAnnotator:
             self.stats.write_seconds += time.perf_counter() - start
 
     def annotate_image(self, item: InputItem) -> None:
-        input_hash = file_sha256(item.path)
+        input_hash = self.manifest.input_hash(item.name, item.path)
         if self.manifest.has_item(item.name, input_hash):
             self._reuse_image(item)
             return
@@ -180,7 +180,8 @@ class ShardAnnotator:
 
     # ---- one video (or webcam) ----
     def annotate_video(self, item: InputItem) -> None:
-        video_hash = file_sha256(item.path) if item.kind == 'video' else uuid.uuid4().hex
+        video_hash = self.manifest.input_hash(item.name, item.path) \
+            if item.kind == 'video' else uuid.uuid4().hex
         selection = f'{video_hash}:stride={self.job.frame_stride}:max={self.job.max_frames}'
         if self.manifest.load_video(item.name, selection) is not None:
             self.stats.reused += 1

@@ -18,8 +18,9 @@ import hashlib
 import json
 import os
 import shutil
-from typing import Any
+from typing import Any, Collection
 
+from ovperception.annotation.index import ManifestIndex
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.atomic import atomic_write_json
 
@@ -74,6 +75,8 @@ class Manifest:
     def __init__(self, out_dir: str, options_digest: str) -> None:
         self.root = os.path.join(out_dir, WORK_DIR)
         self.options_digest = options_digest
+        self.index = ManifestIndex(self.root)
+        self._failed_keys: set[str] | None = None
 
     def _path(self, folder: str, name: str) -> str:
         return os.path.join(self.root, folder, _key(name) + '.json')
@@ -82,15 +85,31 @@ class Manifest:
         return entry is not None and entry.get('input_hash') == input_hash and \
             entry.get('options_hash') == self.options_digest
 
+    def input_hash(self, name: str, path: str) -> str:
+        """SHA-256 of the input file ``path`` (cached in the index while its size, mtime and
+        inode are unchanged)."""
+        return self.index.input_hash(name, path, file_sha256)
+
     # ---- images and frames ----
+    def stored_hash_and_count(self, name: str) -> tuple[str, int] | None:
+        """``(input hash, object count)`` of the entry stored for ``name`` with the current
+        options (None when there is none), without parsing the entry while the index
+        knows it."""
+        hashes = self.index.item_hashes(name, self._path('items', name), _read)
+        if hashes is None or hashes[0] != self.options_digest:
+            return None
+        return hashes[1], hashes[2]
+
     def has_item(self, name: str, input_hash: str) -> bool:
-        return self._matches(_read(self._path('items', name)), input_hash)
+        stored = self.stored_hash_and_count(name)
+        return stored is not None and stored[0] == input_hash
 
     def save_item(self, name: str, input_hash: str, record: ImageRecord,
                   objects: list[ObjectAnnotation]) -> None:
         atomic_write_json(self._path('items', name), dict(
             name=name, input_hash=input_hash, options_hash=self.options_digest,
             record=record.to_json(), objects=[o.to_json() for o in objects]), indent=None)
+        self.index.forget_item(name)
         self.clear_failure(name)
 
     def stored_item(self, name: str, with_hash: bool = False) -> tuple | None:
@@ -136,26 +155,42 @@ class Manifest:
 
     # ---- failures ----
     def save_failure(self, name: str, path: str, error: str) -> None:
+        self._failed_keys = None
         atomic_write_json(self._path('failed', name), dict(name=name, path=path, error=error))
 
     def load_failure(self, name: str) -> dict | None:
+        if self._failed_keys is None:  # one listing instead of one open per input
+            try:
+                self._failed_keys = set(os.listdir(os.path.join(self.root, 'failed')))
+            except OSError:
+                self._failed_keys = set()
+        if _key(name) + '.json' not in self._failed_keys:
+            return None
         return _read(self._path('failed', name))
 
     def clear_failure(self, name: str) -> None:
         path = self._path('failed', name)
+        self._failed_keys = None
         if os.path.exists(path):
             os.unlink(path)
 
-    def remove_temporaries(self, out_dir: str) -> int:
+    def remove_temporaries(self, out_dir: str, swapped_in: Collection[str] = ()) -> int:
         """Delete what a killed run left half-done: temporary files of atomic writes
-        (``.NAME.*.tmp``) anywhere under ``out_dir``, ``.annotate/tmp/`` and dataset staging
-        folders (``.coco.staging``, ``.coco.old``); their number."""
+        (``.NAME.*.tmp``) anywhere under ``out_dir`` except in the folders ``swapped_in``
+        (dataset folders: written whole in a staging folder, then renamed, so they never
+        hold a temporary; not walking their thousands of files keeps a rerun cheap),
+        ``.annotate/tmp/`` and dataset staging folders (``.coco.staging``, ``.coco.old``);
+        their number."""
         removed = 0
+        skipped = {os.path.join(os.path.abspath(out_dir), name) for name in swapped_in}
         for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
             if name.startswith('.') and name.endswith(('.staging', '.old')):
                 shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
                 removed += 1
-        for root, _, files in os.walk(out_dir):
+        for root, folders, files in os.walk(out_dir):
+            if os.path.abspath(root) == os.path.abspath(out_dir):
+                folders[:] = [f for f in folders if os.path.join(os.path.abspath(root), f)
+                              not in skipped]
             in_tmp = os.path.abspath(root).startswith(os.path.abspath(self.temporary_dir))
             for name in files:
                 if in_tmp or (name.startswith('.') and name.endswith('.tmp')):

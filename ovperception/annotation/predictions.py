@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ovperception.annotation.records import ObjectAnnotation
+from ovperception.annotation.records import SCORE_DECIMALS, ObjectAnnotation
 from ovperception.annotation.settings import TASKS
 from ovperception.models.refiners.mask_ops import connected_components
 from ovperception.structures import OVDataSample
@@ -139,7 +139,7 @@ def sample_to_objects(sample: OVDataSample, task: str, image_shape: tuple[int, i
         threshold = anomaly_threshold if threshold is None else float(threshold)
         score = float(to_numpy(sample.pred_score).reshape(-1)[0]) if 'pred_score' in sample \
             else float(amap.max())
-        extra.update(score=round(score, 6), threshold=threshold,
+        extra.update(score=round(score, SCORE_DECIMALS), threshold=threshold,
                      verdict='anomalous' if score >= threshold else 'normal')
         return _region_objects(amap >= threshold, 0, min_area, score), extra
     raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')

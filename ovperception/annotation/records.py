@@ -16,6 +16,14 @@ import numpy as np
 
 from ovperception.utils.annotations import mask_to_rle, rle_to_mask
 
+#: Decimals kept of every score (objects, anomaly image scores) and of box coordinates.
+#: Float sums in a model depend on how work is split over threads, so raw scores differ
+#: in about the 7th digit between thread counts; rounded, every format is byte-equal
+#: whatever the thread count, unless a score lies within float noise of a rounding
+#: boundary (differences of ~5e-7 against a 1e-4 step: about 1 score in 200).
+SCORE_DECIMALS = 4
+BOX_DECIMALS = 3
+
 
 @dataclass
 class ImageRecord:
@@ -55,7 +63,9 @@ class ImageRecord:
 
 class ObjectAnnotation:
     """One object: class index ``label`` into the vocabulary, box ``(x1, y1, x2, y2)`` in
-    pixels, optional ``score`` and optional mask.
+    pixels, optional ``score`` and optional mask. The score is rounded to
+    :data:`SCORE_DECIMALS` decimals and the box to :data:`BOX_DECIMALS` (outputs that do not
+    depend on the thread count).
 
     The mask is held either as an (H, W) bool array or as COCO RLE (what the manifest
     stores); :attr:`mask` decodes RLE on each access without keeping the array, so a
@@ -69,8 +79,8 @@ class ObjectAnnotation:
                  score: float | None = None, mask: np.ndarray | None = None,
                  rle: dict | None = None) -> None:
         self.label = int(label)
-        self.bbox = tuple(float(v) for v in bbox)
-        self.score = None if score is None else float(score)
+        self.bbox = tuple(round(float(v), BOX_DECIMALS) for v in bbox)
+        self.score = None if score is None else round(float(score), SCORE_DECIMALS)
         self._mask = None if mask is None else np.asarray(mask, bool)
         self._rle = rle
 

@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 from ovperception.annotation.distributed import (close_launcher, init_launcher, shard,
                                                  wait_for_all)
-from ovperception.annotation.formats import ExportOptions, parse_formats
+from ovperception.annotation.formats import DATASET_FORMATS, ExportOptions, parse_formats
 from ovperception.annotation.interrupts import GracefulStop, TermAsInterrupt
 from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStats
 from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
@@ -188,7 +188,7 @@ def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: st
     manifest = Manifest(job.out_dir, job.options_digest)
     if rank == 0:
         os.makedirs(job.out_dir, exist_ok=True)
-        manifest.remove_temporaries(job.out_dir)
+        manifest.remove_temporaries(job.out_dir, DATASET_FORMATS)
     wait_for_all()
     start = time.perf_counter()
     items = shard(job.inputs, rank, world_size)
@@ -198,6 +198,7 @@ def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: st
         stats = ShardAnnotator(_predictor_factory(settings, job, config, device), job,
                                manifest, lambda: stop.requested).run(
             items, progress, lambda item, error: progress.note(f'skipped {item.path}: {error}'))
+    manifest.index.save_hashed(rank)
     stats_dir = os.path.join(manifest.root, 'stats')
     atomic_write_json(os.path.join(stats_dir, f'rank{rank}.json'), dict(
         vars(stats), world_size=world_size, seconds=time.perf_counter() - start))
@@ -209,7 +210,7 @@ def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: st
         for r in range(world_size)]
     shard_seconds = max(_read_json(os.path.join(stats_dir, f'rank{r}.json'))['seconds']
                         for r in range(world_size))
-    summary = merge_outputs(job, manifest)
+    summary = merge_outputs(job, manifest, world_size)
     failed = len(summary['failed'])
     summary.update(world_size=world_size, device=device, config=config,
                    shard_seconds=round(shard_seconds, 3),

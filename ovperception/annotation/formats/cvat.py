@@ -15,7 +15,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text
-from ovperception.annotation.formats.registry import ExportOptions, register_format
+from ovperception.annotation.formats.registry import (ExportOptions, Reuse, register_format,
+                                                      reused_part)
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 
 
@@ -35,8 +36,31 @@ def cvat_mask_rle(mask: np.ndarray) -> tuple[list[int], tuple[int, int, int, int
     return [int(c) for c in counts], (left, top, width, height)
 
 
+def cvat_part(objs: Sequence[ObjectAnnotation], class_names: Sequence[str]
+              ) -> list[list]:
+    """One image's shapes as ``[[tag, {attribute: value}], ...]`` (a box per object, then
+    its mask when it has one)."""
+    shapes = []
+    for obj in objs:
+        common = dict(label=str(class_names[obj.label]), source='auto', occluded='0',
+                      z_order='0')
+        x1, y1, x2, y2 = obj.bbox
+        shapes.append(['box', dict(common, xtl=f'{x1:.2f}', ytl=f'{y1:.2f}',
+                                   xbr=f'{x2:.2f}', ybr=f'{y2:.2f}')])
+        mask = obj.mask if obj.has_mask else None
+        if mask is not None and mask.any():
+            counts, (left, top, width, height) = cvat_mask_rle(mask)
+            shapes.append(['mask', dict(common, rle=', '.join(map(str, counts)),
+                                        left=str(left), top=str(top), width=str(width),
+                                        height=str(height))])
+    return shapes
+
+
 def cvat_xml(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
-             class_names: Sequence[str]) -> str:
+             class_names: Sequence[str], parts: Sequence[list] | None = None) -> str:
+    """The XML document; ``parts``: each record's :func:`cvat_part` (computed when None)."""
+    if parts is None:
+        parts = [cvat_part(objs, class_names) for objs in objects]
     root = ET.Element('annotations')
     ET.SubElement(root, 'version').text = '1.1'
     task = ET.SubElement(ET.SubElement(root, 'meta'), 'task')
@@ -49,21 +73,11 @@ def cvat_xml(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAn
         ET.SubElement(label, 'name').text = str(name)
         ET.SubElement(label, 'type').text = 'any'
         ET.SubElement(label, 'attributes')
-    for image_id, (record, objs) in enumerate(zip(records, objects)):
+    for image_id, (record, shapes) in enumerate(zip(records, parts)):
         image = ET.SubElement(root, 'image', id=str(image_id), name=record.name,
                               width=str(record.width), height=str(record.height))
-        for obj in objs:
-            common = dict(label=str(class_names[obj.label]), source='auto', occluded='0',
-                          z_order='0')
-            x1, y1, x2, y2 = obj.bbox
-            ET.SubElement(image, 'box', **common, xtl=f'{x1:.2f}', ytl=f'{y1:.2f}',
-                          xbr=f'{x2:.2f}', ybr=f'{y2:.2f}')
-            mask = obj.mask if obj.has_mask else None
-            if mask is not None and mask.any():
-                counts, (left, top, width, height) = cvat_mask_rle(mask)
-                ET.SubElement(image, 'mask', **common, rle=', '.join(map(str, counts)),
-                              left=str(left), top=str(top), width=str(width),
-                              height=str(height))
+        for tag, attributes in shapes:
+            ET.SubElement(image, tag, **attributes)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, 'unicode') + '\n'
 
@@ -71,8 +85,9 @@ def cvat_xml(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAn
 @register_format('cvat', 'CVAT for images 1.1 XML (boxes + RLE masks)')
 def write_cvat(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
                class_names: Sequence[str], out_dir: str,
-
-               options: ExportOptions) -> list[str]:
+               options: ExportOptions, reuse: Reuse | None = None) -> list[str]:
+    parts = [reused_part(reuse, i, lambda i=i: cvat_part(objects[i], class_names))
+             for i in range(len(records))]
     path = os.path.join(out_dir, 'annotations.xml')
-    atomic_write_text(path, cvat_xml(records, objects, class_names))
+    atomic_write_text(path, cvat_xml(records, objects, class_names, parts))
     return [path]

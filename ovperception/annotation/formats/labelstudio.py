@@ -18,15 +18,17 @@ zero bits pad the stream to whole bytes.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Sequence
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from ovperception.annotation.formats.files import atomic_write_text, write_json
-from ovperception.annotation.formats.registry import ExportOptions, register_format
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+from ovperception.annotation.formats.files import atomic_write_text
+from ovperception.annotation.formats.registry import (ExportOptions, Reuse, register_format,
+                                                      reused_part)
+from ovperception.annotation.records import SCORE_DECIMALS, ImageRecord, ObjectAnnotation
 
 RUN_FIELD_BITS = (3, 4, 8, 16)
 WORD_BITS = 8
@@ -114,7 +116,8 @@ def labelstudio_task(record: ImageRecord, objs: Sequence[ObjectAnnotation],
     result = [r for i, obj in enumerate(objs) for r in object_results(obj, i, record,
                                                                       class_names)]
     return dict(data=data, predictions=[dict(
-        model_version=MODEL_VERSION, score=float(np.mean(scores)) if scores else None,
+        model_version=MODEL_VERSION,
+        score=round(float(np.mean(scores)), SCORE_DECIMALS) if scores else None,
         result=result)])
 
 
@@ -130,10 +133,13 @@ def label_config(class_names: Sequence[str]) -> str:
 def write_labelstudio(records: Sequence[ImageRecord],
                       objects: Sequence[Sequence[ObjectAnnotation]],
                       class_names: Sequence[str], out_dir: str,
-
-                      options: ExportOptions) -> list[str]:
-    tasks = [labelstudio_task(r, o, class_names, options) for r, o in zip(records, objects)]
+                      options: ExportOptions, reuse: Reuse | None = None) -> list[str]:
+    # each task kept as its compact JSON text (what write_json would give it): a rerun
+    # joins the stored texts instead of decoding and encoding every brush RLE again
+    tasks = [reused_part(reuse, i, lambda i=i: json.dumps(
+        labelstudio_task(records[i], objects[i], class_names, options), ensure_ascii=False,
+        separators=(',', ':'))) for i in range(len(records))]
     paths = [os.path.join(out_dir, 'tasks.json'), os.path.join(out_dir, 'label_config.xml')]
-    write_json(paths[0], tasks)
+    atomic_write_text(paths[0], '[' + ','.join(tasks) + ']\n')
     atomic_write_text(paths[1], label_config(class_names))
     return paths

@@ -1,15 +1,16 @@
 """Dataset formats by name: each a pure function from image records and objects to files.
 
-A writer takes ``(records, objects, class_names, out_dir, options)`` -- ``objects[i]``
-belongs to ``records[i]``; ``options`` an :class:`ExportOptions` -- writes its files
-atomically under ``out_dir`` and returns their paths.
+A writer takes ``(records, objects, class_names, out_dir, options, reuse)`` --
+``objects[i]`` belongs to ``records[i]``; ``options`` an :class:`ExportOptions`; ``reuse``
+a :class:`Reuse` or None -- writes its files atomically under ``out_dir`` and returns
+their paths.
 The web app and ``tools/annotate.py`` call writers through :func:`write_dataset`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
@@ -50,8 +51,62 @@ class ExportOptions:
         return self.image_root + quote(relative.replace(os.sep, '/'))
 
 
-WriteDataset = Callable[[Sequence[ImageRecord], Sequence[Sequence[ObjectAnnotation]],
-                         Sequence[str], str, ExportOptions], list[str]]
+@dataclass
+class Reuse:
+    """What a rewrite may take over from the dataset it replaces (``tools/annotate.py``'s
+    incremental merge), so that its cost is proportional to the new or changed records.
+
+    Attributes:
+        keys: one key per record, different whenever anything the record's output is made
+            of changed (its name, flat stem, image path, input hash, the options, the
+            class names, the export options and the format).
+        parts: ``{key: part}`` of the previous write: the serialised per-record fragment
+            of a whole-file format (COCO images and annotations, a Label Studio task, a
+            CVAT image element); for a per-image format (YOLO, VOC) the list of that
+            record's files (relative paths), current in ``previous_dir``. Writers fill
+            in every record's part.
+        previous_dir: the dataset folder being replaced (per-image files of records in
+            ``parts`` are hard-linked from it: same inode, nothing re-encoded), or None.
+    """
+
+    keys: Sequence[str]
+    parts: dict[str, Any] = field(default_factory=dict)
+    previous_dir: str | None = None
+
+    def part(self, index: int, compute: Callable[[], Any]) -> Any:
+        """The stored part of record ``index``, else ``compute()`` (then stored)."""
+        key = self.keys[index]
+        if key not in self.parts:
+            self.parts[key] = compute()
+        return self.parts[key]
+
+    def link_previous(self, index: int, out_dir: str) -> list[str] | None:
+        """Hard-link the files of record ``index`` (paths relative to the dataset folder,
+        as stored by a per-image format) from ``previous_dir`` into ``out_dir`` when the
+        record is unchanged and they all exist; the linked paths, else None."""
+        files = self.parts.get(self.keys[index])
+        if self.previous_dir is None or not isinstance(files, list) or not all(
+                os.path.lexists(os.path.join(self.previous_dir, f)) for f in files):
+            return None
+        try:
+            for relative in files:
+                target = os.path.join(out_dir, relative)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if os.path.lexists(target):
+                    os.unlink(target)
+                os.link(os.path.join(self.previous_dir, relative), target,
+                        follow_symlinks=False)
+        except OSError:  # no hard links here: the writer writes the files again
+            return None
+        return files
+
+
+def reused_part(reuse: 'Reuse | None', index: int, compute: Callable[[], Any]) -> Any:
+    """``reuse.part(index, compute)``, or ``compute()`` without ``reuse``."""
+    return compute() if reuse is None else reuse.part(index, compute)
+
+
+WriteDataset = Callable[..., list[str]]
 
 
 @dataclass(frozen=True)
@@ -90,9 +145,13 @@ def parse_formats(text: str) -> list[str]:
 
 def write_dataset(name: str, records: Sequence[ImageRecord],
                   objects: Sequence[Sequence[ObjectAnnotation]], class_names: Sequence[str],
-                  out_dir: str, options: ExportOptions | None = None) -> list[str]:
-    """Write the dataset of format ``name`` into ``out_dir``; return the written paths."""
+                  out_dir: str, options: ExportOptions | None = None,
+                  reuse: Reuse | None = None) -> list[str]:
+    """Write the dataset of format ``name`` into ``out_dir``; return the written paths.
+    ``reuse``: parts of the previous write to take over (see :class:`Reuse`)."""
     if len(records) != len(objects):
         raise ValueError(f'{len(records)} image records but {len(objects)} object lists')
+    if reuse is not None and len(reuse.keys) != len(records):
+        raise ValueError(f'{len(records)} image records but {len(reuse.keys)} reuse keys')
     return DATASET_FORMATS[name].write(records, objects, list(class_names), out_dir,
-                                       options or ExportOptions())
+                                       options or ExportOptions(), reuse)

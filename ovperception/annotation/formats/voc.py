@@ -18,8 +18,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
-from ovperception.annotation.formats.registry import ExportOptions, register_format
-from ovperception.annotation.records import ImageRecord, ObjectAnnotation
+from ovperception.annotation.formats.registry import ExportOptions, Reuse, register_format
+from ovperception.annotation.records import SCORE_DECIMALS, ImageRecord, ObjectAnnotation
 from ovperception.utils.atomic import atomic_save_image
 
 
@@ -60,7 +60,7 @@ def voc_xml(record: ImageRecord, objs: Sequence[ObjectAnnotation],
         _element(node, 'truncated', 0)
         _element(node, 'difficult', 0)
         if obj.score is not None:
-            _element(node, 'score', f'{obj.score:.6f}')
+            _element(node, 'score', f'{obj.score:.{SCORE_DECIMALS}f}')
         box = _element(node, 'bndbox')
         for tag, value in zip(('xmin', 'ymin', 'xmax', 'ymax'),
                               voc_box(obj.bbox, record.width, record.height)):
@@ -87,23 +87,32 @@ def segmentation_pngs(record: ImageRecord,
 @register_format('voc', 'Pascal VOC XML + SegmentationClass/SegmentationObject PNGs')
 def write_voc(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
               class_names: Sequence[str], out_dir: str,
-
-              options: ExportOptions) -> list[str]:
+              options: ExportOptions, reuse: Reuse | None = None) -> list[str]:
     written = []
-    for record, objs in zip(records, objects):
+    for index, (record, objs) in enumerate(zip(records, objects)):
         image_file = record.flat_stem + image_extension(record.name)
+        xml_path = os.path.join(out_dir, 'Annotations', record.flat_stem + '.xml')
+        written.append(xml_path)
+        linked = None if reuse is None else reuse.link_previous(index, out_dir)
+        if linked is not None:
+            written += [os.path.join(out_dir, f) for f in linked if f.endswith('.png')]
+            continue
+        files = [os.path.join('JPEGImages', image_file),
+                 os.path.join('Annotations', record.flat_stem + '.xml')]
+        pngs = [os.path.join(folder, record.flat_stem + '.png')
+                for folder in ('SegmentationClass', 'SegmentationObject')]
         link_image(record.image_path, os.path.join(out_dir, 'JPEGImages', image_file),
                    options.copy_images)
-        xml_path = os.path.join(out_dir, 'Annotations', record.flat_stem + '.xml')
         atomic_write_text(xml_path, voc_xml(record, objs, class_names, image_file))
-        written.append(xml_path)
         if any(o.has_mask for o in objs):
             class_map, object_map = segmentation_pngs(record, objs)
-            for folder, array in (('SegmentationClass', class_map),
-                                  ('SegmentationObject', object_map)):
-                path = os.path.join(out_dir, folder, record.flat_stem + '.png')
+            for relative, array in zip(pngs, (class_map, object_map)):
+                path = os.path.join(out_dir, relative)
                 atomic_save_image(path, array)
                 written.append(path)
+            files += pngs
+        if reuse is not None:
+            reuse.parts[reuse.keys[index]] = files
     for path, lines in ((os.path.join(out_dir, 'ImageSets', 'Main', 'default.txt'),
                          [r.flat_stem for r in records]),
                         (os.path.join(out_dir, 'labels.txt'), [str(n) for n in class_names])):

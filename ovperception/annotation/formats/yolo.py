@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from ovperception.annotation.formats.files import atomic_write_text, image_extension, link_image
-from ovperception.annotation.formats.registry import ExportOptions, register_format
+from ovperception.annotation.formats.registry import ExportOptions, Reuse, register_format
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
 from ovperception.utils.annotations import mask_to_polygons
 
@@ -72,20 +72,27 @@ def _data_yaml(class_names: Sequence[str]) -> str:
 @register_format('yolo', 'Ultralytics YOLO detect/ and segment/ txt labels + data.yaml')
 def write_yolo(records: Sequence[ImageRecord], objects: Sequence[Sequence[ObjectAnnotation]],
                class_names: Sequence[str], out_dir: str,
-
-               options: ExportOptions) -> list[str]:
+               options: ExportOptions, reuse: Reuse | None = None) -> list[str]:
     written = []
-    for kind, line_of in (('detect', detect_line), ('segment', segment_line)):
-        root = os.path.join(out_dir, kind)
-        for record, objs in zip(records, objects):
-            link_image(record.image_path, os.path.join(
-                root, 'images', record.flat_stem + image_extension(record.name)),
-                options.copy_images)
+    for index, (record, objs) in enumerate(zip(records, objects)):
+        image_file = record.flat_stem + image_extension(record.name)
+        files = [os.path.join(kind, folder, name) for kind in ('detect', 'segment')
+                 for folder, name in (('labels', record.flat_stem + '.txt'),
+                                      ('images', image_file))]
+        written += [os.path.join(out_dir, f) for f in files if f.endswith('.txt')]
+        if reuse is not None and reuse.link_previous(index, out_dir) is not None:
+            continue
+        for kind, line_of in (('detect', detect_line), ('segment', segment_line)):
+            root = os.path.join(out_dir, kind)
+            link_image(record.image_path, os.path.join(root, 'images', image_file),
+                       options.copy_images)
             lines = [line_of(obj, record.width, record.height) for obj in objs]
-            label_path = os.path.join(root, 'labels', record.flat_stem + '.txt')
-            atomic_write_text(label_path, ''.join(f'{line}\n' for line in lines if line))
-            written.append(label_path)
-        yaml_path = os.path.join(root, 'data.yaml')
+            atomic_write_text(os.path.join(root, 'labels', record.flat_stem + '.txt'),
+                              ''.join(f'{line}\n' for line in lines if line))
+        if reuse is not None:
+            reuse.parts[reuse.keys[index]] = files
+    for kind in ('detect', 'segment'):
+        yaml_path = os.path.join(out_dir, kind, 'data.yaml')
         atomic_write_text(yaml_path, _data_yaml(class_names))
         written.append(yaml_path)
     return written
