@@ -17,8 +17,16 @@ TINY_CLIP_KWARGS = dict(
 TINY_BACKBONE = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained=None,
                      dense_mode='sclip', model_kwargs=TINY_CLIP_KWARGS)
 
+TINY_DEEPER_BACKBONE = dict(TINY_BACKBONE, model_kwargs=dict(
+    TINY_CLIP_KWARGS, vision_cfg=dict(TINY_CLIP_KWARGS['vision_cfg'], layers=4)))
+
 TINY: dict[str, dict] = {
     'OpenCLIPBackbone': TINY_BACKBONE,
+    'SCCLIPBackbone': dict(type='SCCLIPBackbone', clip=TINY_DEEPER_BACKBONE,
+                           pre_adjust_layer=2, post_adjust_layer=0, fusion_layers=(0, 3)),
+    'ResCLIPBackbone': dict(type='ResCLIPBackbone',
+                            clip=dict(TINY_DEEPER_BACKBONE, dense_mode='naclip'),
+                            rcs_layers=(1, 3)),
     'DenseSimilarityHead': dict(type='DenseSimilarityHead'),
     'AdaptedSimilarityHead': dict(type='AdaptedSimilarityHead', in_channels=32,
                                   hidden_channels=8),

@@ -13,6 +13,9 @@ TINY_ANOMALYCLIP_HEAD = dict(type='AnomalyCLIPHead', n_ctx=4, deep_depth=2, deep
                              feature_layers=(0, 1), dpam_blocks=1, text_width=32)
 
 TINY = {
+    'AnomalyDINOHead': dict(type='AnomalyDINOHead', knn=1),
+    'MuScModel': dict(type='MuScModel', backbone=dict(TINY_ANOMALY_BACKBONE, dense_mode='vanilla'),
+                      feature_layers=(0, 1), aggregation_degrees=(1, 3), chunk=4),
     'WinCLIPHead': TINY_WINCLIP_HEAD,
     'AnomalyCLIPHead': TINY_ANOMALYCLIP_HEAD,
     'OVAnomalyModel': dict(type='OVAnomalyModel', backbone=TINY_ANOMALY_BACKBONE,

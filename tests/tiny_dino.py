@@ -1,4 +1,4 @@
-"""Tiny constructor arguments of the DINO-based components (ProxyCLIP, CLIP-DINOiser)."""
+"""Tiny constructor arguments of the DINO-based components (ProxyCLIP, CLIP-DINOiser, LPOSS)."""
 from __future__ import annotations
 
 from tests.tiny import TINY_BACKBONE
@@ -15,6 +15,8 @@ TINY = {
     'DINOEncoder': TINY_DINO,
     'ProxyCLIPBackbone': dict(type='ProxyCLIPBackbone', clip=TINY_BACKBONE, proxy=TINY_DINO_P8),
     'CLIPDINOiserBackbone': TINY_DINOISER_BACKBONE,
+    'LPOSSBackbone': dict(type='LPOSSBackbone', clip=TINY_MASKCLIP, dino=TINY_DINO),
+    'LabelPropagationHead': dict(type='LabelPropagationHead', pixel_refine=True),
     'SaliencyFilteredHead': dict(type='SaliencyFilteredHead', logit_scale=40.0),
     'CLIPDINOiserDistiller': dict(type='CLIPDINOiserDistiller', backbone=TINY_DINOISER_BACKBONE,
                                   head=dict(type='SaliencyFilteredHead'), teacher=TINY_DINO,
