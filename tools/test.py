@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 
-from ovperception.engine.distributed import init_distributed
+from ovperception.engine.distributed import distributed_session
 from ovperception.engine.quiet_runner import build_runner
 from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
 from ovperception.engine.runner_cli import (add_runner_arguments, load_config,
@@ -32,7 +33,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
-    init_distributed(cfg, args.launcher)
+    with distributed_session(cfg, args.launcher):  # every rank leaves together
+        summary = evaluate(args, cfg)
+        if is_main_process():  # every rank gets the gathered metrics; rank 0 reports them
+            report(args, cfg, summary)
+    return summary
+
+
+def evaluate(args: argparse.Namespace, cfg: Config) -> dict:
+    """Build the runner and run its test loop; the metrics as plain numbers."""
     if args.max_images is not None:
         cfg.test_dataloader.dataset['indices'] = args.max_images
     if args.show_dir:
@@ -43,10 +52,12 @@ def main(argv: list[str] | None = None) -> dict:
     if state is not None:
         load_model_state(getattr(runner.model, 'module', runner.model), state, args.weights)
     metrics = runner.test()
-    summary = {key: float(value) if isinstance(value, (int, float)) else value
-               for key, value in metrics.items()}
-    if not is_main_process():  # every rank gets the gathered metrics; rank 0 reports them
-        return summary
+    return {key: float(value) if isinstance(value, (int, float)) else value
+            for key, value in metrics.items()}
+
+
+def report(args: argparse.Namespace, cfg: Config, summary: dict) -> None:
+    """Write ``metrics.json`` into the work dir and print the metric table."""
     out_path = osp.join(cfg.work_dir, 'metrics.json')
     atomic_write_json(out_path, dict(config=args.config, weights=args.weights, metrics=summary,
                                      published=cfg.get('published_metrics')))
@@ -58,8 +69,6 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"published: {dict((k, v) for k, v in published.items() if k != 'source')} "
               f"({published.get('source', 'no source given')}); measured here: {measured}")
     print(f'metrics written to {out_path}')
-    return summary
-
 
 if __name__ == '__main__':
     run_cli(main)

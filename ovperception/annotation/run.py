@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 import torch
 from mmengine.config import Config
 
-from ovperception.annotation.distributed import (close_launcher, init_launcher, shard,
-                                                 wait_for_all)
+from ovperception.annotation.distributed import init_launcher, shard, wait_for_all
 from ovperception.annotation.formats import parse_formats
 from ovperception.annotation.job import (AnnotationJob, ShardAnnotator, ShardStats,
                                          merge_outputs, write_summary)
 from ovperception.annotation.manifest import Manifest, options_hash
 from ovperception.annotation.model import build_predictor, resolve_config
 from ovperception.annotation.sources import InputItem, collect_inputs
+from ovperception.engine.distributed import closing_process_group
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.utils.atomic import atomic_write_json, to_jsonable
 from ovperception.utils.device import resolve_device
@@ -114,7 +114,7 @@ def run_annotation(settings: AnnotateSettings) -> int:
     """Run the command; exit status 0, or 1 when some input could not be read."""
     job, config, device = prepare_job(settings)
     rank, world_size, device = init_launcher(settings.launcher, device)
-    try:
+    with closing_process_group():  # every rank leaves together (issue #33)
         manifest = Manifest(job.out_dir, job.options_digest)
         if rank == 0:
             os.makedirs(job.out_dir, exist_ok=True)
@@ -151,8 +151,6 @@ def run_annotation(settings: AnnotateSettings) -> int:
             print(f'{len(summary["failed"])} of {len(job.inputs)} inputs could not be read '
                   f'(see {path})', file=sys.stderr)
         return 1 if summary['failed'] else 0
-    finally:
-        close_launcher()
 
 
 def _read_json(path: str) -> dict:
