@@ -85,7 +85,7 @@ def close_process_group(orderly: bool = True) -> None:
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return
     try:
-        if orderly and torch_dist.get_world_size() > 1:
+        if orderly:
             if torch_dist.get_backend() == 'gloo':
                 torch_dist.monitored_barrier(wait_all_ranks=True)
             else:
