@@ -75,8 +75,9 @@ def close_process_group(orderly: bool = True) -> None:
     """Leave the distributed run: wait for every rank, then destroy the default process group.
 
     Call it on every rank, once, before the process exits. ``orderly=False`` (this rank
-    failed) skips the barrier, since the other ranks may be anywhere; destroying the group
-    closes its connections, so their next collective fails at once instead of at the timeout.
+    failed) skips the barrier, since the other ranks may be anywhere; this rank then exits,
+    which closes its connections, so the others' next collective fails at once instead of at
+    the timeout.
 
     Raises:
         RuntimeError: a rank did not reach the barrier within the group's timeout (on gloo the
