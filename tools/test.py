@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 import sys
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ''):  # running from a source checkout without installing
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -15,6 +16,9 @@ if __package__ in (None, ''):  # running from a source checkout without installi
 # Only light modules here: --help and argument errors answer before torch and the models load.
 from ovperception.utils.cli import (add_runner_arguments, parse_runner_arguments,  # noqa: E402
                                     run_cli)
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,14 +35,21 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     from mmengine.dist import is_main_process
 
-    from ovperception.engine.distributed import init_distributed
-    from ovperception.engine.quiet_runner import build_runner
+    from ovperception.engine.distributed import distributed_session
     from ovperception.engine.runner_cli import load_config
-    from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
-    from ovperception.utils.atomic import atomic_write_json
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
-    init_distributed(cfg, args.launcher)
+    with distributed_session(cfg, args.launcher):  # every rank leaves together
+        summary = evaluate(args, cfg)
+        if is_main_process():  # every rank gets the gathered metrics; rank 0 reports them
+            report(args, cfg, summary)
+    return summary
+
+
+def evaluate(args: argparse.Namespace, cfg: Config) -> dict:
+    """Build the runner and run its test loop; the metrics as plain numbers."""
+    from ovperception.engine.quiet_runner import build_runner
+    from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
     if args.max_images is not None:
         cfg.test_dataloader.dataset['indices'] = args.max_images
     if args.show_dir:
@@ -49,10 +60,13 @@ def main(argv: list[str] | None = None) -> dict:
     if state is not None:
         load_model_state(getattr(runner.model, 'module', runner.model), state, args.weights)
     metrics = runner.test()
-    summary = {key: float(value) if isinstance(value, (int, float)) else value
-               for key, value in metrics.items()}
-    if not is_main_process():  # every rank gets the gathered metrics; rank 0 reports them
-        return summary
+    return {key: float(value) if isinstance(value, (int, float)) else value
+            for key, value in metrics.items()}
+
+
+def report(args: argparse.Namespace, cfg: Config, summary: dict) -> None:
+    """Write ``metrics.json`` into the work dir and print the metric table."""
+    from ovperception.utils.atomic import atomic_write_json
     out_path = osp.join(cfg.work_dir, 'metrics.json')
     atomic_write_json(out_path, dict(config=args.config, weights=args.weights, metrics=summary,
                                      published=cfg.get('published_metrics')))
@@ -64,7 +78,6 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"published: {dict((k, v) for k, v in published.items() if k != 'source')} "
               f"({published.get('source', 'no source given')}); measured here: {measured}")
     print(f'metrics written to {out_path}')
-    return summary
 
 
 if __name__ == '__main__':

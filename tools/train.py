@@ -68,31 +68,31 @@ def checkpoint_for(args: argparse.Namespace, work_dir: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> Runner:
     args = parse_args(argv)
-    from ovperception.engine.distributed import init_distributed
+    from ovperception.engine.distributed import distributed_session
     from ovperception.engine.quiet_runner import build_runner
     from ovperception.engine.runner_cli import load_config
     from ovperception.models.checkpoint import load_model_state, prepare_config_for_weights
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.launcher = args.launcher
-    init_distributed(cfg, args.launcher)
-    if 'train_dataloader' not in cfg or 'train_cfg' not in cfg:
-        raise ValueError(f'{args.config} has no train_dataloader/train_cfg: it is an '
-                         'evaluation-only (training-free) config; use tools/test.py')
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    resume_from = checkpoint_for(args, cfg.work_dir)
-    if resume_from is not None:
-        cfg.resume, cfg.load_from = True, resume_from
-    state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
-    runner = build_runner(cfg, args.verbose, args.weights)
-    model = getattr(runner.model, 'module', runner.model)
-    if not model.is_trainable:
-        raise RuntimeError(f'{args.config} builds a training-free model (no trainable '
-                           'parameters); evaluate it with tools/test.py instead')
-    if state is not None:
-        load_model_state(model, state, args.weights)
-    runner.train()
+    with distributed_session(cfg, args.launcher):  # every rank leaves together
+        if 'train_dataloader' not in cfg or 'train_cfg' not in cfg:
+            raise ValueError(f'{args.config} has no train_dataloader/train_cfg: it is an '
+                             'evaluation-only (training-free) config; use tools/test.py')
+        if args.amp:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        resume_from = checkpoint_for(args, cfg.work_dir)
+        if resume_from is not None:
+            cfg.resume, cfg.load_from = True, resume_from
+        state = prepare_config_for_weights(cfg.model, args.weights) if args.weights else None
+        runner = build_runner(cfg, args.verbose, args.weights)
+        model = getattr(runner.model, 'module', runner.model)
+        if not model.is_trainable:
+            raise RuntimeError(f'{args.config} builds a training-free model (no trainable '
+                               'parameters); evaluate it with tools/test.py instead')
+        if state is not None:
+            load_model_state(model, state, args.weights)
+        runner.train()
     return runner
 
 

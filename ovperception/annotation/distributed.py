@@ -54,8 +54,3 @@ def wait_for_all() -> None:
     """Barrier across the process group (no-op when not distributed)."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-
-
-def close_launcher() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()

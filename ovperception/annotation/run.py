@@ -20,8 +20,7 @@ from typing import Any, Callable
 import torch
 from mmengine.config import Config
 
-from ovperception.annotation.distributed import (close_launcher, init_launcher, shard,
-                                                 wait_for_all)
+from ovperception.annotation.distributed import init_launcher, shard, wait_for_all
 from ovperception.annotation.formats import DATASET_FORMATS, ExportOptions, parse_formats
 from ovperception.annotation.interrupts import GracefulStop, TermAsInterrupt
 from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStats
@@ -33,6 +32,7 @@ from ovperception.annotation.settings import (EXIT_INTERRUPTED, EXIT_PARTIAL,  #
                                               TASK_OPTIONS, AnnotateSettings)
 from ovperception.annotation.sources import InputItem, collect_inputs
 from ovperception.apis import OVPredictor
+from ovperception.engine.distributed import closing_process_group
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.utils.atomic import atomic_write_json, to_jsonable
 from ovperception.utils.device import resolve_device
@@ -177,10 +177,8 @@ def run_annotation(settings: AnnotateSettings) -> int:
     with TermAsInterrupt():
         job, config, device = prepare_job(settings)
         rank, world_size, device = init_launcher(settings.launcher, device)
-        try:
+        with closing_process_group():  # every rank leaves together (docs/robustness.md)
             return _run(settings, job, config, device, rank, world_size)
-        finally:
-            close_launcher()
 
 
 def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: str,

@@ -13,11 +13,22 @@ Three things stop mmengine's defaults on a CPU machine or with a training-free m
   trainable parameters, with ``device_ids`` only on CUDA; evaluation needs no
   synchronisation, so ``val_step`` / ``test_step`` call the model directly.
 * ``model_wrapper_cfg`` may be set with ``--cfg-options`` (``engine.config_keys``).
+
+And one thing the tools must do themselves: end the run in order (:func:`distributed_session`).
+A rank must not leave while another still works with the group (rank 0 writes the last
+checkpoint after the others finished training), and the group must be destroyed, exactly once,
+before the interpreter finalizes: a gloo worker thread that still releases tensors of the last
+collective when Python is finalizing takes the GIL, is ended by CPython with ``pthread_exit``
+and the process aborts with "terminate called without an active exception" (issue #33;
+pytorch/pytorch#190489). So every rank waits at a barrier (``monitored_barrier`` on gloo,
+whose error names the rank that did not arrive) and then calls ``destroy_process_group``.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as torch_dist
@@ -26,20 +37,25 @@ from mmengine.registry import MODEL_WRAPPERS
 from torch import nn
 
 
-def init_distributed(cfg: Any, launcher: str) -> None:
+def init_distributed(cfg: Any, launcher: str) -> bool:
     """Initialise the process group of a ``--launcher pytorch`` run (torchrun's environment)
     and default ``model_wrapper_cfg`` to :class:`OVDistributedWrapper` for every launcher.
 
     On CPU the backend is ``gloo`` (written back into ``cfg.env_cfg.dist_cfg``); on GPU the
-    config's backend, after selecting the local GPU. A no-op for other launchers or when a
-    group exists.
+    config's backend, after selecting the local GPU. ``env_cfg.dist_cfg.timeout`` (seconds,
+    mmengine's convention) bounds every collective, the closing barrier included. A no-op for
+    other launchers or when a group exists.
+
+    Returns:
+        True when this call created the process group (its caller must close it:
+        :func:`close_process_group`).
     """
     if launcher == 'none':
-        return
+        return False
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(type='OVDistributedWrapper')
     if launcher != 'pytorch' or torch_dist.is_initialized():
-        return
+        return False
     env_cfg = cfg.setdefault('env_cfg', {})
     dist_cfg = dict(env_cfg.get('dist_cfg') or {})
     if torch.cuda.is_available():
@@ -49,7 +65,57 @@ def init_distributed(cfg: Any, launcher: str) -> None:
         backend = 'gloo'
     dist_cfg['backend'] = backend
     env_cfg['dist_cfg'] = dist_cfg
-    torch_dist.init_process_group(backend=backend)
+    timeout = dist_cfg.get('timeout')
+    torch_dist.init_process_group(backend=backend, timeout=None if timeout is None else
+                                  datetime.timedelta(seconds=float(timeout)))
+    return True
+
+
+def close_process_group(orderly: bool = True) -> None:
+    """Leave the distributed run: wait for every rank, then destroy the default process group.
+
+    Call it on every rank, once, before the process exits. ``orderly=False`` (this rank
+    failed) skips the barrier, since the other ranks may be anywhere; this rank then exits,
+    which closes its connections, so the others' next collective fails at once instead of at
+    the timeout.
+
+    Raises:
+        RuntimeError: a rank did not reach the barrier within the group's timeout (on gloo the
+            message names it); the group is destroyed all the same.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    try:
+        if orderly:
+            if torch_dist.get_backend() == 'gloo':
+                torch_dist.monitored_barrier(wait_all_ranks=True)
+            else:
+                torch_dist.barrier()
+    finally:
+        torch_dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def closing_process_group() -> Iterator[None]:
+    """On leaving the block, :func:`close_process_group` (a no-op without a group): orderly
+    after a normal exit or ``return``, without the barrier when the block raised."""
+    try:
+        yield
+    except BaseException:
+        close_process_group(orderly=False)
+        raise
+    close_process_group()
+
+
+@contextlib.contextmanager
+def distributed_session(cfg: Any, launcher: str) -> Iterator[None]:
+    """:func:`init_distributed` on entry; on exit, when it created the process group,
+    :func:`close_process_group` (orderly unless the body raised)."""
+    if not init_distributed(cfg, launcher):
+        yield
+        return
+    with closing_process_group():
+        yield
 
 
 @MODEL_WRAPPERS.register_module()
