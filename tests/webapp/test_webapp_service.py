@@ -378,3 +378,50 @@ def test_models_that_compare_against_normal_images_take_the_uploaded_ones(
         with pytest.raises(UserError, match='at least 2'):
             service.calibrate(session, normals[:1], 'fabric', config)
         assert len(session.reference_paths) == 3  # the earlier set stays
+
+
+def _with_detections(session, scores: list[float]) -> None:
+    """Replace the session's detection result by boxes of known ``scores`` (class 0/1)."""
+    import torch
+    from mmengine.structures import InstanceData
+    raw = session.last.unfiltered.clone()
+    count = len(scores)
+    raw.pred_instances = InstanceData(
+        bboxes=torch.tensor([[4.0 * i, 4.0 * i, 4.0 * i + 20, 4.0 * i + 20]
+                             for i in range(count)]),
+        labels=torch.tensor([i % 2 for i in range(count)]), scores=torch.tensor(scores))
+    session.last.unfiltered = raw
+
+
+def test_detection_threshold_and_top_k_filter_the_last_result_without_a_model_run(
+        service, session):
+    service.run(session, SHAPES, VOCABULARIES['detection'], 'detection',
+                score_threshold=0.0, top_k=0)
+    encodes = session.encode_count
+    _with_detections(session, [0.2, 0.9, 0.5, 0.7, 0.1])
+    result = service.filter_detections(session, 0.3, 2)
+    assert session.encode_count == encodes and 'model not run again' in result.message
+    assert '2 of 5 detection(s) shown (score >= 0.30, top 2)' in result.message
+    assert [row[1] for row in result.rows] == ['0.900', '0.700']
+    coco = next(p for p in result.files if p.endswith('.zip'))
+    with zipfile.ZipFile(coco) as archive:
+        annotations = json.loads(archive.read('datasets/coco/annotations.json'))['annotations']
+    assert sorted(a['score'] for a in annotations) == pytest.approx([0.7, 0.9])
+    assert len(service.filter_detections(session, 0.0, 0).rows) == 5  # nothing is lost
+    assert len(service.filter_detections(session, 0.95, '').rows) == 0
+    for bad, message in (((1.5, 0), 'in [0, 1]'), ((0.2, -1), 'top-k'), (('x', 0), 'number'),
+                         ((0.2, 2.5), 'whole number')):
+        with pytest.raises(UserError, match=message.replace('[', r'\[').replace(']', r'\]')):
+            service.filter_detections(session, *bad)
+    service.run(session, SHAPES, VOCABULARIES['semantic'], 'semantic')
+    with pytest.raises(UserError, match='run the detection task first'):
+        service.filter_detections(session, 0.5, 1)
+
+
+def test_detection_run_applies_the_threshold(service, session):
+    result = service.run(session, SHAPES, VOCABULARIES['detection'], 'detection',
+                         score_threshold=1.0)
+    total = len(session.last.unfiltered.pred_instances)
+    kept = int((session.last.unfiltered.pred_instances.scores >= 1.0).sum())
+    assert f'{kept} of {total} detection(s) shown (score >= 1.00)' in result.message
+    assert len(result.rows) == kept
