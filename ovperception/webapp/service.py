@@ -53,6 +53,21 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DOWNSCALE_FACTOR = 10
 
 
+#: Prediction fields a panoptic model gives besides its panoptic map (FC-CLIP: the semantic
+#: map and the query detections); the panoptic task shows and exports only the panoptic map.
+NON_PANOPTIC_FIELDS = ('pred_sem_seg', 'seg_logits', 'pred_instances')
+
+
+def panoptic_only(sample):
+    """``sample`` without :data:`NON_PANOPTIC_FIELDS`: the page's table and "nothing
+    found", the overlay and every download (writers, COCO and other datasets) then describe
+    the same segments, those of ``pred_panoptic_seg``."""
+    for name in NON_PANOPTIC_FIELDS:
+        if name in sample:
+            delattr(sample, name)
+    return sample
+
+
 class UserError(ValueError):
     """A problem with what the user asked for; its message is shown in the page."""
 
@@ -247,7 +262,9 @@ class AnnotationService:
                                      is_anomalous=bool(float(sample.pred_score)
                                                        >= anomaly_threshold)))
         unfiltered = None
-        if task == 'detection':
+        if task == 'panoptic':
+            sample = panoptic_only(sample)
+        elif task == 'detection':
             unfiltered = sample
             sample, shown, total = filter_detections(unfiltered, *detection_filter)
         session.last = LastResult(task=task, sample=sample, image=image, name=name,

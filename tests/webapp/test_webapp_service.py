@@ -425,3 +425,26 @@ def test_detection_run_applies_the_threshold(service, session):
     kept = int((session.last.unfiltered.pred_instances.scores >= 1.0).sum())
     assert f'{kept} of {total} detection(s) shown (score >= 1.00)' in result.message
     assert len(result.rows) == kept
+
+
+def test_panoptic_downloads_describe_the_segments_the_page_shows(service, session):
+    result = service.run(session, SHAPES, VOCABULARIES['panoptic'], 'panoptic',
+                         formats=['coco', 'yolo'])
+    names = {os.path.basename(path) for path in result.files}
+    assert not any(name.endswith(('_det_overlay.png', '_detections.json', '_labels.png'))
+                   or name in ('shapes_overlay.png', 'shapes.json') for name in names), names
+    bundle = next(path for path in result.files if path.endswith('.zip'))
+    with zipfile.ZipFile(bundle) as archive:
+        segments = json.loads(archive.read('shapes_panoptic.json'))['segments_info']
+        coco = json.loads(archive.read('datasets/coco/annotations.json'))
+    assert len(segments) == len(result.rows) == len(coco['annotations'])
+    shown = sorted(row[0] for row in result.rows)
+    categories = {c['id']: c['name'] for c in coco['categories']}
+    assert sorted(categories[a['category_id']] for a in coco['annotations']) == shown
+    # a panoptic map with no segment: "nothing found", and no download holds an object
+    session.last.sample.pred_panoptic_seg.data[:] = -1
+    empty = service._publish(session)
+    assert empty.rows == []
+    with zipfile.ZipFile(next(p for p in empty.files if p.endswith('.zip'))) as archive:
+        assert json.loads(archive.read('shapes_panoptic.json'))['segments_info'] == []
+        assert json.loads(archive.read('datasets/coco/annotations.json'))['annotations'] == []
