@@ -38,7 +38,9 @@ from ovperception.webapp.annotated import ResultView, draw_prompts, result_view
 from ovperception.webapp.detection_filter import check_detection_filter, filter_detections
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
-from ovperception.webapp.tasks import ANNOTATION_TASKS, CONFIG_ROOT, TASKS, configs_for_task
+from ovperception.webapp.tasks import (ANNOTATION_TASKS, CONFIG_ROOT, TASKS, config_choices,
+                                       configs_for_task)
+from ovperception.webapp.weights_here import config_weights_here
 from ovperception.writers import write_predictions
 
 #: The overlay shown for each task, by the suffix of the file its writer produces.
@@ -158,6 +160,18 @@ class AnnotationService:
         default = self.defaults[task]
         return [default] + [path for path in listed
                             if os.path.abspath(path) != os.path.abspath(default)]
+
+    def weights_here(self, config: str) -> bool | None:
+        """Whether the weights of ``config`` are on this machine (a cheap cache look, see
+        :func:`~ovperception.webapp.weights_here.config_weights_here`); None with ``--weights``
+        (that file is used) or where nothing can be checked."""
+        if self.weights is not None:
+            return None
+        return config_weights_here(config)
+
+    def config_choices(self, task: str) -> list[tuple[str, str]]:
+        """The model list of ``task``: readable labels saying whose weights are here."""
+        return config_choices(self.configs(task), self.weights_here)
 
     def background_words(self, config: str | None) -> tuple[str, ...]:
         """Words the model of ``config`` scores as background besides the vocabulary

@@ -12,7 +12,7 @@ from ovperception.webapp.annotated import draw_prompts, view_shape
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
 from ovperception.webapp.session import AppSession, SessionStore
 from ovperception.webapp.summaries import TABLE_HEADERS
-from ovperception.webapp.tasks import TASKS, config_choices
+from ovperception.webapp.tasks import TASKS
 
 #: How long an idle session keeps its images and files (seconds); closing the page removes
 #: them at once.
@@ -190,7 +190,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                      request)
 
     def on_task(task):
-        return (gr.update(choices=config_choices(service.configs(task)),
+        return (gr.update(choices=service.config_choices(task),
                           value=service.defaults[task]),
                 gr.update(placeholder=TASKS[task].vocabulary_hint),
                 gr.update(visible=task == 'anomaly'), gr.update(visible=task == 'detection'))
@@ -235,7 +235,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                                          elem_id='background')
                 task = gr.Radio([(spec.label, key) for key, spec in TASKS.items()],
                                 value='semantic', label='task', elem_id='task')
-                config = gr.Dropdown(config_choices(service.configs('semantic')),
+                config = gr.Dropdown(service.config_choices('semantic'),
                                      value=service.defaults['semantic'], label='model',
                                      allow_custom_value=False, elem_id='config')
                 with gr.Group(visible=False) as anomaly_group:

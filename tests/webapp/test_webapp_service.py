@@ -448,3 +448,40 @@ def test_panoptic_downloads_describe_the_segments_the_page_shows(service, sessio
     with zipfile.ZipFile(next(p for p in empty.files if p.endswith('.zip'))) as archive:
         assert json.loads(archive.read('shapes_panoptic.json'))['segments_info'] == []
         assert json.loads(archive.read('datasets/coco/annotations.json'))['annotations'] == []
+
+
+def test_model_list_marks_whose_weights_are_on_this_machine(tmp_path, monkeypatch):
+    """open_clip tags are looked up in the URL / HF caches, weight files by path; nothing is
+    downloaded (a test that reached the internet would fail: no file appears by itself)."""
+    from ovperception.models.clip.open_clip import pretrained_cfg
+    from ovperception.webapp.weights_here import config_weights_here
+    monkeypatch.chdir(tmp_path)
+    url_cache, hub_cache = tmp_path / 'clip', tmp_path / 'hub'
+    url_cache.mkdir()
+    hub_cache.mkdir()
+    config = tmp_path / 'method_vitb16_ade20k_336.py'
+    config.write_text(
+        "model = dict(type='M', backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16',"
+        " pretrained='openai'), refiner=dict(type='R', weights='checkpoints/head.pt'))\n")
+
+    def here() -> bool | None:
+        return config_weights_here(str(config), str(hub_cache), str(url_cache))
+
+    assert here() is False
+    url = pretrained_cfg('ViT-B-16', 'openai')['url']
+    (url_cache / os.path.basename(url)).write_bytes(b'weights')
+    assert here() is False  # the refiner's file is still missing
+    (tmp_path / 'checkpoints').mkdir()
+    (tmp_path / 'checkpoints' / 'head.pt').write_bytes(b'weights')
+    assert here() is True
+    assert config_weights_here(os.path.join(CONFIG_ROOT, 'tiny', 'seg_tiny.py')) is None
+    monkeypatch.chdir(os.path.dirname(CONFIG_ROOT))
+    full = AnnotationService(default_configs(None))
+    labels = dict((path, label) for label, path in full.config_choices('semantic'))
+    sclip = full.defaults['semantic']
+    expected = {True: 'weights here', False: 'weights not on this machine'}[
+        config_weights_here(sclip)]
+    assert labels[sclip].endswith(expected)
+    assert not any('weights' in label for path, label in labels.items() if '/tiny/' in path)
+    assert all('weights' not in label for label, _ in
+               AnnotationService(default_configs(None), weights='w.pt').config_choices('semantic'))
