@@ -418,6 +418,27 @@ def test_detection_threshold_and_top_k_filter_the_last_result_without_a_model_ru
         service.filter_detections(session, 0.5, 1)
 
 
+def test_detection_overlay_tags_never_overlap(service, session, monkeypatch):
+    from ovperception.visualization import overlay as drawing
+    from ovperception.visualization.canvas import text_size
+    drawn = []
+    real = drawing.put_text
+
+    def record(img, text, x, y, scale, thickness, *args, **kwargs):
+        width, height, base = text_size(text, scale, thickness)
+        drawn.append((x, y, x + width + 4, y + height + base + 4))
+        return real(img, text, x, y, scale, thickness, *args, **kwargs)
+
+    service.run(session, SHAPES, VOCABULARIES['detection'], 'detection')
+    _with_detections(session, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # boxes 4 px apart
+    monkeypatch.setattr(drawing, 'put_text', record)
+    service.filter_detections(session, 0.0, 0)
+    assert len(drawn) >= 2
+    for i, (a1, b1, a2, b2) in enumerate(drawn):
+        for c1, d1, c2, d2 in drawn[i + 1:]:
+            assert a2 <= c1 or c2 <= a1 or b2 <= d1 or d2 <= b1
+
+
 def test_detection_run_applies_the_threshold(service, session):
     result = service.run(session, SHAPES, VOCABULARIES['detection'], 'detection',
                          score_threshold=1.0)
@@ -473,6 +494,17 @@ def test_model_list_marks_whose_weights_are_on_this_machine(tmp_path, monkeypatc
     assert here() is False  # the refiner's file is still missing
     (tmp_path / 'checkpoints').mkdir()
     (tmp_path / 'checkpoints' / 'head.pt').write_bytes(b'weights')
+    assert here() is True
+    # an open_clip tag from the Hugging Face hub, in the hub cache's layout
+    config.write_text(
+        "model = dict(type='M', backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16',"
+        " pretrained='laion2b_s34b_b88k'))\n")
+    assert here() is False
+    repo = hub_cache / 'models--laion--CLIP-ViT-B-16-laion2B-s34B-b88K'
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text('0123abcd')
+    (repo / 'snapshots' / '0123abcd').mkdir(parents=True)
+    (repo / 'snapshots' / '0123abcd' / 'open_clip_pytorch_model.bin').write_bytes(b'w')
     assert here() is True
     assert config_weights_here(os.path.join(CONFIG_ROOT, 'tiny', 'seg_tiny.py')) is None
     monkeypatch.chdir(os.path.dirname(CONFIG_ROOT))
