@@ -35,9 +35,12 @@ from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
 from ovperception.utils.image_io import ImageReadError, check_image, load_image
 from ovperception.webapp.annotated import ResultView, draw_prompts, result_view
+from ovperception.webapp.detection_filter import check_detection_filter, filter_detections
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
-from ovperception.webapp.tasks import ANNOTATION_TASKS, CONFIG_ROOT, TASKS, configs_for_task
+from ovperception.webapp.tasks import (ANNOTATION_TASKS, CONFIG_ROOT, TASKS, config_choices,
+                                       configs_for_task)
+from ovperception.webapp.weights_here import config_weights_here
 from ovperception.writers import write_predictions
 
 #: The overlay shown for each task, by the suffix of the file its writer produces.
@@ -50,6 +53,21 @@ OVERLAY_SUFFIXES = {'semantic': ('_overlay.png',),
 DEFAULT_MAX_PIXELS = 40_000_000
 #: With "downscale large images", images up to this many times ``max_pixels`` are shrunk.
 DOWNSCALE_FACTOR = 10
+
+
+#: Prediction fields a panoptic model gives besides its panoptic map (FC-CLIP: the semantic
+#: map and the query detections); the panoptic task shows and exports only the panoptic map.
+NON_PANOPTIC_FIELDS = ('pred_sem_seg', 'seg_logits', 'pred_instances')
+
+
+def panoptic_only(sample):
+    """``sample`` without :data:`NON_PANOPTIC_FIELDS`: the page's table and "nothing
+    found", the overlay and every download (writers, COCO and other datasets) then describe
+    the same segments, those of ``pred_panoptic_seg``."""
+    for name in NON_PANOPTIC_FIELDS:
+        if name in sample:
+            delattr(sample, name)
+    return sample
 
 
 class UserError(ValueError):
@@ -143,6 +161,18 @@ class AnnotationService:
         return [default] + [path for path in listed
                             if os.path.abspath(path) != os.path.abspath(default)]
 
+    def weights_here(self, config: str) -> bool | None:
+        """Whether the weights of ``config`` are on this machine (a cheap cache look, see
+        :func:`~ovperception.webapp.weights_here.config_weights_here`); None with ``--weights``
+        (that file is used) or where nothing can be checked."""
+        if self.weights is not None:
+            return None
+        return config_weights_here(config)
+
+    def config_choices(self, task: str) -> list[tuple[str, str]]:
+        """The model list of ``task``: readable labels saying whose weights are here."""
+        return config_choices(self.configs(task), self.weights_here)
+
     def background_words(self, config: str | None) -> tuple[str, ...]:
         """Words the model of ``config`` scores as background besides the vocabulary
         (detection configs' scene words; the app runs segmentation without any)."""
@@ -198,7 +228,9 @@ class AnnotationService:
     # -------------------------------------------------------------------- runs
     def run(self, session: AppSession, image_path: str | None, vocabulary: str, task: str,
             config: str | None = None, anomaly_threshold: float | str | None = None,
-            formats: Sequence[str] | None = None, downscale: bool = False) -> AppResult:
+            formats: Sequence[str] | None = None, downscale: bool = False,
+            score_threshold: float | str | None = None,
+            top_k: float | str | None = None) -> AppResult:
         """Predict ``task`` for the image with ``vocabulary`` and write the downloads
         (the demo's files and the dataset ``formats`` of ``tools/annotate.py``).
 
@@ -206,6 +238,9 @@ class AnnotationService:
         image reuses the encoding.
 
         ``downscale``: shrink an image over ``max_pixels`` to fit instead of refusing it.
+        ``score_threshold`` / ``top_k`` (detection): show and export only the (at most
+        ``top_k``, 0 or empty: all) detections scoring at least ``score_threshold``;
+        :meth:`filter_detections` changes them later without running the model again.
         ``anomaly_threshold`` empty or None: the model's own (calibrated) threshold, if its
         config sets one; else no verdict.
 
@@ -216,6 +251,7 @@ class AnnotationService:
         classnames = self._check_vocabulary(vocabulary)
         config = self._check_config(task, config)
         anomaly_threshold = parse_threshold(anomaly_threshold)
+        detection_filter = self._check_detection_filter(score_threshold, top_k)
         if formats is not None:
             session.formats = self._check_formats(formats)
         image, name = self.read_image(image_path, downscale)
@@ -239,8 +275,15 @@ class AnnotationService:
             sample.set_metainfo(dict(anomaly_threshold=anomaly_threshold,
                                      is_anomalous=bool(float(sample.pred_score)
                                                        >= anomaly_threshold)))
+        unfiltered = None
+        if task == 'panoptic':
+            sample = panoptic_only(sample)
+        elif task == 'detection':
+            unfiltered = sample
+            sample, shown, total = filter_detections(unfiltered, *detection_filter)
         session.last = LastResult(task=task, sample=sample, image=image, name=name,
-                                  source='' if downscaled else image_path)
+                                  source='' if downscaled else image_path,
+                                  unfiltered=unfiltered)
         session.prompts.clear()
         session.box_corner = None
         result = self._publish(session)
@@ -250,8 +293,42 @@ class AnnotationService:
                           + ('' if result.rows else '; nothing found')
                           + (f'; downscaled from {original[0]}x{original[1]} to '
                              f'{image.shape[1]}x{image.shape[0]}' if downscaled else '')
-                          + self._verdict_note(task, sample))
+                          + self._verdict_note(task, sample)
+                          + (self._filter_note(shown, total, *detection_filter)
+                             if task == 'detection' else ''))
         return result
+
+    def filter_detections(self, session: AppSession, score_threshold: float | str | None,
+                          top_k: float | str | None) -> AppResult:
+        """Show and export the last detection result with another score threshold and
+        top-k, without running the model (the model's full prediction is kept).
+
+        Raises:
+            UserError: no detection result yet, or values out of range.
+        """
+        detection_filter = self._check_detection_filter(score_threshold, top_k)
+        last = self._require_result(session)
+        if last.unfiltered is None:
+            raise UserError('the score threshold and top-k apply to detection results: run '
+                            'the detection task first')
+        last.sample, shown, total = filter_detections(last.unfiltered, *detection_filter)
+        result = self._publish(session)
+        result.message = 'detection (model not run again)' + self._filter_note(
+            shown, total, *detection_filter)
+        return result
+
+    @staticmethod
+    def _check_detection_filter(score_threshold: float | str | None,
+                                top_k: float | str | None) -> tuple[float, int]:
+        try:
+            return check_detection_filter(score_threshold, top_k)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    @staticmethod
+    def _filter_note(shown: int, total: int, score_threshold: float, top_k: int) -> str:
+        return (f'; {shown} of {total} detection(s) shown (score >= {score_threshold:.2f}'
+                + (f', top {top_k}' if top_k else '') + ')')
 
     @staticmethod
     def _verdict_note(task: str, sample) -> str:

@@ -27,6 +27,8 @@ class LastResult:
         name: file name of the input (stem of the written files).
         source: path of the uploaded file (copied into the exported datasets; empty when the
             image was downscaled: the datasets then hold the pixels that were annotated).
+        unfiltered: detection only: the model's prediction before the page's score threshold
+            and top-k (``sample`` is it filtered), so that they change without a model run.
     """
 
     task: str
@@ -34,6 +36,7 @@ class LastResult:
     image: np.ndarray
     name: str
     source: str = ''
+    unfiltered: OVDataSample | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 #: The repository's ``configs/`` folder (the app lists configs from it).
 CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -147,11 +148,25 @@ def config_label(path: str) -> str:
     return ' · '.join(part for part in (method, dataset.strip(), backbone) if part)
 
 
-def config_choices(paths: list[str]) -> list[tuple[str, str]]:
+#: What the model list adds to a config's label when its weights are / are not on this machine.
+WEIGHTS_MARKS = {True: ' · weights here', False: ' · weights not on this machine'}
+
+
+def config_choices(paths: list[str],
+                   weights_here: Callable[[str], bool | None] | None = None
+                   ) -> list[tuple[str, str]]:
     """(readable label, path) dropdown choices; the first (the default) stays first, the rest
-    are sorted by label, so configs of one method and dataset stand together."""
+    are sorted by label, so configs of one method and dataset stand together.
+
+    ``weights_here(path)``: True / False (the label says whether the weights are on this
+    machine) or None (no mark: tiny random models, weights this check cannot see)."""
     if not paths:
         return []
+
+    def label(path: str) -> str:
+        here = weights_here(path) if weights_here is not None else None
+        return config_label(path) + WEIGHTS_MARKS.get(here, '')
+
     first, rest = paths[0], paths[1:]
-    return [(config_label(first), first)] + sorted(((config_label(p), p) for p in rest),
-                                                   key=lambda item: item[0].lower())
+    return [(label(first), first)] + sorted(((label(p), p) for p in rest),
+                                            key=lambda item: item[0].lower())

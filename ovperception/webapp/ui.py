@@ -12,7 +12,7 @@ from ovperception.webapp.annotated import draw_prompts, view_shape
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
 from ovperception.webapp.session import AppSession, SessionStore
 from ovperception.webapp.summaries import TABLE_HEADERS
-from ovperception.webapp.tasks import TASKS, config_choices
+from ovperception.webapp.tasks import TASKS
 
 #: How long an idle session keeps its images and files (seconds); closing the page removes
 #: them at once.
@@ -121,9 +121,20 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                 gr.update(choices=names, value=choice))
 
     def run(image, vocabulary, task, config=None, threshold='', formats=('coco',),
-            downscale=False, sam_choice=None, request: gr.Request = None):
+            downscale=False, sam_choice=None, score_threshold=0.0, top_k=0,
+            request: gr.Request = None):
         return shown(request, service.run, image, vocabulary, task, config, threshold,
-                     list(formats or ()), bool(downscale), sam_choice=sam_choice)
+                     list(formats or ()), bool(downscale), score_threshold, top_k,
+                     sam_choice=sam_choice)
+
+    def refilter(score_threshold=0.0, top_k=0, sam_choice=None, request: gr.Request = None):
+        """The detection threshold or top-k changed: filter the last result again (no model
+        run); nothing changes before a detection result exists."""
+        last = session_of(request).last
+        if last is None or last.unfiltered is None:
+            return (keep,) * 6
+        return shown(request, service.filter_detections, score_threshold, top_k,
+                     sam_choice=sam_choice)
 
     def refine(sam_choice, request: gr.Request = None):
         return shown(request, service.refine, sam_choice, sam_choice=sam_choice)
@@ -179,10 +190,10 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                      request)
 
     def on_task(task):
-        return (gr.update(choices=config_choices(service.configs(task)),
+        return (gr.update(choices=service.config_choices(task),
                           value=service.defaults[task]),
                 gr.update(placeholder=TASKS[task].vocabulary_hint),
-                gr.update(visible=task == 'anomaly'))
+                gr.update(visible=task == 'anomaly'), gr.update(visible=task == 'detection'))
 
     def show_input(path, downscale):
         if not path:
@@ -224,7 +235,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                                          elem_id='background')
                 task = gr.Radio([(spec.label, key) for key, spec in TASKS.items()],
                                 value='semantic', label='task', elem_id='task')
-                config = gr.Dropdown(config_choices(service.configs('semantic')),
+                config = gr.Dropdown(service.config_choices('semantic'),
                                      value=service.defaults['semantic'], label='model',
                                      allow_custom_value=False, elem_id='config')
                 with gr.Group(visible=False) as anomaly_group:
@@ -235,6 +246,12 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                                             file_count='multiple', file_types=['image'],
                                             elem_id='normal-images', height=110)
                     calibrate_button = gr.Button('calibrate on the normal images', size='sm')
+                with gr.Row(visible=False) as detection_group:
+                    score_threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.01, scale=3,
+                                                label='detection score threshold',
+                                                elem_id='score-threshold')
+                    top_k = gr.Number(0, precision=0, minimum=0, scale=1, elem_id='top-k',
+                                      label='top-k (0: all)')
                 run_button = gr.Button('Run', variant='primary', elem_id='run')
                 with gr.Accordion('options', open=False):
                     downscale = gr.Checkbox(
@@ -289,12 +306,18 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                     files = gr.File(label='downloads', file_count='multiple',
                                     elem_id='downloads', interactive=False, scale=1)
         outputs = [overlay, regions, status, table, files, sam_class]
-        inputs = [image, vocabulary, task, config, threshold, formats, downscale, sam_class]
+        inputs = [image, vocabulary, task, config, threshold, formats, downscale, sam_class,
+                  score_threshold, top_k]
         run_button.click(run, inputs, outputs, api_name='run').then(
             current_preview, None, [preview], api_name=False)
         vocabulary.submit(run, inputs, outputs, api_name=False).then(
             current_preview, None, [preview], api_name=False)
-        task.change(on_task, [task], [config, vocabulary, anomaly_group], api_name=False)
+        task.change(on_task, [task], [config, vocabulary, anomaly_group, detection_group],
+                    api_name=False)
+        filter_inputs = [score_threshold, top_k, sam_class]
+        score_threshold.release(refilter, filter_inputs, outputs, api_name='filter_detections')
+        top_k.submit(refilter, filter_inputs, outputs, api_name=False)
+        top_k.blur(refilter, filter_inputs, outputs, api_name=False)
         config.change(lambda path: background_note(path, service), [config], [background],
                       api_name=False)
         image.change(show_input, [image, downscale], [preview, status], api_name=False)

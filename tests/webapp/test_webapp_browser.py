@@ -221,3 +221,28 @@ def test_closing_the_page_removes_its_session_folder(browser, served_app):
     while os.path.isdir(next(iter(folders))) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not os.path.isdir(next(iter(folders)))
+
+
+def test_detection_threshold_and_top_k_refilter_without_a_run(browser, app_url):
+    page = browser.new_page(viewport={'width': 1440, 'height': 900})
+    page.set_default_timeout(180_000)
+    page.goto(app_url)
+    assert not page.locator('#score-threshold').is_visible()
+    page.locator('#task').get_by_text('detection', exact=True).click()
+    page.locator('#score-threshold').wait_for(state='visible')
+    assert page.locator('#top-k').is_visible()
+    page.locator('#upload input[type=file]').set_input_files(SHAPES)
+    page.locator('#vocabulary textarea').fill('red square, green circle')
+    page.locator('#run').click()
+    status = page.locator('#status textarea')
+    assert 'detection(s) shown' in until(status.input_value, lambda v: 'shown' in v, 180)
+    top_k = page.locator('#top-k input')
+    top_k.fill('1')
+    top_k.press('Enter')
+    assert 'top 1' in until(status.input_value, lambda v: 'top 1' in v)
+    assert 'model not run again' in status.input_value()
+    slider = page.locator('#score-threshold input[type=range]')
+    slider.fill('1')
+    slider.dispatch_event('pointerup')
+    assert 'score >= 1.00' in until(status.input_value, lambda v: '>= 1.00' in v)
+    page.close()

@@ -167,3 +167,22 @@ def test_the_app_process_serves_and_removes_its_files_on_sigterm(tmp_path):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('ovperception-app-')]
+
+
+def test_detection_threshold_and_top_k_through_the_api(app_url):
+    client = Client(app_url, verbose=False)
+    _, _, status, table, _, _ = run(client, 'red square, green circle', 'detection',
+                                    score_threshold=0.0, top_k=0)
+    total = len(table['data'])
+    assert total >= 1 and f'{total} of {total} detection(s) shown' in status
+    _, _, status, table, files, _ = client.predict(score_threshold=1.0, top_k=0,
+                                                   sam_choice=None,
+                                                   api_name='/filter_detections')
+    assert 'model not run again' in status and f'0 of {total} detection(s)' in status
+    assert table['data'] in ([], [[None, None, None]], [['', '', '']])
+    bundle = next(path for path in files if path.endswith('.zip'))
+    with zipfile.ZipFile(bundle) as archive:
+        assert json.loads(archive.read('datasets/coco/annotations.json'))['annotations'] == []
+    status = client.predict(score_threshold=0.0, top_k=1, sam_choice=None,
+                            api_name='/filter_detections')[2]
+    assert f'1 of {total} detection(s) shown (score >= 0.00, top 1)' in status

@@ -378,3 +378,142 @@ def test_models_that_compare_against_normal_images_take_the_uploaded_ones(
         with pytest.raises(UserError, match='at least 2'):
             service.calibrate(session, normals[:1], 'fabric', config)
         assert len(session.reference_paths) == 3  # the earlier set stays
+
+
+def _with_detections(session, scores: list[float]) -> None:
+    """Replace the session's detection result by boxes of known ``scores`` (class 0/1)."""
+    import torch
+    from mmengine.structures import InstanceData
+    raw = session.last.unfiltered.clone()
+    count = len(scores)
+    raw.pred_instances = InstanceData(
+        bboxes=torch.tensor([[4.0 * i, 4.0 * i, 4.0 * i + 20, 4.0 * i + 20]
+                             for i in range(count)]),
+        labels=torch.tensor([i % 2 for i in range(count)]), scores=torch.tensor(scores))
+    session.last.unfiltered = raw
+
+
+def test_detection_threshold_and_top_k_filter_the_last_result_without_a_model_run(
+        service, session):
+    service.run(session, SHAPES, VOCABULARIES['detection'], 'detection',
+                score_threshold=0.0, top_k=0)
+    encodes = session.encode_count
+    _with_detections(session, [0.2, 0.9, 0.5, 0.7, 0.1])
+    result = service.filter_detections(session, 0.3, 2)
+    assert session.encode_count == encodes and 'model not run again' in result.message
+    assert '2 of 5 detection(s) shown (score >= 0.30, top 2)' in result.message
+    assert [row[1] for row in result.rows] == ['0.900', '0.700']
+    coco = next(p for p in result.files if p.endswith('.zip'))
+    with zipfile.ZipFile(coco) as archive:
+        annotations = json.loads(archive.read('datasets/coco/annotations.json'))['annotations']
+    assert sorted(a['score'] for a in annotations) == pytest.approx([0.7, 0.9])
+    assert len(service.filter_detections(session, 0.0, 0).rows) == 5  # nothing is lost
+    assert len(service.filter_detections(session, 0.95, '').rows) == 0
+    for bad, message in (((1.5, 0), 'in [0, 1]'), ((0.2, -1), 'top-k'), (('x', 0), 'number'),
+                         ((0.2, 2.5), 'whole number')):
+        with pytest.raises(UserError, match=message.replace('[', r'\[').replace(']', r'\]')):
+            service.filter_detections(session, *bad)
+    service.run(session, SHAPES, VOCABULARIES['semantic'], 'semantic')
+    with pytest.raises(UserError, match='run the detection task first'):
+        service.filter_detections(session, 0.5, 1)
+
+
+def test_detection_overlay_tags_never_overlap(service, session, monkeypatch):
+    from ovperception.visualization import overlay as drawing
+    from ovperception.visualization.canvas import text_size
+    drawn = []
+    real = drawing.put_text
+
+    def record(img, text, x, y, scale, thickness, *args, **kwargs):
+        width, height, base = text_size(text, scale, thickness)
+        drawn.append((x, y, x + width + 4, y + height + base + 4))
+        return real(img, text, x, y, scale, thickness, *args, **kwargs)
+
+    service.run(session, SHAPES, VOCABULARIES['detection'], 'detection')
+    _with_detections(session, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # boxes 4 px apart
+    monkeypatch.setattr(drawing, 'put_text', record)
+    service.filter_detections(session, 0.0, 0)
+    assert len(drawn) >= 2
+    for i, (a1, b1, a2, b2) in enumerate(drawn):
+        for c1, d1, c2, d2 in drawn[i + 1:]:
+            assert a2 <= c1 or c2 <= a1 or b2 <= d1 or d2 <= b1
+
+
+def test_detection_run_applies_the_threshold(service, session):
+    result = service.run(session, SHAPES, VOCABULARIES['detection'], 'detection',
+                         score_threshold=1.0)
+    total = len(session.last.unfiltered.pred_instances)
+    kept = int((session.last.unfiltered.pred_instances.scores >= 1.0).sum())
+    assert f'{kept} of {total} detection(s) shown (score >= 1.00)' in result.message
+    assert len(result.rows) == kept
+
+
+def test_panoptic_downloads_describe_the_segments_the_page_shows(service, session):
+    result = service.run(session, SHAPES, VOCABULARIES['panoptic'], 'panoptic',
+                         formats=['coco', 'yolo'])
+    names = {os.path.basename(path) for path in result.files}
+    assert not any(name.endswith(('_det_overlay.png', '_detections.json', '_labels.png'))
+                   or name in ('shapes_overlay.png', 'shapes.json') for name in names), names
+    bundle = next(path for path in result.files if path.endswith('.zip'))
+    with zipfile.ZipFile(bundle) as archive:
+        segments = json.loads(archive.read('shapes_panoptic.json'))['segments_info']
+        coco = json.loads(archive.read('datasets/coco/annotations.json'))
+    assert len(segments) == len(result.rows) == len(coco['annotations'])
+    shown = sorted(row[0] for row in result.rows)
+    categories = {c['id']: c['name'] for c in coco['categories']}
+    assert sorted(categories[a['category_id']] for a in coco['annotations']) == shown
+    # a panoptic map with no segment: "nothing found", and no download holds an object
+    session.last.sample.pred_panoptic_seg.data[:] = -1
+    empty = service._publish(session)
+    assert empty.rows == []
+    with zipfile.ZipFile(next(p for p in empty.files if p.endswith('.zip'))) as archive:
+        assert json.loads(archive.read('shapes_panoptic.json'))['segments_info'] == []
+        assert json.loads(archive.read('datasets/coco/annotations.json'))['annotations'] == []
+
+
+def test_model_list_marks_whose_weights_are_on_this_machine(tmp_path, monkeypatch):
+    """open_clip tags are looked up in the URL / HF caches, weight files by path; nothing is
+    downloaded (a test that reached the internet would fail: no file appears by itself)."""
+    from ovperception.models.clip.open_clip import pretrained_cfg
+    from ovperception.webapp.weights_here import config_weights_here
+    monkeypatch.chdir(tmp_path)
+    url_cache, hub_cache = tmp_path / 'clip', tmp_path / 'hub'
+    url_cache.mkdir()
+    hub_cache.mkdir()
+    config = tmp_path / 'method_vitb16_ade20k_336.py'
+    config.write_text(
+        "model = dict(type='M', backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16',"
+        " pretrained='openai'), refiner=dict(type='R', weights='checkpoints/head.pt'))\n")
+
+    def here() -> bool | None:
+        return config_weights_here(str(config), str(hub_cache), str(url_cache))
+
+    assert here() is False
+    url = pretrained_cfg('ViT-B-16', 'openai')['url']
+    (url_cache / os.path.basename(url)).write_bytes(b'weights')
+    assert here() is False  # the refiner's file is still missing
+    (tmp_path / 'checkpoints').mkdir()
+    (tmp_path / 'checkpoints' / 'head.pt').write_bytes(b'weights')
+    assert here() is True
+    # an open_clip tag from the Hugging Face hub, in the hub cache's layout
+    config.write_text(
+        "model = dict(type='M', backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16',"
+        " pretrained='laion2b_s34b_b88k'))\n")
+    assert here() is False
+    repo = hub_cache / 'models--laion--CLIP-ViT-B-16-laion2B-s34B-b88K'
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text('0123abcd')
+    (repo / 'snapshots' / '0123abcd').mkdir(parents=True)
+    (repo / 'snapshots' / '0123abcd' / 'open_clip_pytorch_model.bin').write_bytes(b'w')
+    assert here() is True
+    assert config_weights_here(os.path.join(CONFIG_ROOT, 'tiny', 'seg_tiny.py')) is None
+    monkeypatch.chdir(os.path.dirname(CONFIG_ROOT))
+    full = AnnotationService(default_configs(None))
+    labels = dict((path, label) for label, path in full.config_choices('semantic'))
+    sclip = full.defaults['semantic']
+    expected = {True: 'weights here', False: 'weights not on this machine'}[
+        config_weights_here(sclip)]
+    assert labels[sclip].endswith(expected)
+    assert not any('weights' in label for path, label in labels.items() if '/tiny/' in path)
+    assert all('weights' not in label for label, _ in
+               AnnotationService(default_configs(None), weights='w.pt').config_choices('semantic'))
