@@ -14,7 +14,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
-from ovperception.utils.annotations import mask_to_rle, rle_to_mask
+from ovperception.utils.annotations import mask_to_rle, rle_to_crop, rle_to_mask
 
 #: Decimals kept of every score (objects, anomaly image scores) and of box coordinates.
 #: Float sums in a model depend on how work is split over threads, so raw scores differ
@@ -94,6 +94,19 @@ class ObjectAnnotation:
         if self._mask is not None:
             return self._mask
         return None if self._rle is None else rle_to_mask(self._rle)
+
+    def mask_crop(self) -> tuple[np.ndarray, int, int] | None:
+        """``(crop, x0, y0)``: the mask inside its tight box (decoded from RLE without a
+        full-size array), or None without a mask."""
+        if self._rle is not None:
+            return rle_to_crop(self._rle)
+        if self._mask is None:
+            return None
+        rows, cols = np.flatnonzero(self._mask.any(axis=1)), np.flatnonzero(self._mask.any(axis=0))
+        if not len(rows):
+            return np.zeros((0, 0), bool), 0, 0
+        return (self._mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], int(cols[0]),
+                int(rows[0]))
 
     @property
     def rle(self) -> dict | None:

@@ -130,6 +130,75 @@ def rle_to_mask(rle: Mapping[str, Any]) -> np.ndarray:
     return mask_util.decode(encoded).astype(bool)
 
 
+def rle_run_lengths(rle: Mapping) -> np.ndarray:
+    """Run lengths of a COCO RLE (compressed string or list), zeros first, column-major.
+
+    Decodes pycocotools' compressed ``counts`` string (5-bit groups, continuation bit 0x20,
+    sign bit 0x10, each count after the second stored as a difference to the count two
+    before) without materialising the mask: cost proportional to the number of runs.
+    """
+    counts = rle['counts']
+    if isinstance(counts, list):
+        return np.asarray(counts, np.int64)
+    data = counts.encode('ascii') if isinstance(counts, str) else bytes(counts)
+    runs: list[int] = []
+    position = 0
+    while position < len(data):
+        value, shift, more = 0, 0, True
+        while more:
+            code = data[position] - 48
+            value |= (code & 0x1F) << shift
+            more = bool(code & 0x20)
+            position += 1
+            shift += 5
+            if not more and code & 0x10:
+                value |= -1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        runs.append(value)
+    return np.asarray(runs, np.int64)
+
+
+def rle_to_crop(rle: Mapping) -> tuple[np.ndarray, int, int]:
+    """The part of an RLE mask inside its tight box, without decoding the whole image.
+
+    Cost grows with the number of runs and the box's columns times the image height, not
+    with the image's area: what lets 30,000 small regions of a 24 MP image be written.
+
+    Returns:
+        ``(crop, x0, y0)``: (h, w) bool mask of the box whose top-left pixel is
+        ``(x0, y0)``; a (0, 0) crop at (0, 0) for an empty mask.
+    """
+    height = int(rle['size'][0])
+    runs = rle_run_lengths(rle)
+    ends = np.cumsum(runs)
+    starts = ends - runs
+    ones = np.arange(len(runs)) % 2 == 1
+    starts, ends = starts[ones & (runs > 0)], ends[ones & (runs > 0)]
+    if not len(starts):
+        return np.zeros((0, 0), bool), 0, 0
+    first_column, last_column = int(starts.min()) // height, int(ends.max() - 1) // height
+    offset = first_column * height
+    length = (last_column - first_column + 1) * height
+    edges = np.zeros(length + 1, np.int32)
+    np.add.at(edges, starts - offset, 1)
+    np.add.at(edges, ends - offset, -1)
+    columns = (np.cumsum(edges[:-1]) > 0).reshape(-1, height).T  # (H, w)
+    rows = np.flatnonzero(columns.any(axis=1))
+    return columns[rows[0]:rows[-1] + 1], first_column, int(rows[0])
+
+
+def crop_to_polygons(crop: np.ndarray, x0: int, y0: int) -> list[list[float]]:
+    """:func:`mask_to_polygons` of a mask given as its crop at ``(x0, y0)``, in image
+    coordinates."""
+    polygons = mask_to_polygons(np.pad(crop, 1))  # outlines never touch the array's border
+    x0, y0 = x0 - 1, y0 - 1
+    for polygon in polygons:
+        polygon[0::2] = [x + x0 for x in polygon[0::2]]
+        polygon[1::2] = [y + y0 for y in polygon[1::2]]
+    return polygons
+
+
 def mask_to_bbox(mask: np.ndarray) -> list[int]:
     """Tight pixel box ``[x, y, w, h]`` of a mask (``[0, 0, 0, 0]`` when empty)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))

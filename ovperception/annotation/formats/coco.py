@@ -14,7 +14,7 @@ from ovperception.annotation.formats.files import write_json
 from ovperception.annotation.formats.registry import (ExportOptions, Reuse, register_format,
                                                       reused_part)
 from ovperception.annotation.records import ImageRecord, ObjectAnnotation
-from ovperception.utils.annotations import mask_to_polygons
+from ovperception.utils.annotations import crop_to_polygons
 
 
 def coco_part(record: ImageRecord, objs: Sequence[ObjectAnnotation]) -> dict:
@@ -36,10 +36,10 @@ def coco_part(record: ImageRecord, objs: Sequence[ObjectAnnotation]) -> dict:
             annotations['rle'].append(ann)
             annotations['polygon'].append(ann)
             continue
-        mask = obj.mask
-        ann['area'] = int(mask.sum())
+        crop, x0, y0 = obj.mask_crop()  # never the full-size mask: many regions stay cheap
+        ann['area'] = int(crop.sum())
         annotations['rle'].append(dict(ann, segmentation=obj.rle))
-        annotations['polygon'].append(dict(ann, segmentation=mask_to_polygons(mask)))
+        annotations['polygon'].append(dict(ann, segmentation=crop_to_polygons(crop, x0, y0)))
     return dict(image=image, **annotations)
 
 

@@ -77,9 +77,10 @@ def segmentation_pngs(record: ImageRecord,
     object_map = np.zeros((record.height, record.width), np.uint16)
     for index, obj in enumerate(objs):
         if obj.has_mask:
-            mask = obj.mask
-            class_map[mask] = obj.label + 1
-            object_map[mask] = index + 1
+            crop, x0, y0 = obj.mask_crop()
+            box = (slice(y0, y0 + crop.shape[0]), slice(x0, x0 + crop.shape[1]))
+            class_map[box][crop] = obj.label + 1
+            object_map[box][crop] = index + 1
     class_dtype = np.uint8 if class_map.max(initial=0) < 255 else np.uint16
     return class_map.astype(class_dtype), object_map.astype(dtype)
 

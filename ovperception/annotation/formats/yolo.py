@@ -54,9 +54,13 @@ def detect_line(obj: ObjectAnnotation, width: int, height: int) -> str:
 
 
 def segment_line(obj: ObjectAnnotation, width: int, height: int) -> str | None:
-    polygon = largest_contour(obj.mask) if obj.has_mask else None
+    if not obj.has_mask:
+        return None
+    crop, x0, y0 = obj.mask_crop()  # never the full-size mask: many regions stay cheap
+    polygon = largest_contour(np.pad(crop, 1))  # outlines never touch the array's border
     if polygon is None:
         return None
+    polygon = polygon + np.array([x0 - 1, y0 - 1], dtype=float)
     normalised = (polygon / np.array([width, height], dtype=float)).clip(0.0, 1.0).reshape(-1)
     return ' '.join([str(obj.label)] + [f'{v:.6f}' for v in normalised])
 
