@@ -14,7 +14,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
-from ovperception.utils.annotations import mask_to_rle, rle_to_crop, rle_to_mask
+from ovperception.utils.annotations import mask_to_bbox, mask_to_rle, rle_to_crop, rle_to_mask
 
 #: Decimals kept of every score (objects, anomaly image scores) and of box coordinates.
 #: Float sums in a model depend on how work is split over threads, so raw scores differ
@@ -102,11 +102,8 @@ class ObjectAnnotation:
             return rle_to_crop(self._rle)
         if self._mask is None:
             return None
-        rows, cols = np.flatnonzero(self._mask.any(axis=1)), np.flatnonzero(self._mask.any(axis=0))
-        if not len(rows):
-            return np.zeros((0, 0), bool), 0, 0
-        return (self._mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], int(cols[0]),
-                int(rows[0]))
+        x0, y0, width, height = mask_to_bbox(self._mask)
+        return self._mask[y0:y0 + height, x0:x0 + width], x0, y0
 
     @property
     def rle(self) -> dict | None:
