@@ -47,12 +47,12 @@ def cvat_part(objs: Sequence[ObjectAnnotation], class_names: Sequence[str]
         x1, y1, x2, y2 = obj.bbox
         shapes.append(['box', dict(common, xtl=f'{x1:.2f}', ytl=f'{y1:.2f}',
                                    xbr=f'{x2:.2f}', ybr=f'{y2:.2f}')])
-        mask = obj.mask if obj.has_mask else None
-        if mask is not None and mask.any():
-            counts, (left, top, width, height) = cvat_mask_rle(mask)
+        crop, x0, y0 = obj.mask_crop() if obj.has_mask else (None, 0, 0)
+        if crop is not None and crop.any():  # from the mask's box, never the full-size mask
+            counts, (left, top, width, height) = cvat_mask_rle(crop)
             shapes.append(['mask', dict(common, rle=', '.join(map(str, counts)),
-                                        left=str(left), top=str(top), width=str(width),
-                                        height=str(height))])
+                                        left=str(left + x0), top=str(top + y0),
+                                        width=str(width), height=str(height))])
     return shapes
 
 
