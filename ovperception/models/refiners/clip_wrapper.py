@@ -15,7 +15,9 @@ class CLIPWrapperBackbone(nn.Module):
     """Delegates the backbone contract (text, global embedding, statistics) to ``self.clip``.
 
     Subclasses implement ``dense_features``. ``weights_id`` is CLIP's: text embeddings depend
-    on the CLIP text tower alone, so they are shared with the plain CLIP pipeline.
+    on the CLIP text tower alone, so they are shared with the plain CLIP pipeline. A wrapper is
+    frozen (always in eval mode) unless its class sets ``frozen = False`` (CLIP-DINOiser trains
+    its convolutions); its window grid is CLIP's unless it overrides ``grid_placement``.
 
     Args:
         clip: an ``OpenCLIPBackbone`` ViT or its config.
@@ -39,6 +41,18 @@ class CLIPWrapperBackbone(nn.Module):
         self.embed_dim = self.clip.embed_dim
         self.mean, self.std = self.clip.mean, self.clip.std
         self.weights_id = self.clip.weights_id
+
+    #: Whether ``train()`` keeps the whole wrapper in eval mode.
+    frozen: bool = True
+
+    def train(self, mode: bool = True) -> CLIPWrapperBackbone:
+        """Eval mode whatever ``mode`` asks when :attr:`frozen`."""
+        return super().train(mode and not self.frozen)
+
+    @property
+    def grid_placement(self) -> tuple[int | None, bool]:
+        """CLIP's placement of the window's grid (read by ``OVModel`` when stitching)."""
+        return self.clip.grid_placement
 
     @property
     def logit_scale(self) -> float:

@@ -153,6 +153,8 @@ class CLIPDINOiserBackbone(CLIPWrapperBackbone):
         pretrained: CLIP weights overriding the CLIP config's (``--weights``).
     """
 
+    frozen = False  # its two convolutions are trained (CLIPDINOiserDistiller)
+
     def __init__(self, clip: nn.Module | dict, *, feature_layer: int = -3,
                  proj_channels: int = 256, kernel_size: int = 3, gamma: float = 0.2,
                  append_saliency: bool = False, found_tau: float = 0.3,

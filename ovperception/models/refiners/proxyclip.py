@@ -175,10 +175,6 @@ class ProxyCLIPBackbone(CLIPWrapperBackbone):
         ``pad_multiple``, centred or bottom/right (read by ``OVModel`` when stitching)."""
         return self.patch_size, self.padding == 'centre'
 
-    def train(self, mode: bool = True) -> ProxyCLIPBackbone:
-        """Frozen: always in eval mode."""
-        return super().train(False)
-
     def proxy_tokens(self, images: Tensor) -> tuple[Tensor, tuple[int, int]]:
         """(B, 3, H, W) CLIP-normalised, padded crops -> ((B, N, D) proxy features, grid)."""
         out = self.proxy(images, self.clip.mean, self.clip.std,

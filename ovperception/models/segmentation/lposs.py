@@ -76,10 +76,6 @@ class LPOSSBackbone(CLIPWrapperBackbone):
         window's output to the window size)."""
         return None, False
 
-    def train(self, mode: bool = True) -> LPOSSBackbone:
-        """Frozen: always in eval mode."""
-        return super().train(False)
-
     def dense_features(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) CLIP-normalised crops -> (B, C + D, ceil(H/p), ceil(W/p))."""
         images = pad_black(images, self.pad_multiple, self.clip.mean, self.clip.std)

@@ -176,15 +176,6 @@ class ResCLIPBackbone(CLIPWrapperBackbone):
         self.delete_same_entity = bool(delete_same_entity)
         self.patch_size = self.clip.patch_size
 
-    @property
-    def grid_placement(self) -> tuple[int | None, bool]:
-        """CLIP's placement of the window's grid (read by ``OVModel`` when stitching)."""
-        return self.clip.grid_placement
-
-    def train(self, mode: bool = True) -> ResCLIPBackbone:
-        """Frozen: always in eval mode."""
-        return super().train(False)
-
     def residual_attention(self, states: list[Tensor]) -> Tensor:
         """RCS map: mean ``softmax(q k^T s)`` of blocks ``rcs_layers``, (B, heads, T, T)."""
         blocks = self.clip.visual.transformer.resblocks

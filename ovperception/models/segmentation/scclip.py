@@ -186,15 +186,6 @@ class SCCLIPBackbone(CLIPWrapperBackbone):
         self.lof_neighbors, self.lof_contamination = int(lof_neighbors), float(lof_contamination)
         self.patch_size = self.clip.patch_size
 
-    @property
-    def grid_placement(self) -> tuple[int | None, bool]:
-        """CLIP's placement of the window's grid (read by ``OVModel`` when stitching)."""
-        return self.clip.grid_placement
-
-    def train(self, mode: bool = True) -> SCCLIPBackbone:
-        """Frozen: always in eval mode."""
-        return super().train(False)
-
     def anomalies(self, patches: Tensor) -> Tensor:
         """(B, N, D) patch tokens -> (B, N) anomaly mask (local outlier factor per window)."""
         return torch.stack([local_outlier_factor(tokens, self.lof_neighbors,
