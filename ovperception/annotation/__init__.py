@@ -7,8 +7,7 @@ CVAT) behind a registry (``DATASET_FORMATS``, ``write_dataset``): pure functions
 inputs, ``merge.py`` brings the datasets up to date from its manifest, ``run.py`` is the
 whole command (``tools/annotate.py``); docs/annotation.md describes the whole flow.
 """
-import importlib
-from typing import Any
+from ovperception.utils.cli import lazy_attributes
 
 #: Public names and the module that defines each; imported on first use, so that
 #: ``ovperception.annotation.settings`` (the command line) loads without torch.
@@ -20,10 +19,5 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's module when the name is first used (PEP 562)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    return getattr(importlib.import_module(f'{__name__}.{_EXPORTS[name]}'), name)
+__getattr__ = lazy_attributes(globals(), {name: f'{__name__}.{module}'
+                                          for name, module in _EXPORTS.items()})

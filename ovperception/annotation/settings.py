@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ovperception.utils.cli import INTERRUPTED_EXIT_STATUS
+
 #: What the tool can annotate (``--task``).
 TASKS = ('seg', 'det', 'panoptic', 'count', 'anomaly')
 #: How processes are started (``--launcher``).
@@ -46,8 +48,8 @@ class AnnotateSettings:
 
 #: Exit status when every dataset is written but some inputs could not be read.
 EXIT_PARTIAL = 3
-#: Exit status after Ctrl-C or SIGTERM.
-EXIT_INTERRUPTED = 130
+#: Exit status after Ctrl-C or SIGTERM (every tool's, see ``utils.cli.run_cli``).
+EXIT_INTERRUPTED = INTERRUPTED_EXIT_STATUS
 #: The tasks each task-specific option applies to.
 TASK_OPTIONS = {'min_area': ('seg', 'anomaly'), 'score_thr': ('det', 'count'),
                 'anomaly_threshold': ('anomaly',)}

@@ -11,8 +11,9 @@ Example::
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ovperception.utils.cli import lazy_attributes
 
 #: public name -> the module defining it; imported on first use, so that ``import
 #: ovperception.apis`` (and every command's start-up) does not load torch and the models.
@@ -38,9 +39,4 @@ if TYPE_CHECKING:
     from ovperception.apis.predictor import OVPredictor
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LOCATIONS:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    value = getattr(importlib.import_module(_LOCATIONS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(globals(), _LOCATIONS)
