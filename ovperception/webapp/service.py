@@ -254,8 +254,7 @@ class AnnotationService:
         detection_filter = self._check_detection_filter(score_threshold, top_k)
         if formats is not None:
             session.formats = self._check_formats(formats)
-        image, name = self.read_image(image_path, downscale)
-        original = check_image(image_path, max_pixels=None)
+        image, name, original = self.read_image(image_path, downscale)
         downscaled = original != (image.shape[1], image.shape[0])
         predictor = self._predictor(session, config)
         key = image_key(image)
@@ -365,7 +364,7 @@ class AnnotationService:
         with self._lock, torch.no_grad():
             session.encoded.pop(config, None)  # the predictor's image changes below
             if kind is None:
-                for image, _ in images:
+                for image, _, _ in images:
                     predictor.set_image(image)
                     scores.append(float(predictor.predict(classnames).pred_score))
             else:
@@ -395,7 +394,7 @@ class AnnotationService:
         if len(paths) - 1 < (2 if kind == 'unlabeled set' else 1):
             return []
         scores = []
-        for index, (image, _) in enumerate(images):
+        for index, (image, _, _) in enumerate(images):
             set_reference_images(predictor, paths[:index] + paths[index + 1:])
             predictor.set_image(image)
             scores.append(float(predictor.predict(classnames).pred_score))
@@ -438,8 +437,9 @@ class AnnotationService:
             raise UserError(str(error)) from None
 
     def read_image(self, image_path: str | None, downscale: bool = False
-                   ) -> tuple[np.ndarray, str]:
-        """(H, W, 3) uint8 RGB pixels and file name of an upload; UserError if unreadable.
+                   ) -> tuple[np.ndarray, str, tuple[int, int]]:
+        """(H, W, 3) uint8 RGB pixels, file name and (width, height) as read (EXIF
+        orientation applied, before any downscale) of an upload; UserError if unreadable.
 
         An image over ``max_pixels`` is refused with an offer to downscale it, or, with
         ``downscale``, shrunk (area interpolation) to fit (up to :data:`DOWNSCALE_FACTOR` times
@@ -464,11 +464,12 @@ class AnnotationService:
         except (ImageReadError, OSError) as error:
             message = str(error).replace(image_path, name)
             raise UserError(f'cannot read the image {name}: {message}') from None
+        height, width = image.shape[:2]  # the header's size is before EXIF rotation
         if pixels > self.max_pixels:
             scale = math.sqrt(self.max_pixels / pixels)
             size = (max(1, int(width * scale)), max(1, int(height * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        return image, name
+        return image, name, (width, height)
 
     def _predictor(self, session: AppSession, config: str) -> OVPredictor:
         model = self.model(config)

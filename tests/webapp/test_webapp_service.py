@@ -517,3 +517,18 @@ def test_model_list_marks_whose_weights_are_on_this_machine(tmp_path, monkeypatc
     assert not any('weights' in label for path, label in labels.items() if '/tiny/' in path)
     assert all('weights' not in label for label, _ in
                AnnotationService(default_configs(None), weights='w.pt').config_choices('semantic'))
+
+
+def test_a_portrait_photo_is_not_taken_for_a_downscaled_one(service, session, tmp_path):
+    """The header's size is before EXIF rotation: a photo stored landscape with orientation 6
+    (rotate 90°) is read portrait, and is neither called downscaled nor stretched."""
+    stored = np.zeros((40, 64, 3), np.uint8)
+    stored[:, :32] = 255  # left half white, so the rotation is visible
+    path = str(tmp_path / 'portrait.jpg')
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(path, exif=exif)
+    image, name, original = service.read_image(path, downscale=True)
+    assert image.shape[:2] == (64, 40) and original == (40, 64) and name == 'portrait.jpg'
+    result = service.run(session, path, VOCABULARIES['semantic'], 'semantic')
+    assert 'downscaled' not in result.message
