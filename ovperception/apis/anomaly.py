@@ -20,7 +20,7 @@ from ovperception.apis.folders import find_images
 from ovperception.apis.model import init_model
 from ovperception.apis.options import type_name
 from ovperception.apis.predictor import OVPredictor
-from ovperception.models.anomaly.few_shot import remember_normal_images
+from ovperception.models.anomaly.few_shot import preprocess_packed, remember_normal_images
 from ovperception.utils.image_io import load_image
 
 
@@ -67,24 +67,28 @@ def pack_images(predictor: OVPredictor, paths: Sequence[str]) -> list[dict]:
     return packed
 
 
-def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str]) -> None:
+def set_few_shot_references(predictor: OVPredictor, paths: Sequence[str],
+                            packed: Sequence[dict] | None = None) -> None:
     """Few-shot mode (WinCLIP+, AnomalyDINO): remember the patches of k normal images.
 
     The images go through the predictor's pipeline (the config's resize), so they share
-    the patch grid of the images scored afterwards.
+    the patch grid of the images scored afterwards; ``packed``: their :func:`pack_images`
+    when the caller has them already.
     """
     if not paths:
         raise ValueError('no reference images for the few-shot memory')
-    remember_normal_images(predictor.model, pack_images(predictor, paths))
+    remember_normal_images(predictor.model, pack_images(predictor, paths) if packed is None
+                           else packed)
     print_log(f'few-shot memory: {len(paths)} normal reference images', logger='current')
 
 
-def set_unlabeled_set(predictor: OVPredictor, paths: Sequence[str]) -> None:
-    """MuSc: the unlabeled images (of one object) each later image is scored against."""
+def set_unlabeled_set(predictor: OVPredictor, paths: Sequence[str],
+                      packed: Sequence[dict] | None = None) -> None:
+    """MuSc: the unlabeled images (of one object) each later image is scored against;
+    ``packed``: their :func:`pack_images` when the caller has them already."""
     model = predictor.model
-    images = [model.data_preprocessor(dict(inputs=[p['inputs']],
-                                           data_samples=[p['data_samples']]), False)['inputs'][0]
-              for p in pack_images(predictor, paths)]
+    images = preprocess_packed(model, pack_images(predictor, paths) if packed is None
+                               else packed)
     with torch.no_grad():
         model.set_unlabeled_images(images)
     print_log(f'MuSc: {len(paths)} unlabeled images to score against', logger='current')
@@ -101,16 +105,18 @@ def needs_reference_images(model: torch.nn.Module) -> str | None:
     return None
 
 
-def set_reference_images(predictor: OVPredictor, paths: Sequence[str]) -> None:
+def set_reference_images(predictor: OVPredictor, paths: Sequence[str],
+                         packed: Sequence[dict] | None = None) -> None:
     """Give a model that :func:`needs_reference_images` its images (few-shot references or
-    MuSc's unlabeled set)."""
+    MuSc's unlabeled set); ``packed``: their :func:`pack_images` when the caller has them
+    already (each image is then read and resized once however often the set changes)."""
     if needs_reference_images(predictor.model) == 'unlabeled set':
         if len(paths) < 2:
             raise ValueError('MuSc scores each image against other unlabeled images of the '
                              f'same object, got {len(paths)}: give at least 2')
-        set_unlabeled_set(predictor, paths)
+        set_unlabeled_set(predictor, paths, packed)
     else:
-        set_few_shot_references(predictor, paths)
+        set_few_shot_references(predictor, paths, packed)
 
 
 def config_references(cfg: Config, key: str = 'few_shot_references') -> list[str]:

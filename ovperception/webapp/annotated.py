@@ -123,9 +123,7 @@ def result_view(task: str, sample: OVDataSample, image: np.ndarray) -> ResultVie
 
 def _mean_in_mask(prob: np.ndarray, mask: np.ndarray) -> float:
     """Mean of a (h, w) probability map over a (H, W) mask (nearest sampling)."""
-    rows = (np.arange(mask.shape[0]) * prob.shape[0] // mask.shape[0])
-    cols = (np.arange(mask.shape[1]) * prob.shape[1] // mask.shape[1])
-    return float(prob[np.ix_(rows, cols)][mask].mean())
+    return float(_sampled(prob, mask.shape)[mask].mean())
 
 
 #: Marker colours (RGB) of SAM prompts in the input view.

@@ -25,7 +25,7 @@ from ovperception.annotation import (DATASET_FORMATS, ImageRecord, sample_to_obj
                                      write_dataset)
 from ovperception.apis.anomaly import (build_anomaly_predictor, calibrate_threshold,
                                        is_anomaly_config, needs_reference_images,
-                                       set_reference_images)
+                                       pack_images, set_reference_images)
 from ovperception.apis.model import init_model
 from ovperception.apis.options import (applicable_options, detection_options,
                                        is_detection_config, segmentation_options)
@@ -394,8 +394,10 @@ class AnnotationService:
         if len(paths) - 1 < (2 if kind == 'unlabeled set' else 1):
             return []
         scores = []
+        packed = pack_images(predictor, paths)  # each file read and resized once
         for index, (image, _, _) in enumerate(images):
-            set_reference_images(predictor, paths[:index] + paths[index + 1:])
+            set_reference_images(predictor, paths[:index] + paths[index + 1:],
+                                 packed[:index] + packed[index + 1:])
             predictor.set_image(image)
             scores.append(float(predictor.predict(classnames).pred_score))
         predictor.model.app_reference_paths = None  # the references changed under it

@@ -12,7 +12,7 @@ import random
 from typing import Sequence
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 
 #: How references are drawn: ``'random'`` (ours, WinCLIP+), ``'slice'`` (AnomalyDINO).
@@ -61,7 +61,12 @@ def remember_normal_images(model: nn.Module, packed: Sequence[dict],
     """
     if not packed:
         raise ValueError('no reference images for the few-shot memory')
-    images = [model.data_preprocessor(dict(inputs=[p['inputs']], data_samples=[p['data_samples']]),
-                                      False)['inputs'][0] for p in packed]  # sizes may differ
     with torch.no_grad():
-        model.set_normal_references(images, object_name)
+        model.set_normal_references(preprocess_packed(model, packed), object_name)
+
+
+def preprocess_packed(model: nn.Module, packed: Sequence[dict]) -> list[Tensor]:
+    """Pipeline outputs (``dict(inputs, data_samples)``) -> the model's normalised (3, H, W)
+    inputs, one by one (their sizes may differ)."""
+    return [model.data_preprocessor(dict(inputs=[p['inputs']], data_samples=[p['data_samples']]),
+                                    False)['inputs'][0] for p in packed]
