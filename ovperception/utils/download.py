@@ -20,18 +20,17 @@ Every request is bounded (:mod:`ovperception.utils.http_transfer`), every failur
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
 import urllib.parse
 
-from ovperception.utils.hub_files import ChecksumMismatchError, cached_hub_file, hub_download
+from ovperception.utils.hub_files import (ChecksumMismatchError, cached_hub_file, file_digest,
+                                          hub_download, remove_paths)
 from ovperception.utils.hub_files import endpoint as hub_endpoint
 from ovperception.utils.http_transfer import DownloadError, stream_to_file
 
 PROBE_TIMEOUT_S = 1.5
-CHUNK_BYTES = 1 << 20
 MIRROR_ENV = 'OVP_RELEASE_MIRROR'
 
 
@@ -110,11 +109,7 @@ def offline_reason(url: str) -> str | None:
 
 def sha256_of(path: str) -> str:
     """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(CHUNK_BYTES), b''):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, 'sha256')
 
 
 def _record_path(path: str) -> str:
@@ -159,12 +154,6 @@ def verify_file(path: str, expected_sha256: str | None = None) -> None:
             'delete it to download it again')
 
 
-def _remove(*paths: str) -> None:
-    for path in paths:
-        if os.path.lexists(path):
-            os.remove(path)
-
-
 def cached_url_file(target: str, expected_sha256: str | None = None) -> str | None:
     """``target`` if it exists and passes :func:`verify_file`; a damaged one is removed (with
     its ``.sha256`` record and a warning naming it) and None returned, as for a missing one."""
@@ -174,7 +163,7 @@ def cached_url_file(target: str, expected_sha256: str | None = None) -> str | No
         verify_file(target, expected_sha256)
     except ChecksumMismatchError:
         from mmengine.logging import print_log
-        _remove(target, _record_path(target))
+        remove_paths(target, _record_path(target))
         print_log(f'removed the damaged cached file {target} (its SHA-256 or size is not the '
                   'expected one); it is downloaded again when needed', logger='current',
                   level=30)
@@ -218,7 +207,7 @@ def download_url(url: str, cache_dir: str, filename: str | None = None, *,
     except DownloadError as error:
         kept = os.path.getsize(partial) if os.path.exists(partial) else 0
         if not (kept and expected_sha256):
-            _remove(partial)
+            remove_paths(partial)
         resume = f'; {kept} bytes kept in {partial}, the next run resumes' if (
             kept and expected_sha256) else ''
         fix = (f'run again, or set {MIRROR_ENV} to a mirror holding HOST/PATH' if source == url
@@ -226,14 +215,14 @@ def download_url(url: str, cache_dir: str, filename: str | None = None, *,
         raise DownloadError(f'{error}{resume}. Fix: {fix}') from error
     except BaseException:
         if not expected_sha256:
-            _remove(partial)
+            remove_paths(partial)
         raise
     try:
         if expected_sha256:
             verify_file(partial, expected_sha256)
     except ChecksumMismatchError:
         digest = sha256_of(partial)
-        _remove(partial)
+        remove_paths(partial)
         raise ChecksumMismatchError(
             f'{source}: the downloaded {os.path.basename(target)} has SHA-256 {digest[:16]}..., '
             f'not the expected {expected_sha256[:16]}... (deleted; nothing was cached): the '

@@ -27,10 +27,9 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ovperception.utils.http_transfer import (DownloadError, describe_failure, host_of,
-                                              stream_to_file, timeouts)
+from ovperception.utils.http_transfer import (CHUNK_BYTES, DownloadError, describe_failure,
+                                              host_of, stream_to_file, timeouts)
 
-CHUNK_BYTES = 1 << 20
 _SHA256 = re.compile(r'^[0-9a-f]{64}$')
 _SHA1 = re.compile(r'^[0-9a-f]{40}$')
 #: (real path, size, mtime_ns) of blobs already checked in this process.
@@ -107,7 +106,8 @@ def _storage(repo_id: str, cache_dir: str | None) -> str:
                                                                   repo_type='model'))
 
 
-def _remove(*paths: str) -> None:
+def remove_paths(*paths: str) -> None:
+    """Delete each of ``paths`` that exists (a file or a dangling link)."""
     for path in paths:
         if os.path.lexists(path):
             os.remove(path)
@@ -125,7 +125,7 @@ def cached_hub_file(repo_id: str, filename: str, cache_dir: str | None = None) -
     blob = os.path.realpath(path)
     if matches_etag(blob, os.path.basename(blob)):
         return path
-    _remove(blob, path)
+    remove_paths(blob, path)
     print_log(f'removed the damaged cached file {path} (its content does not hash to the '
               f'hub\'s {os.path.basename(blob)[:12]}...); it is downloaded again when '
               'needed', logger='current', level=30)
@@ -210,7 +210,7 @@ def _request_headers(file: HubFile) -> dict[str, str]:
 def _link(blob: str, pointer: str) -> None:
     """``pointer`` -> ``blob`` (relative symlink, as the HF cache does; a copy without)."""
     os.makedirs(os.path.dirname(pointer), exist_ok=True)
-    _remove(pointer)
+    remove_paths(pointer)
     try:
         os.symlink(os.path.relpath(blob, os.path.dirname(pointer)), pointer)
     except OSError:
@@ -244,14 +244,14 @@ def fetch_into_cache(file: HubFile, cache_dir: str | None = None, revision: str 
             except DownloadError as error:
                 kept = os.path.getsize(partial) if os.path.exists(partial) else 0
                 if not kept:
-                    _remove(partial)
+                    remove_paths(partial)
                 resume = (f'; {kept} bytes kept in {partial}, the next run resumes' if kept
                           else '')
                 raise DownloadError(f'downloading {file.filename} of {file.repo_id} failed: '
                                     f'{error}{resume}. Fix: run again, or set HF_ENDPOINT to '
                                     'a mirror') from error
             if not matches_etag(partial, file.etag):
-                _remove(partial)
+                remove_paths(partial)
                 raise ChecksumMismatchError(
                     f'{file.url}: the downloaded {file.filename} does not match the hub\'s '
                     f'{etag_algorithm(file.etag)} {file.etag[:12]}... (deleted; nothing was '

@@ -147,7 +147,9 @@ def test_release_mirror_option_of_the_tools(local_hub, tmp_path, monkeypatch):
     from ovperception.models.refiners import sam
     local_hub.add_url('dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth', PAYLOAD)
     monkeypatch.setitem(sam.SAM_CHECKPOINT_SHA256, 'vit_l', hashlib.sha256(PAYLOAD).hexdigest())
-    assert tool.main(['--sam', 'vit_l', '--cache-dir', str(tmp_path),
-                      '--release-mirror', local_hub.url('files')]) == 0
+    try:
+        assert tool.main(['--sam', 'vit_l', '--cache-dir', str(tmp_path),
+                          '--release-mirror', local_hub.url('files')]) == 0
+    finally:  # the tool set it in os.environ; monkeypatch.delenv would restore it afterwards
+        os.environ.pop('OVP_RELEASE_MIRROR', None)
     assert open(tmp_path / 'sam_vit_l_0b3195.pth', 'rb').read() == PAYLOAD
-    monkeypatch.delenv('OVP_RELEASE_MIRROR', raising=False)
