@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_logits, block_ffn,
-                                                 block_output_projection, block_qkv,
-                                                 mode_attention_weights, tokens_to_map)
+from ovperception.models.clip.dense_attn import (DENSE_MODES, attention_logits, block_qkv,
+                                                 mode_attention_weights,
+                                                 modified_block_forward, tokens_to_map)
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.refiners.pamr import pamr
@@ -188,20 +188,20 @@ class ResCLIPBackbone(CLIPWrapperBackbone):
     def _last_block(self, x: Tensor, grid: tuple[int, int], residual: Tensor | None,
                     feedback: Tensor | None) -> Tensor:
         """The dense mode's last block with RCS / SFR: (B, T, D) -> (B, T, D)."""
-        last = self.clip.visual.transformer.resblocks[-1]
-        q, k, v = block_qkv(last, x)
         adjust = None
         if feedback is not None:
             tau, lam = self.sfr_weights
             adjust = lambda logits: mix(logits, feedback[:, None].to(logits.dtype), tau, lam)  # noqa: E731
-        weights = mode_attention_weights(self.clip.dense_mode, q, k, grid,
-                                         self.clip.naclip_gaussian_std, adjust_logits=adjust)
-        if residual is not None:
-            weights = mix(weights, residual.to(weights.dtype), *self.rcs_weights)
-        out = block_output_projection(last, weights @ v)
-        if not DENSE_MODES[self.clip.dense_mode].keep_residual_ffn:
-            return out
-        return block_ffn(last, x + out)
+
+        def attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+            weights = mode_attention_weights(self.clip.dense_mode, q, k, grid,
+                                             self.clip.naclip_gaussian_std, adjust_logits=adjust)
+            if residual is not None:
+                weights = mix(weights, residual.to(weights.dtype), *self.rcs_weights)
+            return weights @ v
+
+        return modified_block_forward(self.clip.visual.transformer.resblocks[-1], x, attention,
+                                      DENSE_MODES[self.clip.dense_mode].keep_residual_ffn)
 
     def feedback_attention(self, images: Tensor, tokens: Tensor, grid: tuple[int, int],
                            text: TextEmbeddings) -> Tensor:
