@@ -112,16 +112,14 @@ class Manifest:
         self.index.forget_item(name)
         self.clear_failure(name)
 
-    def stored_item(self, name: str, with_hash: bool = False) -> tuple | None:
+    def stored_item(self, name: str) -> tuple[ImageRecord, list[ObjectAnnotation]] | None:
         """``(record, objects)`` stored for ``name`` with the current options (merging: this
-        run has just checked or redone every input), ``(record, objects, input hash)``
-        with ``with_hash``; None when there is none."""
+        run has just checked or redone every input); None when there is none."""
         entry = _read(self._path('items', name))
         if entry is None or entry.get('options_hash') != self.options_digest:
             return None
-        result = (ImageRecord.from_json(entry['record']),
-                  [ObjectAnnotation.from_json(o) for o in entry['objects']])
-        return result + (str(entry.get('input_hash')),) if with_hash else result
+        return (ImageRecord.from_json(entry['record']),
+                [ObjectAnnotation.from_json(o) for o in entry['objects']])
 
     # ---- videos ----
     def load_video(self, name: str, input_hash: str) -> list[str] | None:
