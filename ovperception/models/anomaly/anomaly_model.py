@@ -60,8 +60,10 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
 
     Args:
         backbone: an ``OpenCLIPBackbone`` (config).
-        head: ``WinCLIPHead`` / ``AnomalyCLIPHead`` / ``AnomalyDINOHead`` (config; the
-            latter on a ``DINOEncoder`` backbone).
+        head: ``WinCLIPHead`` / ``AnomalyCLIPHead`` / ``AdaCLIPHead`` / ``AnomalyDINOHead``
+            (config; the latter on a ``DINOEncoder`` backbone). A head with
+            ``image_conditioned_text`` (AdaCLIP) scores through ``score_object(backbone,
+            features, object_name)``.
         data_preprocessor: batch collator; default normalises with the backbone's stats.
         anomaly_threshold: image-score threshold of the verdict (None: no verdict).
         map_smoothing_sigma: Gaussian sigma (pixels at the working size) applied to the
@@ -127,16 +129,25 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
             for indices, features in encoded.groups:
                 for name in dict.fromkeys(names[i] for i in indices):
                     members = [k for k, i in enumerate(indices) if names[i] == name]
+                    if getattr(self.head, 'image_conditioned_text', False):  # AdaCLIP
+                        maps, scores = self.head.score_object(
+                            self.backbone, features.select(members), name)
+                        self._fill_all(data_samples, indices, members, maps, scores, encoded)
+                        continue
                     text = self.head.text_embeddings(self.backbone, name)
                     memory = self.normal_memories.get(name)
                     extra = {} if memory is None else dict(memory=memory)
                     if getattr(self.head, 'needs_object_name', False):
                         extra['object_name'] = name  # per-object settings (AnomalyDINO)
                     maps, scores = self.head.score(features.select(members), text, **extra)
-                    for k, grid_map, score in zip(members, maps, scores):
-                        self._fill(data_samples[indices[k]], grid_map,
-                                   score, encoded.image_sizes[indices[k]])
+                    self._fill_all(data_samples, indices, members, maps, scores, encoded)
         return list(data_samples)
+
+    def _fill_all(self, data_samples: SampleList, indices: list[int], members: list[int],
+                  maps: Tensor, scores: Tensor, encoded: EncodedAnomalyImages) -> None:
+        for k, grid_map, score in zip(members, maps, scores):
+            self._fill(data_samples[indices[k]], grid_map, score,
+                       encoded.image_sizes[indices[k]])
 
     def _fill(self, sample: OVDataSample, grid_map: Tensor, score: Tensor,
               size: tuple[int, int]) -> None:

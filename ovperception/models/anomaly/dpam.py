@@ -49,7 +49,8 @@ def dpam_block(block: nn.Module, x: Tensor, vv: Tensor | None) -> tuple[Tensor, 
     return block_ffn(block, x + original), vv
 
 
-def _run_block(transformer: nn.Module, block: nn.Module, x: Tensor) -> Tensor:
+def run_vit_block(transformer: nn.Module, block: nn.Module, x: Tensor) -> Tensor:
+    """One open_clip ViT block on batch-first (B, T, D) tokens, whatever the tower's layout."""
     if getattr(transformer, 'batch_first', True):
         return block(x)
     return block(x.transpose(0, 1)).transpose(0, 1)
@@ -86,7 +87,7 @@ def dpam_features(backbone: nn.Module, images: Tensor, feature_layers: Sequence[
     tokens: dict[int, Tensor] = {}
     for index, block in enumerate(blocks):
         if index < first_dpam:
-            x = _run_block(visual.transformer, block, x)
+            x = run_vit_block(visual.transformer, block, x)
         else:
             x, vv = dpam_block(block, x, vv)
         if index in wanted:
