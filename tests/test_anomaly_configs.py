@@ -16,10 +16,12 @@ ANOMALY_CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'anomaly', '*.p
 
 def test_every_method_has_configs_for_both_benchmarks():
     names = {os.path.basename(p) for p in ANOMALY_CONFIGS}
-    for method in ('winclip_vitb16plus', 'anovl_vitb16plus', 'anomalyclip_vitl14_336'):
+    for method in ('winclip_vitb16plus', 'anovl_vitb16plus', 'anomalyclip_vitl14_336',
+                   'adaclip_vitl14_336'):
         for dataset in ('mvtec', 'visa'):
             assert f'{method}_{dataset}.py' in names
     assert {'anomalyclip_vitl14_336_visa_train.py', 'anomalyclip_vitl14_336_mvtec_train.py'} <= names
+    assert {'adaclip_vitl14_336_visa_train.py', 'adaclip_vitl14_336_mvtec_train.py'} <= names
     for dataset in ('mvtec', 'visa'):
         assert {f'winclip_plus_vitb16plus_{dataset}_{k}shot.py' for k in (1, 2, 4)} <= names
         assert {f'musc_vitl14_336_{dataset}.py', f'anomalydino_vits14_{dataset}_1shot.py'} <= names
@@ -54,6 +56,30 @@ def test_anomaly_config_protocol(path):
         assert cfg.model.aggregation_degrees == (1, 3, 5) and cfg.model.interval_fraction == 0.3
         assert cfg.model.rescore_k == ((1, 8, 9) if 'visa' in name else (1, 2, 3))
         assert cfg.test_cfg.type.__name__ == 'SetTestLoop'
+        return
+    if name.startswith('adaclip'):  # official tools/metrics.py: no AUPRO; trainer.py: sigma 4
+        assert cfg.test_evaluator.gaussian_sigma == 4.0
+        assert set(cfg.test_evaluator.metrics) == {'image_AUROC', 'image_AP', 'image_F1max',
+                                                   'pixel_AUROC', 'pixel_AP', 'pixel_F1max'}
+        resize = cfg.test_dataloader.dataset.pipeline[2]
+        assert resize['size'] == (518, 518) and resize['backend'] == 'pillow'
+        backbone, head = cfg.model.backbone, cfg.model.head
+        assert backbone.model_name == 'ViT-L-14-336' and backbone.pos_embed_resize == 'bicubic'
+        assert backbone.model_kwargs == dict(quick_gelu=False)  # the release runs exact GELU
+        assert tuple(head.feature_layers) == (5, 11, 17, 23)
+        assert (head.prompt_length, head.prompt_depth, head.k_clusters) == (5, 4, 20)
+        assert head.dynamic_prompts and head.use_hsf and head.dice_reduction == 'row'
+        if name.endswith('_train.py'):
+            assert cfg.train_dataloader.batch_size == 1 and cfg.train_cfg.max_epochs == 5
+            optimizer = cfg.optim_wrapper.optimizer
+            assert optimizer.type.__name__ == 'AdamW' and optimizer.lr == 0.01
+            assert optimizer.betas == (0.5, 0.999)
+            assert cfg.train_dataloader.dataset.split == 'test'
+        else:
+            published = cfg.published_metrics
+            assert (published.image_AUROC, published.pixel_AUROC) == (
+                (89.2, 88.7) if 'mvtec' in name else (85.8, 95.5))
+            assert 'sotaverified' in published.source
         return
     if name.startswith('anomalydino'):  # official post_eval.py: MVTec's exact AUPRO, sigma 4
         assert cfg.test_evaluator.aupro_variant == 'mvtec'

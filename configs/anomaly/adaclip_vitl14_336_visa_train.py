@@ -1,0 +1,32 @@
+# Train AdaCLIP's prompts on the VisA test split (images + masks) and evaluate the
+# checkpoint zero-shot on the other dataset (configs/anomaly/adaclip_vitl14_336_mvtec.py):
+#   python tools/train.py configs/anomaly/adaclip_vitl14_336_visa_train.py
+# The release adds a medical set (ClinicDB, README "Corrections"), which this
+# project does not ship, and keeps the epoch with the best pixel F1-max on the other dataset
+# (train.py); here every epoch is saved: evaluate them and keep the best the same way.
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.visa import *
+    from .._base_.models.adaclip_vitl14_336 import *
+    from .._base_.schedules.adaclip_adamw import *
+
+train_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadAnomalyMask),
+    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),  # torchvision Resize on PIL
+    dict(type=PackAnomalyInputs),
+]
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    sampler=dict(type=DefaultSampler, shuffle=True),
+    collate_fn=dict(type=pseudo_collate),
+    dataset=dict(type=VisADataset, data_root=test_dataloader.dataset.data_root, split='test',
+                 pipeline=train_pipeline),
+)
+test_dataloader.dataset.update(pipeline=train_pipeline)
+test_evaluator.update(gaussian_sigma=4.0, metrics=('image_AUROC', 'image_AP', 'image_F1max',
+                                                   'pixel_AUROC', 'pixel_AP', 'pixel_F1max'))
+default_hooks.checkpoint.update(interval=1)
