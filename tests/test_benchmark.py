@@ -365,7 +365,7 @@ def test_ade_vocabulary_with_80_templates_is_encoded_once():
 TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / refiners run)
     'anomaly_tiny_winclip': ('OVAnomalyModel', 'image_embedding', False),
     'anomaly_tiny_anomalyclip_train': ('OVAnomalyModel', 'image_embedding', False),
-    'anomaly_tiny_adaclip_train': ('OVAnomalyModel', 'image_embedding', False),
+    'anomaly_tiny_adaclip': ('OVAnomalyModel', 'image_embedding', False),
     'count_tiny_ebc': ('OVModel', 'image_embedding', False),
     'count_tiny_zeroshot': ('OVModel', 'image_embedding', True),
     'det_tiny': ('OVModel', 'image_embedding', False),

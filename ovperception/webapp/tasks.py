@@ -54,7 +54,8 @@ TASKS: dict[str, TaskSpec] = {
                         ('anomaly/winclip_vitb16plus_*.py', 'anomaly/anovl_*.py',
                          'anomaly/anomalydino_*.py', 'anomaly/musc_*.py',
                          'tiny/anomaly_tiny_winclip.py', 'tiny/anomaly_tiny_anomalydino.py',
-                         'tiny/anomaly_tiny_musc.py'), 'screw (the object inspected)'),
+                         'tiny/anomaly_tiny_musc.py', 'tiny/anomaly_tiny_adaclip.py'),
+                        'screw (the object inspected)'),
 }
 
 
@@ -105,7 +106,8 @@ READABLE_WORDS = {
     'fcclip': 'FC-CLIP', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
     'learned': 'learned head', 'sam': 'SAM', 'pseco': 'PseCo', 'zeroshot': 'zero-shot',
     'ebc': 'EBC', 'winclip': 'WinCLIP', 'plus': '+', 'anovl': 'AnoVL',
-    'anomalyclip': 'AnomalyCLIP', 'ade20k': 'ADE20K', 'cityscapes': 'Cityscapes',
+    'anomalyclip': 'AnomalyCLIP', 'adaclip': 'AdaCLIP', 'ade20k': 'ADE20K',
+    'cityscapes': 'Cityscapes',
     'coco': 'COCO', 'object': 'Object', 'stuff164k': 'Stuff-164k', 'context59': 'Context-59',
     'context60': 'Context-60', 'context459': 'Context-459', 'voc20': 'VOC-20',
     'voc21': 'VOC-21', 'ov': 'open-vocabulary', 'lvis': 'LVIS', 'fsc147': 'FSC-147',

@@ -156,6 +156,7 @@ def test_bad_input_fails_in_one_line_before_the_model(tmp_path, monkeypatch, cap
     ('fcclip_tiny.py', 'panoptic', 'cat, dog'),
     ('count_tiny_zeroshot.py', 'count', 'cat'),
     ('anomaly_tiny_winclip.py', 'anomaly', 'screw'),
+    ('anomaly_tiny_adaclip.py', 'anomaly', 'screw'),
 ])
 def test_every_task_annotates_into_every_format(tmp_path, config, task, vocab):
     source = make_inputs(str(tmp_path / 'in'), images=('a/x.png',), broken=False, video=False)

@@ -15,7 +15,7 @@ from tests.scripts import ROOT, demo, test_tool, train_tool
 
 WINCLIP = os.path.join(ROOT, 'configs', 'tiny', 'anomaly_tiny_winclip.py')
 ANOMALYCLIP = os.path.join(ROOT, 'configs', 'tiny', 'anomaly_tiny_anomalyclip_train.py')
-ADACLIP = os.path.join(ROOT, 'configs', 'tiny', 'anomaly_tiny_adaclip_train.py')
+ADACLIP = os.path.join(ROOT, 'configs', 'tiny', 'anomaly_tiny_adaclip.py')
 KEYS = {'image_AUROC', 'image_AP', 'image_F1max', 'pixel_AUROC', 'pixel_F1max', 'AUPRO'}
 
 
@@ -60,6 +60,20 @@ def test_adaclip_trains_and_the_checkpoint_evaluates_better(tmp_path):
     after = test_tool.main([ADACLIP, '--work-dir', str(tmp_path / 'after'), '--weights',
                             str(tmp_path / 'work' / 'iter_20.pth')])
     assert after['pixel_AUROC'] > 75 and after['image_AUROC'] > 70, after  # measured 84.9, 90.6
+
+
+def test_demo_writes_adaclip_anomaly_outputs(tmp_path):
+    """AdaCLIP's image-conditioned text runs through the demo's anomaly outputs."""
+    tree = write_mvtec_tree(tmp_path / 'data', num_test=2, num_train=1)
+    test_dir = os.path.join(tree['root'], 'fabric', 'test')
+    assert demo.main([test_dir, '--vocab', 'fabric', '--config', ADACLIP, '--out',
+                      str(tmp_path / 'out'), '--anomaly-threshold', '0.5']) == 0
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / 'out').rglob('*.json'))]
+    assert len(records) == 2
+    for record in records:
+        assert record['object'] == 'fabric' and 0 <= record['score'] <= 1
+        assert record['verdict'] == ('anomalous' if record['score'] >= 0.5 else 'normal')
+    assert len(list((tmp_path / 'out').rglob('*_anomaly.png'))) == 2
 
 
 def test_demo_calibrates_threshold_and_writes_heatmap_and_verdicts(tmp_path):

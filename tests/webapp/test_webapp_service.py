@@ -380,6 +380,18 @@ def test_models_that_compare_against_normal_images_take_the_uploaded_ones(
         assert len(session.reference_paths) == 3  # the earlier set stays
 
 
+def test_adaclip_is_listed_and_runs_in_the_anomaly_task(service, session):
+    """AdaCLIP (text conditioned on each image) through the app's anomaly task."""
+    config = os.path.join(CONFIG_ROOT, 'tiny', 'anomaly_tiny_adaclip.py')
+    assert os.path.relpath(config, CONFIG_ROOT) in configs_for_task('anomaly')
+    from ovperception.webapp.tasks import config_label
+    assert 'anomaly_tiny_adaclip' in config_label(config)
+    assert config_label('anomaly/adaclip_vitl14_336_visa.py').startswith('AdaCLIP')
+    result = service.run(session, 'demo/examples/anomaly/scratched.jpg', 'fabric', 'anomaly',
+                         config=config, anomaly_threshold='0.0')
+    assert result.rows and 'threshold' in result.rows[0][2]
+
+
 def _with_detections(session, scores: list[float]) -> None:
     """Replace the session's detection result by boxes of known ``scores`` (class 0/1)."""
     import torch

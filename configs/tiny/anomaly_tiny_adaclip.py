@@ -1,5 +1,5 @@
 # AdaCLIP's hybrid prompts on a tiny frozen random CLIP, trained on synthetic anomalies:
-#   python tools/train.py configs/tiny/anomaly_tiny_adaclip_train.py
+#   python tools/train.py configs/tiny/anomaly_tiny_adaclip.py
 from mmengine.config import read_base
 
 with read_base():
