@@ -42,7 +42,7 @@ def test_models_import_nothing_from_the_layers_above():
     ('detection', ['OVDetectionHead', 'ConnectedComponentProposals', 'LearnedProposals',
                    'SAMProposals']),
     ('counting', ['BlockwiseCountingHead', 'ZeroShotCountingHead']),
-    ('anomaly', ['OVAnomalyModel', 'WinCLIPHead', 'AnomalyCLIPHead']),
+    ('anomaly', ['OVAnomalyModel', 'WinCLIPHead', 'AnomalyCLIPHead', 'AdaCLIPHead']),
 ])
 def test_each_task_package_holds_its_components_under_unchanged_registry_names(package, names):
     module = importlib.import_module(f'ovperception.models.{package}')

@@ -18,6 +18,8 @@ TINY = {
                       feature_layers=(0, 1), aggregation_degrees=(1, 3), chunk=4),
     'WinCLIPHead': TINY_WINCLIP_HEAD,
     'AnomalyCLIPHead': TINY_ANOMALYCLIP_HEAD,
+    'AdaCLIPHead': dict(type='AdaCLIPHead', embed_dim=32, visual_width=64, text_width=32,
+                        feature_layers=(0, 1), prompt_length=2, prompt_depth=2, k_clusters=4),
     'OVAnomalyModel': dict(type='OVAnomalyModel', backbone=TINY_ANOMALY_BACKBONE,
                            head=TINY_WINCLIP_HEAD),
 }

@@ -143,6 +143,7 @@ class AdaCLIPHead(nn.Module):
             self.visual_prompt_generator = _linears(prompt_length, embed_dim, visual_width)
             self.text_prompt_generator = _linears(prompt_length, embed_dim, text_width)
         self._tokens: dict[str, Tensor] = {}
+        self._static_text: dict[tuple, Tensor] = {}
         self._checked = False
 
     # ------------------------------------------------------------------ helpers
@@ -211,10 +212,19 @@ class AdaCLIPHead(nn.Module):
 
     def text_embeddings(self, backbone: nn.Module, object_name: str) -> Tensor:
         """(2, C) embeddings with the static prompts only (the image-independent part; the
-        model scores with :meth:`score_object`)."""
+        model scores with :meth:`score_object`); without gradients memoised per name until the
+        prompts change."""
         self._check_backbone(backbone)
+        key = (object_name, self.text_static_prompts._version,
+               self.text_static_prompts.data_ptr(), self.text_static_prompts.device)
+        if not torch.is_grad_enabled() and key in self._static_text:
+            return self._static_text[key]
         zeros = self.text_static_prompts.new_zeros(self.prompt_length, self.text_width)
-        return self.text_for_prompts(backbone, object_name, zeros)
+        text = self.text_for_prompts(backbone, object_name, zeros)
+        if not torch.is_grad_enabled():  # memoised until the prompts change
+            self._static_text = {k: v for k, v in self._static_text.items() if k[1:] == key[1:]}
+            self._static_text[key] = text
+        return text
 
     def image_texts(self, backbone: nn.Module, features: AdaCLIPFeatures,
                     object_name: str) -> Tensor:
