@@ -10,17 +10,8 @@ with read_base():
     from .._base_.datasets.mvtec_ad import *
     from .._base_.models.adaclip_vitl14_336 import *
 
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),  # torchvision Resize on PIL
-    dict(type=PackAnomalyInputs),
-]
-test_dataloader.dataset.update(pipeline=test_pipeline)
-# Metrics as AdaCLIP's tools/metrics.py (per category, then averaged): image and pixel AUROC,
-# AP and F1-max on maps smoothed with sigma 4 (method/trainer.py); it computes no AUPRO.
-test_evaluator.update(gaussian_sigma=4.0, metrics=('image_AUROC', 'image_AP', 'image_F1max',
-                                                   'pixel_AUROC', 'pixel_AP', 'pixel_F1max'))
+test_dataloader.dataset.update(pipeline=adaclip_pipeline)
+test_evaluator.update(adaclip_metrics)
 published_metrics = dict(image_AUROC=89.2, pixel_AUROC=88.7,
                          source='AdaCLIP paper (ECCV 2024, arXiv 2407.15795) industrial table: '
                          'image AUROC as listed from the paper by sotaverified.org; pixel AUROC '

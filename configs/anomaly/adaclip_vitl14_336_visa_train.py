@@ -12,21 +12,14 @@ with read_base():
     from .._base_.models.adaclip_vitl14_336 import *
     from .._base_.schedules.adaclip_adamw import *
 
-train_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnomalyMask),
-    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),  # torchvision Resize on PIL
-    dict(type=PackAnomalyInputs),
-]
 train_dataloader = dict(
     batch_size=1,
     num_workers=4,
     sampler=dict(type=DefaultSampler, shuffle=True),
     collate_fn=dict(type=pseudo_collate),
     dataset=dict(type=VisADataset, data_root=test_dataloader.dataset.data_root, split='test',
-                 pipeline=train_pipeline),
+                 pipeline=adaclip_pipeline),
 )
-test_dataloader.dataset.update(pipeline=train_pipeline)
-test_evaluator.update(gaussian_sigma=4.0, metrics=('image_AUROC', 'image_AP', 'image_F1max',
-                                                   'pixel_AUROC', 'pixel_AP', 'pixel_F1max'))
+test_dataloader.dataset.update(pipeline=adaclip_pipeline)
+test_evaluator.update(adaclip_metrics)
 default_hooks.checkpoint.update(interval=1)

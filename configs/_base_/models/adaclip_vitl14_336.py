@@ -7,6 +7,8 @@
 # clusters, alpha 0.2). The released checkpoints (pretrained_{mvtec_colondb,visa_clinicdb,
 # all}.pth) load with --weights (converter 'adaclip'). HSF needs scikit-learn
 # (pip install 'ovperception[adaclip]').
+from ovperception.datasets.anomaly import LoadAnomalyMask, PackAnomalyInputs, ResizeAnomaly
+from ovperception.datasets.transforms import LoadImageFromFile
 from ovperception.models.anomaly import ADACLIP_RELEASED_LAYERS, AdaCLIPHead, OVAnomalyModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
@@ -22,3 +24,16 @@ model = dict(
               logit_scale=100.0, half_cast_prompts=True, dice_reduction='row',
               focal_smooth=1e-5),
 )
+
+# The release's test / train transform: torchvision Resize((518, 518)) bicubic on the PIL image
+# (masks bilinear, then > 0.5), no crop left (the centre crop keeps all 518 px).
+adaclip_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadAnomalyMask),
+    dict(type=ResizeAnomaly, size=(518, 518), backend='pillow'),
+    dict(type=PackAnomalyInputs),
+]
+# Metrics as AdaCLIP's tools/metrics.py (per category, then averaged): image and pixel AUROC,
+# AP and F1-max on maps smoothed with sigma 4 (method/trainer.py); it computes no AUPRO.
+adaclip_metrics = dict(gaussian_sigma=4.0, metrics=('image_AUROC', 'image_AP', 'image_F1max',
+                                                    'pixel_AUROC', 'pixel_AP', 'pixel_F1max'))
