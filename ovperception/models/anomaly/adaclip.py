@@ -20,7 +20,7 @@ from ovperception.models.anomaly.adaclip_prompts import (ADACLIP_NORMAL_STATES,
                                                          prompted_image_tokens, released_cast,
                                                          state_sentences)
 from ovperception.models.anomaly.anomaly_model import object_name_of
-from ovperception.models.anomaly.heads import _targets
+from ovperception.models.anomaly.heads import anomaly_targets
 from ovperception.models.anomaly.hybrid_fusion import hybrid_semantic_embedding
 from ovperception.models.anomaly.losses import dice_loss, focal_loss
 from ovperception.models.clip.prompt_learning import encode_text_with_prompts
@@ -178,8 +178,13 @@ class AdaCLIPHead(nn.Module):
     # --------------------------------------------------------------------- image
     def encode(self, backbone: nn.Module, images: Tensor,
                with_patches: bool | None = None) -> AdaCLIPFeatures:
-        """Prompted image features of a batch (``with_patches``: the model's few-shot
+        """Prompted image features of a batch, no grad (``with_patches``: the model's few-shot
         interface; AdaCLIP always has its patches)."""
+        with torch.no_grad():
+            return self.image_features(backbone, images)
+
+    def image_features(self, backbone: nn.Module, images: Tensor) -> AdaCLIPFeatures:
+        """Prompted image features of a batch (differentiable in the head's parameters)."""
         self._check_backbone(backbone)
         with torch.no_grad():
             plain = plain_image_embedding(backbone, images)
@@ -275,10 +280,10 @@ class AdaCLIPHead(nn.Module):
         Args:
             object_names: per image (default: each sample's first class name).
         """
-        masks, labels = _targets(data_samples, images.shape[-2:], images.device)
+        masks, labels = anomaly_targets(data_samples, images.shape[-2:], images.device)
         names = list(object_names) if object_names is not None else [
             object_name_of(s, i) for i, s in enumerate(data_samples)]
-        features = self.encode(backbone, images)
+        features = self.image_features(backbone, images)
         texts = torch.stack([self.text_for_prompts(backbone, name, dynamic)
                              for name, dynamic in zip(names, features.text_prompts)])
         layer_logits = self._layer_logits(features, texts)

@@ -385,7 +385,7 @@ class AnomalyCLIPHead(nn.Module):
 
     def loss(self, backbone: nn.Module, images: Tensor, data_samples: SampleList) -> dict:
         """lambda * (focal + dice) summed over layers on (B, H, W) masks, CE on labels."""
-        masks, labels = _targets(data_samples, images.shape[-2:], images.device)
+        masks, labels = anomaly_targets(data_samples, images.shape[-2:], images.device)
         features = self.encode(backbone, images)
         text = self.text_embeddings(backbone)
         focal = dice = images.new_zeros(())
@@ -401,7 +401,7 @@ class AnomalyCLIPHead(nn.Module):
                     loss_dice=dice * self.local_loss_weight, loss_image=image)
 
 
-def _targets(data_samples: SampleList, size: Sequence[int],
+def anomaly_targets(data_samples: SampleList, size: Sequence[int],
              device: torch.device) -> tuple[Tensor, Tensor]:
     """(B, H, W) float masks (zeros without ``gt_anomaly_map``) and (B,) image labels."""
     masks, labels = [], []
