@@ -69,12 +69,14 @@ def test_anomaly_config_protocol(path):
         assert tuple(head.feature_layers) == (5, 11, 17, 23)
         assert (head.prompt_length, head.prompt_depth, head.k_clusters) == (5, 4, 20)
         assert head.dynamic_prompts and head.use_hsf and head.dice_reduction == 'row'
+        assert cfg.test_dataloader.dataset.object_names == 'category'  # 'metal_nut', 'pcb1'
         if name.endswith('_train.py'):
             assert cfg.train_dataloader.batch_size == 1 and cfg.train_cfg.max_epochs == 5
             optimizer = cfg.optim_wrapper.optimizer
             assert optimizer.type.__name__ == 'AdamW' and optimizer.lr == 0.01
             assert optimizer.betas == (0.5, 0.999)
             assert cfg.train_dataloader.dataset.split == 'test'
+            assert cfg.train_dataloader.dataset.object_names == 'category'
         else:
             published = cfg.published_metrics
             assert (published.image_AUROC, published.pixel_AUROC) == (

@@ -10,7 +10,7 @@ with read_base():
     from .._base_.datasets.mvtec_ad import *
     from .._base_.models.adaclip_vitl14_336 import *
 
-test_dataloader.dataset.update(pipeline=adaclip_pipeline)
+test_dataloader.dataset.update(adaclip_dataset)
 test_evaluator.update(adaclip_metrics)
 published_metrics = dict(image_AUROC=89.2, pixel_AUROC=88.7,
                          source='AdaCLIP paper (ECCV 2024, arXiv 2407.15795) industrial table: '

@@ -18,8 +18,8 @@ train_dataloader = dict(
     sampler=dict(type=DefaultSampler, shuffle=True),
     collate_fn=dict(type=pseudo_collate),
     dataset=dict(type=VisADataset, data_root=test_dataloader.dataset.data_root, split='test',
-                 pipeline=adaclip_pipeline),
+                 **adaclip_dataset),
 )
-test_dataloader.dataset.update(pipeline=adaclip_pipeline)
+test_dataloader.dataset.update(adaclip_dataset)
 test_evaluator.update(adaclip_metrics)
 default_hooks.checkpoint.update(interval=1)

@@ -54,26 +54,39 @@ class AnomalyDataset(OVBaseDataset):
     Args:
         categories: category folder names (default: every category of the benchmark).
         split: ``'test'`` (normal + anomalous with masks) or ``'train'`` (normal only).
+        object_names: the object name each sample is prompted with: ``'words'`` (readable
+            words, :func:`object_name`: ``metal_nut`` -> ``metal nut``, ``pcb1`` -> ``printed
+            circuit board``) or ``'category'`` (the folder name as it is, as AdaCLIP's release
+            prompts: ``metal_nut``, ``pcb1``).
         **kwargs: ``data_root``, ``pipeline``, ``test_mode``, ``indices`` ...
     """
 
     CATEGORIES: tuple[str, ...] = ()
+    OBJECT_NAME_STYLES = ('words', 'category')
 
     def __init__(self, categories: Sequence[str] | None = None, split: str = 'test',
-                 **kwargs: Any) -> None:
+                 object_names: str = 'words', **kwargs: Any) -> None:
         if split not in ('train', 'test'):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if object_names not in self.OBJECT_NAME_STYLES:
+            raise ValueError(f'object_names must be one of {self.OBJECT_NAME_STYLES}, got '
+                             f'{object_names!r}')
         self.categories = tuple(categories or self.CATEGORIES)
         if isinstance(categories, str):
             self.categories = (categories,)
         self.split = split
-        names = list(dict.fromkeys(object_name(c) for c in self.categories))
+        self.object_names = object_names
+        names = list(dict.fromkeys(self.object_name_of(c) for c in self.categories))
         super().__init__(classnames=names, **kwargs)
+
+    def object_name_of(self, category: str) -> str:
+        """The object name ``category``'s samples are prompted with (``object_names``)."""
+        return category if self.object_names == 'category' else object_name(category)
 
     def get_data_info(self, idx: int) -> dict:
         """The record of sample ``idx``; its vocabulary is its own object name."""
         info = super().get_data_info(idx)
-        info['classnames'] = [object_name(info['category'])]
+        info['classnames'] = [self.object_name_of(info['category'])]
         return info
 
     def normal_training_records(self, category: str) -> list[dict]:

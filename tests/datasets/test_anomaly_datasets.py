@@ -43,6 +43,13 @@ def test_mvtec_layout_labels_masks_and_object_names(tmp_path):
     assert len(test) == 4 and test.split == 'test'  # the test dataset is unchanged
     with pytest.raises(DatasetNotFoundError, match='screw'):
         MVTecADDataset(data_root=str(tmp_path), categories=['screw'])
+    # AdaCLIP prompts with the folder names as they are
+    raw = MVTecADDataset(data_root=str(tmp_path), categories=['metal_nut'],
+                         object_names='category')
+    assert raw.get_data_info(0)['classnames'] == ['metal_nut']
+    assert raw.metainfo['classnames'] == ['metal_nut']
+    with pytest.raises(ValueError, match='object_names'):
+        MVTecADDataset(data_root=str(tmp_path), categories=['metal_nut'], object_names='raw')
 
 
 def test_mvtec_missing_mask_is_named(tmp_path):

@@ -37,3 +37,6 @@ adaclip_pipeline = [
 # AP and F1-max on maps smoothed with sigma 4 (method/trainer.py); it computes no AUPRO.
 adaclip_metrics = dict(gaussian_sigma=4.0, metrics=('image_AUROC', 'image_AP', 'image_F1max',
                                                     'pixel_AUROC', 'pixel_AP', 'pixel_F1max'))
+# The release prompts with the category folder names as they are (`metal_nut`, `pcb1`,
+# `chewinggum`; only '-' becomes a space), not our readable object names.
+adaclip_dataset = dict(pipeline=adaclip_pipeline, object_names='category')
