@@ -77,6 +77,10 @@ def test_anomaly_config_protocol(path):
             assert optimizer.betas == (0.5, 0.999)
             assert cfg.train_dataloader.dataset.split == 'test'
             assert cfg.train_dataloader.dataset.object_names == 'category'
+            mosaic = [t for t in cfg.train_dataloader.dataset.pipeline
+                      if t['type'].__name__ == 'AnomalyMosaic']  # aug_rate: MVTec 0.2, VisA 0
+            assert [t['rate'] for t in mosaic] == ([0.2] if 'mvtec' in name else [])
+            assert cfg.train_dataloader.dataset.get('category_pool', False) == bool(mosaic)
         else:
             published = cfg.published_metrics
             assert (published.image_AUROC, published.pixel_AUROC) == (

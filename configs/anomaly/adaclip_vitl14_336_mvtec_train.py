@@ -12,13 +12,17 @@ with read_base():
     from .._base_.models.adaclip_vitl14_336 import *
     from .._base_.schedules.adaclip_adamw import *
 
+from ovperception.datasets import AnomalyMosaic
+
+# the release's MVTec AD training mosaic (aug_rate 0.2: 2x2 images of one category)
+train_pipeline = adaclip_pipeline[:2] + [dict(type=AnomalyMosaic, rate=0.2)] + adaclip_pipeline[2:]
 train_dataloader = dict(
     batch_size=1,
     num_workers=4,
     sampler=dict(type=DefaultSampler, shuffle=True),
     collate_fn=dict(type=pseudo_collate),
     dataset=dict(type=MVTecADDataset, data_root=test_dataloader.dataset.data_root, split='test',
-                 **adaclip_dataset),
+                 object_names='category', category_pool=True, pipeline=train_pipeline),
 )
 test_dataloader.dataset.update(adaclip_dataset)
 test_evaluator.update(adaclip_metrics)

@@ -5,6 +5,7 @@ from ovperception.datasets import counting_transforms  # noqa: F401  (registers 
 from ovperception.datasets.anomaly import (FolderAnomalyDataset, LoadAnomalyMask,
                                            MVTecADDataset, PackAnomalyInputs, ResizeAnomaly,
                                            VisADataset)
+from ovperception.datasets.anomaly_mosaic import AnomalyMosaic
 from ovperception.datasets.base import (ClassnamesError, DatasetNotFoundError, OVBaseDataset,
                                         load_classnames, parse_classnames)
 from ovperception.datasets.coco_panoptic import COCOPanopticDataset, LoadPanopticAnnotations
@@ -23,7 +24,7 @@ from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
 
-__all__ = ['FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
+__all__ = ['AnomalyMosaic', 'FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
            'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
            'OVBaseDataset',
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',

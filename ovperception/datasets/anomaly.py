@@ -58,6 +58,8 @@ class AnomalyDataset(OVBaseDataset):
             words, :func:`object_name`: ``metal_nut`` -> ``metal nut``, ``pcb1`` -> ``printed
             circuit board``) or ``'category'`` (the folder name as it is, as AdaCLIP's release
             prompts: ``metal_nut``, ``pcb1``).
+        category_pool: give every sample ``category_pool``, the records of its category (for
+            ``AnomalyMosaic``).
         **kwargs: ``data_root``, ``pipeline``, ``test_mode``, ``indices`` ...
     """
 
@@ -65,7 +67,8 @@ class AnomalyDataset(OVBaseDataset):
     OBJECT_NAME_STYLES = ('words', 'category')
 
     def __init__(self, categories: Sequence[str] | None = None, split: str = 'test',
-                 object_names: str = 'words', **kwargs: Any) -> None:
+                 object_names: str = 'words', category_pool: bool = False,
+                 **kwargs: Any) -> None:
         if split not in ('train', 'test'):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if object_names not in self.OBJECT_NAME_STYLES:
@@ -76,6 +79,8 @@ class AnomalyDataset(OVBaseDataset):
             self.categories = (categories,)
         self.split = split
         self.object_names = object_names
+        self.category_pool = bool(category_pool)
+        self._pools: dict[str, list[dict]] | None = None
         names = list(dict.fromkeys(self.object_name_of(c) for c in self.categories))
         super().__init__(classnames=names, **kwargs)
 
@@ -87,6 +92,13 @@ class AnomalyDataset(OVBaseDataset):
         """The record of sample ``idx``; its vocabulary is its own object name."""
         info = super().get_data_info(idx)
         info['classnames'] = [self.object_name_of(info['category'])]
+        if self.category_pool:
+            if self._pools is None:
+                self._pools = {}
+                for index in range(len(self)):
+                    record = super().get_data_info(index)
+                    self._pools.setdefault(record['category'], []).append(record)
+            info['category_pool'] = self._pools[info['category']]
         return info
 
     def normal_training_records(self, category: str) -> list[dict]:

@@ -141,3 +141,28 @@ def test_short_edge_resize_keeps_the_aspect_ratio_like_torchvision():
         ResizeAnomaly(size=8, short_edge=8)
     with pytest.raises(ValueError, match='backend'):
         ResizeAnomaly(size=8, backend='magic')
+
+
+def test_mosaic_pastes_four_images_of_the_category_and_keeps_the_label(tmp_path):
+    from ovperception.datasets import AnomalyMosaic
+    from ovperception.datasets.anomaly_mosaic import paste_2x2
+    from ovperception.datasets.transforms import LoadImageFromFile
+    write_mvtec_tree(tmp_path, category='metal_nut', num_test=6, num_train=0)
+    pipeline = [dict(type=LoadImageFromFile), dict(type=LoadAnomalyMask),
+                dict(type=AnomalyMosaic, rate=1.0, seed=0)]
+    data = MVTecADDataset(data_root=str(tmp_path), categories=['metal_nut'], pipeline=pipeline,
+                          category_pool=True)
+    normal = [i for i in range(len(data)) if not data.get_data_info(i)['gt_label']][0]
+    out = data.pipeline(data.get_data_info(normal))
+    assert out['mosaic'] and out['img'].shape[:2] == (128, 128)  # 2 x 64 px
+    assert out['gt_anomaly_mask'].shape == (128, 128)
+    assert out['gt_label'] == 0  # as released: the drawn sample's label stays
+    assert len(out['category_pool']) == 6
+    parts = [np.full((2, 2), v) for v in (1, 2, 3, 4)]
+    np.testing.assert_array_equal(paste_2x2(parts), [[1, 1, 2, 2], [1, 1, 2, 2],
+                                                     [3, 3, 4, 4], [3, 3, 4, 4]])
+    plain = MVTecADDataset(data_root=str(tmp_path), categories=['metal_nut'], pipeline=pipeline)
+    with pytest.raises(ValueError, match='category_pool=True'):
+        plain.pipeline(plain.get_data_info(0))
+    never = AnomalyMosaic(rate=0.0)
+    assert "mosaic" not in never(data.get_data_info(0))
