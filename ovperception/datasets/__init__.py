@@ -24,7 +24,8 @@ from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
 
-__all__ = ['AnomalyMosaic', 'FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
+__all__ = ['AnomalyMosaic', 'FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset',
+           'PackAnomalyInputs',
            'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
            'OVBaseDataset',
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',

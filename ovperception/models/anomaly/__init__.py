@@ -14,7 +14,7 @@ from ovperception.models.anomaly.musc import MuScModel
 from ovperception.models.anomaly.window_scores import (harmonic_fusion, harmonic_patch_scores,
                                                        memory_distance, window_indices)
 
-__all__ = ['OVAnomalyModel', 'AdaCLIPHead', 'ADACLIP_RELEASED_LAYERS', 'AnomalyCLIPHead', 'ANOMALYCLIP_RELEASED_LAYERS',
-           'ANOMALYCLIP_FOUR_LAYERS', 'AnomalyDINOHead', 'MuScModel', 'WinCLIPHead',
+__all__ = ['OVAnomalyModel', 'AdaCLIPHead', 'ADACLIP_RELEASED_LAYERS', 'AnomalyCLIPHead',
+           'ANOMALYCLIP_RELEASED_LAYERS', 'ANOMALYCLIP_FOUR_LAYERS', 'AnomalyDINOHead', 'MuScModel', 'WinCLIPHead',
            'dice_loss', 'focal_loss', 'harmonic_fusion', 'harmonic_patch_scores',
            'memory_distance', 'window_indices']
