@@ -191,12 +191,13 @@ def test_detection_config_fields(path):
     if os.path.basename(path).startswith('det_'):
         assert MODELS.build(cfg.model).head.proposals is not None
 @pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser', 'scclip', 'resclip_naclip',
-                                    'lposs_plus'])
+                                    'lposs_plus', 'talk2dino'])
 def test_dino_and_2025_methods_have_configs_for_every_benchmark(method):
     names = {os.path.basename(c) for c in LEAF_CONFIGS}
     for dataset in ('voc21', 'voc20', 'context60', 'context59', 'coco_object',
                     'coco_stuff164k', 'cityscapes', 'ade20k'):
-        assert any(n.startswith(f'{method}_vitb16_{dataset}_') for n in names), (method, dataset)
+        assert any(n.startswith((f'{method}_vitb16_{dataset}_', f'{method}_vitb14_{dataset}_'))
+                   for n in names), (method, dataset)
 
 
 def test_clip_dinoiser_background_filter_only_where_the_paper_uses_it():
@@ -320,3 +321,39 @@ def test_lposs_configs_follow_the_repo_settings(dataset):
     assert cfg.test_dataloader.dataset.classnames_file.startswith('lposs/')
     assert 'not verified' in cfg.published_metrics['source']
     assert 20 < cfg.published_metrics['mIoU'] < 80
+
+
+def test_talk2dino_architecture_builds_with_the_repo_protocol():
+    """DINOv2 ViT-B/14-reg + OpenAI CLIP text (random here) + the ViT-B projection's shape."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models',
+                                       'talk2dino_vitb14.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    cfg.model.backbone.dino.pretrained = None
+    cfg.model.head.weights = None
+    model = MODELS.build(cfg.model)
+    backbone, head = model.backbone, model.head
+    assert backbone.dino.num_prefix_tokens == 5 and backbone.patch_size == 14
+    assert backbone.resize_dim == 448 and backbone.attn_scale == 0.125
+    assert backbone.feature_dim == 768 and backbone.num_heads == 12
+    assert head.projection.input_layer.weight.shape == (768, 512) and len(head.projection.hidden) == 1
+    assert head.pamr_steps == 10 and head.pamr_dilations == (1, 2, 4, 8, 12, 24)
+    assert model.template_set == 'imagenet7'
+    assert model.test_cfg['crop_size'] == 448 and model.test_cfg['stride'] == 224
+
+
+@pytest.mark.parametrize('dataset,background,clean', [
+    ('voc21', True, True), ('context60', True, False), ('coco_object', True, True),
+    ('voc20', False, False), ('context59', False, False), ('coco_stuff164k', False, False),
+    ('cityscapes', False, False), ('ade20k', False, False)])
+def test_talk2dino_configs_follow_the_repo_settings(dataset, background, clean):
+    """Background class at 0.55 and the attention clean only where the repo's configs set them."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'talk2dino_vitb14_{dataset}_448.py'))
+    head = cfg.model.head
+    assert (head.get('background_index') == 0) == background
+    assert head.background_clean == clean and head.background_threshold == 0.55
+    assert cfg.test_dataloader.dataset.pipeline[1].short_side == 448
+    assert cfg.test_dataloader.dataset.classnames_file.startswith('talk2dino/')
+    if 'published_metrics' in cfg:
+        assert 'not verified' in cfg.published_metrics['source']
