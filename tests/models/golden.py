@@ -94,3 +94,18 @@ def sampled_scores(scores: Tensor, pixels: np.ndarray) -> np.ndarray:
     """(H, W, N) scores at the golden (P, 2) pixel rows/cols -> (N, P)."""
     rows, cols = torch.from_numpy(pixels[:, 0]), torch.from_numpy(pixels[:, 1])
     return scores[rows, cols].T.numpy()
+
+
+def predict_seeded_case(model: nn.Module, arrays: dict[str, np.ndarray],
+                        classnames: Sequence[str]) -> OVDataSample:
+    """``model.predict`` on the seeded image of a golden case (``image_hw``, ``seed``) with
+    labels wanted at its ``ori_shape``."""
+    from tests.golden_inputs import seeded_image
+    ori = tuple(int(v) for v in arrays['ori_shape'])
+    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
+    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
+                data_samples=[OVDataSample(metainfo=dict(classnames=list(classnames),
+                                                         ori_shape=ori))])
+    with torch.no_grad():
+        batch = model.data_preprocessor(data)
+        return model.predict(batch['inputs'], batch['data_samples'])[0]

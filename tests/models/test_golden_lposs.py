@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from ovperception.registry import MODELS
-from ovperception.structures import OVDataSample
-from tests.golden_inputs import seeded_clip_state_dict, seeded_image
-from tests.models.golden import LABEL_AGREEMENT, load_golden, official_text
+from tests.golden_inputs import seeded_clip_state_dict
+from tests.models.golden import (LABEL_AGREEMENT, load_golden, official_text,
+                                 predict_seeded_case)
 
 #: Propagated class scores, float32 features, float64 solves. LPOSS: magnitude 1-2.5 (measured
 #: 1.7e-6); LPOSS+: magnitude 8-58 after the second propagation (measured 4.6e-5).
@@ -78,15 +78,7 @@ def run_case(model, variant: str, case: str, monkeypatch):
               if key.startswith(f'{variant}.{case}.')}
     text = official_text(model, golden()['query_features'], CLASSNAMES)
     monkeypatch.setattr(model, 'encode_vocabulary', lambda names, device=None: text)
-    ori = tuple(int(v) for v in arrays['ori_shape'])
-    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
-    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-                data_samples=[OVDataSample(metainfo=dict(classnames=CLASSNAMES,
-                                                         ori_shape=ori))])
-    with torch.no_grad():
-        batch = model.data_preprocessor(data)
-        result = model.predict(batch['inputs'], batch['data_samples'])[0]
-    return arrays, result
+    return arrays, predict_seeded_case(model, arrays, CLASSNAMES)
 
 
 @pytest.mark.parametrize('variant', ['lposs', 'lposs_plus'])

@@ -19,9 +19,8 @@ import pytest
 import torch
 
 from ovperception.registry import MODELS
-from ovperception.structures import OVDataSample
-from tests.golden_inputs import seeded_clip_state_dict, seeded_image
-from tests.models.golden import LABEL_AGREEMENT, load_golden
+from tests.golden_inputs import seeded_clip_state_dict
+from tests.models.golden import LABEL_AGREEMENT, load_golden, predict_seeded_case
 
 #: Scores are sigmoids of cosines (0.47-0.54 here); float32 throughout, measured 1.1e-6.
 SCORE_ATOL = 2e-6
@@ -91,15 +90,7 @@ def built(variant: str):
 def run_case(model, variant: str, case: str):
     arrays = {key[len(f'{variant}.{case}.'):]: value for key, value in golden().items()
               if key.startswith(f'{variant}.{case}.')}
-    ori = tuple(int(v) for v in arrays['ori_shape'])
-    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
-    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-                data_samples=[OVDataSample(metainfo=dict(classnames=CLASSNAMES,
-                                                         ori_shape=ori))])
-    with torch.no_grad():
-        batch = model.data_preprocessor(data)
-        result = model.predict(batch['inputs'], batch['data_samples'])[0]
-    return arrays, result
+    return arrays, predict_seeded_case(model, arrays, CLASSNAMES)
 
 
 @pytest.mark.parametrize('variant', list(VARIANTS))

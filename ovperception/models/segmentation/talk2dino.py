@@ -28,7 +28,6 @@ from typing import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.base_head import BaseOVHead
@@ -38,12 +37,12 @@ from ovperception.models.clip.weights import (CheckpointMismatchError, WeightsNo
 from ovperception.models.conversion import CheckpointConverter, StateDict, register_converter
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.refiners.pamr import pamr
+from ovperception.models.segmentation.class_scores import label_from_name_scores
 from ovperception.models.stitched import DenseOutput, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 from ovperception.utils.download import download_url
 
-IGNORE_INDEX = 255
 #: The released projections: (URL at the commit our fixtures were made with, SHA-256 or None).
 RELEASE_COMMIT = '4918c2df1d00c644ecc7f34de070694af1a8bc69'
 RELEASED_PROJECTIONS = {
@@ -322,19 +321,10 @@ class Talk2DINOHead(BaseOVHead):
         """
         if self.uses_images and (images is None or len(images) != len(outputs)):
             raise ValueError('Talk2DINO with PAMR needs one image per output')
-        background = IGNORE_INDEX if self.background_index is None else self.background_index
         for index, (output, sample) in enumerate(zip(outputs, data_samples)):
             scores = self.refined_average(output, images[index] if images else None)
-            classes = text.reduce_synonyms(scores, dim=0)
-            out_size = tuple(sample.metainfo.get('ori_shape', classes.shape[-2:]))[:2]
-            classes = F.interpolate(classes[None], size=out_size, mode='bilinear',
-                                    align_corners=False)[0]
-            labels = classes.argmax(dim=0)
-            labels[labels >= text.num_classes] = background
-            sample.pred_sem_seg = PixelData(data=labels[None])
-            if self.return_logits:
-                sample.seg_logits = PixelData(data=classes[:text.num_classes].float())
-            sample.set_metainfo(dict(label_names=text.class_names))
+            label_from_name_scores(sample, scores, text, self.background_index,
+                                   self.return_logits)
         return list(data_samples)
 
 
