@@ -1,5 +1,5 @@
 """Tiny constructor arguments of the DINO-based components (ProxyCLIP, CLIP-DINOiser, LPOSS,
-Talk2DINO)."""
+Talk2DINO, CASS)."""
 from __future__ import annotations
 
 from tests.tiny import TINY_BACKBONE
@@ -24,6 +24,9 @@ TINY = {
     'Talk2DINOBackbone': dict(type='Talk2DINOBackbone', clip=TINY_BACKBONE, dino=TINY_DINOV2_REG,
                               resize_dim=56),
     'Talk2DINOHead': dict(type='Talk2DINOHead', text_dim=32, dino_dim=32),
+    'CASSBackbone': dict(type='CASSBackbone', clip=dict(TINY_BACKBONE, grid_remainder='drop'),
+                         dino=dict(TINY_DINO_P8, model_kwargs=dict(TINY_DINO_KWARGS, embed_dim=64))),
+    'CASSHead': dict(type='CASSHead', logit_scale=40.0),
     'SaliencyFilteredHead': dict(type='SaliencyFilteredHead', logit_scale=40.0),
     'CLIPDINOiserDistiller': dict(type='CLIPDINOiserDistiller', backbone=TINY_DINOISER_BACKBONE,
                                   head=dict(type='SaliencyFilteredHead'), teacher=TINY_DINO,

@@ -270,20 +270,23 @@ class DINOEncoder(nn.Module):
         return super().train(False)
 
     def forward(self, images: Tensor, mean: Sequence[float] | None = None,
-                std: Sequence[float] | None = None, *, with_qkv: bool = False) -> DINOOutput:
+                std: Sequence[float] | None = None, *, with_qkv: bool = False,
+                imagenet_normalized: bool = False) -> DINOOutput:
         """Dense DINO features of (B, 3, H, W) images.
 
         Args:
             images: normalised with ``mean``/``std`` (0..255 scale, e.g. CLIP's), or 0..255
                 RGB when both are None; re-normalised here with ImageNet statistics.
             with_qkv: also return the last block's queries, keys and values.
+            imagenet_normalized: ``images`` are already normalised with the ImageNet
+                statistics (0..1 scale, torchvision's ``Normalize``); ``mean``/``std`` unused.
 
         Returns:
             :class:`DINOOutput` with (B, C, ceil(H/p), ceil(W/p)) patch features.
         """
         model = self.model
-        x = pad_to_multiple(renormalize(images.float(), mean, std),
-                            (self.patch_size, self.patch_size))
+        x = images.float() if imagenet_normalized else renormalize(images.float(), mean, std)
+        x = pad_to_multiple(x, (self.patch_size, self.patch_size))
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         with torch.no_grad():
             x = model.norm_pre(model.patch_drop(self._embed(x)))

@@ -1,6 +1,7 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
 CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones, LPOSS,
-Talk2DINO."""
+Talk2DINO, CASS."""
+from ovperception.models.segmentation.cass import CASSBackbone, CASSHead
 from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
@@ -9,7 +10,7 @@ from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, D
 from ovperception.models.segmentation.talk2dino import Talk2DINOBackbone, Talk2DINOHead
 from ovperception.models.segmentation.trident import TridentHead
 
-__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'LabelPropagationHead',
+__all__ = ['AdaptedSimilarityHead', 'CASSBackbone', 'CASSHead', 'DenseSimilarityHead', 'LabelPropagationHead',
            'LPOSSBackbone', 'ResCLIPBackbone',
            'SaliencyFilteredHead', 'SCCLIPBackbone', 'Talk2DINOBackbone', 'Talk2DINOHead',
            'TridentHead']
