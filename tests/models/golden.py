@@ -109,3 +109,15 @@ def predict_seeded_case(model: nn.Module, arrays: dict[str, np.ndarray],
     with torch.no_grad():
         batch = model.data_preprocessor(data)
         return model.predict(batch['inputs'], batch['data_samples'])[0]
+
+
+def prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays whose key starts with ``prefix``, the prefix removed."""
+    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def load_official_dino(encoder: nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """Load the fixture's ``dino.<official name>`` weights into a ``DINOEncoder`` (converted)."""
+    from ovperception.models.refiners.dino import convert_official_dino
+    state = {key: torch.from_numpy(value) for key, value in prefixed(arrays, 'dino.').items()}
+    encoder.model.load_state_dict(convert_official_dino(state), strict=True)

@@ -21,7 +21,8 @@ import torch
 
 from ovperception.registry import MODELS
 from tests.golden_inputs import OFFICIAL_MEAN, OFFICIAL_STD, seeded_clip_state_dict
-from tests.models.golden import LABEL_AGREEMENT, load_golden, predict_seeded_case
+from tests.models.golden import (LABEL_AGREEMENT, load_golden, load_official_dino,
+                                 predict_seeded_case, prefixed)
 
 #: Probabilities after softmax at scale 40 (float16 DINO graphs, float64 spectra as released);
 #: measured 5.9e-5 (whole image), <= 5.5e-6 (windows).
@@ -53,7 +54,6 @@ def golden() -> dict[str, np.ndarray]:
 def build(variant: str):
     from mmengine.registry import init_default_scope
 
-    from ovperception.models.refiners.dino import convert_official_dino
     init_default_scope('ovperception')
     stretch, source, whole, threshold, global_weight, mean_weight, h = VARIANTS[variant]
     clip = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained=None,
@@ -74,9 +74,7 @@ def build(variant: str):
     tower = model.backbone.clip.model
     shapes = [(name, tuple(value.shape)) for name, value in tower.state_dict().items()]
     tower.load_state_dict(seeded_clip_state_dict(shapes, seed=0), strict=True)
-    dino = {key[len('dino.'):]: torch.from_numpy(value) for key, value in golden().items()
-            if key.startswith('dino.')}
-    model.backbone.dino.model.load_state_dict(convert_official_dino(dino), strict=True)
+    load_official_dino(model.backbone.dino, golden())
     return model
 
 
@@ -108,8 +106,7 @@ def replay_official_matching(monkeypatch, arrays: dict[str, np.ndarray]) -> list
 
 
 def run_case(model, variant: str, case: str, monkeypatch):
-    arrays = {key[len(f'{variant}.{case}.'):]: value for key, value in golden().items()
-              if key.startswith(f'{variant}.{case}.')}
+    arrays = prefixed(golden(), f'{variant}.{case}.')
     errors = replay_official_matching(monkeypatch, arrays)
     torch.manual_seed(0)  # the randomised SVD, as in the official run
     result = predict_seeded_case(model, arrays, CLASSNAMES)

@@ -20,7 +20,8 @@ import torch
 
 from ovperception.registry import MODELS
 from tests.golden_inputs import seeded_clip_state_dict
-from tests.models.golden import LABEL_AGREEMENT, load_golden, predict_seeded_case
+from tests.models.golden import (LABEL_AGREEMENT, load_golden, load_official_dino,
+                                 predict_seeded_case, prefixed)
 
 #: Scores are sigmoids of cosines (0.47-0.54 here); float32 throughout, measured 1.1e-6.
 SCORE_ATOL = 2e-6
@@ -56,7 +57,6 @@ def official_projection() -> dict[str, torch.Tensor]:
 def build(variant: str):
     from mmengine.registry import init_default_scope
 
-    from ovperception.models.refiners.dino import convert_official_dino
     from ovperception.models.segmentation.talk2dino import convert_talk2dino
     init_default_scope('ovperception')
     background, clean, steps, threshold = VARIANTS[variant]
@@ -73,9 +73,7 @@ def build(variant: str):
     tower = model.backbone.clip.model
     shapes = [(name, tuple(value.shape)) for name, value in tower.state_dict().items()]
     tower.load_state_dict(seeded_clip_state_dict(shapes, seed=0), strict=True)
-    dino = {key[len('dino.'):]: torch.from_numpy(value) for key, value in golden().items()
-            if key.startswith('dino.')}
-    model.backbone.dino.model.load_state_dict(convert_official_dino(dino), strict=True)
+    load_official_dino(model.backbone.dino, golden())
     head = {key[len('head.'):]: value
             for key, value in convert_talk2dino(official_projection()).items()}
     model.head.load_state_dict(head, strict=True)
@@ -88,8 +86,7 @@ def built(variant: str):
 
 
 def run_case(model, variant: str, case: str):
-    arrays = {key[len(f'{variant}.{case}.'):]: value for key, value in golden().items()
-              if key.startswith(f'{variant}.{case}.')}
+    arrays = prefixed(golden(), f'{variant}.{case}.')
     return arrays, predict_seeded_case(model, arrays, CLASSNAMES)
 
 
