@@ -378,6 +378,8 @@ TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / ref
     'seg_tiny_scclip': ('OVModel', 'image_embedding', False),
     'seg_tiny_resclip': ('OVModel', 'image_embedding', False),
     'seg_tiny_lposs': ('OVModel', 'image_embedding', False),
+    'seg_tiny_talk2dino': ('OVModel', 'image_embedding', False),
+    'seg_tiny_cass': ('OVModel', 'image_embedding', False),
 }
 
 

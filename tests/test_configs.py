@@ -191,12 +191,13 @@ def test_detection_config_fields(path):
     if os.path.basename(path).startswith('det_'):
         assert MODELS.build(cfg.model).head.proposals is not None
 @pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser', 'scclip', 'resclip_naclip',
-                                    'lposs_plus'])
+                                    'lposs_plus', 'talk2dino', 'cass'])
 def test_dino_and_2025_methods_have_configs_for_every_benchmark(method):
     names = {os.path.basename(c) for c in LEAF_CONFIGS}
     for dataset in ('voc21', 'voc20', 'context60', 'context59', 'coco_object',
                     'coco_stuff164k', 'cityscapes', 'ade20k'):
-        assert any(n.startswith(f'{method}_vitb16_{dataset}_') for n in names), (method, dataset)
+        assert any(n.startswith((f'{method}_vitb16_{dataset}_', f'{method}_vitb14_{dataset}_'))
+                   for n in names), (method, dataset)
 
 
 def test_clip_dinoiser_background_filter_only_where_the_paper_uses_it():
@@ -320,3 +321,76 @@ def test_lposs_configs_follow_the_repo_settings(dataset):
     assert cfg.test_dataloader.dataset.classnames_file.startswith('lposs/')
     assert 'not verified' in cfg.published_metrics['source']
     assert 20 < cfg.published_metrics['mIoU'] < 80
+
+
+def test_talk2dino_architecture_builds_with_the_repo_protocol():
+    """DINOv2 ViT-B/14-reg + OpenAI CLIP text (random here) + the ViT-B projection's shape."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models',
+                                       'talk2dino_vitb14.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    cfg.model.backbone.dino.pretrained = None
+    cfg.model.head.weights = None
+    model = MODELS.build(cfg.model)
+    backbone, head = model.backbone, model.head
+    assert backbone.dino.num_prefix_tokens == 5 and backbone.patch_size == 14
+    assert backbone.resize_dim == 448 and backbone.attn_scale == 0.125
+    assert backbone.feature_dim == 768 and backbone.num_heads == 12
+    assert head.projection.input_layer.weight.shape == (768, 512) and len(head.projection.hidden) == 1
+    assert head.pamr_steps == 10 and head.pamr_dilations == (1, 2, 4, 8, 12, 24)
+    assert model.template_set == 'imagenet7'
+    assert model.test_cfg['crop_size'] == 448 and model.test_cfg['stride'] == 224
+
+
+@pytest.mark.parametrize('dataset,background,clean', [
+    ('voc21', True, True), ('context60', True, False), ('coco_object', True, True),
+    ('voc20', False, False), ('context59', False, False), ('coco_stuff164k', False, False),
+    ('cityscapes', False, False), ('ade20k', False, False)])
+def test_talk2dino_configs_follow_the_repo_settings(dataset, background, clean):
+    """Background class at 0.55 and the attention clean only where the repo's configs set them."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'talk2dino_vitb14_{dataset}_448.py'))
+    head = cfg.model.head
+    assert (head.get('background_index') == 0) == background
+    assert head.background_clean == clean and head.background_threshold == 0.55
+    assert cfg.test_dataloader.dataset.pipeline[1].short_side == 448
+    assert cfg.test_dataloader.dataset.classnames_file.startswith('talk2dino/')
+    if 'published_metrics' in cfg:
+        assert 'not verified' in cfg.published_metrics['source']
+
+
+def test_cass_architecture_builds_with_the_repo_protocol():
+    """OpenAI CLIP ViT-B/16 + DINO ViT-B/8 (random here), heads paired one to one."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'cass_vitb16.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    cfg.model.backbone.dino.pretrained = None
+    model = MODELS.build(cfg.model)
+    backbone, head = model.backbone, model.head
+    assert backbone.dino.patch_size == 8 and backbone.dino.num_heads == 12
+    assert backbone.grid_placement == (None, False) and backbone.gaussian_std == 5.0
+    assert (backbone.k_eigen, backbone.dino_weight, backbone.energy) == (20, 10.0, 0.95)
+    assert head.logit_scale == 40.0 and model.template_set == 'imagenet80'
+    assert model.test_cfg['crop_size'] == 224 and model.test_cfg['stride'] == 112
+
+
+@pytest.mark.parametrize('dataset,side,stretch,source,weights', [
+    ('voc21', 336, True, 'window', (0.1, 0.03, 0.10)),
+    ('context60', 336, True, 'image', (0.25, 0.04, 0.09)),
+    ('coco_object', 336, True, 'image', (0.25, 0.01, 0.10)),
+    ('voc20', 336, False, 'image', (0.4, 0.02, 0.10)),
+    ('context59', 336, True, 'image', (0.25, 0.04, 0.09)),
+    ('coco_stuff164k', 336, True, 'image', (0.2, 0.02, 0.02)),
+    ('cityscapes', 560, False, 'window', (0.1, 0.03, 0.14)),
+    ('ade20k', 336, True, 'image', (0.3, 0.05, 0.06))])
+def test_cass_configs_follow_the_repo_settings(dataset, side, stretch, source, weights):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'cass_vitb16_{dataset}_{side}.py'))
+    head = cfg.model.head
+    assert (head.global_weight, head.mean_vector_weight, head.cluster_threshold) == weights
+    assert head.global_source == source
+    assert cfg.model.backbone.stretch_singular_values == stretch
+    assert cfg.test_dataloader.dataset.pipeline[1].short_side == side
+    assert cfg.test_dataloader.dataset.classnames_file.startswith('sclip/')
+    assert (cfg.model.test_cfg.mode == 'whole') == (dataset == 'voc21')
+    assert 'not verified' in cfg.published_metrics['source']

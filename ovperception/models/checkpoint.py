@@ -72,7 +72,9 @@ def prepare_config_for_weights(model_cfg: dict, path: str) -> dict[str, torch.Te
 
     CLIP weights become the backbone's ``pretrained`` file (no cache lookup for
     a tag). A model checkpoint that holds the backbone too switches
-    ``pretrained`` off. Returns the model state still to load after building
+    ``pretrained`` off; one that holds the head switches the head's own ``weights`` (a release
+    it would otherwise download, e.g. Talk2DINO's projection) off. Returns the model state
+    still to load after building
     (None for CLIP weights).
     """
     state = read_state_dict(path)
@@ -81,6 +83,8 @@ def prepare_config_for_weights(model_cfg: dict, path: str) -> dict[str, torch.Te
         return None
     if any(key.startswith('backbone.') for key in state):
         model_cfg['backbone']['pretrained'] = None
+    if any(key.startswith('head.') for key in state) and model_cfg.get('head', {}).get('weights'):
+        model_cfg['head']['weights'] = None  # the head's own release file is replaced, not read
     return state
 
 

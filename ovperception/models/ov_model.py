@@ -220,9 +220,11 @@ class OVModel(ModeDispatchMixin, BaseModel):
     def text_cache(self) -> TextEmbeddingCache:
         """The text-embedding cache of this model (built on first use)."""
         if self._text_cache is None:
+            # A backbone may ask for another prompt ensemble (Talk2DINO: the raw mean).
+            ensemble = dict(getattr(self.backbone, 'text_ensemble', {}))
             self._text_cache = TextEmbeddingCache(
                 self.backbone.encode_text, self.backbone.weights_id, self.template_set,
-                cache_dir=self.text_cache_dir)
+                cache_dir=self.text_cache_dir, **ensemble)
         return self._text_cache
 
     def encode_vocabulary(self, classnames: Sequence[str],

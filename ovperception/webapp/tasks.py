@@ -39,6 +39,7 @@ TASKS: dict[str, TaskSpec] = {
     'semantic': TaskSpec('semantic segmentation', 'segmentation/sclip_vitb16_ade20k_336.py',
                          'tiny/seg_tiny.py',
                          ('segmentation/[!f]*_vitb16_*.py', 'segmentation/declip_*.py',
+                          'segmentation/talk2dino_*.py',
                           'tiny/seg_tiny*.py'),
                          'cat, sofa; couch, floor'),
     'panoptic': TaskSpec('panoptic segmentation', 'segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',

@@ -94,3 +94,30 @@ def sampled_scores(scores: Tensor, pixels: np.ndarray) -> np.ndarray:
     """(H, W, N) scores at the golden (P, 2) pixel rows/cols -> (N, P)."""
     rows, cols = torch.from_numpy(pixels[:, 0]), torch.from_numpy(pixels[:, 1])
     return scores[rows, cols].T.numpy()
+
+
+def predict_seeded_case(model: nn.Module, arrays: dict[str, np.ndarray],
+                        classnames: Sequence[str]) -> OVDataSample:
+    """``model.predict`` on the seeded image of a golden case (``image_hw``, ``seed``) with
+    labels wanted at its ``ori_shape``."""
+    from tests.golden_inputs import seeded_image
+    ori = tuple(int(v) for v in arrays['ori_shape'])
+    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
+    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
+                data_samples=[OVDataSample(metainfo=dict(classnames=list(classnames),
+                                                         ori_shape=ori))])
+    with torch.no_grad():
+        batch = model.data_preprocessor(data)
+        return model.predict(batch['inputs'], batch['data_samples'])[0]
+
+
+def prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays whose key starts with ``prefix``, the prefix removed."""
+    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def load_official_dino(encoder: nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """Load the fixture's ``dino.<official name>`` weights into a ``DINOEncoder`` (converted)."""
+    from ovperception.models.refiners.dino import convert_official_dino
+    state = {key: torch.from_numpy(value) for key, value in prefixed(arrays, 'dino.').items()}
+    encoder.model.load_state_dict(convert_official_dino(state), strict=True)

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from ovperception.registry import MODELS
-from ovperception.structures import OVDataSample
-from tests.golden_inputs import seeded_clip_state_dict, seeded_image
-from tests.models.golden import LABEL_AGREEMENT, load_golden, official_text
+from tests.golden_inputs import seeded_clip_state_dict
+from tests.models.golden import (LABEL_AGREEMENT, load_golden, load_official_dino,
+                                 official_text, predict_seeded_case, prefixed)
 
 #: Propagated class scores, float32 features, float64 solves. LPOSS: magnitude 1-2.5 (measured
 #: 1.7e-6); LPOSS+: magnitude 8-58 after the second propagation (measured 4.6e-5).
@@ -47,7 +47,6 @@ def golden() -> dict[str, np.ndarray]:
 def build(pixel_refine: bool):
     from mmengine.registry import init_default_scope
 
-    from ovperception.models.refiners.dino import convert_official_dino
     init_default_scope('ovperception')
     clip = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained=None,
                 model_kwargs=CLIP_KWARGS, dense_mode='maskclip')
@@ -62,9 +61,7 @@ def build(pixel_refine: bool):
     tower = model.backbone.clip.model
     shapes = [(name, tuple(value.shape)) for name, value in tower.state_dict().items()]
     tower.load_state_dict(seeded_clip_state_dict(shapes, seed=0), strict=True)
-    dino = {key[len('dino.'):]: torch.from_numpy(value) for key, value in golden().items()
-            if key.startswith('dino.')}
-    model.backbone.dino.model.load_state_dict(convert_official_dino(dino), strict=True)
+    load_official_dino(model.backbone.dino, golden())
     return model
 
 
@@ -74,19 +71,10 @@ def built(pixel_refine: bool):
 
 
 def run_case(model, variant: str, case: str, monkeypatch):
-    arrays = {key[len(f'{variant}.{case}.'):]: value for key, value in golden().items()
-              if key.startswith(f'{variant}.{case}.')}
+    arrays = prefixed(golden(), f'{variant}.{case}.')
     text = official_text(model, golden()['query_features'], CLASSNAMES)
     monkeypatch.setattr(model, 'encode_vocabulary', lambda names, device=None: text)
-    ori = tuple(int(v) for v in arrays['ori_shape'])
-    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
-    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-                data_samples=[OVDataSample(metainfo=dict(classnames=CLASSNAMES,
-                                                         ori_shape=ori))])
-    with torch.no_grad():
-        batch = model.data_preprocessor(data)
-        result = model.predict(batch['inputs'], batch['data_samples'])[0]
-    return arrays, result
+    return arrays, predict_seeded_case(model, arrays, CLASSNAMES)
 
 
 @pytest.mark.parametrize('variant', ['lposs', 'lposs_plus'])

@@ -48,7 +48,14 @@ VILD14_TEMPLATES: tuple[str, ...] = (
     'There is a large {} in the scene.',
 )
 
+# The 7-prompt ImageNet subset of GroupViT / TCL ("sub_imagenet_template"; Talk2DINO, FreeDA).
+IMAGENET7_TEMPLATES: tuple[str, ...] = (
+    'itap of a {}.', 'a bad photo of a {}.', 'a origami {}.', 'a photo of the large {}.',
+    'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.',
+)
+
 TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
+    'imagenet7': IMAGENET7_TEMPLATES,
     'single': SINGLE_TEMPLATE,
     'imagenet80': IMAGENET80_TEMPLATES,
     'vild14': VILD14_TEMPLATES,

@@ -31,17 +31,24 @@ class TextEmbeddingCache:
         cache_dir: optional folder for the on-disk cache.
         normalise_each: L2-normalise each template's embedding before the mean (CLIP's
             ImageNet recipe, the default); False averages the raw embeddings (WinCLIP
-            reimplementations, AnoVL); the mean is normalised either way.
+            reimplementations, AnoVL); the mean is normalised either way unless
+            ``normalise_mean=False``.
+        normalise_mean: L2-normalise the per-name mean (default). False keeps the raw mean
+            (with ``normalise_each=False``: the plain average of the tower's outputs, which
+            Talk2DINO feeds to its text-to-DINOv2 projection).
     """
 
     def __init__(self, encode_text: EncodeFn, weights_id: str,
                  template_set: str | Sequence[str] = 'imagenet80', *,
-                 cache_dir: str | None = None, normalise_each: bool = True) -> None:
+                 cache_dir: str | None = None, normalise_each: bool = True,
+                 normalise_mean: bool = True) -> None:
         self.encode_text = encode_text
         self.normalise_each = normalise_each
+        self.normalise_mean = normalise_mean
         self.weights_id = weights_id
         self.templates = get_templates(template_set)
-        self.template_key = template_set_key(template_set) + ('' if normalise_each else '|raw-mean')
+        self.template_key = (template_set_key(template_set) + ('' if normalise_each else '|raw-mean')
+                             + ('' if normalise_mean else '|unnormalised'))
         self.cache_dir = cache_dir
         self._memory: dict[str, Tensor] = {}
         self.num_encoded_names = 0
@@ -56,7 +63,8 @@ class TextEmbeddingCache:
         return os.path.join(self.cache_dir, f'text_embeddings_{digest}.pt')
 
     def embed(self, names: Sequence[str]) -> Tensor:
-        """(N, C) L2-normalised prompt-ensemble embeddings of ``names`` (in order)."""
+        """(N, C) prompt-ensemble embeddings of ``names`` (in order; L2-normalised unless
+        ``normalise_mean=False``)."""
         self._load_disk_once()
         missing = [n for n in dict.fromkeys(names) if n not in self._memory]
         if missing:
@@ -78,6 +86,8 @@ class TextEmbeddingCache:
         if self.normalise_each:
             embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         per_name = embeddings.view(len(names), len(self.templates), -1).mean(dim=1)
+        if not self.normalise_mean:
+            return per_name
         return per_name / per_name.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
     def _load_disk_once(self) -> None:

@@ -50,6 +50,8 @@ OFFICIAL_FILES = {
     'vit_base_patch8_224': 'dino_vitbase8_pretrain.pth',
     'vit_small_patch14_dinov2': 'dinov2_vits14_pretrain.pth',
     'vit_base_patch14_dinov2': 'dinov2_vitb14_pretrain.pth',
+    'vit_base_patch14_reg4_dinov2': 'dinov2_vitb14_reg4_pretrain.pth',
+    'vit_large_patch14_reg4_dinov2': 'dinov2_vitl14_reg4_pretrain.pth',
 }
 #: the timm tag holding DINO weights of each architecture family.
 DEFAULT_TAGS = {'dinov2': 'lvd142m', 'dino': 'dino'}
@@ -108,7 +110,9 @@ def convert_official_dino(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
     * DINO training checkpoints: the ``teacher`` weights (``backbone.`` prefix), heads dropped;
     * DINOv2: ``mask_token`` dropped, ``register_tokens`` -> ``reg_token``, chunked blocks
-      ``blocks.<chunk>.<i>.`` -> ``blocks.<i>.``.
+      ``blocks.<chunk>.<i>.`` -> ``blocks.<i>.``; with registers (timm's ``no_embed_class``
+      layout) the class row of ``pos_embed`` is added to ``cls_token`` and dropped, which
+      gives the same tokens as the official model.
     """
     if 'teacher' in state and isinstance(state['teacher'], Mapping):
         state = state['teacher']
@@ -122,6 +126,10 @@ def convert_official_dino(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
         key = 'reg_token' if key == 'register_tokens' else key
         key = re.sub(r'^blocks\.\d+\.(\d+)\.', r'blocks.\1.', key)
         out[key] = value
+    if 'reg_token' in out and 'pos_embed' in out and 'cls_token' in out \
+            and 'register_tokens' in state:
+        out['cls_token'] = out['cls_token'] + out['pos_embed'][:, :1]
+        out['pos_embed'] = out['pos_embed'][:, 1:]
     return out
 
 
@@ -221,10 +229,10 @@ class DINOEncoder(nn.Module):
         self.model = timm.create_model(arch, pretrained=False, **kwargs)
         if not hasattr(self.model, 'blocks') or not hasattr(self.model, 'patch_embed'):
             raise ValueError(f'{arch!r} is not a timm VisionTransformer')
-        if pos_embed_resize != 'timm' and (self.model.no_embed_class
-                                           or self.model.reg_token is not None):
-            raise ValueError(f'pos_embed_resize={pos_embed_resize!r} needs a ViT whose position '
-                             f'embedding covers the class token and no registers ({arch!r})')
+        if pos_embed_resize != 'timm' and not self.model.no_embed_class \
+                and self.model.reg_token is not None:
+            raise ValueError(f'pos_embed_resize={pos_embed_resize!r} needs registers outside the '
+                             f'position embedding (timm no_embed_class, as DINOv2; {arch!r})')
         if path is not None:
             state = read_dino_state_dict(path)
             check_state_dict(self.model.state_dict(), state, arch, path)
@@ -262,20 +270,23 @@ class DINOEncoder(nn.Module):
         return super().train(False)
 
     def forward(self, images: Tensor, mean: Sequence[float] | None = None,
-                std: Sequence[float] | None = None, *, with_qkv: bool = False) -> DINOOutput:
+                std: Sequence[float] | None = None, *, with_qkv: bool = False,
+                imagenet_normalized: bool = False) -> DINOOutput:
         """Dense DINO features of (B, 3, H, W) images.
 
         Args:
             images: normalised with ``mean``/``std`` (0..255 scale, e.g. CLIP's), or 0..255
                 RGB when both are None; re-normalised here with ImageNet statistics.
             with_qkv: also return the last block's queries, keys and values.
+            imagenet_normalized: ``images`` are already normalised with the ImageNet
+                statistics (0..1 scale, torchvision's ``Normalize``); ``mean``/``std`` unused.
 
         Returns:
             :class:`DINOOutput` with (B, C, ceil(H/p), ceil(W/p)) patch features.
         """
         model = self.model
-        x = pad_to_multiple(renormalize(images.float(), mean, std),
-                            (self.patch_size, self.patch_size))
+        x = images.float() if imagenet_normalized else renormalize(images.float(), mean, std)
+        x = pad_to_multiple(x, (self.patch_size, self.patch_size))
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         with torch.no_grad():
             x = model.norm_pre(model.patch_drop(self._embed(x)))
@@ -296,6 +307,13 @@ class DINOEncoder(nn.Module):
         if self.pos_embed_resize == 'timm':
             return model._pos_embed(x)
         b, h, w, dim = x.shape  # dynamic_img_size: channels-last grid
+        if model.no_embed_class:  # DINOv2 (with registers): the embedding covers the patches only
+            pos = interpolate_pos_embed(model.pos_embed[0], tuple(model.patch_embed.grid_size),
+                                        (h, w), 0, self.pos_embed_resize)
+            prefix = [token.expand(b, -1, -1) for token in (model.cls_token, model.reg_token)
+                      if token is not None]
+            x = x.reshape(b, h * w, dim) + pos[None].to(x.dtype)
+            return model.pos_drop(torch.cat([*prefix, x], dim=1))
         pos = interpolate_pos_embed(model.pos_embed[0], tuple(model.patch_embed.grid_size),
                                     (h, w), self.num_prefix_tokens, self.pos_embed_resize)
         x = torch.cat([model.cls_token.expand(b, -1, -1), x.reshape(b, h * w, dim)], dim=1)

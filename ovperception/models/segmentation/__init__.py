@@ -1,12 +1,16 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
-CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones, LPOSS."""
+CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones, LPOSS,
+Talk2DINO, CASS."""
+from ovperception.models.segmentation.cass import CASSBackbone, CASSHead
 from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
 from ovperception.models.segmentation.scclip import SCCLIPBackbone
 from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, DenseSimilarityHead
+from ovperception.models.segmentation.talk2dino import Talk2DINOBackbone, Talk2DINOHead
 from ovperception.models.segmentation.trident import TridentHead
 
-__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'LabelPropagationHead',
+__all__ = ['AdaptedSimilarityHead', 'CASSBackbone', 'CASSHead', 'DenseSimilarityHead', 'LabelPropagationHead',
            'LPOSSBackbone', 'ResCLIPBackbone',
-           'SaliencyFilteredHead', 'SCCLIPBackbone', 'TridentHead']
+           'SaliencyFilteredHead', 'SCCLIPBackbone', 'Talk2DINOBackbone', 'Talk2DINOHead',
+           'TridentHead']

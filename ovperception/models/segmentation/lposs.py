@@ -22,7 +22,6 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.base_head import BaseOVHead
@@ -30,13 +29,13 @@ from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.inference import stitch_lazily
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.refiners.dinoiser import pad_black
+from ovperception.models.segmentation.class_scores import label_from_name_scores
 from ovperception.models.segmentation.label_propagation import (knn_patch_graph, pixel_graph,
                                                                 propagate)
 from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
-IGNORE_INDEX = 255
 DINO_FEATURES = ('q', 'k', 'v')
 
 
@@ -201,19 +200,10 @@ class LabelPropagationHead(BaseOVHead):
         if self.pixel_refine and (images is None or len(images) != len(outputs)):
             raise ValueError('LPOSS+ (pixel_refine) needs one image per output')
         num_names = text.embeddings.shape[0]
-        background = IGNORE_INDEX if self.background_index is None else self.background_index
         for index, (output, sample) in enumerate(zip(outputs, data_samples)):
             scores = self.propagate_patches(as_stitched(output), num_names).dense()
             if self.pixel_refine:
                 scores = self.propagate_pixels(scores, images[index])
-            classes = text.reduce_synonyms(scores.double(), dim=0)
-            out_size = tuple(sample.metainfo.get('ori_shape', classes.shape[-2:]))[:2]
-            classes = F.interpolate(classes[None], size=out_size, mode='bilinear',
-                                    align_corners=False)[0]
-            labels = classes.argmax(dim=0)
-            labels[labels >= text.num_classes] = background
-            sample.pred_sem_seg = PixelData(data=labels[None])
-            if self.return_logits:
-                sample.seg_logits = PixelData(data=classes[:text.num_classes].float())
-            sample.set_metainfo(dict(label_names=text.class_names))
+            label_from_name_scores(sample, scores.double(), text, self.background_index,
+                                   self.return_logits)
         return list(data_samples)
