@@ -377,6 +377,7 @@ TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / ref
     'seg_tiny_scclip': ('OVModel', 'image_embedding', False),
     'seg_tiny_resclip': ('OVModel', 'image_embedding', False),
     'seg_tiny_lposs': ('OVModel', 'image_embedding', False),
+    'seg_tiny_corrclip': ('OVModel', 'image_embedding', True),
 }
 
 

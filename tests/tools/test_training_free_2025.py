@@ -12,7 +12,8 @@ from PIL import Image
 from tests.scripts import ROOT, demo, load_script, test_tool
 
 annotate = load_script('tools/annotate.py')
-TINY_CONFIGS = ['seg_tiny_scclip.py', 'seg_tiny_resclip.py', 'seg_tiny_lposs.py']
+TINY_CONFIGS = ['seg_tiny_scclip.py', 'seg_tiny_resclip.py', 'seg_tiny_lposs.py',
+                'seg_tiny_corrclip.py']
 
 
 def tiny(name: str) -> str:

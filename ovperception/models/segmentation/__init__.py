@@ -1,5 +1,6 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
-CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones, LPOSS."""
+CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP, ResCLIP and CorrCLIP backbones, LPOSS."""
+from ovperception.models.segmentation.corrclip import CorrCLIPBackbone
 from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
@@ -7,6 +8,6 @@ from ovperception.models.segmentation.scclip import SCCLIPBackbone
 from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, DenseSimilarityHead
 from ovperception.models.segmentation.trident import TridentHead
 
-__all__ = ['AdaptedSimilarityHead', 'DenseSimilarityHead', 'LabelPropagationHead',
+__all__ = ['AdaptedSimilarityHead', 'CorrCLIPBackbone', 'DenseSimilarityHead', 'LabelPropagationHead',
            'LPOSSBackbone', 'ResCLIPBackbone',
            'SaliencyFilteredHead', 'SCCLIPBackbone', 'TridentHead']
