@@ -378,6 +378,8 @@ TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / ref
     'seg_tiny_resclip': ('OVModel', 'image_embedding', False),
     'seg_tiny_lposs': ('OVModel', 'image_embedding', False),
     'seg_tiny_corrclip': ('OVModel', 'image_embedding', True),
+    'seg_tiny_sam2': ('OVModel', 'image_embedding', True),
+    'count_tiny_zeroshot_sam2': ('OVModel', 'image_embedding', True),
 }
 
 

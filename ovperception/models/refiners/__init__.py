@@ -6,6 +6,7 @@ from ovperception.models.refiners.proxyclip import ProxyCLIPBackbone
 from ovperception.models.refiners.region_masks import PrecomputedRegionMasks, RegionVoteRefiner
 from ovperception.models.refiners.sam import SAMImageState, SAMMasks, SAMWrapper
 from ovperception.models.refiners.sam2_masks import SAM2MaskGenerator
+from ovperception.models.refiners.sam2_wrapper import SAM2Wrapper
 from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, sam_affinity
 from ovperception.models.refiners.sam_refiner import (SAMRefineOptions, SAMRefiner,
                                                      refine_sem_seg_with_sam)
@@ -13,4 +14,4 @@ from ovperception.models.refiners.sam_refiner import (SAMRefineOptions, SAMRefin
 __all__ = ['DINOEncoder', 'CLIPDINOiserBackbone', 'CLIPDINOiserDistiller', 'PAMRRefiner',
            'SAMImageState', 'SAMMasks', 'SAMWrapper', 'SAMAffinityAggregation', 'sam_affinity',
            'SAMRefineOptions', 'SAMRefiner', 'refine_sem_seg_with_sam', 'ProxyCLIPBackbone',
-           'PrecomputedRegionMasks', 'RegionVoteRefiner', 'SAM2MaskGenerator']
+           'PrecomputedRegionMasks', 'RegionVoteRefiner', 'SAM2MaskGenerator', 'SAM2Wrapper']
