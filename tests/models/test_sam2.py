@@ -104,3 +104,29 @@ def test_region_ids_paint_small_masks_first_and_resize_to_ori_shape(monkeypatch)
     monkeypatch.undo()
     assert generator.region_ids(torch.from_numpy(image()).permute(2, 0, 1).float()).shape \
         == (70, 93)
+
+
+def test_trident_refines_with_sam2_while_sam_aggregates():
+    """Trident keeps SAM ViT for its attention aggregation and refines with SAM 2."""
+    import os
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from ovperception.registry import MODELS
+    from tests.models.golden import predict_image
+    from tests.scripts import ROOT
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_trident.py'))
+    cfg.model.head.refine_sam = dict(type='SAM2Wrapper', **TINY)
+    init_default_scope('ovperception')
+    model = MODELS.build(cfg.model).eval()
+    assert type(model.head.refiner_sam).__name__ == 'SAM2Wrapper'
+    assert type(model.head.sam).__name__ == 'SAMWrapper'
+    calls = []
+    encode = model.head.refiner_sam.set_image
+    model.head.refiner_sam.set_image = lambda *a, **k: calls.append(1) or encode(*a, **k)
+    result = predict_image(model, image().transpose(2, 0, 1).copy(), ['cat', 'dog'])
+    assert result.pred_sem_seg.data.shape[-2:] == (70, 93) and calls
+    cfg.model.head.update(sam_refine_style='official', aggregate_on='tokens')
+    with pytest.raises(ValueError, match='refine_sam'):
+        MODELS.build(cfg.model)
