@@ -380,6 +380,9 @@ TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / ref
     'seg_tiny_lposs': ('OVModel', 'image_embedding', False),
     'seg_tiny_talk2dino': ('OVModel', 'image_embedding', False),
     'seg_tiny_cass': ('OVModel', 'image_embedding', False),
+    'seg_tiny_corrclip': ('OVModel', 'image_embedding', True),
+    'seg_tiny_sam2': ('OVModel', 'image_embedding', True),
+    'count_tiny_zeroshot_sam2': ('OVModel', 'image_embedding', True),
 }
 
 

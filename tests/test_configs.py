@@ -191,7 +191,7 @@ def test_detection_config_fields(path):
     if os.path.basename(path).startswith('det_'):
         assert MODELS.build(cfg.model).head.proposals is not None
 @pytest.mark.parametrize('method', ['proxyclip', 'clip_dinoiser', 'scclip', 'resclip_naclip',
-                                    'lposs_plus', 'talk2dino', 'cass'])
+                                    'lposs_plus', 'talk2dino', 'cass', 'corrclip'])
 def test_dino_and_2025_methods_have_configs_for_every_benchmark(method):
     names = {os.path.basename(c) for c in LEAF_CONFIGS}
     for dataset in ('voc21', 'voc20', 'context60', 'context59', 'coco_object',
@@ -394,3 +394,37 @@ def test_cass_configs_follow_the_repo_settings(dataset, side, stretch, source, w
     assert cfg.test_dataloader.dataset.classnames_file.startswith('sclip/')
     assert (cfg.model.test_cfg.mode == 'whole') == (dataset == 'voc21')
     assert 'not verified' in cfg.published_metrics['source']
+def test_corrclip_architecture_builds_with_the_repo_protocol():
+    """MetaCLIP ViT-B/16 + DINO ViT-B/8 (random here), the repo's hyper-parameters, the map
+    correction, pre-generated region masks by default and online SAM 2 as the option."""
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', '_base_', 'models', 'corrclip_vitb16.py'))
+    init_default_scope('ovperception')
+    cfg.model.backbone.clip.pretrained = None
+    cfg.model.backbone.dino.pretrained = None
+    assert cfg.model.backbone.clip.model_name == 'ViT-B-16-quickgelu'
+    assert cfg.sam2_regions.config == 'configs/sam2/sam2_hiera_l.yaml'
+    assert (cfg.sam2_regions.points_per_side, cfg.sam2_regions.pred_iou_thresh) == (8, 0.4)
+    model = MODELS.build(cfg.model)
+    backbone = model.backbone
+    assert (backbone.alpha, backbone.beta, backbone.tau, backbone.merge_eps) == (1.0, 0.5, 4.0, 0.2)
+    assert backbone.num_spatial == 5 and backbone.pad_multiple == 56
+    assert backbone.grid_placement == (8, True)
+    assert type(backbone.regions).__name__ == 'PrecomputedRegionMasks'
+    assert [type(r).__name__ for r in model.refiners] == ['RegionVoteRefiner']
+    assert model.head.logit_scale == 40.0
+
+
+@pytest.mark.parametrize('dataset,short_side,crop,threshold', [
+    ('voc21', 336, 336, 0.2), ('voc20', 336, 336, 0.0), ('context60', 336, 336, 0.15),
+    ('context59', 336, 336, 0.0), ('coco_object', 336, 336, 0.25),
+    ('coco_stuff164k', 336, 336, 0.0), ('cityscapes', 448, 224, 0.0), ('ade20k', 448, 336, 0.0)])
+def test_corrclip_configs_follow_the_repo_settings(dataset, short_side, crop, threshold):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'corrclip_vitb16_{dataset}_{short_side}.py'))
+    assert cfg.test_dataloader.dataset.pipeline[1].short_side == short_side
+    assert cfg.model.test_cfg.crop_size == crop and cfg.model.test_cfg.stride == 112
+    assert cfg.model.head.prob_threshold == threshold
+    assert cfg.test_dataloader.dataset.classnames_file.startswith('corrclip/')
+    assert cfg.model.backbone.regions.directory.startswith('data/region_masks/')
+    assert 'CorrCLIPv1/README.md' in cfg.published_metrics['source']
+    assert 25 < cfg.published_metrics['mIoU'] < 90

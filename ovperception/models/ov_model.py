@@ -17,6 +17,7 @@ from ovperception.models.clip.vocabulary import (TextEmbeddings, Vocabulary,
                                                  background_words_without_classes)
 from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
                                            stitch_windows)
+from ovperception.models.region_windows import attach_region_ids, encode_region_windows
 from ovperception.models.stitched import StitchedWindows
 from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
@@ -103,6 +104,8 @@ class EncodedImages:
         conditioned: features of a text-conditioned backbone (ResCLIP), computed when a
             vocabulary asks for them: ``{(image index, vocabulary): per-window features}``
             (``features`` then holds empty lists).
+        regions: per image, its (H0, W0) region ids at ``ori_shape`` (region-conditioned
+            backbones: CorrCLIP), put on the decoded samples as ``region_ids``.
     """
 
     image_sizes: list[tuple[int, int]]
@@ -110,6 +113,7 @@ class EncodedImages:
     features: list[list[Tensor]]
     images: list[Tensor]
     conditioned: dict = field(default_factory=dict)
+    regions: list[Tensor] = field(default_factory=list)
 
 
 def background_words_for(classnames: Sequence[str],
@@ -302,6 +306,16 @@ class OVModel(ModeDispatchMixin, BaseModel):
         sizes = [tuple(img.shape[-2:]) for img in images]
         if self.text_conditioned:  # features depend on the vocabulary: made in decode
             return EncodedImages(sizes, windows, [[] for _ in images], images)
+        if getattr(self.backbone, 'region_conditioned', False):  # CorrCLIP: crops + region ids
+            uint8 = inputs.dtype == torch.uint8
+            with torch.no_grad():
+                features, regions = encode_region_windows(
+                    self.backbone, images, windows, data_samples,
+                    lambda img: img.float() if uint8 else self.data_preprocessor.denormalize(img),
+                    self.data_preprocessor.normalize_batch if uint8 else None,
+                    lambda fn: autocast_encoder(fn, cfg.get('amp_dtype')),
+                    cfg['crop_batch_size'])
+            return EncodedImages(sizes, windows, features, images, regions=regions)
         encode = self._window_encoder(self._dense_encoder(), inputs.dtype == torch.uint8)
         with torch.no_grad():
             features = encode_windows(images, windows, encode, cfg['crop_batch_size'])
@@ -380,6 +394,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
                 else:
                     self.head.predict(outputs, text, group)
             samples = list(data_samples)
+            attach_region_ids(samples, encoded.regions)
             for refiner in self.refiners:
                 samples = refiner.refine(rgb, samples)
         return samples

@@ -103,7 +103,7 @@ def task_of_config(config: str) -> str:
 #: (methods) or kept (the rest), so new configs get readable names without an entry here.
 READABLE_WORDS = {
     'sclip': 'SCLIP', 'naclip': 'NACLIP', 'clearclip': 'ClearCLIP', 'maskclip': 'MaskCLIP',
-    'proxyclip': 'ProxyCLIP', 'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
+    'proxyclip': 'ProxyCLIP', 'corrclip': 'CorrCLIP', 'sam2': '(online SAM 2 masks)', 'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
     'fcclip': 'FC-CLIP', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
     'learned': 'learned head', 'sam': 'SAM', 'pseco': 'PseCo', 'zeroshot': 'zero-shot',
     'ebc': 'EBC', 'winclip': 'WinCLIP', 'plus': '+', 'anovl': 'AnoVL',

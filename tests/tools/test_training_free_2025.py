@@ -13,7 +13,7 @@ from tests.scripts import ROOT, demo, load_script, test_tool
 
 annotate = load_script('tools/annotate.py')
 TINY_CONFIGS = ['seg_tiny_scclip.py', 'seg_tiny_resclip.py', 'seg_tiny_lposs.py',
-                'seg_tiny_talk2dino.py', 'seg_tiny_cass.py']
+                'seg_tiny_talk2dino.py', 'seg_tiny_cass.py', 'seg_tiny_corrclip.py']
 
 
 def tiny(name: str) -> str:

@@ -104,6 +104,8 @@ class SAMImageState:
             queries, keys and values over the valid (un-padded) token grid; else None.
         full_qkv: with ``keep_qkv``, the same over the whole padded grid (3, heads, G, G, d)
             (what :meth:`SAMWrapper.last_block_attention` needs).
+        high_res: SAM 2 only: its two higher-resolution feature maps (strides 4 and 8) that
+            the SAM 2 mask decoder reads; None for SAM.
     """
 
     embeddings: Tensor
@@ -111,6 +113,7 @@ class SAMImageState:
     input_size: tuple[int, int]
     last_qkv: Tensor | None = field(default=None, repr=False)
     full_qkv: Tensor | None = field(default=None, repr=False)
+    high_res: list[Tensor] | None = field(default=None, repr=False)
 
 
 @dataclass

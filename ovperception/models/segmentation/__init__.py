@@ -1,7 +1,8 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
-CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP and ResCLIP backbones, LPOSS,
-Talk2DINO, CASS."""
+CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP, ResCLIP and CorrCLIP backbones,
+LPOSS, Talk2DINO, CASS."""
 from ovperception.models.segmentation.cass import CASSBackbone, CASSHead
+from ovperception.models.segmentation.corrclip import CorrCLIPBackbone
 from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
@@ -10,7 +11,8 @@ from ovperception.models.segmentation.similarity import AdaptedSimilarityHead, D
 from ovperception.models.segmentation.talk2dino import Talk2DINOBackbone, Talk2DINOHead
 from ovperception.models.segmentation.trident import TridentHead
 
-__all__ = ['AdaptedSimilarityHead', 'CASSBackbone', 'CASSHead', 'DenseSimilarityHead', 'LabelPropagationHead',
+__all__ = ['AdaptedSimilarityHead', 'CASSBackbone', 'CASSHead', 'CorrCLIPBackbone',
+           'DenseSimilarityHead', 'LabelPropagationHead',
            'LPOSSBackbone', 'ResCLIPBackbone',
            'SaliencyFilteredHead', 'SCCLIPBackbone', 'Talk2DINOBackbone', 'Talk2DINOHead',
            'TridentHead']

@@ -86,6 +86,8 @@ class TridentHead(DenseSimilarityHead):
             (``img_path``, as the official code; the working image when there is no file) or
             the ``'working'`` image.
         sam_refine: options of :class:`SAMRefineOptions`, or None to skip the refinement.
+        refine_sam: another SAM for the generic refinement only (e.g. a lighter
+            ``SAM2Wrapper``); None: ``sam`` refines too. The aggregation always needs SAM ViT.
         **kwargs: post-processing options of :class:`DenseSimilarityHead`.
     """
 
@@ -95,6 +97,7 @@ class TridentHead(DenseSimilarityHead):
                  aggregate_on: str = 'features', sam_refine: dict | None = None,
                  sam_splits: int = 1, refine_negative: bool = True,
                  sam_input: str = 'working', sam_refine_style: str = 'generic',
+                 refine_sam: SAMWrapper | dict | None = None,
                  **kwargs) -> None:
         if aggregate_on not in AGGREGATION_LEVELS:
             raise ValueError(f'aggregate_on must be one of {AGGREGATION_LEVELS}, '
@@ -110,7 +113,12 @@ class TridentHead(DenseSimilarityHead):
         if sam_refine_style == 'official' and aggregate_on != 'tokens':
             raise ValueError("sam_refine_style='official' needs aggregate_on='tokens'")
         self.sam_refine_style = sam_refine_style
+        if refine_sam is not None and sam_refine_style == 'official':
+            raise ValueError("refine_sam applies to sam_refine_style='generic' (the official "
+                             "refinement reuses the aggregation's SAM encoding)")
         super().__init__(**kwargs)
+        self.refine_sam = (MODELS.build(refine_sam) if isinstance(refine_sam, dict)
+                           else refine_sam)
         self.aggregate_on = aggregate_on
         self.sam_splits, self.refine_negative = int(sam_splits), bool(refine_negative)
         self._project: tuple = ()
@@ -121,6 +129,11 @@ class TridentHead(DenseSimilarityHead):
     @property
     def sam(self) -> SAMWrapper:
         return self.aggregation.sam
+
+    @property
+    def refiner_sam(self) -> SAMWrapper:
+        """The SAM of the generic refinement: ``refine_sam`` if given, else ``sam``."""
+        return self.refine_sam if self.refine_sam is not None else self.sam
 
     @property
     def uses_images(self) -> bool:
@@ -257,14 +270,16 @@ class TridentHead(DenseSimilarityHead):
                                             self.sam.set_image(sam_image, keep_qkv=True))
                     continue
                 if self.refine_options is not None:
-                    state = self.sam.set_image(sam_image, original_size=ori_shape)
+                    state = self.refiner_sam.set_image(sam_image, original_size=ori_shape)
             else:
                 state = self.sam.set_image(image, original_size=ori_shape, keep_qkv=True)
                 cosine = self.aggregated_cosine(output, text, state)
+                if self.refine_sam is not None:
+                    state = None  # the refining SAM encodes the image itself
             super().predict([cosine], text, [sample], images=[image])
             if self.refine_options is not None:
                 probs = (sample.seg_logits.data if 'seg_logits' in sample
                          else self.class_probabilities(cosine.dense().float(), text))
-                refine_sem_seg_with_sam(image, sample, self.sam, self.refine_options,
+                refine_sem_seg_with_sam(image, sample, self.refiner_sam, self.refine_options,
                                         state=state, probs=probs)
         return list(data_samples)
