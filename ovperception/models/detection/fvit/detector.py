@@ -90,6 +90,11 @@ class FViT(ModeDispatchMixin, BaseModel):
         alpha, beta: frozen-CLIP weights of the ensemble (OV-COCO B: 0.1 / 0.8).
         vlm_temperature: logit scale of the frozen CLIP classifier (75 OV-COCO, 50 OV-LVIS).
         template_set: prompt templates of the text embeddings.
+        class_embeddings: optional released embedding file (F-ViT's ``datasets/embeddings/
+            *.pt``: ``{name: (C,) tensor}``, made with its own prompt ensemble, background
+            included): names found in it (underscores as spaces, any case) use its rows, the
+            others the text encoder; its ``background`` serves when no background embedding
+            was loaded with the weights.
         test_cfg: ``score_thr``, ``nms_iou``, ``max_per_img``, ``mask_thr``,
             ``mask_margin`` (None: each mask pasted over the whole image, the GPU path of the
             release; 1: over its box plus a pixel, the CPU path), ``pad_to`` (pad the batch
@@ -110,6 +115,7 @@ class FViT(ModeDispatchMixin, BaseModel):
                  seen_classnames: Sequence[str] | str | None = None,
                  alpha: float = 0.1, beta: float = 0.8, vlm_temperature: float = 75.0,
                  template_set: str | Sequence[str] = 'vild14',
+                 class_embeddings: str | None = None,
                  text_cache_dir: str | None = None, test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
@@ -143,6 +149,7 @@ class FViT(ModeDispatchMixin, BaseModel):
         self.alpha, self.beta = float(alpha), float(beta)
         self.vlm_temperature = float(vlm_temperature)
         self.template_set = template_set
+        self.released_embeddings = _read_class_embeddings(class_embeddings, embed_dim)
         self.text_cache_dir = text_cache_dir
         self.background_words: tuple[str, ...] = ()
         self.shared_names = False
@@ -196,12 +203,21 @@ class FViT(ModeDispatchMixin, BaseModel):
 
     # ------------------------------------------------------------------ text
     def class_embeddings(self, text: TextEmbeddings) -> Tensor:
-        """(N_names + 1, C): the vocabulary's names then the background embedding (the
-        released one when loaded, else the text embedding of "background")."""
+        """(N_names + 1, C): the vocabulary's names (released rows where
+        ``class_embeddings`` has them) then the background embedding (loaded with the
+        weights, else the released file's, else the text embedding of "background")."""
+        device = self.background_embedding.device
+        released = self.released_embeddings
         if not bool(self.background_embedding.any()):
             with torch.no_grad():
-                self.background_embedding.copy_(self.text_cache.embed(['background'])[0])
-        names = text.embeddings.to(self.background_embedding.device)
+                value = released.get('background') if released else None
+                self.background_embedding.copy_(
+                    value if value is not None else self.text_cache.embed(['background'])[0])
+        names = text.embeddings.to(device)
+        if released:
+            rows = [released.get(_embedding_key(n)) for n in text.vocabulary.names]
+            names = torch.stack([names[i] if row is None else row.to(device, names.dtype)
+                                 for i, row in enumerate(rows)])
         return torch.cat([names, F.normalize(self.background_embedding, dim=0)[None]])
 
     def _logits(self, feats: Tensor, text: TextEmbeddings, scale: Tensor | float) -> Tensor:
@@ -348,6 +364,25 @@ class FViT(ModeDispatchMixin, BaseModel):
         """Tensor mode: FPN levels and the per-image RPN proposals."""
         encoded = self.encode_images(inputs, data_samples)
         return encoded.levels, encoded.proposals
+
+
+def _embedding_key(name: str) -> str:
+    return name.replace('_', ' ').strip().lower()
+
+
+def _read_class_embeddings(path: str | None, embed_dim: int) -> dict[str, Tensor] | None:
+    """``{normalised name: (C,) L2-normalised}`` from a released embedding file, or None."""
+    if path is None:
+        return None
+    import os
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'class_embeddings file {path!r} does not exist (F-ViT ships '
+                                'them in wusize/CLIPSelf F-ViT/datasets/embeddings/)')
+    raw = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(raw, dict) or not all(
+            isinstance(v, Tensor) and v.shape == (embed_dim,) for v in raw.values()):
+        raise ValueError(f'{path}: expected {{name: ({embed_dim},) tensor}} class embeddings')
+    return {_embedding_key(str(k)): F.normalize(v.float(), dim=0) for k, v in raw.items()}
 
 
 def _rois(proposals: Sequence[Tensor]) -> Tensor:
