@@ -89,3 +89,27 @@ def test_convert_tool_writes_weights_that_load_into_the_tiny_detector(tmp_path):
     direct = MODELS.build(tiny_fvit_cfg('coco'))
     load_weights(direct, str(src))  # the official file is recognised by its keys
     assert torch.equal(direct.rpn_head.rpn_cls.weight, model.rpn_head.rpn_cls.weight)
+
+
+@pytest.mark.parametrize('config, layout_name, eva', RELEASES)
+def test_released_configs_record_the_readme_numbers_and_the_repo_settings(config, layout_name,
+                                                                          eva):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'detection', f'{config}.py'))
+    published = cfg.published_metrics
+    assert 'wusize/CLIPSelf F-ViT/README.md' in published['source']
+    key, value = next((k, v) for k, v in published.items() if k != 'source')
+    lvis = 'lvis' in config
+    assert key == ('lvis/segm_APr' if lvis else 'coco/bbox_novel_ap50') and 0 < value < 1
+    assert cfg.test_evaluator.type.__name__ == ('LVISMetric' if lvis else 'CocoMetric')
+    model = cfg.model
+    side = 896 if 'vitl14' in config else (1024 if lvis else 640)
+    assert model.test_cfg.pad_to == side
+    resize = cfg.test_dataloader.dataset.pipeline[1]
+    assert resize.short_side == resize.max_long_side == side
+    assert model.data_preprocessor.mean == [123.675, 116.28, 103.53]
+    assert model.backbone.dense_mode == 'maskclip'
+    assert (model.alpha, model.beta) == (0.1, (0.4 if 'vitl14' in config else 0.6) if lvis
+                                         else 0.8)
+    assert model.vlm_temperature == (50.0 if lvis else 75.0)
+    from ovperception.models.clip.classnames import load_classnames
+    assert len(load_classnames(model.seen_classnames)) == (866 if lvis else 48)
