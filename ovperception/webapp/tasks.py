@@ -102,7 +102,7 @@ def task_of_config(config: str) -> str:
 READABLE_WORDS = {
     'sclip': 'SCLIP', 'naclip': 'NACLIP', 'clearclip': 'ClearCLIP', 'maskclip': 'MaskCLIP',
     'proxyclip': 'ProxyCLIP', 'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
-    'fcclip': 'FC-CLIP', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
+    'fcclip': 'FC-CLIP', 'fvit': 'F-ViT', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
     'learned': 'learned head', 'sam': 'SAM', 'pseco': 'PseCo', 'zeroshot': 'zero-shot',
     'ebc': 'EBC', 'winclip': 'WinCLIP', 'plus': '+', 'anovl': 'AnoVL',
     'anomalyclip': 'AnomalyCLIP', 'ade20k': 'ADE20K', 'cityscapes': 'Cityscapes',

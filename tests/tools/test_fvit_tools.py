@@ -47,3 +47,32 @@ def test_demo_detects_with_the_tiny_fvit(tmp_path, one_thread):
     coco = json.loads((out / 'shapes_detections.json').read_text())
     assert [c['name'] for c in coco['categories']] == ['red square', 'green circle']
     assert all(a['category_id'] in (1, 2) for a in coco['annotations'])
+
+
+def test_annotate_tool_and_app_detect_with_fvit(tmp_path):
+    from ovperception.annotation.model import config_tasks
+    from ovperception.webapp.service import AnnotationService
+    from ovperception.webapp.session import AppSession
+    from ovperception.webapp.tasks import default_configs
+    from mmengine.config import Config
+    from tests.annotation.test_annotate_tool import (CHECKS, annotate, annotate_args,
+                                                     make_inputs, stored_results)
+    assert config_tasks(Config.fromfile(FVIT_TINY)) == ('det',)
+    source = make_inputs(str(tmp_path / 'in'), images=('a/x.png',), broken=False, video=False)
+    out = str(tmp_path / 'out')
+    argv = annotate_args(source, out, '--task', 'det')
+    del argv[argv.index('--min-area'):argv.index('--min-area') + 2]
+    argv[argv.index('--vocab') + 1] = 'cat, dog'
+    argv[argv.index('--config') + 1] = FVIT_TINY
+    assert annotate.main(argv) == 0
+    (record, objects), = stored_results(out).values()
+    for check in CHECKS.values():
+        check(out, [record], [objects], ['cat', 'dog'])
+    service = AnnotationService(default_configs(FVIT_TINY))
+    session = AppSession.create(str(tmp_path))
+    try:
+        result = service.run(session, os.path.join(ROOT, 'demo', 'examples', 'shapes.png'),
+                             'red square, green circle', 'detection')
+        assert os.path.isfile(result.overlay)
+    finally:
+        session.close()
