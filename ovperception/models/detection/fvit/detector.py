@@ -319,7 +319,7 @@ class FViT(ModeDispatchMixin, BaseModel):
         sizes = [tuple(s.metainfo.get('img_shape', inputs.shape[-2:]))[:2] for s in data_samples]
         proposals = self.rpn_head.proposals(levels, sizes, training=True)
         cfg = self.train_cfg
-        rois, labels, targets, weights = [], [], [], []
+        rois, labels, targets, positives = [], [], [], []
         for b, ((gt, gt_labels), props) in enumerate(zip(gts, proposals)):
             cands = torch.cat([props[:, :4], gt])  # the gt boxes join the proposals
             assignment = max_iou_assign(cands, gt, cfg['pos_iou'], cfg['neg_iou'],
@@ -331,7 +331,7 @@ class FViT(ModeDispatchMixin, BaseModel):
             labels.append(torch.cat([gt_labels[matched],
                                      gt_labels.new_full((len(neg),), -1)]))
             targets.append(encode_deltas(cands[pos], gt[matched], BOX_STDS))
-            weights.append(len(pos))
+            positives.append((rois[-1][:len(pos)], matched))
         rois_t = torch.cat(rois)
         embeds, deltas = self.region_outputs(levels, rois_t)
         label_t = torch.cat(labels)
@@ -340,7 +340,40 @@ class FViT(ModeDispatchMixin, BaseModel):
         count = max(len(label_t), 1)
         losses['loss_bbox'] = F.l1_loss(deltas[positive], torch.cat(targets),
                                         reduction='sum') / count
+        if self.mask_head is not None:
+            losses['loss_mask'] = self._mask_loss(levels, data_samples, positives)
         return losses
+
+    def _mask_loss(self, levels: list[Tensor], data_samples: SampleList,
+                   positives: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """Per-pixel BCE of the mask logits of the positive RoIs against their ground-truth
+        masks RoI-aligned into the same boxes and binarised at 0.5 (mmdet's mask targets)."""
+        pos_rois = torch.cat([r for r, _ in positives])
+        if pos_rois.numel() == 0:
+            return levels[0].sum() * 0
+        pooled = multilevel_roi_align(levels[:4], pos_rois, self._roi_strides(),
+                                      self.mask_head.roi_size)
+        logits = self.mask_head(pooled)
+        size = logits.shape[-1]
+        targets = []
+        for sample, (rois, matched) in zip(data_samples, positives):
+            if len(rois) == 0:
+                continue
+            instances = sample.gt_instances
+            if 'masks' not in instances:
+                raise ValueError('F-ViT with a mask head trains on gt_instances.masks: load '
+                                 'the annotations with masks (LoadDetAnnotations(with_mask=True))')
+            masks = instances.masks
+            if 'ignore_flags' in instances:
+                masks = masks[~instances.ignore_flags.bool()]
+            img_h, img_w = sample.metainfo['img_shape'][:2]
+            ori_h, ori_w = sample.metainfo.get('ori_shape', (img_h, img_w))[:2]
+            boxes = rois[:, 1:] * rois.new_tensor([ori_w / img_w, ori_h / img_h] * 2)
+            index = matched.to(boxes.dtype)[:, None]
+            aligned = roi_align(torch.as_tensor(masks, device=boxes.device).float()[:, None],
+                                torch.cat([index, boxes], dim=1), size, 1.0, 0, True)
+            targets.append((aligned[:, 0] >= 0.5).float())
+        return F.binary_cross_entropy_with_logits(logits, torch.cat(targets))
 
     def _classification_loss(self, embeds: Tensor, labels: Tensor, data_samples: SampleList,
                              rois: Tensor) -> dict[str, Tensor]:
