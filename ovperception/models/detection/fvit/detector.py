@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
+from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
+                                                 takes_backbone_statistics)
 from ovperception.models.detection.fvit.assign import max_iou_assign, sample_balanced
 from ovperception.models.detection.fvit.anchors import encode_deltas
 from ovperception.models.detection.fvit.roi_heads import (BOX_STDS, decode_boxes,
@@ -120,18 +122,15 @@ class FViT(ModeDispatchMixin, BaseModel):
                  train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
-        stats_from_backbone = data_preprocessor is None or (
-            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
-            and 'std' not in data_preprocessor)
+        stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.test_cfg = _checked(TEST_CFG, test_cfg, 'test_cfg')
         self.train_cfg = _checked(TRAIN_CFG, train_cfg, 'train_cfg')
         self.backbone = _build(backbone)
-        if stats_from_backbone and hasattr(self.backbone, 'mean'):
-            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
-            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        if stats_from_backbone:
+            adopt_backbone_statistics(self.data_preprocessor, self.backbone)
         if len(out_indices) != 4:
             raise ValueError(f'out_indices needs the 4 blocks of the pyramid, got {out_indices}')
         self.out_indices = [int(i) for i in out_indices]
