@@ -31,7 +31,7 @@ def config_tasks(cfg: Config) -> tuple[str, ...]:
         return ('anomaly',)
     if model == 'FCCLIP':
         return ('panoptic', 'seg', 'det')
-    if head == 'OVDetectionHead':
+    if head == 'OVDetectionHead' or model == 'FViT':
         return ('det',)
     if head in ('BlockwiseCountingHead', 'ZeroShotCountingHead'):
         return ('count',)

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 from mmengine.structures import PixelData
+from torch import nn
 
 from ovperception.registry import MODELS
 
@@ -88,3 +89,19 @@ class OVDataPreprocessor(BaseDataPreprocessor):
                     pad = (0, width - gt.shape[-1], 0, height - gt.shape[-2])
                     sample.gt_sem_seg = PixelData(data=F.pad(gt, pad, value=IGNORE_INDEX))
         return dict(inputs=batch, data_samples=samples)
+
+
+def takes_backbone_statistics(data_preprocessor: dict | nn.Module | None) -> bool:
+    """Whether a model's preprocessor config leaves mean / std to the backbone's weights
+    (None, or a dict naming neither)."""
+    return data_preprocessor is None or (
+        isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
+        and 'std' not in data_preprocessor)
+
+
+def adopt_backbone_statistics(preprocessor: nn.Module, backbone: nn.Module) -> None:
+    """Normalise with the statistics that belong to the backbone's weights (its ``mean`` /
+    ``std`` in 0..255, when it has them)."""
+    if hasattr(backbone, 'mean'):
+        preprocessor.mean.copy_(torch.tensor(backbone.mean).view(3, 1, 1))
+        preprocessor.std.copy_(torch.tensor(backbone.std).view(3, 1, 1))

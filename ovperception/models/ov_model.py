@@ -15,6 +15,8 @@ from torch import Tensor, nn
 from ovperception.models.clip.text_cache import TextEmbeddingCache
 from ovperception.models.clip.vocabulary import (TextEmbeddings, Vocabulary,
                                                  background_words_without_classes)
+from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
+                                                 takes_backbone_statistics)
 from ovperception.models.inference import (Window, encode_windows, sliding_windows, stitch_lazily,
                                            stitch_windows)
 from ovperception.models.region_windows import attach_region_ids, encode_region_windows
@@ -175,17 +177,13 @@ class OVModel(ModeDispatchMixin, BaseModel):
                  test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        stats_from_backbone = data_preprocessor is None or (
-            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
-            and 'std' not in data_preprocessor)
+        stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = _build(backbone)
-        if stats_from_backbone and hasattr(self.backbone, 'mean'):
-            # Normalise with the statistics that belong to the backbone's weights.
-            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
-            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        if stats_from_backbone:
+            adopt_backbone_statistics(self.data_preprocessor, self.backbone)
         self.head = _build(head)
         if hasattr(self.head, 'bind_image_encoder'):  # heads re-encoding crops (detection)
             self.head.bind_image_encoder(self.encode_crops)

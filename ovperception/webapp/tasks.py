@@ -103,8 +103,9 @@ def task_of_config(config: str) -> str:
 #: (methods) or kept (the rest), so new configs get readable names without an entry here.
 READABLE_WORDS = {
     'sclip': 'SCLIP', 'naclip': 'NACLIP', 'clearclip': 'ClearCLIP', 'maskclip': 'MaskCLIP',
-    'proxyclip': 'ProxyCLIP', 'corrclip': 'CorrCLIP', 'sam2': '(online SAM 2 masks)', 'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
-    'fcclip': 'FC-CLIP', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
+    'proxyclip': 'ProxyCLIP', 'corrclip': 'CorrCLIP', 'sam2': '(online SAM 2 masks)',
+    'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
+    'fcclip': 'FC-CLIP', 'fvit': 'F-ViT', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
     'learned': 'learned head', 'sam': 'SAM', 'pseco': 'PseCo', 'zeroshot': 'zero-shot',
     'ebc': 'EBC', 'winclip': 'WinCLIP', 'plus': '+', 'anovl': 'AnoVL',
     'anomalyclip': 'AnomalyCLIP', 'adaclip': 'AdaCLIP', 'ade20k': 'ADE20K',

@@ -81,6 +81,16 @@ def is_openai_vit_state(state: Mapping[str, object]) -> bool:
     return all(marker in keys for marker in _OPENAI_MARKERS)
 
 
+def eva_visual_name(key: str) -> str | None:
+    """Our name (under ``backbone.model.``) of an EVA-CLIP ``visual.*`` key, or None."""
+    return _eva_name(key) if key.startswith('visual.') else None
+
+
+def is_eva_rope_key(key: str) -> bool:
+    """RoPE tables (``visual[.blocks.i.attn].rope.freqs_*``) that every tower recomputes."""
+    return _ROPE.match(key) is not None
+
+
 def _eva_name(key: str) -> str | None:
     """Our name of one EVA-CLIP key (without the model prefix), or None if unknown."""
     if _TEXT_KEY.match(key):

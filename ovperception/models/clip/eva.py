@@ -16,6 +16,8 @@ Nothing here imports open_clip; the modules are duck-typed (timm ``Eva`` attribu
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -177,3 +179,38 @@ def eva_decoupled_features(visual: nn.Module, images: Tensor, dense_mode: str,
     attended = mode_attention_fn(dense_mode, grid, num_prefix=EVA_PREFIX_TOKENS)(q, k, v)
     content = eva_project_tokens(visual, eva_attention_output(last, attended)[:, 1:])
     return (tokens_to_map(content, grid), merge_heads(q)[:, 1:], merge_heads(k)[:, 1:], grid)
+
+
+def eva_block_maps_and_dense(visual: nn.Module, images: Tensor, indices: Sequence[int],
+                             dense_mode: str = 'maskclip', pos_embed_resize: str = 'bicubic'
+                             ) -> tuple[list[Tensor], Tensor]:
+    """One EVA pass for detectors on frozen ViTs (F-ViT): patch tokens after chosen blocks and
+    the dense joint-space map.
+
+    Blocks before the last run unchanged; the last block is its ``dense_mode`` variant and
+    its output is what index ``depth - 1`` returns (as F-ViT's released backbone, whose last
+    pyramid level is the value-path ``forward_without_attn`` output).
+
+    Args:
+        visual: open_clip ``TimmModel`` with a timm ``Eva`` trunk.
+        images: (B, 3, H, W) normalised images, sides multiples of the patch size.
+        indices: block indices (negative: from the end), returned in this order.
+        dense_mode: last-block variant (``'maskclip'`` for F-ViT).
+        pos_embed_resize: position-embedding resize mode.
+
+    Returns:
+        ``([(B, width, h, w)] per index, dense (B, C, h, w) not normalised)``.
+    """
+    trunk = visual.trunk
+    depth = len(trunk.blocks)
+    wanted = [i % depth for i in indices]
+    x, grid, rope = eva_tokens(trunk, images, pos_embed_resize)
+    maps: dict[int, Tensor] = {}
+    for i, block in enumerate(trunk.blocks[:-1]):
+        x = block(x, rope=rope)
+        if i in wanted:
+            maps[i] = tokens_to_map(x[:, EVA_PREFIX_TOKENS:], grid)
+    x = eva_last_block(trunk.blocks[-1], x, rope, dense_mode, grid)
+    maps[depth - 1] = tokens_to_map(x[:, EVA_PREFIX_TOKENS:], grid)
+    dense = tokens_to_map(eva_project_tokens(visual, x[:, EVA_PREFIX_TOKENS:]), grid)
+    return [maps[i] for i in wanted], dense

@@ -36,8 +36,9 @@ from ovperception.models.clip.dense_attn import (DENSE_MODES, GRID_REMAINDER_MOD
                                                  timm_project_map, tokens_to_map)
 from ovperception.models.clip.dense_attn import merge_heads
 from ovperception.models.clip.convert import MODEL_PREFIX, convert_eva_clip, is_eva_clip_state
-from ovperception.models.clip.eva import (eva_decoupled_features, eva_dense_features,
-                                          eva_image_embedding, is_eva_trunk)
+from ovperception.models.clip.eva import (eva_block_maps_and_dense, eva_decoupled_features,
+                                          eva_dense_features, eva_image_embedding,
+                                          is_eva_trunk)
 from ovperception.models.clip.text_encoding import (encode_tokens_trimmed,
                                                     length_sorted_batches, pooled_positions,
                                                     trimmable_text_tower)
@@ -601,6 +602,40 @@ class OpenCLIPBackbone(BaseModule):
         maps = self.visual.trunk.forward_intermediates(images, indices=unique,
                                                        intermediates_only=True)
         return [dict(zip(unique, maps))[i] for i in wanted]
+
+    def block_maps_and_dense(self, images: Tensor, indices: Sequence[int]
+                             ) -> tuple[list[Tensor], Tensor]:
+        """One ViT pass for detectors on a frozen ViT (F-ViT's simple feature pyramid).
+
+        Args:
+            images: (B, 3, H, W) normalised images.
+            indices: blocks (negative: from the end) whose patch tokens are returned; the
+                last block is the ``dense_mode`` variant, and its output is what the last
+                index returns (F-ViT: ``'maskclip'``, CLIPSelf's ``forward_without_attn``).
+
+        Returns:
+            ``([(B, width, h, w)] in the order of indices, dense (B, C, h, w))``, the dense
+            map as :meth:`dense_features` (not normalised).
+        """
+        if self._is_eva:
+            images = fit_to_patch_grid(images, (self.patch_size, self.patch_size),
+                                       self.grid_remainder)
+            return eva_block_maps_and_dense(self.visual, images, indices, self.dense_mode,
+                                            self.pos_embed_resize)
+        self._require_vit('block_maps_and_dense', dense=True)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        wanted = [i % len(blocks) for i in indices]
+        maps: dict[int, Tensor] = {}
+        for i, blk in enumerate(blocks[:-1]):
+            x = self._run_blocks(x, [blk])
+            if i in wanted:
+                maps[i] = tokens_to_map(x[:, 1:], grid)
+        attn_fn = mode_attention_fn(self.dense_mode, grid, self.naclip_gaussian_std)
+        x = self._run_blocks(x, blocks[-1:]) if attn_fn is None else modified_block_forward(
+            blocks[-1], x, attn_fn, DENSE_MODES[self.dense_mode].keep_residual_ffn)
+        maps[len(blocks) - 1] = tokens_to_map(x[:, 1:], grid)
+        return [maps[i] for i in wanted], self._vit_project(x[:, 1:], grid)
 
     def window_embeddings(self, images: Tensor, windows: Tensor) -> Tensor:
         """WinCLIP masked forward: class token of the ViT run on each window's patches only.

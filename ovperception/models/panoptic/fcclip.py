@@ -31,6 +31,8 @@ from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
+from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
+                                                 takes_backbone_statistics)
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                          masked_attention_pool,
@@ -131,17 +133,13 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                  train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
-        stats_from_backbone = data_preprocessor is None or (
-            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
-            and 'std' not in data_preprocessor)
+        stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor', pad_size_divisor=32)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = _build(backbone)
-        if stats_from_backbone and hasattr(self.backbone, 'mean'):
-            # normalise with the statistics that belong to the backbone's weights
-            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
-            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        if stats_from_backbone:
+            adopt_backbone_statistics(self.data_preprocessor, self.backbone)
         embed_dim = int(self.backbone.embed_dim)
         self.pixel_decoder = _build(pixel_decoder, in_channels=self.backbone.stage_channels)
         self.mask_decoder = _build(mask_decoder, in_channels=self.pixel_decoder.conv_dim,
