@@ -10,8 +10,9 @@ with read_base():
 
 optim_wrapper.update(
     optimizer=dict(lr=2e-3, weight_decay=1e-4),
-    # released: CLIP parameters at 0.01 x the learning rate (SOLVER.CLIP_MULTIPLIER)
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
+    # the CLIP q/v projections train at the full rate here (released: 0.01 x, SOLVER.CLIP_MULTIPLIER;
+    # on a random tiny CLIP the cost volume carries little until they adapt)
+)
 param_scheduler[0].update(end=200)
 train_cfg.update(max_iters=200, val_interval=100)
 default_hooks.logger.update(interval=20)

@@ -39,7 +39,7 @@ TASKS: dict[str, TaskSpec] = {
     'semantic': TaskSpec('semantic segmentation', 'segmentation/sclip_vitb16_ade20k_336.py',
                          'tiny/seg_tiny.py',
                          ('segmentation/[!f]*_vitb16_*.py', 'segmentation/declip_*.py',
-                          'tiny/seg_tiny*.py'),
+                          'segmentation/catseg_*.py', 'tiny/seg_tiny*.py'),
                          'cat, sofa; couch, floor'),
     'panoptic': TaskSpec('panoptic segmentation', 'segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',
                          'tiny/fcclip_tiny.py',
@@ -102,7 +102,7 @@ def task_of_config(config: str) -> str:
 READABLE_WORDS = {
     'sclip': 'SCLIP', 'naclip': 'NACLIP', 'clearclip': 'ClearCLIP', 'maskclip': 'MaskCLIP',
     'proxyclip': 'ProxyCLIP', 'trident': 'Trident', 'clip': 'CLIP', 'dinoiser': 'DINOiser',
-    'fcclip': 'FC-CLIP', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
+    'fcclip': 'FC-CLIP', 'catseg': 'CAT-Seg', 'pamr': '+ PAMR', 'ovdet': 'OV-DET', 'cc': 'CLIP crops',
     'learned': 'learned head', 'sam': 'SAM', 'pseco': 'PseCo', 'zeroshot': 'zero-shot',
     'ebc': 'EBC', 'winclip': 'WinCLIP', 'plus': '+', 'anovl': 'AnoVL',
     'anomalyclip': 'AnomalyCLIP', 'ade20k': 'ADE20K', 'cityscapes': 'Cityscapes',

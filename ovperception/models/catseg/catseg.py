@@ -176,6 +176,11 @@ class CATSeg(ModeDispatchMixin, BaseModel):
                 self._text_memo.popitem(last=False)
         return embeddings
 
+    def encode_vocabulary(self, classnames: Sequence[str]) -> Tensor:
+        """(K, C) class embeddings (validates the vocabulary; the demo calls it before any
+        image is read)."""
+        return self.text_embeddings(list(classnames))
+
     # ------------------------------------------------------------------ image
     def view_features(self, views: Tensor) -> tuple[Tensor, list[Tensor]]:
         """(V, 3, S, S) normalised views -> (V, C, h, w) embeddings and the two decoder
