@@ -68,9 +68,14 @@ def test_predictor_encodes_once_and_memoises_each_vocabulary(one_thread):
     first = predictor.predict('cat, dog')
     assert first.pred_sem_seg.data.shape == (1, 50, 70)
     assert first.seg_logits.data.shape == (2, 50, 70)
-    assert ('cat', 'dog') in model._text_memo
-    predictor.predict('cat, dog')
-    assert len(model._text_memo) == 1
+    assert len(model._text_memo) == 2
+    # class aggregation attends across classes: reordering permutes the scores (nothing
+    # re-encoded); a new class is one new prompt
+    reordered = predictor.predict('dog, cat')
+    assert len(model._text_memo) == 2
+    torch.testing.assert_close(reordered.seg_logits.data.flip(0), first.seg_logits.data)
+    predictor.predict('dog, cat, bird')
+    assert len(model._text_memo) == 3
     with pytest.raises(ValueError, match='duplicate|more than one|once'):
         predictor.predict('cat, cat')
 

@@ -33,6 +33,8 @@ from ovperception.structures import OVDataSample, SampleList
 #: The released prompt (``PROMPT_ENSEMBLE_TYPE: single``).
 CATSEG_TEMPLATE = 'A photo of a {} in the scene'
 IGNORE_INDEX = 255
+#: prompts whose test-time embeddings are memoised (A-847 and more fit)
+TEXT_MEMO_SIZE = 4096
 DEFAULT_TEST_CFG = dict(mode='slide', kernel=384, overlap=0.333, out_size=(640, 640),
                         size_divisibility=384, class_chunk=None)
 
@@ -145,7 +147,8 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         self.train_cfg = dict(train_cfg or {})
         self.background_words: tuple[str, ...] = ()
         self.shared_names = False
-        self._text_memo: OrderedDict[tuple[str, ...], Tensor] = OrderedDict()
+        self._text_memo: OrderedDict[str, Tensor] = OrderedDict()
+        self._register_load_state_dict_pre_hook(lambda *_: self._text_memo.clear())
 
     @property
     def is_trainable(self) -> bool:
@@ -160,21 +163,25 @@ class CATSeg(ModeDispatchMixin, BaseModel):
 
     def text_embeddings(self, classnames: Sequence[str]) -> Tensor:
         """(K, C) L2-normalised class embeddings of the (fine-tuned) text tower; with
-        gradient while training, memoised per vocabulary otherwise (the memo is dropped by
-        every training step, which may change the text tower)."""
-        key = tuple(classnames)
-        if not self.training and key in self._text_memo:
-            self._text_memo.move_to_end(key)
-            return self._text_memo[key]
-        tokens = self.backbone.tokenizer(self.class_prompts(classnames))
-        tokens = tokens.to(self.upsample1.weight.device)
-        with torch.set_grad_enabled(self.training and torch.is_grad_enabled()):
-            embeddings = encode_tokens_trimmed(self.backbone.model, tokens)
-        if not self.training:
-            self._text_memo[key] = embeddings
-            while len(self._text_memo) > 8:
-                self._text_memo.popitem(last=False)
-        return embeddings
+        gradient while training; at test time each prompt is encoded once and memoised
+        (any order or mix of vocabularies reuses it; training steps and loaded weights,
+        which change the text tower, drop the memo)."""
+        prompts = self.class_prompts(classnames)
+        device = self.upsample1.weight.device
+        if self.training:
+            tokens = self.backbone.tokenizer(prompts).to(device)
+            return encode_tokens_trimmed(self.backbone.model, tokens)
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._text_memo]
+        if missing:
+            tokens = self.backbone.tokenizer(missing).to(device)
+            with torch.no_grad():
+                encoded = encode_tokens_trimmed(self.backbone.model, tokens)
+            self._text_memo.update(zip(missing, encoded))
+        for prompt in prompts:
+            self._text_memo.move_to_end(prompt)
+        while len(self._text_memo) > TEXT_MEMO_SIZE:
+            self._text_memo.popitem(last=False)
+        return torch.stack([self._text_memo[p] for p in prompts])
 
     def encode_vocabulary(self, classnames: Sequence[str]) -> Tensor:
         """(K, C) class embeddings (validates the vocabulary; the demo calls it before any
