@@ -4,25 +4,19 @@ embeddings, dense CLIP features, intermediate guidance tokens, cost volume, aggr
 logits, sliding-window and whole-image probabilities and training loss."""
 from __future__ import annotations
 
-import functools
-import gzip
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 from ovperception.models.catseg import CATSeg, cost_volume
 from ovperception.models.catseg.clip_features import catseg_image_features
 from ovperception.models.catseg.convert import convert_catseg, is_catseg_checkpoint
 from ovperception.models.clip.weights import CheckpointMismatchError
-from ovperception.models.clip import open_clip as open_clip_module
-from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample
+from tests.models.golden import load_into_config_on_meta, official_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / 'tests' / 'fixtures' / 'golden' / 'catseg'
@@ -142,20 +136,12 @@ def test_training_loss_matches_the_official_loss(golden):
 def test_released_layouts_convert_and_load_strictly(size, monkeypatch):
     """Every key and shape of the released ViT-B / ViT-L models (official constructors,
     official_keys_*.json.gz) loads strictly into the model of our config."""
-    init_default_scope('ovperception')
-    layout = json.loads(gzip.decompress((GOLDEN / f'official_keys_{size}.json.gz').read_bytes()))
-    official = {key: torch.empty(shape, device='meta') for key, shape in layout.items()}
+    official = official_layout('catseg', size)
     assert is_catseg_checkpoint({'model': official})
     converted = convert_catseg({'model': official})
-    cfg = Config.fromfile(str(ROOT / 'configs' / '_base_' / 'models' / f'catseg_{size}.py'))
-    cfg.model.backbone.pretrained = None
-    monkeypatch.setattr(open_clip_module.open_clip, 'create_model',
-                        functools.partial(open_clip_module.open_clip.create_model, device='meta'))
-    with torch.device('meta'):
-        model = MODELS.build(cfg.model)
-    result = model.load_state_dict(converted, strict=True, assign=True)
-    assert not result.missing_keys and not result.unexpected_keys
+    load_into_config_on_meta(str(ROOT / 'configs' / '_base_' / 'models' / f'catseg_{size}.py'),
+                             converted, monkeypatch)
     # dropped: 4 input-statistics buffers and the 2 shifted-window masks
-    assert len(converted) == len(layout) - 6
+    assert len(converted) == len(official) - 6
     with pytest.raises(CheckpointMismatchError, match='no counterpart'):
         convert_catseg(dict(official, **{'sem_seg_head.extra.weight': torch.zeros(1)}))

@@ -14,7 +14,7 @@ from PIL import Image
 from ovperception.apis import OVPredictor, init_model
 from ovperception.registry import MODELS
 from ovperception.webapp import AnnotationService, AppSession
-from ovperception.webapp.tasks import CONFIG_ROOT, configs_for_task, default_configs
+from ovperception.webapp.tasks import configs_for_task, default_configs
 from tests.scripts import ROOT, demo, load_script, test_tool
 
 annotate = load_script('tools/annotate.py')
