@@ -14,6 +14,7 @@ from ovperception.models.conversion import get_converter
 from ovperception.models.panoptic import MaskAdapter
 from ovperception.models.panoptic.convert import convert_fcclip
 from ovperception.models.panoptic.mask_adapter import activation_pooling
+from tests.models.golden import load_into_config_on_meta, official_layout
 from tests.models.test_fcclip_golden import build_tiny_official, official_state
 
 GOLDEN = Path(__file__).resolve().parents[1] / 'fixtures' / 'golden' / 'maskadapter' / 'adapter.npz'
@@ -72,3 +73,20 @@ def test_fcclip_with_the_adapter_loads_a_release_and_classifies_through_it():
     assert logits.shape == (1, 8, 2) and bool(valid.all())
     torch.testing.assert_close(
         logits, text.logit_scale * F.normalize(expected, dim=-1) @ names[0].T)
+
+
+@pytest.mark.parametrize('method', ['fcclip', 'maftp'])
+def test_released_layout_loads_into_the_mask_adapter_configs(method, monkeypatch):
+    """FC-CLIP ConvNeXt-L's official layout plus the released adapter's (official
+    constructor, 768 channels) load strictly into the Mask-Adapter configs."""
+    official = dict(official_layout('fcclip', 'convnext_large'),
+                    **official_layout('maskadapter', 'adapter_large'))
+    if method == 'maftp':  # MAFT+ releases add the transfer; its layout is tested in test_maftp
+        from ovperception.models.panoptic import MAFTContentTransfer
+        with torch.device('meta'):
+            cdt = MAFTContentTransfer(768, num_heads=8)
+        official.update({'cdt.cross_atten.' + k.replace('attn.', 'multihead_attn.', 1)
+                         .replace('mlp.', 'MLP.', 1): v for k, v in cdt.state_dict().items()})
+    converted = get_converter('maskadapter').convert(official)
+    config = f'configs/segmentation/{method}_mask_adapter_convnext_large_ade20k_800.py'
+    load_into_config_on_meta(config, converted, monkeypatch)
