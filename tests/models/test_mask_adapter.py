@@ -71,6 +71,11 @@ def test_fcclip_with_the_adapter_loads_a_release_and_classifies_through_it():
                                                     text)
     torch.testing.assert_close(embeds, expected)
     assert logits.shape == (1, 8, 2) and bool(valid.all())
+    from ovperception.structures import OVDataSample
+    sample = OVDataSample(metainfo=dict(classnames=['cat', 'dog'], ori_shape=(50, 60)))
+    with torch.no_grad():
+        out = model.decode(encoded, [sample])[0]
+    assert out.pred_sem_seg.data.shape == (1, 50, 60)
     torch.testing.assert_close(
         logits, text.logit_scale * F.normalize(expected, dim=-1) @ names[0].T)
 
