@@ -145,3 +145,22 @@ def test_released_layouts_convert_and_load_strictly(size, monkeypatch):
     assert len(converted) == len(official) - 6
     with pytest.raises(CheckpointMismatchError, match='no counterpart'):
         convert_catseg(dict(official, **{'sem_seg_head.extra.weight': torch.zeros(1)}))
+
+
+def test_a_release_converts_with_the_tool_and_loads_with_weights(tmp_path):
+    """A detectron2 ``model_final.pth`` in the official layout: ``tools/convert_checkpoint.py
+    catseg`` writes the same state dict that ``--weights`` converts on load."""
+    from ovperception.models.checkpoint import load_weights
+    from tests.scripts import load_script
+    state = official_state()
+    release = tmp_path / 'model_final.pth'
+    torch.save({'model': state, 'iteration': 80000}, release)
+    tool = load_script('tools/convert_checkpoint.py')
+    assert tool.main(['catseg', str(release), str(tmp_path / 'ours.pth')]) == 0
+    written = torch.load(tmp_path / 'ours.pth', weights_only=True)['state_dict']
+    assert written.keys() == convert_catseg(state).keys()
+    model = load_weights(tiny_model(), str(release))
+    assert torch.equal(model.aggregator.conv1.weight,
+                       state['sem_seg_head.predictor.transformer.conv1.weight'])
+    with pytest.raises(ValueError, match='not a catseg checkpoint'):
+        tool.main(['catseg', str(tmp_path / 'ours.pth'), str(tmp_path / 'again.pth')])
