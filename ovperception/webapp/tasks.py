@@ -43,7 +43,7 @@ TASKS: dict[str, TaskSpec] = {
                          'cat, sofa; couch, floor'),
     'panoptic': TaskSpec('panoptic segmentation', 'segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',
                          'tiny/fcclip_tiny.py',
-                         ('segmentation/fcclip_*.py', 'tiny/fcclip_tiny.py'), 'person, car, road'),
+                         ('segmentation/fcclip_*.py', 'tiny/fcclip_tiny*.py'), 'person, car, road'),
     'detection': TaskSpec('detection', 'detection/ovdet_cc_vitb16_ov_coco.py', 'tiny/det_tiny.py',
                           ('detection/*.py', 'tiny/det_tiny*.py'), 'cat, dog'),
     'counting': TaskSpec('counting', 'counting/pseco_zeroshot_vitb16_fsc147.py',

@@ -95,3 +95,27 @@ def test_released_layout_loads_into_the_mask_adapter_configs(method, monkeypatch
     converted = get_converter('maskadapter').convert(official)
     config = f'configs/segmentation/{method}_mask_adapter_convnext_large_ade20k_800.py'
     load_into_config_on_meta(config, converted, monkeypatch)
+
+
+def test_tiny_adapter_config_runs_in_the_test_tool_demo_and_web_app(tmp_path, one_thread):
+    import os
+
+    from ovperception.webapp import AnnotationService, AppSession
+    from ovperception.webapp.tasks import configs_for_task, default_configs
+    from tests.scripts import ROOT, demo, test_tool
+    config = os.path.join(ROOT, 'configs', 'tiny', 'fcclip_tiny_mask_adapter.py')
+    metrics = test_tool.main([config, '--work-dir', str(tmp_path / 'test')])
+    assert 0 <= metrics['mIoU'] <= 100 and 'PQ' in metrics
+    assert 'tiny/fcclip_tiny_mask_adapter.py' in configs_for_task('panoptic')
+    assert 'segmentation/fcclip_mask_adapter_convnext_large_ade20k_800.py' in \
+        configs_for_task('panoptic')
+    assert demo.main(['demo/examples/shapes.png', '--vocab', 'red square, green circle',
+                      '--config', config, '--out', str(tmp_path / 'demo')]) == 0
+    service = AnnotationService(dict(default_configs(config)))
+    session = AppSession.create(str(tmp_path))
+    try:
+        result = service.run(session, 'demo/examples/shapes.png', 'red square, green circle',
+                             'panoptic')
+        assert os.path.isfile(result.overlay)
+    finally:
+        session.close()
