@@ -90,3 +90,20 @@ def test_bad_configurations_are_one_line_errors():
         MODELS.build(dict(cfg, guidance_layers=(0, 2)))
     with pytest.raises(ValueError, match='clip_finetune'):
         MODELS.build(dict(cfg, clip_finetune='prompt'))
+
+
+def test_every_synonym_as_a_class_scores_its_class_by_the_max(one_thread):
+    """``synonyms='all'`` (PAS-20b): the names are classes of the aggregation; a class's
+    probability is the max over its names."""
+    torch.manual_seed(0)
+    cfg = Config.fromfile(TINY).model
+    model = init_model(Config(dict(model=dict(cfg, synonyms='all'))), None, device='cpu')
+    predictor = OVPredictor(model)
+    predictor.set_image(np.random.default_rng(1).integers(0, 255, (40, 60, 3), dtype=np.uint8))
+    merged = predictor.predict(['cat; kitten', 'dog'])
+    separate = predictor.predict(['cat', 'kitten', 'dog'])
+    probs = separate.seg_logits.data
+    torch.testing.assert_close(merged.seg_logits.data[0], probs[:2].max(0).values)
+    torch.testing.assert_close(merged.seg_logits.data[1], probs[2])
+    with pytest.raises(ValueError, match='synonyms'):
+        MODELS.build(dict(cfg, synonyms='some'))

@@ -74,6 +74,9 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         clip_resolution: side every view is resized to (384 ViT-B/16, 336 ViT-L/14).
         clip_finetune: ``'attention'`` (released: q / v projections), ``'full'`` or ``'none'``.
         template: prompt template.
+        synonyms: ``'first'`` (released: a class is its first name) or ``'all'`` (test time:
+            every synonym is a class of the aggregation, each class takes the max over its
+            names; the released PAS-20b protocol). Training always uses the first names.
         test_cfg: ``mode`` ``'slide'`` (released eval: resize to ``out_size``, ``kernel``
             windows with ``overlap`` plus the whole image at ``kernel``, sigmoid, windows
             averaged, then averaged with the global view) or ``'whole'`` (pad to
@@ -87,6 +90,7 @@ class CATSeg(ModeDispatchMixin, BaseModel):
     def __init__(self, backbone: nn.Module | dict, aggregator: nn.Module | dict, *,
                  guidance_layers: Sequence[int] = (3, 7), clip_resolution: int = 384,
                  clip_finetune: str = 'attention', template: str = CATSEG_TEMPLATE,
+                 synonyms: str = 'first',
                  decoder_guidance_dims: Sequence[int] = (256, 128),
                  test_cfg: dict | None = None, train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
@@ -127,6 +131,9 @@ class CATSeg(ModeDispatchMixin, BaseModel):
                              f' != CLIP grid {grid}x{grid} at clip_resolution '
                              f'{self.clip_resolution}')
         self.template = template
+        if synonyms not in ('first', 'all'):
+            raise ValueError(f"synonyms must be 'first' or 'all', got {synonyms!r}")
+        self.synonyms = synonyms
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
         if unknown:
             raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: '
@@ -156,10 +163,23 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         return any(p.requires_grad for p in self.parameters())
 
     # ------------------------------------------------------------------ text
-    def class_prompts(self, classnames: Sequence[str]) -> list[str]:
-        """One prompt per class from its first synonym (released ``get_text_embeds``)."""
+    def class_names(self, classnames: Sequence[str]) -> tuple[list[str], Tensor]:
+        """The names the aggregator sees and the (N,) class of each: the first synonym of
+        every class (released ``get_text_embeds``), or at test time with
+        ``synonyms='all'`` every synonym (a class then scores the max over its names, as
+        the released PAS-20b protocol merges its extra background words)."""
         Vocabulary.parse(list(classnames))  # empty / duplicate vocabularies fail clearly
-        return [self.template.format(split_synonyms(entry)[0]) for entry in classnames]
+        every = self.synonyms == 'all' and not self.training
+        names, owner = [], []
+        for index, entry in enumerate(classnames):
+            words = split_synonyms(entry)
+            names.extend(words if every else words[:1])
+            owner.extend([index] * (len(words) if every else 1))
+        return names, torch.tensor(owner)
+
+    def class_prompts(self, classnames: Sequence[str]) -> list[str]:
+        """The prompt of every name of :meth:`class_names`."""
+        return [self.template.format(name) for name in self.class_names(classnames)[0]]
 
     def text_embeddings(self, classnames: Sequence[str]) -> Tensor:
         """(K, C) L2-normalised class embeddings of the (fine-tuned) text tower; with
@@ -281,6 +301,10 @@ class CATSeg(ModeDispatchMixin, BaseModel):
                 sample = data_samples[index]
                 logits = self.class_logits(encoded.dense[index], encoded.guidance[index], text)
                 probs = self.combine_views(logits.float(), sample)
+                owner = self.class_names(classnames)[1].to(probs.device)
+                if len(owner) != len(classnames):
+                    probs = torch.stack([probs[owner == k].amax(0)
+                                         for k in range(len(classnames))])
                 if not bool(torch.isfinite(probs).all()):
                     raise FloatingPointError(
                         f'non-finite predictions for {sample.metainfo.get("img_path", "a sample")}'
