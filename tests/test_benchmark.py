@@ -373,6 +373,7 @@ TASK_CONFIGS = {  # tiny config -> (model class, floor method, whether SAM / ref
     'det_tiny_learned': ('OVModel', 'image_embedding', False),
     'det_tiny_fvit': ('FViT', 'image_embedding', False),
     'fcclip_tiny': ('FCCLIP', 'multiscale_features', False),
+    'seg_tiny_catseg': ('CATSeg', 'image_embedding', False),
     'seg_tiny_trident': ('OVModel', 'image_embedding', True),
     'seg_tiny_sam': ('OVModel', 'image_embedding', True),
     'seg_tiny_proxyclip': ('OVModel', 'image_embedding', False),

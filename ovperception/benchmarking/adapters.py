@@ -31,7 +31,8 @@ BACKBONE_IMAGE_METHODS = ('image_embedding', 'dense_features', 'dense_features_w
                           'multiscale_features', 'vit_tokens', 'block_maps_and_dense')
 #: Functions outside the backbone class that run the backbone's blocks themselves (module,
 #: name): AnomalyCLIP's DPAM forward runs every ViT block, so it is backbone time.
-BACKBONE_FUNCTIONS = (('ovperception.models.anomaly.heads', 'dpam_features'),)
+BACKBONE_FUNCTIONS = (('ovperception.models.anomaly.heads', 'dpam_features'),
+                      ('ovperception.models.catseg.catseg', 'catseg_image_features'))
 SAM_METHODS = ('set_image', 'image_features', 'predict', 'automatic_masks')
 PIPELINE_METHODS = ('data_preprocessor', 'encode_images', 'decode', 'backbone')
 

@@ -4,11 +4,12 @@ modes, checkpoint loading, data preprocessor) and one package per task family.
 Importing this package registers every model component (the registry's ``locations`` import
 it on first build).
 """
-from ovperception.models import (anomaly, clip, counting, detection,  # noqa: F401
+from ovperception.models import (anomaly, catseg, clip, counting, detection,  # noqa: F401
                                  distillation, panoptic, refiners, segmentation)
 from ovperception.models.anomaly import OVAnomalyModel
+from ovperception.models.catseg import CATSeg
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.ov_model import EncodedImages, OVModel
 from ovperception.models.panoptic import FCCLIP
 
-__all__ = ['OVAnomalyModel', 'OVDataPreprocessor', 'EncodedImages', 'OVModel', 'FCCLIP']
+__all__ = ['CATSeg', 'OVAnomalyModel', 'OVDataPreprocessor', 'EncodedImages', 'OVModel', 'FCCLIP']

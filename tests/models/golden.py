@@ -121,3 +121,32 @@ def load_official_dino(encoder: nn.Module, arrays: dict[str, np.ndarray]) -> Non
     from ovperception.models.refiners.dino import convert_official_dino
     state = {key: torch.from_numpy(value) for key, value in prefixed(arrays, 'dino.').items()}
     encoder.model.load_state_dict(convert_official_dino(state), strict=True)
+def official_layout(method: str, name: str) -> dict[str, Tensor]:
+    """Meta tensors of an official checkpoint layout (``official_keys_<name>.json.gz``:
+    key -> shape, taken from the official constructors)."""
+    import gzip
+    import json
+    with gzip.open(os.path.join(GOLDEN, method, f'official_keys_{name}.json.gz'), 'rt') as handle:
+        layout = json.load(handle)
+    return {key: torch.empty(shape, device='meta') for key, shape in layout.items()}
+
+
+def load_into_config_on_meta(config: str, state: dict[str, Tensor], monkeypatch) -> None:
+    """Build ``config``'s model on the meta device (no weights, no pretrained download) and
+    load ``state`` into it strictly; fails naming missing / unexpected keys or shapes."""
+    import functools
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import ovperception.models.clip.open_clip as open_clip_module
+    from ovperception.registry import MODELS
+    init_default_scope('ovperception')
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.pretrained = None
+    monkeypatch.setattr(open_clip_module.open_clip, 'create_model',
+                        functools.partial(open_clip_module.open_clip.create_model, device='meta'))
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    result = model.load_state_dict(state, strict=True, assign=True)
+    assert not result.missing_keys and not result.unexpected_keys

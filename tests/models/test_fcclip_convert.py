@@ -6,43 +6,29 @@ the official outputs in test_fcclip_golden.py."""
 from __future__ import annotations
 
 import datetime
-import functools
-import gzip
-import json
 import pickle
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-import ovperception.models.clip.open_clip as open_clip_module
 from ovperception.models.checkpoint import load_weights
 from ovperception.models.clip.weights import CheckpointMismatchError
 from ovperception.models.conversion import find_converter
 from ovperception.models.panoptic.convert import convert_fcclip, is_fcclip_checkpoint
-from ovperception.registry import MODELS
-from tests.models.test_fcclip_golden import GOLDEN, build_tiny_official, official_state
+from tests.models.golden import load_into_config_on_meta, official_layout
+from tests.models.test_fcclip_golden import build_tiny_official, official_state
 from tests.scripts import load_script
 
 
 @pytest.mark.parametrize('name', ['convnext_large', 'rn50x64'])
 def test_official_layout_converts_and_loads_strictly(name, monkeypatch):
-    init_default_scope('ovperception')
-    layout = json.loads(gzip.decompress((GOLDEN / f'official_keys_{name}.json.gz').read_bytes()))
-    official = {key: torch.empty(shape, device='meta') for key, shape in layout.items()}
+    official = official_layout('fcclip', name)
     assert is_fcclip_checkpoint(official)
     converted = convert_fcclip(official)
-    cfg = Config.fromfile(f'configs/_base_/models/fcclip_{name}.py')
-    cfg.model.backbone.pretrained = None
-    monkeypatch.setattr(open_clip_module.open_clip, 'create_model',
-                        functools.partial(open_clip_module.open_clip.create_model, device='meta'))
-    with torch.device('meta'):
-        model = MODELS.build(cfg.model)
-    result = model.load_state_dict(converted, strict=True, assign=True)
-    assert not result.missing_keys and not result.unexpected_keys
-    assert len(converted) == len(layout) - 1  # criterion.empty_weight is training-only
+    load_into_config_on_meta(f'configs/_base_/models/fcclip_{name}.py', converted, monkeypatch)
+    assert len(converted) == len(official) - 1  # criterion.empty_weight is training-only
 
 
 def test_unmatched_official_keys_are_named():

@@ -5,6 +5,7 @@ from ovperception.models.panoptic.content_transfer import (ContentDependentTrans
                                                             MAFTContentTransfer)
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.fcclip import FCCLIP
+from ovperception.models.panoptic.mask_adapter import MaskAdapter
 from ovperception.models.panoptic.mask_decoder import MaskTransformerDecoder
 from ovperception.models.panoptic.mask_inference import (instance_inference, panoptic_inference,
                                                          semantic_inference)
@@ -12,6 +13,6 @@ from ovperception.models.panoptic.pixel_decoder import FPNPixelDecoder, MSDeform
 from ovperception.models.panoptic.set_criterion import MaskSetCriterion, SegmentTargets
 
 __all__ = ['FCCLIP', 'ContentDependentTransfer', 'FPNPixelDecoder', 'MAFTContentTransfer',
-           'MSDeformAttnPixelDecoder', 'MaskSetCriterion', 'MaskTransformerDecoder',
+           'MSDeformAttnPixelDecoder', 'MaskAdapter', 'MaskSetCriterion', 'MaskTransformerDecoder',
            'SegmentTargets', 'geometric_ensemble', 'instance_inference', 'panoptic_inference',
            'semantic_inference']

@@ -44,6 +44,7 @@ _PR = r'sem_seg_head\.predictor\.'
 RULES: tuple[tuple[str, str], ...] = (
     (r'backbone\.clip_model\.(.+)', r'backbone.model.\1'),
     (r'void_embedding\.weight', 'void_embedding'),
+    (r'mask_adapter\.(.+)', r'mask_adapter.\1'),  # Mask-Adapter releases
     (_PR + r'logit_scale', 'logit_scale'),
     (_PD + r'input_proj\.(\d+)\.([01])\.(weight|bias)', r'pixel_decoder.input_proj.\1.\2.\3'),
     (_PD + r'transformer\.level_embed', 'pixel_decoder.level_embed'),
@@ -175,3 +176,11 @@ FCCLIP_CONVERTER = register_converter(CheckpointConverter(
     description='FC-CLIP / MAFT+ releases (detectron2 .pth or .pkl) -> '
                 'configs/_base_/models/{fcclip,maftp}_*.py',
     detect=is_fcclip_checkpoint, convert=convert_fcclip, read=read_detectron2_file))
+#: Mask-Adapter's releases are FC-CLIP / MAFT+ files with ``mask_adapter.*`` keys: the same
+#: conversion, under the method's name on the command line.
+MASKADAPTER_CONVERTER = register_converter(CheckpointConverter(
+    name='maskadapter',
+    description='Mask-Adapter releases on FC-CLIP / MAFT+ (detectron2 .pth / .pkl) -> '
+                'configs/_base_/models/{fcclip,maftp}_*_mask_adapter.py',
+    detect=is_fcclip_checkpoint, convert=convert_fcclip, read=read_detectron2_file,
+    detect_on_load=False))

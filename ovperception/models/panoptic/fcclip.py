@@ -34,6 +34,7 @@ from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
                                                  takes_backbone_statistics)
 from ovperception.models.panoptic.ensemble import geometric_ensemble
+from ovperception.models.panoptic.mask_adapter import activation_pooling
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                          masked_attention_pool,
                                                          panoptic_inference, semantic_inference)
@@ -114,6 +115,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             only when panoptic or instance output is on, otherwise the per-class scores are
             computed at the input size, then cropped and resized).
         data_preprocessor: batch collator config (default: backbone statistics, pad to 32).
+        mask_adapter: optional :class:`MaskAdapter` config (Mask-Adapter, CVPR 2025):
+            the out-of-vocabulary classifier pools the trunk features with its activation
+            maps of each binarised mask (``clip_dim`` defaults to the CLIP embedding size).
+        mask_threshold: binarisation threshold of the mask probabilities for the adapter
+            (0.5 in the released eval configs).
     """
 
     # Vocabulary machinery shared with OVModel (needs backbone, template_set,
@@ -132,6 +138,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                  text_cache_dir: str | None = None, test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
+                 mask_adapter: nn.Module | dict | None = None, mask_threshold: float = 0.5,
                  init_cfg: dict | None = None) -> None:
         stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         if data_preprocessor is None:
@@ -146,6 +153,8 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                                    mask_dim=self.pixel_decoder.mask_dim, embed_dim=embed_dim)
         self.criterion = _build(criterion or dict(type='ovperception.MaskSetCriterion'))
         self.content_transfer = _build(content_transfer, embed_dim=embed_dim)
+        self.mask_adapter = _build(mask_adapter, clip_dim=embed_dim)
+        self.mask_threshold = float(mask_threshold)
         if content_transfer_scope not in ('both', 'out_vocabulary'):
             raise ValueError(f"content_transfer_scope must be 'both' or 'out_vocabulary', got "
                              f'{content_transfer_scope!r}')
@@ -217,8 +226,12 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         """Frozen CLIP pooled under each mask vs names -> ((B, Q, K) logits, (B, Q) valid).
 
         ConvNeXt: ``res5`` averaged under the binarised mask, then the CLIP head; ResNet:
-        CLIP's attention pool with the attention restricted to the mask (as released).
+        CLIP's attention pool with the attention restricted to the mask (as released);
+        with a Mask-Adapter: ``res5`` pooled by each of its activation maps, the CLIP head,
+        the mean over the maps of a mask (every mask valid).
         """
+        if self.mask_adapter is not None:
+            return self._adapter_logits(res5, mask_logits, names, text)
         masks = F.interpolate(mask_logits, size=res5.shape[-2:], mode='bilinear',
                               align_corners=False)
         pooled, valid = mask_pool(res5, masks)
@@ -230,6 +243,26 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                 pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
         name_logits = text.logit_scale * torch.einsum(
             'bqc,bnc->bqn', F.normalize(projected, dim=-1), names)
+        return text.reduce_synonyms(name_logits, dim=-1), valid
+
+    def adapter_embeddings(self, res5: Tensor, mask_logits: Tensor) -> Tensor:
+        """Mask-Adapter: (B, C5, h, w) trunk features, (B, Q, H, W) mask logits -> (B, Q, C)
+        mask embeddings in the joint space."""
+        dense = self.backbone.project_trunk_features(res5)
+        maps = self.mask_adapter(dense, mask_logits.sigmoid() > self.mask_threshold)
+        pooled = activation_pooling(maps, res5)
+        batch, count, channels = pooled.shape
+        projected = self.backbone.project_trunk_features(
+            pooled.reshape(batch * count, channels, 1, 1)).reshape(batch, count, -1)
+        queries = mask_logits.shape[1]
+        return projected.view(batch, queries, count // queries, -1).mean(dim=2)
+
+    def _adapter_logits(self, res5: Tensor, mask_logits: Tensor, names: Tensor,
+                        text: TextEmbeddings) -> tuple[Tensor, Tensor]:
+        embeds = self.adapter_embeddings(res5, mask_logits)
+        name_logits = text.logit_scale * torch.einsum(
+            'bqc,bnc->bqn', F.normalize(embeds, dim=-1), names)
+        valid = torch.ones(embeds.shape[:2], dtype=torch.bool, device=embeds.device)
         return text.reduce_synonyms(name_logits, dim=-1), valid
 
     def _check_vocabulary(self, text: TextEmbeddings) -> None:

@@ -1,0 +1,26 @@
+# MAFT+ Large + Mask-Adapter (hustvl/MaskAdapter @ ad11a5c) zero-shot on ADE20K-full (847
+# classes), semantic mIoU. Released settings
+# (maftp/semantic/train_semantic_large_eval_a150.yaml; its eval_*.yaml name a missing
+# eval.yaml): 16 maps per mask, mask encoder 16 channels, 768 adapter channels, alpha=0.8,
+# beta=1.0, mask_threshold=0.4. Published mIoU 16.2 - source: Mask-Adapter README @ ad11a5c
+# (MAFTP-Large + Mask-Adapter, A-847; the README's columns are A-847 | A-150 | PC-459 | PC-59 |
+# PAS-20). official eval protocol (detectron2 test resize): short side 800, max 1333
+#   python tools/test.py configs/segmentation/maftp_mask_adapter_convnext_large_ade20k_full_800.py \
+#       --weights RELEASED_CHECKPOINT.pth
+# (RELEASED_CHECKPOINT: the Mask-Adapter README "model" links; converted on load, or once with
+# tools/convert_checkpoint.py maskadapter)
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.ade20k_full import *
+    from .._base_.models.maftp_convnext_large import *
+
+from ovperception.models.panoptic import MaskAdapter
+
+model.update(mask_adapter=dict(type=MaskAdapter, mask_in_chans=16, num_channels=768,
+                                num_output_maps=16),
+             alpha=0.8, beta=1.0, mask_threshold=0.4)
+model.test_cfg.update(panoptic_on=False, instance_on=False)
+test_dataloader.dataset.pipeline[1].update(short_side=800, max_long_side=1333)
+published_metrics = dict(mIoU=16.2, source='Mask-Adapter README (MAFTP-Large + Mask-Adapter, A-847)')
