@@ -7,6 +7,9 @@ from ovperception.datasets.anomaly import (FolderAnomalyDataset, LoadAnomalyMask
                                            VisADataset)
 from ovperception.datasets.base import (ClassnamesError, DatasetNotFoundError, OVBaseDataset,
                                         load_classnames, parse_classnames)
+from ovperception.datasets import clip_transforms  # noqa: F401  (registers TRANSFORMS)
+from ovperception.datasets.countbench import (CountBenchDataset, PackCaptionCountInputs,
+                                              SyntheticCountCaptionDataset)
 from ovperception.datasets.coco_panoptic import COCOPanopticDataset, LoadPanopticAnnotations
 from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTechDataset,
                                             UCFQNRFDataset)
@@ -23,7 +26,8 @@ from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
 
-__all__ = ['FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
+__all__ = ['CountBenchDataset', 'PackCaptionCountInputs', 'SyntheticCountCaptionDataset',
+           'FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
            'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
            'OVBaseDataset',
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',

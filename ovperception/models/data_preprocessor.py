@@ -88,3 +88,19 @@ class OVDataPreprocessor(BaseDataPreprocessor):
                     pad = (0, width - gt.shape[-1], 0, height - gt.shape[-2])
                     sample.gt_sem_seg = PixelData(data=F.pad(gt, pad, value=IGNORE_INDEX))
         return dict(inputs=batch, data_samples=samples)
+
+
+def takes_backbone_statistics(data_preprocessor: dict | Any | None) -> bool:
+    """Whether a model's preprocessor should normalise with its backbone's statistics: no
+    preprocessor given, or a config that sets neither ``mean`` nor ``std``."""
+    return data_preprocessor is None or (
+        isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor
+        and 'std' not in data_preprocessor)
+
+
+def adopt_backbone_statistics(preprocessor: OVDataPreprocessor, backbone: Any) -> None:
+    """Normalise with the mean/std (0..255 scale) that belong to ``backbone``'s weights,
+    where the backbone states them."""
+    if hasattr(backbone, 'mean'):
+        preprocessor.mean.copy_(torch.tensor(backbone.mean).view(3, 1, 1))
+        preprocessor.std.copy_(torch.tensor(backbone.std).view(3, 1, 1))
