@@ -5,7 +5,7 @@
 # Published (paper Table 1, CountBench accuracy %, CLIP ViT-B/32): official OpenAI weights 31.67
 # (this config as is); fine-tuned with the counting loss ~75.9 (read through a secondary page
 # that cut the number; unverified: no official code or weights were released). Fine-tune
-# with configs/counting/countclip_vitb32_finetune.py and pass its checkpoint as --weights.
+# with configs/counting/countclip_vitb32_train.py and pass its checkpoint as --weights.
 from mmengine.config import read_base
 
 from ovperception.models.clip.open_clip import OpenCLIPBackbone

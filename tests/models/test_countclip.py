@@ -218,3 +218,40 @@ def test_demo_shows_the_image_level_count_beside_the_dense_count(tmp_path):
     rows = list(csv.reader((tmp_path / 'out' / 'counts.csv').open()))
     assert rows[0] == ['image', 'red dot', 'total', 'red dot (image-level)']
     assert len(rows) == 3 and all(int(row[3]) in range(2, 11) for row in rows[1:])
+
+
+def test_annotate_records_number_prompt_counts(tmp_path):
+    from tests.scripts import load_script
+    annotate = load_script('tools/annotate.py')
+    folder = tmp_path / 'in'
+    image, _, _ = make_dot_image(0, 0, (64, 64), min_count=3, max_count=3, radius=6)
+    atomic_save_image(str(folder / 'dots.png'), image)
+    code = annotate.main([str(folder), '--vocab', 'red dot', '--config', TINY_COUNTCLIP,
+                          '--out', str(tmp_path / 'out'), '--no-progress'])
+    assert code == 0
+    items = list((tmp_path / 'out' / '.annotate' / 'items').glob('*.json'))
+    record = json.loads(items[0].read_text())['record']
+    assert len(record['extra']['counts']) == 1 and record['extra']['counts'][0] in (2, 3, 4)
+
+
+def test_annotate_default_configs_exist():
+    from ovperception.annotation.model import _REPO, DEFAULT_CONFIGS
+    for task, config in DEFAULT_CONFIGS.items():
+        assert os.path.isfile(os.path.join(_REPO, config)), (task, config)
+
+
+def test_web_app_counts_with_countclip_and_shows_the_image_level_count(tmp_path):
+    from ovperception.webapp import AnnotationService, AppSession
+    from ovperception.webapp.tasks import configs_for_task
+    assert 'tiny/count_tiny_countclip.py' in configs_for_task('counting')
+    assert 'counting/countclip_vitb32_countbench.py' in configs_for_task('counting')
+    service = AnnotationService({'counting': TINY_COUNTCLIP}, sam_model='tiny')
+    session = AppSession.create(str(tmp_path))
+    try:
+        image, _, _ = make_dot_image(0, 0, (64, 64), min_count=3, max_count=3, radius=6)
+        path = tmp_path / 'dots.png'
+        atomic_save_image(str(path), image)
+        rows = service.run(session, str(path), 'red dot', 'counting', TINY_COUNTCLIP).rows
+        assert rows[0][0] == 'red dot' and int(rows[0][1]) in (2, 3, 4)
+    finally:
+        session.close()

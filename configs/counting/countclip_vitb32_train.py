@@ -1,6 +1,6 @@
 # CountCLIP fine-tuning of OpenAI CLIP ViT-B/32: CLIP's contrastive loss plus the counting loss
 # over counterfactual captions (weight 1, as in the paper), then CountBench.
-#     python tools/train.py configs/counting/countclip_vitb32_finetune.py
+#     python tools/train.py configs/counting/countclip_vitb32_train.py
 # Training data: captioned images stating a count (the paper filtered ~158k counting images
 # from LAION-400M; that set was not released). Give your own in CountBench's layout
 # (data/count_captions/captions.json = [{"text", "number"}, ...] + images/<index>.<suffix>).
