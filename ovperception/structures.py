@@ -82,6 +82,12 @@ def sample_field(sample: Any, key: str, default: Any = None) -> Any:
     return default
 
 
+#: Metainfo keys of an image-level count by number prompts (CountCLIP): (K,) counts and
+#: (K, N) probabilities over the candidate numbers, next to a dense counter's ``pred_count``.
+IMAGE_COUNT_KEY = 'image_level_count'
+IMAGE_COUNT_PROBABILITIES_KEY = 'image_level_count_probabilities'
+
+
 def display_names(metainfo: dict) -> list[str]:
     """Display names of a sample's classes: its ``label_names`` (set by the heads), else the
     first synonym of each ``classnames`` entry; empty when it has neither."""

@@ -17,7 +17,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 DEFAULT_CONFIGS = {
     'seg': 'configs/segmentation/sclip_vitb16_ade20k_336.py',
     'det': 'configs/detection/ovdet_cc_vitb16_ov_coco.py',
-    'panoptic': 'configs/segmentation/fcclip_convnext_large_ade20k_panoptic_640.py',
+    'panoptic': 'configs/segmentation/fcclip_convnext_large_ade20k_panoptic_800.py',
     'count': 'configs/counting/pseco_zeroshot_vitb16_fsc147.py',
     'anomaly': 'configs/anomaly/winclip_vitb16plus_mvtec.py',
 }
@@ -33,7 +33,7 @@ def config_tasks(cfg: Config) -> tuple[str, ...]:
         return ('panoptic', 'seg', 'det')
     if head == 'OVDetectionHead' or model == 'FViT':
         return ('det',)
-    if head in ('BlockwiseCountingHead', 'ZeroShotCountingHead'):
+    if head in ('BlockwiseCountingHead', 'ZeroShotCountingHead') or model == 'CountCLIP':
         return ('count',)
     return ('seg',)
 

@@ -8,6 +8,9 @@ from ovperception.datasets.anomaly import (FolderAnomalyDataset, LoadAnomalyMask
 from ovperception.datasets.anomaly_mosaic import AnomalyMosaic
 from ovperception.datasets.base import (ClassnamesError, DatasetNotFoundError, OVBaseDataset,
                                         load_classnames, parse_classnames)
+from ovperception.datasets import clip_transforms  # noqa: F401  (registers TRANSFORMS)
+from ovperception.datasets.countbench import (CountBenchDataset, PackCaptionCountInputs,
+                                              SyntheticCountCaptionDataset)
 from ovperception.datasets.coco_panoptic import COCOPanopticDataset, LoadPanopticAnnotations
 from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTechDataset,
                                             UCFQNRFDataset)
@@ -24,8 +27,9 @@ from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
 
-__all__ = ['AnomalyMosaic', 'FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset',
-           'PackAnomalyInputs',
+__all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAnomalyMask',
+           'MVTecADDataset', 'PackAnomalyInputs', 'PackCaptionCountInputs',
+           'SyntheticCountCaptionDataset',
            'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
            'OVBaseDataset',
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',

@@ -6,6 +6,7 @@ With predicted counts ``p_i`` and ground-truth counts ``g_i`` (one per image and
     RMSE = sqrt(mean (p_i - g_i)^2)          (some repositories print this as "MSE")
     NAE  = mean |p_i - g_i| / g_i            (images with g_i = 0 skipped)
     SRE  = sqrt(mean (p_i - g_i)^2 / g_i)    (images with g_i = 0 skipped)
+    accuracy = 100 * mean [round(p_i) == g_i] (CountBench's measure for CountCLIP)
 
 Set ``prefix`` to the split (``'val'``, ``'test'``) so that both are reported side by side.
 """
@@ -22,14 +23,14 @@ from mmengine.logging import MMLogger
 from ovperception.structures import sample_field
 from ovperception.registry import METRICS
 
-COUNT_METRICS = ('MAE', 'RMSE', 'NAE', 'SRE')
+COUNT_METRICS = ('MAE', 'RMSE', 'NAE', 'SRE', 'accuracy')
 
 __all__ = ['CountingMetric', 'counting_errors', 'best_count_threshold']
 
 
 def counting_errors(pred: Sequence[float] | np.ndarray,
                     gt: Sequence[float] | np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, NAE and SRE of paired counts (known-answer tested).
+    """MAE, RMSE, NAE, SRE and accuracy (%) of paired counts (known-answer tested).
 
     Raises:
         ValueError: no pairs, different lengths or non-finite values.
@@ -47,7 +48,8 @@ def counting_errors(pred: Sequence[float] | np.ndarray,
                 NAE=float((np.abs(error[positive]) / gt_arr[positive]).mean())
                 if positive.any() else math.nan,
                 SRE=float(np.sqrt((error[positive] ** 2 / gt_arr[positive]).mean()))
-                if positive.any() else math.nan)
+                if positive.any() else math.nan,
+                accuracy=float(100.0 * (np.round(pred_arr) == gt_arr).mean()))
 
 
 def best_count_threshold(scores: Sequence[np.ndarray], gt: Sequence[float],
@@ -84,7 +86,7 @@ class CountingMetric(BaseMetric):
     count per class of its vocabulary); every element is one pair.
 
     Args:
-        metrics: any of ``'MAE'``, ``'RMSE'``, ``'NAE'``, ``'SRE'``.
+        metrics: any of ``'MAE'``, ``'RMSE'``, ``'NAE'``, ``'SRE'``, ``'accuracy'``.
         collect_device: ``'cpu'`` or ``'gpu'``.
         prefix: metric name prefix, e.g. the split (``'val'`` -> ``val/MAE``).
         sweep_thresholds: also report ``best_threshold`` and ``MAE_at_best``: the

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ovperception.structures import OVDataSample, display_names
+from ovperception.structures import IMAGE_COUNT_KEY, OVDataSample, display_names
 from ovperception.utils.annotations import mask_to_rle, to_numpy
 from ovperception.utils.atomic import (atomic_save_image, atomic_write_bytes, atomic_write_json,
                                        ensure_not_input)
@@ -23,6 +23,13 @@ DENSITY_DECIMALS = 4
 def _label_names(sample: OVDataSample, num: int) -> list[str]:
     names = display_names(sample.metainfo)
     return names + [f'class {i}' for i in range(len(names), num)]
+
+
+def _image_level_counts(sample: OVDataSample) -> np.ndarray | None:
+    """The (K,) image-level counts by number prompts (:class:`ImageLevelCountRefiner` or
+    CountCLIP's own), or None."""
+    value = sample.metainfo.get(IMAGE_COUNT_KEY)
+    return None if value is None else to_numpy(value).astype(np.float64).reshape(-1)
 
 
 def _detections(sample: OVDataSample, names: list[str]) -> list[dict[str, Any]]:
@@ -55,7 +62,8 @@ def write_count(targets: dict[str, str], image: np.ndarray, sample: OVDataSample
     """Overlay (density map or detections, count in the title) and a JSON record.
 
     JSON: ``file_name``, ``height``, ``width``, ``counts`` (per class ``{label, count}``),
-    ``total``; with a density map ``density`` (``stride`` = image pixels per cell at the
+    ``total``; ``image_level_counts`` (per class ``{label, count}``) when a number-prompt
+    counter gave them; with a density map ``density`` (``stride`` = image pixels per cell at the
     working resolution, ``shape``, row-major ``values``); with detections ``detections``
     (bbox xyxy in image pixels, score, label, point, COCO RLE ``segmentation``).
     """
@@ -63,13 +71,19 @@ def write_count(targets: dict[str, str], image: np.ndarray, sample: OVDataSample
     if not np.isfinite(counts).all():
         raise FloatingPointError(f'non-finite predicted count for {source_path}')
     names = _label_names(sample, len(counts))
-    title = ', '.join(f'{names[i]}: {counts[i]:.1f}' for i in range(len(counts)))
+    image_counts = _image_level_counts(sample)
+    title = ', '.join(f'{names[i]}: {counts[i]:.1f}' + (
+        f' (image-level {image_counts[i]:.0f})' if image_counts is not None else '')
+        for i in range(len(counts)))
     detections = _detections(sample, names)
     record: dict[str, Any] = dict(
         file_name=os.path.abspath(source_path), height=int(image.shape[0]),
         width=int(image.shape[1]),
         counts=[dict(label=names[i], count=round(float(c), 3)) for i, c in enumerate(counts)],
         total=round(float(counts.sum()), 3))
+    if image_counts is not None:
+        record['image_level_counts'] = [dict(label=names[i], count=int(c))
+                                        for i, c in enumerate(image_counts)]
     if 'pred_density' in sample:
         density = to_numpy(sample.pred_density.data).astype(np.float64)
         density = density.reshape(-1, *density.shape[-2:])
@@ -100,11 +114,13 @@ COUNT_TABLE_NAME = 'counts.csv'
 
 class CountTable:
     """Per-image counts of a run, written as one CSV (``image``, one column per class,
-    ``total``); classes missing for an image are left empty."""
+    ``total``, then ``<class> (image-level)`` columns when a number-prompt counter ran);
+    classes missing for an image are left empty."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, dict[str, float]]] = []
+        self.rows: list[tuple[str, dict[str, float], dict[str, float]]] = []
         self.labels: list[str] = []
+        self.image_level_labels: list[str] = []
 
     def add(self, source_path: str, sample: OVDataSample) -> bool:
         """Record the counts of ``sample`` (False, nothing recorded, without ``pred_count``)."""
@@ -113,18 +129,27 @@ class CountTable:
         counts = to_numpy(sample.pred_count).astype(np.float64).reshape(-1)
         names = _label_names(sample, len(counts))
         self.labels += [name for name in names if name not in self.labels]
+        image_counts = _image_level_counts(sample)
+        image_level = ({} if image_counts is None else
+                       {name: float(count) for name, count in zip(names, image_counts)})
+        self.image_level_labels += [name for name in image_level
+                                    if name not in self.image_level_labels]
         self.rows.append((os.path.abspath(source_path),
-                          {name: float(count) for name, count in zip(names, counts)}))
+                          {name: float(count) for name, count in zip(names, counts)},
+                          image_level))
         return True
 
     def to_csv(self) -> str:
         """The table as CSV text (counts rounded to 3 decimals, as in the JSON)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator='\n')
-        writer.writerow(['image', *self.labels, 'total'])
-        for path, counts in self.rows:
+        writer.writerow(['image', *self.labels, 'total',
+                         *(f'{name} (image-level)' for name in self.image_level_labels)])
+        for path, counts, image_level in self.rows:
             writer.writerow([path, *(round(counts[n], 3) if n in counts else ''
-                                     for n in self.labels), round(sum(counts.values()), 3)])
+                                     for n in self.labels), round(sum(counts.values()), 3),
+                             *(int(image_level[n]) if n in image_level else ''
+                               for n in self.image_level_labels)])
         return buffer.getvalue()
 
     def write(self, path: str, input_paths: Iterable[str] = ()) -> None:
