@@ -16,6 +16,8 @@ from ovperception.models.ov_model import OVModel
 from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
+from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
+                                                   takes_backbone_statistics)
 
 
 def _build(module: nn.Module | dict) -> nn.Module:
@@ -77,15 +79,13 @@ class OVAnomalyModel(ModeDispatchMixin, BaseModel):
                  anomaly_threshold: float | None = None,
                  map_smoothing_sigma: float = 0.0,
                  init_cfg: dict | None = None) -> None:
-        stats_from_backbone = data_preprocessor is None or (
-            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor)
+        stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor or
                          dict(type='ovperception.OVDataPreprocessor'), init_cfg=init_cfg)
         self.backbone = _build(backbone)
         self.head = _build(head)
-        if stats_from_backbone and hasattr(self.backbone, 'mean'):
-            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
-            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        if stats_from_backbone:
+            adopt_backbone_statistics(self.data_preprocessor, self.backbone)
         self.anomaly_threshold = anomaly_threshold
         if map_smoothing_sigma < 0:
             raise ValueError(f'map_smoothing_sigma must be >= 0, got {map_smoothing_sigma}')

@@ -35,6 +35,8 @@ from ovperception.models.ov_model import OVModel
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 from ovperception.utils.smoothing import smooth_anomaly_map
+from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
+                                                   takes_backbone_statistics)
 
 
 @dataclass
@@ -80,14 +82,12 @@ class MuScModel(BaseModel):
                  data_preprocessor: dict | nn.Module | None = None,
                  anomaly_threshold: float | None = None, map_smoothing_sigma: float = 0.0,
                  init_cfg: dict | None = None) -> None:
-        stats_from_backbone = data_preprocessor is None or (
-            isinstance(data_preprocessor, dict) and 'mean' not in data_preprocessor)
+        stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor or
                          dict(type='ovperception.OVDataPreprocessor'), init_cfg=init_cfg)
         self.backbone = backbone if isinstance(backbone, nn.Module) else MODELS.build(backbone)
-        if stats_from_backbone and hasattr(self.backbone, 'mean'):
-            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
-            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        if stats_from_backbone:
+            adopt_backbone_statistics(self.data_preprocessor, self.backbone)
         if not 0 < interval_fraction <= 1:
             raise ValueError(f'interval_fraction must be in (0, 1], got {interval_fraction}')
         if int(chunk) < 1:
