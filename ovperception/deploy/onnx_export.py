@@ -97,7 +97,7 @@ def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence
                 weights_id=str(getattr(model.backbone, 'weights_id', '')))
 
 
-QUANTIZE_CHOICES = ('none', 'int8')
+QUANTIZE_CHOICES = ('none', 'int8', 'int8-static')
 
 
 def quantize_int8(path: str) -> None:
@@ -128,8 +128,11 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
         size: crop (H, W) of the graph; default the model's ``test_cfg.crop_size``.
         head_cfg: the head's config (stored to rebuild the post-processing); default the
             config ``init_model`` attached to the model, else the head's type with defaults.
-        quantize: ``'none'`` (float32, the parity-checked graph) or ``'int8'`` (dynamic int8
-            weights, :func:`quantize_int8`: faster on CPUs, labels no longer identical).
+        quantize: ``'none'`` (float32, the parity-checked graph), ``'int8'`` (dynamic int8
+            weights, :func:`quantize_int8`: faster on CPUs, labels no longer identical) or
+            ``'int8-static'`` (static int8 calibrated on structured images, the last
+            block's dense attention, softmax and head in float:
+            :func:`~ovperception.deploy.static_quant.quantize_static_int8`).
 
     Returns:
         ``out``.
@@ -160,6 +163,9 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
     atomic_write_bytes(out, proto.SerializeToString())
     if quantize == 'int8':
         quantize_int8(out)
+    elif quantize == 'int8-static':
+        from ovperception.deploy.static_quant import quantize_static_int8
+        quantize_static_int8(out, meta)
     return out
 
 
