@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--quantize', choices=['none', 'int8', 'int8-static'], default='none',
                         help='--runtime onnx / openvino: export with dynamic int8 weights '
                              '(int8) or static int8 calibrated on structured images, the last '
-                             "block's attention in float (int8-static)")
+                             'block (dense attention) and head in float (int8-static)')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
     parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction,
                         help='override config keys, e.g. model.backbone.pretrained=None')

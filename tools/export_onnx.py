@@ -43,9 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='override config keys')
     parser.add_argument('--quantize', choices=['none', 'int8', 'int8-static'], default='none',
                         help='int8: dynamic int8 weights; int8-static: int8 weights and '
-                             'activations calibrated on structured images, the last block\'s '
-                             'attention and the head in float (faster on CPUs; labels are no '
-                             'longer identical to PyTorch, see docs/benchmarks.md)')
+                             'activations calibrated on structured images, the last block '
+                             '(dense attention) and the head in float (faster on CPUs; '
+                             'labels are no longer identical to PyTorch, see '
+                             'docs/benchmarks.md)')
     parser.add_argument('--check', type=int, default=0, metavar='N',
                         help='compare labels with PyTorch on N images and print the agreement')
     parser.add_argument('--check-images', choices=['random', 'structured'], default='random',

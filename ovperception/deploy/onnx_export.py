@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -100,20 +100,27 @@ def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence
 QUANTIZE_CHOICES = ('none', 'int8', 'int8-static')
 
 
+def rewrite_in_place(path: str, rewrite: Callable[[str, str], None]) -> None:
+    """``rewrite(path, temporary)`` writes a new version of ``path`` into a temporary file
+    beside it, which then replaces ``path`` (atomically; removed on failure)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.onnx')
+    os.close(fd)
+    try:
+        rewrite(path, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def quantize_int8(path: str) -> None:
     """Replace the float32 file at ``path`` by its dynamic int8 quantisation (onnxruntime's
     ``quantize_dynamic``: int8 per-channel weights of every MatMul / Gemm, activations
     quantised per call), written atomically."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.onnx')
-    os.close(fd)
-    try:
-        quantize_dynamic(path, tmp, per_channel=True, weight_type=QuantType.QInt8)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    rewrite_in_place(path, lambda source, target: quantize_dynamic(
+        source, target, per_channel=True, weight_type=QuantType.QInt8))
 
 
 def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
@@ -131,7 +138,7 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
         quantize: ``'none'`` (float32, the parity-checked graph), ``'int8'`` (dynamic int8
             weights, :func:`quantize_int8`: faster on CPUs, labels no longer identical) or
             ``'int8-static'`` (static int8 calibrated on structured images, the last
-            block's dense attention, softmax and head in float:
+            block (its dense attention), softmax and head in float:
             :func:`~ovperception.deploy.static_quant.quantize_static_int8`).
 
     Returns:

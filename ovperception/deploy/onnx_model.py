@@ -20,7 +20,8 @@ class ONNXGraph(nn.Module):
     head's dense output computed by the runtime.
 
     Args:
-        runner: the exported file opened by a runtime (:func:`~ovperception.deploy.runtimes.open_graph`).
+        runner: the exported file opened by a runtime
+            (:func:`~ovperception.deploy.runtimes.open_graph`).
         floor_backbone: a PyTorch backbone whose ``image_embedding`` is the benchmark floor
             (``tools/benchmark.py --runtime onnx|openvino``); None elsewhere.
     """
