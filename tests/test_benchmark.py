@@ -453,3 +453,28 @@ def test_image_caches_are_cleared_before_every_timed_step():
     assert CachingHead.cleared == 1
     timed_predict(model, make_batch(synthetic_images(1, (20, 28)), ['a']), torch.device('cpu'))
     assert CachingHead.cleared == 2
+
+
+@pytest.mark.gpu
+def test_benchmark_tool_runs_the_gpu_path_with_bf16_and_compile(tmp_path):
+    """Issue #32 item 5: ``--device cuda --amp bf16 --compile`` runs and writes its table."""
+    report = _load_tool().main([TINY_CONFIG, '--device', 'cuda', '--amp', 'bf16', '--compile',
+                                '--images', '2', '--warmup', '1', '--size', '64x96',
+                                '--vocab-size', '3', '--out', str(tmp_path)])
+    assert report['meta']['amp'] == 'bf16' and report['meta']['compile'] is True
+    assert report['meta']['test_cfg']['amp_dtype'] == 'bf16'
+    (row,) = report['results']
+    assert row['floor_ms'] > 0 and 'cuda' in row['memory']['method']
+    assert os.path.isfile(tmp_path / 'benchmark.md')
+
+
+def test_onnx_runtimes_refuse_the_gpu_options_while_parsing(capsys):
+    tool = _load_tool()
+    for runtime in ('onnx', 'openvino'):
+        with pytest.raises(SystemExit):
+            tool.parse_args([TINY_CONFIG, '--runtime', runtime, '--device', 'cuda'])
+        assert 'float32' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args([TINY_CONFIG, '--quantize', 'int8'])
+    args = tool.parse_args([TINY_CONFIG, '--device', 'cuda', '--amp', 'bf16', '--compile'])
+    assert (args.device, args.amp, args.compile) == ('cuda', 'bf16', True)

@@ -55,12 +55,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='labels at this multiple of the input size (ori_shape); the '
                              'ADE20K protocol (512 -> 336 short side) is about 1.52')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic images')
-    parser.add_argument('--runtime', choices=['torch', 'onnx'], default='torch',
-                        help='onnx: export the dense path for each synthetic vocabulary '
-                             '(tools/export_onnx.py) and time it with onnxruntime inside the '
-                             'same windows and stitching; the floor stays the PyTorch backbone')
-    parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
-                        help='--runtime onnx: export with dynamic int8 weights')
+    parser.add_argument('--runtime', choices=['torch', 'onnx', 'openvino'], default='torch',
+                        help='onnx / openvino: export the dense path for each synthetic '
+                             'vocabulary (tools/export_onnx.py) and time it with onnxruntime / '
+                             'OpenVINO (float32) inside the same windows and stitching; the '
+                             'floor stays the PyTorch backbone')
+    parser.add_argument('--quantize', choices=['none', 'int8', 'int8-static'], default='none',
+                        help='--runtime onnx / openvino: export with dynamic int8 weights '
+                             '(int8) or static int8 calibrated on structured images, the last '
+                             'block (dense attention) and head in float (int8-static)')
     parser.add_argument('--out', help='output folder (default work_dirs/benchmark/CONFIG_NAME)')
     parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction,
                         help='override config keys, e.g. model.backbone.pretrained=None')
@@ -74,25 +77,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error('--vocab-size must be >= 1')
     if args.label_scale <= 0:
         parser.error('--label-scale must be positive')
-    if args.quantize != 'none' and args.runtime != 'onnx':
-        parser.error('--quantize applies to --runtime onnx')
+    if args.quantize != 'none' and args.runtime == 'torch':
+        parser.error('--quantize applies to --runtime onnx / openvino')
+    if args.runtime != 'torch' and (args.device != 'cpu' or args.amp != 'none' or args.compile):
+        parser.error(f'--runtime {args.runtime} runs on the CPU in float32: drop '
+                     '--device/--amp/--compile')
     return args
 
 
 def run_onnx_benchmark(model: torch.nn.Module, args: argparse.Namespace, timing: dict) -> dict:
     """``run_benchmark`` of the ONNX export of ``model`` for each synthetic vocabulary
-    (exported to ``--out``/onnx/), with ``model``'s PyTorch backbone as the floor."""
+    (exported to ``--out``/onnx/), run by ``--runtime`` (onnxruntime or OpenVINO), with
+    ``model``'s PyTorch backbone as the floor."""
     from ovperception.benchmarking import run_benchmark
     from ovperception.benchmarking.runner import synthetic_vocabulary
     from ovperception.deploy import ONNXDenseModel, export_onnx
-    if args.device != 'cpu' or args.amp != 'none' or args.compile:
-        raise SystemExit('--runtime onnx runs on the CPU in float32: drop --device/--amp/--compile')
     merged: dict = dict(text=[], results=[])
     folder = osp.join(output_dir(args), 'onnx')
     for vocab_size in args.vocab_sizes:
         path = export_onnx(model, synthetic_vocabulary(vocab_size),
                            osp.join(folder, f'vocab{vocab_size}.onnx'), quantize=args.quantize)
-        onnx_model = ONNXDenseModel(path, threads=args.threads, floor_backbone=model.backbone)
+        onnx_model = ONNXDenseModel(path, runtime=args.runtime, threads=args.threads,
+                                    floor_backbone=model.backbone)
         measured = run_benchmark(onnx_model, args.sizes, [vocab_size], **timing,
                                  measure_text_cost=False)  # the text is in the graph
         merged['results'] += measured['results']
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f'{args.config}: {error}') from None
     timing = dict(num_images=args.images, batch_size=args.batch_size, warmup=args.warmup,
                   device=args.device, seed=args.seed, label_scale=args.label_scale)
-    if args.runtime == 'onnx':
+    if args.runtime != 'torch':
         measured = run_onnx_benchmark(model, args, timing)
     else:
         measured = run_benchmark(model, args.sizes, args.vocab_sizes, **timing)

@@ -2,7 +2,8 @@
 
     python tools/export_onnx.py CONFIG --vocab "cat, dog; puppy, grass" --out model.onnx \
         [--size HxW] [--weights PATH] [--template-set imagenet80] [--cfg-options K=V ...]
-        [--quantize none|int8] [--check IMAGE_COUNT]
+        [--quantize none|int8|int8-static] [--check IMAGE_COUNT] [--runtime onnx|openvino]
+        [--check-images random|structured]
 
 The graph takes normalised (n, 3, H, W) crops (H x W = --size, default the config's
 test_cfg.crop_size; any n) and returns the head's dense output (n, names, h, w); the
@@ -10,8 +11,9 @@ vocabulary's text embeddings are constants in it. Run it with
 ``ovperception.deploy.ONNXDenseModel(path)``, which keeps the config's sliding windows,
 stitching and post-processing. Exportable: OVModel configs whose head needs only features and
 text (training-free segmentation: MaskCLIP, SCLIP, ClearCLIP, NACLIP without PAMR, ProxyCLIP;
-the adapted head; blockwise counting). --check N runs N random images through both PyTorch
-and onnxruntime and prints the label agreement. Needs ``pip install 'ovperception[onnx]'``.
+the adapted head; blockwise counting). --check N runs N random (or structured) images
+through both PyTorch and the runtime (onnxruntime, or OpenVINO with ``--runtime openvino``)
+and prints the label agreement. Needs ``pip install 'ovperception[onnx]'`` (``[openvino]``).
 """
 from __future__ import annotations
 
@@ -39,11 +41,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--template-set', default=None, help="'single', 'imagenet80', ...")
     parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction,
                         help='override config keys')
-    parser.add_argument('--quantize', choices=['none', 'int8'], default='none',
-                        help='int8: dynamic int8 weights (faster on CPUs; labels are no longer '
-                             'identical to PyTorch, see docs/benchmarks.md)')
+    parser.add_argument('--quantize', choices=['none', 'int8', 'int8-static'], default='none',
+                        help='int8: dynamic int8 weights; int8-static: int8 weights and '
+                             'activations calibrated on structured images, the last block '
+                             '(dense attention) and the head in float (faster on CPUs; '
+                             'labels are no longer identical to PyTorch, see '
+                             'docs/benchmarks.md)')
     parser.add_argument('--check', type=int, default=0, metavar='N',
-                        help='compare labels with PyTorch on N random images and print them')
+                        help='compare labels with PyTorch on N images and print the agreement')
+    parser.add_argument('--check-images', choices=['random', 'structured'], default='random',
+                        help='--check on uniform noise or on structured images (regions, '
+                             'edges, gradients; default random)')
+    parser.add_argument('--runtime', choices=['onnx', 'openvino'], default='onnx',
+                        help='runtime of --check: onnxruntime or OpenVINO (float32)')
     args = parser.parse_args(argv)
     if not args.out.endswith('.onnx'):
         parser.error('--out must name a .onnx file')
@@ -66,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     export_onnx(model, vocabulary, args.out, args.size, quantize=args.quantize)
     print(f'wrote {args.out} ({os.path.getsize(args.out) / 2 ** 20:.1f} MiB)')
     if args.check:
-        agreement = label_agreement(model, args.out, vocabulary, num_images=args.check)
-        print(f'label agreement with PyTorch on {args.check} random images: '
-              f'{100 * agreement:.3f}%')
+        agreement = label_agreement(model, args.out, vocabulary, num_images=args.check,
+                                    runtime=args.runtime, images=args.check_images)
+        print(f'label agreement with PyTorch ({args.runtime}) on {args.check} '
+              f'{args.check_images} images: {100 * agreement:.3f}%')
     return 0
 
 

@@ -219,27 +219,24 @@ class ShardAnnotator:
     def run(self, items: Sequence[InputItem], progress: ShardProgress | None = None,
             on_failure: Callable[[InputItem, str], None] | None = None) -> ShardStats:
         """Annotate ``items``; an unreadable input is recorded as failed and skipped.
+        ``progress`` advances per input (its owner closes it).
 
         Raises:
             KeyboardInterrupt: a stop was requested (after the input in flight is stored).
         """
         self.progress = progress
-        try:
-            for item in items:
-                try:
-                    if item.kind == 'image':
-                        self.annotate_image(item)
-                    else:
-                        self.annotate_video(item)
-                except (ImageReadError, InputReadError, OSError) as error:
-                    self.stats.failed += 1
-                    self.manifest.save_failure(item.name, item.path, str(error))
-                    if on_failure is not None:
-                        on_failure(item, str(error))
-                if progress is not None:
-                    progress.advance()
-                self._check_stop()
-        finally:
+        for item in items:
+            try:
+                if item.kind == 'image':
+                    self.annotate_image(item)
+                else:
+                    self.annotate_video(item)
+            except (ImageReadError, InputReadError, OSError) as error:
+                self.stats.failed += 1
+                self.manifest.save_failure(item.name, item.path, str(error))
+                if on_failure is not None:
+                    on_failure(item, str(error))
             if progress is not None:
-                progress.close()
+                progress.advance()
+            self._check_stop()
         return self.stats

@@ -1,6 +1,7 @@
 """Which task a config performs, the default config of each task, and the predictor."""
 from __future__ import annotations
 
+import copy
 import os
 from typing import Sequence
 
@@ -38,8 +39,9 @@ def config_tasks(cfg: Config) -> tuple[str, ...]:
     return ('seg',)
 
 
-def resolve_config(config: str | None, task: str | None) -> tuple[str, str]:
-    """``(config path, task)`` from the user's ``--config`` / ``--task`` (either may be None).
+def resolve_config(config: str | None, task: str | None) -> tuple[str, str, Config]:
+    """``(config path, task, parsed config)`` from the user's ``--config`` / ``--task``
+    (either may be None). The config is parsed here once; the caller passes it on.
 
     Raises:
         FileNotFoundError: the config does not exist.
@@ -51,13 +53,14 @@ def resolve_config(config: str | None, task: str | None) -> tuple[str, str]:
         config = os.path.join(_REPO, DEFAULT_CONFIGS[task or 'seg'])
     if not os.path.isfile(config):
         raise FileNotFoundError(f'config file {config!r} does not exist')
-    tasks = config_tasks(Config.fromfile(config))
+    cfg = Config.fromfile(config)
+    tasks = config_tasks(cfg)
     if task is None:
-        return config, tasks[0]
+        return config, tasks[0], cfg
     if task not in tasks:
         raise ValueError(f'--task {task} does not fit {config}: its model annotates '
                          f'{", ".join(tasks)}')
-    return config, task
+    return config, task, cfg
 
 
 def takes_score_threshold(cfg: Config, task: str) -> bool:
@@ -68,11 +71,12 @@ def takes_score_threshold(cfg: Config, task: str) -> bool:
         type_name(head.get('type')) == 'OVDetectionHead' or 'score_threshold' in head)
 
 
-def build_predictor(config: str, task: str, weights: str | None, device: str,
+def build_predictor(cfg: Config, task: str, weights: str | None, device: str,
                     vocabulary: Sequence[str], score_threshold: float | None = None,
                     anomaly_threshold: float | None = None,
                     cfg_options: dict | None = None) -> OVPredictor:
-    """The predictor of ``config`` set up for annotation with a user vocabulary.
+    """The predictor of the parsed config ``cfg`` (left unchanged: the model is built from
+    a copy) set up for annotation with a user vocabulary.
 
     Segmentation heads trained on a dataset keep no dataset background class or area rule
     (``background_index=None``, ``area_threshold=0``), as in the demo; detection's
@@ -80,9 +84,8 @@ def build_predictor(config: str, task: str, weights: str | None, device: str,
     """
     options = dict(cfg_options or {})
     if task == 'anomaly':
-        return build_anomaly_predictor(config, weights, device, list(vocabulary),
+        return build_anomaly_predictor(copy.deepcopy(cfg), weights, device, list(vocabulary),
                                        anomaly_threshold, cfg_options=options)
-    cfg = Config.fromfile(config)
     head = cfg.model.get('head') or {}
     if task == 'seg':
         for key, value in (('background_index', None), ('area_threshold', 0.0)):
@@ -90,4 +93,4 @@ def build_predictor(config: str, task: str, weights: str | None, device: str,
                 options.setdefault(f'model.head.{key}', value)
     if score_threshold is not None and takes_score_threshold(cfg, task):
         options['model.head.score_threshold'] = score_threshold
-    return OVPredictor(init_model(config, weights, device, cfg_options=options))
+    return OVPredictor(init_model(copy.deepcopy(cfg), weights, device, cfg_options=options))

@@ -27,7 +27,7 @@ from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStat
 from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
 from ovperception.annotation.merge import merge_outputs, write_summary
 from ovperception.annotation.model import build_predictor, resolve_config, takes_score_threshold
-from ovperception.annotation.progress import ShardProgress
+from ovperception.annotation.progress import RankCounts, ShardProgress
 from ovperception.annotation.settings import (EXIT_INTERRUPTED, EXIT_PARTIAL,  # noqa: F401
                                               TASK_OPTIONS, AnnotateSettings)
 from ovperception.annotation.sources import InputItem, collect_inputs
@@ -54,8 +54,8 @@ def check_out_dir(out: str, source: str, inputs: list[InputItem]) -> None:
         if out_abs == source_abs or out_abs.startswith(source_abs + os.sep):
             raise ValueError(f'--out {out} lies inside the input folder {source}; choose a '
                              f'folder outside it')
-    inside = [i.path for i in inputs if i.kind != 'webcam'
-              and os.path.abspath(i.path).startswith(out_abs + os.sep)]
+    inside = [i.path for i in inputs  # an InputItem's path is absolute already
+              if i.kind != 'webcam' and i.path.startswith(out_abs + os.sep)]
     if inside:
         raise ValueError(f'input {inside[0]} lies inside --out {out}; choose another folder')
 
@@ -106,9 +106,10 @@ def check_image_base(export: ExportOptions, out: str, inputs: list[InputItem]) -
         export.image_url(path)
 
 
-def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
+def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config, str]:
     """Validate inputs, vocabulary, formats, options and the output folder -- everything
-    before the model is built. Returns ``(job, config path, device)``."""
+    before the model is built. Returns ``(job, config path, parsed config, device)``: the
+    config is parsed once, here, and the model (if any input needs one) built from it."""
     formats = parse_formats(settings.formats)
     vocabulary = parse_vocabulary_string(settings.vocab)
     if not vocabulary:
@@ -123,8 +124,7 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
     inputs = collect_inputs(settings.source)
     check_out_dir(settings.out, settings.source, inputs)
     check_image_base(export, os.path.abspath(settings.out), inputs)
-    config, task = resolve_config(settings.config, settings.task)
-    cfg = Config.fromfile(config)
+    config, task, cfg = resolve_config(settings.config, settings.task)
     task_options = check_task_options(settings, task, cfg)
     if task == 'anomaly' and len(vocabulary) != 1:
         raise ValueError(f'--task anomaly takes one object name in --vocab, got {vocabulary}')
@@ -150,20 +150,20 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, str]:
                         settings.max_frames, min_area, anomaly_threshold, settings.overlays,
                         export, recorded_stems=recorded_stems,
                         recorded_videos=recorded_videos)
-    return job, config, device
+    return job, config, cfg, device
 
 
 def _plural(count: int, word: str) -> str:
     return f'{count} {word}' + ('' if count == 1 else 's')
 
 
-def _predictor_factory(settings: AnnotateSettings, job: AnnotationJob, config: str,
+def _predictor_factory(settings: AnnotateSettings, job: AnnotationJob, cfg: Config,
                        device: str) -> Callable[[], OVPredictor]:
     """What builds the predictor when the first input needs one (never on a rerun with
     nothing new)."""
     def build() -> OVPredictor:
         torch.manual_seed(settings.seed)  # random-init parts are equal in every process
-        predictor = build_predictor(config, job.task, settings.weights, device,
+        predictor = build_predictor(cfg, job.task, settings.weights, device,
                                     job.vocabulary, settings.score_thr,
                                     settings.anomaly_threshold, settings.cfg_options)
         predictor.model.encode_vocabulary(job.vocabulary)  # fails early on a bad vocabulary
@@ -175,32 +175,38 @@ def run_annotation(settings: AnnotateSettings) -> int:
     """Run the command; the exit status (module docstring). Ctrl-C / SIGTERM: the input in
     flight is finished and stored, then ``KeyboardInterrupt`` is raised."""
     with TermAsInterrupt():
-        job, config, device = prepare_job(settings)
+        job, config, cfg, device = prepare_job(settings)
         rank, world_size, device = init_launcher(settings.launcher, device)
         with closing_process_group():  # every rank leaves together (docs/robustness.md)
-            return _run(settings, job, config, device, rank, world_size)
+            return _run(settings, job, config, cfg, device, rank, world_size)
 
 
-def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, device: str,
-         rank: int, world_size: int) -> int:
+def _run(settings: AnnotateSettings, job: AnnotationJob, config: str, cfg: Config,
+         device: str, rank: int, world_size: int) -> int:
     manifest = Manifest(job.out_dir, job.options_digest)
+    counts_dir = os.path.join(manifest.root, 'progress')
     if rank == 0:
         os.makedirs(job.out_dir, exist_ok=True)
         manifest.remove_temporaries(job.out_dir, DATASET_FORMATS)
+        if world_size > 1:
+            RankCounts.clear(counts_dir)
     wait_for_all()
     start = time.perf_counter()
     items = shard(job.inputs, rank, world_size)
-    progress = ShardProgress(len(items), len(job.inputs), bar=settings.progress,
-                             quiet=rank != 0)
-    with GracefulStop() as stop:
-        stats = ShardAnnotator(_predictor_factory(settings, job, config, device), job,
-                               manifest, lambda: stop.requested).run(
-            items, progress, lambda item, error: progress.note(f'skipped {item.path}: {error}'))
-    manifest.index.save_hashed(rank)
-    stats_dir = os.path.join(manifest.root, 'stats')
-    atomic_write_json(os.path.join(stats_dir, f'rank{rank}.json'), dict(
-        vars(stats), world_size=world_size, seconds=time.perf_counter() - start))
-    wait_for_all()
+    counts = RankCounts(counts_dir, rank, world_size) if world_size > 1 else None
+    # rank 0 shows every rank's progress, until all have finished (the barrier below)
+    with ShardProgress(len(items), len(job.inputs), bar=settings.progress,
+                       quiet=rank != 0, counts=counts) as progress:
+        with GracefulStop() as stop:
+            stats = ShardAnnotator(_predictor_factory(settings, job, cfg, device), job,
+                                   manifest, lambda: stop.requested).run(
+                items, progress,
+                lambda item, error: progress.note(f'skipped {item.path}: {error}'))
+        manifest.index.save_hashed(rank)
+        stats_dir = os.path.join(manifest.root, 'stats')
+        atomic_write_json(os.path.join(stats_dir, f'rank{rank}.json'), dict(
+            vars(stats), world_size=world_size, seconds=time.perf_counter() - start))
+        wait_for_all()
     if rank != 0:
         return 0
     all_stats = [ShardStats(**{k: v for k, v in _read_json(

@@ -140,7 +140,7 @@ def evaluation_sigma(cfg: Config) -> float:
     return float(evaluator.get('gaussian_sigma', 0.0) or 0.0)
 
 
-def build_anomaly_predictor(config: str, weights: str | None, device: str,
+def build_anomaly_predictor(config: str | Config, weights: str | None, device: str,
                             vocabulary: Sequence[str], threshold: float | None = None,
                             normal_paths: Sequence[str] = (), quantile: float = 1.0,
                             cfg_options: dict | None = None,

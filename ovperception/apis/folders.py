@@ -19,10 +19,11 @@ def find_images(path: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[str
     if not os.path.isdir(path):
         raise FileNotFoundError(f'{path!r} is neither an image file nor a folder')
     found = []
+    endings = tuple(suffixes)
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
         found.extend(os.path.join(root, f) for f in sorted(files)
-                     if f.lower().endswith(tuple(suffixes)) and not f.startswith('.'))
+                     if f.lower().endswith(endings) and not f.startswith('.'))
     if not found:
         raise FileNotFoundError(f'no images ({", ".join(suffixes)}) found in {path!r}')
     return found

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -97,7 +97,21 @@ def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence
                 weights_id=str(getattr(model.backbone, 'weights_id', '')))
 
 
-QUANTIZE_CHOICES = ('none', 'int8')
+QUANTIZE_CHOICES = ('none', 'int8', 'int8-static')
+
+
+def rewrite_in_place(path: str, rewrite: Callable[[str, str], None]) -> None:
+    """``rewrite(path, temporary)`` writes a new version of ``path`` into a temporary file
+    beside it, which then replaces ``path`` (atomically; removed on failure)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.onnx')
+    os.close(fd)
+    try:
+        rewrite(path, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def quantize_int8(path: str) -> None:
@@ -105,15 +119,8 @@ def quantize_int8(path: str) -> None:
     ``quantize_dynamic``: int8 per-channel weights of every MatMul / Gemm, activations
     quantised per call), written atomically."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.onnx')
-    os.close(fd)
-    try:
-        quantize_dynamic(path, tmp, per_channel=True, weight_type=QuantType.QInt8)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    rewrite_in_place(path, lambda source, target: quantize_dynamic(
+        source, target, per_channel=True, weight_type=QuantType.QInt8))
 
 
 def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
@@ -128,8 +135,11 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
         size: crop (H, W) of the graph; default the model's ``test_cfg.crop_size``.
         head_cfg: the head's config (stored to rebuild the post-processing); default the
             config ``init_model`` attached to the model, else the head's type with defaults.
-        quantize: ``'none'`` (float32, the parity-checked graph) or ``'int8'`` (dynamic int8
-            weights, :func:`quantize_int8`: faster on CPUs, labels no longer identical).
+        quantize: ``'none'`` (float32, the parity-checked graph), ``'int8'`` (dynamic int8
+            weights, :func:`quantize_int8`: faster on CPUs, labels no longer identical) or
+            ``'int8-static'`` (static int8 calibrated on structured images, the last
+            block (its dense attention), softmax and head in float:
+            :func:`~ovperception.deploy.static_quant.quantize_static_int8`).
 
     Returns:
         ``out``.
@@ -160,6 +170,9 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
     atomic_write_bytes(out, proto.SerializeToString())
     if quantize == 'int8':
         quantize_int8(out)
+    elif quantize == 'int8-static':
+        from ovperception.deploy.static_quant import quantize_static_int8
+        quantize_static_int8(out, meta)
     return out
 
 

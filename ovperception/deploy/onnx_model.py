@@ -1,14 +1,13 @@
-"""Run an exported dense graph with onnxruntime inside OVModel's windows and stitching."""
+"""Run an exported dense graph (onnxruntime or OpenVINO) inside OVModel's windows and
+stitching."""
 from __future__ import annotations
-
-import json
-import os
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ovperception.deploy.onnx_export import INPUT_NAME, METADATA_KEY, ExportError
+from ovperception.deploy.onnx_export import ExportError
+from ovperception.deploy.runtimes import GraphRunner, open_graph
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
 from ovperception.models.ov_model import EncodedImages, OVModel
 from ovperception.models.inference import stitch_lazily
@@ -18,24 +17,24 @@ from ovperception.registry import MODELS
 
 class ONNXGraph(nn.Module):
     """The exported graph in the place of a backbone: ``dense_features(crops)`` returns the
-    head's dense output computed by onnxruntime.
+    head's dense output computed by the runtime.
 
     Args:
-        session: an ``onnxruntime.InferenceSession`` of an exported file.
-        metadata: its ``ovperception`` metadata.
+        runner: the exported file opened by a runtime
+            (:func:`~ovperception.deploy.runtimes.open_graph`).
         floor_backbone: a PyTorch backbone whose ``image_embedding`` is the benchmark floor
-            (``tools/benchmark.py --runtime onnx``); None elsewhere.
+            (``tools/benchmark.py --runtime onnx|openvino``); None elsewhere.
     """
 
-    def __init__(self, session: object, metadata: dict,
-                 floor_backbone: nn.Module | None = None) -> None:
+    def __init__(self, runner: GraphRunner, floor_backbone: nn.Module | None = None) -> None:
         super().__init__()
-        self.session = session
+        metadata = runner.metadata
+        self.runner = runner
         self.input_size = tuple(metadata['input_size'])
         self.patch_size = int(metadata['output_stride'])
         self.mean = tuple(float(m) for m in metadata['mean'])
         self.std = tuple(float(s) for s in metadata['std'])
-        self.weights_id = f"onnx:{metadata.get('weights_id', '')}"
+        self.weights_id = f"{runner.runtime}:{metadata.get('weights_id', '')}"
         self.logit_scale = float(metadata['logit_scale'])
         self.floor_backbone = floor_backbone
 
@@ -47,7 +46,7 @@ class ONNXGraph(nn.Module):
                              '--size for this size (images smaller than the crop make smaller '
                              'windows)')
         array = np.ascontiguousarray(crops.detach().float().cpu().numpy())
-        return torch.from_numpy(self.session.run(None, {INPUT_NAME: array})[0])
+        return torch.from_numpy(self.runner.run(array))
 
     def image_embedding(self, images: Tensor) -> Tensor:
         """The PyTorch floor backbone's global embedding (benchmark floor only)."""
@@ -65,27 +64,21 @@ class ONNXDenseModel(OVModel):
 
     Args:
         path: ``.onnx`` file written by :func:`~ovperception.deploy.export_onnx`.
+        runtime: ``'onnx'`` (onnxruntime) or ``'openvino'``
+            (:data:`~ovperception.deploy.runtimes.RUNTIMES`).
         providers: onnxruntime execution providers (default CPU).
-        threads: intra-op threads of onnxruntime (default: its default).
+        threads: intra-op threads of the runtime (default: its default).
+        ort_level: onnxruntime graph optimisation level (default ``'all'``).
         floor_backbone: see :class:`ONNXGraph`.
     """
 
-    def __init__(self, path: str, *, providers: tuple[str, ...] = ('CPUExecutionProvider',),
-                 threads: int | None = None, floor_backbone: nn.Module | None = None) -> None:
-        import onnxruntime as ort  # optional dependency: pip install 'ovperception[onnx]'
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f'ONNX file not found: {path!r}')
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        session = ort.InferenceSession(path, options, providers=list(providers))
-        raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if raw is None:
-            raise ExportError(f'{path} was not exported by tools/export_onnx.py (no '
-                              'ovperception metadata)')
-        meta = json.loads(raw)
-        super().__init__(backbone=ONNXGraph(session, meta, floor_backbone),
+    def __init__(self, path: str, *, runtime: str = 'onnx',
+                 providers: tuple[str, ...] = ('CPUExecutionProvider',),
+                 threads: int | None = None, ort_level: str = 'all',
+                 floor_backbone: nn.Module | None = None) -> None:
+        runner = open_graph(path, runtime, threads, providers, ort_level)
+        meta = runner.metadata
+        super().__init__(backbone=ONNXGraph(runner, floor_backbone),
                          head=MODELS.build(meta['head']), template_set=meta['template_set'],
                          background_words=meta['background_words'], test_cfg=meta['test_cfg'])
         self.metadata = meta

@@ -1,5 +1,6 @@
 """``torchrun --nproc_per_node 2 tools/annotate.py ... --launcher pytorch`` (gloo on CPU)
-shards the inputs over two processes and merges datasets equal to a 1-process run."""
+shards the inputs over two processes and merges datasets equal to a 1-process run; rank 0's
+progress counts the inputs of both."""
 from __future__ import annotations
 
 import os
@@ -32,11 +33,13 @@ def dataset_files(out: str) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_equal_one(tmp_path):
+def test_torchrun_two_processes_equal_one(tmp_path, capsys):
     images = tuple(f'{d}/im{i}.png' for d in ('a', 'b') for i in range(3)) + ('a/x.jpg',)
     source = make_inputs(str(tmp_path / 'in'), images=images, broken=True, video=True)
     single, double = str(tmp_path / 'one'), str(tmp_path / 'two')
     assert annotate.main(annotate_args(source, single)) == 3  # partial: broken.jpg
+    progress_lines = [line for line in capsys.readouterr().out.splitlines()
+                      if line.startswith('annotate:')]
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     result = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node',
@@ -47,6 +50,11 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     assert result.returncode == 0 and 'broken.jpg' in result.stderr, result.stderr[-2000:]
     assert 'ChildFailedError' not in result.stderr and 'Traceback' not in result.stderr
     assert 'partial: 1 of' in result.stderr and summary(double)['status'] == 'partial'
+    # rank 0's progress counts the inputs of both ranks: it ends where one process does
+    # (``annotate: 9/9 inputs``), with no "this process: 5 of 9" share
+    shown = [line for line in result.stdout.splitlines() if line.startswith('annotate:')]
+    assert shown and shown[-1] == progress_lines[-1], (shown, progress_lines)
+    assert 'this process' not in result.stdout
     one, two = summary(single), summary(double)
     assert two['world_size'] == 2 and one['world_size'] == 1
     assert (two['images'], two['objects'], two['failed'][0]['name']) == \
