@@ -46,6 +46,21 @@ class ChosenName:
     coverage: float = 1.0
 
 
+def cased_probabilities(query: Tensor, retrieved_embeddings: Tensor, names_z: Tensor,
+                        alpha: float, scale: float = CLASSIFIER_SCALE) -> Tensor:
+    """(K,) probabilities of K candidate names for one query.
+
+    Args:
+        query: (C,) normalised image (or cell) embedding.
+        retrieved_embeddings: (R, C) normalised embeddings of the retrieved entries.
+        names_z: (K, C) normalised embeddings of the candidate names.
+    """
+    text_query = F.normalize(retrieved_embeddings.float().mean(0), dim=-1)
+    image_p = (scale * names_z @ query).softmax(0)
+    text_p = (scale * names_z @ text_query).softmax(0)
+    return alpha * image_p + (1 - alpha) * text_p
+
+
 def score_candidates(queries: Tensor, retrieved: Sequence[Retrieved], encode_text: EncodeText,
                      pos_tagger: str | PosTagger | None, alpha: float,
                      scale: float = CLASSIFIER_SCALE) -> list[tuple[list[str], Tensor]]:
@@ -63,11 +78,9 @@ def score_candidates(queries: Tensor, retrieved: Sequence[Retrieved], encode_tex
     position = {w: i for i, w in enumerate(distinct)}
     results = []
     for query, found, words in zip(queries.float().cpu(), retrieved, vocabularies):
-        text_query = F.normalize(found.embeddings.float().mean(0), dim=-1)
         words_z = word_embeddings[[position[w] for w in words]]
-        image_p = (scale * words_z @ query).softmax(0)
-        text_p = (scale * words_z @ text_query).softmax(0)
-        results.append((words, alpha * image_p + (1 - alpha) * text_p))
+        results.append((words, cased_probabilities(query, found.embeddings, words_z, alpha,
+                                                   scale)))
     return results
 
 
@@ -195,14 +208,9 @@ class CaSEDVocabulary(nn.Module):
     def _scored_names(self, backbone: nn.Module, queries: Tensor,
                       retrieved: list[Retrieved]) -> list[tuple[list[str], Tensor]]:
         """Entries are names: the candidates are the retrieved entries themselves."""
-        results = []
-        for query, found in zip(queries.float().cpu(), retrieved):
-            names_z = found.embeddings.float()
-            text_query = F.normalize(names_z.mean(0), dim=-1)
-            image_p = (CLASSIFIER_SCALE * names_z @ query).softmax(0)
-            text_p = (CLASSIFIER_SCALE * names_z @ text_query).softmax(0)
-            results.append((found.captions, self.alpha * image_p + (1 - self.alpha) * text_p))
-        return results
+        return [(found.captions, cased_probabilities(query, found.embeddings,
+                                                     found.embeddings.float(), self.alpha))
+                for query, found in zip(queries.float().cpu(), retrieved)]
 
     @torch.no_grad()
     def choose(self, backbone: nn.Module, image: Tensor) -> list[ChosenName]:
