@@ -103,6 +103,12 @@ def test_vocabulary_free_annotation_records_the_chosen_names(source, tmp_path, m
     for name, entry in chosen.items():
         own = {names.index(c['name']) for c in entry['chosen']}
         assert {o.label for o in stored_results(out)[name][1]} <= own
+    # a rerun reads the chosen names back and reuses every result: no model is built
+    from ovperception.annotation import name_choice
+    monkeypatch.setattr(name_choice.NameChooser, '_build', lambda self: pytest.fail('built'))
+    assert annotate.main(args) == 0
+    with open(os.path.join(out, 'summary.json'), encoding='utf-8') as handle:
+        assert json.load(handle)['model_built'] is False
 
 
 def test_no_vocab_and_no_selector_fails(source, tmp_path, capsys):
