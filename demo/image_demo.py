@@ -281,13 +281,19 @@ def readable_images(paths: list[str]) -> tuple[list[str], int]:
     return readable, len(paths) - len(readable)
 
 
-def check_vocabulary_free_config(config: str) -> None:
-    """SystemExit unless ``config``'s model chooses its own vocabulary."""
+def check_vocabulary_free_config(config: str, cfg_options: dict | None = None) -> None:
+    """SystemExit unless ``config``'s model (with ``cfg_options``) chooses its own vocabulary;
+    CaptionBankError if its caption database does not exist."""
     from mmengine.config import Config
-    if not (Config.fromfile(config).model.get('vocabulary_selector')):
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(cfg_options or {}))
+    selector = cfg.model.get('vocabulary_selector')
+    if not selector:
         raise SystemExit(f'--vocab is required: {config} has no vocabulary selector (use a '
                          'vocabulary-free config such as configs/tiny/seg_tiny_cased.py or '
-                         'configs/segmentation/dense_cased_sclip_vitb16_448.py)')
+                         'configs/segmentation/dense_cased_sclip_vitb16_ade20k_336.py)')
+    from ovperception.models.vocabulary_free.caption_bank import check_source
+    check_source(selector.get('database', 'default'))
 
 
 def format_chosen_names(chosen: list[dict]) -> str:
@@ -310,7 +316,7 @@ def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[s
     from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
     from ovperception.writers import output_stems
     if args.vocab is None:
-        check_vocabulary_free_config(args.config)
+        check_vocabulary_free_config(args.config, args.cfg_options)
     else:
         Vocabulary.parse(parse_vocabulary_string(args.vocab))
     if args.cfg_options:

@@ -100,6 +100,14 @@ def read_entries(source: str) -> list[str]:
     return entries
 
 
+def check_source(source: str) -> None:
+    """CaptionBankError unless ``source`` is ``'default'``, a file or a folder (cheap: the
+    entries are read when the index is built)."""
+    if source != DEFAULT_SOURCE and not os.path.exists(source):
+        raise CaptionBankError(f'caption database {source!r} is neither "default", a file '
+                               'nor a folder')
+
+
 def default_index_dir() -> str:
     """``$OVP_CAPTION_INDEX_DIR`` or ``~/.cache/ovperception/caption_index``."""
     return os.environ.get('OVP_CAPTION_INDEX_DIR') or os.path.join(

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ovperception.models.vocabulary_free.candidate_words import (POS_TAGGERS, PosTagger,
                                                                  candidate_words)
 from ovperception.models.vocabulary_free.caption_bank import (DEFAULT_SOURCE, CaptionBank,
-                                                              Retrieved)
+                                                              Retrieved, check_source)
 from ovperception.registry import MODELS
 
 EMPTY_VOCABULARY_WORD = 'object'
@@ -178,6 +178,7 @@ class CaSEDVocabulary(nn.Module):
         if pos_tagger is not None and pos_tagger not in POS_TAGGERS:
             raise ValueError(f'pos_tagger must be None or one of {sorted(POS_TAGGERS)}, '
                              f'got {pos_tagger!r}')
+        check_source(database)
         if num_captions < 1 or max_names < 1 or not 0.0 <= alpha <= 1.0:
             raise ValueError('num_captions and max_names must be >= 1 and alpha in [0, 1]')
         self.database, self.index_dir = database, index_dir
@@ -190,6 +191,16 @@ class CaSEDVocabulary(nn.Module):
         self.max_names, self.min_score = int(max_names), float(min_score)
         self.min_coverage = float(min_coverage)
         self._bank: CaptionBank | None = None
+        self._word_memo: dict[str, Tensor] = {}  # name -> (C,) embedding, one text encoder
+
+    def _encode_words(self, backbone: nn.Module) -> EncodeText:
+        """``backbone.encode_text`` that encodes each distinct word once per selector."""
+        def encode(words: list[str]) -> Tensor:
+            new = [w for w in words if w not in self._word_memo]
+            if new:
+                self._word_memo.update(zip(new, backbone.encode_text(new).float().cpu()))
+            return torch.stack([self._word_memo[w] for w in words])
+        return encode
 
     def bank(self, backbone: nn.Module) -> CaptionBank:
         """The database's index for ``backbone``'s text encoder (built on first use)."""
@@ -202,8 +213,8 @@ class CaSEDVocabulary(nn.Module):
         retrieved = self.bank(backbone).retrieve(queries, self.num_captions)
         if self.entries_are_names:
             return self._scored_names(backbone, queries, retrieved)
-        return score_candidates(queries, retrieved, backbone.encode_text, self.pos_tagger,
-                                self.alpha)
+        return score_candidates(queries, retrieved, self._encode_words(backbone),
+                                self.pos_tagger, self.alpha)
 
     def _scored_names(self, backbone: nn.Module, queries: Tensor,
                       retrieved: list[Retrieved]) -> list[tuple[list[str], Tensor]]:
