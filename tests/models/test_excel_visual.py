@@ -54,3 +54,14 @@ def test_affinity_refinement_matches_official(golden):
     assert classes == golden['classes'].tolist()
     refined = refine_with_affinity(golden['maps'][0], golden['attention'][:, 0], classes, (8, 8))
     torch.testing.assert_close(refined, golden['refined'], atol=1e-6, rtol=1e-5)
+
+
+def test_pseudo_labels_with_par_match_official(golden):
+    from ovperception.models.segmentation.excel_masks import pseudo_labels
+    images = torch.from_numpy(np.random.RandomState(SEED).standard_normal(
+        (2, 3, 128, 128)).astype(np.float32))
+    classes = golden['classes'].tolist()
+    labels, scores = pseudo_labels(golden['refined'], images[0], classes, (100, 90))
+    torch.testing.assert_close(scores, golden['label_scores'], atol=1e-6, rtol=0)
+    agreement = (labels == golden['labels'][0]).float().mean().item()
+    assert agreement == 1.0, agreement
