@@ -114,3 +114,19 @@ def test_vocabulary_free_annotation_records_the_chosen_names(source, tmp_path, m
 def test_no_vocab_and_no_selector_fails(source, tmp_path, capsys):
     assert '--vocab or --tags-from is required' in _fails(
         _args(source, str(tmp_path / 'out')), capsys)
+
+
+def test_tags_through_excel_give_only_tags_and_background(source, tmp_path):
+    """ExCEL (configs/tiny/seg_tiny_excel.py): each image's pixels are its tags or unlabelled."""
+    tags = tmp_path / 'tags.json'
+    tags.write_text(json.dumps({'a/x.jpg': ['cat', 'dog'], 'a/x.png': ['dog'],
+                                'b/x.jpg': ['sky']}))
+    out = str(tmp_path / 'out')
+    excel = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_excel.py')
+    assert annotate.main([source, '--out', out, '--config', excel, '--device', 'cpu',
+                          '--no-progress', '--format', 'coco', '--tags-from', str(tags)]) == 0
+    assert _coco_categories(out) == ['cat', 'dog', 'sky']
+    stored = stored_results(out)
+    for name, allowed in {'a/x.jpg': {0, 1}, 'a/x.png': {1}, 'b/x.jpg': {2}}.items():
+        found = {o.label for o in stored[name][1]}
+        assert found and found <= allowed, (name, found)
