@@ -44,3 +44,23 @@ def test_tools_test_scores_the_tiny_config(tmp_path):
     from tests.scripts import load_script
     metrics = load_script('tools/test.py').main([TINY, '--work-dir', str(tmp_path)])
     assert 0.0 < metrics['mIoU'] <= 100.0
+
+
+def test_descriptions_enrich_the_texts_with_one_bank(tmp_path):
+    import json
+    path = tmp_path / 'descriptions.json'
+    path.write_text(json.dumps({name: [f'a clean origami {name}. it has part {i}.'
+                                       for i in range(4)] for name in ('cat', 'dog', 'cow')}))
+    model = _model()
+    plain = model.class_texts(['cat', 'dog'])
+    model.descriptions_file, model.num_attribute_clusters = str(path), 10
+    enriched = model.class_texts(['cat', 'dog'])
+    assert enriched.shape == plain.shape and not torch.allclose(enriched[:2], plain[:2])
+    torch.testing.assert_close(enriched[2:], plain[2:])  # background words unchanged
+    bank = model._bank
+    model.class_texts(['cow'])
+    assert model._bank is bank  # one bank for every vocabulary
+    model._bank, model.num_attribute_clusters = None, 50
+    import pytest
+    with pytest.raises(ValueError, match='fewer descriptions'):
+        model.class_texts(['cat'])

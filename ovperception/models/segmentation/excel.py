@@ -50,7 +50,9 @@ class ExCELModel(OVModel):
         excel_background_words: texts scored with the classes and then dropped.
         prompt_names: class name -> the text its prompt uses (default: the name).
         descriptions_file: JSON ``{class: [description, ...]}`` for text-semantic enrichment
-            (:func:`load_class_descriptions`); None: plain class texts (no TSE).
+            (:func:`load_class_descriptions`); the attribute bank clusters all of its
+            descriptions, as the official one (the dataset's classes); None: plain class
+            texts (no TSE).
         num_attribute_clusters: k-means clusters of the descriptions (official VOC: 112).
         input_size: side of the square network input (official 320).
         tags_from_ground_truth: take the present classes from ``gt_sem_seg`` when a sample has
@@ -82,17 +84,21 @@ class ExCELModel(OVModel):
         self.background_class = background_class.lower()
         self.surgery_blocks, self.affinity_layers = int(surgery_blocks), int(affinity_layers)
         self.box_threshold = float(box_threshold)
-        self._banks: dict[tuple[str, ...], Tensor] = {}
+        self._bank: Tensor | None = None
 
     # ------------------------------------------------------------------ text
-    def _attribute_bank(self, classes: tuple[str, ...]) -> Tensor:
-        if classes not in self._banks:
-            descriptions = load_class_descriptions(self.descriptions_file, list(classes))
-            embeddings = [self.backbone.encode_text(descriptions[c]).float().cpu()
-                          for c in classes]
-            self._banks[classes] = cluster_attribute_bank(embeddings,
-                                                          self.num_attribute_clusters)[0]
-        return self._banks[classes]
+    def _attribute_bank(self) -> Tensor:
+        """(C, M) k-means centres of every description in the file (all its classes, as the
+        official bank), computed once."""
+        if self._bank is None:
+            descriptions = load_class_descriptions(self.descriptions_file)
+            embeddings = [self.backbone.encode_text(sentences).float().cpu()
+                          for sentences in descriptions.values()]
+            if sum(len(e) for e in embeddings) < self.num_attribute_clusters:
+                raise ValueError(f'{self.descriptions_file} holds fewer descriptions than '
+                                 f'num_attribute_clusters={self.num_attribute_clusters}')
+            self._bank = cluster_attribute_bank(embeddings, self.num_attribute_clusters)[0]
+        return self._bank
 
     def class_texts(self, classes: Sequence[str]) -> Tensor:
         """(K + B, C) normalised texts of the K classes (enriched when descriptions are
@@ -102,7 +108,7 @@ class ExCELModel(OVModel):
         background = self.text_cache.embed(list(self.excel_background_words))
         if self.descriptions_file is None:
             return torch.cat([foreground, background])
-        return enrich_text(foreground, background, self._attribute_bank(tuple(classes)))
+        return enrich_text(foreground, background, self._attribute_bank())
 
     # ---------------------------------------------------------------- images
     def encode_images(self, inputs: Tensor, data_samples: SampleList | None = None
