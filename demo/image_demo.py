@@ -60,8 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('input', help='an image file or a folder of images')
-    parser.add_argument('--vocab', required=True,
-                        help='classes separated by ",", synonyms by ";" ("cat, dog; puppy")')
+    parser.add_argument('--vocab', default=None,
+                        help='classes separated by ",", synonyms by ";" ("cat, dog; puppy"); '
+                        'leave it out with a vocabulary-free config (configs/segmentation/'
+                        'dense_cased_*, configs/tiny/seg_tiny_cased.py): the model chooses '
+                        'the names and prints them with their scores')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--config', default=DEFAULT_CONFIG, help='model config')
     parser.add_argument('--weights', help='CLIP weights file (open_clip state dict) or a '
@@ -278,6 +281,27 @@ def readable_images(paths: list[str]) -> tuple[list[str], int]:
     return readable, len(paths) - len(readable)
 
 
+def check_vocabulary_free_config(config: str, cfg_options: dict | None = None) -> None:
+    """SystemExit unless ``config``'s model (with ``cfg_options``) chooses its own vocabulary;
+    CaptionBankError if its caption database does not exist."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(cfg_options or {}))
+    selector = cfg.model.get('vocabulary_selector')
+    if not selector:
+        raise SystemExit(f'--vocab is required: {config} has no vocabulary selector (use a '
+                         'vocabulary-free config such as configs/tiny/seg_tiny_cased.py or '
+                         'configs/segmentation/dense_cased_sclip_vitb16_ade20k_336.py)')
+    from ovperception.models.vocabulary_free.caption_bank import check_source
+    check_source(selector.get('database', 'default'))
+
+
+def format_chosen_names(chosen: list[dict]) -> str:
+    """``"cat 0.81 (62%), grass 0.40 (38%)"``: name, score and share of the image."""
+    return ', '.join(f'{c["name"]} {c["score"]:.2f} ({100 * c["coverage"]:.0f}%)'
+                     for c in chosen) or '(none)'
+
+
 def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[str, str]]:
     """Everything that can fail without the model, before building it (seconds, not minutes):
     vocabulary, ``--cfg-options`` keys, the output folder, the images' headers.
@@ -291,7 +315,10 @@ def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[s
     from ovperception.engine.runner_cli import prepare_output_dir
     from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
     from ovperception.writers import output_stems
-    Vocabulary.parse(parse_vocabulary_string(args.vocab))
+    if args.vocab is None:
+        check_vocabulary_free_config(args.config, args.cfg_options)
+    else:
+        Vocabulary.parse(parse_vocabulary_string(args.vocab))
     if args.cfg_options:
         check_option_keys(Config.fromfile(args.config), args.cfg_options)
     prepare_output_dir(args.out)
@@ -317,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         set_offline()
     if args.release_mirror:
         set_release_mirror(args.release_mirror)
-    vocabulary = parse_vocabulary_string(args.vocab)
+    vocabulary = parse_vocabulary_string(args.vocab) if args.vocab is not None else None
     exemplars = None
     if args.exemplars is not None:
         exemplars = parse_exemplars(args.exemplars)
@@ -333,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     args.input_images = paths if len(paths) > 1 else ()  # MuSc scores a folder as one set
     predictor = build_predictor(args)
-    predictor.model.encode_vocabulary(vocabulary)  # validates the vocabulary before any image
+    if vocabulary is not None:  # validates the vocabulary before any image
+        predictor.model.encode_vocabulary(vocabulary)
     print(f'model ready in {time.monotonic() - started:.1f} s; {len(paths)} image'
           f'{"s" if len(paths) != 1 else ""}', file=sys.stderr, flush=True)
     skipped, count_table = 0, CountTable()
@@ -345,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
                               exemplars, predictor.image_metainfo)))
             written = write_predictions(path, predictor.image, prediction, args.out, inputs,
                                         stem=stems[path])
+            if 'chosen_names' in prediction.metainfo:
+                print(f'{path}: chosen names: '
+                      f'{format_chosen_names(prediction.metainfo["chosen_names"])}')
             print(f'{path} -> {", ".join(written)}')
             count_table.add(path, prediction)
         except ImageReadError as error:

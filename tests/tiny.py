@@ -31,6 +31,12 @@ TINY: dict[str, dict] = {
     'AdaptedSimilarityHead': dict(type='AdaptedSimilarityHead', in_channels=32,
                                   hidden_channels=8),
     'OVDataPreprocessor': dict(type='OVDataPreprocessor'),
+    'ExCELModel': dict(type='ExCELModel', backbone=dict(
+        TINY_BACKBONE, pos_embed_resize='bilinear', model_kwargs=dict(
+            TINY_CLIP_KWARGS, vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=6,
+                                             head_width=32))), input_size=64),
+    'CaSEDVocabulary': dict(type='CaSEDVocabulary', entries_are_names=True,
+                            region_grid_sizes=(2,), region_crop_size=32, pixel_map_size=4),
     'PAMRRefiner': dict(type='PAMRRefiner', num_iter=2, dilations=(1, 2)),
     'OVModel': dict(type='OVModel', backbone=TINY_BACKBONE,
                     head=dict(type='DenseSimilarityHead'), template_set='single',

@@ -40,8 +40,16 @@ def parse_args(argv: list[str] | None = None) -> AnnotateSettings:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('source', help='image, folder, list file, video or webcam index')
-    parser.add_argument('--vocab', required=True,
-                        help='classes separated by ",", synonyms by ";" ("cat, dog; puppy")')
+    parser.add_argument('--vocab', default=None,
+                        help='classes separated by ",", synonyms by ";" ("cat, dog; puppy"); '
+                        'leave it out with --tags-from (the tags form the vocabulary) or with '
+                        'a vocabulary-free config (configs/tiny/seg_tiny_cased.py, '
+                        'configs/segmentation/dense_cased_*): names chosen per image, listed '
+                        'with their scores in OUT/chosen_names.json')
+    parser.add_argument('--tags-from', default=None, metavar='FILE',
+                        help='CSV (columns image, tags) or JSON ({"a.jpg": ["cat", "dog"]}) '
+                        'of the classes known to be in each image: each image is segmented '
+                        'with its tags only (seg / det); see docs/annotation.md')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--config', default=None,
                         help='model config (default: the --task\'s default config)')
@@ -100,7 +108,8 @@ def parse_args(argv: list[str] | None = None) -> AnnotateSettings:
         score_thr=args.score_thr, anomaly_threshold=args.anomaly_threshold,
         overlays=args.overlays, copy_images=args.copy_images, image_root=args.image_root,
         image_base=args.image_base, launcher=args.launcher, seed=args.seed,
-        cfg_options=dict(args.cfg_options or {}), progress=not args.no_progress)
+        cfg_options=dict(args.cfg_options or {}), progress=not args.no_progress,
+        tags_from=args.tags_from)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,6 +56,11 @@ class AnnotationJob:
     flat_stems: dict[str, str] = field(default_factory=dict)
     recorded_stems: dict[str, str] = field(default_factory=dict)
     recorded_videos: set[str] = field(default_factory=set)
+    #: per input name, the vocabulary indices its prediction is restricted to (``--tags-from``
+    #: or names chosen per image); None: every input uses the whole vocabulary
+    image_labels: dict[str, list[int]] | None = None
+    #: the predictor a vocabulary-free run built to choose the names (reused, not rebuilt)
+    prebuilt_predictor: OVPredictor | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Flat stems for every input: those of ``recorded_stems`` (earlier runs) kept,
@@ -133,13 +138,24 @@ class ShardAnnotator:
             raise KeyboardInterrupt
 
     # ---- one image ----
-    def _predict(self, image: np.ndarray) -> tuple[list[ObjectAnnotation], dict]:
+    def _predict(self, image: np.ndarray, name: str | None = None
+                 ) -> tuple[list[ObjectAnnotation], dict]:
+        """Objects of ``image``; with per-image vocabularies, predicted with input ``name``'s
+        names only and their labels mapped into the job's vocabulary."""
+        labels = None if self.job.image_labels is None else self.job.image_labels[name]
+        if labels == []:  # an image tagged with no class: nothing to find
+            return [], {}
         predictor = self.predictor
         start = time.perf_counter()
         predictor.set_image(image)
-        sample = predictor.predict(self.job.vocabulary)
+        vocabulary = self.job.vocabulary if labels is None else [
+            self.job.vocabulary[i] for i in labels]
+        sample = predictor.predict(vocabulary)
         objects, extra = sample_to_objects(sample, self.job.task, image.shape[:2],
                                            self.job.min_area, self.job.anomaly_threshold)
+        if labels is not None:
+            for obj in objects:
+                obj.label = labels[obj.label]
         self.stats.predict_seconds += time.perf_counter() - start
         return objects, extra
 
@@ -169,7 +185,7 @@ class ShardAnnotator:
             self._reuse_image(item)
             return
         image = load_image(item.path)
-        objects, extra = self._predict(image)
+        objects, extra = self._predict(image, item.name)
         start = time.perf_counter()
         record = ImageRecord(item.name, self.job.flat_stems[item.name], item.path,
                              int(image.shape[0]), int(image.shape[1]), item.path, extra=extra)

@@ -22,7 +22,11 @@ from mmengine.config import Config
 
 from ovperception.annotation.distributed import init_launcher, shard, wait_for_all
 from ovperception.annotation.formats import DATASET_FORMATS, ExportOptions, parse_formats
+from ovperception.annotation.image_vocabularies import (dataset_vocabulary, image_labels,
+                                                        read_tags_file, tags_per_input)
 from ovperception.annotation.interrupts import GracefulStop, TermAsInterrupt
+from ovperception.annotation.name_choice import NameChooser
+from ovperception.models.vocabulary_free.caption_bank import check_source
 from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStats
 from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
 from ovperception.annotation.merge import merge_outputs, write_summary
@@ -111,8 +115,9 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config,
     before the model is built. Returns ``(job, config path, parsed config, device)``: the
     config is parsed once, here, and the model (if any input needs one) built from it."""
     formats = parse_formats(settings.formats)
-    vocabulary = parse_vocabulary_string(settings.vocab)
-    if not vocabulary:
+    vocabulary = parse_vocabulary_string(settings.vocab) if settings.vocab is not None \
+        else None
+    if vocabulary == []:
         raise ValueError('--vocab names no class ("cat, dog; puppy")')
     if settings.frame_stride < 1:
         raise ValueError(f'--frame-stride must be >= 1, got {settings.frame_stride}')
@@ -126,9 +131,11 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config,
     check_image_base(export, os.path.abspath(settings.out), inputs)
     config, task, cfg = resolve_config(settings.config, settings.task)
     task_options = check_task_options(settings, task, cfg)
-    if task == 'anomaly' and len(vocabulary) != 1:
+    if task == 'anomaly' and vocabulary is not None and len(vocabulary) != 1:
         raise ValueError(f'--task anomaly takes one object name in --vocab, got {vocabulary}')
     device = resolve_device(settings.device)
+    vocabulary, labels, prebuilt = per_image_vocabularies(settings, inputs, vocabulary, task,
+                                                          cfg, config, device)
     weights_id = None
     if settings.weights:
         stat = os.stat(settings.weights)
@@ -138,7 +145,7 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config,
     # half of a rerun's time on 300 tiny images)
     digest = options_hash(dict(
         config=json.dumps(cfg.to_dict(), sort_keys=True, default=repr), weights=weights_id,
-        vocabulary=vocabulary, task=task, seed=settings.seed,
+        vocabulary=vocabulary, image_labels=labels, task=task, seed=settings.seed,
         cfg_options=to_jsonable(settings.cfg_options),
         **{k: v for k, v in task_options.items() if task in TASK_OPTIONS[k]}))
     recorded_stems, recorded_videos = load_flat_names(settings.out)
@@ -149,8 +156,48 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config,
                         os.path.abspath(settings.out), digest, settings.frame_stride,
                         settings.max_frames, min_area, anomaly_threshold, settings.overlays,
                         export, recorded_stems=recorded_stems,
-                        recorded_videos=recorded_videos)
+                        recorded_videos=recorded_videos, image_labels=labels,
+                        prebuilt_predictor=prebuilt)
     return job, config, cfg, device
+
+
+def per_image_vocabularies(settings: AnnotateSettings, inputs: list[InputItem],
+                           vocabulary: list[str] | None, task: str, cfg: Config, config: str,
+                           device: str
+                           ) -> tuple[list[str], dict[str, list[int]] | None,
+                                      OVPredictor | None]:
+    """The dataset vocabulary, each image's vocabulary indices (None: all images use it)
+    and, for a vocabulary-free run, the predictor that chose the names.
+
+    ``--tags-from`` restricts each image to its tags; with neither ``--vocab`` nor
+    ``--tags-from``, a vocabulary-free config (``model.vocabulary_selector``) chooses each
+    image's names (stored in ``OUT/chosen_names.json``, reused by a rerun).
+    """
+    if settings.tags_from is None and vocabulary is not None:
+        return vocabulary, None, None
+    if task not in ('seg', 'det'):
+        raise ValueError(f'per-image vocabularies (--tags-from, no --vocab) apply to --task '
+                         f'seg or det, not {task}')
+    prebuilt = None
+    if settings.tags_from is not None:
+        tags = tags_per_input(read_tags_file(settings.tags_from), inputs, settings.source)
+    else:
+        merged = Config.fromfile(config)
+        merged.merge_from_dict(dict(settings.cfg_options))
+        selector = merged.model.get('vocabulary_selector')
+        if not selector:
+            raise ValueError(f'--vocab or --tags-from is required: {config} chooses no '
+                             'vocabulary itself (use a vocabulary-free config such as '
+                             'configs/tiny/seg_tiny_cased.py)')
+        check_source(selector.get('database', 'default'))
+        if settings.launcher != 'none':
+            raise ValueError('a vocabulary-free run chooses names in one process: run it '
+                             'without --launcher, or pass the chosen names with --tags-from')
+        chooser = NameChooser(settings, config, device)
+        tags = chooser.choose(inputs)
+        prebuilt = chooser.predictor
+    vocabulary, tag_index = dataset_vocabulary(tags.values(), vocabulary)
+    return vocabulary, image_labels(tags, tag_index), prebuilt
 
 
 def _plural(count: int, word: str) -> str:
@@ -162,6 +209,8 @@ def _predictor_factory(settings: AnnotateSettings, job: AnnotationJob, cfg: Conf
     """What builds the predictor when the first input needs one (never on a rerun with
     nothing new)."""
     def build() -> OVPredictor:
+        if job.prebuilt_predictor is not None:  # vocabulary-free: built to choose the names
+            return job.prebuilt_predictor
         torch.manual_seed(settings.seed)  # random-init parts are equal in every process
         predictor = build_predictor(cfg, job.task, settings.weights, device,
                                     job.vocabulary, settings.score_thr,

@@ -24,7 +24,7 @@ class AnnotateSettings:
     """The command line of ``tools/annotate.py`` (see its ``--help``)."""
 
     source: str
-    vocab: str
+    vocab: str | None
     out: str
     config: str | None = None
     weights: str | None = None
@@ -44,6 +44,7 @@ class AnnotateSettings:
     seed: int = 0
     cfg_options: dict = field(default_factory=dict)
     progress: bool = True
+    tags_from: str | None = None
 
 
 #: Exit status when every dataset is written but some inputs could not be read.

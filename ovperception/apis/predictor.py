@@ -11,6 +11,7 @@ from ovperception.models.clip.vocabulary import (Vocabulary, background_words_wi
                                                  parse_vocabulary_string)
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.ov_model import EncodedImages, OVModel
+from ovperception.models.vocabulary_free import ChosenName
 from ovperception.registry import TRANSFORMS
 from ovperception.structures import OVDataSample
 from ovperception.utils.image_io import load_image
@@ -77,15 +78,44 @@ class OVPredictor:
         """Copy of the last :meth:`set_image`'s metainfo (``ori_shape``, ``img_shape``, ...)."""
         return dict(self._metainfo)
 
-    def predict(self, vocabulary: Sequence[str] | str,
+    @property
+    def vocabulary_free(self) -> bool:
+        """Whether the model can choose an image's vocabulary itself (``predict(None)``)."""
+        return getattr(self.model, 'vocabulary_selector', None) is not None
+
+    def choose_vocabulary(self) -> list[ChosenName]:
+        """The names the model's vocabulary selector chooses for the current image."""
+        if self._encoded is None:
+            raise RuntimeError('call set_image() before choose_vocabulary()')
+        if not self.vocabulary_free:
+            raise ValueError('this config has no vocabulary selector (model.vocabulary_selector'
+                             '): give a vocabulary, or use a vocabulary-free config such as '
+                             'configs/segmentation/dense_cased_*.py')
+        image = self._encoded.images[0]
+        if image.dtype == torch.uint8:
+            image = self.model.data_preprocessor.normalize(image)
+        with torch.no_grad():
+            return self.model.vocabulary_selector.choose(self.model.backbone, image)
+
+    def predict(self, vocabulary: Sequence[str] | str | None,
                 metainfo: dict | None = None) -> OVDataSample:
         """Predictions for ``vocabulary`` ("a, b; c" string or list of entries).
 
+        ``vocabulary=None`` lets a vocabulary-free config choose the names
+        (:meth:`choose_vocabulary`); they are in the prediction's ``chosen_names`` metainfo
+        (name, score, coverage).
         ``metainfo`` adds per-image prompts the head reads, in working-image pixels like the
         datasets leave them (e.g. counting's ``exemplar_bboxes`` (E, 4) xyxy).
         """
         if self._encoded is None:
             raise RuntimeError('call set_image() before predict()')
+        if vocabulary is None:  # vocabulary-free: the model chooses the names
+            chosen = self.choose_vocabulary()
+            prediction = self.predict([c.name for c in chosen], metainfo)
+            prediction.set_metainfo(dict(chosen_names=[
+                dict(name=c.name, score=round(c.score, 4), coverage=round(c.coverage, 4))
+                for c in chosen]))
+            return prediction
         classnames = parse_vocabulary_string(vocabulary) if isinstance(vocabulary, str) \
             else list(vocabulary)
         kept, _ = background_words_without_classes(classnames, self.model.background_words)

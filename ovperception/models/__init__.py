@@ -5,7 +5,8 @@ Importing this package registers every model component (the registry's ``locatio
 it on first build).
 """
 from ovperception.models import (anomaly, catseg, clip, counting, detection,  # noqa: F401
-                                 distillation, panoptic, refiners, segmentation)
+                                 distillation, panoptic, refiners, segmentation,
+                                 vocabulary_free)
 from ovperception.models.anomaly import OVAnomalyModel
 from ovperception.models.catseg import CATSeg
 from ovperception.models.data_preprocessor import OVDataPreprocessor

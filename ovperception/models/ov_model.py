@@ -156,6 +156,8 @@ class OVModel(ModeDispatchMixin, BaseModel):
         text_cache_dir: folder for the on-disk text-embedding cache (None: memory only).
         shared_names: accept vocabularies in which a name belongs to several classes (a tie
             goes to the first class), as an official class-name file may have.
+        vocabulary_selector: chooses an image's vocabulary when the user gives none
+            (e.g. :class:`~ovperception.models.vocabulary_free.CaSEDVocabulary`).
         test_cfg: ``mode`` ('slide' | 'whole'; 'whole' runs each image in one piece, the
             usual choice for ConvNeXt/ResNet CLIPs, which take any input size), ``crop_size``,
             ``stride``, ``crop_batch_size`` (windows of all images of a batch share backbone
@@ -174,6 +176,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
                  background_words: Sequence[str] = (),
                  text_cache_dir: str | None = None,
                  shared_names: bool = False,
+                 vocabulary_selector: nn.Module | dict | None = None,
                  test_cfg: dict | None = None,
                  train_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
@@ -194,6 +197,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
         self.background_words = tuple(background_words)
         self.text_cache_dir = text_cache_dir
         self.shared_names = bool(shared_names)
+        self.vocabulary_selector = _build(vocabulary_selector)
         self.test_cfg = self._check_test_cfg({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         self.train_cfg = dict(train_cfg or {})
         self._text_cache: TextEmbeddingCache | None = None

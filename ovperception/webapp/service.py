@@ -70,6 +70,17 @@ def panoptic_only(sample):
     return sample
 
 
+def chooses_vocabulary(config: str) -> bool:
+    """Whether ``config``'s model chooses an image's names itself (vocabulary-free)."""
+    from mmengine.config import Config
+    return bool(Config.fromfile(config).model.get('vocabulary_selector'))
+
+
+def chosen_names_note(chosen: list[dict]) -> str:
+    """``"cat 0.81, grass 0.40"``: the names a vocabulary-free model chose, with scores."""
+    return ', '.join(f'{c["name"]} {c["score"]:.2f}' for c in chosen) or 'none'
+
+
 class UserError(ValueError):
     """A problem with what the user asked for; its message is shown in the page."""
 
@@ -248,8 +259,9 @@ class AnnotationService:
             UserError: no image, unreadable or too large image, empty or invalid vocabulary,
                 unknown task/config, missing weights, a threshold that is not a number.
         """
-        classnames = self._check_vocabulary(vocabulary)
         config = self._check_config(task, config)
+        choose_names = not (vocabulary or '').strip(' ,;') and chooses_vocabulary(config)
+        classnames = None if choose_names else self._check_vocabulary(vocabulary)
         anomaly_threshold = parse_threshold(anomaly_threshold)
         detection_filter = self._check_detection_filter(score_threshold, top_k)
         if formats is not None:
@@ -266,10 +278,14 @@ class AnnotationService:
                 session.encoded[config] = key
                 session.encode_count += 1
             try:
-                Vocabulary.parse(classnames, predictor.model.background_words)
-                sample = predictor.predict(classnames)
+                if classnames is not None:
+                    Vocabulary.parse(classnames, predictor.model.background_words)
+                sample = predictor.predict(classnames)  # None: the model chooses the names
             except VocabularyError as error:
                 raise UserError(str(error)) from None
+            chosen = sample.metainfo.get('chosen_names')
+            if chosen is not None:
+                classnames = [c['name'] for c in chosen]
         if task == 'anomaly' and anomaly_threshold is not None:
             sample.set_metainfo(dict(anomaly_threshold=anomaly_threshold,
                                      is_anomalous=bool(float(sample.pred_score)
@@ -287,7 +303,9 @@ class AnnotationService:
         session.box_corner = None
         result = self._publish(session)
         result.message = (f'{TASKS[task].label} with {os.path.basename(config)}: '
-                          f'{len(classnames)} class(es); image '
+                          f'{len(classnames)} class(es)'
+                          + (f' chosen by the model ({chosen_names_note(chosen)})'
+                             if chosen is not None else '') + '; image '
                           f'{"features reused" if reused else "encoded"}'
                           + ('' if result.rows else '; nothing found')
                           + (f'; downscaled from {original[0]}x{original[1]} to '
@@ -432,7 +450,9 @@ class AnnotationService:
 
     def _check_vocabulary(self, vocabulary: str) -> list[str]:
         if not (vocabulary or '').strip(' ,;'):
-            raise UserError('type at least one class name (comma separated, synonyms with ";")')
+            raise UserError('type at least one class name (comma separated, synonyms with ";"),'
+                            ' or pick a vocabulary-free config (dense_cased_*, seg_tiny_cased) '
+                            'to let the model choose them')
         try:
             return list(Vocabulary.parse(parse_vocabulary_string(vocabulary)).entries)
         except VocabularyError as error:

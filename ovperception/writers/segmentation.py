@@ -15,7 +15,8 @@ from ovperception.writers.registry import register_writer
 @register_writer('pred_sem_seg', suffixes=('_overlay.png', '_labels.png', '.json'))
 def write_sem_seg(targets: dict[str, str], image: np.ndarray, sample: OVDataSample,
                   source_path: str) -> None:
-    """Overlay with legend; label map (value = class index + 1, 0 = unlabelled); JSON."""
+    """Overlay with legend; label map (value = class index + 1, 0 = unlabelled); JSON (with
+    ``chosen_names``, name/score/coverage, when a vocabulary-free model chose the names)."""
     label_map = sample.pred_sem_seg.data[0].cpu().numpy()
     names = sample.metainfo['label_names']
     atomic_save_image(targets['_overlay.png'], draw_sem_seg(image, label_map, names))
@@ -25,4 +26,6 @@ def write_sem_seg(targets: dict[str, str], image: np.ndarray, sample: OVDataSamp
         width=label_map.shape[1]))
     annotation['label_png'] = dict(annotation.get('label_png', {}),
                                    file_name=os.path.basename(targets['_labels.png']))
+    if 'chosen_names' in sample.metainfo:
+        annotation['chosen_names'] = sample.metainfo['chosen_names']
     atomic_write_json(targets['.json'], annotation)

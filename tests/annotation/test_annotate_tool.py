@@ -107,11 +107,11 @@ def test_ctrl_c_or_sigterm_finishes_the_input_in_flight_then_exits_130(tmp_path,
     calls = []
     original = job.ShardAnnotator._predict
 
-    def interrupted(self, image):
+    def interrupted(self, image, *name):
         calls.append(1)
         if len(calls) == 2:
             os.kill(os.getpid(), signum)  # a real Ctrl-C / kill in the middle of the run
-        return original(self, image)
+        return original(self, image, *name)
 
     monkeypatch.setattr(job.ShardAnnotator, '_predict', interrupted)
     capsys.readouterr()

@@ -1,8 +1,9 @@
 """Training-free and light-head semantic segmentation: dense similarity heads, the
 CLIP-DINOiser saliency filter, the Trident head, the SC-CLIP, ResCLIP and CorrCLIP backbones,
-LPOSS, Talk2DINO, CASS."""
+LPOSS, Talk2DINO, CASS, ExCEL pseudo-masks from image-level tags."""
 from ovperception.models.segmentation.cass import CASSBackbone, CASSHead
 from ovperception.models.segmentation.corrclip import CorrCLIPBackbone
+from ovperception.models.segmentation.excel import ExCELModel
 from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
@@ -12,7 +13,7 @@ from ovperception.models.segmentation.talk2dino import Talk2DINOBackbone, Talk2D
 from ovperception.models.segmentation.trident import TridentHead
 
 __all__ = ['AdaptedSimilarityHead', 'CASSBackbone', 'CASSHead', 'CorrCLIPBackbone',
-           'DenseSimilarityHead', 'LabelPropagationHead',
+           'DenseSimilarityHead', 'ExCELModel', 'LabelPropagationHead',
            'LPOSSBackbone', 'ResCLIPBackbone',
            'SaliencyFilteredHead', 'SCCLIPBackbone', 'Talk2DINOBackbone', 'Talk2DINOHead',
            'TridentHead']

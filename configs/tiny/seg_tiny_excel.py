@@ -1,0 +1,21 @@
+# ExCEL pseudo-masks from image-level tags with a tiny random 6-block CLIP ViT on synthetic
+# shapes (classes present taken from the ground truth; its background class is the dataset's): smoke test of
+# the evaluation path. python tools/test.py configs/tiny/seg_tiny_excel.py
+from mmengine.config import read_base
+
+from ovperception.models.segmentation import ExCELModel
+
+with read_base():
+    from .._base_.default_runtime import *
+    from .._base_.datasets.synthetic_seg import *
+    from .._base_.models.tiny_clip_vit import *
+
+model = dict(
+    type=ExCELModel, data_preprocessor=model['data_preprocessor'],
+    backbone=dict(model['backbone'], pos_embed_resize='bilinear', model_kwargs=dict(
+        tiny_clip_kwargs, vision_cfg=dict(tiny_clip_kwargs['vision_cfg'], layers=6))),
+    input_size=64, tags_from_ground_truth=True,
+    background_class='grey striped background', excel_background_words=('ground', 'sky'))
+train_dataloader = None
+val_dataloader = None
+val_evaluator = None
