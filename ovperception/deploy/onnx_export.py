@@ -16,23 +16,17 @@ refiners needing the images (PAMR, SAM, Trident) and FC-CLIP / anomaly models.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from ovperception.deploy.onnx_files import (INPUT_NAME, METADATA_KEY, OUTPUT_NAME,  # noqa: F401
+                                            ExportError, rewrite_in_place)
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.utils.atomic import atomic_write_bytes
 
-METADATA_KEY = 'ovperception'
-INPUT_NAME, OUTPUT_NAME = 'crops', 'scores'
 OPSET = 18
-
-
-class ExportError(ValueError):
-    """The model (or a request) cannot be exported to ONNX."""
 
 
 class DenseGraph(nn.Module):
@@ -98,20 +92,6 @@ def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence
 
 
 QUANTIZE_CHOICES = ('none', 'int8', 'int8-static')
-
-
-def rewrite_in_place(path: str, rewrite: Callable[[str, str], None]) -> None:
-    """``rewrite(path, temporary)`` writes a new version of ``path`` into a temporary file
-    beside it, which then replaces ``path`` (atomically; removed on failure)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.onnx')
-    os.close(fd)
-    try:
-        rewrite(path, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def quantize_int8(path: str) -> None:

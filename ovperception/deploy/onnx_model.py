@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ovperception.deploy.onnx_export import ExportError
+from ovperception.deploy.onnx_files import ExportError
 from ovperception.deploy.runtimes import GraphRunner, open_graph
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
 from ovperception.models.ov_model import EncodedImages, OVModel

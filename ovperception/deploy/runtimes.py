@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ovperception.deploy.onnx_export import INPUT_NAME, METADATA_KEY, ExportError
+from ovperception.deploy.onnx_files import INPUT_NAME, METADATA_KEY, ExportError
 
 #: ``--runtime`` values of the tools (``onnx`` = onnxruntime).
 RUNTIMES = ('onnx', 'openvino')

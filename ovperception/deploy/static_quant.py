@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ovperception.deploy.onnx_export import INPUT_NAME, ExportError, rewrite_in_place
+from ovperception.deploy.onnx_files import INPUT_NAME, ExportError, rewrite_in_place
 
 _BLOCK = re.compile(r'resblocks\.(\d+)\.')
 
