@@ -22,6 +22,7 @@ from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, wri
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
+from ovperception.datasets.zero_shot import SeenClassesOnly
 
 __all__ = ['FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAnomalyInputs',
            'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
@@ -31,7 +32,7 @@ __all__ = ['FolderAnomalyDataset', 'LoadAnomalyMask', 'MVTecADDataset', 'PackAno
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
            'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
            'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
-           'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
+           'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
            'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
            'PascalContext459Dataset', 'SyntheticPanopticDataset']
