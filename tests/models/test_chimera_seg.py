@@ -142,3 +142,31 @@ def test_clip_stays_frozen_and_bad_settings_are_refused():
     with pytest.raises(ValueError, match='frozen'):
         build(backbone=dict(TINY['ChimeraBackbone'],
                             clip=dict(TINY['ChimeraBackbone']['clip'], frozen=False)))
+
+
+@pytest.mark.parametrize('dataset,unseen', [
+    ('voc20', ['potted plant', 'sheep', 'sofa', 'train', 'tv monitor']),
+    ('coco_stuff164k', ['cow', 'giraffe', 'suitcase', 'frisbee', 'skateboard', 'carrot',
+                        'scissors', 'cardboard', 'clouds', 'grass', 'playingfield', 'river',
+                        'road', 'tree', 'wall-concrete'])])
+def test_benchmark_configs_hold_out_the_standard_unseen_classes(dataset, unseen):
+    import os
+
+    from mmengine.config import Config
+    from ovperception.datasets import load_classnames
+    from tests.scripts import ROOT
+
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
+                                       f'chimera_r101_vitb16_{dataset}_zs_512.py'))
+    names = load_classnames(cfg.test_dataloader.dataset.type.CLASSNAMES_FILE)
+    assert [names[k].split(';')[0] for k in cfg.unseen_classes] == unseen
+    assert cfg.train_dataloader.dataset.pipeline[-2].unseen_classes == cfg.unseen_classes
+    assert cfg.test_evaluator.unseen_classes == cfg.unseen_classes
+    assert cfg.model.sgd_steps == cfg.train_cfg.max_iters
+    body = dict(cfg.model.backbone.body, pretrained=False)
+    model_cfg = dict(cfg.model, backbone=dict(cfg.model.backbone, body=body,
+                                              clip=dict(cfg.model.backbone.clip,
+                                                        pretrained=None)))
+    model = MODELS.build(model_cfg)
+    assert model.backbone.patch_size == 16 and model.backbone.head_blocks == 3
+    assert model.backbone.adapter.in_channels == 2048
