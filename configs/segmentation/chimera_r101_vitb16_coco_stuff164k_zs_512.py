@@ -2,7 +2,7 @@
 # trained on the seen classes only (unseen: cow, giraffe, suitcase, frisbee, skateboard, carrot, scissors, cardboard, clouds, grass, playingfield, river, road, tree, wall-concrete (ZS3Net / ZegCLIP COCO-Stuff 156/15 split)),
 # evaluated on all classes with mIoU_seen, mIoU_unseen and hIoU.
 # Built from the paper (arXiv 2506.22032), no official code: every setting below that the
-# paper's text available to us does not state is listed in docs/methods/chimera_seg.md.
+# paper's text available to us does not state is listed in docs/chimera_seg.md.
 # python tools/train.py configs/segmentation/chimera_r101_vitb16_coco_stuff164k_zs_512.py
 # python tools/test.py configs/segmentation/chimera_r101_vitb16_coco_stuff164k_zs_512.py --weights CKPT
 from mmengine.config import read_base

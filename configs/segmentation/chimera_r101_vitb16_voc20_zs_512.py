@@ -2,7 +2,7 @@
 # trained on the seen classes only (unseen: potted plant, sheep, sofa, train, tv monitor (ZS3Net / ZegCLIP VOC 15/5 split)),
 # evaluated on all classes with mIoU_seen, mIoU_unseen and hIoU.
 # Built from the paper (arXiv 2506.22032), no official code: every setting below that the
-# paper's text available to us does not state is listed in docs/methods/chimera_seg.md.
+# paper's text available to us does not state is listed in docs/chimera_seg.md.
 # python tools/train.py configs/segmentation/chimera_r101_vitb16_voc20_zs_512.py
 # python tools/test.py configs/segmentation/chimera_r101_vitb16_voc20_zs_512.py --weights CKPT
 from mmengine.config import read_base

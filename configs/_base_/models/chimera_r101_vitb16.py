@@ -2,7 +2,7 @@
 # ResNet-101 body (output stride 16) and the CLIP Semantic Head of OpenAI CLIP ViT-B/16 (its
 # last 3 blocks, ln_post and proj frozen; a 1x1 adapter and a class-token offset trained).
 # Choices the paper's text available to us leaves open (body, head_blocks, loss weights, SGD
-# ratios, teacher resolution, templates) are listed in docs/methods/chimera_seg.md.
+# ratios, teacher resolution, templates) are listed in docs/chimera_seg.md.
 from ovperception.models.chimera import ChimeraBackbone, ChimeraSeg, TimmSegBody
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
