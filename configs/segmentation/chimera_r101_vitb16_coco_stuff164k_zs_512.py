@@ -14,22 +14,14 @@ with read_base():
     from .._base_.models.chimera_r101_vitb16 import *
     from .._base_.schedules.iter_20k import *
 
-from mmengine.dataset import InfiniteSampler
-from mmengine.dataset.utils import pseudo_collate
-
 from ovperception.datasets.segmentation import COCOStuffDataset
 from ovperception.evaluation import ZeroShotIoUMetric
 
 unseen_classes = [19, 23, 28, 29, 36, 51, 76, 88, 94, 112, 133, 136, 137, 157, 160]
-train_pipeline[-2].update(unseen_classes=unseen_classes)
-train_dataloader = dict(
-    batch_size=8, num_workers=4, persistent_workers=True,
-    sampler=dict(type=InfiniteSampler, shuffle=True), collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=COCOStuffDataset, data_root='data/coco_stuff164k',
-                 data_prefix=dict(img_path='images/train2017',
-                                  seg_map_path='annotations/train2017'),
-                 pipeline=train_pipeline),
-)
+train_dataloader.dataset.update(type=COCOStuffDataset, data_root='data/coco_stuff164k',
+                                data_prefix=dict(img_path='images/train2017',
+                                                 seg_map_path='annotations/train2017'))
+train_dataloader.dataset.pipeline[-2].update(unseen_classes=unseen_classes)
 test_dataloader.dataset.pipeline[1].update(short_side=512)
 val_dataloader = test_dataloader
 test_evaluator = dict(type=ZeroShotIoUMetric, unseen_classes=unseen_classes, iou_metrics=['mIoU'])

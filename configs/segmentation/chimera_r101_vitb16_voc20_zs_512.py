@@ -14,20 +14,12 @@ with read_base():
     from .._base_.models.chimera_r101_vitb16 import *
     from .._base_.schedules.iter_20k import *
 
-from mmengine.dataset import InfiniteSampler
-from mmengine.dataset.utils import pseudo_collate
-
 from ovperception.datasets.segmentation import PascalVOC20Dataset
 from ovperception.evaluation import ZeroShotIoUMetric
 
 unseen_classes = [15, 16, 17, 18, 19]
-train_pipeline[-2].update(unseen_classes=unseen_classes)
-train_dataloader = dict(
-    batch_size=8, num_workers=4, persistent_workers=True,
-    sampler=dict(type=InfiniteSampler, shuffle=True), collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=PascalVOC20Dataset, data_root='data/VOCdevkit/VOC2012', ann_file='ImageSets/Segmentation/train.txt',
-                 pipeline=train_pipeline),
-)
+train_dataloader.dataset.update(type=PascalVOC20Dataset, data_root='data/VOCdevkit/VOC2012', ann_file='ImageSets/Segmentation/train.txt')
+train_dataloader.dataset.pipeline[-2].update(unseen_classes=unseen_classes)
 test_dataloader.dataset.pipeline[1].update(short_side=512)
 val_dataloader = test_dataloader
 test_evaluator = dict(type=ZeroShotIoUMetric, unseen_classes=unseen_classes, iou_metrics=['mIoU'])
