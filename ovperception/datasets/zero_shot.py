@@ -33,6 +33,9 @@ class SeenClassesOnly(BaseTransform):
         self.ignore_index = int(ignore_index)
 
     def transform(self, results: dict) -> dict:
+        if not results.get('classnames'):
+            raise ValueError('SeenClassesOnly needs the sample vocabulary ("classnames"): '
+                             'use it with a dataset that has class names')
         classnames = list(results['classnames'])
         if max(self.unseen_classes) >= len(classnames):
             raise ValueError(f'unseen class {max(self.unseen_classes)} is out of the '

@@ -22,6 +22,8 @@ def test_unseen_classes_leave_the_vocabulary_and_the_labels():
         SeenClassesOnly(unseen_classes=[4])(dict(gt_seg_map=seg, classnames=['a', 'b']))
     with pytest.raises(ValueError, match='at least one'):
         SeenClassesOnly(unseen_classes=[])
+    with pytest.raises(ValueError, match='classnames'):
+        SeenClassesOnly(unseen_classes=[0])(dict(gt_seg_map=seg))
 
 
 def test_metric_reports_seen_unseen_and_harmonic_iou():

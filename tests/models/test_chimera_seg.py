@@ -139,6 +139,8 @@ def test_clip_stays_frozen_and_bad_settings_are_refused():
         build(backbone=dict(TINY['ChimeraBackbone'], head_blocks=3))
     with pytest.raises(ValueError, match='sgd_end_ratio'):
         build(sgd_end_ratio=0.0)
+    with pytest.raises(ValueError, match='teacher_size'):
+        build(teacher_size=0)
     with pytest.raises(ValueError, match='frozen'):
         build(backbone=dict(TINY['ChimeraBackbone'],
                             clip=dict(TINY['ChimeraBackbone']['clip'], frozen=False)))

@@ -54,6 +54,8 @@ class ChimeraSeg(OVModel):
         self.sgd_weight, self.sam_weight = float(sgd_weight), float(sam_weight)
         self.sgd_start_ratio, self.sgd_end_ratio = float(sgd_start_ratio), float(sgd_end_ratio)
         self.sgd_steps = int(sgd_steps)
+        if teacher_size is not None and int(teacher_size) <= 0:
+            raise ValueError(f'teacher_size must be positive or None, got {teacher_size}')
         self.teacher_size = None if teacher_size is None else int(teacher_size)
         self.register_buffer('sgd_step', torch.zeros((), dtype=torch.long))
 
