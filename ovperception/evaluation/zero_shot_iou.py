@@ -29,12 +29,14 @@ class ZeroShotIoUMetric(IoUMetric):
         self.unseen_classes = tuple(sorted({int(k) for k in unseen_classes}))
         if not self.unseen_classes:
             raise ValueError('ZeroShotIoUMetric needs at least one unseen class')
+        if 'mIoU' not in self.metrics:
+            raise ValueError("ZeroShotIoUMetric needs 'mIoU' among iou_metrics")
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         summary = super().compute_metrics(results)
         if self.format_only:
             return summary
-        ious = np.array([row['IoU'] for row in self.last_per_class], dtype=float)
+        ious = self.last_iou * 100.0
         if max(self.unseen_classes) >= len(ious):
             raise ValueError(f'unseen class {max(self.unseen_classes)} is out of the '
                              f'{len(ious)} evaluated classes')

@@ -34,8 +34,8 @@ def test_metric_reports_seen_unseen_and_harmonic_iou():
     sample.pred_sem_seg = PixelData(data=torch.tensor([[0, 0, 1, 2, 2, 1]])[None])
     metric.process({}, [sample])
     result = metric.evaluate(1)
-    # IoU a = 100, b = 1/3, c = 1/3: seen mean 66.67, unseen 33.33 (from the 2-decimal table)
-    assert result['mIoU_seen'] == pytest.approx(66.67, abs=0.02)
-    assert result['mIoU_unseen'] == pytest.approx(33.33, abs=0.02)
-    assert result['hIoU'] == pytest.approx(harmonic_iou(200 / 3, 100 / 3), abs=0.02)
+    # IoU a = 100, b = 1/3, c = 1/3: seen mean 66.67, unseen 33.33
+    assert result['mIoU_seen'] == pytest.approx(66.67, abs=0.01)
+    assert result['mIoU_unseen'] == pytest.approx(33.33, abs=0.01)
+    assert result['hIoU'] == pytest.approx(harmonic_iou(200 / 3, 100 / 3), abs=0.01)
     assert harmonic_iou(0.0, 0.0) == 0.0
