@@ -26,6 +26,7 @@ from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, wri
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
+from ovperception.datasets.zero_shot import SeenClassesOnly
 
 __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAnomalyMask',
            'MVTecADDataset', 'PackAnomalyInputs', 'PackCaptionCountInputs',
@@ -37,7 +38,7 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
            'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
            'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
-           'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
+           'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
            'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
            'PascalContext459Dataset', 'SyntheticPanopticDataset']

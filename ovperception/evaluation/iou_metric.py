@@ -175,6 +175,7 @@ class IoUMetric(BaseMetric):
         self.output_dir = output_dir
         self.format_only = format_only
         self.last_per_class: list[dict[str, Any]] = []
+        self.last_iou: np.ndarray = np.zeros(0)  # per-class IoU fractions, unrounded
 
     def _class_names(self) -> list[str]:
         """Display names of the evaluated classes."""
@@ -238,6 +239,7 @@ class IoUMetric(BaseMetric):
                 mean = float(np.round(np.nanmean(value) * 100, 2))
             summary[key if key == 'aAcc' else f'm{key}'] = mean
         per_class.pop('aAcc')
+        self.last_iou = np.asarray(per_class.get('IoU', ()), dtype=float)
         names = self._class_names()
         self.last_per_class = [
             {'Class': name, **{k: float(np.round(v[i] * 100, 2)) for k, v in per_class.items()}}

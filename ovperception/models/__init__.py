@@ -4,8 +4,8 @@ modes, checkpoint loading, data preprocessor) and one package per task family.
 Importing this package registers every model component (the registry's ``locations`` import
 it on first build).
 """
-from ovperception.models import (anomaly, catseg, clip, counting, detection,  # noqa: F401
-                                 distillation, panoptic, refiners, segmentation,
+from ovperception.models import (anomaly, catseg, chimera, clip, counting,  # noqa: F401
+                                 detection, distillation, panoptic, refiners, segmentation,
                                  vocabulary_free)
 from ovperception.models.anomaly import OVAnomalyModel
 from ovperception.models.catseg import CATSeg

@@ -722,6 +722,16 @@ class OpenCLIPBackbone(BaseModule):
             states.append(self._run_blocks(states[-1], [blk]))
         return states, grid
 
+    def run_last_vit_blocks(self, tokens: Tensor, count: int) -> Tensor:
+        """The last ``count`` vision blocks on (B, 1 + h*w, width) tokens (class token first);
+        for heads built from CLIP's last blocks (Chimera-Seg's semantic head). Gradients flow
+        to ``tokens`` (the blocks' own parameters follow ``frozen``)."""
+        self._require_vit('run_last_vit_blocks', dense=True)
+        blocks = self.visual.transformer.resblocks
+        if not 0 <= count <= len(blocks):
+            raise ValueError(f'count must be in [0, {len(blocks)}], got {count}')
+        return self._run_blocks(tokens, list(blocks)[len(blocks) - count:])
+
     def project_patch_tokens(self, maps: Tensor) -> Tensor:
         """(B, width, h, w) intermediate ViT tokens -> ln_post -> proj -> (B, C, h, w)."""
         self._require_vit('project_patch_tokens', dense=True)
