@@ -626,16 +626,24 @@ class OpenCLIPBackbone(BaseModule):
         x, grid = self._vit_embed(images)
         blocks = self.visual.transformer.resblocks
         wanted = [i % len(blocks) for i in indices]
-        maps: dict[int, Tensor] = {}
-        for i, blk in enumerate(blocks[:-1]):
-            x = self._run_blocks(x, [blk])
-            if i in wanted:
-                maps[i] = tokens_to_map(x[:, 1:], grid)
+        x, kept = self._run_keeping(x, blocks[:-1], wanted)
+        maps = {i: tokens_to_map(tokens[:, 1:], grid) for i, tokens in kept.items()}
         attn_fn = mode_attention_fn(self.dense_mode, grid, self.naclip_gaussian_std)
         x = self._run_blocks(x, blocks[-1:]) if attn_fn is None else modified_block_forward(
             blocks[-1], x, attn_fn, DENSE_MODES[self.dense_mode].keep_residual_ffn)
         maps[len(blocks) - 1] = tokens_to_map(x[:, 1:], grid)
         return [maps[i] for i in wanted], self._vit_project(x[:, 1:], grid)
+
+    def _run_keeping(self, x: Tensor, blocks: Sequence[nn.Module], wanted: Sequence[int]
+                     ) -> tuple[Tensor, dict[int, Tensor]]:
+        """Run (B, 1 + h*w, width) tokens through ``blocks``, keeping the tokens after each
+        block whose position is in ``wanted``."""
+        kept: dict[int, Tensor] = {}
+        for i, blk in enumerate(blocks):
+            x = self._run_blocks(x, [blk])
+            if i in wanted:
+                kept[i] = x
+        return x, kept
 
     def window_embeddings(self, images: Tensor, windows: Tensor) -> Tensor:
         """WinCLIP masked forward: class token of the ViT run on each window's patches only.
@@ -678,11 +686,8 @@ class OpenCLIPBackbone(BaseModule):
         x, grid = self._vit_embed(images)
         blocks = self.visual.transformer.resblocks
         wanted = [i % len(blocks) for i in indices]
-        maps: dict[int, Tensor] = {}
-        for i, blk in enumerate(blocks[:-1]):
-            x = self._run_blocks(x, [blk])
-            if i in wanted:
-                maps[i] = self._vit_project(x[:, 1:], grid)
+        x, kept = self._run_keeping(x, blocks[:-1], wanted)
+        maps = {i: self._vit_project(tokens[:, 1:], grid) for i, tokens in kept.items()}
         dense = self._dense_last_block(x, grid)
         x = self._run_blocks(x, blocks[-1:])
         if len(blocks) - 1 in wanted:
