@@ -34,7 +34,8 @@ from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
                                                  parse_vocabulary_string)
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
 from ovperception.utils.image_io import ImageReadError, check_image, load_image
-from ovperception.webapp.annotated import ResultView, draw_prompts, result_view
+from ovperception.webapp.annotated import (VIEW_MAX_SIDE, ResultView, draw_prompts,
+                                          result_view)
 from ovperception.webapp.detection_filter import check_detection_filter, filter_detections
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
@@ -221,7 +222,11 @@ class AnnotationService:
         if is_detection_config(config):
             options = detection_options((), None)
         else:
-            options = dict(segmentation_options(()), **{'model.head.return_logits': True})
+            # class scores for hovering and the view, kept at the view's size: a 24-MP
+            # image's full-size scores would be 0.7 GB per 7 classes
+            options = dict(segmentation_options(()), **{'model.head.return_logits': True,
+                                                        'model.head.logits_max_side':
+                                                            VIEW_MAX_SIDE})
         options = applicable_options(config, options, explicit={})
         return init_model(config, self.weights, self.device, cfg_options=options)
 
