@@ -103,6 +103,19 @@ def test_sam_refinement_relabels_the_clicked_object(service, session):
         service.refine(session, 'zebra')
 
 
+def test_a_dragged_box_replaces_the_box_and_keeps_the_points(service, session):
+    service.run(session, SHAPES, 'red square, green circle', 'semantic')
+    service.add_prompt(session, 30, 40, 'foreground point')
+    service.add_prompt(session, 5, 5, 'box corner')  # a pending first corner is dropped
+    assert 'box (10, 20) - (60, 70)' in service.set_box(session, 60, 20, 10, 70)
+    assert session.box_corner is None
+    assert session.prompts == [(30.0, 40.0, 1), (10.0, 20.0, 2), (60.0, 70.0, 2)]
+    service.set_box(session, 0, 0, 20, 20)  # a second drag replaces the box
+    assert [p for p in session.prompts if p[2] == 2] == [(0.0, 0.0, 2), (20.0, 20.0, 2)]
+    assert 'box' in service.undo_prompt(session) or session.prompts == [(30.0, 40.0, 1)]
+    assert session.prompts == [(30.0, 40.0, 1)]
+
+
 def test_sam_refinement_needs_a_checkpoint_and_a_semantic_result(session):
     service = AnnotationService(default_configs(TINY))  # no SAM configured
     with pytest.raises(UserError, match='run a task'):
