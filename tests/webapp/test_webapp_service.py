@@ -238,6 +238,20 @@ def test_anomaly_examples_are_offered():
     assert {'anomaly/scratched.jpg', 'anomaly/good/fabric_0.jpg', 'shapes.png'} <= names
 
 
+def test_real_example_photos_are_offered_small_and_with_their_licence():
+    from ovperception.webapp.ui import example_images
+    offered = {os.path.basename(path) for path in example_images(os.path.abspath('demo/examples'))}
+    with open('demo/examples/SOURCES.md', encoding='utf-8') as handle:
+        sources = handle.read()
+    for name in ('coffee.jpg', 'chelsea.jpg'):
+        path = os.path.join('demo/examples', name)
+        assert name in offered and os.path.getsize(path) <= 200_000
+        row = next(line for line in sources.splitlines() if line.startswith(f'| `{name}`'))
+        assert 'CC0' in row and 'sha256' in row
+        image, _, _ = AnnotationService(default_configs(TINY)).read_image(path)
+        assert image.shape[0] >= 300 and image.shape[1] >= 450  # a photo, not a toy
+
+
 def test_anomaly_threshold_unset_means_the_models_own(service, session):
     good = 'demo/examples/anomaly/good/fabric_0.jpg'
     result = service.run(session, good, 'fabric', 'anomaly', anomaly_threshold='')
