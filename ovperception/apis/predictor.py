@@ -47,6 +47,8 @@ class OVPredictor:
         """
         path = image if isinstance(image, str) else None
         array = load_image(image) if isinstance(image, str) else self._check_array(image)
+        if not array.flags.writeable:  # PIL's pixels (read-only bytes): one writable copy,
+            array = array.copy()  # which the packed input then shares (the bytes are freed)
         self.image = array
         height, width = array.shape[:2]
         # OVModel normalises window by window: the image stays uint8 (4x less memory), and

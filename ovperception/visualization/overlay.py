@@ -38,6 +38,8 @@ def _prepare(image: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
 
 #: Rows blended per step: float32 temporaries stay a few MB even on a 100-megapixel image.
 _BLEND_ROWS = 256
+#: Pixels per band of :func:`draw_sem_seg` (its temporaries are about 60 bytes a pixel).
+_BAND_PIXELS = 1 << 19
 
 
 def _blend(base: np.ndarray, color: np.ndarray, alpha: float,
@@ -114,7 +116,9 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     Returns:
         (H', W', 3) uint8 RGB image, H' >= H and W' >= W.
     """
-    img = to_rgb_uint8(image)
+    img = np.asarray(image)
+    if not (img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8):
+        img = to_rgb_uint8(img)  # an RGB uint8 image is only read: no copy of it
     labels = squeeze_2d(label_map, 'label_map')
     if not np.issubdtype(labels.dtype, np.integer):
         labels = labels.astype(np.int64)  # an integer map keeps its (small) type
@@ -124,7 +128,8 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     areas = counts[present]
     colors = _class_palette(palette, max(len(label_names), int(present.max(initial=-1)) + 1))
 
-    canvas, factor = _prepare(img, min_size)
+    factor = upscale_factor(img.shape[0], img.shape[1], min_size)
+    canvas = img if factor == 1 else _prepare(img, min_size)[0]
     if factor > 1:  # a small image: its upscaled labels are small too
         labels = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)
     side = legend if legend != 'auto' else (
@@ -219,8 +224,9 @@ def _draw_label_bands(out: np.ndarray, canvas: np.ndarray, labels: np.ndarray,
     line = max(1, int(round(min(labels.shape) / 500))) if labels.size else 1
     kernel = np.ones((line, line), np.uint8) if line > 1 else None
     margin = line + 1
-    for start in range(0, height, _BLEND_ROWS):
-        stop = min(height, start + _BLEND_ROWS)
+    rows = max(2 * margin, _BAND_PIXELS // max(1, width))
+    for start in range(0, height, rows):
+        stop = min(height, start + rows)
         low, high = max(0, start - margin), min(height, stop + margin)
         band = labels[low:high]
         valid = (band != ignore_index) & (band >= 0)
