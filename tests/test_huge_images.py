@@ -8,6 +8,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from ovperception.apis import OVPredictor, init_model
@@ -109,6 +110,7 @@ def test_reduced_logits_are_the_working_size_probabilities_resized():
 MEMORY_PROBE = r'''
 import resource, sys
 import numpy as np
+import pytest
 from ovperception.apis import OVPredictor, init_model
 from ovperception.apis.options import applicable_options, segmentation_options
 config = sys.argv[1]
@@ -125,6 +127,7 @@ print(grown / image.shape[0] / image.shape[1])
 '''
 
 
+@pytest.mark.slow
 def test_prediction_of_a_large_image_stays_within_a_few_bytes_a_pixel():
     """A 3.8-MP image (1600x2400, 3,750 windows) with 7 names: encoding and labelling add
     under 12 bytes a pixel to the process's peak (the int64 labels, their pieces and the
