@@ -116,6 +116,42 @@ class _RowsOut:
         self.result[start:start + chunk.shape[0]] = chunk
 
 
+#: Column stages up to this many values are kept whole (and reused by later calls); larger ones
+#: (0.4 GB for 7 names on 108 MP) are made band by band as the output rows reach them.
+COLUMN_CACHE_ELEMENTS = 1 << 26
+
+
+class _ColumnBands:
+    """Rows ``low:high`` of a map's column stage: the whole cached stage when it is small,
+    else bands made on demand and dropped once the (increasing) output rows have passed them."""
+
+    def __init__(self, stitched: 'StitchedWindows', out_width: int) -> None:
+        depth, cells_h = stitched.outputs.shape[1], stitched.outputs.shape[-2]
+        self.mosaic_h = len(stitched.rows) * cells_h
+        self.whole = None
+        if self.mosaic_h * out_width * depth <= COLUMN_CACHE_ELEMENTS:
+            self.whole = stitched._column_stage(out_width)
+            return
+        self.stitched, self.out_width = stitched, out_width
+        self.mosaic = stitched.mosaic()
+        self.band = stitched.column_band_rows(out_width)
+        self.bands: dict[int, Tensor] = {}
+
+    def rows(self, low: int, high: int) -> Tensor:
+        if self.whole is not None:
+            return self.whole[low:high]
+        first, last = low // self.band, (high - 1) // self.band
+        for index in [i for i in self.bands if i < first]:
+            del self.bands[index]  # the output rows only move down
+        for index in range(first, last + 1):
+            if index not in self.bands:
+                start = index * self.band
+                self.bands[index] = self.stitched._column_band(
+                    self.mosaic[:, start:start + self.band], self.out_width)
+        joined = torch.cat([self.bands[i] for i in range(first, last + 1)])
+        return joined[low - first * self.band:high - first * self.band]
+
+
 class StitchedWindows:
     """The stitched (D, H, W) map of one image, kept as its window outputs.
 
@@ -178,17 +214,26 @@ class StitchedWindows:
         self._columns = {}  # one width at a time: free the previous one first
         mosaic = self.mosaic()
         depth, mosaic_h, _ = mosaic.shape
-        width = self.image_size[1]
         columns = mosaic.new_empty((mosaic_h, out_width * depth))
-        band = max(1, DEFAULT_CHUNK_ELEMENTS // max(1, depth * max(width, out_width)))
+        band = self.column_band_rows(out_width)
         for start in range(0, mosaic_h, band):
-            rows = slice(start, start + band)
-            total = self._stitched_columns(mosaic[:, rows])
-            if out_width != width:
-                total = F.interpolate(total, size=out_width, mode='linear', align_corners=False)
-            columns[rows] = total.permute(1, 2, 0).reshape(-1, out_width * depth)
+            columns[start:start + band] = self._column_band(mosaic[:, start:start + band],
+                                                            out_width)
         self._columns = {out_width: columns}
         return columns
+
+    def column_band_rows(self, out_width: int) -> int:
+        """Mosaic rows per band of the column stage (about a chunk's worth of values)."""
+        depth = self.outputs.shape[1]
+        return max(1, DEFAULT_CHUNK_ELEMENTS // max(1, depth * max(self.image_size[1],
+                                                                     out_width)))
+
+    def _column_band(self, mosaic_rows: Tensor, out_width: int) -> Tensor:
+        """(r, out_width * D) column stage of mosaic rows (D, r, cols*w')."""
+        total = self._stitched_columns(mosaic_rows)
+        if out_width != self.image_size[1]:
+            total = F.interpolate(total, size=out_width, mode='linear', align_corners=False)
+        return total.permute(1, 2, 0).reshape(-1, out_width * total.shape[0])
 
     def _stitched_columns(self, mosaic_rows: Tensor) -> Tensor:
         """(D, r, W): mosaic rows (D, r, cols*w') with each column interval's cells resized
@@ -244,7 +289,7 @@ class StitchedWindows:
                 chunk = chunk.contiguous()
                 out.put(start, chunk if pixel_fn is None else pixel_fn(chunk))
             return out.result
-        columns = self._column_stage(out_w)
+        columns = _ColumnBands(self, out_w)
         rows = self._row_weights(out_h)
         # The mosaic rows each output row reads (a band: its windows' rows), fetched once.
         nonzero = (rows != 0).float()
@@ -255,7 +300,7 @@ class StitchedWindows:
         for start in range(0, out_h, rows_per_chunk):
             stop = min(out_h, start + rows_per_chunk)
             low, high = min(first[start:stop]), max(last[start:stop])
-            chunk = rows[start:stop, low:high] @ columns[low:high]
+            chunk = rows[start:stop, low:high] @ columns.rows(low, high)
             chunk = chunk.view(stop - start, out_w, depth)
             out.put(start, chunk if pixel_fn is None else pixel_fn(chunk))
         return out.result
