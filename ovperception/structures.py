@@ -39,7 +39,9 @@ class OVDataSample(BaseDataElement):
 
     Data fields (all optional):
         gt_sem_seg / pred_sem_seg (PixelData): ``data`` (1, H, W) long class indices;
-            255 marks ignored / unlabelled pixels.
+            255 marks ignored / unlabelled pixels. A head with ``compact_labels`` (the demo,
+            ``tools/annotate.py`` and the web app ask for it) gives ``pred_sem_seg`` as the
+            smallest integer type holding its labels (uint8 up to 255 classes).
         seg_logits (PixelData): ``data`` (K, h, w) per-class scores.
         gt_panoptic_seg / pred_panoptic_seg (PixelData): ``data`` (1, H, W) segment ids.
         gt_instances / pred_instances (InstanceData): ``bboxes`` (N, 4) xyxy,

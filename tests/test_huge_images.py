@@ -8,6 +8,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from ovperception.apis import OVPredictor, init_model
@@ -66,3 +67,94 @@ def test_many_windows_show_a_bar_and_take_time_proportional_to_pixels(monkeypatc
     assert large['disable'] is None and large['total'] == 12 * 18  # a bar on a terminal
     assert bars[-1][1].n == large['total']
     assert timings[400] < 8 * timings[200] + 1.0  # about 4x; quadratic growth would be 16x
+
+
+def test_compact_labels_are_uint8_with_the_int64_labels_values():
+    predictor = OVPredictor(init_model(TINY_SEG))  # one model: random weights differ
+    predictor.set_image(_photo(150, 230))
+    labels = {}
+    for compact in (False, True):
+        for threshold in (0.0, 0.95):  # 0.95: uncertain pixels get 255
+            predictor.model.head.compact_labels = compact
+            predictor.model.head.prob_threshold = threshold
+            labels[compact, threshold] = predictor.predict(
+                ['sky', 'tree', 'road']).pred_sem_seg.data
+    for threshold in (0.0, 0.95):
+        assert labels[True, threshold].dtype == torch.uint8
+        assert labels[False, threshold].dtype == torch.long
+        assert torch.equal(labels[True, threshold].long(), labels[False, threshold])
+    assert (labels[True, 0.95] == 255).any() and (labels[True, 0.95] != 255).any()
+
+
+def test_compact_label_dtype_fits_every_label():
+    from ovperception.models.segmentation.similarity import compact_label_dtype
+    assert compact_label_dtype(255) == torch.uint8
+    assert compact_label_dtype(256) == torch.int16
+    assert compact_label_dtype(40_000) == torch.int32
+
+
+def test_reduced_logits_are_the_working_size_probabilities_resized():
+    model = init_model(TINY_SEG, cfg_options={'model.head.return_logits': True})
+    predictor = OVPredictor(model)
+    predictor.set_image(_photo(150, 230))
+    full = predictor.predict(['sky', 'tree', 'road']).seg_logits.data
+    model.head.logits_max_side = 46
+    small = predictor.predict(['sky', 'tree', 'road']).seg_logits.data
+    assert tuple(full.shape) == (3, 150, 230) and tuple(small.shape) == (3, 30, 46)
+    assert torch.allclose(small.sum(0), torch.ones(30, 46), atol=1e-5)  # probabilities
+    resized = torch.nn.functional.interpolate(full[None], size=(30, 46), mode='bilinear',
+                                              align_corners=False)[0]
+    assert (small - resized).abs().mean() < 0.05  # resize then softmax vs softmax then resize
+
+
+MEMORY_PROBE = r'''
+import resource, sys
+import numpy as np
+import pytest
+from ovperception.apis import OVPredictor, init_model
+from ovperception.apis.options import applicable_options, segmentation_options
+config = sys.argv[1]
+model = init_model(config, cfg_options=applicable_options(config, segmentation_options(()), {}))
+predictor = OVPredictor(model)
+rng = np.random.default_rng(0)
+image = np.repeat(np.repeat(rng.integers(0, 255, (200, 300, 3), np.uint8), 8, 0), 8, 1)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+predictor.set_image(image)
+sample = predictor.predict(['red', 'green', 'blue', 'yellow', 'cyan', 'magenta', 'grey'])
+assert sample.pred_sem_seg.data.dtype.itemsize == 1
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
+print(grown / image.shape[0] / image.shape[1])
+'''
+
+
+@pytest.mark.slow
+def test_prediction_of_a_large_image_stays_within_a_few_bytes_a_pixel():
+    """A 3.8-MP image (1600x2400, 3,750 windows) with 7 names: encoding and labelling add
+    under 12 bytes a pixel to the process's peak (the int64 labels, their pieces and the
+    full-size column stage took 34 before; the image itself is 3)."""
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    done = subprocess.run([sys.executable, '-c', MEMORY_PROBE, TINY_SEG], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split()[-1]) < 12.0, done.stdout
+
+
+def test_the_overlay_is_drawn_in_bands():
+    """draw_sem_seg on a 12-MP image: the output plus one band (numpy allocations, traced),
+    not full-size colour, blend, edge and int64 maps (7.9 times the image before)."""
+    import tracemalloc
+
+    from ovperception.visualization import draw_sem_seg
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (3000, 4000, 3), np.uint8)
+    labels = np.kron(rng.integers(0, 7, (60, 80)), np.ones((50, 50), np.uint8)).astype(np.uint8)
+    tracemalloc.start()
+    try:
+        overlay = draw_sem_seg(image, labels, list('abcdefg'))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert overlay.shape[0] >= 3000 and overlay.shape[1] > 4000  # legend on the right
+    assert peak < 2.5 * image.nbytes, peak / image.nbytes

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from ovperception.annotation.predictions import TASKS
 from ovperception.apis import OVPredictor, build_anomaly_predictor, init_model
 from ovperception.apis.anomaly import is_anomaly_config
-from ovperception.apis.options import type_name
+from ovperception.apis.options import applicable_options, type_name
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -91,6 +91,9 @@ def build_predictor(cfg: Config, task: str, weights: str | None, device: str,
         for key, value in (('background_index', None), ('area_threshold', 0.0)):
             if key in head:
                 options.setdefault(f'model.head.{key}', value)
+        # label maps as small integers (uint8 up to 255 classes): bounded memory on huge images
+        options = dict(applicable_options(cfg, {'model.head.compact_labels': True}, {}),
+                       **options)
     if score_threshold is not None and takes_score_threshold(cfg, task):
         options['model.head.score_threshold'] = score_threshold
     return OVPredictor(init_model(copy.deepcopy(cfg), weights, device, cfg_options=options))

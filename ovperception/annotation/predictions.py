@@ -23,7 +23,7 @@ from ovperception.annotation.records import SCORE_DECIMALS, ObjectAnnotation
 from ovperception.annotation.settings import TASKS
 from ovperception.models.refiners.mask_ops import connected_components
 from ovperception.structures import IMAGE_COUNT_KEY, OVDataSample
-from ovperception.utils.annotations import crop_to_rle, squeeze_2d, to_numpy
+from ovperception.utils.annotations import crop_to_rle, label_map_2d, squeeze_2d, to_numpy
 from ovperception.utils.panoptic import VOID, panoptic_labels
 
 
@@ -105,7 +105,7 @@ def sample_to_objects(sample: OVDataSample, task: str, image_shape: tuple[int, i
     """
     extra: dict[str, Any] = {}
     if task == 'seg':
-        labels = squeeze_2d(sample.pred_sem_seg.data, 'pred_sem_seg').astype(np.int64)
+        labels = label_map_2d(sample.pred_sem_seg.data)  # uint8 stays uint8
         objects = []
         for label in np.unique(labels[labels != 255]).tolist():
             objects.extend(_region_objects(labels == label, int(label), min_area))

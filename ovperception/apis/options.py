@@ -63,11 +63,13 @@ def detection_options(background: Sequence[str], score_threshold: float | None) 
 def segmentation_options(background: Sequence[str], prob_threshold: float | None = None,
                          template_set: str | None = None) -> dict:
     """Overrides of a segmentation config for a user's vocabulary: the user's background words
-    only, no background class index, no area threshold; optional probability threshold and
-    template set."""
+    only, no background class index, no area threshold, label maps as small integers
+    (``compact_labels``: uint8 for up to 255 classes, what the writers store; bounded memory
+    on huge images); optional probability threshold and template set."""
     options: dict = {'model.background_words': list(background),
                      'model.head.background_index': None,
-                     'model.head.area_threshold': 0.0}
+                     'model.head.area_threshold': 0.0,
+                     'model.head.compact_labels': True}
     if prob_threshold is not None:
         options['model.head.prob_threshold'] = prob_threshold
     if template_set:

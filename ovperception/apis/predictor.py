@@ -48,16 +48,20 @@ class OVPredictor:
         """
         path = image if isinstance(image, str) else None
         array = load_image(image) if isinstance(image, str) else self._check_array(image)
+        if not array.flags.writeable:  # PIL's pixels (read-only bytes): one writable copy,
+            array = array.copy()  # which the packed input then shares (the bytes are freed)
         self.image = array
         height, width = array.shape[:2]
+        # OVModel normalises window by window: the image stays uint8 (4x less memory), and
+        # the packed (3, H, W) input is a view of ``array`` (no second copy of a huge image)
+        keep_uint8 = isinstance(self.model, OVModel) and isinstance(
+            self.model.data_preprocessor, OVDataPreprocessor)
         results = dict(img=array, img_path=path, ori_shape=(height, width),
-                       img_shape=(height, width), classnames=['_'])
+                       img_shape=(height, width), classnames=['_'],
+                       share_image_memory=keep_uint8)
         for transform in self.pipeline:
             results = transform(results)
         sample: OVDataSample = results['data_samples']
-        # OVModel normalises window by window: the image stays uint8 (4x less memory)
-        keep_uint8 = isinstance(self.model, OVModel) and isinstance(
-            self.model.data_preprocessor, OVDataPreprocessor)
         data = self.model.data_preprocessor(
             dict(inputs=[results['inputs']], data_samples=[sample]), False,
             **({'keep_uint8': True} if keep_uint8 else {}))

@@ -350,6 +350,9 @@ class PackOVInputs(BaseTransform):
     sample has labels), whose ``gt_panoptic_seg.data`` is (1, H, W) int64 (when it has a
     ``gt_panoptic_map``) and whose metainfo holds the ``meta_keys`` present.
 
+    With ``results['share_image_memory']`` (``OVPredictor``'s uint8 path), ``inputs`` is a
+    (3, H, W) view of a writable ``img`` instead of a contiguous copy.
+
     Args:
         meta_keys: sample keys copied into the metainfo.
     """
@@ -365,7 +368,12 @@ class PackOVInputs(BaseTransform):
         img = results['img']
         if img.ndim == 2:
             img = img[..., None]
-        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        if results.get('share_image_memory') and img.flags.writeable:
+            # (3, H, W) view of the (H, W, 3) array, no copy: a 108-MP image is kept once
+            # (the predictor's uint8 path cuts windows from it, each made contiguous)
+            inputs = torch.from_numpy(img).permute(2, 0, 1)
+        else:
+            inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = OVDataSample()
         seg = results.get('gt_seg_map')
         if seg is not None:

@@ -108,7 +108,7 @@ def encode_windows(images: Sequence[Tensor], windows: Sequence[Sequence[Window]]
             chunk = members[start:start + crop_batch_size]
             crops = torch.stack([
                 images[i][:, windows[i][j][0]:windows[i][j][2], windows[i][j][1]:windows[i][j][3]]
-                for i, j in chunk])
+                for i, j in chunk]).contiguous()  # crops of a (3, H, W) view of (H, W, 3) too
             encoded = encode(crops)
             for (i, j), feat in zip(chunk, encoded):
                 features[i][j] = feat

@@ -135,6 +135,10 @@ def background_words_for(classnames: Sequence[str],
     return kept
 
 
+#: Windows per head call when decoding (the head works per window, so batches change nothing).
+HEAD_WINDOW_BATCH = 4096
+
+
 @MODELS.register_module()
 class OVModel(ModeDispatchMixin, BaseModel):
     """Image + vocabulary -> frozen CLIP dense features -> head -> refiners -> samples.
@@ -416,7 +420,10 @@ class OVModel(ModeDispatchMixin, BaseModel):
         """
         features = self.window_features(encoded, index, text)
         if len({tuple(feat.shape) for feat in features}) == 1:
-            window_outputs = self.head(torch.stack(features), text)
+            # in batches: no stacked copy of every window's features (0.2 GB at 108 MP)
+            window_outputs = torch.cat([
+                self.head(torch.stack(features[start:start + HEAD_WINDOW_BATCH]), text)
+                for start in range(0, len(features), HEAD_WINDOW_BATCH)])
         else:  # windows of different sizes (custom windows): one head call each
             window_outputs = [self.head(feat[None], text)[0] for feat in features]
         if not all(bool(torch.isfinite(out).all()) for out in window_outputs):

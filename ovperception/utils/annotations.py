@@ -57,8 +57,11 @@ def squeeze_2d(value: Any, name: str = 'map') -> np.ndarray:
     return array
 
 
-def _label_map_2d(label_map: Any) -> np.ndarray:
-    return squeeze_2d(label_map, 'label_map').astype(np.int64, copy=False)
+def label_map_2d(label_map: Any) -> np.ndarray:
+    """(H, W) integer labels: an integer map keeps its type (a uint8 map of 108 MP stays
+    108 MB, not an 864 MB int64 copy); others become int64."""
+    labels = squeeze_2d(label_map, 'label_map')
+    return labels if np.issubdtype(labels.dtype, np.integer) else labels.astype(np.int64)
 
 
 def mask_to_rle(mask: Any) -> dict:
@@ -258,7 +261,7 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
         ValueError: the map holds labels outside the vocabulary, or its size
             disagrees with ``image_info``.
     """
-    labels = _label_map_2d(label_map)
+    labels = label_map_2d(label_map)
     height, width = labels.shape
     info = to_jsonable(dict(image_info))
     if int(info.setdefault('height', height)) != height or \
@@ -311,10 +314,11 @@ def label_map_to_png_array(label_map: Any, ignore_index: int = 255,
     Returns:
         (H, W) uint8 or uint16 array.
     """
-    labels = _label_map_2d(label_map)
+    labels = label_map_2d(label_map)
     valid = labels != ignore_index
-    max_label = int(labels[valid].max(initial=-1))
-    if int(labels[valid].min(initial=0)) < 0:
+    values = labels[valid]
+    max_label = int(values.max()) if values.size else -1
+    if values.size and int(values.min()) < 0:
         raise ValueError('label map holds negative labels other than ignore_index')
     if num_classes is None:
         num_classes = max_label + 1
@@ -322,8 +326,12 @@ def label_map_to_png_array(label_map: Any, ignore_index: int = 255,
         raise ValueError(f'label {max_label} out of range for {num_classes} classes')
     if num_classes > _UINT16_MAX_CLASSES:
         raise ValueError(f'{num_classes} classes do not fit a 16-bit label PNG')
+    del values
     dtype = np.uint8 if num_classes <= _UINT8_MAX_CLASSES else np.uint16
-    return np.where(valid, labels + 1, 0).astype(dtype)
+    encoded = labels.astype(dtype)  # in range: checked above (ignored pixels zeroed below)
+    encoded += 1
+    encoded[~valid] = 0
+    return encoded
 
 
 def png_array_to_label_map(png: Any, ignore_index: int = 255) -> np.ndarray:
@@ -332,8 +340,8 @@ def png_array_to_label_map(png: Any, ignore_index: int = 255) -> np.ndarray:
     Returns:
         (H, W) int64 class indices, ``ignore_index`` where the PNG holds 0.
     """
-    values = _label_map_2d(png)
-    return np.where(values == 0, ignore_index, values - 1).astype(np.int64)
+    values = label_map_2d(png).astype(np.int64)
+    return np.where(values == 0, ignore_index, values - 1)
 
 
 def save_label_png(path: str | Path, label_map: Any, ignore_index: int = 255,

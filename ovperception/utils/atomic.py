@@ -15,10 +15,12 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Union
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Union
 
 import numpy as np
 from PIL import Image, PngImagePlugin
+
+from ovperception.utils.png_stream import write_png
 
 PathLike = Union[str, os.PathLike]
 
@@ -74,6 +76,12 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         path: destination file; replaced if it exists.
         data: the complete file content.
     """
+    atomic_write_stream(path, lambda handle: handle.write(data))
+
+
+def atomic_write_stream(path: PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write(handle)`` on a temporary file, then put it at ``path`` atomically (as
+    :func:`atomic_write_bytes`, for content written piece by piece)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -82,7 +90,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     sync = not _DEFER_SYNC.get()
     try:
         with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             if sync:
                 os.fsync(handle.fileno())
@@ -186,6 +194,15 @@ def atomic_save_image(path: PathLike, array: np.ndarray, **save_kwargs: Any) -> 
     if fmt is None:
         raise ValueError(f'cannot tell the image format of {os.fspath(path)!r} from its '
                          f'extension {extension!r}')
+    array = np.asarray(array)
+    streamable = (array.ndim == 2 and array.dtype in (np.uint8, np.uint16)) or (
+        array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8)
+    if fmt == 'PNG' and array.size > LARGE_PNG_VALUES and not save_kwargs and streamable:
+        # a band of rows at a time: no PIL copy (4 bytes a pixel) nor whole-file bytes
+        tag = _OUTPUT_TAG.get()
+        atomic_write_stream(path, lambda handle: write_png(
+            handle, array, {OUTPUT_TAG_KEY: tag} if tag is not None else None))
+        return
     atomic_write_bytes(path, encode_image(array, fmt, **save_kwargs))
 
 

@@ -151,10 +151,25 @@ def _sixteen_bit_to_uint8(array: np.ndarray) -> np.ndarray:
     return (np.clip(array.astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
 
 
+#: EXIF tag of the orientation (1: upright).
+EXIF_ORIENTATION = 0x0112
+#: Bytes of RGB pixels converted per step by :func:`_to_rgb_array`.
+RGB_BAND_BYTES = 16 << 20
+
+
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
     """Convert a loaded PIL image of any mode to (H, W, 3) uint8 RGB."""
     mode = img.mode
-    if mode in ('RGB', 'RGBA', 'RGBX', 'RGBa'):
+    if mode == 'RGB':  # band by band into one writable array: no whole-image bytes copy
+        width, height = img.size
+        array = np.empty((height, width, 3), np.uint8)
+        rows = max(1, RGB_BAND_BYTES // max(1, 3 * width))
+        with _PIL_LIMIT_LOCK, _without_pil_limit():  # crop() checks the global limit too
+            for top in range(0, height, rows):
+                array[top:top + rows] = np.asarray(img.crop((0, top, width,
+                                                             min(height, top + rows))))
+        return array
+    if mode in ('RGBA', 'RGBX', 'RGBa'):
         array = np.asarray(img)[..., :3]
     elif mode in ('L', 'LA', 'La'):
         grey = np.asarray(img)
@@ -188,7 +203,9 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     """
     with _open(source, max_pixels) as img:
         try:
-            oriented = ImageOps.exif_transpose(img)
+            # upright already (the usual case): no transposed copy of the decoded pixels
+            upright = img.getexif().get(EXIF_ORIENTATION, 1) in (1, None)
+            oriented = img if upright else ImageOps.exif_transpose(img)
         except Exception as err:  # malformed EXIF must not hide the pixels
             warnings.warn(f'ignoring unreadable EXIF data of {_describe(source)}: {err}')
             oriented = img

@@ -38,6 +38,8 @@ def _prepare(image: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
 
 #: Rows blended per step: float32 temporaries stay a few MB even on a 100-megapixel image.
 _BLEND_ROWS = 256
+#: Pixels per band of :func:`draw_sem_seg` (its temporaries are about 60 bytes a pixel).
+_BAND_PIXELS = 1 << 19
 
 
 def _blend(base: np.ndarray, color: np.ndarray, alpha: float,
@@ -114,44 +116,71 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     Returns:
         (H', W', 3) uint8 RGB image, H' >= H and W' >= W.
     """
-    img = to_rgb_uint8(image)
+    img = np.asarray(image)
+    if not (img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8):
+        img = to_rgb_uint8(img)  # an RGB uint8 image is only read: no copy of it
     labels = squeeze_2d(label_map, 'label_map')
-    labels = labels.astype(np.int32 if labels.max(initial=0) < 2 ** 31 else np.int64,
-                           copy=False)  # half the memory of int64 on huge maps
+    if not np.issubdtype(labels.dtype, np.integer):
+        labels = labels.astype(np.int64)  # an integer map keeps its (small) type
     labels = nearest_resize(labels, img.shape[0], img.shape[1])
-    valid = (labels != ignore_index) & (labels >= 0)
-    counts = np.bincount(labels[valid].ravel()) if valid.any() else np.zeros(0, np.int64)
+    counts = _label_counts(labels, ignore_index)
     present = np.nonzero(counts)[0]  # linear time, unlike sorting 100 M labels (np.unique)
     areas = counts[present]
     colors = _class_palette(palette, max(len(label_names), int(present.max(initial=-1)) + 1))
 
-    canvas, factor = _prepare(img, min_size)
-    if factor > 1:
+    factor = upscale_factor(img.shape[0], img.shape[1], min_size)
+    canvas = img if factor == 1 else _prepare(img, min_size)[0]
+    if factor > 1:  # a small image: its upscaled labels are small too
         labels = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)
-        valid = np.repeat(np.repeat(valid, factor, axis=0), factor, axis=1)
-    color_img = colors[np.where(valid, labels, 0)]
-    canvas = _blend(canvas, color_img, alpha, where=valid)
-    if draw_boundaries and labels.size:
-        regions = np.where(valid, labels, -1)  # every unlabelled value is one region
-        edges = np.zeros(labels.shape, dtype=bool)
-        edges[:, 1:] |= regions[:, 1:] != regions[:, :-1]
-        edges[1:, :] |= regions[1:, :] != regions[:-1, :]
-        width = max(1, int(round(min(labels.shape) / 500)))
-        if width > 1:
-            kernel = np.ones((width, width), np.uint8)
-            edges = cv2.dilate(edges.astype(np.uint8), kernel).astype(bool)
-        canvas[edges] = np.asarray(boundary_color, dtype=np.uint8)
+    side = legend if legend != 'auto' else (
+        'right' if canvas.shape[1] <= 1.6 * canvas.shape[0] else 'bottom')
+    panel = None
+    if len(present) and legend != 'none' and not title:
+        panel = _legend_panel(present, areas, colors, label_names,
+                              max(labels.size // (factor * factor), 1), canvas.shape, side)
+    # The overlay is made in bands of rows, straight into the final canvas (legend beside
+    # or below it): a 108-MP overlay needs no full-size colour, blend or edge temporaries.
+    out = _canvas_with_legend(canvas.shape, panel, side)
+    _draw_label_bands(out, canvas, labels, colors, alpha, ignore_index,
+                      boundary_color if draw_boundaries else None)
+    if panel is not None:
+        return out
     if title:
-        canvas = add_title(canvas, title)
+        out = add_title(out, title)
     if not len(present):  # say so, rather than showing the bare image
         names = ', '.join(str(n) for n in list(label_names)[:5])
         more = ', ...' if len(label_names) > 5 else ''
-        return add_title(canvas, f'nothing found ({names}{more})' if names else 'nothing found')
+        return add_title(out, f'nothing found ({names}{more})' if names else 'nothing found')
     if legend == 'none':
-        return canvas
+        return out
     side = legend if legend != 'auto' else (
-        'right' if canvas.shape[1] <= 1.6 * canvas.shape[0] else 'bottom')
-    total = max(labels.size // (factor * factor), 1)
+        'right' if out.shape[1] <= 1.6 * out.shape[0] else 'bottom')
+    panel = _legend_panel(present, areas, colors, label_names,
+                          max(labels.size // (factor * factor), 1), out.shape, side)
+    return _attach_legend(out, panel, side)
+
+
+def _label_counts(labels: np.ndarray, ignore_index: int) -> np.ndarray:
+    """(K,) pixel count of each label (``ignore_index`` and negative values left out),
+    counted a band of rows at a time."""
+    counts = np.zeros(0, np.int64)
+    for start in range(0, labels.shape[0], _BLEND_ROWS):
+        band = labels[start:start + _BLEND_ROWS]
+        values = band[(band != ignore_index) & (band >= 0)]
+        if values.size:
+            found = np.bincount(values.ravel())
+            if len(found) > len(counts):
+                found[:len(counts)] += counts
+                counts = found
+            else:
+                counts[:len(found)] += found
+    return counts
+
+
+def _legend_panel(present: np.ndarray, areas: np.ndarray, colors: np.ndarray,
+                  label_names: Sequence[str], total: int, shape: tuple[int, ...],
+                  side: str) -> np.ndarray:
+    """The legend of the present classes, largest area first, for a canvas of ``shape``."""
     order = sorted(range(len(present)), key=lambda i: (-int(areas[i]), int(present[i])))
     entries = []
     for i in order:
@@ -159,10 +188,65 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
         pct_text = '<0.1%' if 0 < pct < 0.1 else f'{pct:.1f}%'
         entries.append((tuple(colors[present[i]]), _name(label_names, int(present[i])),
                         pct_text))
-    scale, thickness = font_scale_for(*canvas.shape[:2])
-    extent = canvas.shape[0] if side == 'right' else canvas.shape[1]
-    panel = render_legend(entries, extent, side, scale, thickness)
-    return _attach_legend(canvas, panel, side)
+    scale, thickness = font_scale_for(*shape[:2])
+    return render_legend(entries, shape[0] if side == 'right' else shape[1], side, scale,
+                         thickness)
+
+
+def _canvas_with_legend(shape: tuple[int, ...], panel: np.ndarray | None,
+                        side: str) -> np.ndarray:
+    """The output array: a canvas of ``shape`` with ``panel`` placed as
+    :func:`_attach_legend` places it (the canvas part is left for the caller to fill)."""
+    height, width = shape[:2]
+    if panel is None:
+        return np.empty((height, width, 3), np.uint8)
+    if side == 'right':
+        out = np.empty((max(height, panel.shape[0]), width + panel.shape[1], 3), np.uint8)
+        out[height:, :width] = np.asarray(BACKGROUND, np.uint8)
+        out[:panel.shape[0], width:] = panel
+        out[panel.shape[0]:, width:] = np.asarray(BACKGROUND, np.uint8)
+    else:
+        out = np.empty((height + panel.shape[0], max(width, panel.shape[1]), 3), np.uint8)
+        out[:height, width:] = np.asarray(BACKGROUND, np.uint8)
+        out[height:, :panel.shape[1]] = panel
+        out[height:, panel.shape[1]:] = np.asarray(BACKGROUND, np.uint8)
+    return out
+
+
+def _draw_label_bands(out: np.ndarray, canvas: np.ndarray, labels: np.ndarray,
+                      colors: np.ndarray, alpha: float, ignore_index: int,
+                      boundary_color: Color | None) -> None:
+    """Write ``canvas`` with class colours blended over labelled pixels and the borders
+    between labels drawn (``boundary_color``, None: none) into ``out[:H, :W]``, a band of
+    rows at a time (each band reads ``margin`` rows around it, so borders and their
+    dilation equal the whole-image computation)."""
+    height, width = labels.shape
+    line = max(1, int(round(min(labels.shape) / 500))) if labels.size else 1
+    kernel = np.ones((line, line), np.uint8) if line > 1 else None
+    margin = line + 1
+    rows = max(2 * margin, _BAND_PIXELS // max(1, width))
+    for start in range(0, height, rows):
+        stop = min(height, start + rows)
+        low, high = max(0, start - margin), min(height, stop + margin)
+        band = labels[low:high]
+        valid = (band != ignore_index) & (band >= 0)
+        inner = slice(start - low, stop - low)
+        region = out[start:stop, :width]
+        region[...] = canvas[start:stop]
+        keep = valid[inner]
+        color = colors[np.where(keep, band[inner], 0)]
+        mixed = canvas[start:stop].astype(np.float32) * (1.0 - alpha) + \
+            color.astype(np.float32) * alpha
+        region[keep] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)[keep]
+        if boundary_color is None:
+            continue
+        regions = np.where(valid, band.astype(np.int64), -1)  # unlabelled: one region
+        edges = np.zeros(band.shape, dtype=bool)
+        edges[:, 1:] |= regions[:, 1:] != regions[:, :-1]
+        edges[1:, :] |= regions[1:, :] != regions[:-1, :]
+        if kernel is not None:
+            edges = cv2.dilate(edges.astype(np.uint8), kernel).astype(bool)
+        region[edges[inner]] = np.asarray(boundary_color, dtype=np.uint8)
 
 
 def _draw_points(canvas: np.ndarray, points: np.ndarray, colors: np.ndarray,

@@ -34,7 +34,8 @@ from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
                                                  parse_vocabulary_string)
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
 from ovperception.utils.image_io import ImageReadError, check_image, load_image
-from ovperception.webapp.annotated import ResultView, draw_prompts, result_view
+from ovperception.webapp.annotated import (VIEW_MAX_SIDE, ResultView, draw_prompts,
+                                          result_view)
 from ovperception.webapp.detection_filter import check_detection_filter, filter_detections
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
@@ -232,7 +233,11 @@ class AnnotationService:
         if is_detection_config(config):
             options = detection_options((), None)
         else:
-            options = dict(segmentation_options(()), **{'model.head.return_logits': True})
+            # class scores for hovering and the view, kept at the view's size: a 24-MP
+            # image's full-size scores would be 0.7 GB per 7 classes
+            options = dict(segmentation_options(()), **{'model.head.return_logits': True,
+                                                        'model.head.logits_max_side':
+                                                            VIEW_MAX_SIDE})
         options = applicable_options(config, options, explicit={})
         return init_model(config, self.weights, self.device, cfg_options=options)
 
@@ -575,15 +580,25 @@ class AnnotationService:
             if session.box_corner is None:
                 session.box_corner = (float(x), float(y))
                 return f'box: first corner ({x:.0f}, {y:.0f}); click the opposite corner'
-            (x0, y0), session.box_corner = session.box_corner, None
-            session.prompts = [p for p in session.prompts if p[2] != 2]
-            session.prompts += [(min(x0, x), min(y0, y), 2), (max(x0, x), max(y0, y), 2)]
-            return f'box ({min(x0, x):.0f}, {min(y0, y):.0f}) - ({max(x0, x):.0f}, ' \
-                   f'{max(y0, y):.0f}); press "refine with SAM"'
+            return self.set_box(session, *session.box_corner, x, y)
         label = 0 if mode == 'background point' else 1
         session.prompts.append((float(x), float(y), label))
         points = sum(1 for p in session.prompts if p[2] != 2)
         return f'{points} point(s) clicked; press "refine with SAM"'
+
+    def set_box(self, session: AppSession, x0: float, y0: float, x1: float,
+                y1: float) -> str:
+        """Make the box with corners (x0, y0) and (x1, y1) (input pixels, any two opposite
+        corners: a drag on the page, or two clicks) the SAM box prompt, replacing any
+        earlier box; the clicked points stay."""
+        self._require_sam(session)
+        left, right = sorted((float(x0), float(x1)))
+        top, bottom = sorted((float(y0), float(y1)))
+        session.box_corner = None
+        session.prompts = [p for p in session.prompts if p[2] != 2]
+        session.prompts += [(left, top, 2), (right, bottom, 2)]
+        return f'box ({left:.0f}, {top:.0f}) - ({right:.0f}, {bottom:.0f}); press "refine ' \
+               'with SAM"'
 
     def refine(self, session: AppSession, class_name: str) -> AppResult:
         """Segment the clicked object with SAM and give its mask the class ``class_name``."""

@@ -31,8 +31,8 @@ words and run again: the image is not encoded again. Hover or click the *interac
 (or click the input) to see the class and score there."""
 SAM_OFF = ('SAM refinement is off: restart the app with `--sam-checkpoint sam_vit_b_01ec64.pth` '
            '(get it with `python tools/download_weights.py --sam vit_b`, see docs/weights.md).')
-SAM_ON = ('Choose a click mode, click points (or two box corners) on the input image, choose '
-          'the class and press **refine with SAM**.')
+SAM_ON = ('Choose a click mode and click points on the input image, or drag a box on it (or '
+          'click two box corners), choose the class and press **refine with SAM**.')
 
 CSS = ('.hidden-input {display: none !important}\n'
        '#downloads .label-clear-button {display: none !important}')
@@ -67,6 +67,71 @@ VIEW_JS = """() => {
   };
   document.addEventListener('mousemove', (event) => report(event, false));
   document.addEventListener('click', (event) => report(event, true));
+
+  // SAM box by drag on the input image: a dashed rectangle follows the pointer, and on release
+  // the corners (fractions of the image) go to the hidden #box-drag box, whose change event
+  // sets the box on the server; the click that ends a drag is not a point.
+  const inputImage = (target) => target && target.closest ? target.closest('#input-image img') : null;
+  const fraction = (img, x, y) => {
+    const box = img.getBoundingClientRect();
+    let scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+    if (getComputedStyle(img).objectFit === 'scale-down') scale = Math.min(scale, 1);
+    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+    const left = box.left + (box.width - w) / 2, top = box.top + (box.height - h) / 2;
+    const clamp = (v) => Math.min(1, Math.max(0, v));
+    return [clamp((x - left) / w), clamp((y - top) / h), left, top, w, h];
+  };
+  let drag = null, outline = null, swallowClick = false;
+  const dropOutline = () => { if (outline) { outline.remove(); outline = null; } };
+  document.addEventListener('dragstart', (event) => {
+    if (inputImage(event.target)) event.preventDefault();
+  }, true);
+  document.addEventListener('mousedown', (event) => {
+    swallowClick = false;
+    const img = inputImage(event.target);
+    if (!img || event.button !== 0 || !img.naturalWidth) return;
+    dropOutline();
+    drag = {img: img, x: event.clientX, y: event.clientY, moved: false};
+  }, true);
+  document.addEventListener('mousemove', (event) => {
+    if (!drag) return;
+    if (!drag.moved && Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) < 6) return;
+    drag.moved = true;
+    const [, , left, top, w, h] = fraction(drag.img, event.clientX, event.clientY);
+    const clampX = (v) => Math.min(left + w, Math.max(left, v));
+    const clampY = (v) => Math.min(top + h, Math.max(top, v));
+    const x0 = clampX(Math.min(drag.x, event.clientX)), x1 = clampX(Math.max(drag.x, event.clientX));
+    const y0 = clampY(Math.min(drag.y, event.clientY)), y1 = clampY(Math.max(drag.y, event.clientY));
+    if (!outline) {
+      outline = document.createElement('div');
+      outline.id = 'box-outline';
+      outline.style.cssText = 'position:fixed;border:2px dashed #ffd200;background:rgba(255,210,0,0.18);pointer-events:none;z-index:1000';
+      document.body.appendChild(outline);
+    }
+    outline.style.left = x0 + 'px'; outline.style.top = y0 + 'px';
+    outline.style.width = (x1 - x0) + 'px'; outline.style.height = (y1 - y0) + 'px';
+  }, true);
+  document.addEventListener('mouseup', (event) => {
+    if (!drag) return;
+    const start = drag;
+    drag = null;
+    if (!start.moved) return;  // a click: gradio's select event takes it
+    swallowClick = true;
+    const a = fraction(start.img, start.x, start.y), b = fraction(start.img, event.clientX, event.clientY);
+    const field = document.querySelector('#box-drag textarea, #box-drag input');
+    if (field) {
+      field.value = [a[0], a[1], b[0], b[1]].map((v) => v.toFixed(5)).join(',') + ',' + Date.now();
+      field.dispatchEvent(new Event('input', {bubbles: true}));
+    }
+    setTimeout(dropOutline, 1500);  // the preview then shows the box itself
+  }, true);
+  document.addEventListener('click', (event) => {
+    if (swallowClick && inputImage(event.target)) {
+      event.stopPropagation();
+      event.preventDefault();
+    }
+    swallowClick = false;
+  }, true);
 }"""
 
 
@@ -216,6 +281,23 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
             return keep, message
         return with_markers(message, request)
 
+    def on_box_drag(value, request: gr.Request):
+        """A box dragged on the input view: ``value`` = "fx0,fy0,fx1,fy1,stamp" fractions."""
+        session = session_of(request)
+        if not value or session.last is None:
+            return keep, keep
+        try:
+            fx0, fy0, fx1, fy1 = (float(v) for v in value.split(',')[:4])
+        except ValueError:
+            return keep, keep
+        height, width = session.last.image.shape[:2]
+        try:
+            message = service.set_box(session, fx0 * width, fy0 * height, fx1 * width,
+                                      fy1 * height)
+        except UserError as error:
+            return keep, f'error: {error}'
+        return with_markers(message, request)
+
     def on_region(event: gr.SelectData):
         return f'{event.value}' if event is not None else ''
 
@@ -279,6 +361,9 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                         with gr.Column(scale=3):
                             preview = gr.Image(show_label=False, interactive=False,
                                                elem_id='input-image', buttons=[], height=420)
+                            box_drag = gr.Textbox(elem_id='box-drag', container=False,
+                                                  elem_classes=['hidden-input'],
+                                                  show_label=False)
                         with gr.Column(scale=2, min_width=200):
                             gr.Markdown(SAM_ON if service.sam_enabled else SAM_OFF,
                                         elem_id='sam-note')
@@ -324,6 +409,8 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
         preview.select(on_image_click, [mode], [preview, clicked], api_name=False)
         view_point.change(inspect_view, [view_point], [clicked], api_name=False,
                          trigger_mode='always_last', show_progress='hidden')
+        box_drag.change(on_box_drag, [box_drag], [preview, clicked], api_name=False,
+                        trigger_mode='always_last')
         undo_button.click(undo, None, [preview, clicked], api_name='undo')
         clear_button.click(clear, None, [preview, clicked], api_name='clear')
         regions.select(on_region, None, [clicked], api_name=False)

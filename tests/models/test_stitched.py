@@ -135,3 +135,19 @@ def test_centred_padding_lazy_equals_the_loop(stride):
         full = resize_window_output(outputs[:1], (12, 12))
         assert torch.allclose(resize_window_output(outputs[:1], (10, 10), 4, True),
                               full[..., 1:11, 1:11])
+
+
+def test_column_bands_made_on_demand_equal_the_cached_stage(monkeypatch):
+    """Large maps build their column stage band by band as the rows reach them: same values."""
+    from ovperception.models import stitched as module
+    from ovperception.models.inference import sliding_windows
+    torch.manual_seed(0)
+    windows = sliding_windows(150, 230, 64, 32)
+    outputs = torch.randn(len(windows), 5, 4, 4)
+    whole = module.StitchedWindows(outputs, windows, (150, 230), feature_stride=16)
+    expected = whole.map_rows((120, 300), max_elements=4000)
+    monkeypatch.setattr(module, 'COLUMN_CACHE_ELEMENTS', 0)
+    monkeypatch.setattr(module, 'DEFAULT_CHUNK_ELEMENTS', 3000)  # bands of 2 mosaic rows
+    banded = module.StitchedWindows(outputs, windows, (150, 230), feature_stride=16)
+    assert torch.equal(banded.map_rows((120, 300), max_elements=4000), expected)
+    assert banded._columns == {}  # nothing kept whole

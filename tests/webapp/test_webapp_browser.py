@@ -200,6 +200,43 @@ def test_sam_clicks_show_markers_and_undo_removes_them(browser, app_url):
     page.close()
 
 
+def is_yellow(rgb: np.ndarray) -> bool:
+    return bool(rgb[0] > 200 and rgb[1] > 160 and rgb[2] < 90)
+
+
+def test_sam_box_by_drag_shows_a_live_rectangle_then_the_box(browser, app_url):
+    page = browser.new_page(viewport={'width': 1440, 'height': 900})
+    run_shapes(page, app_url)
+    page.get_by_role('tab', name='input & SAM').click()
+    img = page.locator('#input-image img')
+    img.wait_for()
+    page.wait_for_function("() => document.querySelector('#input-image img').complete")
+    before = img.get_attribute('src')
+    x, y, w, h = img.evaluate(CONTENT_RECT)
+    start, end = (x + 0.2 * w, y + 0.2 * h), (x + 0.7 * w, y + 0.8 * h)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(x + 0.5 * w, y + 0.5 * h, steps=4)
+    page.mouse.move(*end, steps=4)
+    live = page.locator('#box-outline').bounding_box()  # drawn while the button is held
+    assert live is not None
+    assert abs(live['x'] - start[0]) < 5 and abs(live['y'] - start[1]) < 5, live
+    assert abs(live['x'] + live['width'] - end[0]) < 5, live
+    assert abs(live['y'] + live['height'] - end[1]) < 5, live
+    page.mouse.up()
+    page.wait_for_function("old => document.querySelector('#input-image img').src !== old",
+                           arg=before)
+    page.wait_for_function("() => document.querySelector('#input-image img').complete")
+    message = until(lambda: page.locator('#clicked textarea').input_value(),
+                    lambda text: text.startswith('box'))
+    assert message.startswith('box (') and 'point' not in message, message  # not a click
+    edge = dict(x=start[0] - 8, y=(start[1] + end[1]) / 2, width=16, height=2)
+    pixels = until(lambda: screenshot_pixels(page, edge).reshape(-1, 3),
+                   lambda values: any(is_yellow(v) for v in values))
+    assert any(is_yellow(v) for v in pixels), pixels  # the server drew the box
+    page.close()
+
+
 def test_downloads_have_no_remove_button(browser, app_url):
     page = browser.new_page(viewport={'width': 1440, 'height': 900})
     run_shapes(page, app_url)

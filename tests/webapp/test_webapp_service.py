@@ -103,6 +103,19 @@ def test_sam_refinement_relabels_the_clicked_object(service, session):
         service.refine(session, 'zebra')
 
 
+def test_a_dragged_box_replaces_the_box_and_keeps_the_points(service, session):
+    service.run(session, SHAPES, 'red square, green circle', 'semantic')
+    service.add_prompt(session, 30, 40, 'foreground point')
+    service.add_prompt(session, 5, 5, 'box corner')  # a pending first corner is dropped
+    assert 'box (10, 20) - (60, 70)' in service.set_box(session, 60, 20, 10, 70)
+    assert session.box_corner is None
+    assert session.prompts == [(30.0, 40.0, 1), (10.0, 20.0, 2), (60.0, 70.0, 2)]
+    service.set_box(session, 0, 0, 20, 20)  # a second drag replaces the box
+    assert [p for p in session.prompts if p[2] == 2] == [(0.0, 0.0, 2), (20.0, 20.0, 2)]
+    assert 'box' in service.undo_prompt(session) or session.prompts == [(30.0, 40.0, 1)]
+    assert session.prompts == [(30.0, 40.0, 1)]
+
+
 def test_sam_refinement_needs_a_checkpoint_and_a_semantic_result(session):
     service = AnnotationService(default_configs(TINY))  # no SAM configured
     with pytest.raises(UserError, match='run a task'):
@@ -223,6 +236,20 @@ def test_anomaly_examples_are_offered():
     names = {os.path.relpath(path, 'demo/examples') for path in
              example_images(os.path.abspath('demo/examples'))}
     assert {'anomaly/scratched.jpg', 'anomaly/good/fabric_0.jpg', 'shapes.png'} <= names
+
+
+def test_real_example_photos_are_offered_small_and_with_their_licence():
+    from ovperception.webapp.ui import example_images
+    offered = {os.path.basename(path) for path in example_images(os.path.abspath('demo/examples'))}
+    with open('demo/examples/SOURCES.md', encoding='utf-8') as handle:
+        sources = handle.read()
+    for name in ('coffee.jpg', 'chelsea.jpg'):
+        path = os.path.join('demo/examples', name)
+        assert name in offered and os.path.getsize(path) <= 200_000
+        row = next(line for line in sources.splitlines() if line.startswith(f'| `{name}`'))
+        assert 'CC0' in row and 'sha256' in row
+        image, _, _ = AnnotationService(default_configs(TINY)).read_image(path)
+        assert image.shape[0] >= 300 and image.shape[1] >= 450  # a photo, not a toy
 
 
 def test_anomaly_threshold_unset_means_the_models_own(service, session):

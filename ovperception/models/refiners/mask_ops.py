@@ -90,7 +90,8 @@ def connected_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         pixels and the (n, 4) tight boxes ``(x1, y1, x2, y2)`` (inclusive ends), in id order.
     """
     count, ids, stats, _ = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+        mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8), connectivity=8,
+        ltype=cv2.CV_32S)
     stats = stats[1:count].astype(np.int64)
     x1, y1 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     boxes = np.stack([x1, y1, x1 + stats[:, cv2.CC_STAT_WIDTH] - 1,

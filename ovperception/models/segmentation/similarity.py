@@ -18,6 +18,14 @@ IGNORE_INDEX = 255
 REFINE_AT = ('original', 'working')
 
 
+def compact_label_dtype(largest: int) -> torch.dtype:
+    """Smallest torch integer type holding the labels ``0..largest``: uint8 (up to 255, so
+    255 classes or 254 plus the 255 of unlabelled pixels), int16, int32."""
+    if largest <= 255:
+        return torch.uint8
+    return torch.int16 if largest <= torch.iinfo(torch.int16).max else torch.int32
+
+
 @MODELS.register_module()
 class DenseSimilarityHead(BaseOVHead):
     """Training-free head: per-pixel cosine similarity between dense features and text.
@@ -39,6 +47,16 @@ class DenseSimilarityHead(BaseOVHead):
             and their pixels re-assigned (SCLIP's area threshold); 0 disables.
         return_logits: also store per-class probabilities at the working
             resolution in ``seg_logits`` (memory: K x h x w floats).
+        logits_max_side: with ``return_logits``, store them at most this many pixels on
+            the longer side (the working size shrunk, aspect kept; the stitched cosine map
+            is resized there chunk by chunk, never built at the working size): hover scores
+            of a 24-MP image need no 0.7 GB map. None: at the working size.
+        compact_labels: store ``pred_sem_seg`` as the smallest integer type holding every
+            label and the background value (uint8 for up to 255 classes with 255 as
+            unlabelled, else int16 / int32; see :func:`compact_label_dtype`) instead of
+            int64: 108 MB, not 864 MB, at 108 MP. Same values; the tools that only write
+            label maps (demo, ``tools/annotate.py``, the web app) ask for it, evaluation keeps
+            int64.
         score_refiner: optional module (or config, e.g. ``PAMRRefiner``) called as
             ``refiner(image (1, 3, H, W), cosine (1, N, H, W)) -> (1, N, H, W)`` on the
             stitched per-name cosine maps, before the softmax and threshold (the PAMR of
@@ -54,7 +72,8 @@ class DenseSimilarityHead(BaseOVHead):
 
     def __init__(self, *, logit_scale: float | None = None, prob_threshold: float = 0.0,
                  background_index: int | None = None, area_threshold: float = 0.0,
-                 return_logits: bool = False,
+                 return_logits: bool = False, logits_max_side: int | None = None,
+                 compact_labels: bool = False,
                  score_refiner: nn.Module | dict | None = None,
                  refine_at: str = 'original') -> None:
         super().__init__()
@@ -70,6 +89,10 @@ class DenseSimilarityHead(BaseOVHead):
         self.background_index = background_index
         self.area_threshold = area_threshold
         self.return_logits = return_logits
+        if logits_max_side is not None and int(logits_max_side) < 1:
+            raise ValueError(f'logits_max_side must be positive or None, got {logits_max_side}')
+        self.logits_max_side = None if logits_max_side is None else int(logits_max_side)
+        self.compact_labels = bool(compact_labels)
         self.score_refiner = (MODELS.build(score_refiner) if isinstance(score_refiner, dict)
                               else score_refiner)
 
@@ -142,8 +165,7 @@ class DenseSimilarityHead(BaseOVHead):
             labels = self.labels_from_cosine(cosine, text, out_size)
             sample.pred_sem_seg = PixelData(data=labels[None])
             if self.return_logits:
-                probs = self.class_probabilities(cosine.dense().float(), text)
-                sample.seg_logits = PixelData(data=probs)
+                sample.seg_logits = PixelData(data=self.stitched_probabilities(cosine, text))
             sample.set_metainfo(dict(label_names=text.class_names))
         return list(data_samples)
 
@@ -167,6 +189,25 @@ class DenseSimilarityHead(BaseOVHead):
         dense = cosine.map_rows(size).permute(2, 0, 1)
         return StitchedWindows.from_dense(
             self.score_refiner(image[None], dense[None].float())[0])
+
+    def logits_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(h, w) at which ``seg_logits`` of a (H, W) working map are stored: ``size``
+        shrunk to ``logits_max_side`` on its longer side (aspect kept), or ``size``."""
+        height, width = int(size[0]), int(size[1])
+        if self.logits_max_side is None or max(height, width) <= self.logits_max_side:
+            return height, width
+        scale = self.logits_max_side / max(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def stitched_probabilities(self, cosine: DenseOutput, text: TextEmbeddings) -> Tensor:
+        """(K', h, w) class probabilities of a stitched (N, H, W) cosine map at
+        :meth:`logits_size`, made a chunk of rows at a time (no (N, H, W) float copies)."""
+        stitched = as_stitched(cosine)
+        size = self.logits_size(stitched.image_size)
+        rows = stitched.map_rows(
+            size, lambda chunk: self.class_probabilities(chunk.float().movedim(-1, 0),
+                                                         text).movedim(0, -1))
+        return rows.permute(2, 0, 1).contiguous()
 
     def class_probabilities(self, cosine: Tensor, text: TextEmbeddings) -> Tensor:
         """(N, ...) cosine -> (K', ...) class probabilities (softmax over names, max over synonyms)."""
@@ -201,6 +242,8 @@ class DenseSimilarityHead(BaseOVHead):
         device = stitched.outputs.device
         name_to_class = text.name_to_class.to(device)
         scale = self.scale(text)
+        dtype = (compact_label_dtype(max(text.num_classes - 1, background))
+                 if self.compact_labels else torch.long)
         suppressed_names: Tensor | None = None  # (N,) bool, names of dropped classes
 
         def to_labels(chunk: Tensor, raw_argmax: bool = False) -> Tensor:
@@ -218,7 +261,7 @@ class DenseSimilarityHead(BaseOVHead):
                 labels = labels.masked_fill(best < self.prob_threshold, background)
             if text.vocabulary.has_virtual_background:
                 labels = labels.masked_fill(labels == text.num_classes, background)
-            return labels
+            return labels.to(dtype)
 
         if self.area_threshold > 0:
             # Areas come from the plain argmax, before any threshold (SCLIP's rule).
