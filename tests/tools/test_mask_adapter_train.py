@@ -14,6 +14,7 @@ from mmengine.dataset import pseudo_collate
 from torch import Tensor
 
 from ovperception.models import FCCLIP
+from ovperception.models.checkpoint import CheckpointMismatchError, load_model_state
 from ovperception.models.panoptic.mask_inference import mask_pool
 
 from ovperception.models.panoptic.mask_adapter_training import (mask_adapter_losses,
@@ -79,6 +80,26 @@ def test_losses_by_known_answers():
     assert none['loss_ce'] == 0 and none['loss_ce'].requires_grad is False
 
 
+def test_ground_truth_warm_up_has_no_predicted_masks_and_no_cosine_loss():
+    gt = torch.stack([_square(0, 0, 16, 32)])
+    mixed = mixed_masks(None, gt, torch.tensor([1]), num_gt_masks=2, num_pred_masks=0,
+                        iou_threshold=0.7, mask_threshold=0.5)
+    assert mixed.masks.shape == (2, 32, 32) and mixed.labels.tolist() == [1, -1]
+    losses = mask_adapter_losses(torch.zeros(1, 2, 3), mixed.labels[None],
+                                 torch.ones(1, 2, 4), num_gt_masks=2, num_pred_masks=0)
+    assert set(losses) == {'loss_ce'}
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.adapter_training.update(num_pred_masks=0)
+    model = _model(cfg)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), training=True)
+    model.decode_queries = None  # the segmenter is not run
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    assert set(losses) == {'loss_ce'} and torch.isfinite(losses['loss_ce'])
+    losses['loss_ce'].backward()
+    assert model.mask_adapter.final.weight.grad.abs().sum() > 0
+
+
 def _model(cfg: Config):
     return MODELS.build(cfg.model)
 
@@ -95,6 +116,16 @@ def test_only_the_adapter_and_void_train_and_bad_settings_are_refused():
     cfg.model.mask_adapter = None
     with pytest.raises(ValueError, match='needs a mask_adapter'):
         _model(cfg)
+
+
+def test_a_plain_fcclip_checkpoint_starts_adapter_training_but_not_adapter_inference(tmp_path):
+    cfg = Config.fromfile(CONFIG)
+    training = _model(cfg)
+    state = {k: v for k, v in training.state_dict().items() if not k.startswith('mask_adapter.')}
+    load_model_state(training, state, 'fcclip.pth')  # the adapter starts from scratch
+    cfg.model.pop('adapter_training')
+    with pytest.raises(CheckpointMismatchError, match='missing'):
+        load_model_state(_model(cfg), state, 'fcclip.pth')
 
 
 @torch.no_grad()

@@ -128,7 +128,8 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         adapter_training: train the Mask-Adapter as released (mixed-mask training): a dict
             of ``num_gt_masks`` (16), ``num_pred_masks`` (8), ``iou_threshold`` (0.7),
             ``class_weight`` (2.0), ``cosine_weight`` (5.0); everything but the adapter and
-            the void embedding is frozen and ``loss`` returns the adapter's losses.
+            the void embedding is frozen and ``loss`` returns the adapter's losses
+            (``num_pred_masks=0``: the released ground-truth warm-up, segmenter not run).
     """
 
     # Vocabulary machinery shared with OVModel (needs backbone, template_set,
@@ -205,6 +206,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         for name, parameter in self.named_parameters():
             parameter.requires_grad = (name.startswith('mask_adapter.')
                                        or name == 'void_embedding')
+        self.trained_from_scratch = ('mask_adapter.',)  # --weights may be a plain FC-CLIP
         return {**ADAPTER_TRAINING_DEFAULTS, **cfg}
 
     @property
@@ -330,7 +332,8 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         cfg = self.adapter_training
         with torch.no_grad():
             features = self.backbone_features(inputs)
-            mask_logits = self.decode_queries(features, every_class=False)[-1][1]
+            mask_logits = (self.decode_queries(features, every_class=False)[-1][1]
+                           if cfg['num_pred_masks'] else [None] * len(inputs))
         totals: dict[str, Tensor] = {}
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.encode_vocabulary(classnames).to(inputs.device)

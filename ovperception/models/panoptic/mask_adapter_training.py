@@ -4,7 +4,9 @@ and a frozen segmenter from a mix of masks per image - ``num_gt_masks`` ground-t
 ``iou_threshold`` (binarised), and those ground-truth masks again - with a cross-entropy of
 the mask embeddings against the text embeddings (+ void) and a cosine loss that pulls the
 embedding of each predicted mask towards that of its (detached) ground-truth mask (the
-IoU-based mask consistency loss). Missing masks are zero with label -1 (ignored)."""
+IoU-based mask consistency loss). Missing masks are zero with label -1 (ignored).
+``num_pred_masks=0`` is the released ground-truth warm-up stage (ground-truth masks and the
+cross-entropy only; the segmenter is not run)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,13 +82,15 @@ def match_via_iou(pred_logits: Tensor, target_masks: Tensor, labels: Tensor,
             torch.cat([labels[target_index], labels.new_full((missing,), -1)]))
 
 
-def mixed_masks(pred_logits: Tensor, gt_masks: Tensor, gt_labels: Tensor, *,
+def mixed_masks(pred_logits: Tensor | None, gt_masks: Tensor, gt_labels: Tensor, *,
                 num_gt_masks: int, num_pred_masks: int, iou_threshold: float,
                 mask_threshold: float) -> MixedMasks:
     """One image's mixed masks at the input size (H, W) of ``gt_masks``: sampled ground
     truth, binarised matched predictions, their ground-truth masks (released order)."""
     size = gt_masks.shape[-2:]
     gt, gt_classes = sample_ground_truth(gt_masks, gt_labels, num_gt_masks)
+    if pred_logits is None or num_pred_masks == 0:  # ground-truth warm-up
+        return MixedMasks(gt, gt_classes)
     pred, target, matched = match_via_iou(pred_logits, gt_masks, gt_labels, iou_threshold,
                                           num_pred_masks)
     binary = (pred.sigmoid() > mask_threshold).float()
@@ -114,6 +118,8 @@ def mask_adapter_losses(logits: Tensor, labels: Tensor, embeddings: Tensor, num_
         loss_ce = logits.sum() * 0.0
     else:
         loss_ce = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-1)
+    if num_pred_masks == 0:  # ground-truth warm-up: no predicted masks
+        return {'loss_ce': class_weight * loss_ce}
     start = num_gt_masks
     predicted = embeddings[:, start:start + num_pred_masks]
     ground_truth = embeddings[:, start + num_pred_masks:].detach()
