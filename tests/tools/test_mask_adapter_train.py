@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,7 @@ from ovperception.models import FCCLIP
 from ovperception.models.checkpoint import CheckpointMismatchError, load_model_state
 from ovperception.models.panoptic.mask_inference import mask_pool
 
-from ovperception.models.panoptic.mask_adapter_training import (mask_adapter_losses,
+from ovperception.models.panoptic.mask_adapter_training import (mask_adapter_losses, mask_iou,
                                                                  match_via_iou, mixed_masks,
                                                                  sample_ground_truth)
 from ovperception.models.panoptic.targets import segment_targets
@@ -98,6 +99,25 @@ def test_ground_truth_warm_up_has_no_predicted_masks_and_no_cosine_loss():
     assert set(losses) == {'loss_ce'} and torch.isfinite(losses['loss_ce'])
     losses['loss_ce'].backward()
     assert model.mask_adapter.final.weight.grad.abs().sum() > 0
+
+
+def test_losses_match_the_official_functions():
+    golden = dict(np.load(os.path.join(ROOT, 'tests', 'fixtures', 'golden', 'maskadapter',
+                                       'training_losses.npz')))
+    g = {k: torch.from_numpy(v) for k, v in golden.items()}
+    for b in range(2):
+        ious = mask_iou(g['pred'][b].flatten(1), g['targets'][b].flatten(1))
+        assert torch.allclose(ious, g['ious'][b], atol=1e-6)
+        src, tgt, labels = match_via_iou(g['pred'][b], g['targets'][b], g['labels'][b], 0.7, 3)
+        assert torch.equal(labels, g['matched_labels'][b])
+        assert torch.allclose(src, g['src'][b]) and torch.allclose(tgt, g['tgt'][b])
+    scale = min(float(np.exp(np.log(1 / 0.07))), 100.0)
+    logits = scale * F.normalize(g['embeds'], dim=-1) @ g['text'].T
+    assert torch.allclose(logits, g['logits'], atol=1e-4)
+    losses = mask_adapter_losses(g['logits'], g['all_labels'], g['embeds'], num_gt_masks=3,
+                                 num_pred_masks=2, class_weight=1.0, cosine_weight=1.0)
+    assert torch.allclose(losses['loss_ce'], g['loss_ce'], atol=1e-5)
+    assert torch.allclose(losses['loss_cosine'], g['loss_cosine'], atol=1e-6)
 
 
 def _model(cfg: Config):
