@@ -1,6 +1,6 @@
 # The tiny FC-CLIP with a Mask-Adapter (random weights) on synthetic panoptic shapes: inference
-# only (Mask-Adapter's own training is not implemented; its released weights load through
-# --weights). python tools/test.py configs/tiny/fcclip_tiny_mask_adapter.py
+# (training: fcclip_tiny_mask_adapter_train.py; released weights load through --weights).
+# python tools/test.py configs/tiny/fcclip_tiny_mask_adapter.py
 from mmengine.config import read_base
 
 from ovperception.evaluation import IoUMetric, PanopticMetric

@@ -107,10 +107,13 @@ def load_weights(model: nn.Module, path: str) -> nn.Module:
 
 
 def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
-    """Strictly load a full-model state dict; backbone keys may be absent (frozen CLIP)."""
+    """Strictly load a full-model state dict; backbone keys may be absent (frozen CLIP), and
+    so may the keys under the model's ``trained_from_scratch`` prefixes (e.g. a Mask-Adapter
+    about to be trained on a released FC-CLIP)."""
     own = model.state_dict()
     unexpected = sorted(set(state) - set(own))
-    missing = sorted(k for k in set(own) - set(state) if not k.startswith('backbone.'))
+    optional = ('backbone.', *getattr(model, 'trained_from_scratch', ()))
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith(optional))
     mismatched = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
     if unexpected or missing or mismatched:
         details = []

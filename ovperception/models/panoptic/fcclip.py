@@ -35,6 +35,7 @@ from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
                                                  takes_backbone_statistics)
 from ovperception.models.panoptic.ensemble import geometric_ensemble
 from ovperception.models.panoptic.mask_adapter import activation_pooling
+from ovperception.models.panoptic.mask_adapter_training import mask_adapter_losses, mixed_masks
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                          masked_attention_pool,
                                                          panoptic_inference, semantic_inference)
@@ -47,6 +48,10 @@ from ovperception.structures import OVDataSample, SampleList
 DEFAULT_TEST_CFG = dict(semantic_on=True, panoptic_on=True, instance_on=False,
                         object_mask_threshold=0.0, overlap_threshold=0.8, max_instances=100,
                         semantic_postprocess_before_inference=None)
+#: Mask-Adapter mixed-mask training, as released (``MODEL.MASK_ADAPTER`` of its configs:
+#: NUM_GT_MASKS, NUM_PRED_MASKS, IOU_THRESHOLD, COS_WEIGHT; MASK_FORMER.CLASS_WEIGHT).
+ADAPTER_TRAINING_DEFAULTS = dict(num_gt_masks=16, num_pred_masks=8, iou_threshold=0.7,
+                                 class_weight=2.0, cosine_weight=5.0)
 
 
 @dataclass
@@ -120,6 +125,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             maps of each binarised mask (``clip_dim`` defaults to the CLIP embedding size).
         mask_threshold: binarisation threshold of the mask probabilities for the adapter
             (0.5 in the released eval configs).
+        adapter_training: train the Mask-Adapter as released (mixed-mask training): a dict
+            of ``num_gt_masks`` (16), ``num_pred_masks`` (8), ``iou_threshold`` (0.7),
+            ``class_weight`` (2.0), ``cosine_weight`` (5.0); everything but the adapter and
+            the void embedding is frozen and ``loss`` returns the adapter's losses
+            (``num_pred_masks=0``: the released ground-truth warm-up, segmenter not run).
     """
 
     # Vocabulary machinery shared with OVModel (needs backbone, template_set,
@@ -139,6 +149,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                  train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  mask_adapter: nn.Module | dict | None = None, mask_threshold: float = 0.5,
+                 adapter_training: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         if data_preprocessor is None:
@@ -180,6 +191,23 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                              f'{sorted(DEFAULT_TEST_CFG)}')
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         self.train_cfg = dict(train_cfg or {})
+        self.adapter_training = self._adapter_training_cfg(adapter_training)
+
+    def _adapter_training_cfg(self, cfg: dict | None) -> dict | None:
+        """Validated Mask-Adapter training settings; freezes all but the adapter and void."""
+        if cfg is None:
+            return None
+        if self.mask_adapter is None:
+            raise ValueError('adapter_training needs a mask_adapter')
+        unknown = set(cfg) - set(ADAPTER_TRAINING_DEFAULTS)
+        if unknown:
+            raise ValueError(f'unknown adapter_training keys {sorted(unknown)}; valid keys: '
+                             f'{sorted(ADAPTER_TRAINING_DEFAULTS)}')
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad = (name.startswith('mask_adapter.')
+                                       or name == 'void_embedding')
+        self.trained_from_scratch = ('mask_adapter.',)  # --weights may be a plain FC-CLIP
+        return {**ADAPTER_TRAINING_DEFAULTS, **cfg}
 
     @property
     def is_trainable(self) -> bool:
@@ -247,14 +275,20 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
 
     def adapter_embeddings(self, res5: Tensor, mask_logits: Tensor) -> Tensor:
         """Mask-Adapter: (B, C5, h, w) trunk features, (B, Q, H, W) mask logits -> (B, Q, C)
-        mask embeddings in the joint space."""
-        dense = self.backbone.project_trunk_features(res5)
-        maps = self.mask_adapter(dense, mask_logits.sigmoid() > self.mask_threshold)
+        mask embeddings in the joint space (of the binarised masks)."""
+        return self.adapter_mask_embeddings(res5, mask_logits.sigmoid() > self.mask_threshold)
+
+    def adapter_mask_embeddings(self, res5: Tensor, masks: Tensor) -> Tensor:
+        """Mask-Adapter: (B, C5, h, w) trunk features, (B, Q, H, W) binary (or soft) masks
+        -> (B, Q, C) mask embeddings in the joint space."""
+        with torch.no_grad():
+            dense = self.backbone.project_trunk_features(res5)
+        maps = self.mask_adapter(dense, masks)
         pooled = activation_pooling(maps, res5)
         batch, count, channels = pooled.shape
         projected = self.backbone.project_trunk_features(
             pooled.reshape(batch * count, channels, 1, 1)).reshape(batch, count, -1)
-        queries = mask_logits.shape[1]
+        queries = masks.shape[1]
         return projected.view(batch, queries, count // queries, -1).mean(dim=2)
 
     def _adapter_logits(self, res5: Tensor, mask_logits: Tensor, names: Tensor,
@@ -271,7 +305,10 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
 
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
-        """Set losses of every decoder output, each vocabulary group weighted by its size."""
+        """Set losses of every decoder output, each vocabulary group weighted by its size
+        (with ``adapter_training``: the Mask-Adapter's losses instead)."""
+        if self.adapter_training is not None:
+            return self.adapter_loss(inputs, data_samples)
         features = self.backbone_features(inputs)
         outputs = self.decode_queries(features)
         totals: dict[str, Tensor] = {}
@@ -286,6 +323,42 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
                        for i in indices]
             weight = len(indices) / len(data_samples)
             for name, value in self.criterion(group_outputs, targets).items():
+                totals[name] = totals.get(name, 0) + value * weight
+        return totals
+
+    def adapter_loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
+        """Mask-Adapter mixed-mask losses (frozen CLIP and segmenter), each vocabulary group
+        weighted by its size."""
+        cfg = self.adapter_training
+        with torch.no_grad():
+            features = self.backbone_features(inputs)
+            mask_logits = (self.decode_queries(features, every_class=False)[-1][1]
+                           if cfg['num_pred_masks'] else [None] * len(inputs))
+        totals: dict[str, Tensor] = {}
+        for classnames, indices in self.vocabulary_groups(data_samples).items():
+            text = self.encode_vocabulary(classnames).to(inputs.device)
+            self._check_vocabulary(text)
+            mixed = []
+            for i in indices:
+                target = segment_targets(data_samples[i], inputs.shape[-2:], len(classnames),
+                                         inputs.device)
+                mixed.append(mixed_masks(
+                    mask_logits[i], target.masks, target.labels,
+                    num_gt_masks=cfg['num_gt_masks'], num_pred_masks=cfg['num_pred_masks'],
+                    iou_threshold=cfg['iou_threshold'], mask_threshold=self.mask_threshold))
+            masks = torch.stack([m.masks for m in mixed])
+            labels = torch.stack([m.labels for m in mixed])
+            embeds = self.adapter_mask_embeddings(features['res5'][indices], masks)
+            names = self.class_text(text, features['res5'][indices])
+            queries = F.normalize(embeds, dim=-1)
+            name_logits = text.logit_scale * torch.einsum('bqc,bnc->bqn', queries, names)
+            void = text.logit_scale * queries @ F.normalize(self.void_embedding, dim=0)
+            logits = torch.cat([text.reduce_synonyms(name_logits, dim=-1), void[..., None]], -1)
+            losses = mask_adapter_losses(logits, labels, embeds, cfg['num_gt_masks'],
+                                         cfg['num_pred_masks'], cfg['class_weight'],
+                                         cfg['cosine_weight'])
+            weight = len(indices) / len(data_samples)
+            for name, value in losses.items():
                 totals[name] = totals.get(name, 0) + value * weight
         return totals
 
