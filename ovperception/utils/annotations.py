@@ -25,6 +25,7 @@ import numpy as np
 from pycocotools import mask as mask_util
 
 from .atomic import atomic_save_image, to_jsonable
+from .band_rle import class_region, label_counts
 from .image_io import load_label_map
 
 LABEL_PNG_ENCODING = 'value = class_index + 1, 0 = unlabelled'
@@ -269,18 +270,19 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
         raise ValueError(f'label map is {height}x{width} but image_info says '
                          f'{info["height"]}x{info["width"]}')
     names = [str(n) for n in label_names]
-    valid = labels != ignore_index
-    present = np.unique(labels[valid])
-    bad = present[(present < 0) | (present >= len(names))]
-    if len(bad):
-        raise ValueError(f'label map holds labels {bad.tolist()[:10]} outside the '
+    areas = label_counts(labels)  # band by band: no full-size mask at any point
+    unlabelled = areas.pop(ignore_index, 0)
+    present = sorted(areas)
+    bad = [value for value in present if value < 0 or value >= len(names)]
+    if bad:
+        raise ValueError(f'label map holds labels {bad[:10]} outside the '
                          f'{len(names)}-class vocabulary (ignore_index={ignore_index})')
     annotations = []
-    for index in present.tolist():
-        mask = labels == index
+    for index in present:
+        region = class_region(labels, index)
         entry: dict[str, Any] = {
-            'class_index': int(index), 'name': names[index], 'area': int(mask.sum()),
-            'bbox': mask_to_bbox(mask), 'segmentation': mask_to_rle(mask)}
+            'class_index': int(index), 'name': names[index], 'area': region.area,
+            'bbox': region.bbox, 'segmentation': region.rle}
         if scores is not None:
             score = scores.get(index, scores.get(names[index]))
             if score is not None:
@@ -292,7 +294,7 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
         'image': info,
         'label_names': names,
         'annotations': annotations,
-        'unlabelled_area': int((~valid).sum()),
+        'unlabelled_area': int(unlabelled),
         'label_png': {'encoding': LABEL_PNG_ENCODING,
                       'dtype': 'uint8' if num_classes <= _UINT8_MAX_CLASSES else 'uint16'},
     }
