@@ -69,6 +69,19 @@ def test_many_windows_show_a_bar_and_take_time_proportional_to_pixels(monkeypatc
     assert timings[400] < 8 * timings[200] + 1.0  # about 4x; quadratic growth would be 16x
 
 
+def test_released_features_keep_the_image_and_ask_for_a_new_set_image():
+    predictor = OVPredictor(init_model(TINY_SEG))
+    image = _photo(90, 120)
+    predictor.set_image(image)
+    predictor.predict(['sky', 'tree'])
+    predictor.release_features()  # the demo frees the windows before writing
+    assert predictor._encoded is None
+    assert np.array_equal(predictor.image, image)
+    assert predictor.image_metainfo['ori_shape'] == (90, 120)
+    with pytest.raises(RuntimeError, match='set_image'):
+        predictor.predict(['sky', 'tree'])
+
+
 def test_compact_labels_are_uint8_with_the_int64_labels_values():
     predictor = OVPredictor(init_model(TINY_SEG))  # one model: random weights differ
     predictor.set_image(_photo(150, 230))
