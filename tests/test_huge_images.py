@@ -171,3 +171,31 @@ def test_the_overlay_is_drawn_in_bands():
         tracemalloc.stop()
     assert overlay.shape[0] >= 3000 and overlay.shape[1] > 4000  # legend on the right
     assert peak < 2.5 * image.nbytes, peak / image.nbytes
+
+
+@pytest.mark.parametrize('shape', [(300, 200), (200, 700), (40, 30)])  # right, bottom, upscaled
+def test_the_banded_overlay_streams_the_pixels_of_the_drawn_overlay(shape, monkeypatch, tmp_path):
+    """draw_sem_seg(banded=True) draws rows as the PNG writer reads them (no full-size canvas
+    at 108 MP); the file and any band of rows equal the array overlay."""
+    from PIL import Image
+
+    from ovperception.utils import atomic, png_stream
+    from ovperception.visualization import draw_sem_seg
+    rng = np.random.default_rng(0)
+    height, width = shape
+    image = rng.integers(0, 255, (height, width, 3), np.uint8)
+    labels = np.kron(rng.integers(0, 7, (height // 10 + 1, width // 10 + 1)),
+                     np.ones((10, 10), np.uint8))[:height, :width].astype(np.uint8)
+    labels[:5, :7] = 255
+    expected = draw_sem_seg(image, labels, list('abcdefg'))
+    banded = draw_sem_seg(image, labels, list('abcdefg'), banded=True)
+    assert tuple(banded.shape) == expected.shape
+    for start, stop in ((0, 1), (3, 17), (height - 2, height + 30)):
+        assert np.array_equal(banded[start:stop], expected[start:stop])
+    monkeypatch.setattr(png_stream, 'BAND_BYTES', 5000)  # many bands
+    monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', 0)  # streamed
+    atomic.atomic_save_image(tmp_path / 'streamed.png', banded)
+    monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', 1 << 40)  # made whole, then PIL
+    atomic.atomic_save_image(tmp_path / 'whole.png', banded)
+    for name in ('streamed.png', 'whole.png'):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / name)), expected)
