@@ -199,3 +199,28 @@ def test_the_banded_overlay_streams_the_pixels_of_the_drawn_overlay(shape, monke
     atomic.atomic_save_image(tmp_path / 'whole.png', banded)
     for name in ('streamed.png', 'whole.png'):
         assert np.array_equal(np.asarray(Image.open(tmp_path / name)), expected)
+
+
+@pytest.mark.parametrize('num_classes, ignore_index', [(7, 255), (1000, -1)])
+def test_the_label_png_is_written_in_bands_with_the_array_values(num_classes, ignore_index,
+                                                                  monkeypatch, tmp_path):
+    from PIL import Image
+
+    from ovperception.utils import annotations, atomic, png_stream
+    from ovperception.utils.annotations import label_map_to_png_array, save_label_png
+    from ovperception.utils.image_io import load_label_map
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, num_classes, (61, 47))
+    labels[:3, :5] = ignore_index
+    if num_classes < 255:
+        labels = labels.astype(np.uint8)
+    monkeypatch.setattr(annotations, 'LABEL_BAND_VALUES', 100)  # range checked in bands
+    monkeypatch.setattr(png_stream, 'BAND_BYTES', 300)  # written in bands
+    for large in (0, 1 << 40):  # streamed; made whole for PIL
+        monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', large)
+        save_label_png(tmp_path / f'{large}.png', labels, ignore_index, num_classes)
+        written = load_label_map(tmp_path / f'{large}.png')  # int64 of the stored values
+        expected = label_map_to_png_array(labels, ignore_index, num_classes)
+        assert np.array_equal(written, expected)
+        with Image.open(tmp_path / f'{large}.png') as png:  # the bit depth of the array
+            assert png.mode == ('L' if expected.dtype == np.uint8 else 'I;16')

@@ -200,7 +200,8 @@ def atomic_save_image(path: PathLike, array: np.ndarray | BandedImage,
     if not isinstance(array, BandedImage):  # which stays lazy: streamed, or made below
         array = np.asarray(array)
     streamable = (array.ndim == 2 and array.dtype in (np.uint8, np.uint16)) or (
-        array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8)
+        array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8) or (
+        isinstance(array, BandedImage) and array.shape[2] == 1)  # grey, uint8 or uint16
     if fmt == 'PNG' and array.size > LARGE_PNG_VALUES and not save_kwargs and streamable:
         # a band of rows at a time: no PIL copy (4 bytes a pixel) nor whole-file bytes
         tag = _OUTPUT_TAG.get()

@@ -11,17 +11,18 @@ FillRows = Callable[[np.ndarray, int, int], None]
 
 
 class BandedImage:
-    """(H, W, C) uint8 image made a band of rows at a time.
+    """(H, W, C) image (uint8, or uint16 grey) made a band of rows at a time.
 
     Slicing rows (``image[a:b]``) computes those rows only; ``np.asarray(image)`` makes the
     whole array (what a non-streaming encoder needs).
     """
 
-    dtype = np.dtype(np.uint8)
     ndim = 3
 
-    def __init__(self, shape: tuple[int, int, int], fill: FillRows) -> None:
+    def __init__(self, shape: tuple[int, int, int], fill: FillRows,
+                 dtype: np.dtype | type = np.uint8) -> None:
         self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
         self._fill = fill
 
     @property
@@ -40,5 +41,7 @@ class BandedImage:
         return out
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The whole image; (H, W) for one channel (what image encoders take)."""
         array = self[0:self.shape[0]]
+        array = array[..., 0] if self.shape[2] == 1 else array
         return array if dtype is None else array.astype(dtype)
