@@ -224,3 +224,38 @@ def test_the_label_png_is_written_in_bands_with_the_array_values(num_classes, ig
         assert np.array_equal(written, expected)
         with Image.open(tmp_path / f'{large}.png') as png:  # the bit depth of the array
             assert png.mode == ('L' if expected.dtype == np.uint8 else 'I;16')
+
+
+def test_the_semantic_writer_holds_bands_not_full_size_copies(monkeypatch, tmp_path):
+    """write_sem_seg of a 6-MP map (PNGs streamed as above 48 M values, bands made small):
+    overlay, label PNG and RLE JSON are made from bands (numpy allocations, traced), not from
+    a full-size canvas (3 bytes a pixel), label copies or per-class masks (1-3 bytes a pixel
+    each)."""
+    import tracemalloc
+
+    from mmengine.structures import PixelData
+
+    from ovperception.utils import annotations, atomic, band_rle, png_stream
+    from ovperception.visualization import overlay
+    from ovperception.writers.segmentation import write_sem_seg
+    monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', 0)
+    monkeypatch.setattr(overlay, '_BAND_PIXELS', 1 << 14)
+    monkeypatch.setattr(overlay, '_BLEND_ROWS', 16)
+    monkeypatch.setattr(png_stream, 'BAND_BYTES', 1 << 16)
+    monkeypatch.setattr(band_rle, 'BAND_VALUES', 1 << 16)
+    monkeypatch.setattr(annotations, 'LABEL_BAND_VALUES', 1 << 16)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (2000, 3000, 3), np.uint8)
+    labels = np.kron(rng.integers(0, 7, (40, 60)), np.ones((50, 50), np.uint8)).astype(np.uint8)
+    sample = OVDataSample(metainfo=dict(label_names=list('abcdefg')))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(labels)[None])
+    targets = {suffix: str(tmp_path / f'out{suffix}')
+               for suffix in ('_overlay.png', '_labels.png', '.json')}
+    tracemalloc.start()
+    try:
+        write_sem_seg(targets, image, sample, str(tmp_path / 'in.jpg'))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the legend panel (0.4 bytes a pixel here) and small bands: under one uint8 mask
+    assert peak < 0.75 * labels.size, peak / labels.size

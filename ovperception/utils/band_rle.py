@@ -24,13 +24,14 @@ class ClassRegion:
     rle: dict = field(default_factory=dict)  # {"size": [H, W], "counts": str}
 
 
-def column_bands(height: int, width: int, band_values: int = BAND_VALUES) -> list[slice]:
-    """Slices of whole columns holding about ``band_values`` labels each."""
-    step = max(1, band_values // max(height, 1))
+def column_bands(height: int, width: int, band_values: int | None = None) -> list[slice]:
+    """Slices of whole columns holding about ``band_values`` (default
+    :data:`BAND_VALUES`) labels each."""
+    step = max(1, (band_values or BAND_VALUES) // max(height, 1))
     return [slice(x0, min(x0 + step, width)) for x0 in range(0, width, step)]
 
 
-def label_counts(labels: np.ndarray, band_values: int = BAND_VALUES) -> dict[int, int]:
+def label_counts(labels: np.ndarray, band_values: int | None = None) -> dict[int, int]:
     """Pixels per label value of an (H, W) integer map, counted band by band."""
     counts: dict[int, int] = {}
     for band in column_bands(*labels.shape, band_values):
@@ -40,13 +41,13 @@ def label_counts(labels: np.ndarray, band_values: int = BAND_VALUES) -> dict[int
     return counts
 
 
-def class_region(labels: np.ndarray, value: int, band_values: int = BAND_VALUES) -> ClassRegion:
+def class_region(labels: np.ndarray, value: int, band_values: int | None = None) -> ClassRegion:
     """Area, tight box and COCO compressed RLE of ``labels == value``.
 
     Args:
         labels: (H, W) integer label map.
         value: the label whose mask is described.
-        band_values: labels read at a time.
+        band_values: labels read at a time (default :data:`BAND_VALUES`).
 
     Returns:
         A ``ClassRegion`` equal to ``mask.sum()``, ``mask_to_bbox(mask)`` and

@@ -146,9 +146,8 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     if banded and panel is not None:
         def fill(rows: np.ndarray, start: int, stop: int) -> None:
             _fill_legend_rows(rows, start, canvas.shape, panel, side)
-            if start < canvas.shape[0]:
-                _draw_label_rows(rows[:min(stop, canvas.shape[0]) - start, :canvas.shape[1]],
-                                 start, canvas, labels, colors, alpha, ignore_index, border)
+            _draw_label_bands(rows, canvas, labels, colors, alpha, ignore_index, border,
+                              slice(start, min(stop, canvas.shape[0])))
         return BandedImage(_legend_layout_shape(canvas.shape, panel, side), fill)
     # The overlay is made in bands of rows, straight into the final canvas (legend beside
     # or below it): a 108-MP overlay needs no full-size colour, blend or edge temporaries.
@@ -251,17 +250,19 @@ def _canvas_with_legend(shape: tuple[int, ...], panel: np.ndarray | None,
 
 def _draw_label_bands(out: np.ndarray, canvas: np.ndarray, labels: np.ndarray,
                       colors: np.ndarray, alpha: float, ignore_index: int,
-                      boundary_color: Color | None) -> None:
+                      boundary_color: Color | None, rows: slice = slice(None)) -> None:
     """Write ``canvas`` with class colours blended over labelled pixels and the borders
-    between labels drawn (``boundary_color``, None: none) into ``out[:H, :W]``, a band of
-    rows at a time (:func:`_draw_label_rows`)."""
+    between labels drawn (``boundary_color``, None: none) into ``out[:, :W]``, whose first
+    row is row ``rows.start`` of the image, for the image rows ``rows``, a band of
+    :data:`_BAND_PIXELS` at a time (:func:`_draw_label_rows`)."""
     height, width = labels.shape
+    first, last, _ = rows.indices(height)
     margin = _boundary_line(labels) + 1
-    rows = max(2 * margin, _BAND_PIXELS // max(1, width))
-    for start in range(0, height, rows):
-        stop = min(height, start + rows)
-        _draw_label_rows(out[start:stop, :width], start, canvas, labels, colors, alpha,
-                         ignore_index, boundary_color)
+    step = max(2 * margin, _BAND_PIXELS // max(1, width))
+    for start in range(first, last, step):
+        stop = min(last, start + step)
+        _draw_label_rows(out[start - first:stop - first, :width], start, canvas, labels,
+                         colors, alpha, ignore_index, boundary_color)
 
 
 def _boundary_line(labels: np.ndarray) -> int:
