@@ -371,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             prediction = (predictor.predict(vocabulary) if exemplars is None else
                           predictor.predict(vocabulary, exemplar_metainfo(
                               exemplars, predictor.image_metainfo)))
+            predictor.release_features()  # the writers need the image, not the windows
             written = write_predictions(path, predictor.image, prediction, args.out, inputs,
                                         stem=stems[path])
             if 'chosen_names' in prediction.metainfo:

@@ -74,6 +74,19 @@ def test_many_windows_show_a_bar_and_take_time_proportional_to_pixels(monkeypatc
     assert min(ratios) < 8, ratios  # about 4x; quadratic growth would be 16x
 
 
+def test_released_features_keep_the_image_and_ask_for_a_new_set_image():
+    predictor = OVPredictor(init_model(TINY_SEG))
+    image = _photo(90, 120)
+    predictor.set_image(image)
+    predictor.predict(['sky', 'tree'])
+    predictor.release_features()  # the demo frees the windows before writing
+    assert predictor._encoded is None
+    assert np.array_equal(predictor.image, image)
+    assert predictor.image_metainfo['ori_shape'] == (90, 120)
+    with pytest.raises(RuntimeError, match='set_image'):
+        predictor.predict(['sky', 'tree'])
+
+
 def test_compact_labels_are_uint8_with_the_int64_labels_values():
     predictor = OVPredictor(init_model(TINY_SEG))  # one model: random weights differ
     predictor.set_image(_photo(150, 230))
@@ -163,3 +176,91 @@ def test_the_overlay_is_drawn_in_bands():
         tracemalloc.stop()
     assert overlay.shape[0] >= 3000 and overlay.shape[1] > 4000  # legend on the right
     assert peak < 2.5 * image.nbytes, peak / image.nbytes
+
+
+@pytest.mark.parametrize('shape', [(300, 200), (200, 700), (40, 30)])  # right, bottom, upscaled
+def test_the_banded_overlay_streams_the_pixels_of_the_drawn_overlay(shape, monkeypatch, tmp_path):
+    """draw_sem_seg(banded=True) draws rows as the PNG writer reads them (no full-size canvas
+    at 108 MP); the file and any band of rows equal the array overlay."""
+    from PIL import Image
+
+    from ovperception.utils import atomic, png_stream
+    from ovperception.visualization import draw_sem_seg
+    rng = np.random.default_rng(0)
+    height, width = shape
+    image = rng.integers(0, 255, (height, width, 3), np.uint8)
+    labels = np.kron(rng.integers(0, 7, (height // 10 + 1, width // 10 + 1)),
+                     np.ones((10, 10), np.uint8))[:height, :width].astype(np.uint8)
+    labels[:5, :7] = 255
+    expected = draw_sem_seg(image, labels, list('abcdefg'))
+    banded = draw_sem_seg(image, labels, list('abcdefg'), banded=True)
+    assert tuple(banded.shape) == expected.shape
+    for start, stop in ((0, 1), (3, 17), (height - 2, height + 30)):
+        assert np.array_equal(banded[start:stop], expected[start:stop])
+    monkeypatch.setattr(png_stream, 'BAND_BYTES', 5000)  # many bands
+    monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', 0)  # streamed
+    atomic.atomic_save_image(tmp_path / 'streamed.png', banded)
+    monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', 1 << 40)  # made whole, then PIL
+    atomic.atomic_save_image(tmp_path / 'whole.png', banded)
+    for name in ('streamed.png', 'whole.png'):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / name)), expected)
+
+
+@pytest.mark.parametrize('num_classes, ignore_index', [(7, 255), (1000, -1)])
+def test_the_label_png_is_written_in_bands_with_the_array_values(num_classes, ignore_index,
+                                                                  monkeypatch, tmp_path):
+    from PIL import Image
+
+    from ovperception.utils import annotations, atomic, png_stream
+    from ovperception.utils.annotations import label_map_to_png_array, save_label_png
+    from ovperception.utils.image_io import load_label_map
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, num_classes, (61, 47))
+    labels[:3, :5] = ignore_index
+    if num_classes < 255:
+        labels = labels.astype(np.uint8)
+    monkeypatch.setattr(annotations, 'LABEL_BAND_VALUES', 100)  # range checked in bands
+    monkeypatch.setattr(png_stream, 'BAND_BYTES', 300)  # written in bands
+    for large in (0, 1 << 40):  # streamed; made whole for PIL
+        monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', large)
+        save_label_png(tmp_path / f'{large}.png', labels, ignore_index, num_classes)
+        written = load_label_map(tmp_path / f'{large}.png')  # int64 of the stored values
+        expected = label_map_to_png_array(labels, ignore_index, num_classes)
+        assert np.array_equal(written, expected)
+        with Image.open(tmp_path / f'{large}.png') as png:  # the bit depth of the array
+            assert png.mode == ('L' if expected.dtype == np.uint8 else 'I;16')
+
+
+def test_the_semantic_writer_holds_bands_not_full_size_copies(monkeypatch, tmp_path):
+    """write_sem_seg of a 6-MP map (PNGs streamed as above 48 M values, bands made small):
+    overlay, label PNG and RLE JSON are made from bands (numpy allocations, traced), not from
+    a full-size canvas (3 bytes a pixel), label copies or per-class masks (1-3 bytes a pixel
+    each)."""
+    import tracemalloc
+
+    from mmengine.structures import PixelData
+
+    from ovperception.utils import annotations, atomic, band_rle, png_stream
+    from ovperception.visualization import overlay
+    from ovperception.writers.segmentation import write_sem_seg
+    monkeypatch.setattr(atomic, 'LARGE_PNG_VALUES', 0)
+    monkeypatch.setattr(overlay, '_BAND_PIXELS', 1 << 14)
+    monkeypatch.setattr(overlay, '_BLEND_ROWS', 16)
+    monkeypatch.setattr(png_stream, 'BAND_BYTES', 1 << 16)
+    monkeypatch.setattr(band_rle, 'BAND_VALUES', 1 << 16)
+    monkeypatch.setattr(annotations, 'LABEL_BAND_VALUES', 1 << 16)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (2000, 3000, 3), np.uint8)
+    labels = np.kron(rng.integers(0, 7, (40, 60)), np.ones((50, 50), np.uint8)).astype(np.uint8)
+    sample = OVDataSample(metainfo=dict(label_names=list('abcdefg')))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(labels)[None])
+    targets = {suffix: str(tmp_path / f'out{suffix}')
+               for suffix in ('_overlay.png', '_labels.png', '.json')}
+    tracemalloc.start()
+    try:
+        write_sem_seg(targets, image, sample, str(tmp_path / 'in.jpg'))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the legend panel (0.4 bytes a pixel here) and small bands: under one uint8 mask
+    assert peak < 0.75 * labels.size, peak / labels.size

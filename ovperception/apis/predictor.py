@@ -69,6 +69,12 @@ class OVPredictor:
             self._encoded = self.model.encode_images(data['inputs'], data['data_samples'])
         self._metainfo = {k: v for k, v in sample.metainfo.items() if k != 'classnames'}
 
+    def release_features(self) -> None:
+        """Free the encoded windows of the last :meth:`set_image` (a huge image's window
+        features take ~0.2 GB), keeping :attr:`image` and its metainfo for the writers.
+        :meth:`predict` then needs a new :meth:`set_image`."""
+        self._encoded = None
+
     @staticmethod
     def _check_array(image: np.ndarray) -> np.ndarray:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \

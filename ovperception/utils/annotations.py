@@ -25,12 +25,16 @@ import numpy as np
 from pycocotools import mask as mask_util
 
 from .atomic import atomic_save_image, to_jsonable
+from .band_rle import class_region, label_counts
+from .banded_image import BandedImage
 from .image_io import load_label_map
 
 LABEL_PNG_ENCODING = 'value = class_index + 1, 0 = unlabelled'
 SEM_SEG_FORMAT = 'ovperception.sem_seg.v1'
 _UINT8_MAX_CLASSES = 254
 _UINT16_MAX_CLASSES = 65535
+#: Labels read at a time when a label PNG is checked and written.
+LABEL_BAND_VALUES = 1 << 22
 
 __all__ = [
     'LABEL_PNG_ENCODING', 'mask_to_rle', 'rle_to_mask', 'mask_to_bbox', 'mask_to_polygons',
@@ -269,18 +273,19 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
         raise ValueError(f'label map is {height}x{width} but image_info says '
                          f'{info["height"]}x{info["width"]}')
     names = [str(n) for n in label_names]
-    valid = labels != ignore_index
-    present = np.unique(labels[valid])
-    bad = present[(present < 0) | (present >= len(names))]
-    if len(bad):
-        raise ValueError(f'label map holds labels {bad.tolist()[:10]} outside the '
+    areas = label_counts(labels)  # band by band: no full-size mask at any point
+    unlabelled = areas.pop(ignore_index, 0)
+    present = sorted(areas)
+    bad = [value for value in present if value < 0 or value >= len(names)]
+    if bad:
+        raise ValueError(f'label map holds labels {bad[:10]} outside the '
                          f'{len(names)}-class vocabulary (ignore_index={ignore_index})')
     annotations = []
-    for index in present.tolist():
-        mask = labels == index
+    for index in present:
+        region = class_region(labels, index)
         entry: dict[str, Any] = {
-            'class_index': int(index), 'name': names[index], 'area': int(mask.sum()),
-            'bbox': mask_to_bbox(mask), 'segmentation': mask_to_rle(mask)}
+            'class_index': int(index), 'name': names[index], 'area': region.area,
+            'bbox': region.bbox, 'segmentation': region.rle}
         if scores is not None:
             score = scores.get(index, scores.get(names[index]))
             if score is not None:
@@ -292,7 +297,7 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
         'image': info,
         'label_names': names,
         'annotations': annotations,
-        'unlabelled_area': int((~valid).sum()),
+        'unlabelled_area': int(unlabelled),
         'label_png': {'encoding': LABEL_PNG_ENCODING,
                       'dtype': 'uint8' if num_classes <= _UINT8_MAX_CLASSES else 'uint16'},
     }
@@ -315,22 +320,40 @@ def label_map_to_png_array(label_map: Any, ignore_index: int = 255,
         (H, W) uint8 or uint16 array.
     """
     labels = label_map_2d(label_map)
-    valid = labels != ignore_index
-    values = labels[valid]
-    max_label = int(values.max()) if values.size else -1
-    if values.size and int(values.min()) < 0:
+    return _encode_label_rows(labels, 0, labels.shape[0], ignore_index,
+                              _label_png_dtype(labels, ignore_index, num_classes))
+
+
+def _label_png_dtype(labels: np.ndarray, ignore_index: int,
+                     num_classes: int | None) -> np.dtype:
+    """uint8 or uint16 for the label PNG of (H, W) ``labels``, checked a band of rows at a
+    time (no full-size mask or copy)."""
+    low, high = None, -1
+    rows = max(1, LABEL_BAND_VALUES // max(1, labels.shape[1]))
+    for start in range(0, labels.shape[0], rows):
+        band = labels[start:start + rows]
+        values = band[band != ignore_index]
+        if values.size:
+            high = max(high, int(values.max()))
+            low = int(values.min()) if low is None else min(low, int(values.min()))
+    if low is not None and low < 0:
         raise ValueError('label map holds negative labels other than ignore_index')
     if num_classes is None:
-        num_classes = max_label + 1
-    elif max_label >= num_classes:
-        raise ValueError(f'label {max_label} out of range for {num_classes} classes')
+        num_classes = high + 1
+    elif high >= num_classes:
+        raise ValueError(f'label {high} out of range for {num_classes} classes')
     if num_classes > _UINT16_MAX_CLASSES:
         raise ValueError(f'{num_classes} classes do not fit a 16-bit label PNG')
-    del values
-    dtype = np.uint8 if num_classes <= _UINT8_MAX_CLASSES else np.uint16
-    encoded = labels.astype(dtype)  # in range: checked above (ignored pixels zeroed below)
+    return np.dtype(np.uint8 if num_classes <= _UINT8_MAX_CLASSES else np.uint16)
+
+
+def _encode_label_rows(labels: np.ndarray, start: int, stop: int, ignore_index: int,
+                       dtype: np.dtype) -> np.ndarray:
+    """Rows ``start:stop`` of the label PNG array of (H, W) ``labels`` (range checked)."""
+    band = labels[start:stop]
+    encoded = band.astype(dtype)  # in range: checked (ignored pixels zeroed below)
     encoded += 1
-    encoded[~valid] = 0
+    encoded[band == ignore_index] = 0
     return encoded
 
 
@@ -345,7 +368,7 @@ def png_array_to_label_map(png: Any, ignore_index: int = 255) -> np.ndarray:
 
 
 def save_label_png(path: str | Path, label_map: Any, ignore_index: int = 255,
-                   num_classes: int | None = None) -> np.ndarray:
+                   num_classes: int | None = None) -> None:
     """Write a label PNG atomically (see :func:`label_map_to_png_array`).
 
     Args:
@@ -354,12 +377,15 @@ def save_label_png(path: str | Path, label_map: Any, ignore_index: int = 255,
         ignore_index: value of unlabelled pixels.
         num_classes: vocabulary size (fixes the bit depth); default largest label + 1.
 
-    Returns:
-        The (H, W) uint8/uint16 array written.
+    The PNG is encoded a band of rows at a time: a 108-MP map needs no full-size copy.
     """
-    array = label_map_to_png_array(label_map, ignore_index, num_classes)
-    atomic_save_image(path, array)
-    return array
+    labels = label_map_2d(label_map)
+    dtype = _label_png_dtype(labels, ignore_index, num_classes)
+
+    def fill(rows: np.ndarray, start: int, stop: int) -> None:
+        rows[..., 0] = _encode_label_rows(labels, start, stop, ignore_index, dtype)
+
+    atomic_save_image(path, BandedImage((*labels.shape, 1), fill, dtype))
 
 
 def load_label_png(path: str | Path, ignore_index: int = 255) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Union
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from ovperception.utils.banded_image import BandedImage
 from ovperception.utils.png_stream import write_png
 
 PathLike = Union[str, os.PathLike]
@@ -181,12 +182,14 @@ def is_tagged_output(path: PathLike) -> bool:
         return False
 
 
-def atomic_save_image(path: PathLike, array: np.ndarray, **save_kwargs: Any) -> None:
+def atomic_save_image(path: PathLike, array: np.ndarray | BandedImage,
+                      **save_kwargs: Any) -> None:
     """Encode ``array`` in the format named by the file extension and write it atomically.
 
     Args:
         path: destination; its extension (``.png``, ``.jpg``, ...) picks the format.
-        array: see ``encode_image``; colour arrays are RGB.
+        array: see ``encode_image``; colour arrays are RGB. A large ``BandedImage`` goes to
+            a PNG a band of rows at a time without being made whole.
         **save_kwargs: forwarded to ``PIL.Image.save``.
     """
     extension = os.path.splitext(os.fspath(path))[1].lower()
@@ -194,16 +197,18 @@ def atomic_save_image(path: PathLike, array: np.ndarray, **save_kwargs: Any) -> 
     if fmt is None:
         raise ValueError(f'cannot tell the image format of {os.fspath(path)!r} from its '
                          f'extension {extension!r}')
-    array = np.asarray(array)
+    if not isinstance(array, BandedImage):  # which stays lazy: streamed, or made below
+        array = np.asarray(array)
     streamable = (array.ndim == 2 and array.dtype in (np.uint8, np.uint16)) or (
-        array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8)
+        array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8) or (
+        isinstance(array, BandedImage) and array.shape[2] == 1)  # grey, uint8 or uint16
     if fmt == 'PNG' and array.size > LARGE_PNG_VALUES and not save_kwargs and streamable:
         # a band of rows at a time: no PIL copy (4 bytes a pixel) nor whole-file bytes
         tag = _OUTPUT_TAG.get()
         atomic_write_stream(path, lambda handle: write_png(
             handle, array, {OUTPUT_TAG_KEY: tag} if tag is not None else None))
         return
-    atomic_write_bytes(path, encode_image(array, fmt, **save_kwargs))
+    atomic_write_bytes(path, encode_image(np.asarray(array), fmt, **save_kwargs))
 
 
 def to_jsonable(obj: Any) -> Any:

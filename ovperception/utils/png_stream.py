@@ -14,6 +14,8 @@ from typing import BinaryIO, Mapping
 
 import numpy as np
 
+from ovperception.utils.banded_image import BandedImage
+
 SIGNATURE = b'\x89PNG\r\n\x1a\n'
 #: PNG colour type by the number of channels (grey, -, RGB, RGBA).
 COLOR_TYPES = {1: 0, 3: 2, 4: 6}
@@ -28,12 +30,13 @@ def _chunk(handle: BinaryIO, kind: bytes, data: bytes) -> None:
     handle.write(struct.pack('>I', zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF))
 
 
-def write_png(handle: BinaryIO, array: np.ndarray, text: Mapping[str, str] | None = None,
+def write_png(handle: BinaryIO, array: np.ndarray | BandedImage, text: Mapping[str, str] | None = None,
               level: int = 1) -> None:
     """Write ``array`` as a PNG to the binary file ``handle``.
 
     Args:
-        array: (H, W) uint8 / uint16 grey, (H, W, 3) uint8 RGB or (H, W, 4) uint8 RGBA.
+        array: (H, W) uint8 / uint16 grey, (H, W, 3) uint8 RGB or (H, W, 4) uint8 RGBA;
+            a ``BandedImage`` is read a band of rows at a time.
         text: ``tEXt`` chunks (Latin-1 keys and values), e.g. the output tag.
         level: zlib compression level.
     """

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..utils.annotations import squeeze_2d
+from ..utils.banded_image import BandedImage
 from .canvas import (BACKGROUND, Color, add_title, fit_text, font_scale_for, hstack,
                      nearest_resize, put_text, render_legend, text_size, to_rgb_uint8,
                      upscale_factor, vstack)
@@ -92,7 +93,7 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
                  alpha: float = 0.5, ignore_index: int = 255, palette: np.ndarray | None = None,
                  draw_boundaries: bool = True, boundary_color: Color = (255, 255, 255),
                  legend: str = 'auto', min_size: int = 256,
-                 title: str | None = None) -> np.ndarray:
+                 title: str | None = None, banded: bool = False) -> np.ndarray | BandedImage:
     """Blend class colours over an image, outline class boundaries, append a legend.
 
     Args:
@@ -112,6 +113,9 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
             only, largest area first, as ``[swatch] name  area%``.
         min_size: upscale images whose shorter side is smaller than this.
         title: optional header text.
+        banded: return a :class:`BandedImage` whose rows are drawn when read (streamed to a
+            PNG, a 108-MP overlay never exists whole) where the overlay has a legend and no
+            title; its pixels equal the array's.
 
     Returns:
         (H', W', 3) uint8 RGB image, H' >= H and W' >= W.
@@ -138,11 +142,17 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     if len(present) and legend != 'none' and not title:
         panel = _legend_panel(present, areas, colors, label_names,
                               max(labels.size // (factor * factor), 1), canvas.shape, side)
+    border = boundary_color if draw_boundaries else None
+    if banded and panel is not None:
+        def fill(rows: np.ndarray, start: int, stop: int) -> None:
+            _fill_legend_rows(rows, start, canvas.shape, panel, side)
+            _draw_label_bands(rows, canvas, labels, colors, alpha, ignore_index, border,
+                              slice(start, min(stop, canvas.shape[0])))
+        return BandedImage(_legend_layout_shape(canvas.shape, panel, side), fill)
     # The overlay is made in bands of rows, straight into the final canvas (legend beside
     # or below it): a 108-MP overlay needs no full-size colour, blend or edge temporaries.
     out = _canvas_with_legend(canvas.shape, panel, side)
-    _draw_label_bands(out, canvas, labels, colors, alpha, ignore_index,
-                      boundary_color if draw_boundaries else None)
+    _draw_label_bands(out, canvas, labels, colors, alpha, ignore_index, border)
     if panel is not None:
         return out
     if title:
@@ -193,60 +203,103 @@ def _legend_panel(present: np.ndarray, areas: np.ndarray, colors: np.ndarray,
                          thickness)
 
 
+def _legend_layout_shape(shape: tuple[int, ...], panel: np.ndarray | None,
+                         side: str) -> tuple[int, int, int]:
+    """(H', W', 3) of a canvas of ``shape`` with ``panel`` beside (right) or below it."""
+    height, width = shape[:2]
+    if panel is None:
+        return height, width, 3
+    if side == 'right':
+        return max(height, panel.shape[0]), width + panel.shape[1], 3
+    return height + panel.shape[0], max(width, panel.shape[1]), 3
+
+
+def _fill_legend_rows(rows: np.ndarray, start: int, shape: tuple[int, ...],
+                      panel: np.ndarray | None, side: str) -> None:
+    """Write rows ``start:start + len(rows)`` of the layout of :func:`_legend_layout_shape`
+    into ``rows``, all but the canvas part (``[:H, :W]``, left for the caller)."""
+    height, width = shape[:2]
+    stop = start + len(rows)
+    background = np.asarray(BACKGROUND, np.uint8)
+    if panel is None:
+        return
+    if side == 'right':
+        below = slice(max(start, height) - start, max(stop, height) - start)
+        rows[below, :width] = background
+        inside = slice(0, max(start, min(stop, panel.shape[0])) - start)
+        rows[inside, width:] = panel[start:start + (inside.stop - inside.start)]
+        rows[inside.stop:, width:] = background
+        return
+    beside = slice(0, max(start, min(stop, height)) - start)
+    rows[beside, width:] = background
+    first = max(start, height)
+    if first < stop:
+        part = rows[first - start:]
+        part[:, :panel.shape[1]] = panel[first - height:stop - height]
+        part[:, panel.shape[1]:] = background
+
+
 def _canvas_with_legend(shape: tuple[int, ...], panel: np.ndarray | None,
                         side: str) -> np.ndarray:
     """The output array: a canvas of ``shape`` with ``panel`` placed as
     :func:`_attach_legend` places it (the canvas part is left for the caller to fill)."""
-    height, width = shape[:2]
-    if panel is None:
-        return np.empty((height, width, 3), np.uint8)
-    if side == 'right':
-        out = np.empty((max(height, panel.shape[0]), width + panel.shape[1], 3), np.uint8)
-        out[height:, :width] = np.asarray(BACKGROUND, np.uint8)
-        out[:panel.shape[0], width:] = panel
-        out[panel.shape[0]:, width:] = np.asarray(BACKGROUND, np.uint8)
-    else:
-        out = np.empty((height + panel.shape[0], max(width, panel.shape[1]), 3), np.uint8)
-        out[:height, width:] = np.asarray(BACKGROUND, np.uint8)
-        out[height:, :panel.shape[1]] = panel
-        out[height:, panel.shape[1]:] = np.asarray(BACKGROUND, np.uint8)
+    out = np.empty(_legend_layout_shape(shape, panel, side), np.uint8)
+    _fill_legend_rows(out, 0, shape, panel, side)
     return out
 
 
 def _draw_label_bands(out: np.ndarray, canvas: np.ndarray, labels: np.ndarray,
                       colors: np.ndarray, alpha: float, ignore_index: int,
-                      boundary_color: Color | None) -> None:
+                      boundary_color: Color | None, rows: slice = slice(None)) -> None:
     """Write ``canvas`` with class colours blended over labelled pixels and the borders
-    between labels drawn (``boundary_color``, None: none) into ``out[:H, :W]``, a band of
-    rows at a time (each band reads ``margin`` rows around it, so borders and their
-    dilation equal the whole-image computation)."""
+    between labels drawn (``boundary_color``, None: none) into ``out[:, :W]``, whose first
+    row is row ``rows.start`` of the image, for the image rows ``rows``, a band of
+    :data:`_BAND_PIXELS` at a time (:func:`_draw_label_rows`)."""
     height, width = labels.shape
-    line = max(1, int(round(min(labels.shape) / 500))) if labels.size else 1
+    first, last, _ = rows.indices(height)
+    margin = _boundary_line(labels) + 1
+    step = max(2 * margin, _BAND_PIXELS // max(1, width))
+    for start in range(first, last, step):
+        stop = min(last, start + step)
+        _draw_label_rows(out[start - first:stop - first, :width], start, canvas, labels,
+                         colors, alpha, ignore_index, boundary_color)
+
+
+def _boundary_line(labels: np.ndarray) -> int:
+    """Width in pixels of the class borders of a label map."""
+    return max(1, int(round(min(labels.shape) / 500))) if labels.size else 1
+
+
+def _draw_label_rows(region: np.ndarray, start: int, canvas: np.ndarray, labels: np.ndarray,
+                     colors: np.ndarray, alpha: float, ignore_index: int,
+                     boundary_color: Color | None) -> None:
+    """Rows ``start:start + len(region)`` of the overlay into ``region`` (h, W, 3); the
+    labels read ``margin`` rows around them, so borders and their dilation equal the
+    whole-image computation."""
+    height = labels.shape[0]
+    line = _boundary_line(labels)
     kernel = np.ones((line, line), np.uint8) if line > 1 else None
     margin = line + 1
-    rows = max(2 * margin, _BAND_PIXELS // max(1, width))
-    for start in range(0, height, rows):
-        stop = min(height, start + rows)
-        low, high = max(0, start - margin), min(height, stop + margin)
-        band = labels[low:high]
-        valid = (band != ignore_index) & (band >= 0)
-        inner = slice(start - low, stop - low)
-        region = out[start:stop, :width]
-        region[...] = canvas[start:stop]
-        keep = valid[inner]
-        color = colors[np.where(keep, band[inner], 0)]
-        mixed = canvas[start:stop].astype(np.float32) * (1.0 - alpha) + \
-            color.astype(np.float32) * alpha
-        region[keep] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)[keep]
-        if boundary_color is None:
-            continue
-        regions = np.where(valid, band.astype(np.int64), -1)  # unlabelled: one region
-        edges = np.zeros(band.shape, dtype=bool)
-        edges[:, 1:] |= regions[:, 1:] != regions[:, :-1]
-        edges[1:, :] |= regions[1:, :] != regions[:-1, :]
-        if kernel is not None:
-            edges = cv2.dilate(edges.astype(np.uint8), kernel).astype(bool)
-        region[edges[inner]] = np.asarray(boundary_color, dtype=np.uint8)
+    stop = start + len(region)
+    low, high = max(0, start - margin), min(height, stop + margin)
+    band = labels[low:high]
+    valid = (band != ignore_index) & (band >= 0)
+    inner = slice(start - low, stop - low)
+    region[...] = canvas[start:stop]
+    keep = valid[inner]
+    color = colors[np.where(keep, band[inner], 0)]
+    mixed = canvas[start:stop].astype(np.float32) * (1.0 - alpha) + \
+        color.astype(np.float32) * alpha
+    region[keep] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)[keep]
+    if boundary_color is None:
+        return
+    regions = np.where(valid, band.astype(np.int64), -1)  # unlabelled: one region
+    edges = np.zeros(band.shape, dtype=bool)
+    edges[:, 1:] |= regions[:, 1:] != regions[:, :-1]
+    edges[1:, :] |= regions[1:, :] != regions[:-1, :]
+    if kernel is not None:
+        edges = cv2.dilate(edges.astype(np.uint8), kernel).astype(bool)
+    region[edges[inner]] = np.asarray(boundary_color, dtype=np.uint8)
 
 
 def _draw_points(canvas: np.ndarray, points: np.ndarray, colors: np.ndarray,

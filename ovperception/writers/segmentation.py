@@ -19,7 +19,8 @@ def write_sem_seg(targets: dict[str, str], image: np.ndarray, sample: OVDataSamp
     ``chosen_names``, name/score/coverage, when a vocabulary-free model chose the names)."""
     label_map = sample.pred_sem_seg.data[0].cpu().numpy()
     names = sample.metainfo['label_names']
-    atomic_save_image(targets['_overlay.png'], draw_sem_seg(image, label_map, names))
+    atomic_save_image(targets['_overlay.png'],  # drawn as the PNG is written
+                      draw_sem_seg(image, label_map, names, banded=True))
     save_label_png(targets['_labels.png'], label_map, num_classes=len(names))
     annotation = sem_seg_to_annotation(label_map, names, dict(
         file_name=os.path.abspath(source_path), height=label_map.shape[0],
