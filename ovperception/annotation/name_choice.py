@@ -11,6 +11,7 @@ import os
 from typing import Sequence
 
 import torch
+from mmengine.config import Config
 
 from ovperception.annotation.image_vocabularies import CHOSEN_NAMES_FILE
 from ovperception.annotation.settings import AnnotateSettings
@@ -29,12 +30,14 @@ class NameChooser:
 
     Args:
         settings: the command's settings (config options, weights, seed, output folder).
-        config: the vocabulary-free config.
+        config: the vocabulary-free config's path.
+        cfg: that config, parsed (the model is built from a copy).
         device: where the model runs.
     """
 
-    def __init__(self, settings: AnnotateSettings, config: str, device: str) -> None:
-        self.settings, self.config, self.device = settings, config, device
+    def __init__(self, settings: AnnotateSettings, config: str, cfg: Config,
+                 device: str) -> None:
+        self.settings, self.config, self.cfg, self.device = settings, config, cfg, device
         self.predictor: OVPredictor | None = None
         self.path = os.path.join(settings.out, CHOSEN_NAMES_FILE)
         self.options = dict(config=os.path.abspath(config), weights=settings.weights,
@@ -52,7 +55,7 @@ class NameChooser:
     def _build(self) -> OVPredictor:
         from ovperception.annotation.model import build_predictor
         torch.manual_seed(self.settings.seed)
-        return build_predictor(self.config, 'seg', self.settings.weights, self.device, [],
+        return build_predictor(self.cfg, 'seg', self.settings.weights, self.device, [],
                                cfg_options=self.settings.cfg_options)
 
     def choose(self, inputs: Sequence[InputItem]) -> dict[str, list[str]]:

@@ -193,7 +193,7 @@ def per_image_vocabularies(settings: AnnotateSettings, inputs: list[InputItem],
         if settings.launcher != 'none':
             raise ValueError('a vocabulary-free run chooses names in one process: run it '
                              'without --launcher, or pass the chosen names with --tags-from')
-        chooser = NameChooser(settings, config, device)
+        chooser = NameChooser(settings, config, cfg, device)
         tags = chooser.choose(inputs)
         prebuilt = chooser.predictor
     vocabulary, tag_index = dataset_vocabulary(tags.values(), vocabulary)
