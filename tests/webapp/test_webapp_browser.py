@@ -279,7 +279,10 @@ def test_detection_threshold_and_top_k_refilter_without_a_run(browser, app_url):
     assert 'top 1' in until(status.input_value, lambda v: 'top 1' in v)
     assert 'model not run again' in status.input_value()
     slider = page.locator('#score-threshold input[type=range]')
-    slider.fill('1')
-    slider.dispatch_event('pointerup')
-    assert 'score >= 1.00' in until(status.input_value, lambda v: '>= 1.00' in v)
+    for _ in range(3):  # on a loaded machine the release can reach gradio before the value
+        slider.fill('1')
+        slider.dispatch_event('pointerup')
+        if '>= 1.00' in until(status.input_value, lambda v: '>= 1.00' in v):
+            break
+    assert 'score >= 1.00' in status.input_value()
     page.close()
