@@ -10,8 +10,8 @@ test_cfg.crop_size; any n) and returns the head's dense output (n, names, h, w);
 vocabulary's text embeddings are constants in it. Run it with
 ``ovperception.deploy.ONNXDenseModel(path)``, which keeps the config's sliding windows,
 stitching and post-processing. Exportable: OVModel configs whose head needs only features and
-text (training-free segmentation: MaskCLIP, SCLIP, ClearCLIP, NACLIP without PAMR, ProxyCLIP;
-the adapted head; blockwise counting). --check N runs N random (or structured) images
+text (training-free segmentation: MaskCLIP, SCLIP, ClearCLIP, NACLIP, ProxyCLIP; the adapted
+head; blockwise counting); PAMR (parameter-free) runs in PyTorch after the graph. --check N runs N random (or structured) images
 through both PyTorch and the runtime (onnxruntime, or OpenVINO with ``--runtime openvino``)
 and prints the label agreement. Needs ``pip install 'ovperception[onnx]'`` (``[openvino]``).
 """

@@ -27,6 +27,9 @@ from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.utils.atomic import atomic_write_bytes
 
 OPSET = 18
+#: Image refiners without learned weights that run in PyTorch after the exported graph, on its
+#: stitched output (NACLIP + PAMR): they travel as configs in the metadata.
+POSTPROCESS_REFINERS = frozenset({'PAMRRefiner'})
 
 
 class DenseGraph(nn.Module):
@@ -51,9 +54,17 @@ def check_exportable(model: nn.Module) -> None:
     if hasattr(model.head, 'bind_image_encoder'):
         raise ExportError(f'{head} re-encodes crops with the image tower after the dense pass '
                           '(detection): not exportable as one dense graph')
-    if getattr(model.head, 'uses_images', False) or len(model.refiners):
-        raise ExportError(f'{head} / refiners need the images (PAMR, SAM, Trident): remove '
-                          'the refiner (--refiner none) to export')
+    image_steps = list(model.refiners)
+    score_refiner = getattr(model.head, 'score_refiner', None)
+    if score_refiner is not None:
+        image_steps.append(score_refiner)
+    elif getattr(model.head, 'uses_images', False):
+        raise ExportError(f'{head} needs the images inside its dense pass (Trident): not '
+                          'exportable as one dense graph')
+    others = sorted({type(step).__name__ for step in image_steps} - POSTPROCESS_REFINERS)
+    if others:
+        raise ExportError(f'refiners {others} run networks on the images (SAM, DINO): remove '
+                          'them to export; PAMR (parameter-free) runs after the graph')
     if getattr(model.head, 'vocabulary_prompts', None) is not None:
         raise ExportError(f'{head} builds its own prompts per class: not exportable yet')
 
@@ -74,8 +85,10 @@ def head_config(cfg: Mapping) -> dict:
 
 
 def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence[str],
-                    size: tuple[int, int], head_cfg: Mapping) -> dict:
-    """What :class:`ONNXDenseModel` needs besides the graph."""
+                    size: tuple[int, int], head_cfg: Mapping,
+                    refiner_cfgs: Sequence[Mapping] = ()) -> dict:
+    """What :class:`ONNXDenseModel` needs besides the graph (``refiner_cfgs``: the model's
+    post-processing refiners, PAMR, rebuilt after the graph)."""
     stride = getattr(model.head, 'output_stride', None) or model.backbone.patch_size
     mean = model.data_preprocessor.mean.flatten().tolist()
     std = model.data_preprocessor.std.flatten().tolist()
@@ -86,6 +99,7 @@ def export_metadata(model: nn.Module, text: TextEmbeddings, classnames: Sequence
                 test_cfg={k: v for k, v in model.test_cfg.items()
                           if k in ('mode', 'crop_size', 'stride', 'crop_batch_size')},
                 mean=mean, std=std, head=head_config(head_cfg),
+                refiners=[head_config(cfg) for cfg in refiner_cfgs],
                 template_set=model.template_set if isinstance(model.template_set, str)
                 else list(model.template_set),
                 weights_id=str(getattr(model.backbone, 'weights_id', '')))
@@ -142,10 +156,13 @@ def export_onnx(model: nn.Module, classnames: Sequence[str], out: str,
                                     output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},),
                                     dynamo=True, opset_version=OPSET, verbose=False)
     proto = program.model_proto
-    if head_cfg is None:  # init_model keeps the config (with --cfg-options) on the model
-        config = getattr(model, 'cfg', None)
+    config = getattr(model, 'cfg', None)  # init_model keeps it (with --cfg-options)
+    if head_cfg is None:
         head_cfg = config.model.head if config is not None else dict(type=type(model.head))
-    meta = dict(export_metadata(model, text, classnames, size, head_cfg), quantize=quantize)
+    refiner_cfgs = (list(config.model.get('refiners') or ()) if config is not None else
+                    [dict(type=type(refiner)) for refiner in model.refiners])
+    meta = dict(export_metadata(model, text, classnames, size, head_cfg, refiner_cfgs),
+                quantize=quantize)
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(meta))
     atomic_write_bytes(out, proto.SerializeToString())
     if quantize == 'int8':

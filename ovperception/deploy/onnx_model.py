@@ -59,8 +59,9 @@ class ONNXDenseModel(OVModel):
     """An OVModel whose windows run through an exported ONNX graph (fixed vocabulary).
 
     Windows, batching, stitching and the head's post-processing are OVModel's own code;
-    the graph replaces backbone + head ``forward``. Only the exported vocabulary can be
-    asked for.
+    the graph replaces backbone + head ``forward``. PAMR (the head's ``score_refiner`` or a
+    ``PAMRRefiner`` of the model) runs in PyTorch on the stitched output, as in the PyTorch
+    model. Only the exported vocabulary can be asked for.
 
     Args:
         path: ``.onnx`` file written by :func:`~ovperception.deploy.export_onnx`.
@@ -80,6 +81,7 @@ class ONNXDenseModel(OVModel):
         meta = runner.metadata
         super().__init__(backbone=ONNXGraph(runner, floor_backbone),
                          head=MODELS.build(meta['head']), template_set=meta['template_set'],
+                         refiners=meta.get('refiners', ()),
                          background_words=meta['background_words'], test_cfg=meta['test_cfg'])
         self.metadata = meta
         vocabulary = Vocabulary.parse(meta['classnames'], self.background_words)

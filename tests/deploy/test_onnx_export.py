@@ -76,3 +76,41 @@ def test_int8_quantisation_keeps_the_metadata_and_stays_close(exported, tmp_path
     fp32 = ONNXDenseModel(path).backbone.dense_features(crops)
     int8 = ONNXDenseModel(copy).backbone.dense_features(crops)  # metadata survived
     assert 0 < float((int8 - fp32).abs().max()) < 0.1  # cosines in [-1, 1]
+
+
+PAMR_OPTIONS = {'model.head.score_refiner': dict(type='PAMRRefiner', num_iter=3, dilations=(1, 2)),
+                'model.backbone.dense_mode': 'naclip'}
+
+
+def test_pamr_runs_after_the_exported_graph_as_in_pytorch(tmp_path):
+    """NACLIP + PAMR: the graph holds backbone + head, PAMR (no weights) follows in PyTorch."""
+    from ovperception.deploy import export_onnx
+    torch.manual_seed(0)
+    model = init_model(SEG_TINY, None, 'cpu', cfg_options=PAMR_OPTIONS)
+    path = export_onnx(model, VOCAB, str(tmp_path / 'pamr.onnx'))
+    meta = read_export_metadata(path)
+    assert meta['head']['score_refiner']['type'].endswith('PAMRRefiner')
+    onnx_model = ONNXDenseModel(path)
+    assert type(onnx_model.head.score_refiner).__name__ == 'PAMRRefiner'
+    assert onnx_model.head.score_refiner.num_iter == 3
+    assert label_agreement(model, onnx_model, VOCAB, num_images=2, size=(96, 160)) >= 0.999
+
+
+def test_model_refiners_travel_with_the_export_and_networks_are_refused(tmp_path):
+    from ovperception.deploy import export_onnx
+    torch.manual_seed(0)
+    model = init_model(SEG_TINY, None, 'cpu', cfg_options={
+        'model.refiners': [dict(type='PAMRRefiner', num_iter=2, dilations=(1,))]})
+    path = export_onnx(model, VOCAB, str(tmp_path / 'refined.onnx'))
+    assert [type(r).__name__ for r in ONNXDenseModel(path).refiners] == ['PAMRRefiner']
+    sam = init_model(os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_sam.py'), None, 'cpu')
+    with pytest.raises(ExportError, match='run networks on the images'):
+        check_exportable(sam)
+
+
+def test_proxyclip_exports_with_its_dino_proxy(tmp_path):
+    tool = load_script('tools/export_onnx.py')
+    config = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_proxyclip.py')
+    out = str(tmp_path / 'proxyclip.onnx')
+    assert tool.main([config, '--vocab', ', '.join(VOCAB), '--out', out, '--check', '1']) == 0
+    assert read_export_metadata(out)['classnames'] == VOCAB
