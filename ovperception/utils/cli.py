@@ -42,7 +42,12 @@ class LazyDictAction(argparse.Action):
                  values: Any, option_string: str | None = None) -> None:
         from mmengine.config import DictAction
         action = DictAction(self.option_strings, self.dest, nargs=self.nargs)
-        action(parser, namespace, values, option_string)
+        try:
+            action(parser, namespace, values, option_string)
+        except RecursionError:  # mmengine's parser recurses forever on {...} literals
+            parser.error(f'{option_string}: cannot read {" ".join(map(str, values))!r}; values '
+                         'are numbers, strings, [lists] or (tuples) - set a dict key by key '
+                         '(model.head.score_refiner.type=PAMRRefiner)')
 
 
 def lazy_attributes(module_globals: dict, names: dict[str, str]) -> Callable[[str], Any]:

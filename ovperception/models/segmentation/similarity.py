@@ -93,6 +93,9 @@ class DenseSimilarityHead(BaseOVHead):
             raise ValueError(f'logits_max_side must be positive or None, got {logits_max_side}')
         self.logits_max_side = None if logits_max_side is None else int(logits_max_side)
         self.compact_labels = bool(compact_labels)
+        if score_refiner is not None and not isinstance(score_refiner, (dict, nn.Module)):
+            raise ValueError(f'score_refiner must be a refiner config (a dict with "type") or '
+                             f'module, got {type(score_refiner).__name__} {score_refiner!r}')
         self.score_refiner = (MODELS.build(score_refiner) if isinstance(score_refiner, dict)
                               else score_refiner)
 
