@@ -285,15 +285,12 @@ def check_vocabulary_free_config(config: str, cfg_options: dict | None = None) -
     """SystemExit unless ``config``'s model (with ``cfg_options``) chooses its own vocabulary;
     CaptionBankError if its caption database does not exist."""
     from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(dict(cfg_options or {}))
-    selector = cfg.model.get('vocabulary_selector')
-    if not selector:
+
+    from ovperception.models.vocabulary_free.caption_bank import configured_selector
+    if not configured_selector(Config.fromfile(config), cfg_options):
         raise SystemExit(f'--vocab is required: {config} has no vocabulary selector (use a '
                          'vocabulary-free config such as configs/tiny/seg_tiny_cased.py or '
                          'configs/segmentation/dense_cased_sclip_vitb16_ade20k_336.py)')
-    from ovperception.models.vocabulary_free.caption_bank import check_source
-    check_source(selector.get('database', 'default'))
 
 
 def format_chosen_names(chosen: list[dict]) -> str:

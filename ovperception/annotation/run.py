@@ -26,7 +26,7 @@ from ovperception.annotation.image_vocabularies import (dataset_vocabulary, imag
                                                         read_tags_file, tags_per_input)
 from ovperception.annotation.interrupts import GracefulStop, TermAsInterrupt
 from ovperception.annotation.name_choice import NameChooser
-from ovperception.models.vocabulary_free.caption_bank import check_source
+from ovperception.models.vocabulary_free.caption_bank import configured_selector
 from ovperception.annotation.job import AnnotationJob, ShardAnnotator, ShardStats
 from ovperception.annotation.manifest import Manifest, load_flat_names, options_hash
 from ovperception.annotation.merge import merge_outputs, write_summary
@@ -182,14 +182,10 @@ def per_image_vocabularies(settings: AnnotateSettings, inputs: list[InputItem],
     if settings.tags_from is not None:
         tags = tags_per_input(read_tags_file(settings.tags_from), inputs, settings.source)
     else:
-        merged = Config.fromfile(config)
-        merged.merge_from_dict(dict(settings.cfg_options))
-        selector = merged.model.get('vocabulary_selector')
-        if not selector:
+        if not configured_selector(cfg, settings.cfg_options):  # the parsed config, once
             raise ValueError(f'--vocab or --tags-from is required: {config} chooses no '
                              'vocabulary itself (use a vocabulary-free config such as '
                              'configs/tiny/seg_tiny_cased.py)')
-        check_source(selector.get('database', 'default'))
         if settings.launcher != 'none':
             raise ValueError('a vocabulary-free run chooses names in one process: run it '
                              'without --launcher, or pass the chosen names with --tags-from')

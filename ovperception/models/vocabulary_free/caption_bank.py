@@ -21,11 +21,13 @@ the same normalised embeddings; exact search returns the same neighbours as a fl
 """
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -106,6 +108,19 @@ def check_source(source: str) -> None:
     if source != DEFAULT_SOURCE and not os.path.exists(source):
         raise CaptionBankError(f'caption database {source!r} is neither "default", a file '
                                'nor a folder')
+
+
+def configured_selector(cfg: Any, cfg_options: Mapping | None = None) -> dict | None:
+    """The ``model.vocabulary_selector`` of the parsed config ``cfg`` with ``cfg_options``
+    applied (``cfg`` itself is left unchanged), its caption database checked
+    (:func:`check_source`); None when the config does not choose its own vocabulary."""
+    merged = copy.deepcopy(cfg)
+    merged.merge_from_dict(dict(cfg_options or {}))
+    selector = merged.model.get('vocabulary_selector')
+    if not selector:
+        return None
+    check_source(selector.get('database', DEFAULT_SOURCE))
+    return selector
 
 
 def default_index_dir() -> str:
