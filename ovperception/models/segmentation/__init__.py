@@ -5,6 +5,7 @@ from ovperception.models.segmentation.cass import CASSBackbone, CASSHead
 from ovperception.models.segmentation.corrclip import CorrCLIPBackbone
 from ovperception.models.segmentation.excel import ExCELModel
 from ovperception.models.segmentation.excel_head import ExCELSegHead
+from ovperception.models.segmentation import excel_convert  # noqa: F401,E402  (registers 'excel')
 from ovperception.models.segmentation.lposs import LabelPropagationHead, LPOSSBackbone
 from ovperception.models.segmentation.resclip import ResCLIPBackbone
 from ovperception.models.segmentation.saliency_filter import SaliencyFilteredHead
