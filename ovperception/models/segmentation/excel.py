@@ -285,14 +285,21 @@ class ExCELModel(OVModel):
         if not present:
             return torch.zeros(size, dtype=torch.long, device=image.device)
         net_input = self._net_input(image)
-        pair = torch.cat([net_input, net_input.flip(-1)])
-        out, _, fused = self.segment(pair)
-        calibrated = surgery_forward(self.backbone, pair, self.surgery_blocks, ex_feats=fused)
-        maps = flip_max_class_maps(self.head_class_maps(calibrated.tokens), out.grid)
-        refined = refine_with_affinity(maps, out.attention[:, 0], present, out.grid,
+        maps, out, fused = self.calibrated_flip_maps(net_input)
+        refined = refine_with_affinity(maps[0], out.attention[:, 0], present, out.grid,
                                        self.affinity_layers, self.box_threshold,
                                        seg_attn=predicted_affinity(fused[:1])[0])
         return pseudo_labels(refined, net_input[0], present, size)[0]
+
+    @torch.no_grad()
+    def calibrated_flip_maps(self, images: Tensor) -> tuple[Tensor, SurgeryOutput, Tensor]:
+        """The official ``cure_attr_map_flip`` on (B, 3, S, S) normalised images, run as one
+        batch with their mirrors: ((B, h*w, K - 1) LVC + flip class maps, the surgery output
+        and (2B, D, h, w) fused features of that 2B batch)."""
+        pair = torch.cat([images, images.flip(-1)])
+        out, _, fused = self.segment(pair)
+        calibrated = surgery_forward(self.backbone, pair, self.surgery_blocks, ex_feats=fused)
+        return flip_max_class_maps(self.head_class_maps(calibrated.tokens), out.grid), out, fused
 
     def segmenter_logits(self, image: Tensor) -> Tensor:
         """(K, h, w) multi-scale + flip logits of the trained segmenter on a (3, h, w)

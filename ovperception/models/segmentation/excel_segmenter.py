@@ -72,13 +72,15 @@ def msc_flip_logits(logits_fn: LogitsFn, image: Tensor, size: int,
 
 
 def flip_max_class_maps(maps: Tensor, grid: tuple[int, int]) -> Tensor:
-    """(h*w, K) class maps of an image from the (2, h*w, K) maps of it and its mirror:
-    element-wise maximum (the mirror's flipped back), min-max normalised per class."""
-    maps = maps.transpose(1, 2).reshape(2, -1, *grid)
-    combined = torch.maximum(maps[0], maps[1].flip(-1))
-    combined = combined - combined.flatten(1).min(1).values[:, None, None]
-    combined = combined / (combined.flatten(1).max(1).values[:, None, None] + 1e-5)
-    return combined.flatten(1).T
+    """(B, h*w, K) class maps of B images from the (2B, h*w, K) maps of them followed by
+    their mirrors: element-wise maximum (the mirrors' flipped back), min-max normalised per
+    image and class."""
+    batch = maps.shape[0] // 2
+    maps = maps.transpose(1, 2).reshape(2 * batch, -1, *grid)
+    combined = torch.maximum(maps[:batch], maps[batch:].flip(-1))
+    combined = combined - combined.flatten(2).min(2).values[..., None, None]
+    combined = combined / (combined.flatten(2).max(2).values[..., None, None] + 1e-5)
+    return combined.flatten(2).transpose(1, 2)
 
 
 def vocabulary_in_head(classnames: Sequence[str], head_classes: Sequence[str]) -> list[int]:
