@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ovperception.models.segmentation.excel_training import with_defaults
+
 #: infer_seg_voc.py defaults: 320 px squares at scales 0.7, 1.0, 1.2, 1.5 with flip.
 DEFAULT_SEGMENTER_CFG: dict = dict(size=320, scales=(0.7, 1.0, 1.2, 1.5), flip=True,
                                    predict_from='segmenter')
@@ -30,12 +32,7 @@ LogitsFn = Callable[[Tensor], Tensor]
 
 def check_segmenter_cfg(cfg: dict | None) -> dict:
     """The official defaults updated with ``cfg``, checked (one-line errors)."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULT_SEGMENTER_CFG))
-    if unknown:
-        raise ValueError(f'unknown ExCEL segmenter_cfg keys {unknown}; valid keys: '
-                         f'{sorted(DEFAULT_SEGMENTER_CFG)}')
-    cfg = {**DEFAULT_SEGMENTER_CFG, **cfg}
+    cfg = with_defaults(cfg, DEFAULT_SEGMENTER_CFG, 'segmenter_cfg')
     if cfg['predict_from'] not in PREDICT_FROM:
         raise ValueError(f"segmenter_cfg.predict_from must be one of {PREDICT_FROM}, "
                          f"got {cfg['predict_from']!r}")

@@ -33,14 +33,19 @@ DEFAULT_EXCEL_TRAIN_CFG: dict = dict(lvc_start_iter=14000, seg_affinity_start_it
                                      box_threshold=BOX_THRESHOLD, ignore_index=255)
 
 
-def excel_train_cfg(cfg: dict | None) -> dict:
-    """The official defaults updated with ``cfg``; unknown keys are a one-line error."""
+def with_defaults(cfg: dict | None, defaults: dict, name: str) -> dict:
+    """``defaults`` updated with ``cfg``; keys not in ``defaults`` are a one-line error
+    naming the option ``name``."""
     cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULT_EXCEL_TRAIN_CFG))
+    unknown = sorted(set(cfg) - set(defaults))
     if unknown:
-        raise ValueError(f'unknown ExCEL train_cfg keys {unknown}; valid keys: '
-                         f'{sorted(DEFAULT_EXCEL_TRAIN_CFG)}')
-    return {**DEFAULT_EXCEL_TRAIN_CFG, **cfg}
+        raise ValueError(f'unknown ExCEL {name} keys {unknown}; valid keys: {sorted(defaults)}')
+    return {**defaults, **cfg}
+
+
+def excel_train_cfg(cfg: dict | None) -> dict:
+    """The official training defaults updated with ``cfg`` (unknown keys: one-line error)."""
+    return with_defaults(cfg, DEFAULT_EXCEL_TRAIN_CFG, 'train_cfg')
 
 
 def patch_token_maps(layer_tokens: Tensor, grid: tuple[int, int]) -> Tensor:
