@@ -218,3 +218,16 @@ def test_converter_on_the_official_layout(golden, layout):
     assert not any(k.startswith('backbone.') for k in converted)
     with pytest.raises(CheckpointMismatchError, match=r'ExCEL checkpoint has 1 keys .*extra'):
         convert_excel({**state, 'module.decoder.extra.weight': torch.zeros(1)})
+
+
+def test_official_checkpoint_loads_through_weights(model, golden, layout, tmp_path):
+    from ovperception.models.checkpoint import load_weights
+    path = tmp_path / 'model_iter_30000.pth'
+    torch.save(official_state(golden, layout), path)
+    before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    for parameter in model.seg_head.parameters():
+        parameter.data.zero_()
+    load_weights(model, str(path))
+    torch.testing.assert_close(model.seg_head.linear_pred.weight,
+                               golden['state/decoder.linear_pred.weight'].float())
+    assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in before.items())
