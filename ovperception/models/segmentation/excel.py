@@ -109,15 +109,16 @@ class ExCELModel(OVModel):
         checked_train_cfg = excel_train_cfg(train_cfg)
         checked_segmenter_cfg = (check_segmenter_cfg(segmenter_cfg) if seg_head is not None
                                  else None)
+        trained_classes = None if seg_head is None else (
+            load_classnames(head_classes) if isinstance(head_classes, str)
+            else [str(c) for c in head_classes])
         kwargs.setdefault('template_set', [EXCEL_TEMPLATE])
         kwargs.setdefault('test_cfg', dict(mode='whole'))
         super().__init__(backbone, None, train_cfg=checked_train_cfg, **kwargs)
         self.segmenter_cfg = checked_segmenter_cfg
-        self.head_classes: list[str] | None = None
+        self.head_classes: list[str] | None = trained_classes
         self.seg_head: nn.Module | None = None
         if seg_head is not None:
-            self.head_classes = (load_classnames(head_classes) if isinstance(head_classes, str)
-                                 else [str(c) for c in head_classes])
             self.seg_head = seg_head if isinstance(seg_head, nn.Module) else MODELS.build(
                 seg_head)
             if getattr(self.seg_head, 'num_classes', len(self.head_classes)) \
