@@ -35,6 +35,8 @@ TINY: dict[str, dict] = {
         TINY_BACKBONE, pos_embed_resize='bilinear', model_kwargs=dict(
             TINY_CLIP_KWARGS, vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=6,
                                              head_width=32))), input_size=64),
+    'ExCELSegHead': dict(type='ExCELSegHead', in_channels=64, num_layers=6, embed_dim=16,
+                         num_classes=4, decoder_layers=1, decoder_heads=2),
     'CaSEDVocabulary': dict(type='CaSEDVocabulary', entries_are_names=True,
                             region_grid_sizes=(2,), region_crop_size=32, pixel_map_size=4),
     'PAMRRefiner': dict(type='PAMRRefiner', num_iter=2, dilations=(1, 2)),

@@ -14,6 +14,7 @@ from ovperception.datasets.countbench import (CountBenchDataset, PackCaptionCoun
 from ovperception.datasets.coco_panoptic import COCOPanopticDataset, LoadPanopticAnnotations
 from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, ShanghaiTechDataset,
                                             UCFQNRFDataset)
+from ovperception.datasets.image_tags import ImageTagsFromMask
 from ovperception.datasets.detection import CocoDetDataset, LVISDetDataset, OVCOCODataset
 from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset,
                                                 COCOObjectDataset, COCOStuffDataset,
@@ -36,7 +37,7 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',
            'ShanghaiTechDataset', 'UCFQNRFDataset', 'CocoDetDataset', 'LVISDetDataset',
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
-           'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
+           'COCOStuffDataset', 'FolderSegDataset', 'ImageTagsFromMask', 'OVSegDataset', 'PascalContext59Dataset',
            'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
            'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',

@@ -359,7 +359,7 @@ class PackOVInputs(BaseTransform):
 
     DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor',
                          'flip', 'flip_direction', 'reduce_zero_label', 'classnames',
-                         'sample_idx', 'is_thing')
+                         'sample_idx', 'is_thing', 'image_tags')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)

@@ -23,7 +23,7 @@ from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNot
 from ovperception.models.conversion import find_converter
 from ovperception.utils.safe_load import load_checkpoint_safely
 
-MODEL_PREFIXES = ('backbone.', 'head.', 'refiners.', 'data_preprocessor.')
+MODEL_PREFIXES = ('backbone.', 'head.', 'seg_head.', 'refiners.', 'data_preprocessor.')
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -9,7 +9,7 @@ offline, with a strict report of unmatched keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import torch
 
@@ -82,3 +82,13 @@ def read_with_converters(path: str) -> Mapping[str, object]:
                 return raw
     raise ValueError(f'{path}: no registered official layout reads this file '
                      f'(known: {sorted(CONVERTERS)})')
+
+
+def raise_unmatched(unmatched: Iterable[str], method: str) -> None:
+    """Raise ``CheckpointMismatchError`` naming (up to ten of) the official keys a converter
+    found no counterpart for; nothing when there are none."""
+    keys = sorted(str(k) for k in unmatched)
+    if keys:
+        from ovperception.models.clip.weights import CheckpointMismatchError
+        raise CheckpointMismatchError(f'{method} checkpoint has {len(keys)} keys with no '
+                                      f'counterpart: {keys[:10]}')

@@ -19,8 +19,8 @@ from typing import Mapping
 
 import torch
 
-from ovperception.models.clip.weights import CheckpointMismatchError
-from ovperception.models.conversion import CheckpointConverter, StateDict, register_converter
+from ovperception.models.conversion import (CheckpointConverter, StateDict, raise_unmatched,
+                                            register_converter)
 
 _PREFIXES = (('image_encoder.', 'backbone.model.visual.'), ('text_encoder.', 'backbone.model.'),
              ('image_decoder.', 'head.decoder.'), ('projection.', 'head.projection.'))
@@ -61,10 +61,7 @@ def convert_clip_ebc(state: Mapping[str, object]) -> StateDict:
                     break
             else:
                 unmatched.append(key)
-    if unmatched:
-        raise CheckpointMismatchError(
-            f'CLIP-EBC checkpoint has {len(unmatched)} keys with no counterpart: '
-            f'{sorted(unmatched)[:10]}')
+    raise_unmatched(unmatched, 'CLIP-EBC')
     return converted
 
 

@@ -7,6 +7,14 @@ Per image: resize to ``input_size`` square (bilinear) -> CLIP-Surgery dual path
 classes plus the background words (:mod:`.excel_text`) -> attention-affinity refinement of the
 present classes (:func:`refine_with_affinity`) -> class maps at the output size, background
 ``1 - max``, PAR, argmax (:func:`pseudo_labels`).
+
+With a segmentation head (``seg_head``, :class:`ExCELSegHead`) the model trains as the
+official ``train_voc.py`` (:meth:`ExCELModel.loss`, :mod:`.excel_training`): only the head
+learns, from online pseudo-masks of each crop's image-level tags (metainfo ``image_tags``);
+CLIP stays frozen and in eval mode. Prediction then uses the trained segmenter (multi-scale
++ flip, :mod:`.excel_segmenter`) on vocabularies within ``head_classes``, or
+(``segmenter_cfg.predict_from='pseudo_masks'``) the pseudo-masks after training (LVC + flip
+class maps, refinement with the predicted affinity).
 """
 from __future__ import annotations
 
@@ -17,14 +25,22 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from ovperception.models.clip.classnames import load_classnames
 from ovperception.models.ov_model import EncodedImages, OVModel
+from ovperception.models.segmentation.excel_head import predicted_affinity
 from ovperception.models.segmentation.excel_masks import pseudo_labels
+from ovperception.models.segmentation.excel_segmenter import (check_segmenter_cfg,
+                                                              flip_max_class_maps,
+                                                              msc_flip_logits, vocabulary_in_head)
 from ovperception.models.segmentation.excel_text import (cluster_attribute_bank, enrich_text,
                                                          feature_surgery,
                                                          load_class_descriptions)
+from ovperception.models.segmentation.excel_training import (batch_pseudo_masks,
+                                                             excel_train_cfg, patch_token_maps,
+                                                             quantised_guides, segmenter_losses)
 from ovperception.models.segmentation.excel_visual import (AFFINITY_LAYERS, BOX_THRESHOLD,
-                                                           SURGERY_BLOCKS, refine_with_affinity,
-                                                           surgery_forward)
+                                                           SURGERY_BLOCKS, SurgeryOutput,
+                                                           refine_with_affinity, surgery_forward)
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -62,6 +78,16 @@ class ExCELModel(OVModel):
         background_class: a vocabulary entry of this name (case-insensitive; VOC21's
             ``background``) is the background class: neither prompted nor a candidate, and
             background pixels get its index; without one they are unlabelled (255).
+        seg_head: the trainable segmentation network (:class:`ExCELSegHead` or its config);
+            None: training-free.
+        head_classes: the seg head's output classes, background first: a class-name file
+            (e.g. ``'excel/voc21'``) or a list. Required with ``seg_head``.
+        segmenter_cfg: inference with a seg head: ``size`` (320), ``scales``
+            ((0.7, 1.0, 1.2, 1.5)), ``flip`` (True), ``predict_from`` ('segmenter' |
+            'pseudo_masks').
+        train_cfg: ``lvc_start_iter`` (14000), ``seg_affinity_start_iter`` (24000),
+            ``affinity_radius`` (8), ``affinity_weight`` (0.1), ``box_threshold`` (0.79),
+            ``ignore_index`` (255).
     """
 
     def __init__(self, backbone: nn.Module | dict, *,
@@ -71,10 +97,36 @@ class ExCELModel(OVModel):
                  input_size: int = 320, tags_from_ground_truth: bool = False,
                  background_class: str = 'background', surgery_blocks: int = SURGERY_BLOCKS,
                  affinity_layers: int = AFFINITY_LAYERS, box_threshold: float = BOX_THRESHOLD,
+                 seg_head: nn.Module | dict | None = None,
+                 head_classes: str | Sequence[str] | None = None,
+                 segmenter_cfg: dict | None = None, train_cfg: dict | None = None,
                  **kwargs) -> None:
+        if seg_head is not None and head_classes is None:
+            raise ValueError('ExCELModel with a seg_head needs head_classes (its output '
+                             "classes, background first: e.g. 'excel/voc21')")
+        if seg_head is None and (train_cfg or segmenter_cfg):
+            raise ValueError('ExCELModel: train_cfg and segmenter_cfg need a seg_head')
+        checked_train_cfg = excel_train_cfg(train_cfg)
+        checked_segmenter_cfg = (check_segmenter_cfg(segmenter_cfg) if seg_head is not None
+                                 else None)
+        trained_classes = None if seg_head is None else (
+            load_classnames(head_classes) if isinstance(head_classes, str)
+            else [str(c) for c in head_classes])
         kwargs.setdefault('template_set', [EXCEL_TEMPLATE])
         kwargs.setdefault('test_cfg', dict(mode='whole'))
-        super().__init__(backbone, None, **kwargs)
+        super().__init__(backbone, None, train_cfg=checked_train_cfg, **kwargs)
+        self.segmenter_cfg = checked_segmenter_cfg
+        self.head_classes: list[str] | None = trained_classes
+        self.seg_head: nn.Module | None = None
+        if seg_head is not None:
+            self.seg_head = seg_head if isinstance(seg_head, nn.Module) else MODELS.build(
+                seg_head)
+            if getattr(self.seg_head, 'num_classes', len(self.head_classes)) \
+                    != len(self.head_classes):
+                raise ValueError(f'seg_head has {self.seg_head.num_classes} classes but '
+                                 f'head_classes lists {len(self.head_classes)}')
+            self.backbone.requires_grad_(False)
+            self.register_buffer('train_iter', torch.zeros((), dtype=torch.long))
         self.excel_background_words = tuple(excel_background_words)
         self.prompt_names = dict(VOC_PROMPT_NAMES if prompt_names is None else prompt_names)
         self.descriptions_file = descriptions_file
@@ -119,10 +171,16 @@ class ExCELModel(OVModel):
                              [[] for _ in images], images)
 
     def _present(self, sample: OVDataSample, foreground: list[int]) -> list[int]:
-        """Positions in ``foreground`` of the classes present in ``sample``."""
-        if not self.tags_from_ground_truth or 'gt_sem_seg' not in sample:
+        """Positions in ``foreground`` (vocabulary indices) of the classes present in
+        ``sample``: its ``image_tags`` when set, else its ground truth's classes with
+        ``tags_from_ground_truth``, else all of them."""
+        tags = sample.metainfo.get('image_tags')
+        if tags is not None:
+            found = {int(t) for t in tags}
+        elif self.tags_from_ground_truth and 'gt_sem_seg' in sample:
+            found = set(torch.unique(sample.gt_sem_seg.data).tolist())
+        else:
             return list(range(len(foreground)))
-        found = set(torch.unique(sample.gt_sem_seg.data).tolist())
         return [i for i, c in enumerate(foreground) if c in found]
 
     @torch.no_grad()
@@ -138,8 +196,7 @@ class ExCELModel(OVModel):
         """
         if not present:
             return torch.zeros(size, dtype=torch.long, device=image.device)
-        net_input = F.interpolate(image[None].float(), size=(self.input_size,) * 2,
-                                  mode='bilinear', align_corners=False)
+        net_input = self._net_input(image)
         out = surgery_forward(self.backbone, net_input, self.surgery_blocks)
         texts = self.class_texts(classes).to(out.tokens)
         maps = feature_surgery(out.tokens, texts)[0, 1:, :len(classes)]
@@ -147,18 +204,165 @@ class ExCELModel(OVModel):
                                        self.affinity_layers, self.box_threshold)
         return pseudo_labels(refined, net_input[0], present, size)[0]
 
+    def _net_input(self, image: Tensor) -> Tensor:
+        """(1, 3, S, S) bilinear resize of a (3, h, w) image to ``input_size``."""
+        return F.interpolate(image[None].float(), size=(self.input_size,) * 2,
+                             mode='bilinear', align_corners=False)
+
+    # ------------------------------------------------------ trained segmenter
+    def train(self, mode: bool = True) -> 'ExCELModel':
+        """Train mode for the seg head; the frozen CLIP stays in eval mode."""
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def segment(self, images: Tensor) -> tuple[SurgeryOutput, Tensor, Tensor]:
+        """CLIP dual path + seg head on (B, 3, H, W) normalised images: (surgery output,
+        (B, K, h, w) logits, (B, D, h, w) fused features)."""
+        out = surgery_forward(self.backbone, images, self.surgery_blocks)
+        logits, fused = self.seg_head(patch_token_maps(out.layer_tokens, out.grid))
+        return out, logits, fused
+
+    def head_class_maps(self, tokens: Tensor) -> Tensor:
+        """(B, h*w, K - 1) feature-surgery maps of the head's foreground classes from
+        (B, 1 + h*w, C) surgery tokens."""
+        foreground = self.head_classes[1:]
+        texts = self.class_texts(foreground).to(tokens)
+        return feature_surgery(tokens, texts)[:, 1:, :len(foreground)]
+
+    def _crop_tags(self, sample: OVDataSample, index: int) -> list[int]:
+        """Sorted foreground head classes (0-based, background excluded) of the tags of a
+        training crop's image."""
+        tags = sample.metainfo.get('image_tags')
+        where = sample.metainfo.get('img_path', 'in memory')
+        if tags is None:
+            raise ValueError(f'training sample {index} ({where}) has no "image_tags": ExCEL '
+                             'trains from image-level tags; put ImageTagsFromMask before the '
+                             'crop in the training pipeline, or use a dataset that sets them')
+        classnames = list(sample.metainfo.get('classnames') or self.head_classes)
+        if any(not 0 <= int(t) < len(classnames) for t in tags):
+            raise ValueError(f'training sample {index} ({where}): image_tags {list(tags)} are '
+                             f'not indices into its {len(classnames)} classnames')
+        heads = vocabulary_in_head([classnames[int(t)] for t in tags], self.head_classes)
+        return sorted({h - 1 for h in heads if h != 0})
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
+        """``loss_seg`` + ``loss_aff`` of one batch of crops (official train_voc.py step)."""
+        if self.seg_head is None:
+            raise RuntimeError('ExCELModel without a seg_head is training-free: evaluate it '
+                               'with tools/test.py, or give it seg_head and head_classes')
+        present = [self._crop_tags(sample, i) for i, sample in enumerate(data_samples)]
+        cfg, iteration = self.train_cfg, int(self.train_iter)
+        calibrated = iteration >= cfg['lvc_start_iter']
+        out, logits, fused = self.segment(inputs)
+        affinity = predicted_affinity(fused)
+        with torch.no_grad():
+            tokens = (surgery_forward(self.backbone, inputs, self.surgery_blocks,
+                                      ex_feats=fused.detach()).tokens
+                      if calibrated else out.tokens)
+            guides = quantised_guides(inputs, self.data_preprocessor.mean,
+                                      self.data_preprocessor.std)
+            masks = batch_pseudo_masks(
+                self.head_class_maps(tokens), out.attention, present, out.grid, guides,
+                seg_affinity=affinity.detach() if calibrated else None,
+                affinity_layers=self.affinity_layers, box_threshold=cfg['box_threshold'])
+        losses = segmenter_losses(logits, affinity, masks,
+                                  iteration >= cfg['seg_affinity_start_iter'], cfg)
+        if self.training:
+            self.train_iter += 1
+        return losses
+
+    @torch.no_grad()
+    def trained_pseudo_mask(self, image: Tensor, present: Sequence[int],
+                            size: tuple[int, int]) -> Tensor:
+        """(H, W) head-class labels (0 background) of the pseudo-mask after training
+        (infer_lam.py, not training-free): LVC + flip class maps, refinement with the
+        predicted affinity, PAR guided by the network input.
+
+        Args:
+            image: (3, h, w) normalised image.
+            present: the foreground head classes present (0-based, background excluded).
+        """
+        if not present:
+            return torch.zeros(size, dtype=torch.long, device=image.device)
+        net_input = self._net_input(image)
+        maps, out, fused = self.calibrated_flip_maps(net_input)
+        refined = refine_with_affinity(maps[0], out.attention[:, 0], present, out.grid,
+                                       self.affinity_layers, self.box_threshold,
+                                       seg_attn=predicted_affinity(fused[:1])[0])
+        return pseudo_labels(refined, net_input[0], present, size)[0]
+
+    @torch.no_grad()
+    def calibrated_flip_maps(self, images: Tensor) -> tuple[Tensor, SurgeryOutput, Tensor]:
+        """The official ``cure_attr_map_flip`` on (B, 3, S, S) normalised images, run as one
+        batch with their mirrors: ((B, h*w, K - 1) LVC + flip class maps, the surgery output
+        and (2B, D, h, w) fused features of that 2B batch)."""
+        pair = torch.cat([images, images.flip(-1)])
+        out, _, fused = self.segment(pair)
+        calibrated = surgery_forward(self.backbone, pair, self.surgery_blocks, ex_feats=fused)
+        return flip_max_class_maps(self.head_class_maps(calibrated.tokens), out.grid), out, fused
+
+    def segmenter_logits(self, image: Tensor) -> Tensor:
+        """(K, h, w) multi-scale + flip logits of the trained segmenter on a (3, h, w)
+        normalised image (official infer_seg_voc.py)."""
+        cfg = self.segmenter_cfg
+        return msc_flip_logits(lambda batch: self.segment(batch)[1], image, int(cfg['size']),
+                               cfg['scales'], bool(cfg['flip']))
+
+    # ---------------------------------------------------------------- decode
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
         for image, sample in zip(encoded.images, data_samples):
             if image.dtype == torch.uint8:
                 image = self.data_preprocessor.normalize(image)
             classnames = [c.split(';')[0].strip() for c in sample.metainfo['classnames']]
-            background = [i for i, c in enumerate(classnames) if c.lower() == self.background_class]
-            foreground = [i for i in range(len(classnames)) if i not in background]
             size = tuple(int(v) for v in sample.metainfo.get('ori_shape', image.shape[-2:])[:2])
-            labels = self.pseudo_mask(image, [classnames[i] for i in foreground],
-                                      self._present(sample, foreground), size)
-            lookup = torch.tensor(background[:1] + foreground if background
-                                  else [IGNORE_LABEL] + foreground, device=labels.device)
-            sample.pred_sem_seg = PixelData(data=lookup[labels][None])
+            if self.seg_head is None:
+                labels = self._training_free_labels(image, sample, classnames, size)
+            elif self.segmenter_cfg['predict_from'] == 'segmenter':
+                labels = self._segmenter_labels(image, sample, classnames, size)
+            else:
+                labels = self._trained_pseudo_labels(image, sample, classnames, size)
+            sample.pred_sem_seg = PixelData(data=labels[None])
             sample.set_metainfo(dict(label_names=classnames))
         return data_samples
+
+    def _background(self, classnames: Sequence[str]) -> list[int]:
+        return [i for i, c in enumerate(classnames) if c.lower() == self.background_class]
+
+    def _training_free_labels(self, image: Tensor, sample: OVDataSample,
+                              classnames: list[str], size: tuple[int, int]) -> Tensor:
+        background = self._background(classnames)
+        foreground = [i for i in range(len(classnames)) if i not in background]
+        labels = self.pseudo_mask(image, [classnames[i] for i in foreground],
+                                  self._present(sample, foreground), size)
+        lookup = torch.tensor(background[:1] + foreground if background
+                              else [IGNORE_LABEL] + foreground, device=labels.device)
+        return lookup[labels]
+
+    def _head_lookup(self, heads: list[int], device: torch.device) -> Tensor:
+        """(len(head_classes),) vocabulary index of each head class (255: not in it)."""
+        lookup = torch.full((len(self.head_classes),), IGNORE_LABEL, dtype=torch.long,
+                            device=device)
+        for position, head in enumerate(heads):
+            lookup[head] = position
+        return lookup
+
+    def _segmenter_labels(self, image: Tensor, sample: OVDataSample, classnames: list[str],
+                          size: tuple[int, int]) -> Tensor:
+        heads = vocabulary_in_head(classnames, self.head_classes)
+        with torch.no_grad():
+            logits = F.interpolate(self.segmenter_logits(image)[None], size=size,
+                                   mode='bilinear', align_corners=False)[0]
+        selected = heads + ([0] if 0 not in heads else [])   # background always competes
+        labels = logits[selected].argmax(0)
+        labels[labels >= len(heads)] = IGNORE_LABEL
+        sample.seg_logits = PixelData(data=logits[heads].float())
+        return labels
+
+    def _trained_pseudo_labels(self, image: Tensor, sample: OVDataSample,
+                               classnames: list[str], size: tuple[int, int]) -> Tensor:
+        heads = vocabulary_in_head(classnames, self.head_classes)
+        foreground = [i for i, h in enumerate(heads) if h != 0]
+        present = sorted(heads[foreground[i]] - 1 for i in self._present(sample, foreground))
+        labels = self.trained_pseudo_mask(image, present, size)
+        return self._head_lookup(heads, labels.device)[labels]

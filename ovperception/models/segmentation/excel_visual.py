@@ -12,6 +12,24 @@ L2-normalised over the token axis (as the official ``generate_clip_fts`` does).
 Attention kept for the refinement: per block, the original attention averaged over heads
 (blocks before the dual path, as ``nn.MultiheadAttention`` returns it) or summed over heads
 (dual-path blocks, as the official ``Attention`` returns it).
+
+Learnable visual calibration (LVC, the official ``Attention`` with ``ex_feats``): when the
+trained segmenter's fused features ``F`` (B, D, h, w) are given, each dual-path block adds to
+every head's surgery attention on the patch-patch block ``softmax(S')`` with
+``S = cos(F_i, F_j)``, ``S' = (S - mean(S over the whole batch)) * 3`` and negative entries of
+``S'`` set to -inf, before the heads are summed.
+
+Per-block tokens (the official ``all_feats``, the segmenter's input): the tokens leaving each
+block, of the *original* path for dual-path blocks, before ln_post -- with the official
+in-place updates reproduced: the entry of the block before the dual path holds the final
+tokens before ln_post (original class token, new-path patch tokens), and each dual-path
+entry but the last holds the next block's original path after its attention residual
+(before its FFN).
+
+Attention-affinity refinement with the segmenter's affinity (``seg_attn``, after training or
+from the LVC iteration on): of the last ``layers`` attention maps, those whose summed
+difference ``sum(seg_attn - attn)`` is at most the mean over the layers are averaged, then
+multiplied element-wise by ``seg_attn``.
 """
 from __future__ import annotations
 
@@ -29,48 +47,88 @@ from ovperception.models.clip.dense_attn import block_ffn, block_output_projecti
 SURGERY_BLOCKS = 5
 AFFINITY_LAYERS = 6
 BOX_THRESHOLD = 0.79
+#: The official LVC similarity scale (``gamma``) around the batch mean (``beta`` = 1).
+LVC_SCALE = 3.0
 
 
 @dataclass
 class SurgeryOutput:
     """tokens: (B, 1 + h*w, C) projected tokens, normalised over the token axis;
-    attention: (L, B, 1 + h*w, 1 + h*w) per-block original attention; grid: (h, w)."""
+    attention: (L, B, 1 + h*w, 1 + h*w) per-block original attention; grid: (h, w);
+    layer_tokens: (L, B, 1 + h*w, width) tokens leaving each block (original path, before
+    ln_post)."""
 
     tokens: Tensor
     attention: Tensor
     grid: tuple[int, int]
+    layer_tokens: Tensor | None = None
 
 
 def _softmax_logits(a: Tensor, b: Tensor) -> Tensor:
     return (a @ b.transpose(-2, -1) * a.shape[-1] ** -0.5).softmax(-1)
 
 
+def calibration_attention(ex_feats: Tensor) -> Tensor:
+    """(B, h*w, h*w) LVC attention of the (B, D, h, w) segmenter features: softmax over
+    ``(cos - mean(cos over the batch)) * 3`` with negative entries masked."""
+    flat = F.normalize(ex_feats.flatten(2).float(), dim=1)
+    similarity = torch.einsum('bcm,bcn->bmn', flat, flat)
+    similarity = (similarity - similarity.mean()) * LVC_SCALE
+    similarity = similarity.masked_fill(similarity < 0, float('-inf'))
+    return similarity.softmax(-1)
+
+
 @torch.no_grad()
 def surgery_forward(backbone: nn.Module, images: Tensor,
-                    surgery_blocks: int = SURGERY_BLOCKS) -> SurgeryOutput:
-    """The dual-path forward of an ``OpenCLIPBackbone`` ViT on (B, 3, H, W) images."""
+                    surgery_blocks: int = SURGERY_BLOCKS,
+                    ex_feats: Tensor | None = None) -> SurgeryOutput:
+    """The dual-path forward of an ``OpenCLIPBackbone`` ViT on (B, 3, H, W) images.
+
+    Args:
+        ex_feats: optional (B, D, h, w) segmenter features on the patch grid (LVC).
+    """
     x, grid = backbone._vit_embed(images)
     blocks = list(backbone.visual.transformer.resblocks)
-    attention = []
+    calibration = None
+    if ex_feats is not None:
+        if tuple(ex_feats.shape[-2:]) != tuple(grid) or len(ex_feats) != len(images):
+            raise ValueError(f'ex_feats of shape {tuple(ex_feats.shape)} do not match the '
+                             f'{len(images)} images on a {tuple(grid)} patch grid')
+        calibration = calibration_attention(ex_feats).to(x.dtype)[:, None]
+    attention, layer_tokens = [], []
     for block in blocks[:len(blocks) - surgery_blocks]:
         q, k, v = block_qkv(block, x)
         weights = _softmax_logits(q, k)
         attention.append(weights.mean(1))
         x = block_ffn(block, x + block_output_projection(block, weights @ v))
+        layer_tokens.append(x)
     new_path, original = x, x
-    for block in blocks[len(blocks) - surgery_blocks:]:
+    for index, block in enumerate(blocks[len(blocks) - surgery_blocks:]):
         q, k, v = block_qkv(block, original)
         weights = _softmax_logits(q, k)
-        surgery = ((_softmax_logits(q, q) + _softmax_logits(k, k) + _softmax_logits(v, v)) / 3
-                   ).sum(1, keepdim=True)
-        new_path = new_path + block_output_projection(block, surgery @ v)
-        original = block_ffn(block, original + block_output_projection(block, weights @ v))
+        surgery = (_softmax_logits(q, q) + _softmax_logits(k, k) + _softmax_logits(v, v)) / 3
+        if calibration is not None:
+            surgery = surgery.clone()
+            surgery[:, :, 1:, 1:] = surgery[:, :, 1:, 1:] + calibration
+        new_path = new_path + block_output_projection(block, surgery.sum(1, keepdim=True) @ v)
+        original_mid = original + block_output_projection(block, weights @ v)
+        if index:
+            # The official blocks add their original-path attention residual in place to
+            # their input (``x_ori += x_ori_res``), which ``all_feats`` holds a view of.
+            layer_tokens[-1] = original_mid
+        original = block_ffn(block, original_mid)
         attention.append(weights.sum(1))
+        layer_tokens.append(original)
     tokens = torch.cat([original[:, :1], new_path[:, 1:]], dim=1)
+    if surgery_blocks and len(blocks) > surgery_blocks:
+        # The new path is updated in place (``x += x_res``, then the class token) on the
+        # tensor the last single-path block returned: its ``all_feats`` entry ends as these.
+        layer_tokens[len(blocks) - surgery_blocks - 1] = tokens
     tokens = backbone.visual.ln_post(tokens)
     if backbone.visual.proj is not None:
         tokens = tokens @ backbone.visual.proj
-    return SurgeryOutput(F.normalize(tokens, dim=1), torch.stack(attention), grid)
+    return SurgeryOutput(F.normalize(tokens, dim=1), torch.stack(attention), grid,
+                         torch.stack(layer_tokens))
 
 
 def transition_matrix(affinity: Tensor) -> Tensor:
@@ -101,9 +159,27 @@ def score_boxes(score_map: np.ndarray, threshold: float = BOX_THRESHOLD) -> list
     return boxes
 
 
+def refinement_affinity(attention: Tensor, layers: int = AFFINITY_LAYERS,
+                        seg_attn: Tensor | None = None) -> Tensor:
+    """(n, n) patch affinity of one image for the refinement.
+
+    Args:
+        attention: (L, 1 + n, 1 + n) per-block attention.
+        seg_attn: optional (n, n) affinity predicted by the segmenter.
+    """
+    attn = attention[-layers:, 1:, 1:].float()
+    if seg_attn is None:
+        return attn.mean(0)
+    seg_attn = seg_attn.detach().float().reshape(attn.shape[-2:])
+    difference = (seg_attn - attn).flatten(1).sum(1)
+    keep = (difference <= difference.mean()).float().reshape(-1, 1, 1)
+    return (keep * attn).sum(0) / (keep.sum(0) + 1e-5) * seg_attn
+
+
 def refine_with_affinity(class_maps: Tensor, attention: Tensor, classes: Sequence[int],
                          grid: tuple[int, int], layers: int = AFFINITY_LAYERS,
-                         threshold: float = BOX_THRESHOLD) -> Tensor:
+                         threshold: float = BOX_THRESHOLD,
+                         seg_attn: Tensor | None = None) -> Tensor:
     """(len(classes), h, w) class maps propagated by the patch attention.
 
     Args:
@@ -111,8 +187,9 @@ def refine_with_affinity(class_maps: Tensor, attention: Tensor, classes: Sequenc
         attention: (L, 1 + h*w, 1 + h*w) per-block attention of that image.
         classes: the indices (into K) of the classes present.
         grid: (h, w).
+        seg_attn: optional (h*w, h*w) segmenter affinity (:func:`refinement_affinity`).
     """
-    trans = transition_matrix(attention[-layers:, 1:, 1:].mean(0).float())
+    trans = transition_matrix(refinement_affinity(attention, layers, seg_attn))
     refined = []
     for cls in classes:
         score_map = class_maps[:, cls].float().reshape(grid)

@@ -32,9 +32,10 @@ from torch import Tensor, nn
 
 from ovperception.models.base_head import BaseOVHead
 from ovperception.models.clip.vocabulary import TextEmbeddings
-from ovperception.models.clip.weights import (CheckpointMismatchError, WeightsNotFoundError,
+from ovperception.models.clip.weights import (WeightsNotFoundError,
                                               check_state_dict)
-from ovperception.models.conversion import CheckpointConverter, StateDict, register_converter
+from ovperception.models.conversion import (CheckpointConverter, StateDict, raise_unmatched,
+                                            register_converter)
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.refiners.pamr import pamr
 from ovperception.models.segmentation.class_scores import label_from_name_scores
@@ -375,10 +376,7 @@ def convert_talk2dino(state: Mapping[str, object]) -> StateDict:
                 break
         else:
             unmatched.append(key)
-    if unmatched:
-        raise CheckpointMismatchError(
-            f'Talk2DINO checkpoint has {len(unmatched)} keys with no counterpart: '
-            f'{sorted(unmatched)[:10]}')
+    raise_unmatched(unmatched, 'Talk2DINO')
     return converted
 
 

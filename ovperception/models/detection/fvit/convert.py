@@ -38,7 +38,8 @@ import torch
 from ovperception.models.clip.convert import (MODEL_PREFIX, eva_visual_name, is_eva_rope_key,
                                               missing_eva_clip_keys)
 from ovperception.models.clip.weights import CheckpointMismatchError
-from ovperception.models.conversion import CheckpointConverter, StateDict, register_converter
+from ovperception.models.conversion import (CheckpointConverter, StateDict, raise_unmatched,
+                                            register_converter)
 
 _MARKERS = ('backbone.interpolate1.0.weight', 'roi_head.bbox_head.all_embeddings')
 _CONV_MODULE = re.compile(r'^(?P<head>.+\.\d+)\.(?P<part>conv|bn)\.(?P<rest>.+)$')
@@ -113,10 +114,7 @@ def convert_fvit(state: Mapping[str, object]) -> StateDict:
                 unmatched.append(key)
             else:
                 converted[name] = value
-    if unmatched:
-        raise CheckpointMismatchError(
-            f'F-ViT checkpoint has {len(unmatched)} keys with no counterpart in FViT: '
-            f'{sorted(unmatched)[:10]}')
+    raise_unmatched(unmatched, 'F-ViT')
     visual = [k[len('backbone.'):] for k in state if k.startswith('backbone.visual.')]
     missing = [k for k in missing_eva_clip_keys(visual) if k.startswith('visual.')]
     if missing or not visual:

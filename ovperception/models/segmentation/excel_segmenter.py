@@ -1,0 +1,94 @@
+"""Inference with ExCEL's trained segmenter (zwyang6/ExCEL ``tools/infer_seg_voc.py`` and the
+trained branch of ``tools/infer_lam.py``), and the choice of its output classes.
+
+Multi-scale + flip (:func:`msc_flip_logits`): the image is resized (bilinear) to a square of
+side ``size`` and of side ``int(size * s)`` for every other scale ``s``; at ``size`` only the
+unflipped logits count (the official loop computes the flipped ones and keeps ``segs[0]``),
+at the other scales the mean of the logits and the flipped-back logits of the flipped image;
+each is resized to the image size and the list is averaged.
+
+LVC + flip class maps (:func:`flip_max_class_maps`, the official ``cure_attr_map_flip``):
+the image and its mirror are segmented as one batch, CLIP runs again on both with their fused
+features as calibration, the two class maps are combined by their maximum (the mirror's
+flipped back) and min-max normalised per class (``(x - min) / (max + 1e-5)``).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ovperception.models.segmentation.excel_training import with_defaults
+
+#: infer_seg_voc.py defaults: 320 px squares at scales 0.7, 1.0, 1.2, 1.5 with flip.
+DEFAULT_SEGMENTER_CFG: dict = dict(size=320, scales=(0.7, 1.0, 1.2, 1.5), flip=True,
+                                   predict_from='segmenter')
+PREDICT_FROM = ('segmenter', 'pseudo_masks')
+
+LogitsFn = Callable[[Tensor], Tensor]
+
+
+def check_segmenter_cfg(cfg: dict | None) -> dict:
+    """The official defaults updated with ``cfg``, checked (one-line errors)."""
+    cfg = with_defaults(cfg, DEFAULT_SEGMENTER_CFG, 'segmenter_cfg')
+    if cfg['predict_from'] not in PREDICT_FROM:
+        raise ValueError(f"segmenter_cfg.predict_from must be one of {PREDICT_FROM}, "
+                         f"got {cfg['predict_from']!r}")
+    if int(cfg['size']) < 16 or not cfg['scales'] or min(cfg['scales']) <= 0:
+        raise ValueError('segmenter_cfg needs size >= 16 and positive scales, got '
+                         f"size={cfg['size']!r}, scales={cfg['scales']!r}")
+    cfg['scales'] = tuple(float(s) for s in cfg['scales'])
+    return cfg
+
+
+def msc_flip_logits(logits_fn: LogitsFn, image: Tensor, size: int,
+                    scales: Sequence[float], flip: bool = True) -> Tensor:
+    """(K, H, W) mean segmenter logits of a (3, H, W) normalised image.
+
+    Args:
+        logits_fn: (n, 3, s, s) images -> (n, K, s', s') logits.
+        size: side of the base square (the official ``resize_size``).
+    """
+    height, width = image.shape[-2:]
+
+    def at_side(side: int) -> Tensor:
+        resized = F.interpolate(image[None].float(), size=[side, side], mode='bilinear',
+                                align_corners=False)
+        batch = torch.cat([resized, resized.flip(-1)]) if flip else resized
+        return F.interpolate(logits_fn(batch), size=(height, width), mode='bilinear',
+                             align_corners=False)
+
+    outputs = [at_side(size)[:1]]
+    for scale in scales:
+        if scale != 1.0:
+            logits = at_side(int(size * scale))
+            outputs.append((logits[:1] + logits[1:].flip(-1)) / 2 if flip else logits)
+    return torch.stack(outputs).mean(0)[0]
+
+
+def flip_max_class_maps(maps: Tensor, grid: tuple[int, int]) -> Tensor:
+    """(B, h*w, K) class maps of B images from the (2B, h*w, K) maps of them followed by
+    their mirrors: element-wise maximum (the mirrors' flipped back), min-max normalised per
+    image and class."""
+    batch = maps.shape[0] // 2
+    maps = maps.transpose(1, 2).reshape(2 * batch, -1, *grid)
+    combined = torch.maximum(maps[:batch], maps[batch:].flip(-1))
+    combined = combined - combined.flatten(2).min(2).values[..., None, None]
+    combined = combined / (combined.flatten(2).max(2).values[..., None, None] + 1e-5)
+    return combined.flatten(2).transpose(1, 2)
+
+
+def vocabulary_in_head(classnames: Sequence[str], head_classes: Sequence[str]) -> list[int]:
+    """Index in ``head_classes`` of each vocabulary class (names compared case-insensitively,
+    the first ``;`` synonym of each); a class outside them is a one-line ValueError."""
+    lookup = {name.split(';')[0].strip().lower(): i for i, name in enumerate(head_classes)}
+    names = [name.split(';')[0].strip().lower() for name in classnames]
+    unknown = [name for name in names if name not in lookup]
+    if unknown:
+        raise ValueError(
+            f'the trained ExCEL segmenter knows only {list(head_classes)}; {unknown} are not '
+            'among them: use these classes, or the training-free ExCEL config '
+            '(configs/segmentation/excel_vitb16_voc_train_pseudo.py) for other vocabularies')
+    return [lookup[name] for name in names]

@@ -1,0 +1,146 @@
+"""ExCEL with a trained segmentation head: known answers and one-line errors (the official
+numbers are in test_excel_train_golden.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ovperception.datasets.image_tags import ImageTagsFromMask
+from ovperception.datasets.transforms import PackOVInputs
+from ovperception.models.segmentation import ExCELModel, ExCELSegHead
+from ovperception.models.segmentation.excel_losses import affinity_labels, radius_mask
+from ovperception.models.segmentation.excel_segmenter import (flip_max_class_maps,
+                                                              msc_flip_logits,
+                                                              vocabulary_in_head)
+from ovperception.models.segmentation.excel_visual import surgery_forward
+from ovperception.structures import OVDataSample
+from tests.tiny import TINY_BACKBONE, TINY_CLIP_KWARGS
+
+CLASSES = ['background', 'cat', 'dog']
+
+
+def tiny_model(**kwargs) -> ExCELModel:
+    backbone = dict(TINY_BACKBONE, pos_embed_resize='bilinear', model_kwargs=dict(
+        TINY_CLIP_KWARGS, vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=4,
+                                          head_width=32)))
+    options = dict(seg_head=dict(type='ExCELSegHead', in_channels=64, num_layers=4,
+                                 embed_dim=16, num_classes=3, decoder_layers=1,
+                                 decoder_heads=2),
+                   head_classes=CLASSES, input_size=64, surgery_blocks=2, affinity_layers=3,
+                   excel_background_words=('sky',), segmenter_cfg=dict(size=64,
+                                                                       scales=(1.0,)))
+    options.update(kwargs)
+    return ExCELModel(backbone, **options)
+
+
+def test_image_tags_from_the_full_mask_reach_the_metainfo():
+    labels = np.array([[0, 3, 3], [255, 1, 0]])
+    results = ImageTagsFromMask(background_index=0)(dict(
+        img=np.zeros((2, 3, 3), np.uint8), gt_seg_map=labels, classnames=['a', 'b', 'c', 'd']))
+    assert results['image_tags'] == [1, 3]
+    packed = PackOVInputs()(results)
+    assert packed['data_samples'].metainfo['image_tags'] == [1, 3]
+    assert ImageTagsFromMask(background_index=None)(dict(gt_seg_map=labels))['image_tags'] \
+        == [0, 1, 3]
+    with pytest.raises(ValueError, match='no gt_seg_map'):
+        ImageTagsFromMask()(dict(img=np.zeros((2, 2, 3), np.uint8)))
+
+
+def test_radius_mask_and_affinity_labels_known_answer():
+    mask = radius_mask(2, 3, 1)
+    # patch (0, 0) reaches (0, 1), (1, 0), (1, 1) but not (0, 2), (1, 2)
+    assert mask[0].tolist() == [True, True, False, True, True, False]
+    assert torch.equal(mask, mask.T)
+    labels = torch.tensor([[0] * 16 + [1] * 16 + [255] * 16]).repeat(32, 1)[None]  # (1, 32, 48)
+    targets = affinity_labels(labels)
+    assert targets.shape == (1, 6, 6)
+    assert targets[0, 0].tolist() == [1, 0, 255, 1, 0, 255]
+    assert (targets[0, :, 2] == 255).all() and targets[0, 0, 0] == 1   # diagonal kept
+
+
+def test_lvc_changes_only_the_surgery_path():
+    model = tiny_model().eval()
+    images = torch.randn(2, 3, 64, 64)
+    plain = surgery_forward(model.backbone, images, 2)
+    calibrated = surgery_forward(model.backbone, images, 2, ex_feats=torch.randn(2, 8, 4, 4))
+    assert plain.layer_tokens.shape == (4, 2, 17, 64)
+    torch.testing.assert_close(plain.attention, calibrated.attention)
+    assert not torch.allclose(plain.tokens[:, 1:], calibrated.tokens[:, 1:])
+    with pytest.raises(ValueError, match='do not match'):
+        surgery_forward(model.backbone, images, 2, ex_feats=torch.randn(2, 8, 3, 3))
+
+
+def test_flip_max_and_msc_known_answers():
+    maps = torch.rand(2, 4, 3)
+    combined = flip_max_class_maps(maps, (2, 2))
+    assert combined.shape == (1, 4, 3)
+    assert torch.allclose(combined.amin(1), torch.zeros(1, 3))
+    assert torch.allclose(combined.amax(1), torch.ones(1, 3), atol=1e-4)
+    # logits = the first input channel: at the base size the unflipped half is the image
+    image = torch.rand(3, 4, 4)
+    first_channel = lambda batch: batch[:, :1]  # noqa: E731
+    torch.testing.assert_close(msc_flip_logits(first_channel, image, 4, (1.0,)), image[:1])
+    # a class that only sees the left half: (unflipped base [1, 0] + flip average 0.5) / 2
+    left = lambda batch: batch[:, :1] * (torch.arange(batch.shape[-1]) < batch.shape[-1] // 2)  # noqa: E731,E501
+    both = msc_flip_logits(left, torch.ones(3, 4, 4), 4, (1.0, 2.0))
+    assert both[0, :, :2].eq(0.75).all() and both[0, :, 2:].eq(0.25).all()
+
+
+def test_vocabulary_outside_the_head_classes_is_one_line():
+    assert vocabulary_in_head(['Dog', 'BACKGROUND'], CLASSES) == [2, 0]
+    with pytest.raises(ValueError) as error:
+        vocabulary_in_head(['cat', 'horse'], CLASSES)
+    message = str(error.value)
+    assert '\n' not in message and "['horse']" in message and 'training-free' in message
+    model = tiny_model().eval()
+    sample = OVDataSample(metainfo=dict(classnames=['horse'], img_shape=(64, 64)))
+    with pytest.raises(ValueError, match='knows only'):
+        model.predict(torch.randn(1, 3, 64, 64), [sample])
+
+
+def test_configuration_errors_are_one_line():
+    with pytest.raises(ValueError, match='needs head_classes'):
+        tiny_model(head_classes=None)
+    with pytest.raises(ValueError, match='unknown ExCEL train_cfg keys'):
+        tiny_model(train_cfg=dict(lvc_start=3))
+    with pytest.raises(ValueError, match='predict_from'):
+        tiny_model(segmenter_cfg=dict(predict_from='cams'))
+    with pytest.raises(ValueError, match='4 classes but head_classes lists 3'):
+        tiny_model(seg_head=ExCELSegHead(64, 4, 16, 4, 1, 2))
+
+
+def test_training_needs_image_tags_and_keeps_clip_frozen():
+    model = tiny_model(train_cfg=dict(lvc_start_iter=1, seg_affinity_start_iter=2,
+                                      affinity_radius=1)).train()
+    assert not model.backbone.training and model.seg_head.training
+    images = torch.randn(2, 3, 64, 64)
+    with pytest.raises(ValueError) as error:
+        model.loss(images, [OVDataSample(metainfo=dict(classnames=CLASSES))] * 2)
+    assert '\n' not in str(error.value) and 'ImageTagsFromMask' in str(error.value)
+    samples = [OVDataSample(metainfo=dict(classnames=CLASSES, image_tags=tags))
+               for tags in ([1], [])]
+    for step in range(3):   # raw, then LVC + seg_attn, then the segmenter's affinity labels
+        losses = model.loss(images, samples)
+        (losses['loss_seg'] + losses['loss_aff']).backward()
+        assert int(model.train_iter) == step + 1
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is not None for p in model.seg_head.parameters())
+    assert 'train_iter' in model.state_dict()
+
+
+def test_training_free_model_refuses_to_train():
+    model = ExCELModel(tiny_model().backbone, input_size=64)
+    with pytest.raises(RuntimeError, match='training-free'):
+        model.loss(torch.randn(1, 3, 64, 64), [OVDataSample()])
+    with pytest.raises(ValueError, match='need a seg_head'):
+        ExCELModel(model.backbone, train_cfg=dict(lvc_start_iter=1))
+
+
+def test_trained_pseudo_masks_follow_the_image_tags():
+    model = tiny_model(segmenter_cfg=dict(size=64, predict_from='pseudo_masks')).eval()
+    sample = OVDataSample(metainfo=dict(classnames=['dog', 'background'], image_tags=[0],
+                                        img_shape=(64, 64), ori_shape=(40, 50)))
+    out = model.predict(torch.randn(1, 3, 64, 64), [sample])[0]
+    assert out.pred_sem_seg.data.shape == (1, 40, 50)
+    assert set(out.pred_sem_seg.data.unique().tolist()) <= {0, 1}
