@@ -12,7 +12,7 @@ from mmengine.config import read_base
 
 from ovperception.datasets.transforms import LoadImageFromFile, LoadSegAnnotations, PackOVInputs
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
-from ovperception.models.data_preprocessor import OVDataPreprocessor
+from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD, OVDataPreprocessor
 from ovperception.models.segmentation import ExCELModel
 
 with read_base():
@@ -20,7 +20,8 @@ with read_base():
     from .._base_.datasets.voc21 import *
 
 model = dict(
-    type=ExCELModel, data_preprocessor=dict(type=OVDataPreprocessor),
+    type=ExCELModel,  # ImageNet statistics, as the official normalize_img (not CLIP's)
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=IMAGENET_MEAN, std=IMAGENET_STD),
     backbone=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
                   model_kwargs=dict(quick_gelu=True), pos_embed_resize='bilinear'),
     descriptions_file='data/excel/descriptors_pascal_voc_gpt4.0_cluster_a_photo_of4.json',

@@ -3,6 +3,7 @@
 # the evaluation path. python tools/test.py configs/tiny/seg_tiny_excel.py
 from mmengine.config import read_base
 
+from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD, OVDataPreprocessor
 from ovperception.models.segmentation import ExCELModel
 
 with read_base():
@@ -11,7 +12,8 @@ with read_base():
     from .._base_.models.tiny_clip_vit import *
 
 model = dict(
-    type=ExCELModel, data_preprocessor=model['data_preprocessor'],
+    type=ExCELModel,  # ImageNet statistics, as the official normalize_img
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=IMAGENET_MEAN, std=IMAGENET_STD),
     backbone=dict(model['backbone'], pos_embed_resize='bilinear', model_kwargs=dict(
         tiny_clip_kwargs, vision_cfg=dict(tiny_clip_kwargs['vision_cfg'], layers=6))),
     input_size=64, tags_from_ground_truth=True,
