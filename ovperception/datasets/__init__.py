@@ -26,6 +26,7 @@ from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, wri
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
+from ovperception.datasets.tagged import TaggedImageDataset
 from ovperception.datasets.zero_shot import SeenClassesOnly
 
 __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAnomalyMask',
@@ -41,4 +42,4 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
            'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
-           'PascalContext459Dataset', 'SyntheticPanopticDataset']
+           'PascalContext459Dataset', 'SyntheticPanopticDataset', 'TaggedImageDataset']
