@@ -19,7 +19,8 @@ from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset
                                                 COCOObjectDataset, COCOStuffDataset,
                                                 FolderSegDataset, OVSegDataset,
                                                 PascalContext59Dataset, PascalContext60Dataset,
-                                                PascalVOC20Dataset, PascalVOCDataset)
+                                                PascalVOC20Dataset, PascalVOCAugDataset,
+                                                PascalVOCDataset)
 from ovperception.datasets.segmentation_full import ADE20KFullDataset, PascalContext459Dataset
 from ovperception.datasets.synthetic import SyntheticSegDataset, write_synthetic_folder
 from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, write_mvtec_tree
@@ -38,7 +39,7 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'ShanghaiTechDataset', 'UCFQNRFDataset', 'CocoDetDataset', 'LVISDetDataset',
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
            'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
-           'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
+           'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCAugDataset', 'PascalVOCDataset',
            'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
            'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
