@@ -68,3 +68,14 @@ def test_mmengine_linear_plus_poly_cannot_reproduce_it() -> None:
 def test_rejects_epoch_based_use() -> None:
     with pytest.raises(ValueError, match='by_epoch'):
         PolyWarmupLR(_optim_wrapper(), by_epoch=True)
+
+
+@pytest.mark.parametrize('iteration, logged', [(200, 9.934e-05), (2000, 9.334e-05),
+                                               (14000, 5.334e-05), (30000, 3.333e-09)])
+def test_matches_the_lr_printed_in_the_official_training_log(iteration: int,
+                                                              logged: float) -> None:
+    """logs/voc_train.log prints group 0's lr after iteration ``iteration`` (1-based)."""
+    wrapper = _optim_wrapper()
+    scheduler = PolyWarmupLR(wrapper)
+    used = _lrs_used([scheduler], wrapper, iteration)
+    assert f'{used[iteration - 1][0]:.3e}' == f'{logged:.3e}'
