@@ -39,8 +39,9 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'ShanghaiTechDataset', 'UCFQNRFDataset', 'CocoDetDataset', 'LVISDetDataset',
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
            'COCOStuffDataset', 'FolderSegDataset', 'OVSegDataset', 'PascalContext59Dataset',
-           'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCAugDataset', 'PascalVOCDataset',
+           'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',
            'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
            'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
-           'PascalContext459Dataset', 'SyntheticPanopticDataset', 'TaggedImageDataset']
+           'PascalContext459Dataset', 'SyntheticPanopticDataset',
+           'PascalVOCAugDataset', 'TaggedImageDataset']

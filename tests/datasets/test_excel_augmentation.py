@@ -1,6 +1,6 @@
 """ExCEL's training augmentation (zwyang6/ExCEL ``VOC12ClsDataset.__transforms``) with our
 ``RandomResize`` / ``RandomFlip`` / ``RandomCrop`` options, against the official functions'
-outputs (``tests/fixtures/golden/excel/augmentation.npz``, NOTE.md) with their random draws
+outputs (``tests/fixtures/golden/excel/augmentation.npz``, NOTE_data.md) with their random draws
 replayed, plus known-answer cases."""
 from __future__ import annotations
 

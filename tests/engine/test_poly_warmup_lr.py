@@ -1,5 +1,5 @@
 """``PolyWarmupLR`` against the lr sequence of the official ``PolyWarmupAdamW``
-(zwyang6/ExCEL @ 2cd7f51, ``tests/fixtures/golden/excel/schedule.json``, NOTE.md)."""
+(zwyang6/ExCEL @ 2cd7f51, ``tests/fixtures/golden/excel/schedule.json``, NOTE_data.md)."""
 from __future__ import annotations
 
 import json
