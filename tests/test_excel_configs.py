@@ -46,6 +46,7 @@ def test_train_config_has_the_official_settings() -> None:
     assert scheduler.type.__name__ == 'PolyWarmupLR'
     assert (scheduler.warmup_iters, scheduler.warmup_ratio, scheduler.max_iters,
             scheduler.power) == (50, 1e-6, 30000, 1.0)
+    assert scheduler.by_epoch is False and (scheduler.begin, scheduler.end) == (0, 30000)
     assert cfg.randomness.seed == 0
     model = cfg.model
     assert model.seg_head.type == 'ExCELSegHead' and model.seg_head.num_classes == 21
