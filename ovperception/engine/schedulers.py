@@ -30,6 +30,9 @@ class PolyWarmupLR(LRSchedulerMixin, _ParamScheduler):
     the end of the warmup decays over ``max_iters - warmup_iters`` from the full lr, and one
     starting at 0 multiplies the warmup by the poly factor.
 
+    In a config give ``by_epoch=False`` (and ``end``) explicitly: mmengine's runner reads
+    ``by_epoch`` from the config dict (default True) to choose the default ``end``.
+
     Args:
         optimizer: the wrapped optimizer.
         warmup_iters: iterations of linear warmup (official 50).
