@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFICIAL_MEAN = (123.675, 116.28, 103.53)
 OFFICIAL_STD = (58.395, 57.12, 57.375)
 FULL = ('excel_vitb16_voc_train', 'excel_vitb16_voc_val_msc',
-        'excel_vitb16_voc_train_pseudo', 'excel_vitb16_voc_train_pseudo_trained')
+        'excel_vitb16_voc_train_pseudo', 'excel_vitb16_voc_train_pseudo_trained',
+        'excel_vitb16_tagged_images_train')
 EXCEL_CONFIGS = tuple(f'segmentation/{n}.py' for n in FULL) + ('tiny/seg_tiny_excel.py',)
 TAGS = 'ImageTagsFromMask'
 
@@ -126,3 +127,29 @@ def test_evaluation_pipelines_keep_full_size_images_and_labels(tmp_path, name: s
     packed = dataset[0]
     assert tuple(packed['inputs'].shape) == (3, 40, 56)
     assert tuple(packed['data_samples'].gt_sem_seg.data.shape) == (1, 40, 56)
+
+
+def test_tagged_images_config_trains_on_tags_without_masks(tmp_path) -> None:
+    from PIL import Image
+    from ovperception.datasets.transforms import PackOVInputs
+    rng = np.random.RandomState(0)
+    for folder, names in (('images', ('a.jpg', 'b.jpg')), ('val/images', ('c.jpg',))):
+        os.makedirs(tmp_path / folder)
+        for name in names:
+            pixels = rng.randint(1, 256, (200, 260, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / folder / name)
+    os.makedirs(tmp_path / 'val' / 'masks')
+    Image.fromarray(np.full((200, 260), 2, np.uint8)).save(tmp_path / 'val' / 'masks' / 'c.png')
+    (tmp_path / 'tags.csv').write_text('image,tags\na.jpg,dog|person\nb.jpg,cat\n')
+    cfg = _config('segmentation/excel_vitb16_tagged_images_train.py')
+    assert cfg.model.seg_head.num_classes == len(cfg.model.head_classes) == 4
+    assert cfg.val_dataloader is None and cfg.model.descriptions_file is None
+    train = _dataset(cfg.train_dataloader, str(tmp_path))
+    assert [train.get_data_info(i)['image_tags'] for i in range(2)] == [[2, 3], [1]]
+    packed = train[0]
+    assert tuple(packed['inputs'].shape) == (3, 320, 320)
+    assert 'gt_sem_seg' not in packed['data_samples']
+    if 'image_tags' in PackOVInputs.DEFAULT_META_KEYS:
+        assert packed['data_samples'].image_tags == [2, 3]
+    test = _dataset(cfg.test_dataloader, str(tmp_path))
+    assert len(test) == 1 and test[0]['data_samples'].gt_sem_seg.data.max() == 2
