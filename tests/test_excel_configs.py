@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
+from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from ovperception.registry import DATASETS, MODELS, TRANSFORMS
 from ovperception.utils.image_io import load_label_map
 from tests.voc_layout import VOC_TRAIN, VOC_VAL, write_voc_layout
@@ -30,9 +31,19 @@ def _config(name: str) -> Config:
 
 @pytest.mark.parametrize('name', EXCEL_CONFIGS)
 def test_excel_configs_normalise_with_imagenet_statistics(name: str) -> None:
-    preprocessor = MODELS.build(_config(name).model.data_preprocessor)
+    cfg = _config(name)
+    preprocessor = MODELS.build(cfg.model.data_preprocessor)
     assert preprocessor.mean.flatten().tolist() == pytest.approx(OFFICIAL_MEAN)
     assert preprocessor.std.flatten().tolist() == pytest.approx(OFFICIAL_STD)
+    assert (IMAGENET_MEAN, IMAGENET_STD) == (OFFICIAL_MEAN, OFFICIAL_STD)
+
+
+@pytest.mark.parametrize('name', EXCEL_CONFIGS)
+def test_dumped_excel_configs_keep_the_statistics(name: str, tmp_path) -> None:
+    """The runner dumps the config into its work_dir; reloading it keeps the values."""
+    _config(name).dump(str(tmp_path / 'dumped.py'))
+    dumped = Config.fromfile(str(tmp_path / 'dumped.py')).model.data_preprocessor
+    assert tuple(dumped.mean) == OFFICIAL_MEAN and tuple(dumped.std) == OFFICIAL_STD
 
 
 def test_train_config_has_the_official_settings() -> None:

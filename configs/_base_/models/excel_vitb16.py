@@ -4,12 +4,16 @@
 # clusters of the GPT-4 descriptions (not shipped: the repository has no licence; put its
 # attributes_text/descriptors_pascal_voc_gpt4.0_cluster_a_photo_of4.json at the path below).
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
-from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD, OVDataPreprocessor
+from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.segmentation import ExCELModel
 
+# = data_preprocessor.IMAGENET_MEAN / IMAGENET_STD, written out: a dumped config keeps values,
+# not imported constants
+imagenet_mean = (123.675, 116.28, 103.53)
+imagenet_std = (58.395, 57.12, 57.375)
 model = dict(
     type=ExCELModel,
-    data_preprocessor=dict(type=OVDataPreprocessor, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=imagenet_mean, std=imagenet_std),
     backbone=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
                   model_kwargs=dict(quick_gelu=True), pos_embed_resize='bilinear'),
     descriptions_file='data/excel/descriptors_pascal_voc_gpt4.0_cluster_a_photo_of4.json',
