@@ -13,38 +13,23 @@
 # Text-semantic enrichment needs descriptions of your classes (docs/excel.md); without them the
 # plain class prompts are used (descriptions_file=None).
 from mmengine.config import read_base
-from mmengine.dataset import DefaultSampler, InfiniteSampler
-from mmengine.dataset.utils import pseudo_collate
 
 from ovperception.datasets.segmentation import FolderSegDataset
 from ovperception.datasets.tagged import TaggedImageDataset
-from ovperception.datasets.transforms import (LoadImageFromFile, LoadSegAnnotations,
-                                              PackOVInputs, RandomCrop, RandomFlip, RandomResize)
-from ovperception.evaluation import IoUMetric
+from ovperception.datasets.transforms import LoadImageFromFile, PackOVInputs
 
 with read_base():
     from .._base_.default_runtime import *
+    from .._base_.datasets.excel_voc_aug import *
     from .._base_.models.excel_vitb16 import *
     from .._base_.schedules.excel_poly_warmup_30k import *
 
 tag_classes = ['background', 'cat', 'dog', 'person']
 data_root = 'data/my_tagged_images'
-train_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=RandomResize, scale=None, ratio_range=(0.5, 2.0), backend='pillow'),
-    dict(type=RandomFlip, prob=0.5),
-    dict(type=RandomCrop, crop_size=320, cat_max_ratio=0.75, max_tries=10, pad=True),
-    dict(type=PackOVInputs),
-]
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type=InfiniteSampler, shuffle=True),
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=TaggedImageDataset, data_root=data_root, img_dir='images',
-                 tags_file='tags.csv', classnames=tag_classes, pipeline=train_pipeline),
-)
+train_pipeline = [dict(type=LoadImageFromFile), *excel_augmentation, dict(type=PackOVInputs)]
+train_dataloader.dataset = dict(type=TaggedImageDataset, data_root=data_root, img_dir='images',
+                                tags_file='tags.csv', classnames=tag_classes,
+                                pipeline=train_pipeline)
 model.update(
     descriptions_file=None, head_classes=tag_classes, train_cfg=excel_train_cfg,
     seg_head=dict(excel_seg_head, num_classes=len(tag_classes)),
@@ -54,15 +39,7 @@ train_cfg.update(val_interval=train_cfg['max_iters'] + 1)
 val_dataloader = None
 val_cfg = None
 val_evaluator = None
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=FolderSegDataset, data_root=data_root, img_dir='val/images',
-                 seg_dir='val/masks', classnames=tag_classes, test_mode=True,
-                 pipeline=[dict(type=LoadImageFromFile), dict(type=LoadSegAnnotations),
-                           dict(type=PackOVInputs)]),
-)
-test_evaluator = dict(type=IoUMetric, iou_metrics=['mIoU'])
+test_dataloader.dataset = dict(type=FolderSegDataset, data_root=data_root, img_dir='val/images',
+                               seg_dir='val/masks', classnames=tag_classes, test_mode=True,
+                               pipeline=test_pipeline)
 published_metrics_unverified = 'your own data: no published number'

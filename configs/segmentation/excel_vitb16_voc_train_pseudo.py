@@ -18,8 +18,7 @@ with read_base():
     from .._base_.models.excel_vitb16 import *
 
 model.update(tags_from_ground_truth=True)
-test_dataloader = dict(val_dataloader, dataset=dict(
-    val_dataloader['dataset'], ann_file='ImageSets/Segmentation/train.txt'))
+test_dataloader = pseudo_mask_dataloader
 train_dataloader = None
 val_dataloader = None
 val_evaluator = None

@@ -18,8 +18,7 @@ model.update(
     seg_head=excel_seg_head, head_classes='excel/voc21', train_cfg=excel_train_cfg,
     tags_from_ground_truth=True,
     segmenter_cfg=dict(size=320, scales=(1.0,), flip=True, predict_from='pseudo_masks'))
-test_dataloader = dict(val_dataloader, dataset=dict(
-    val_dataloader['dataset'], ann_file='ImageSets/Segmentation/train.txt'))
+test_dataloader = pseudo_mask_dataloader
 train_dataloader = None
 val_dataloader = None
 val_evaluator = None

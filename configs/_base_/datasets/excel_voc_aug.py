@@ -12,13 +12,17 @@ from ovperception.datasets.transforms import (LoadImageFromFile, LoadSegAnnotati
 from ovperception.evaluation import IoUMetric
 
 data_root = 'data/VOCdevkit/VOC2012'
+# the official VOC12ClsDataset augmentation (also used by excel_vitb16_tagged_images_train.py)
+excel_augmentation = [
+    dict(type=RandomResize, scale=None, ratio_range=(0.5, 2.0), backend='pillow'),
+    dict(type=RandomFlip, prob=0.5),
+    dict(type=RandomCrop, crop_size=320, cat_max_ratio=0.75, max_tries=10, pad=True),
+]
 train_pipeline = [
     dict(type=LoadImageFromFile),
     dict(type=LoadSegAnnotations),
     dict(type='ImageTagsFromMask', background_index=0, ignore_index=255),
-    dict(type=RandomResize, scale=None, ratio_range=(0.5, 2.0), backend='pillow'),
-    dict(type=RandomFlip, prob=0.5),
-    dict(type=RandomCrop, crop_size=320, cat_max_ratio=0.75, max_tries=10, pad=True),
+    *excel_augmentation,
     dict(type=PackOVInputs),
 ]
 test_pipeline = [dict(type=LoadImageFromFile), dict(type=LoadSegAnnotations),
@@ -42,5 +46,8 @@ val_dataloader = dict(
                  test_mode=True, pipeline=test_pipeline),
 )
 test_dataloader = val_dataloader
+# pseudo-mask quality: VOC train (1,464 images), as infer_lam.py --infer_set train
+pseudo_mask_dataloader = dict(val_dataloader, dataset=dict(
+    val_dataloader['dataset'], ann_file='ImageSets/Segmentation/train.txt'))
 val_evaluator = dict(type=IoUMetric, iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
