@@ -17,7 +17,7 @@ with read_base():
 model.update(
     seg_head=excel_seg_head, head_classes='excel/voc21', train_cfg=excel_train_cfg,
     tags_from_ground_truth=True,
-    segmenter_cfg=dict(size=320, scales=(1.0,), flip=True, predict_from='pseudo_masks'))
+    segmenter_cfg=dict(predict_from='pseudo_masks'))  # LVC + flip, seg_attn (no msc)
 test_dataloader = pseudo_mask_dataloader
 train_dataloader = None
 val_dataloader = None
