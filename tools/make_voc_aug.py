@@ -61,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         track_progress(write, todo)
+    except KeyboardInterrupt:
+        print('interrupted: run the same command again to finish (written maps are kept)',
+              file=sys.stderr)
+        return 130
     except (OSError, ValueError, KeyError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
