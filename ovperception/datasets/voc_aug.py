@@ -53,7 +53,10 @@ def sbd_label(mat_path: str) -> np.ndarray:
     """(H, W) uint8 class indices of an SBD ``cls/*.mat`` file (``GTcls.Segmentation``)."""
     from scipy.io import loadmat
     mat = loadmat(mat_path, squeeze_me=True, struct_as_record=False)
-    return np.asarray(mat['GTcls'].Segmentation).astype(np.uint8)
+    segmentation = getattr(mat.get('GTcls'), 'Segmentation', None)
+    if segmentation is None or np.ndim(segmentation) != 2:
+        raise ValueError(f'{mat_path}: not an SBD cls file (no 2-D GTcls.Segmentation)')
+    return np.asarray(segmentation).astype(np.uint8)
 
 
 def aug_label(image_id: str, voc_root: str, sbd_root: str) -> np.ndarray:

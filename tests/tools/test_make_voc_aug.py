@@ -58,3 +58,11 @@ def test_missing_sbd_is_a_one_line_error(tmp_path, capsys) -> None:
     voc = write_voc_layout(str(tmp_path))
     assert make_voc_aug.main([voc, str(tmp_path / 'nowhere')]) == 1
     assert 'missing' in capsys.readouterr().err
+
+
+def test_a_bad_sbd_file_is_a_one_line_error(tmp_path, capsys) -> None:
+    voc = write_voc_layout(str(tmp_path), extra_aug=())
+    sbd = _sbd(str(tmp_path), ['2010_000005'], [])
+    savemat(os.path.join(sbd, 'cls', '2010_000005.mat'), {'other': np.zeros(3)})
+    assert make_voc_aug.main([voc, sbd]) == 1
+    assert 'not an SBD cls file' in capsys.readouterr().err
