@@ -5,69 +5,21 @@ Each image is segmented with its own names only; its labels are then mapped into
 dataset's vocabulary, the union of every image's names (or ``--vocab``, when given, whose
 entries the tags must name), so every format still has one category list.
 
-Tags file formats:
-    CSV   a header with the columns ``image`` and ``tags``; ``tags`` holds the image's
-          names separated by ``|`` or ``,`` (quote the field: ``"a.jpg","cat, dog"``).
-    JSON  ``{"a.jpg": ["cat", "dog"], ...}`` or ``[{"image": "a.jpg", "tags": [...]}, ...]``.
-``image`` is matched against each input's name below the source folder (``sub/a.jpg``),
-then its file name, then its absolute path.
+The tags file (CSV / JSON, formats in :mod:`ovperception.utils.tags_file`) is read by
+:func:`read_tags_file`, shared with ``TaggedImageDataset``.
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
-import re
 from typing import Iterable, Sequence
 
 from ovperception.annotation.sources import InputItem
+from ovperception.utils.tags_file import TagsFileError, read_tags_file
+
+__all__ = ['CHOSEN_NAMES_FILE', 'TagsFileError', 'dataset_vocabulary', 'image_labels',
+           'read_tags_file', 'tags_per_input']
 
 CHOSEN_NAMES_FILE = 'chosen_names.json'
-
-
-class TagsFileError(ValueError):
-    """The tags file is unreadable, malformed or does not cover the inputs."""
-
-
-def _split_tags(field: str) -> list[str]:
-    return [t.strip() for t in re.split(r'[|,]', field) if t.strip()]
-
-
-def read_tags_file(path: str) -> dict[str, list[str]]:
-    """``{image key: [tag, ...]}`` from a CSV or JSON tags file (module doc)."""
-    try:
-        with open(path, encoding='utf-8') as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise TagsFileError(f'--tags-from {path}: {error}') from error
-    if path.lower().endswith('.json'):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise TagsFileError(f'--tags-from {path}: not JSON ({error})') from error
-        if isinstance(data, dict):
-            rows = list(data.items())
-        elif isinstance(data, list) and all(isinstance(r, dict) for r in data):
-            rows = [(r.get('image'), r.get('tags')) for r in data]
-        else:
-            raise TagsFileError(f'--tags-from {path}: expected {{"image": [tags]}} or a list '
-                                'of {"image": ..., "tags": [...]}')
-        tags = {}
-        for image, names in rows:
-            if not isinstance(image, str) or not isinstance(names, list) or not all(
-                    isinstance(n, str) for n in names):
-                raise TagsFileError(f'--tags-from {path}: entry {image!r} needs a list of '
-                                    'tag strings')
-            tags[image] = [n.strip() for n in names if n.strip()]
-        return tags
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or not {'image', 'tags'} <= {c.strip() for c in rows[0]}:
-        raise TagsFileError(f'--tags-from {path}: the CSV needs a header with the columns '
-                            '"image" and "tags"')
-    header = [c.strip() for c in rows[0]]
-    image_col, tags_col = header.index('image'), header.index('tags')
-    return {row[image_col].strip(): _split_tags(row[tags_col]) for row in rows[1:]
-            if len(row) > max(image_col, tags_col) and row[image_col].strip()}
 
 
 def tags_per_input(tags: dict[str, list[str]], inputs: Sequence[InputItem],

@@ -1,32 +1,14 @@
 """Image files of a path (one image, or a folder walked recursively) and folder inference."""
 from __future__ import annotations
 
-import os
 from typing import Iterator, Sequence
 
 from ovperception.apis.predictor import OVPredictor
 from ovperception.models.ov_model import OVModel
 from ovperception.structures import OVDataSample
+from ovperception.utils.image_files import IMAGE_SUFFIXES, find_images
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-
-
-def find_images(path: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[str]:
-    """One image path, or every file below a folder whose name ends with one of
-    ``suffixes`` (default: images; sorted, hidden files skipped)."""
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f'{path!r} is neither an image file nor a folder')
-    found = []
-    endings = tuple(suffixes)
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-        found.extend(os.path.join(root, f) for f in sorted(files)
-                     if f.lower().endswith(endings) and not f.startswith('.'))
-    if not found:
-        raise FileNotFoundError(f'no images ({", ".join(suffixes)}) found in {path!r}')
-    return found
+__all__ = ['IMAGE_SUFFIXES', 'find_images', 'predict_images']
 
 
 def predict_images(model: OVModel, paths: Sequence[str],

@@ -20,13 +20,15 @@ from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset
                                                 COCOObjectDataset, COCOStuffDataset,
                                                 FolderSegDataset, OVSegDataset,
                                                 PascalContext59Dataset, PascalContext60Dataset,
-                                                PascalVOC20Dataset, PascalVOCDataset)
+                                                PascalVOC20Dataset, PascalVOCAugDataset,
+                                                PascalVOCDataset)
 from ovperception.datasets.segmentation_full import ADE20KFullDataset, PascalContext459Dataset
 from ovperception.datasets.synthetic import SyntheticSegDataset, write_synthetic_folder
 from ovperception.datasets.synthetic_anomaly import SyntheticAnomalyDataset, write_mvtec_tree
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.datasets.synthetic_detection import SyntheticDetDataset
 from ovperception.datasets.synthetic_panoptic import SyntheticPanopticDataset
+from ovperception.datasets.tagged import TaggedImageDataset
 from ovperception.datasets.zero_shot import SeenClassesOnly
 
 __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAnomalyMask',
@@ -42,4 +44,5 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'SeenClassesOnly', 'SyntheticSegDataset', 'write_synthetic_folder', 'SyntheticAnomalyDataset',
            'write_mvtec_tree', 'SyntheticCountingDataset', 'SyntheticDetDataset',
            'COCOPanopticDataset', 'LoadPanopticAnnotations', 'ADE20KFullDataset',
-           'PascalContext459Dataset', 'SyntheticPanopticDataset']
+           'PascalContext459Dataset', 'SyntheticPanopticDataset',
+           'PascalVOCAugDataset', 'TaggedImageDataset']

@@ -205,3 +205,12 @@ class ADE20KDataset(OVSegDataset):
 
     CLASSNAMES_FILE = 'ade20k'
     DEFAULTS = _layout('images/validation', 'annotations/validation', reduce_zero_label=True)
+
+
+@DATASETS.register_module()
+class PascalVOCAugDataset(PascalVOCDataset):
+    """Pascal VOC 2012 + SBD ``train_aug`` (10,582 images), labels from
+    ``SegmentationClassAug`` (made by ``tools/make_voc_aug.py``): the WSSS training set."""
+
+    DEFAULTS = _layout('JPEGImages', 'SegmentationClassAug',
+                       'ImageSets/Segmentation/train_aug.txt')

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.logging import print_log
+from PIL import Image
 from mmengine.structures import PixelData
 
 from ovperception.registry import TRANSFORMS
@@ -236,55 +237,124 @@ class ResizeToPatchMultiple(BaseTransform):
         return results
 
 
+def _resize_pillow(results: dict, new_h: int, new_w: int) -> dict:
+    """Resize ``img`` with Pillow bilinear on uint8 and the label maps by Pillow nearest
+    (ExCEL's ``_img_rescaling``: Pillow filters with antialiasing when shrinking and samples
+    pixel centres, unlike OpenCV)."""
+    img = results['img']
+    h, w = img.shape[:2]
+    pixels = img if img.dtype == np.uint8 else img.astype(np.uint8)
+    results['img'] = np.asarray(Image.fromarray(pixels).resize((new_w, new_h), Image.BILINEAR))
+    for key in SEG_KEYS:
+        seg = results.get(key)
+        if seg is None:
+            continue
+        mode_dtype = np.uint8 if 0 <= seg.min() and seg.max() <= 255 else np.int32
+        resized = Image.fromarray(seg.astype(mode_dtype)).resize((new_w, new_h), Image.NEAREST)
+        results[key] = np.asarray(resized).astype(seg.dtype)
+    results['img_shape'] = (new_h, new_w)
+    results['scale_factor'] = (new_h / h, new_w / w)
+    results['keep_ratio'] = True
+    return results
+
+
 @TRANSFORMS.register_module()
 class RandomResize(BaseTransform):
-    """Training resize (mmseg ``RandomResize`` with ``keep_ratio=True``).
+    """Training resize by a random ratio ``r ~ U(ratio_range)``.
 
-    A ratio ``r ~ U(ratio_range)`` scales the bound ``scale`` to
-    ``(int(scale[0] * r), int(scale[1] * r))``, then the image is rescaled to fit
-    it (``rescale_size``); ``gt_seg_map`` is resized by nearest neighbour.
+    With a ``scale`` bound (mmseg ``RandomResize``, ``keep_ratio=True``): the bound becomes
+    ``(int(scale[0] * r), int(scale[1] * r))`` and the image is rescaled to fit it
+    (``rescale_size``). With ``scale=None`` (ExCEL / WeCLIP ``random_scaling``): the image
+    itself is scaled, to ``int(r * w)`` x ``int(r * h)``. ``gt_seg_map`` follows by nearest
+    neighbour.
 
     Args:
-        scale: (long, short) bound, e.g. ``(2048, 512)``.
+        scale: (long, short) bound, e.g. ``(2048, 512)``; ``None``: scale the image size.
         ratio_range: range of the random ratio, e.g. ``(0.5, 2.0)``.
+        backend: ``'cv2'`` (mmseg) or ``'pillow'`` (bilinear on uint8 / nearest, as ExCEL's
+            ``_img_rescaling``).
     """
 
-    def __init__(self, scale: tuple[int, int],
-                 ratio_range: tuple[float, float] = (0.5, 2.0)) -> None:
-        self.scale = tuple(scale)
+    def __init__(self, scale: tuple[int, int] | None = None,
+                 ratio_range: tuple[float, float] = (0.5, 2.0), backend: str = 'cv2') -> None:
+        if backend not in ('cv2', 'pillow'):
+            raise ValueError(f"backend must be 'cv2' or 'pillow', got {backend!r}")
+        if len(ratio_range) != 2 or not 0 < ratio_range[0] <= ratio_range[1]:
+            raise ValueError(f'ratio_range must be (low, high) with 0 < low <= high, '
+                             f'got {ratio_range!r}')
+        self.scale = None if scale is None else tuple(scale)
         self.ratio_range = tuple(ratio_range)
+        self.backend = backend
+
+    def target_size(self, height: int, width: int, ratio: float) -> tuple[int, int]:
+        """(new_h, new_w) of a (height, width) image for the ratio ``ratio``."""
+        if self.scale is None:
+            return max(1, int(ratio * height)), max(1, int(ratio * width))
+        bound = (int(self.scale[0] * ratio), int(self.scale[1] * ratio))
+        return rescale_size(height, width, bound)[:2]
 
     def transform(self, results: dict) -> dict:
         ratio = np.random.uniform(*self.ratio_range)
-        bound = (int(self.scale[0] * ratio), int(self.scale[1] * ratio))
-        h, w = results['img'].shape[:2]
-        new_h, new_w, _ = rescale_size(h, w, bound)
+        new_h, new_w = self.target_size(*results['img'].shape[:2], ratio)
+        if self.backend == 'pillow':
+            return _resize_pillow(results, new_h, new_w)
         return _resize_sample(results, new_h, new_w, with_seg=True)
+
+
+def pad_to_crop(array: np.ndarray, size: tuple[int, int], offset: tuple[int, int],
+                value: int) -> np.ndarray:
+    """``array`` (H, W[, C]) placed at ``offset`` (top, left) on a canvas of at least ``size``
+    (h, w) filled with ``value``; unchanged when it is already that large."""
+    height, width = array.shape[:2]
+    canvas_h, canvas_w = max(size[0], height), max(size[1], width)
+    if (canvas_h, canvas_w) == (height, width):
+        return array
+    canvas = np.full((canvas_h, canvas_w) + array.shape[2:], value, dtype=array.dtype)
+    canvas[offset[0]:offset[0] + height, offset[1]:offset[1] + width] = array
+    return canvas
 
 
 @TRANSFORMS.register_module()
 class RandomCrop(BaseTransform):
     """mmseg ``RandomCrop``: crop image and labels to at most ``crop_size``.
 
-    With ``cat_max_ratio < 1`` up to 10 crops are drawn until no single class
-    covers more than that fraction of the labelled pixels and at least two
-    classes are present. Images smaller than the crop are not padded (pad in the
-    data preprocessor).
+    With ``cat_max_ratio < 1``, crops are drawn (``max_tries`` in all) until no single class
+    covers ``cat_max_ratio`` or more of the labelled pixels and at least two classes are
+    present; when none qualifies, the last one drawn is used.
+
+    Without ``pad``, images smaller than the crop stay smaller (pad in the data
+    preprocessor, after normalisation). With ``pad`` (ExCEL / WeCLIP ``random_crop``), a
+    smaller side is first padded up to the crop: the image is placed at a random offset on a
+    ``pad_val`` canvas (black, before normalisation) and the labels on a ``seg_pad_val``
+    canvas, so every output is exactly ``crop_size``.
+
+    Random draws (numpy): the pad offsets (top, then left), then per try the crop's top and
+    left.
 
     Args:
         crop_size: (height, width).
         cat_max_ratio: largest allowed share of one class in the crop.
         ignore_index: label excluded from the class count.
+        max_tries: crops drawn at most when ``cat_max_ratio < 1`` (mmseg 11: one plus ten
+            redraws; ExCEL's ``random_crop`` 10).
+        pad: pad images smaller than the crop (see above).
+        pad_val: image padding value (0..255 scale).
+        seg_pad_val: label padding value.
     """
 
     def __init__(self, crop_size: int | Sequence[int], cat_max_ratio: float = 1.0,
-                 ignore_index: int = 255) -> None:
+                 ignore_index: int = 255, max_tries: int = 11, pad: bool = False,
+                 pad_val: int = 0, seg_pad_val: int = 255) -> None:
         size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
         if len(size) != 2 or min(size) <= 0:
             raise ValueError(f'crop_size must be positive (h, w), got {crop_size!r}')
+        if max_tries < 1:
+            raise ValueError(f'max_tries must be >= 1, got {max_tries}')
         self.crop_size = size
         self.cat_max_ratio = cat_max_ratio
         self.ignore_index = ignore_index
+        self.max_tries = int(max_tries)
+        self.pad, self.pad_val, self.seg_pad_val = bool(pad), pad_val, seg_pad_val
 
     def _random_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(y1, y2, x1, x2) of a random crop."""
@@ -292,18 +362,35 @@ class RandomCrop(BaseTransform):
         off_w = np.random.randint(0, max(width - self.crop_size[1], 0) + 1)
         return off_h, off_h + self.crop_size[0], off_w, off_w + self.crop_size[1]
 
-    def transform(self, results: dict) -> dict:
+    def _accepts(self, seg: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        """Whether the crop ``box`` of ``seg`` passes the ``cat_max_ratio`` test."""
+        patch = seg[box[0]:box[1], box[2]:box[3]]
+        labels, counts = np.unique(patch, return_counts=True)
+        counts = counts[labels != self.ignore_index]
+        return len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio
+
+    def _pad(self, results: dict) -> None:
+        """Pad image and label maps up to the crop size at one random offset."""
         height, width = results['img'].shape[:2]
-        box = self._random_box(height, width)
+        offset = (np.random.randint(max(self.crop_size[0], height) - height + 1),
+                  np.random.randint(max(self.crop_size[1], width) - width + 1))
+        results['img'] = pad_to_crop(results['img'], self.crop_size, offset, self.pad_val)
+        for key in SEG_KEYS:
+            if results.get(key) is not None:
+                results[key] = pad_to_crop(results[key], self.crop_size, offset,
+                                           self.seg_pad_val)
+        results['pad_offset'] = offset
+
+    def transform(self, results: dict) -> dict:
+        if self.pad:
+            self._pad(results)
+        height, width = results['img'].shape[:2]
         seg = results.get('gt_seg_map')
-        if self.cat_max_ratio < 1.0 and seg is not None:
-            for _ in range(10):
-                patch = seg[box[0]:box[1], box[2]:box[3]]
-                labels, counts = np.unique(patch, return_counts=True)
-                counts = counts[labels != self.ignore_index]
-                if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
-                    break
-                box = self._random_box(height, width)
+        check = self.cat_max_ratio < 1.0 and seg is not None
+        for _ in range(self.max_tries if check else 1):
+            box = self._random_box(height, width)
+            if check and self._accepts(seg, box):
+                break
         y1, y2, x1, x2 = box
         results['img'] = results['img'][y1:y2, x1:x2]
         for key in SEG_KEYS:

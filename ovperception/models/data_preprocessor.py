@@ -14,6 +14,9 @@ from ovperception.registry import MODELS
 # OpenAI CLIP normalisation in 0..255 RGB scale (shared by most open_clip weights).
 CLIP_MEAN = (122.770938, 116.746010, 104.093736)
 CLIP_STD = (68.500246, 66.632036, 70.323174)
+# ImageNet normalisation in 0..255 RGB scale (DINO / DINOv2, and ExCEL's normalize_img).
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
 IGNORE_INDEX = 255
 
 

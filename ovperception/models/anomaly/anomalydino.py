@@ -27,11 +27,9 @@ from torch import Tensor, nn
 from ovperception.models.anomaly.foreground import foreground_mask
 from ovperception.models.anomaly.prompts import object_name as category_object_name
 from ovperception.models.anomaly.rotations import ROTATION_ANGLES, rotated_copies
+from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from ovperception.registry import MODELS
 
-#: ImageNet statistics (0..255) that DINOv2 is normalised with.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 @dataclass

@@ -34,13 +34,11 @@ from ovperception.models.clip.dense_attn import (POS_EMBED_RESIZE_MODES, interpo
 from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_dict,
                                               file_identity, looks_like_path, read_checkpoint,
                                               unwrap_state_dict)
+from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from ovperception.registry import MODELS
 from ovperception.utils.download import (cached_hub_file, hub_download, hub_endpoint,
                                          offline_reason)
 
-#: ImageNet statistics used by DINO and DINOv2, 0..255 RGB scale.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
 
 #: timm architecture -> official torch-hub checkpoint file name (DINO v1 / DINOv2 releases).
 OFFICIAL_FILES = {
