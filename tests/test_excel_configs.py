@@ -21,7 +21,8 @@ OFFICIAL_STD = (58.395, 57.12, 57.375)
 FULL = ('excel_vitb16_voc_train', 'excel_vitb16_voc_val_msc',
         'excel_vitb16_voc_train_pseudo', 'excel_vitb16_voc_train_pseudo_trained',
         'excel_vitb16_tagged_images_train')
-EXCEL_CONFIGS = tuple(f'segmentation/{n}.py' for n in FULL) + ('tiny/seg_tiny_excel.py',)
+EXCEL_CONFIGS = tuple(f'segmentation/{n}.py' for n in FULL) + ('tiny/seg_tiny_excel.py',
+                                                                 'tiny/seg_tiny_excel_train.py')
 TAGS = 'ImageTagsFromMask'
 
 

@@ -9,6 +9,7 @@ from mmengine.config import read_base
 
 from ovperception.datasets.image_tags import ImageTagsFromMask
 from ovperception.datasets.transforms import PackOVInputs, RandomCrop, RandomFlip
+from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.segmentation import ExCELModel, ExCELSegHead
 
 with read_base():
@@ -17,8 +18,12 @@ with read_base():
     from .._base_.models.tiny_clip_vit import *
     from .._base_.schedules.iter_20k import *
 
+# = data_preprocessor.IMAGENET_MEAN / IMAGENET_STD (values: a dumped config keeps them)
+imagenet_mean = (123.675, 116.28, 103.53)
+imagenet_std = (58.395, 57.12, 57.375)
 model = dict(
-    type=ExCELModel, data_preprocessor=model['data_preprocessor'],
+    type=ExCELModel,  # ImageNet statistics, as the official normalize_img
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=imagenet_mean, std=imagenet_std),
     backbone=dict(model['backbone'], pos_embed_resize='bilinear', grid_remainder='drop',
                   model_kwargs=dict(tiny_clip_kwargs, vision_cfg=dict(
                       tiny_clip_kwargs['vision_cfg'], layers=12))),

@@ -129,6 +129,29 @@ def test_training_needs_image_tags_and_keeps_clip_frozen():
     assert 'train_iter' in model.state_dict()
 
 
+def test_training_steps_fit_the_pseudo_masks_of_a_fixed_batch():
+    """Real AdamW steps on one batch (phase before LVC: fixed pseudo-masks, dropout off):
+    the segmentation loss must fall by a third, and so must the affinity loss."""
+    torch.manual_seed(0)
+    model = tiny_model(seg_head=dict(type='ExCELSegHead', in_channels=64, num_layers=4,
+                                     embed_dim=16, num_classes=3, decoder_layers=1,
+                                     decoder_heads=2, dropout=0.0)).train()
+    images = torch.randn(2, 3, 64, 64)
+    samples = [OVDataSample(metainfo=dict(classnames=CLASSES, image_tags=tags))
+               for tags in ([1], [1, 2])]
+    optimizer = torch.optim.AdamW(model.seg_head.parameters(), lr=1e-2)
+    history = []
+    for _ in range(25):
+        losses = model.loss(images, samples)
+        optimizer.zero_grad()
+        (losses['loss_seg'] + losses['loss_aff']).backward()
+        optimizer.step()
+        history.append((losses['loss_seg'].item(), losses['loss_aff'].item()))
+    first, last = history[0], history[-1]
+    assert last[0] < 0.67 * first[0], history
+    assert last[1] < 0.67 * first[1], history
+
+
 def test_training_free_model_refuses_to_train():
     model = ExCELModel(tiny_model().backbone, input_size=64)
     with pytest.raises(RuntimeError, match='training-free'):

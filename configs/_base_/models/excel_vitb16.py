@@ -15,7 +15,8 @@ model = dict(
     type=ExCELModel,
     data_preprocessor=dict(type=OVDataPreprocessor, mean=imagenet_mean, std=imagenet_std),
     backbone=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
-                  model_kwargs=dict(quick_gelu=True), pos_embed_resize='bilinear'),
+                  model_kwargs=dict(quick_gelu=True), pos_embed_resize='bilinear',
+                  grid_remainder='drop'),  # the official patch conv drops a remainder
     descriptions_file='data/excel/descriptors_pascal_voc_gpt4.0_cluster_a_photo_of4.json',
     num_attribute_clusters=112, input_size=320)
 # The trained parts (issue #28): the seg head (SegFormer-style fusion of the 12 layers' tokens,
