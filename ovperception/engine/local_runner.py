@@ -1,19 +1,29 @@
-"""``LocalRunner``: mmengine's ``Runner`` that saves checkpoints into local folders without
-mmengine's deprecated ``FileClient`` (``Runner.save_checkpoint`` of mmengine 0.10 creates
-one on every save, which logs the ``"FileClient" will be deprecated`` and ``"HardDiskBackend"
-is the alias`` warnings on every training run)."""
+"""``LocalRunner``: mmengine's ``Runner`` that writes its files into local folders safely.
+
+* Checkpoints go through mmengine's current file I/O, without its deprecated ``FileClient``
+  (``Runner.save_checkpoint`` of mmengine 0.10 creates one on every save, which logs the
+  ``"FileClient" will be deprecated`` and ``"HardDiskBackend" is the alias`` warnings on every
+  training run).
+* The config dump (``work_dir/<config name>.py``) is written atomically and never over the
+  config file being run: a rerun of ``work_dirs/X/X.py`` (with other ``--cfg-options``) keeps
+  that file and writes the config it ran into its own log folder instead.
+"""
 from __future__ import annotations
 
 import io
+import os.path as osp
 import time
 
 import mmengine
 import torch
+from mmengine.dist import master_only
 from mmengine.fileio import get_file_backend
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import weights_to_cpu
 from mmengine.utils import apply_to, get_git_hash
+
+from ovperception.utils.atomic import atomic_write_bytes
 
 
 def _to_cpu(state: object) -> object:
@@ -32,7 +42,20 @@ class LocalRunner(Runner):
     """``Runner`` whose ``save_checkpoint`` writes the same checkpoint as mmengine's (meta,
     state_dict, message_hub, optimizer, param_schedulers, ``before_save_checkpoint`` hooks)
     through ``get_file_backend`` (mmengine's current file I/O) instead of ``FileClient``.
-    ``file_client_args`` (deprecated by mmengine) still go through mmengine's own method."""
+    ``file_client_args`` (deprecated by mmengine) still go through mmengine's own method.
+    ``dump_config`` writes where mmengine's does, atomically, except over the config being run."""
+
+    @master_only
+    def dump_config(self) -> None:
+        """Write the config into ``work_dir/<config file name>`` (mmengine's place), or into
+        this run's log folder when that path is the config file this run was read from."""
+        source = self.cfg.filename
+        name = osp.basename(source) if source else f'{self.timestamp}.py'
+        path = osp.join(self.work_dir, name)
+        if source and osp.exists(path) and osp.samefile(path, source):
+            path = osp.join(self.log_dir, name)
+            self.logger.info(f'the config being run is {source}; its dump goes to {path}')
+        atomic_write_bytes(path, self.cfg.dump().encode('utf-8'))  # text in the file's format
 
     def save_checkpoint(self, out_dir: str, filename: str,
                         file_client_args: dict | None = None, save_optimizer: bool = True,

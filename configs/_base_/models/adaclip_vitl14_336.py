@@ -9,7 +9,7 @@
 # (pip install 'ovperception[adaclip]').
 from ovperception.datasets.anomaly import LoadAnomalyMask, PackAnomalyInputs, ResizeAnomaly
 from ovperception.datasets.transforms import LoadImageFromFile
-from ovperception.models.anomaly import ADACLIP_RELEASED_LAYERS, AdaCLIPHead, OVAnomalyModel
+from ovperception.models.anomaly import AdaCLIPHead, OVAnomalyModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 
@@ -19,7 +19,8 @@ model = dict(
     backbone=dict(type=OpenCLIPBackbone, model_name='ViT-L-14-336', pretrained='openai',
                   model_kwargs=dict(quick_gelu=False), pos_embed_resize='bicubic'),
     head=dict(type=AdaCLIPHead, embed_dim=768, visual_width=1024, text_width=768,
-              feature_layers=ADACLIP_RELEASED_LAYERS, prompt_length=5, prompt_depth=4,
+              # = anomaly.ADACLIP_RELEASED_LAYERS, written out: a dumped config keeps values
+              feature_layers=(5, 11, 17, 23), prompt_length=5, prompt_depth=4,
               dynamic_prompts=True, use_hsf=True, k_clusters=20, hsf_alpha=0.2,
               logit_scale=100.0, half_cast_prompts=True, dice_reduction='row',
               focal_smooth=1e-5),

@@ -9,7 +9,7 @@
 # Option: test.py's argparse default, blocks 6/12/18/24 (ANOMALYCLIP_FOUR_LAYERS), with
 #   --cfg-options "model.head.feature_layers=[5,11,17,23]"  (train and test alike; effect
 #   measured in docs/fidelity.md: a different map and a ~4x larger loss, not the release).
-from ovperception.models.anomaly import ANOMALYCLIP_RELEASED_LAYERS, OVAnomalyModel
+from ovperception.models.anomaly import OVAnomalyModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.anomaly import AnomalyCLIPHead
@@ -20,7 +20,8 @@ model = dict(
     backbone=dict(type=OpenCLIPBackbone, model_name='ViT-L-14-336', pretrained='openai',
                   model_kwargs=dict(quick_gelu=True), pos_embed_resize='bilinear'),
     head=dict(type=AnomalyCLIPHead, n_ctx=12, deep_depth=9, deep_n_ctx=4,
-              feature_layers=ANOMALYCLIP_RELEASED_LAYERS, dpam_blocks=19,
+              # = anomaly.ANOMALYCLIP_RELEASED_LAYERS, written out: a dumped config keeps values
+              feature_layers=(23,), dpam_blocks=19,
               global_ln_post=False, temperature=0.07, text_width=768, local_loss_weight=4.0,
               focal_smooth=1e-5),
 )

@@ -5,7 +5,6 @@
 # averaged), image score mixing the map maximum.
 # No test-time adaptation (AnoVL's optional adapter is not implemented).
 from ovperception.models.anomaly import OVAnomalyModel
-from ovperception.models.anomaly.prompts import ANOVL_ANOMALOUS_STATES, ANOVL_NORMAL_STATES
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.anomaly import WinCLIPHead
@@ -16,7 +15,12 @@ model = dict(
     backbone=dict(type=OpenCLIPBackbone, model_name='ViT-B-16-plus-240',
                   pretrained='laion400m_e32', dense_mode='maskclip'),
     head=dict(type=WinCLIPHead, template_set='anovl', texture_template_set='anovl_texture',
-              normal_states=ANOVL_NORMAL_STATES, anomalous_states=ANOVL_ANOMALOUS_STATES,
+              # = anomaly.prompts.ANOVL_NORMAL_STATES / ANOVL_ANOMALOUS_STATES, written out: a
+              # dumped config keeps values, not imported constants
+              normal_states=('normal {}', 'flawless {}', 'perfect {}', 'unblemished {}',
+                             '{} without flaw', '{} without defect', '{} without damage'),
+              anomalous_states=('damaged {}', 'abnormal {}', 'imperfect {}', 'blemished {}',
+                                '{} with flaw', '{} with defect', '{} with damage'),
               text_average='unnormalised', window_sizes=(2, 3), use_patch_scale=True,
               fuse_image_score=True, temperature=0.07, max_weight=0.5),
 )

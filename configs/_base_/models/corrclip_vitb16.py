@@ -13,7 +13,6 @@ from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.refiners import (DINOEncoder, PrecomputedRegionMasks,
                                           RegionVoteRefiner, SAM2MaskGenerator)
-from ovperception.models.refiners.proxyclip import PROXYCLIP_MEAN, PROXYCLIP_STD
 from ovperception.models.segmentation import CorrCLIPBackbone, DenseSimilarityHead
 
 #: The repo's online generator (corrclip_segmentor.set_mask_generator, 'sam2'): SAM 2 Hiera-L,
@@ -23,7 +22,10 @@ sam2_regions = dict(type=SAM2MaskGenerator, config='configs/sam2/sam2_hiera_l.ya
                     stability_score_thresh=0.4, multimask_output=False)
 model = dict(
     type=OVModel,
-    data_preprocessor=dict(type=OVDataPreprocessor, mean=PROXYCLIP_MEAN, std=PROXYCLIP_STD),
+    # = refiners.proxyclip.PROXYCLIP_MEAN / PROXYCLIP_STD, written out: a dumped config keeps
+    # values, not imported constants (tests/test_config_roundtrip.py checks they are equal)
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=(122.771, 116.746, 104.094),
+                           std=(68.501, 66.632, 70.323)),
     backbone=dict(
         type=CorrCLIPBackbone,
         clip=dict(type=OpenCLIPBackbone, model_name='ViT-B-16-quickgelu',

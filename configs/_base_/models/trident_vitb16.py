@@ -20,11 +20,13 @@ from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
 from ovperception.models.segmentation import TridentHead
 from ovperception.models.refiners import DINOEncoder, ProxyCLIPBackbone, SAMWrapper
-from ovperception.models.refiners.proxyclip import PROXYCLIP_MEAN, PROXYCLIP_STD
 
 model = dict(
     type=OVModel,
-    data_preprocessor=dict(type=OVDataPreprocessor, mean=PROXYCLIP_MEAN, std=PROXYCLIP_STD),
+    # = refiners.proxyclip.PROXYCLIP_MEAN / PROXYCLIP_STD, written out: a dumped config keeps
+    # values, not imported constants (tests/test_config_roundtrip.py checks they are equal)
+    data_preprocessor=dict(type=OVDataPreprocessor, mean=(122.771, 116.746, 104.094),
+                           std=(68.501, 66.632, 70.323)),
     backbone=dict(
         type=ProxyCLIPBackbone,
         clip=dict(type=OpenCLIPBackbone, model_name='ViT-B-16', pretrained='openai',
