@@ -69,20 +69,30 @@ def test_the_config_reader_finds_head_classes_without_torch():
     assert done.stdout.split() == ['21', 'red', 'square', 'False', 'False']
 
 
-def test_demo_refuses_other_classes_before_torch_and_the_model():
-    done = _run_light(
+def _run_script_light(script: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """``script`` run as a command in a fresh interpreter; prints whether torch got imported
+    and the exit status."""
+    return _run_light(
         'import runpy, sys\n'
-        f'sys.argv = ["image_demo.py", "in.png", "--vocab", "red square, horse", "--config", '
-        f'{TINY_EXCEL_TRAIN!r}, "--weights", {MISSING_WEIGHTS!r}, "--out", "/nonexistent/o"]\n'
+        f'sys.argv = [{script!r}] + {argv!r}\n'
         'try:\n'
-        '    runpy.run_path("demo/image_demo.py", run_name="__main__")\n'
+        f'    runpy.run_path({script!r}, run_name="__main__")\n'
         'except SystemExit as stop:\n'
         '    print("torch" in sys.modules, stop.code)\n')
-    assert done.stdout.split() == ['False', '1'], done.stderr
+
+
+@pytest.mark.parametrize('script', ['demo/image_demo.py', 'tools/annotate.py'])
+def test_commands_refuse_other_classes_before_torch_and_the_model(script):
+    done = _run_script_light(script, [
+        'in.png', '--vocab', 'red square, horse', '--config', TINY_EXCEL_TRAIN,
+        '--weights', MISSING_WEIGHTS, '--out', '/nonexistent/o'])
+    assert done.stdout.split() == ['False', '1'], done.stderr  # exit 1, torch never imported
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "['horse'] are not among them" in lines[0]
     assert 'red square' in lines[0] and 'nonexistent' not in lines[0]
-    # --cfg-options are merged first: the trained classes they give are checked
+
+
+def test_demo_checks_the_classes_its_cfg_options_give():
     with pytest.raises(ValueError, match='knows only'):
         demo.main(['in.png', '--vocab', 'red square', '--config', TINY_EXCEL_TRAIN,
                    '--weights', MISSING_WEIGHTS, '--out', '/nonexistent/o', '--cfg-options',
