@@ -155,6 +155,10 @@ def test_web_app_uses_and_checks_the_trained_classes(weights, tmp_path):
     assert ', '.join(TINY_CLASSES) in service.vocabulary_hint('semantic', TINY_EXCEL_TRAIN)
     tiny = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny.py')
     assert 'grey striped' not in service.vocabulary_hint('semantic', tiny)
+    from ovperception.webapp.ui import build_app
+    box = next(b for b in build_app(service).blocks.values()
+               if getattr(b, 'elem_id', None) == 'vocabulary')
+    assert box.placeholder.startswith('empty: all the trained classes (grey striped background')
     session = AppSession.create(str(tmp_path))
     try:
         with pytest.raises(UserError, match=r"knows only .*\['horse'\]") as caught:
