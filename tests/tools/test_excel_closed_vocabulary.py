@@ -176,7 +176,10 @@ def test_web_app_uses_and_checks_the_trained_classes(weights, tmp_path):
 def test_benchmark_uses_the_trained_classes(weights):
     from ovperception.apis import init_model
     from ovperception.benchmarking import run_benchmark
-    from ovperception.benchmarking.runner import benchmark_vocabulary
+    from torch import nn
+
+    from ovperception.benchmarking.runner import benchmark_vocabulary, synthetic_vocabulary
+    assert benchmark_vocabulary(nn.Identity(), 3) == synthetic_vocabulary(3)  # open vocabulary
     model = init_model(TINY_EXCEL_TRAIN, weights, 'cpu')
     assert model.fixed_vocabulary == TINY_CLASSES
     assert benchmark_vocabulary(model, 2) == TINY_CLASSES[:2]
