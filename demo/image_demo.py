@@ -24,6 +24,8 @@ Unreadable images are reported and skipped; the exit status is 1 if any failed.
 sharing a name without extension keep it (a.jpg -> a.jpg_overlay.png, a.png -> a.png_...).
 Earlier outputs in DIR are recognised (tagged PNGs) and not read as inputs, so --out may be
 the input folder; an image whose outputs would overwrite another input is skipped with a note.
+A closed-vocabulary config (a trained ExCEL: model.seg_head + head_classes) segments the
+classes it was trained on: --vocab may be left out (all of them) and may name only them.
 Vocabulary, --cfg-options keys, --out and image headers are checked before the model is built;
 errors print one line (exit 1), Ctrl-C exits 130. See docs/robustness.md.
 
@@ -64,7 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='classes separated by ",", synonyms by ";" ("cat, dog; puppy"); '
                         'leave it out with a vocabulary-free config (configs/segmentation/'
                         'dense_cased_*, configs/tiny/seg_tiny_cased.py): the model chooses '
-                        'the names and prints them with their scores')
+                        'the names and prints them with their scores; or with a closed-'
+                        'vocabulary config (a trained ExCEL: model.seg_head + head_classes): '
+                        'the trained classes are used, and --vocab must be among them')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--config', default=DEFAULT_CONFIG, help='model config')
     parser.add_argument('--weights', help='CLIP weights file (open_clip state dict) or a '
@@ -293,6 +297,15 @@ def check_vocabulary_free_config(config: str, cfg_options: dict | None = None) -
                          'configs/segmentation/dense_cased_sclip_vitb16_ade20k_336.py)')
 
 
+def check_fixed_vocabulary(args: argparse.Namespace) -> list[str] | None:
+    """The trained classes of a closed-vocabulary config (``model.seg_head`` +
+    ``head_classes``, with ``--cfg-options``), read without torch or the models; a ``--vocab``
+    class outside them is a one-line ValueError here, before any model is built. None for
+    an open-vocabulary config."""
+    from ovperception.utils.closed_vocabulary import check_command_vocabulary
+    return check_command_vocabulary(args.config, args.cfg_options, args.vocab)
+
+
 def format_chosen_names(chosen: list[dict]) -> str:
     """``"cat 0.81 (62%), grass 0.40 (38%)"``: name, score and share of the image."""
     return ', '.join(f'{c["name"]} {c["score"]:.2f} ({100 * c["coverage"]:.0f}%)'
@@ -312,10 +325,10 @@ def check_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], dict[s
     from ovperception.engine.runner_cli import prepare_output_dir
     from ovperception.models.clip.vocabulary import Vocabulary, parse_vocabulary_string
     from ovperception.writers import output_stems
-    if args.vocab is None:
-        check_vocabulary_free_config(args.config, args.cfg_options)
-    else:
+    if args.vocab is not None:
         Vocabulary.parse(parse_vocabulary_string(args.vocab))
+    elif getattr(args, 'fixed_vocabulary', None) is None:  # else: the trained classes
+        check_vocabulary_free_config(args.config, args.cfg_options)
     if args.cfg_options:
         check_option_keys(Config.fromfile(args.config), args.cfg_options)
     prepare_output_dir(args.out)
@@ -328,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     args = parse_args(argv)
+    args.fixed_vocabulary = check_fixed_vocabulary(args)  # before torch and the models
     from tqdm import tqdm
 
     from ovperception.models.clip.vocabulary import parse_vocabulary_string
@@ -341,7 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         set_offline()
     if args.release_mirror:
         set_release_mirror(args.release_mirror)
-    vocabulary = parse_vocabulary_string(args.vocab) if args.vocab is not None else None
+    vocabulary = parse_vocabulary_string(args.vocab) if args.vocab is not None else \
+        args.fixed_vocabulary
+    if args.vocab is None and args.fixed_vocabulary is not None:
+        print(f'no --vocab: segmenting the {len(vocabulary)} classes '
+              f'{os.path.basename(args.config)} was trained on: {", ".join(vocabulary)}',
+              file=sys.stderr)
     exemplars = None
     if args.exemplars is not None:
         exemplars = parse_exemplars(args.exemplars)

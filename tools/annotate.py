@@ -27,6 +27,7 @@ be read (listed in summary.json; under torchrun 0, with summary.json "status": "
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ovperception.annotation.settings import (EXIT_INTERRUPTED, FORMAT_NAMES, LAUNCHERS, TASKS,
@@ -45,7 +46,9 @@ def parse_args(argv: list[str] | None = None) -> AnnotateSettings:
                         'leave it out with --tags-from (the tags form the vocabulary) or with '
                         'a vocabulary-free config (configs/tiny/seg_tiny_cased.py, '
                         'configs/segmentation/dense_cased_*): names chosen per image, listed '
-                        'with their scores in OUT/chosen_names.json')
+                        'with their scores in OUT/chosen_names.json; or with a closed-'
+                        'vocabulary config (a trained ExCEL: model.seg_head + head_classes): '
+                        'its trained classes, which --vocab and the tags must be among')
     parser.add_argument('--tags-from', default=None, metavar='FILE',
                         help='CSV (columns image, tags) or JSON ({"a.jpg": ["cat", "dog"]}) '
                         'of the classes known to be in each image: each image is segmented '
@@ -114,6 +117,9 @@ def parse_args(argv: list[str] | None = None) -> AnnotateSettings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    if settings.config and os.path.isfile(settings.config):  # closed vocabulary, before torch
+        from ovperception.utils.closed_vocabulary import check_command_vocabulary
+        check_command_vocabulary(settings.config, settings.cfg_options, settings.vocab)
     from ovperception.annotation.run import run_annotation
     try:
         return run_annotation(settings)

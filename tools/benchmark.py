@@ -90,12 +90,12 @@ def run_onnx_benchmark(model: torch.nn.Module, args: argparse.Namespace, timing:
     (exported to ``--out``/onnx/), run by ``--runtime`` (onnxruntime or OpenVINO), with
     ``model``'s PyTorch backbone as the floor."""
     from ovperception.benchmarking import run_benchmark
-    from ovperception.benchmarking.runner import synthetic_vocabulary
+    from ovperception.benchmarking.runner import benchmark_vocabulary
     from ovperception.deploy import ONNXDenseModel, export_onnx
     merged: dict = dict(text=[], results=[])
     folder = osp.join(output_dir(args), 'onnx')
     for vocab_size in args.vocab_sizes:
-        path = export_onnx(model, synthetic_vocabulary(vocab_size),
+        path = export_onnx(model, benchmark_vocabulary(model, vocab_size),
                            osp.join(folder, f'vocab{vocab_size}.onnx'), quantize=args.quantize)
         onnx_model = ONNXDenseModel(path, runtime=args.runtime, threads=args.threads,
                                     floor_backbone=model.backbone)

@@ -39,6 +39,7 @@ from ovperception.apis import OVPredictor
 from ovperception.engine.distributed import closing_process_group
 from ovperception.models.clip.vocabulary import parse_vocabulary_string
 from ovperception.utils.atomic import atomic_write_json, to_jsonable
+from ovperception.utils.closed_vocabulary import configured_head_classes, vocabulary_in_head
 from ovperception.utils.device import resolve_device
 
 
@@ -134,8 +135,13 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config,
     if task == 'anomaly' and vocabulary is not None and len(vocabulary) != 1:
         raise ValueError(f'--task anomaly takes one object name in --vocab, got {vocabulary}')
     device = resolve_device(settings.device)
+    head_classes = configured_head_classes(cfg, settings.cfg_options)
+    if head_classes is not None and vocabulary is None and settings.tags_from is None:
+        vocabulary = head_classes  # a closed-vocabulary model: the classes it was trained on
     vocabulary, labels, prebuilt = per_image_vocabularies(settings, inputs, vocabulary, task,
                                                           cfg, config, device)
+    if head_classes is not None:
+        check_within_head(vocabulary, head_classes, settings)
     weights_id = None
     if settings.weights:
         stat = os.stat(settings.weights)
@@ -159,6 +165,19 @@ def prepare_job(settings: AnnotateSettings) -> tuple[AnnotationJob, str, Config,
                         recorded_videos=recorded_videos, image_labels=labels,
                         prebuilt_predictor=prebuilt)
     return job, config, cfg, device
+
+
+def check_within_head(vocabulary: list[str], head_classes: list[str],
+                      settings: AnnotateSettings) -> None:
+    """ValueError (one line, before any model is built) unless every class of the dataset
+    vocabulary (``--vocab``, or the union of the ``--tags-from`` tags) is one of the trained
+    ``head_classes`` of a closed-vocabulary config."""
+    try:
+        vocabulary_in_head(vocabulary, head_classes)
+    except ValueError as error:
+        source = '--vocab' if settings.vocab is not None or settings.tags_from is None \
+            else f'--tags-from {settings.tags_from}'
+        raise ValueError(f'{source}: {error}') from None
 
 
 def per_image_vocabularies(settings: AnnotateSettings, inputs: list[InputItem],

@@ -75,6 +75,17 @@ def synthetic_vocabulary(num_classes: int) -> list[str]:
     return [f'synthetic class {num_classes}-{index}' for index in range(num_classes)]
 
 
+def benchmark_vocabulary(model: nn.Module, vocab_size: int) -> list[str]:
+    """The vocabulary of a case of ``vocab_size`` classes: for a closed-vocabulary model
+    (``model.fixed_vocabulary``, e.g. a trained ExCEL) its first ``vocab_size`` classes,
+    capped at their number (so the case reports the K actually used); else
+    :func:`synthetic_vocabulary`."""
+    fixed = getattr(model, 'fixed_vocabulary', None)
+    if fixed:
+        return list(fixed[:vocab_size])
+    return synthetic_vocabulary(vocab_size)
+
+
 def label_size(size: Sequence[int], label_scale: float = 1.0) -> tuple[int, int]:
     """The ``ori_shape`` whose labels an image of ``size`` produces: ``size * label_scale``."""
     return (max(1, round(size[0] * label_scale)), max(1, round(size[1] * label_scale)))
@@ -289,6 +300,8 @@ def run_benchmark(model: nn.Module, sizes: Sequence[tuple[int, int]], vocab_size
                   label_scale: float = 1.0, measure_text_cost: bool = True) -> dict:
     """Every (size, vocabulary size) case, plus the text cost of each vocabulary size
     (unless ``measure_text_cost`` is False: a model with a fixed vocabulary, e.g. ONNX).
+    The vocabularies are :func:`benchmark_vocabulary`: a closed-vocabulary model's own
+    classes, each size capped at their number (a size measured once).
 
     Returns:
         ``dict(text=[measure_text(...) per vocabulary size], results=[CaseResult.summary()
@@ -298,9 +311,16 @@ def run_benchmark(model: nn.Module, sizes: Sequence[tuple[int, int]], vocab_size
         raise ValueError('need num_images >= 1, batch_size >= 1 and warmup >= 0')
     check_benchmarkable(model)
     model.eval()
-    text, results = [], []
+    text, results, measured_sizes = [], [], set()
     for vocab_size in vocab_sizes:
-        classnames = synthetic_vocabulary(vocab_size)
+        classnames = benchmark_vocabulary(model, vocab_size)
+        if len(classnames) != vocab_size:
+            print_log(f'K={vocab_size}: {type(model).__name__} predicts only the '
+                      f'{len(classnames)} classes it was trained on; measuring '
+                      f'K={len(classnames)}', logger='current')
+        if len(classnames) in measured_sizes:
+            continue
+        measured_sizes.add(len(classnames))
         if measure_text_cost:
             text.append(measure_text(model, classnames, torch.device(device)))
             print_log(f'text: {text[-1]}', logger='current')
@@ -309,7 +329,7 @@ def run_benchmark(model: nn.Module, sizes: Sequence[tuple[int, int]], vocab_size
                             batch_size=batch_size, warmup=warmup, device=device, seed=seed,
                             label_scale=label_scale)
             results.append(case.summary())
-            print_log(f'{size[0]}x{size[1]} K={vocab_size}: '
+            print_log(f'{size[0]}x{size[1]} K={len(classnames)}: '
                       f'{results[-1]["throughput_img_s"]:.3f} img/s, '
                       f'x{results[-1]["overhead_ratio"]:.2f} of the floor', logger='current')
     return dict(text=text, results=results)

@@ -328,6 +328,12 @@ class OVModel(ModeDispatchMixin, BaseModel):
         return EncodedImages(sizes, windows, features, images)
 
     @property
+    def fixed_vocabulary(self) -> list[str] | None:
+        """The only classes this model predicts (a trained closed-vocabulary head, e.g.
+        ExCEL's segmenter), else None: any vocabulary."""
+        return None
+
+    @property
     def text_conditioned(self) -> bool:
         """Whether the backbone's dense features depend on the vocabulary (ResCLIP's semantic
         feedback): they are then computed per (image, vocabulary) when decoding."""

@@ -33,6 +33,7 @@ from ovperception.apis.predictor import OVPredictor
 from ovperception.models.clip.vocabulary import (Vocabulary, VocabularyError,
                                                  parse_vocabulary_string)
 from ovperception.models.clip.weights import CheckpointMismatchError, WeightsNotFoundError
+from ovperception.utils.closed_vocabulary import configured_head_classes, vocabulary_in_head
 from ovperception.utils.image_io import ImageReadError, check_image, load_image
 from ovperception.webapp.annotated import (VIEW_MAX_SIDE, ResultView, draw_prompts,
                                           result_view)
@@ -266,7 +267,8 @@ class AnnotationService:
         """
         config = self._check_config(task, config)
         choose_names = not (vocabulary or '').strip(' ,;') and chooses_vocabulary(config)
-        classnames = None if choose_names else self._check_vocabulary(vocabulary)
+        classnames = None if choose_names else self._check_vocabulary(
+            vocabulary, self.fixed_vocabulary(config))
         anomaly_threshold = parse_threshold(anomaly_threshold)
         detection_filter = self._check_detection_filter(score_threshold, top_k)
         if formats is not None:
@@ -453,15 +455,42 @@ class AnnotationService:
                             f'{", ".join(DATASET_FORMATS)}')
         return tuple(dict.fromkeys(formats))
 
-    def _check_vocabulary(self, vocabulary: str) -> list[str]:
+    def _check_vocabulary(self, vocabulary: str,
+                          fixed: list[str] | None = None) -> list[str]:
+        """The class entries typed in the page; with a closed-vocabulary model (``fixed``:
+        its trained classes) an empty box means all of them and a class outside them is a
+        UserError naming them."""
         if not (vocabulary or '').strip(' ,;'):
+            if fixed is not None:
+                return list(fixed)
             raise UserError('type at least one class name (comma separated, synonyms with ";"),'
                             ' or pick a vocabulary-free config (dense_cased_*, seg_tiny_cased) '
                             'to let the model choose them')
         try:
-            return list(Vocabulary.parse(parse_vocabulary_string(vocabulary)).entries)
-        except VocabularyError as error:
+            classnames = list(Vocabulary.parse(parse_vocabulary_string(vocabulary)).entries)
+            if fixed is not None:
+                vocabulary_in_head(classnames, fixed)
+        except ValueError as error:  # VocabularyError, or a class the model was not trained on
             raise UserError(str(error)) from None
+        return classnames
+
+    def fixed_vocabulary(self, config: str) -> list[str] | None:
+        """The only classes the model of ``config`` predicts (a trained ExCEL's
+        ``head_classes``), else None; read from the config without building the model."""
+        if config in self._models:
+            return getattr(self._models[config], 'fixed_vocabulary', None)
+        return configured_head_classes(config)
+
+    def vocabulary_hint(self, task: str, config: str | None = None) -> str:
+        """Placeholder of the vocabulary box: the task's hint, or the trained classes of a
+        closed-vocabulary ``config`` (an empty box then means all of them)."""
+        try:
+            fixed = self.fixed_vocabulary(config) if config and os.path.isfile(config) else None
+        except Exception:  # noqa: BLE001 - an unreadable config is reported when it is run
+            fixed = None
+        if fixed is None:
+            return TASKS[task].vocabulary_hint
+        return 'empty: all the trained classes (' + ', '.join(fixed) + '), or some of them'
 
     def read_image(self, image_path: str | None, downscale: bool = False
                    ) -> tuple[np.ndarray, str, tuple[int, int]]:

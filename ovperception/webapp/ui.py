@@ -257,7 +257,7 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
     def on_task(task):
         return (gr.update(choices=service.config_choices(task),
                           value=service.defaults[task]),
-                gr.update(placeholder=TASKS[task].vocabulary_hint),
+                gr.update(placeholder=service.vocabulary_hint(task, service.defaults[task])),
                 gr.update(visible=task == 'anomaly'), gr.update(visible=task == 'detection'))
 
     def show_input(path, downscale):
@@ -312,7 +312,8 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
                 image = gr.File(label='image: upload or drop', file_types=['image'],
                                 type='filepath', elem_id='upload', height=110)
                 vocabulary = gr.Textbox(label='vocabulary', elem_id='vocabulary',
-                                        placeholder=TASKS['semantic'].vocabulary_hint)
+                                        placeholder=service.vocabulary_hint(
+                                            'semantic', service.defaults['semantic']))
                 background = gr.Markdown(background_note(service.defaults['semantic'], service),
                                          elem_id='background')
                 task = gr.Radio([(spec.label, key) for key, spec in TASKS.items()],
@@ -405,6 +406,8 @@ def build_app(service: AnnotationService, upload_root: str | None = None,
         top_k.blur(refilter, filter_inputs, outputs, api_name=False)
         config.change(lambda path: background_note(path, service), [config], [background],
                       api_name=False)
+        config.change(lambda path, task: gr.update(placeholder=service.vocabulary_hint(task, path)),
+                      [config, task], [vocabulary], api_name=False)
         image.change(show_input, [image, downscale], [preview, status], api_name=False)
         preview.select(on_image_click, [mode], [preview, clicked], api_name=False)
         view_point.change(inspect_view, [view_point], [clicked], api_name=False,

@@ -11,11 +11,11 @@ from ovperception.datasets.transforms import PackOVInputs
 from ovperception.models.segmentation import ExCELModel, ExCELSegHead
 from ovperception.models.segmentation.excel_losses import affinity_labels, radius_mask
 from ovperception.models.segmentation.excel_segmenter import (flip_max_class_maps,
-                                                              msc_flip_logits,
-                                                              vocabulary_in_head)
+                                                              msc_flip_logits)
 from ovperception.models.segmentation.excel_visual import surgery_forward
 from ovperception.structures import OVDataSample
 from tests.tiny import TINY_BACKBONE, TINY_CLIP_KWARGS
+from ovperception.utils.closed_vocabulary import vocabulary_in_head
 
 CLASSES = ['background', 'cat', 'dog']
 

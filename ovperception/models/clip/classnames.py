@@ -10,11 +10,9 @@ import os
 from typing import Iterable
 
 from ovperception.models.clip.vocabulary import Vocabulary, VocabularyError
-
-#: Folder of the class-name files shipped with the package.
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLASSNAMES_DIR = os.path.join(_PACKAGE_DIR, 'classnames')
-
+from ovperception.utils.classname_files import (CLASSNAMES_DIR,  # noqa: F401  (re-exported)
+                                                available_classnames_files, classname_entries,
+                                                resolve_classnames_file)
 
 #: A line of a class-name file allowing a name in several classes (see ``Vocabulary.parse``).
 SHARED_NAMES_PRAGMA = '# ovp: shared-names'
@@ -22,38 +20,6 @@ SHARED_NAMES_PRAGMA = '# ovp: shared-names'
 
 class ClassnamesError(ValueError):
     """A class-name file or list is empty or inconsistent."""
-
-
-def available_classnames_files() -> list[str]:
-    """Bare names of the class-name files shipped with the package.
-
-    Files of one official repository live in a sub-folder and are named with it
-    (``'sclip/voc21'``): each method's published-number configs use its own repository's files.
-    """
-    names = []
-    for root, _, files in os.walk(CLASSNAMES_DIR):
-        folder = os.path.relpath(root, CLASSNAMES_DIR)
-        names.extend(name[:-4] if folder == '.' else f'{folder}/{name[:-4]}'
-                     for name in files if name.endswith('.txt'))
-    return sorted(names)
-
-
-def resolve_classnames_file(name_or_path: str | os.PathLike) -> str:
-    """Turn a path or a shipped name (``'voc21'``, ``'voc21.txt'``, ``'sclip/voc21'``) into a path.
-
-    Raises:
-        FileNotFoundError: neither an existing file nor a shipped name.
-    """
-    candidate = os.fspath(name_or_path)
-    if os.path.isfile(candidate):
-        return candidate
-    bare = candidate if candidate.endswith('.txt') else f'{candidate}.txt'
-    shipped = os.path.join(CLASSNAMES_DIR, bare)
-    if not os.path.isabs(candidate) and '..' not in bare.split('/') and os.path.isfile(shipped):
-        return shipped
-    raise FileNotFoundError(
-        f'class-name file {candidate!r} not found: give an existing path or one of the '
-        f'shipped names {available_classnames_files()}')
 
 
 def allows_shared_names(entries: Iterable[str]) -> bool:
@@ -77,8 +43,7 @@ def parse_classnames(entries: Iterable[str], source: str = 'classnames') -> list
             by two classes (allowed in a file with the line ``# ovp: shared-names``).
     """
     entries = list(entries)
-    classnames = [entry for entry in (raw.split('#', 1)[0].strip() for raw in entries)
-                  if entry.strip(' ;')]
+    classnames = classname_entries(entries)
     if not classnames:
         raise ClassnamesError(f'{source}: no class names found (one class per line, '
                               f'synonyms separated by ";", "#" starts a comment)')

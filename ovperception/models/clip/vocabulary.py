@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from ovperception.utils.closed_vocabulary import split_vocabulary_string
+
 SYNONYM_SEPARATOR = ';'
 VIRTUAL_BACKGROUND_NAME = 'background'
 
@@ -46,7 +48,7 @@ def parse_vocabulary_string(text: str, separator: str = ',') -> list[str]:
 
     Classes are separated by ``separator`` and synonyms by ``';'``.
     """
-    entries = [e for e in (part.strip() for part in text.split(separator)) if e]
+    entries = split_vocabulary_string(text, separator)
     if not entries:
         raise VocabularyError(f'the vocabulary {text!r} holds no class names')
     return entries

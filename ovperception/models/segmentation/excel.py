@@ -31,7 +31,7 @@ from ovperception.models.segmentation.excel_head import predicted_affinity
 from ovperception.models.segmentation.excel_masks import pseudo_labels
 from ovperception.models.segmentation.excel_segmenter import (check_segmenter_cfg,
                                                               flip_max_class_maps,
-                                                              msc_flip_logits, vocabulary_in_head)
+                                                              msc_flip_logits)
 from ovperception.models.segmentation.excel_text import (cluster_attribute_bank, enrich_text,
                                                          feature_surgery,
                                                          load_class_descriptions)
@@ -43,6 +43,7 @@ from ovperception.models.segmentation.excel_visual import (AFFINITY_LAYERS, BOX_
                                                            refine_with_affinity, surgery_forward)
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
+from ovperception.utils.closed_vocabulary import vocabulary_in_head
 
 #: The official PASCAL VOC background words (``datasets/clip_text.py`` BACKGROUND_CATEGORY).
 VOC_BACKGROUND_WORDS: tuple[str, ...] = (
@@ -137,6 +138,12 @@ class ExCELModel(OVModel):
         self.surgery_blocks, self.affinity_layers = int(surgery_blocks), int(affinity_layers)
         self.box_threshold = float(box_threshold)
         self._bank: Tensor | None = None
+
+    @property
+    def fixed_vocabulary(self) -> list[str] | None:
+        """The trained segmenter's ``head_classes`` (background first), the only classes it
+        predicts; None when training-free (any vocabulary)."""
+        return None if self.seg_head is None else list(self.head_classes)
 
     # ------------------------------------------------------------------ text
     def _attribute_bank(self) -> Tensor:

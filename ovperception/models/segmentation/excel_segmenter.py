@@ -80,15 +80,3 @@ def flip_max_class_maps(maps: Tensor, grid: tuple[int, int]) -> Tensor:
     return combined.flatten(2).transpose(1, 2)
 
 
-def vocabulary_in_head(classnames: Sequence[str], head_classes: Sequence[str]) -> list[int]:
-    """Index in ``head_classes`` of each vocabulary class (names compared case-insensitively,
-    the first ``;`` synonym of each); a class outside them is a one-line ValueError."""
-    lookup = {name.split(';')[0].strip().lower(): i for i, name in enumerate(head_classes)}
-    names = [name.split(';')[0].strip().lower() for name in classnames]
-    unknown = [name for name in names if name not in lookup]
-    if unknown:
-        raise ValueError(
-            f'the trained ExCEL segmenter knows only {list(head_classes)}; {unknown} are not '
-            'among them: use these classes, or the training-free ExCEL config '
-            '(configs/segmentation/excel_vitb16_voc_train_pseudo.py) for other vocabularies')
-    return [lookup[name] for name in names]
