@@ -55,6 +55,20 @@ VOC_BACKGROUND_WORDS: tuple[str, ...] = (
 VOC_PROMPT_NAMES: dict[str, str] = {
     'bird': 'bird avian', 'chair': 'chair seat', 'person': 'person with clothes,people,human',
     'tvmonitor': 'tvmonitor screen'}
+#: The official MS COCO background words (BACKGROUND_CATEGORY_COCO): VOC's without 'keyboard'
+#: (a COCO class) and 'sign'.
+COCO_BACKGROUND_WORDS: tuple[str, ...] = (
+    'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river',
+    'sea', 'railway', 'railroad', 'helmet', 'cloud', 'house', 'mountain', 'ocean', 'road',
+    'rock', 'street', 'valley', 'bridge')
+#: The official prompt texts of the COCO classes (excel/coco81) that differ from their names
+#: (new_class_names_coco; 'sknowboard' is the repository's spelling).
+COCO_PROMPT_NAMES: dict[str, str] = {
+    'person': 'person with clothes,people,human', 'bird': 'bird avian',
+    'backpack': 'backpack,bag', 'umbrella': 'umbrella,parasol', 'handbag': 'handbag,purse',
+    'tie': 'necktie', 'snowboard': 'sknowboard', 'baseball glove': 'glove',
+    'spoon': 'dessertspoon', 'chair': 'chair seat', 'tvmonitor': 'tvmonitor screen',
+    'remote': 'remote control', 'hair drier': 'hairdrier,blowdrier'}
 EXCEL_TEMPLATE = 'a clean origami {}.'
 IGNORE_LABEL = 255
 
