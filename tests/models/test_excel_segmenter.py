@@ -108,6 +108,27 @@ def test_coco_msc_flips_the_base_scale_and_averages_at_a_fifth():
     assert out.pred_sem_seg.data.shape == (1, 50, 70)
 
 
+def test_coco_msc_matches_the_official_infer_seg_coco():
+    """tools/infer_seg_coco.py _validate on a stand-in segmenter (fixture NOTE_data.md)."""
+    import os
+    golden = np.load(os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures',
+                                  'golden', 'excel', 'excel_coco_msc.npz'))
+    weight, bias = torch.from_numpy(golden['weight']), torch.from_numpy(golden['bias'])
+
+    def stand_in(batch):
+        pooled = torch.nn.functional.avg_pool2d(batch, 16)
+        return torch.einsum('kc,nchw->nkhw', weight, pooled) + bias[None, :, None, None]
+
+    for index in range(2):
+        image = torch.from_numpy(golden[f'image_{index}'].astype(np.float32))
+        ours = msc_flip_logits(stand_in, image, int(golden['size']),
+                               tuple(golden['scales'].tolist()), True, base_flip=True,
+                               merge_ratio=0.2)
+        expected = torch.from_numpy(golden[f'msc_seg_{index}'])
+        assert ours.shape == expected.shape
+        torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+
+
 def test_affinity_labels_never_from_the_segmenter_with_none():
     """train_coco.py: seg_affinity_start_iter=None keeps the pseudo-masks' affinity labels."""
     from ovperception.models.segmentation.excel_training import (excel_train_cfg,
