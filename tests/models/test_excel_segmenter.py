@@ -117,7 +117,9 @@ def test_coco_msc_matches_the_official_infer_seg_coco():
 
     def stand_in(batch):
         pooled = torch.nn.functional.avg_pool2d(batch, 16)
-        return torch.einsum('kc,nchw->nkhw', weight, pooled) + bias[None, :, None, None]
+        ramp = torch.linspace(-1.0, 1.0, pooled.shape[-1])  # not flip-equivariant
+        return (torch.einsum('kc,nchw->nkhw', weight, pooled) + bias[None, :, None, None]
+                + bias[None, :, None, None] * ramp)
 
     for index in range(2):
         image = torch.from_numpy(golden[f'image_{index}'].astype(np.float32))
@@ -127,6 +129,9 @@ def test_coco_msc_matches_the_official_infer_seg_coco():
         expected = torch.from_numpy(golden[f'msc_seg_{index}'])
         assert ours.shape == expected.shape
         torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+        voc = msc_flip_logits(stand_in, image, int(golden['size']),
+                              tuple(golden['scales'].tolist()), True, merge_ratio=0.2)
+        assert (voc - expected).abs().max() > 1e-3  # the base-scale flip matters
 
 
 def test_affinity_labels_never_from_the_segmenter_with_none():
