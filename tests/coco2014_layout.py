@@ -11,6 +11,8 @@ from PIL import Image
 
 COCO_TRAIN_NUMBERS = (9, 25, 30)
 COCO_VAL_NUMBERS = (42, 73)
+#: a grayscale JPEG, as some COCO images are (read as 3 equal channels)
+COCO_GRAYSCALE_NUMBER = 30
 
 
 def coco_label(number: int, size: tuple[int, int]) -> np.ndarray:
@@ -32,7 +34,8 @@ def coco_image_name(split: str, number: int) -> str:
 def write_coco2014_layout(root: str, size: tuple[int, int] = (40, 56),
                           unannotated: int = 99) -> str:
     """Write the tree under ``root/COCO`` and return that folder; image ``unannotated`` of
-    each split has no mask (COCO images without object annotations)."""
+    each split has no mask (COCO images without object annotations), train image
+    ``COCO_GRAYSCALE_NUMBER`` is a one-channel JPEG."""
     coco = os.path.join(root, 'COCO')
     rng = np.random.RandomState(0)
     for split, numbers in (('train', COCO_TRAIN_NUMBERS), ('val', COCO_VAL_NUMBERS)):
@@ -42,6 +45,8 @@ def write_coco2014_layout(root: str, size: tuple[int, int] = (40, 56),
         os.makedirs(mask_dir)
         for number in (*numbers, unannotated):
             pixels = rng.randint(1, 256, (*size, 3), dtype=np.uint8)
+            if number == COCO_GRAYSCALE_NUMBER:
+                pixels = pixels[..., 0]
             Image.fromarray(pixels).save(
                 os.path.join(image_dir, coco_image_name(split, number) + '.jpg'))
             if number != unannotated:

@@ -245,6 +245,7 @@ def test_coco_msc_config_follows_infer_seg_coco() -> None:
 
 
 def test_coco_train_pipeline_crops_320_with_full_image_tags(tmp_path) -> None:
+    """Every image, a grayscale JPEG too (official robust_read_image: 3 equal channels)."""
     from tests.coco2014_layout import COCO_TRAIN_NUMBERS, write_coco2014_layout
     coco = write_coco2014_layout(str(tmp_path), size=(40, 56))
     dataset = _dataset(_config(COCO_TRAIN).train_dataloader, coco)
