@@ -23,6 +23,7 @@ from ovperception.models.anomaly import ADACLIP_RELEASED_LAYERS, ANOMALYCLIP_REL
 from ovperception.models.anomaly.prompts import ANOVL_ANOMALOUS_STATES, ANOVL_NORMAL_STATES
 from ovperception.models.data_preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from ovperception.models.refiners.proxyclip import PROXYCLIP_MEAN, PROXYCLIP_STD
+from ovperception.models.segmentation.excel import COCO_BACKGROUND_WORDS, COCO_PROMPT_NAMES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, 'configs')
@@ -100,6 +101,9 @@ WRITTEN_OUT_CONSTANTS = [
       for config in ('_base_/models/excel_vitb16.py', '_base_/models/anomalydino_vits14.py',
                      'tiny/seg_tiny_excel.py', 'tiny/seg_tiny_excel_train.py')
       for stat, constant in (('mean', IMAGENET_MEAN), ('std', IMAGENET_STD))],
+    ('_base_/models/excel_coco_text.py', 'excel_coco_text.excel_background_words',
+     COCO_BACKGROUND_WORDS),
+    ('_base_/models/excel_coco_text.py', 'excel_coco_text.prompt_names', COCO_PROMPT_NAMES),
 ]
 
 
@@ -110,4 +114,6 @@ def test_written_out_constant_equals_the_library_constant(config: str, key: str,
     value = Config.fromfile(os.path.join(CONFIGS, config))
     for part in key.split('.'):
         value = value[part]
+    if isinstance(constant, dict):  # a config holds a ConfigDict
+        value = value.to_dict()
     assert type(value) is type(constant) and value == constant

@@ -17,8 +17,8 @@ from ovperception.datasets.counting import (FSC147Dataset, NWPUCrowdDataset, Sha
 from ovperception.datasets.image_tags import ImageTagsFromMask
 from ovperception.datasets.detection import CocoDetDataset, LVISDetDataset, OVCOCODataset
 from ovperception.datasets.segmentation import (ADE20KDataset, CityscapesDataset,
-                                                COCOObjectDataset, COCOStuffDataset,
-                                                FolderSegDataset, OVSegDataset,
+                                                COCO2014Dataset, COCOObjectDataset,
+                                                COCOStuffDataset, FolderSegDataset, OVSegDataset,
                                                 PascalContext59Dataset, PascalContext60Dataset,
                                                 PascalVOC20Dataset, PascalVOCAugDataset,
                                                 PascalVOCDataset)
@@ -37,7 +37,8 @@ __all__ = ['AnomalyMosaic', 'CountBenchDataset', 'FolderAnomalyDataset', 'LoadAn
            'ResizeAnomaly', 'VisADataset', 'ClassnamesError', 'DatasetNotFoundError',
            'OVBaseDataset',
            'load_classnames', 'parse_classnames', 'FSC147Dataset', 'NWPUCrowdDataset',
-           'ShanghaiTechDataset', 'UCFQNRFDataset', 'CocoDetDataset', 'LVISDetDataset',
+           'ShanghaiTechDataset', 'UCFQNRFDataset', 'COCO2014Dataset', 'CocoDetDataset',
+           'LVISDetDataset',
            'OVCOCODataset', 'ADE20KDataset', 'CityscapesDataset', 'COCOObjectDataset',
            'COCOStuffDataset', 'FolderSegDataset', 'ImageTagsFromMask', 'OVSegDataset', 'PascalContext59Dataset',
            'PascalContext60Dataset', 'PascalVOC20Dataset', 'PascalVOCDataset',

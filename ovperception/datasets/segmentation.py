@@ -13,6 +13,8 @@ Each dataset reads the usual on-disk layout (see ``docs/datasets.md``); only
 * ``COCOStuffDataset``: images/val2017 / annotations/val2017, ``*_labelTrainIds.png``, 171.
 * ``CityscapesDataset``: leftImg8bit/val / gtFine/val, ``*_gtFine_labelTrainIds.png``, 19.
 * ``ADE20KDataset``: images/validation / annotations/validation, ``reduce_zero_label``, 150.
+* ``COCO2014Dataset``: JPEGImages/val2014 / SegmentationClass/val2014, VOC-style class-index
+  masks named by image number (the WSSS layout), 81.
 
 Samples are dicts ``img_path``, ``seg_map_path``, ``reduce_zero_label``,
 ``seg_fields`` (plus ``classnames`` and ``sample_idx`` added on access);
@@ -101,14 +103,15 @@ class OVSegDataset(OVBaseDataset):
             with open(self.ann_file, encoding='utf-8') as handle:
                 stems = [line.strip() for line in handle if line.strip()]
         else:
-            stems = _scan(img_dir, self.img_suffix)
+            stems = self._scan_stems(img_dir, seg_dir)
         if not stems:
             source = self.ann_file or f'{img_dir} (files ending in {self.img_suffix!r})'
             raise DatasetNotFoundError(f'{name}: no images listed in {source}')
         data_list = [
             dict(img_path=os.path.join(img_dir, stem + self.img_suffix),
                  seg_map_path=(None if seg_dir is None else
-                               os.path.join(seg_dir, stem + self.seg_map_suffix)),
+                               os.path.join(seg_dir, self.seg_map_stem(stem)
+                                            + self.seg_map_suffix)),
                  reduce_zero_label=self.reduce_zero_label, seg_fields=[]) for stem in stems
         ]
         first = data_list[0]
@@ -116,6 +119,14 @@ class OVSegDataset(OVBaseDataset):
         if first['seg_map_path'] is not None:
             require_path(first['seg_map_path'], 'annotation file (check seg_map_suffix)', name)
         return data_list
+
+    def seg_map_stem(self, stem: str) -> str:
+        """The label map's name (relative, without suffix) of the image named ``stem``."""
+        return stem
+
+    def _scan_stems(self, img_dir: str, seg_dir: str | None) -> list[str]:
+        """The images of a dataset without split file: every image under ``img_dir``."""
+        return _scan(img_dir, self.img_suffix)
 
 
 @DATASETS.register_module()
@@ -214,3 +225,34 @@ class PascalVOCAugDataset(PascalVOCDataset):
 
     DEFAULTS = _layout('JPEGImages', 'SegmentationClassAug',
                        'ImageSets/Segmentation/train_aug.txt')
+
+
+@DATASETS.register_module()
+class COCO2014Dataset(OVSegDataset):
+    """MS COCO 2014 with VOC-style class-index masks, the WSSS layout (ExCEL, WeCLIP, ToCo):
+    ``JPEGImages/{train,val}2014/COCO_val2014_000000000042.jpg`` and
+    ``SegmentationClass/{train,val}2014/000000000042.png`` (the mask is named by the image
+    number: the image name after its last ``_``), 8-bit 0 background, 1..80 the COCO things
+    in category order, 255 ignore. Made by the coco2voc scripts (github.com/alicranck/coco2voc)
+    or downloaded as the ExCEL README says.
+
+    Without ``ann_file`` the images that have a mask are listed (images without any object
+    annotation get none); a split file lists image names (``COCO_val2014_...``), one a line.
+    Defaults: val2014, class names ``coco_object``.
+    """
+
+    CLASSNAMES_FILE = 'coco_object'
+    DEFAULTS = _layout('JPEGImages/val2014', 'SegmentationClass/val2014')
+
+    def seg_map_stem(self, stem: str) -> str:
+        """``COCO_val2014_000000000042`` -> ``000000000042`` (in the image's folder)."""
+        folder, name = os.path.split(stem)
+        return os.path.join(folder, name.rsplit('_', 1)[-1])
+
+    def _scan_stems(self, img_dir: str, seg_dir: str | None) -> list[str]:
+        """The images under ``img_dir`` whose mask exists in ``seg_dir``."""
+        stems = super()._scan_stems(img_dir, seg_dir)
+        if seg_dir is None:
+            return stems
+        return [stem for stem in stems if os.path.isfile(
+            os.path.join(seg_dir, self.seg_map_stem(stem) + self.seg_map_suffix))]

@@ -151,6 +151,35 @@ def test_coco_object_and_stuff(tmp_path):
     assert stuff[1]['data_samples'].gt_sem_seg.data[0, 1, 1] == 170
 
 
+def test_coco2014_wsss_layout_pairs_images_with_masks_named_by_number(tmp_path):
+    from tests.coco2014_layout import (COCO_TRAIN_NUMBERS, COCO_VAL_NUMBERS, coco_image_name,
+                                       coco_label, write_coco2014_layout)
+    from ovperception.datasets import COCO2014Dataset
+    root = write_coco2014_layout(str(tmp_path))
+    val = COCO2014Dataset(data_root=root, pipeline=TEST_PIPELINE)  # no split: images with masks
+    assert len(val) == len(COCO_VAL_NUMBERS) and len(val.metainfo['classes']) == 81
+    info = val.get_data_info(0)
+    assert os.path.basename(info['img_path']) == coco_image_name('val', 42) + '.jpg'
+    assert info['seg_map_path'].endswith(os.path.join('SegmentationClass', 'val2014',
+                                                      '000000000042.png'))
+    labels = val[0]['data_samples'].gt_sem_seg.data[0].numpy()
+    assert (labels == coco_label(42, labels.shape)).all()
+    (tmp_path / 'train_ids.txt').write_text(
+        ''.join(coco_image_name('train', n) + '\n' for n in COCO_TRAIN_NUMBERS[::-1]))
+    train = DATASETS.build(dict(type='COCO2014Dataset', data_root=root,
+                                ann_file=str(tmp_path / 'train_ids.txt'),
+                                data_prefix=dict(img_path='JPEGImages/train2014',
+                                                 seg_map_path='SegmentationClass/train2014'),
+                                pipeline=TEST_PIPELINE))
+    assert [os.path.basename(train.get_data_info(i)['seg_map_path']) for i in range(3)] == [
+        f'{n:012d}.png' for n in COCO_TRAIN_NUMBERS[::-1]]
+    (tmp_path / 'bad.txt').write_text(coco_image_name('train', 99) + '\n')  # has no mask
+    with pytest.raises(DatasetNotFoundError, match='000000000099.png'):
+        COCO2014Dataset(data_root=root, ann_file=str(tmp_path / 'bad.txt'),
+                        data_prefix=dict(img_path='JPEGImages/train2014',
+                                         seg_map_path='SegmentationClass/train2014'))
+
+
 def test_missing_paths_are_named(tmp_path):
     with pytest.raises(DatasetNotFoundError, match=r"data_root not found.*nowhere.*datasets\.md"):
         PascalVOCDataset(data_root=str(tmp_path / 'nowhere'))

@@ -79,3 +79,19 @@ def test_matches_the_lr_printed_in_the_official_training_log(iteration: int,
     scheduler = PolyWarmupLR(wrapper)
     used = _lrs_used([scheduler], wrapper, iteration)
     assert f'{used[iteration - 1][0]:.3e}' == f'{logged:.3e}'
+
+
+@pytest.mark.parametrize('iteration, logged', [(200, 9.950e-05), (400, 9.960e-05),
+                                               (30000, 7.000e-05), (100000, 1.000e-09)])
+def test_coco_schedule_matches_the_official_coco_log(iteration: int, logged: float) -> None:
+    """logs/coco_train.log (warmup 200, 100,000 iterations): group 0's lr after iteration
+    ``iteration``; the warmup still shows at 200. The COCO config's scheduler settings."""
+    from mmengine.config import Config
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    (settings,) = Config.fromfile(os.path.join(
+        root, 'configs', '_base_', 'schedules', 'excel_poly_warmup_100k.py')).param_scheduler
+    options = {k: v for k, v in settings.items() if k != 'type'}
+    wrapper = _optim_wrapper()
+    scheduler = PolyWarmupLR(wrapper, **options)
+    used = _lrs_used([scheduler], wrapper, iteration)
+    assert f'{used[iteration - 1][0]:.3e}' == f'{logged:.3e}'

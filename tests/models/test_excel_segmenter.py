@@ -87,6 +87,88 @@ def test_flip_max_and_msc_known_answers():
     assert both[0, :, :2].eq(0.75).all() and both[0, :, 2:].eq(0.25).all()
 
 
+def test_coco_msc_flips_the_base_scale_and_averages_at_a_fifth():
+    """tools/infer_seg_coco.py: the base scale also averages its flip, and every scale's
+    logits are averaged at (int(0.2 H), int(0.2 W))."""
+    left = lambda batch: batch[:, :1] * (torch.arange(batch.shape[-1]) < batch.shape[-1] // 2)  # noqa: E731,E501
+    image = torch.ones(3, 10, 20)
+    coco = msc_flip_logits(left, image, 4, (1.0, 2.0), base_flip=True, merge_ratio=0.2)
+    assert coco.shape == (1, 2, 4) and torch.allclose(coco, torch.full((1, 2, 4), 0.5))
+    voc = msc_flip_logits(left, image, 4, (1.0, 2.0))  # the base scale unflipped
+    assert voc.shape == (1, 10, 20) and torch.allclose(voc[0, :, :5], torch.tensor(0.75))
+    # the merge size is floored, never 0
+    assert msc_flip_logits(left, torch.ones(3, 3, 4), 4, (1.0,), merge_ratio=0.2).shape \
+        == (1, 1, 1)
+    model = tiny_model(segmenter_cfg=dict(size=64, scales=(1.0,), base_flip=True,
+                                          merge_ratio=0.2)).eval()
+    assert model.segmenter_logits(torch.randn(3, 50, 70)).shape == (3, 10, 14)
+    sample = OVDataSample(metainfo=dict(classnames=CLASSES, img_shape=(50, 70),
+                                        ori_shape=(50, 70)))
+    (out,) = model.predict(torch.randn(1, 3, 50, 70), [sample])
+    assert out.pred_sem_seg.data.shape == (1, 50, 70)
+
+
+def test_coco_msc_matches_the_official_infer_seg_coco():
+    """tools/infer_seg_coco.py _validate on a stand-in segmenter (fixture NOTE_data.md)."""
+    import os
+    golden = np.load(os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures',
+                                  'golden', 'excel', 'excel_coco_msc.npz'))
+    weight, bias = torch.from_numpy(golden['weight']), torch.from_numpy(golden['bias'])
+
+    def stand_in(batch):
+        pooled = torch.nn.functional.avg_pool2d(batch, 16)
+        ramp = torch.linspace(-1.0, 1.0, pooled.shape[-1])  # not flip-equivariant
+        return (torch.einsum('kc,nchw->nkhw', weight, pooled) + bias[None, :, None, None]
+                + bias[None, :, None, None] * ramp)
+
+    for index in range(2):
+        image = torch.from_numpy(golden[f'image_{index}'].astype(np.float32))
+        ours = msc_flip_logits(stand_in, image, int(golden['size']),
+                               tuple(golden['scales'].tolist()), True, base_flip=True,
+                               merge_ratio=0.2)
+        expected = torch.from_numpy(golden[f'msc_seg_{index}'])
+        assert ours.shape == expected.shape
+        torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+        voc = msc_flip_logits(stand_in, image, int(golden['size']),
+                              tuple(golden['scales'].tolist()), True, merge_ratio=0.2)
+        assert (voc - expected).abs().max() > 1e-3  # the base-scale flip matters
+
+
+def test_affinity_labels_never_from_the_segmenter_with_none():
+    """train_coco.py: seg_affinity_start_iter=None keeps the pseudo-masks' affinity labels."""
+    from ovperception.models.segmentation.excel_training import (excel_train_cfg,
+                                                                 uses_segmenter_affinity)
+    never = excel_train_cfg(dict(lvc_start_iter=30000, seg_affinity_start_iter=None))
+    assert not any(uses_segmenter_affinity(never, i) for i in (0, 30000, 10 ** 9))
+    voc = excel_train_cfg(None)
+    assert [uses_segmenter_affinity(voc, i) for i in (23999, 24000)] == [False, True]
+    for bad in (dict(lvc_start_iter=None), dict(seg_affinity_start_iter='never'),
+                dict(seg_affinity_start_iter=-1)):
+        with pytest.raises(ValueError, match='train_cfg'):
+            excel_train_cfg(bad)
+    torch.manual_seed(0)
+    model = tiny_model(train_cfg=dict(lvc_start_iter=0, seg_affinity_start_iter=None,
+                                      affinity_radius=1)).train()
+    images = torch.randn(2, 3, 64, 64)
+    samples = [OVDataSample(metainfo=dict(classnames=CLASSES, image_tags=tags))
+               for tags in ([1], [1, 2])]
+    model.train_iter.fill_(10 ** 6)
+    from ovperception.models.segmentation import excel as excel_module
+    seen = []
+    original = excel_module.segmenter_losses
+
+    def spy(logits, affinity, masks, use_segmenter_affinity, cfg):
+        seen.append(use_segmenter_affinity)
+        return original(logits, affinity, masks, use_segmenter_affinity, cfg)
+
+    excel_module.segmenter_losses = spy
+    try:
+        losses = model.loss(images, samples)
+    finally:
+        excel_module.segmenter_losses = original
+    assert seen == [False] and torch.isfinite(losses['loss_aff'])
+
+
 def test_vocabulary_outside_the_head_classes_is_one_line():
     assert vocabulary_in_head(['Dog', 'BACKGROUND'], CLASSES) == [2, 0]
     with pytest.raises(ValueError) as error:

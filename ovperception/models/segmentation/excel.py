@@ -37,7 +37,8 @@ from ovperception.models.segmentation.excel_text import (cluster_attribute_bank,
                                                          load_class_descriptions)
 from ovperception.models.segmentation.excel_training import (batch_pseudo_masks,
                                                              excel_train_cfg, patch_token_maps,
-                                                             quantised_guides, segmenter_losses)
+                                                             quantised_guides, segmenter_losses,
+                                                             uses_segmenter_affinity)
 from ovperception.models.segmentation.excel_visual import (AFFINITY_LAYERS, BOX_THRESHOLD,
                                                            SURGERY_BLOCKS, SurgeryOutput,
                                                            refine_with_affinity, surgery_forward)
@@ -54,6 +55,20 @@ VOC_BACKGROUND_WORDS: tuple[str, ...] = (
 VOC_PROMPT_NAMES: dict[str, str] = {
     'bird': 'bird avian', 'chair': 'chair seat', 'person': 'person with clothes,people,human',
     'tvmonitor': 'tvmonitor screen'}
+#: The official MS COCO background words (BACKGROUND_CATEGORY_COCO): VOC's without 'keyboard'
+#: (a COCO class) and 'sign'.
+COCO_BACKGROUND_WORDS: tuple[str, ...] = (
+    'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river',
+    'sea', 'railway', 'railroad', 'helmet', 'cloud', 'house', 'mountain', 'ocean', 'road',
+    'rock', 'street', 'valley', 'bridge')
+#: The official prompt texts of the COCO classes (excel/coco81) that differ from their names
+#: (new_class_names_coco; 'sknowboard' is the repository's spelling).
+COCO_PROMPT_NAMES: dict[str, str] = {
+    'person': 'person with clothes,people,human', 'bird': 'bird avian',
+    'backpack': 'backpack,bag', 'umbrella': 'umbrella,parasol', 'handbag': 'handbag,purse',
+    'tie': 'necktie', 'snowboard': 'sknowboard', 'baseball glove': 'glove',
+    'spoon': 'dessertspoon', 'chair': 'chair seat', 'tvmonitor': 'tvmonitor screen',
+    'remote': 'remote control', 'hair drier': 'hairdrier,blowdrier'}
 EXCEL_TEMPLATE = 'a clean origami {}.'
 IGNORE_LABEL = 255
 
@@ -84,9 +99,12 @@ class ExCELModel(OVModel):
         head_classes: the seg head's output classes, background first: a class-name file
             (e.g. ``'excel/voc21'``) or a list. Required with ``seg_head``.
         segmenter_cfg: inference with a seg head: ``size`` (320), ``scales``
-            ((0.7, 1.0, 1.2, 1.5)), ``flip`` (True), ``predict_from`` ('segmenter' |
-            'pseudo_masks').
-        train_cfg: ``lvc_start_iter`` (14000), ``seg_affinity_start_iter`` (24000),
+            ((0.7, 1.0, 1.2, 1.5)), ``flip`` (True), ``base_flip`` (False: VOC; True: the
+            base scale also averages with its flip, COCO), ``merge_ratio`` (None: logits
+            averaged at the image size, VOC; 0.2: at 0.2 x the image size, COCO),
+            ``predict_from`` ('segmenter' | 'pseudo_masks').
+        train_cfg: ``lvc_start_iter`` (14000), ``seg_affinity_start_iter`` (24000; None:
+            never, the affinity labels always from the pseudo-masks as official COCO),
             ``affinity_radius`` (8), ``affinity_weight`` (0.1), ``box_threshold`` (0.79),
             ``ignore_index`` (255).
     """
@@ -274,7 +292,7 @@ class ExCELModel(OVModel):
                 seg_affinity=affinity.detach() if calibrated else None,
                 affinity_layers=self.affinity_layers, box_threshold=cfg['box_threshold'])
         losses = segmenter_losses(logits, affinity, masks,
-                                  iteration >= cfg['seg_affinity_start_iter'], cfg)
+                                  uses_segmenter_affinity(cfg, iteration), cfg)
         if self.training:
             self.train_iter += 1
         return losses
@@ -314,7 +332,8 @@ class ExCELModel(OVModel):
         normalised image (official infer_seg_voc.py)."""
         cfg = self.segmenter_cfg
         return msc_flip_logits(lambda batch: self.segment(batch)[1], image, int(cfg['size']),
-                               cfg['scales'], bool(cfg['flip']))
+                               cfg['scales'], bool(cfg['flip']), base_flip=cfg['base_flip'],
+                               merge_ratio=cfg['merge_ratio'])
 
     # ---------------------------------------------------------------- decode
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:

@@ -5,7 +5,10 @@ Multi-scale + flip (:func:`msc_flip_logits`): the image is resized (bilinear) to
 side ``size`` and of side ``int(size * s)`` for every other scale ``s``; at ``size`` only the
 unflipped logits count (the official loop computes the flipped ones and keeps ``segs[0]``),
 at the other scales the mean of the logits and the flipped-back logits of the flipped image;
-each is resized to the image size and the list is averaged.
+each is resized to the image size and the list is averaged. The COCO inference
+(``tools/infer_seg_coco.py``) differs in two settings: ``base_flip`` (the base scale also
+averages its flip) and ``merge_ratio=0.2`` (each scale's logits are resized to
+``int(0.2 * H), int(0.2 * W)`` and averaged there; the caller resizes the mean to the label).
 
 LVC + flip class maps (:func:`flip_max_class_maps`, the official ``cure_attr_map_flip``):
 the image and its mirror are segmented as one batch, CLIP runs again on both with their fused
@@ -22,9 +25,10 @@ from torch import Tensor
 
 from ovperception.models.segmentation.excel_training import with_defaults
 
-#: infer_seg_voc.py defaults: 320 px squares at scales 0.7, 1.0, 1.2, 1.5 with flip.
+#: infer_seg_voc.py defaults: 320 px squares at scales 0.7, 1.0, 1.2, 1.5 with flip (not at
+#: the base scale), logits averaged at the image size.
 DEFAULT_SEGMENTER_CFG: dict = dict(size=320, scales=(0.7, 1.0, 1.2, 1.5), flip=True,
-                                   predict_from='segmenter')
+                                   base_flip=False, merge_ratio=None, predict_from='segmenter')
 PREDICT_FROM = ('segmenter', 'pseudo_masks')
 
 LogitsFn = Callable[[Tensor], Tensor]
@@ -39,19 +43,29 @@ def check_segmenter_cfg(cfg: dict | None) -> dict:
     if int(cfg['size']) < 16 or not cfg['scales'] or min(cfg['scales']) <= 0:
         raise ValueError('segmenter_cfg needs size >= 16 and positive scales, got '
                          f"size={cfg['size']!r}, scales={cfg['scales']!r}")
+    ratio = cfg['merge_ratio']
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                              or not 0 < ratio <= 1):
+        raise ValueError(f'segmenter_cfg.merge_ratio must be None or in (0, 1], got {ratio!r}')
     cfg['scales'] = tuple(float(s) for s in cfg['scales'])
+    cfg['base_flip'] = bool(cfg['base_flip'])
     return cfg
 
 
 def msc_flip_logits(logits_fn: LogitsFn, image: Tensor, size: int,
-                    scales: Sequence[float], flip: bool = True) -> Tensor:
-    """(K, H, W) mean segmenter logits of a (3, H, W) normalised image.
+                    scales: Sequence[float], flip: bool = True, *, base_flip: bool = False,
+                    merge_ratio: float | None = None) -> Tensor:
+    """(K, H', W') mean segmenter logits of a (3, H, W) normalised image: (H', W') = (H, W),
+    or ``(int(merge_ratio * H), int(merge_ratio * W))`` (at least 1) with ``merge_ratio``.
 
     Args:
         logits_fn: (n, 3, s, s) images -> (n, K, s', s') logits.
         size: side of the base square (the official ``resize_size``).
+        base_flip: at the base scale too, average the logits with the flipped-back ones.
     """
     height, width = image.shape[-2:]
+    if merge_ratio is not None:
+        height, width = max(1, int(merge_ratio * height)), max(1, int(merge_ratio * width))
 
     def at_side(side: int) -> Tensor:
         resized = F.interpolate(image[None].float(), size=[side, side], mode='bilinear',
@@ -60,11 +74,11 @@ def msc_flip_logits(logits_fn: LogitsFn, image: Tensor, size: int,
         return F.interpolate(logits_fn(batch), size=(height, width), mode='bilinear',
                              align_corners=False)
 
-    outputs = [at_side(size)[:1]]
-    for scale in scales:
-        if scale != 1.0:
-            logits = at_side(int(size * scale))
-            outputs.append((logits[:1] + logits[1:].flip(-1)) / 2 if flip else logits)
+    def with_flip(logits: Tensor) -> Tensor:
+        return (logits[:1] + logits[1:].flip(-1)) / 2 if flip else logits
+
+    outputs = [with_flip(at_side(size)) if base_flip else at_side(size)[:1]]
+    outputs += [with_flip(at_side(int(size * scale))) for scale in scales if scale != 1.0]
     return torch.stack(outputs).mean(0)[0]
 
 

@@ -10,7 +10,8 @@ maps at the crop size with background ``1 - max``, PAR guided by the denormalise
 (quantised to uint8 and scaled to [0, 1] as the official ``denormalize_img2``), argmax.
 Losses: the balanced cross-entropy of the upsampled logits against the pseudo-masks, and
 ``affinity_weight`` x the affinity loss against labels from the pseudo-masks (from
-``seg_affinity_start_iter`` on: from the segmenter's own argmax).
+``seg_affinity_start_iter`` on: from the segmenter's own argmax; None: never, as the official
+``train_coco.py``).
 """
 from __future__ import annotations
 
@@ -44,8 +45,26 @@ def with_defaults(cfg: dict | None, defaults: dict, name: str) -> dict:
 
 
 def excel_train_cfg(cfg: dict | None) -> dict:
-    """The official training defaults updated with ``cfg`` (unknown keys: one-line error)."""
-    return with_defaults(cfg, DEFAULT_EXCEL_TRAIN_CFG, 'train_cfg')
+    """The official training defaults updated with ``cfg`` (unknown keys: one-line error).
+
+    ``seg_affinity_start_iter=None``: the affinity labels always come from the pseudo-masks
+    (official ``train_coco.py``); ``lvc_start_iter`` must be an iteration.
+    """
+    cfg = with_defaults(cfg, DEFAULT_EXCEL_TRAIN_CFG, 'train_cfg')
+    for key in ('lvc_start_iter', 'seg_affinity_start_iter'):
+        value = cfg[key]
+        never = value is None and key == 'seg_affinity_start_iter'
+        if not never and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            allowed = 'a non-negative int or None (never)' if key != 'lvc_start_iter' \
+                else 'a non-negative int'
+            raise ValueError(f'ExCEL train_cfg.{key} must be {allowed}, got {value!r}')
+    return cfg
+
+
+def uses_segmenter_affinity(cfg: dict, iteration: int) -> bool:
+    """Whether the affinity labels of ``iteration`` come from the segmenter's argmax."""
+    start = cfg['seg_affinity_start_iter']
+    return start is not None and iteration >= start
 
 
 def patch_token_maps(layer_tokens: Tensor, grid: tuple[int, int]) -> Tensor:
