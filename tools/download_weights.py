@@ -10,6 +10,7 @@ Examples::
     python tools/download_weights.py ViT-B-16 --list
     python tools/download_weights.py --dino vit_base_patch16_224.dino    # DINO / DINOv2 (timm)
     python tools/download_weights.py --sam vit_b      # official SAM release, SHA-256 checked
+    python tools/download_weights.py --sam vit_h --verify-full  # re-hash a cached file
 
 The printed path can be passed as ``pretrained=PATH`` (``--weights PATH``), or the whole
 cache directory copied to an offline machine, where ``pretrained=TAG`` (with the same
@@ -47,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='fetch release-URL files (SAM, URL-only open_clip tags) from '
                              'URL/HOST/PATH instead of https://HOST/PATH (default: '
                              '$OVP_RELEASE_MIRROR); hub files follow HF_ENDPOINT')
+    parser.add_argument('--verify-full', action='store_true',
+                        help='hash cached files even where their verification stamp '
+                             '(NAME.verified) says they are unchanged since the last check, '
+                             'to catch damage that kept size and mtime (as '
+                             'OVP_VERIFY_WEIGHTS=full)')
     args = parser.parse_args(argv)
     if args.sam:
         if args.model or args.list or args.dino:
@@ -68,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from mmengine.logging import print_log
 
-    from ovperception.utils.download import set_release_mirror
+    from ovperception.utils.download import set_full_verification, set_release_mirror
+    if args.verify_full:
+        set_full_verification()
     if args.release_mirror:
         set_release_mirror(args.release_mirror)
     if args.sam:

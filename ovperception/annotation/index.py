@@ -4,7 +4,8 @@
 
 * ``inputs``: ``[size, mtime_ns, inode, sha256]`` of an input file when it was hashed: a
   rerun reuses the hash while the file's ``(size, mtime_ns, inode)`` are unchanged and
-  hashes the bytes otherwise (a file modified within :data:`RACY_NS` of being hashed is
+  hashes the bytes otherwise (a file modified within
+  :data:`~ovperception.utils.file_identity.RACY_NS` of being hashed is
   never cached, since a second write in the same clock tick would keep its mtime);
 * ``items``: ``[size, mtime_ns, inode, options_hash, input_hash, object count]`` of a
   manifest entry (``items/<key>.json``): while the entry file's stat is unchanged these
@@ -23,19 +24,10 @@ import time
 from typing import Callable
 
 from ovperception.utils.atomic import atomic_write_bytes
+from ovperception.utils.file_identity import settled
+from ovperception.utils.file_identity import stat_key as _stat_key
 
 INDEX_FILE = 'index.json'
-
-#: An input modified this recently (ns) before its hash was taken is hashed again next time.
-RACY_NS = 2_000_000_000
-
-
-def _stat_key(path: str) -> list[int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def _load(path: str) -> dict:
@@ -75,7 +67,7 @@ class ManifestIndex:
             return str(cached[3])
         now = time.time_ns()
         digest = hash_file(path)
-        if stat is not None and now - stat[1] > RACY_NS and _stat_key(path) == stat:
+        if stat is not None and settled(stat, now) and _stat_key(path) == stat:
             self.hashed[name] = stat + [digest]
         return digest
 

@@ -10,6 +10,11 @@
   checked before the rename; without one, the size and SHA-256 of the first download are
   recorded next to the file (``NAME.sha256``) and every later use checks the file against them;
   a damaged cached file is removed and downloaded again;
+* a cached file's successful check is stamped next to it (``NAME.verified``: size, mtime,
+  inode and digest, :mod:`ovperception.utils.file_identity`); while these are unchanged, later
+  starts skip the hash. ``OVP_VERIFY_WEIGHTS=full`` (or ``--verify-full`` of
+  ``tools/download_weights.py``) hashes every file anyway, to catch damage that kept the size
+  and mtime (bit rot);
 * release URLs (SAM, open_clip's URL-only tags) go to a mirror when ``OVP_RELEASE_MIRROR``
   (or ``--release-mirror``) is set: ``https://HOST/PATH`` is fetched from
   ``MIRROR/HOST/PATH`` (the layout ``wget -x URL`` creates in the mirror's root);
@@ -27,6 +32,7 @@ import urllib.parse
 
 from ovperception.utils.hub_files import (ChecksumMismatchError, cached_hub_file, file_digest,
                                           hub_download, remove_paths)
+from ovperception.utils.file_identity import VERIFY_ENV, stamp_path, verified_digest
 from ovperception.utils.hub_files import endpoint as hub_endpoint
 from ovperception.utils.http_transfer import DownloadError, stream_to_file
 
@@ -126,9 +132,23 @@ def record_checksum(path: str) -> str:
     return digest
 
 
-def verify_file(path: str, expected_sha256: str | None = None) -> None:
+def set_full_verification(full: bool = True) -> None:
+    """Hash every cached file at its first use in this process, ignoring the verification
+    stamps (what ``OVP_VERIFY_WEIGHTS=full`` / ``--verify-full`` does)."""
+    if full:
+        os.environ[VERIFY_ENV] = 'full'
+    else:
+        os.environ.pop(VERIFY_ENV, None)
+
+
+def verify_file(path: str, expected_sha256: str | None = None, *,
+                remember: bool = True) -> None:
     """Check ``path`` against ``expected_sha256`` (full hash or prefix) or, without one,
     against the size and hash recorded at its first download (if any).
+
+    With ``remember`` a match is stamped next to ``path`` (``NAME.verified``) and later calls
+    skip the hash while the file's size, mtime and inode are unchanged (unless
+    ``OVP_VERIFY_WEIGHTS=full``).
 
     Raises:
         ChecksumMismatchError: naming the file, both values and the fix.
@@ -146,8 +166,11 @@ def verify_file(path: str, expected_sha256: str | None = None) -> None:
         raise ChecksumMismatchError(
             f'{path}: size {size} differs from the {recorded_size} bytes recorded at download; '
             'the file is damaged: delete it (and its .sha256) to download it again')
-    digest = sha256_of(path)
-    if not digest.startswith(expected_sha256.lower()):
+    expected = expected_sha256.lower()
+    hash_file = lambda name: sha256_of(name)  # noqa: E731  (looked up at each call)
+    digest = (verified_digest(path, 'sha256', hash_file, lambda found: found.startswith(expected))
+              if remember else hash_file(path))
+    if not digest.startswith(expected):
         raise ChecksumMismatchError(
             f'{path}: SHA-256 {digest[:16]}... does not match the expected '
             f'{expected_sha256[:16]}...; the file is damaged or not the official release: '
@@ -163,7 +186,7 @@ def cached_url_file(target: str, expected_sha256: str | None = None) -> str | No
         verify_file(target, expected_sha256)
     except ChecksumMismatchError:
         from mmengine.logging import print_log
-        remove_paths(target, _record_path(target))
+        remove_paths(target, _record_path(target), stamp_path(target))
         print_log(f'removed the damaged cached file {target} (its SHA-256 or size is not the '
                   'expected one); it is downloaded again when needed', logger='current',
                   level=30)
@@ -219,7 +242,7 @@ def download_url(url: str, cache_dir: str, filename: str | None = None, *,
         raise
     try:
         if expected_sha256:
-            verify_file(partial, expected_sha256)
+            verify_file(partial, expected_sha256, remember=False)
     except ChecksumMismatchError:
         digest = sha256_of(partial)
         remove_paths(partial)
@@ -236,4 +259,4 @@ def download_url(url: str, cache_dir: str, filename: str | None = None, *,
 
 __all__ = ['ChecksumMismatchError', 'DownloadError', 'cached_hub_file', 'cached_url_file',
            'download_url', 'hub_download', 'hub_endpoint', 'offline_reason', 'release_url',
-           'set_offline', 'set_release_mirror', 'verify_file']
+           'set_full_verification', 'set_offline', 'set_release_mirror', 'verify_file']

@@ -7,7 +7,10 @@ stored in git. The HF cache stores each file as ``blobs/<etag>`` with a link
 
 * :func:`cached_hub_file` finds a file in that cache and checks it against its ETag before
   first use in this process; a damaged file is removed (blob and link), so the caller
-  downloads it again or reports that it is missing;
+  downloads it again or reports that it is missing. A successful check is stamped next to the
+  blob (``blobs/<etag>.verified``, :mod:`ovperception.utils.file_identity`): while the blob's
+  size, mtime and inode are unchanged, later starts skip the hash (``OVP_VERIFY_WEIGHTS=full``
+  hashes anyway);
 * :func:`hub_download` asks the hub (``HF_ENDPOINT``) for a file's metadata through
   huggingface_hub (one HEAD, no retries, ``HF_HUB_ETAG_TIMEOUT``), streams the file with
   :func:`~ovperception.utils.http_transfer.stream_to_file` into ``blobs/<etag>.incomplete``
@@ -27,6 +30,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ovperception.utils.file_identity import stamp_path, verified_digest
 from ovperception.utils.http_transfer import (CHUNK_BYTES, DownloadError, describe_failure,
                                               host_of, stream_to_file, timeouts)
 
@@ -80,8 +84,12 @@ def file_digest(path: str, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def matches_etag(path: str, etag: str) -> bool:
-    """Whether ``path``'s content hashes to ``etag`` (True for an ETag of unknown form)."""
+def matches_etag(path: str, etag: str, *, remember: bool = True) -> bool:
+    """Whether ``path``'s content hashes to ``etag`` (True for an ETag of unknown form).
+
+    Hashed once per process and file identity; with ``remember`` a match is also stamped
+    next to ``path`` so that later processes skip the hash while the file is unchanged
+    (:func:`~ovperception.utils.file_identity.verified_digest`)."""
     algorithm = etag_algorithm(etag)
     if algorithm is None:
         return True
@@ -89,7 +97,10 @@ def matches_etag(path: str, etag: str) -> bool:
     key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
     if key in _VERIFIED:
         return True
-    if file_digest(path, algorithm) != etag:
+    hash_file = lambda name: file_digest(name, algorithm)  # noqa: E731
+    digest = (verified_digest(path, algorithm, hash_file, etag.__eq__) if remember
+              else hash_file(path))
+    if digest != etag:
         return False
     _VERIFIED.add(key)
     return True
@@ -125,7 +136,7 @@ def cached_hub_file(repo_id: str, filename: str, cache_dir: str | None = None) -
     blob = os.path.realpath(path)
     if matches_etag(blob, os.path.basename(blob)):
         return path
-    remove_paths(blob, path)
+    remove_paths(blob, stamp_path(blob), path)
     print_log(f'removed the damaged cached file {path} (its content does not hash to the '
               f'hub\'s {os.path.basename(blob)[:12]}...); it is downloaded again when '
               'needed', logger='current', level=30)
@@ -250,7 +261,7 @@ def fetch_into_cache(file: HubFile, cache_dir: str | None = None, revision: str 
                 raise DownloadError(f'downloading {file.filename} of {file.repo_id} failed: '
                                     f'{error}{resume}. Fix: run again, or set HF_ENDPOINT to '
                                     'a mirror') from error
-            if not matches_etag(partial, file.etag):
+            if not matches_etag(partial, file.etag, remember=False):
                 remove_paths(partial)
                 raise ChecksumMismatchError(
                     f'{file.url}: the downloaded {file.filename} does not match the hub\'s '
