@@ -28,7 +28,8 @@ Crops = tuple[list[Tensor], list[list[Window]]]  # (unpadded images, their windo
 
 BACKBONE_IMAGE_METHODS = ('image_embedding', 'dense_features', 'dense_features_with_attention',
                           'dense_intermediates', 'window_embeddings', 'global_and_dense_features',
-                          'multiscale_features', 'vit_tokens', 'block_maps_and_dense')
+                          'multiscale_features', 'vit_tokens', 'block_maps_and_dense',
+                          'dense_intermediates_and_embedding')
 #: Functions outside the backbone class that run the backbone's blocks themselves (module,
 #: name): AnomalyCLIP's DPAM forward runs every ViT block, so it is backbone time.
 BACKBONE_FUNCTIONS = (('ovperception.models.anomaly.heads', 'dpam_features'),

@@ -113,10 +113,12 @@ class MuScModel(BaseModel):
 
     # ---------------------------------------------------------------- features
     def encode(self, images: Tensor) -> tuple[list[Tensor], Tensor]:
-        """Per layer (B, width, h, w) layer-normalised token maps and (B, C) embeddings."""
+        """Per layer (B, width, h, w) layer-normalised token maps and (B, C) embeddings,
+        from one ViT pass (as released)."""
         with torch.no_grad():
-            maps = self.backbone.dense_intermediates(images, list(self.feature_layers))
-            embeddings = F.normalize(self.backbone.image_embedding(images).float(), dim=-1)
+            maps, embeddings = self.backbone.dense_intermediates_and_embedding(
+                images, self.feature_layers)
+            embeddings = F.normalize(embeddings.float(), dim=-1)
         return [normalise_token_map(m) for m in maps], embeddings
 
     # ---------------------------------------------------------------- set API

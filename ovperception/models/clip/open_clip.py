@@ -468,9 +468,7 @@ class OpenCLIPBackbone(BaseModule):
         """(B, 3, H, W) normalised images -> (B, C) L2-normalised global embeddings."""
         if self.kind == 'vit' and self.visual.attn_pool is None:
             x, _ = self._vit_embed(images, pad=False)
-            x = self._run_blocks(x, self.visual.transformer.resblocks)
-            pooled, _ = self.visual._pool(x)
-            feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
+            feats = self._vit_pooled(self._run_blocks(x, self.visual.transformer.resblocks))
         elif self.kind == 'resnet':
             feats = attention_pool_any_grid(self.visual.attnpool, self._resnet_stages(images)[-1])
         elif self._is_eva:
@@ -587,12 +585,8 @@ class OpenCLIPBackbone(BaseModule):
             x, grid = self._vit_embed(images)
             blocks = self.visual.transformer.resblocks
             wanted = [i % len(blocks) for i in indices]
-            outs: dict[int, Tensor] = {}
-            for i, blk in enumerate(blocks[:max(wanted) + 1]):
-                x = self._run_blocks(x, [blk])
-                if i in wanted:
-                    outs[i] = tokens_to_map(x[:, 1:], grid)
-            return [outs[i] for i in wanted]
+            _, kept = self._run_keeping(x, blocks[:max(wanted) + 1], wanted)
+            return [tokens_to_map(kept[i][:, 1:], grid) for i in wanted]
         images = self._pad(images)
         if self.kind == 'resnet':
             stages = self._resnet_stages(images)
@@ -602,6 +596,43 @@ class OpenCLIPBackbone(BaseModule):
         maps = self.visual.trunk.forward_intermediates(images, indices=unique,
                                                        intermediates_only=True)
         return [dict(zip(unique, maps))[i] for i in wanted]
+
+    def dense_intermediates_and_embedding(self, images: Tensor, indices: Sequence[int]
+                                          ) -> tuple[list[Tensor], Tensor]:
+        """:meth:`dense_intermediates` and :meth:`image_embedding` of the same images, from
+        one ViT pass where that gives both exactly (MuSc: the release reads the block tokens
+        and the image embedding off one forward).
+
+        One pass needs a plain open_clip ViT (no attentional pool) and a patch grid that
+        ``image_embedding``'s unpadded pass shares: sides that are multiples of the patch
+        size, or ``grid_remainder='drop'`` (its top-left crop is the unpadded grid). Any
+        other backbone or size runs the two methods one after the other (same numbers).
+
+        Args:
+            images: (B, 3, H, W) normalised images.
+            indices: ViT blocks (negative: from the end) or CNN stages, as
+                :meth:`dense_intermediates`.
+
+        Returns:
+            ``([(B, width, h, w)] in the order of indices, (B, C) L2-normalised embedding)``.
+        """
+        if not self._one_pass_embedding(images):
+            return self.dense_intermediates(images, list(indices)), self.image_embedding(images)
+        x, grid = self._vit_embed(images)
+        blocks = self.visual.transformer.resblocks
+        wanted = [i % len(blocks) for i in indices]
+        x, kept = self._run_keeping(x, blocks, wanted)
+        maps = [tokens_to_map(kept[i][:, 1:], grid) for i in wanted]
+        return maps, F.normalize(self._vit_pooled(x), dim=-1)
+
+    def _one_pass_embedding(self, images: Tensor) -> bool:
+        """Whether one ViT pass over the grid-fitted ``images`` gives exactly
+        :meth:`image_embedding` (which embeds the unpadded images)."""
+        if self.kind != 'vit' or self.visual.attn_pool is not None:
+            return False
+        patch_h, patch_w = tuple(self.visual.patch_size)
+        whole = images.shape[-2] % patch_h == 0 and images.shape[-1] % patch_w == 0
+        return whole or self.grid_remainder == 'drop'
 
     def block_maps_and_dense(self, images: Tensor, indices: Sequence[int]
                              ) -> tuple[list[Tensor], Tensor]:
@@ -663,9 +694,7 @@ class OpenCLIPBackbone(BaseModule):
         cls = x[:, :1].unsqueeze(1).expand(-1, n, -1, -1)
         tokens = torch.cat([cls, patches], dim=2).flatten(0, 1)
         tokens = self._run_blocks(tokens, self.visual.transformer.resblocks)
-        pooled, _ = self.visual._pool(tokens)
-        feats = pooled @ self.visual.proj if self.visual.proj is not None else pooled
-        return F.normalize(feats, dim=-1).view(batch, n, -1)
+        return F.normalize(self._vit_pooled(tokens), dim=-1).view(batch, n, -1)
 
     def global_and_dense_features(self, images: Tensor, indices: Sequence[int] = ()
                                   ) -> tuple[Tensor, list[Tensor], Tensor]:
@@ -692,9 +721,7 @@ class OpenCLIPBackbone(BaseModule):
         x = self._run_blocks(x, blocks[-1:])
         if len(blocks) - 1 in wanted:
             maps[len(blocks) - 1] = self._vit_project(x[:, 1:], grid)
-        pooled, _ = self.visual._pool(x)
-        pooled = pooled @ self.visual.proj if self.visual.proj is not None else pooled
-        return F.normalize(pooled, dim=-1), [maps[i] for i in wanted], dense
+        return F.normalize(self._vit_pooled(x), dim=-1), [maps[i] for i in wanted], dense
 
     def vit_tokens(self, images: Tensor) -> tuple[Tensor, tuple[int, int]]:
         """(B, 3, H, W) normalised images -> (B, 1 + h*w, width) tokens entering the first
@@ -831,6 +858,12 @@ class OpenCLIPBackbone(BaseModule):
         for blk in blocks:
             x = blk(x) if batch_first else blk(x.transpose(0, 1)).transpose(0, 1)
         return x
+
+    def _vit_pooled(self, x: Tensor) -> Tensor:
+        """(B, 1 + h*w, width) tokens after the last block -> (B, C) pooled and projected
+        (open_clip's own pooling), not normalised."""
+        pooled, _ = self.visual._pool(x)
+        return pooled @ self.visual.proj if self.visual.proj is not None else pooled
 
     def _vit_project(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
         """(B, h*w, width) patch tokens -> ln_post -> proj -> (B, C, h, w)."""
