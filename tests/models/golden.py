@@ -60,6 +60,19 @@ def official_text(model: nn.Module, features: np.ndarray, classnames: Sequence[s
                           float(model.backbone.logit_scale))
 
 
+def seeded_batch(model: nn.Module, arrays: dict[str, np.ndarray],
+                 classnames: Sequence[str]) -> dict:
+    """The preprocessed batch of a golden case's seeded image (``image_hw``, ``seed``) with
+    labels wanted at its ``ori_shape``."""
+    from tests.golden_inputs import seeded_image
+    ori = tuple(int(v) for v in arrays['ori_shape'])
+    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
+    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
+                data_samples=[OVDataSample(metainfo=dict(classnames=list(classnames),
+                                                         ori_shape=ori))])
+    return model.data_preprocessor(data)
+
+
 def run_seeded_case(model: nn.Module, golden: dict[str, np.ndarray], case: str,
                     classnames: Sequence[str], monkeypatch) -> tuple[dict, Tensor, Tensor]:
     """Run ``model`` on the seeded image of a golden case with the official text features.
@@ -69,18 +82,13 @@ def run_seeded_case(model: nn.Module, golden: dict[str, np.ndarray], case: str,
     scores at ``ori_shape`` -- pre-softmax cosine, or the refined (H, W, K) probabilities with
     a score refiner --, our (H, W) labels).
     """
-    from tests.golden_inputs import seeded_image
     arrays = {key[len(case) + 1:]: value for key, value in golden.items()
               if key.startswith(f'{case}.')}
     text = official_text(model, golden['query_features'], classnames)
     monkeypatch.setattr(model, 'encode_vocabulary', lambda names, device=None: text)
     ori = tuple(int(v) for v in arrays['ori_shape'])
-    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
-    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-                data_samples=[OVDataSample(metainfo=dict(classnames=list(classnames),
-                                                         ori_shape=ori))])
     with torch.no_grad():
-        batch = model.data_preprocessor(data)
+        batch = seeded_batch(model, arrays, classnames)
         encoded = model.encode_images(batch['inputs'], batch['data_samples'])
         result = model.decode(encoded, batch['data_samples'])[0]
         if model.head.score_refiner is None:
@@ -100,14 +108,8 @@ def predict_seeded_case(model: nn.Module, arrays: dict[str, np.ndarray],
                         classnames: Sequence[str]) -> OVDataSample:
     """``model.predict`` on the seeded image of a golden case (``image_hw``, ``seed``) with
     labels wanted at its ``ori_shape``."""
-    from tests.golden_inputs import seeded_image
-    ori = tuple(int(v) for v in arrays['ori_shape'])
-    image = seeded_image(*(int(v) for v in arrays['image_hw']), int(arrays['seed']))
-    data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-                data_samples=[OVDataSample(metainfo=dict(classnames=list(classnames),
-                                                         ori_shape=ori))])
     with torch.no_grad():
-        batch = model.data_preprocessor(data)
+        batch = seeded_batch(model, arrays, classnames)
         return model.predict(batch['inputs'], batch['data_samples'])[0]
 
 
