@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ovperception.models.clip.dense_attn import block_ffn, block_output_projection, block_qkv
+from ovperception.models.segmentation.excel_head import centred_similarity
 
 SURGERY_BLOCKS = 5
 AFFINITY_LAYERS = 6
@@ -71,9 +72,7 @@ def _softmax_logits(a: Tensor, b: Tensor) -> Tensor:
 def calibration_attention(ex_feats: Tensor) -> Tensor:
     """(B, h*w, h*w) LVC attention of the (B, D, h, w) segmenter features: softmax over
     ``(cos - mean(cos over the batch)) * 3`` with negative entries masked."""
-    flat = F.normalize(ex_feats.flatten(2).float(), dim=1)
-    similarity = torch.einsum('bcm,bcn->bmn', flat, flat)
-    similarity = (similarity - similarity.mean()) * LVC_SCALE
+    similarity = centred_similarity(ex_feats.float(), LVC_SCALE)
     similarity = similarity.masked_fill(similarity < 0, float('-inf'))
     return similarity.softmax(-1)
 
