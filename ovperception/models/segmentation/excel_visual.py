@@ -42,7 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import block_ffn, block_output_projection, block_qkv
+from ovperception.models.clip.dense_attn import (attention_logits, block_ffn,
+                                                 block_output_projection, block_qkv,
+                                                 self_similarity_softmax)
 from ovperception.models.segmentation.excel_head import centred_similarity
 
 SURGERY_BLOCKS = 5
@@ -63,10 +65,6 @@ class SurgeryOutput:
     attention: Tensor
     grid: tuple[int, int]
     layer_tokens: Tensor | None = None
-
-
-def _softmax_logits(a: Tensor, b: Tensor) -> Tensor:
-    return (a @ b.transpose(-2, -1) * a.shape[-1] ** -0.5).softmax(-1)
 
 
 def calibration_attention(ex_feats: Tensor) -> Tensor:
@@ -97,15 +95,16 @@ def surgery_forward(backbone: nn.Module, images: Tensor,
     attention, layer_tokens = [], []
     for block in blocks[:len(blocks) - surgery_blocks]:
         q, k, v = block_qkv(block, x)
-        weights = _softmax_logits(q, k)
+        weights = attention_logits(q, k).softmax(-1)
         attention.append(weights.mean(1))
         x = block_ffn(block, x + block_output_projection(block, weights @ v))
         layer_tokens.append(x)
     new_path, original = x, x
     for index, block in enumerate(blocks[len(blocks) - surgery_blocks:]):
         q, k, v = block_qkv(block, original)
-        weights = _softmax_logits(q, k)
-        surgery = (_softmax_logits(q, q) + _softmax_logits(k, k) + _softmax_logits(v, v)) / 3
+        weights = attention_logits(q, k).softmax(-1)
+        surgery = (self_similarity_softmax(q) + self_similarity_softmax(k)
+                   + self_similarity_softmax(v)) / 3
         if calibration is not None:
             surgery = surgery.clone()
             surgery[:, :, 1:, 1:] = surgery[:, :, 1:, 1:] + calibration
