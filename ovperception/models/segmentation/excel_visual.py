@@ -105,9 +105,8 @@ def surgery_forward(backbone: nn.Module, images: Tensor,
         weights = attention_logits(q, k).softmax(-1)
         surgery = (self_similarity_softmax(q) + self_similarity_softmax(k)
                    + self_similarity_softmax(v)) / 3
-        if calibration is not None:
-            surgery = surgery.clone()
-            surgery[:, :, 1:, 1:] = surgery[:, :, 1:, 1:] + calibration
+        if calibration is not None:  # ``surgery`` is a fresh tensor: updated in place
+            surgery[:, :, 1:, 1:] += calibration
         new_path = new_path + block_output_projection(block, surgery.sum(1, keepdim=True) @ v)
         original_mid = original + block_output_projection(block, weights @ v)
         if index:
