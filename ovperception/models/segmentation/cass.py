@@ -230,8 +230,7 @@ class CASSBackbone(CLIPWrapperBackbone):
             states, grid = self.clip.vit_hidden_states(images)
             block = self.clip.visual.transformer.resblocks[-1]
             x = states[-1]
-            pooled, _ = self.clip.visual._pool(self.clip._run_blocks(x, [block]))
-            global_embedding = pooled @ self.clip.visual.proj
+            global_embedding = self.clip._vit_pooled(self.clip._run_blocks(x, [block]))
             q, k, v = block_qkv(block, x)
             tokens = block_output_projection(block, self._attention(q, k, v, images, grid))
             patches = self.clip.project_patch_tokens(tokens_to_map(tokens, grid))

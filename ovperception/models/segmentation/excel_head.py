@@ -26,12 +26,19 @@ from ovperception.registry import MODELS
 AFFINITY_SCALE = 3.0
 
 
+def centred_similarity(features: Tensor, scale: float) -> Tensor:
+    """(B, h*w, h*w) ``(cos - mean(cos over the whole batch)) * scale`` of the patch pairs of
+    (B, D, h, w) features: the common core of the predicted affinity and of the LVC
+    attention (:func:`~.excel_visual.calibration_attention`)."""
+    flat = F.normalize(features.flatten(2), dim=1)
+    similarity = flat.transpose(1, 2) @ flat
+    return (similarity - similarity.mean()) * scale
+
+
 def predicted_affinity(fused: Tensor) -> Tensor:
     """(B, h*w, h*w) predicted patch affinity in (0, 1) of (B, D, h, w) fused features:
     ``sigmoid((cos - mean(cos over the whole batch)) * 3)``."""
-    flat = F.normalize(fused.flatten(2), dim=1)
-    similarity = flat.transpose(1, 2) @ flat
-    return torch.sigmoid((similarity - similarity.mean()) * AFFINITY_SCALE)
+    return torch.sigmoid(centred_similarity(fused, AFFINITY_SCALE))
 
 
 class LayerMLP(nn.Sequential):

@@ -42,7 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import block_ffn, block_output_projection, block_qkv
+from ovperception.models.clip.dense_attn import (attention_logits, block_ffn,
+                                                 block_output_projection, block_qkv,
+                                                 self_similarity_softmax)
+from ovperception.models.segmentation.excel_head import centred_similarity
 
 SURGERY_BLOCKS = 5
 AFFINITY_LAYERS = 6
@@ -64,16 +67,10 @@ class SurgeryOutput:
     layer_tokens: Tensor | None = None
 
 
-def _softmax_logits(a: Tensor, b: Tensor) -> Tensor:
-    return (a @ b.transpose(-2, -1) * a.shape[-1] ** -0.5).softmax(-1)
-
-
 def calibration_attention(ex_feats: Tensor) -> Tensor:
     """(B, h*w, h*w) LVC attention of the (B, D, h, w) segmenter features: softmax over
     ``(cos - mean(cos over the batch)) * 3`` with negative entries masked."""
-    flat = F.normalize(ex_feats.flatten(2).float(), dim=1)
-    similarity = torch.einsum('bcm,bcn->bmn', flat, flat)
-    similarity = (similarity - similarity.mean()) * LVC_SCALE
+    similarity = centred_similarity(ex_feats.float(), LVC_SCALE)
     similarity = similarity.masked_fill(similarity < 0, float('-inf'))
     return similarity.softmax(-1)
 
@@ -98,18 +95,18 @@ def surgery_forward(backbone: nn.Module, images: Tensor,
     attention, layer_tokens = [], []
     for block in blocks[:len(blocks) - surgery_blocks]:
         q, k, v = block_qkv(block, x)
-        weights = _softmax_logits(q, k)
+        weights = attention_logits(q, k).softmax(-1)
         attention.append(weights.mean(1))
         x = block_ffn(block, x + block_output_projection(block, weights @ v))
         layer_tokens.append(x)
     new_path, original = x, x
     for index, block in enumerate(blocks[len(blocks) - surgery_blocks:]):
         q, k, v = block_qkv(block, original)
-        weights = _softmax_logits(q, k)
-        surgery = (_softmax_logits(q, q) + _softmax_logits(k, k) + _softmax_logits(v, v)) / 3
-        if calibration is not None:
-            surgery = surgery.clone()
-            surgery[:, :, 1:, 1:] = surgery[:, :, 1:, 1:] + calibration
+        weights = attention_logits(q, k).softmax(-1)
+        surgery = (self_similarity_softmax(q) + self_similarity_softmax(k)
+                   + self_similarity_softmax(v)) / 3
+        if calibration is not None:  # ``surgery`` is a fresh tensor: updated in place
+            surgery[:, :, 1:, 1:] += calibration
         new_path = new_path + block_output_projection(block, surgery.sum(1, keepdim=True) @ v)
         original_mid = original + block_output_projection(block, weights @ v)
         if index:

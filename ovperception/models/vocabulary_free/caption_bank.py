@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ovperception.utils.atomic import atomic_write_bytes, atomic_write_json
+from ovperception.utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_stream
 
 DEFAULT_SOURCE = 'default'
 #: Retrieved entries more similar than this to a better-ranked one are dropped (CaSED: 0.94).
@@ -213,12 +213,11 @@ class CaptionBank:
 
     def save(self, folder: str, source: str, weights_id: str) -> None:
         """Write ``captions.txt``, ``embeddings.npy`` and ``meta.json`` atomically."""
-        import io
         atomic_write_bytes(os.path.join(folder, 'captions.txt'), ''.join(
             entry.replace('\n', ' ') + '\n' for entry in self.entries).encode('utf-8'))
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(self.embeddings, dtype=np.float32))
-        atomic_write_bytes(os.path.join(folder, 'embeddings.npy'), buffer.getvalue())
+        matrix = np.ascontiguousarray(self.embeddings, dtype=np.float32)
+        atomic_write_stream(os.path.join(folder, 'embeddings.npy'),
+                            lambda handle: np.save(handle, matrix))
         atomic_write_json(os.path.join(folder, 'meta.json'), dict(
             version=INDEX_VERSION, weights_id=weights_id, entries=len(self.entries),
             dim=int(self.embeddings.shape[1]),
