@@ -318,9 +318,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
                 features, regions = encode_region_windows(
                     self.backbone, images, windows, data_samples,
                     lambda img: img.float() if uint8 else self.data_preprocessor.denormalize(img),
-                    self.data_preprocessor.normalize_batch if uint8 else None,
-                    lambda fn: autocast_encoder(fn, cfg.get('amp_dtype')),
-                    cfg['crop_batch_size'])
+                    lambda fn: self._window_encoder(fn, uint8), cfg['crop_batch_size'])
             return EncodedImages(sizes, windows, features, images, regions=regions)
         encode = self._window_encoder(self._dense_encoder(), inputs.dtype == torch.uint8)
         with torch.no_grad():
