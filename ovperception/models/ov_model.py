@@ -5,7 +5,7 @@ import logging
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -133,6 +133,14 @@ def background_words_for(classnames: Sequence[str],
                   '--background-words "w1, w2" (demo) or --cfg-options '
                   'model.background_words="[...]"', logger='current', level=logging.WARNING)
     return kept
+
+
+def add_group_losses(totals: dict[str, Tensor], losses: Mapping[str, Tensor],
+                     weight: float) -> None:
+    """Add one vocabulary group's ``losses``, times ``weight`` (its share of the batch),
+    to the running ``totals`` in place."""
+    for name, value in losses.items():
+        totals[name] = totals.get(name, 0) + value * weight
 
 
 #: Windows per head call when decoding (the head works per window, so batches change nothing).
@@ -480,9 +488,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.encode_vocabulary(classnames, device=inputs.device)
             losses = self.head.loss(feats[indices], text, [data_samples[i] for i in indices])
-            weight = len(indices) / len(data_samples)
-            for name, value in losses.items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, losses, len(indices) / len(data_samples))
         return totals
 
     def _forward(self, inputs: Tensor, data_samples: SampleList | None = None) -> Tensor:

@@ -39,7 +39,7 @@ from ovperception.models.panoptic.mask_adapter_training import mask_adapter_loss
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                          masked_attention_pool,
                                                          panoptic_inference, semantic_inference)
-from ovperception.models.ov_model import OVModel
+from ovperception.models.ov_model import OVModel, add_group_losses
 from ovperception.models.panoptic.targets import segment_targets
 from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
@@ -325,9 +325,8 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             targets = [segment_targets(data_samples[i], inputs.shape[-2:], len(classnames),
                                        inputs.device)
                        for i in indices]
-            weight = len(indices) / len(data_samples)
-            for name, value in self.criterion(group_outputs, targets).items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, self.criterion(group_outputs, targets),
+                             len(indices) / len(data_samples))
         return totals
 
     def adapter_loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
@@ -358,9 +357,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             losses = mask_adapter_losses(logits, labels, embeds, cfg['num_gt_masks'],
                                          cfg['num_pred_masks'], cfg['class_weight'],
                                          cfg['cosine_weight'])
-            weight = len(indices) / len(data_samples)
-            for name, value in losses.items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, losses, len(indices) / len(data_samples))
         return totals
 
     @torch.no_grad()
