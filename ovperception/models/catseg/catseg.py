@@ -298,11 +298,12 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         ``seg_logits`` holds the (K, H, W) probabilities."""
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.text_embeddings(classnames)
+            owner = self.class_names(classnames)[1]
             for index in indices:
                 sample = data_samples[index]
                 logits = self.class_logits(encoded.dense[index], encoded.guidance[index], text)
                 probs = self.combine_views(logits.float(), sample)
-                owner = self.class_names(classnames)[1].to(probs.device)
+                owner = owner.to(probs.device)
                 if len(owner) != len(classnames):
                     probs = torch.stack([probs[owner == k].amax(0)
                                          for k in range(len(classnames))])
