@@ -5,7 +5,7 @@ import logging
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -133,6 +133,14 @@ def background_words_for(classnames: Sequence[str],
                   '--background-words "w1, w2" (demo) or --cfg-options '
                   'model.background_words="[...]"', logger='current', level=logging.WARNING)
     return kept
+
+
+def add_group_losses(totals: dict[str, Tensor], losses: Mapping[str, Tensor],
+                     weight: float) -> None:
+    """Add one vocabulary group's ``losses``, times ``weight`` (its share of the batch),
+    to the running ``totals`` in place."""
+    for name, value in losses.items():
+        totals[name] = totals.get(name, 0) + value * weight
 
 
 #: Windows per head call when decoding (the head works per window, so batches change nothing).
@@ -318,9 +326,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
                 features, regions = encode_region_windows(
                     self.backbone, images, windows, data_samples,
                     lambda img: img.float() if uint8 else self.data_preprocessor.denormalize(img),
-                    self.data_preprocessor.normalize_batch if uint8 else None,
-                    lambda fn: autocast_encoder(fn, cfg.get('amp_dtype')),
-                    cfg['crop_batch_size'])
+                    lambda fn: self._window_encoder(fn, uint8), cfg['crop_batch_size'])
             return EncodedImages(sizes, windows, features, images, regions=regions)
         encode = self._window_encoder(self._dense_encoder(), inputs.dtype == torch.uint8)
         with torch.no_grad():
@@ -482,9 +488,7 @@ class OVModel(ModeDispatchMixin, BaseModel):
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.encode_vocabulary(classnames, device=inputs.device)
             losses = self.head.loss(feats[indices], text, [data_samples[i] for i in indices])
-            weight = len(indices) / len(data_samples)
-            for name, value in losses.items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, losses, len(indices) / len(data_samples))
         return totals
 
     def _forward(self, inputs: Tensor, data_samples: SampleList | None = None) -> Tensor:

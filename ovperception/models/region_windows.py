@@ -17,8 +17,7 @@ EncodeFn = Callable[[Tensor], Tensor]
 def encode_region_windows(backbone: nn.Module, images: Sequence[Tensor],
                           windows: Sequence[Sequence[Window]], data_samples: SampleList | None,
                           to_rgb: Callable[[Tensor], Tensor],
-                          normalize: Callable[[Tensor], Tensor] | None,
-                          autocast: Callable[[EncodeFn], EncodeFn],
+                          window_encoder: Callable[[EncodeFn], EncodeFn],
                           crop_batch_size: int) -> tuple[list[list[Tensor]], list[Tensor]]:
     """Per image: its region ids (``backbone.region_ids``, at ``ori_shape``), nearest-resized
     to the working size and cut with the image into windows for
@@ -27,8 +26,8 @@ def encode_region_windows(backbone: nn.Module, images: Sequence[Tensor],
     Args:
         images: per image, (3, H, W) normalised float or uint8 0..255 RGB.
         to_rgb: image -> (3, H, W) float 0..255 RGB (for the mask generator).
-        normalize: applied to uint8 crops (None: the images are normalised already).
-        autocast: wraps a crop encoder in the model's ``amp_dtype``.
+        window_encoder: wraps a crop encoder as the model runs it on windows (its
+            ``amp_dtype``, and normalising first when the images are uint8).
 
     Returns:
         (per image, per window, a (C, h', w') feature tensor; per image, its (H0, W0) ids).
@@ -44,9 +43,7 @@ def encode_region_windows(backbone: nn.Module, images: Sequence[Tensor],
 
         def encode(crops: Tensor) -> Tensor:
             pixels, regions = crops[:, :3], crops[:, 3].round().long()
-            if normalize is not None:
-                pixels = normalize(pixels)
-            return autocast(lambda p: backbone.dense_features(p, regions))(pixels)
+            return window_encoder(lambda p: backbone.dense_features(p, regions))(pixels)
 
         features.extend(encode_windows([stacked], [image_windows], encode, crop_batch_size))
     return features, all_ids

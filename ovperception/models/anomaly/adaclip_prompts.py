@@ -23,7 +23,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from ovperception.models.anomaly.dpam import run_vit_block
+from ovperception.models.clip.dense_attn import run_vit_block
 
 #: The normal and anomalous states and the templates of AdaCLIP's text ensemble
 #: (``TextEmbebddingLayer``): every state in every template, 28 normal and 20 anomalous

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from ovperception.models.clip.dense_attn import (block_ffn, block_output_projection, block_qkv,
-                                                 self_similarity_softmax, tokens_to_map,
-                                                 vanilla_attention)
+                                                 run_vit_block, self_similarity_softmax,
+                                                 tokens_to_map, vanilla_attention)
 
 
 def value_value_attention(v: Tensor) -> Tensor:
@@ -47,13 +47,6 @@ def dpam_block(block: nn.Module, x: Tensor, vv: Tensor | None) -> tuple[Tensor, 
     value_path = block_output_projection(block, value_value_attention(v))
     vv = (x if vv is None else vv) + value_path
     return block_ffn(block, x + original), vv
-
-
-def run_vit_block(transformer: nn.Module, block: nn.Module, x: Tensor) -> Tensor:
-    """One open_clip ViT block on batch-first (B, T, D) tokens, whatever the tower's layout."""
-    if getattr(transformer, 'batch_first', True):
-        return block(x)
-    return block(x.transpose(0, 1)).transpose(0, 1)
 
 
 def dpam_features(backbone: nn.Module, images: Tensor, feature_layers: Sequence[int],

@@ -25,6 +25,8 @@ from ovperception.models.catseg.clip_features import (attention_modules, catseg_
                                                       set_finetuned_parameters, split_qkv)
 from ovperception.models.clip.text_encoding import encode_tokens_trimmed
 from ovperception.models.clip.vocabulary import Vocabulary, split_synonyms
+from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
+                                                   takes_backbone_statistics)
 from ovperception.models.modes import ModeDispatchMixin
 from ovperception.models.ov_model import OVModel
 from ovperception.registry import MODELS
@@ -95,6 +97,7 @@ class CATSeg(ModeDispatchMixin, BaseModel):
                  test_cfg: dict | None = None, train_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
+        stats_from_backbone = takes_backbone_statistics(data_preprocessor)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -104,10 +107,8 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         if getattr(self.backbone, 'kind', None) != 'vit':
             raise ValueError('CAT-Seg needs an open_clip ViT backbone (e.g. ViT-B-16, '
                              f'ViT-L-14-336), got a {getattr(self.backbone, "kind", "?")} tower')
-        if hasattr(self.backbone, 'mean') and isinstance(data_preprocessor, dict) \
-                and 'mean' not in data_preprocessor:
-            self.data_preprocessor.mean.copy_(torch.tensor(self.backbone.mean).view(3, 1, 1))
-            self.data_preprocessor.std.copy_(torch.tensor(self.backbone.std).view(3, 1, 1))
+        if stats_from_backbone:
+            adopt_backbone_statistics(self.data_preprocessor, self.backbone)
         for attention in attention_modules(self.backbone.model):
             split_qkv(attention)
         self.trained_clip_parameters = set_finetuned_parameters(self.backbone.model, clip_finetune)
@@ -297,11 +298,12 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         ``seg_logits`` holds the (K, H, W) probabilities."""
         for classnames, indices in self.vocabulary_groups(data_samples).items():
             text = self.text_embeddings(classnames)
+            owner = self.class_names(classnames)[1]
             for index in indices:
                 sample = data_samples[index]
                 logits = self.class_logits(encoded.dense[index], encoded.guidance[index], text)
                 probs = self.combine_views(logits.float(), sample)
-                owner = self.class_names(classnames)[1].to(probs.device)
+                owner = owner.to(probs.device)
                 if len(owner) != len(classnames):
                     probs = torch.stack([probs[owner == k].amax(0)
                                          for k in range(len(classnames))])

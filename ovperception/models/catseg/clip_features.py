@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovperception.models.clip.dense_attn import run_vit_block, tokens_to_map
+
 #: Parameter-name endings that CAT-Seg fine-tunes (``CLIP_FINETUNE: attention``): the
 #: query and value projections of every attention block of both towers.
 FINETUNED_SUFFIXES = ('attn.q_proj_weight', 'attn.v_proj_weight')
@@ -87,16 +89,11 @@ def catseg_image_features(backbone: nn.Module, images: Tensor, guidance_layers: 
     blocks = backbone.visual.transformer.resblocks
     taken = []
     for index, block in enumerate(blocks[:-1]):
-        x = block(x) if getattr(backbone.visual.transformer, 'batch_first', True) else \
-            block(x.transpose(0, 1)).transpose(0, 1)
+        x = run_vit_block(backbone.visual.transformer, block, x)
         if index in guidance_layers:
             taken.append(x)
     x = dense_last_block(blocks[-1], x)
     dense = backbone.visual.ln_post(x[:, 1:])
     if backbone.visual.proj is not None:
         dense = dense @ backbone.visual.proj
-
-    def to_map(tokens: Tensor) -> Tensor:
-        return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
-
-    return to_map(dense), [to_map(t[:, 1:]) for t in taken]
+    return tokens_to_map(dense, grid), [tokens_to_map(t[:, 1:], grid) for t in taken]

@@ -12,8 +12,8 @@ from typing import Mapping
 
 import torch
 
-from ovperception.models.clip.weights import CheckpointMismatchError
-from ovperception.models.conversion import CheckpointConverter, StateDict, register_converter
+from ovperception.models.conversion import (CheckpointConverter, StateDict, raise_unmatched,
+                                            register_converter)
 from ovperception.models.panoptic.convert import official_model_state, read_detectron2_file
 
 #: official prefix -> ours
@@ -53,10 +53,7 @@ def convert_catseg(raw: Mapping[str, object]) -> StateDict:
             unmatched.append(key)
         elif ours:
             converted[ours] = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
-    if unmatched:
-        raise CheckpointMismatchError(
-            f'{len(unmatched)} CAT-Seg checkpoint keys have no counterpart in our model: '
-            f'{sorted(unmatched)[:10]}')
+    raise_unmatched(unmatched, 'CAT-Seg')
     return converted
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ovperception.models.clip.dense_attn import pad_to_multiple
+from ovperception.models.clip.dense_attn import pad_to_multiple, tokens_to_map
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.registry import MODELS
 
@@ -66,5 +66,4 @@ class ChimeraBackbone(CLIPWrapperBackbone):
         cls = tokens.mean(1, keepdim=True) + self.class_offset
         tokens = self.clip.run_last_vit_blocks(torch.cat([cls, tokens], dim=1),
                                                self.head_blocks)
-        patches = tokens[:, 1:].transpose(1, 2).reshape(maps.shape)
-        return self.clip.project_patch_tokens(patches)
+        return self.clip.project_patch_tokens(tokens_to_map(tokens[:, 1:], maps.shape[-2:]))

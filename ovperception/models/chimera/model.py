@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from ovperception.models.chimera.losses import (class_region_features,
                                                 selective_global_distillation,
                                                 semantic_alignment_loss, sgd_keep_ratio)
-from ovperception.models.ov_model import OVModel
+from ovperception.models.ov_model import OVModel, add_group_losses
 from ovperception.registry import MODELS
 from ovperception.structures import SampleList
 
@@ -89,9 +89,7 @@ class ChimeraSeg(OVModel):
                     logits[:, :text.num_classes, 0, 0], classes)
             else:
                 losses['loss_sam'] = feats.sum() * 0.0
-            weight = len(indices) / len(data_samples)
-            for name, value in losses.items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, losses, len(indices) / len(data_samples))
         totals['loss_sgd'] = self.sgd_weight * selective_global_distillation(
             feats, self.global_targets(inputs), self.keep_ratio)
         if self.training:

@@ -352,6 +352,13 @@ def tokens_to_map(tokens: Tensor, grid: tuple[int, int]) -> Tensor:
     return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid[0], grid[1])
 
 
+def run_vit_block(transformer: nn.Module, block: nn.Module, x: Tensor) -> Tensor:
+    """One open_clip ViT block on batch-first (B, T, D) tokens, whatever the tower's layout."""
+    if getattr(transformer, 'batch_first', True):
+        return block(x)
+    return block(x.transpose(0, 1)).transpose(0, 1)
+
+
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
     """(B, T, D) -> (B, heads, T, D // heads)."""
     b, t, d = x.shape

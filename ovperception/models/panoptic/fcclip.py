@@ -39,7 +39,7 @@ from ovperception.models.panoptic.mask_adapter_training import mask_adapter_loss
 from ovperception.models.panoptic.mask_inference import (instance_inference, mask_pool,
                                                          masked_attention_pool,
                                                          panoptic_inference, semantic_inference)
-from ovperception.models.ov_model import OVModel
+from ovperception.models.ov_model import OVModel, add_group_losses
 from ovperception.models.panoptic.targets import segment_targets
 from ovperception.models.modes import ModeDispatchMixin
 from ovperception.registry import MODELS
@@ -241,10 +241,13 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         return self.content_transfer(embeddings, dense)
 
     def in_vocabulary_logits(self, class_embeds: Tensor, names: Tensor,
-                             text: TextEmbeddings) -> Tensor:
-        """(B, Q, C) class embeddings vs (B, N, C) names + void -> (B, Q, K + 1) logits."""
+                             text: TextEmbeddings, scale: Tensor | float | None = None
+                             ) -> Tensor:
+        """(B, Q, C) class embeddings vs (B, N, C) names + void -> (B, Q, K + 1) logits,
+        scaled by ``scale`` (None: the learnt logit scale, clamped to 100)."""
         queries = F.normalize(class_embeds, dim=-1)
-        scale = self.logit_scale.exp().clamp(max=100.0)
+        if scale is None:
+            scale = self.logit_scale.exp().clamp(max=100.0)
         name_logits = scale * torch.einsum('bqc,bnc->bqn', queries, names)
         void = scale * queries @ F.normalize(self.void_embedding, dim=0)
         return torch.cat([text.reduce_synonyms(name_logits, dim=-1), void[..., None]], dim=-1)
@@ -259,19 +262,30 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         the mean over the maps of a mask (every mask valid).
         """
         if self.mask_adapter is not None:
-            return self._adapter_logits(res5, mask_logits, names, text)
+            projected = self.adapter_embeddings(res5, mask_logits)
+            valid = torch.ones(projected.shape[:2], dtype=torch.bool, device=projected.device)
+        else:
+            projected, valid = self._mask_pooled_embeddings(res5, mask_logits)
+        name_logits = text.logit_scale * torch.einsum(
+            'bqc,bnc->bqn', F.normalize(projected, dim=-1), names)
+        return text.reduce_synonyms(name_logits, dim=-1), valid
+
+    def _mask_pooled_embeddings(self, res5: Tensor, mask_logits: Tensor
+                                ) -> tuple[Tensor, Tensor]:
+        """(B, C5, h, w) trunk features pooled under (B, Q, H, W) mask logits through CLIP's
+        head -> ((B, Q, C) embeddings, (B, Q) valid)."""
         masks = F.interpolate(mask_logits, size=res5.shape[-2:], mode='bilinear',
                               align_corners=False)
         pooled, valid = mask_pool(res5, masks)
         if getattr(self.backbone, 'kind', None) == 'resnet':
-            projected = masked_attention_pool(self.backbone.visual.attnpool, res5, masks)
-        else:
-            batch, queries, channels = pooled.shape
-            projected = self.backbone.project_trunk_features(
-                pooled.reshape(batch * queries, channels, 1, 1)).reshape(batch, queries, -1)
-        name_logits = text.logit_scale * torch.einsum(
-            'bqc,bnc->bqn', F.normalize(projected, dim=-1), names)
-        return text.reduce_synonyms(name_logits, dim=-1), valid
+            return masked_attention_pool(self.backbone.visual.attnpool, res5, masks), valid
+        return self._project_pooled(pooled), valid
+
+    def _project_pooled(self, pooled: Tensor) -> Tensor:
+        """(B, N, C5) pooled trunk features -> CLIP's head -> (B, N, C)."""
+        batch, count, channels = pooled.shape
+        return self.backbone.project_trunk_features(
+            pooled.reshape(batch * count, channels, 1, 1)).reshape(batch, count, -1)
 
     def adapter_embeddings(self, res5: Tensor, mask_logits: Tensor) -> Tensor:
         """Mask-Adapter: (B, C5, h, w) trunk features, (B, Q, H, W) mask logits -> (B, Q, C)
@@ -284,20 +298,10 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         with torch.no_grad():
             dense = self.backbone.project_trunk_features(res5)
         maps = self.mask_adapter(dense, masks)
-        pooled = activation_pooling(maps, res5)
-        batch, count, channels = pooled.shape
-        projected = self.backbone.project_trunk_features(
-            pooled.reshape(batch * count, channels, 1, 1)).reshape(batch, count, -1)
+        projected = self._project_pooled(activation_pooling(maps, res5))
+        batch, count = projected.shape[:2]
         queries = masks.shape[1]
         return projected.view(batch, queries, count // queries, -1).mean(dim=2)
-
-    def _adapter_logits(self, res5: Tensor, mask_logits: Tensor, names: Tensor,
-                        text: TextEmbeddings) -> tuple[Tensor, Tensor]:
-        embeds = self.adapter_embeddings(res5, mask_logits)
-        name_logits = text.logit_scale * torch.einsum(
-            'bqc,bnc->bqn', F.normalize(embeds, dim=-1), names)
-        valid = torch.ones(embeds.shape[:2], dtype=torch.bool, device=embeds.device)
-        return text.reduce_synonyms(name_logits, dim=-1), valid
 
     def _check_vocabulary(self, text: TextEmbeddings) -> None:
         if text.vocabulary.has_virtual_background:
@@ -321,9 +325,8 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             targets = [segment_targets(data_samples[i], inputs.shape[-2:], len(classnames),
                                        inputs.device)
                        for i in indices]
-            weight = len(indices) / len(data_samples)
-            for name, value in self.criterion(group_outputs, targets).items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, self.criterion(group_outputs, targets),
+                             len(indices) / len(data_samples))
         return totals
 
     def adapter_loss(self, inputs: Tensor, data_samples: SampleList) -> dict[str, Tensor]:
@@ -350,16 +353,11 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             labels = torch.stack([m.labels for m in mixed])
             embeds = self.adapter_mask_embeddings(features['res5'][indices], masks)
             names = self.class_text(text, features['res5'][indices])
-            queries = F.normalize(embeds, dim=-1)
-            name_logits = text.logit_scale * torch.einsum('bqc,bnc->bqn', queries, names)
-            void = text.logit_scale * queries @ F.normalize(self.void_embedding, dim=0)
-            logits = torch.cat([text.reduce_synonyms(name_logits, dim=-1), void[..., None]], -1)
+            logits = self.in_vocabulary_logits(embeds, names, text, scale=text.logit_scale)
             losses = mask_adapter_losses(logits, labels, embeds, cfg['num_gt_masks'],
                                          cfg['num_pred_masks'], cfg['class_weight'],
                                          cfg['cosine_weight'])
-            weight = len(indices) / len(data_samples)
-            for name, value in losses.items():
-                totals[name] = totals.get(name, 0) + value * weight
+            add_group_losses(totals, losses, len(indices) / len(data_samples))
         return totals
 
     @torch.no_grad()
