@@ -52,6 +52,13 @@ def require_path(path: str, what: str, dataset: str) -> str:
     return path
 
 
+def read_ids(path: str) -> list[str]:
+    """The ids (image names) of a split file, one per line (surrounding blanks stripped,
+    blank lines skipped)."""
+    with open(path, encoding='utf-8') as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
 def classnames_metainfo(classnames: Sequence[str]) -> dict[str, Any]:
     """Metainfo for a vocabulary: ``classes`` (display names) and ``classnames``."""
     return dict(classes=tuple(split_synonyms(entry)[0] for entry in classnames),

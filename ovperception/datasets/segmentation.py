@@ -26,7 +26,8 @@ import copy
 import os
 from typing import Any
 
-from ovperception.datasets.base import DatasetNotFoundError, OVBaseDataset, require_path
+from ovperception.datasets.base import (DatasetNotFoundError, OVBaseDataset, read_ids,
+                                        require_path)
 from ovperception.registry import DATASETS
 
 
@@ -100,8 +101,7 @@ class OVSegDataset(OVBaseDataset):
             require_path(seg_dir, 'annotation folder', name)
         if self.ann_file:
             require_path(self.ann_file, 'split file', name)
-            with open(self.ann_file, encoding='utf-8') as handle:
-                stems = [line.strip() for line in handle if line.strip()]
+            stems = read_ids(self.ann_file)
         else:
             stems = self._scan_stems(img_dir, seg_dir)
         if not stems:

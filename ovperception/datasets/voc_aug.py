@@ -18,17 +18,12 @@ import os
 
 import numpy as np
 
+from ovperception.datasets.base import read_ids
 from ovperception.utils.image_io import load_label_map
 
 SPLIT_DIR = os.path.join('ImageSets', 'Segmentation')
 AUG_LABEL_DIR = 'SegmentationClassAug'
 TRAIN_AUG = 'train_aug'
-
-
-def read_ids(path: str) -> list[str]:
-    """The ids of a split file, one per line (blank lines skipped)."""
-    with open(path, encoding='utf-8') as handle:
-        return [line.strip() for line in handle if line.strip()]
 
 
 def train_aug_ids(voc_root: str, sbd_root: str) -> list[str]:

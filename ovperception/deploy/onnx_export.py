@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ovperception.deploy.onnx_files import (INPUT_NAME, METADATA_KEY, OUTPUT_NAME,  # noqa: F401
-                                            ExportError, rewrite_in_place)
+                                            ExportError, parse_metadata, rewrite_in_place)
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.utils.atomic import atomic_write_bytes
 
@@ -177,8 +177,5 @@ def read_export_metadata(path: str) -> dict:
     """The ``ovperception`` metadata of an exported file (ExportError if absent)."""
     import onnx
     proto = onnx.load_model(path, load_external_data=False)
-    for prop in proto.metadata_props:
-        if prop.key == METADATA_KEY:
-            return json.loads(prop.value)
-    raise ExportError(f'{path} was not exported by tools/export_onnx.py (no ovperception '
-                      'metadata)')
+    raw = next((p.value for p in proto.metadata_props if p.key == METADATA_KEY), None)
+    return parse_metadata(raw, path)

@@ -12,14 +12,13 @@ points that start ``openvino_telemetry``, which sends usage events unless the us
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ovperception.deploy.onnx_files import INPUT_NAME, METADATA_KEY, ExportError
+from ovperception.deploy.onnx_files import INPUT_NAME, METADATA_KEY, parse_metadata
 
 #: ``--runtime`` values of the tools (``onnx`` = onnxruntime).
 RUNTIMES = ('onnx', 'openvino')
@@ -43,13 +42,6 @@ class GraphRunner:
     runtime: str
 
 
-def _parse_metadata(raw: str | None, path: str) -> dict:
-    if raw is None:
-        raise ExportError(f'{path} was not exported by tools/export_onnx.py (no ovperception '
-                          'metadata)')
-    return json.loads(raw)
-
-
 def open_onnxruntime(path: str, threads: int | None = None,
                      providers: tuple[str, ...] = ('CPUExecutionProvider',),
                      level: str = 'all') -> GraphRunner:
@@ -69,7 +61,7 @@ def open_onnxruntime(path: str, threads: int | None = None,
     session = ort.InferenceSession(path, options, providers=list(providers))
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     return GraphRunner(lambda crops: session.run(None, {INPUT_NAME: crops})[0],
-                       _parse_metadata(raw, path), 'onnx')
+                       parse_metadata(raw, path), 'onnx')
 
 
 def open_openvino(path: str, threads: int | None = None) -> GraphRunner:
@@ -81,7 +73,7 @@ def open_openvino(path: str, threads: int | None = None) -> GraphRunner:
     model = core.read_model(path)
     key = ['framework', METADATA_KEY]  # where the ONNX frontend puts metadata_props
     raw = model.get_rt_info(key).astype(str) if model.has_rt_info(key) else None
-    metadata = _parse_metadata(raw, path)
+    metadata = parse_metadata(raw, path)
     config = {'INFERENCE_PRECISION_HINT': 'f32', 'PERFORMANCE_HINT': 'LATENCY'}
     if threads:
         config['INFERENCE_NUM_THREADS'] = int(threads)
