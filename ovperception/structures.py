@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 from mmengine.structures import BaseDataElement, InstanceData, PixelData
 from torch import Tensor
 
@@ -88,6 +89,14 @@ def sample_field(sample: Any, key: str, default: Any = None) -> Any:
 #: (K, N) probabilities over the candidate numbers, next to a dense counter's ``pred_count``.
 IMAGE_COUNT_KEY = 'image_level_count'
 IMAGE_COUNT_PROBABILITIES_KEY = 'image_level_count_probabilities'
+
+
+def image_level_counts(sample: OVDataSample) -> np.ndarray | None:
+    """The (K,) float64 image-level counts by number prompts in ``sample``'s metainfo
+    (:data:`IMAGE_COUNT_KEY`), or None when no number-prompt counter gave them."""
+    from ovperception.utils.annotations import to_numpy
+    value = sample.metainfo.get(IMAGE_COUNT_KEY)
+    return None if value is None else to_numpy(value).astype(np.float64).reshape(-1)
 
 
 def display_names(metainfo: dict) -> list[str]:

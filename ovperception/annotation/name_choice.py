@@ -17,6 +17,7 @@ from ovperception.annotation.image_vocabularies import CHOSEN_NAMES_FILE
 from ovperception.annotation.settings import AnnotateSettings
 from ovperception.annotation.sources import InputItem
 from ovperception.apis import OVPredictor
+from ovperception.apis.predictor import chosen_name_records
 from ovperception.utils.atomic import atomic_write_json
 
 
@@ -73,9 +74,7 @@ class NameChooser:
                     self.predictor = self._build()
                 self.predictor.set_image(item.path)
                 chosen = self.predictor.choose_vocabulary()
-                entry = dict(input=key, chosen=[
-                    dict(name=c.name, score=round(c.score, 4), coverage=round(c.coverage, 4))
-                    for c in chosen])
+                entry = dict(input=key, chosen=chosen_name_records(chosen))
             images[item.name] = entry
         atomic_write_json(self.path, dict(options=self.options, images=images))
         return {name: [c['name'] for c in entry['chosen']] for name, entry in images.items()}

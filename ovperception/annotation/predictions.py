@@ -22,7 +22,7 @@ import numpy as np
 from ovperception.annotation.records import SCORE_DECIMALS, ObjectAnnotation
 from ovperception.annotation.settings import TASKS
 from ovperception.models.refiners.mask_ops import connected_components
-from ovperception.structures import IMAGE_COUNT_KEY, OVDataSample
+from ovperception.structures import OVDataSample, image_level_counts
 from ovperception.utils.annotations import crop_to_rle, label_map_2d, squeeze_2d, to_numpy
 from ovperception.utils.panoptic import VOID, panoptic_labels
 
@@ -129,9 +129,9 @@ def sample_to_objects(sample: OVDataSample, task: str, image_shape: tuple[int, i
     if task in ('det', 'count'):
         if task == 'count':
             extra['counts'] = [round(float(c), 4) for c in to_numpy(sample.pred_count).reshape(-1)]
-            image_level = sample.metainfo.get(IMAGE_COUNT_KEY)
+            image_level = image_level_counts(sample)
             if image_level is not None:  # a number-prompt counter's answer beside the dense one
-                extra['image_level_counts'] = [int(c) for c in to_numpy(image_level).reshape(-1)]
+                extra['image_level_counts'] = [int(c) for c in image_level]
         return _instances(sample), extra
     if task == 'anomaly':
         amap = squeeze_2d(sample.pred_anomaly_map.data, 'pred_anomaly_map').astype(np.float32)

@@ -17,6 +17,13 @@ from ovperception.structures import OVDataSample
 from ovperception.utils.image_io import load_image
 
 
+def chosen_name_records(chosen: Sequence[ChosenName]) -> list[dict]:
+    """The JSON records (``name``, ``score``, ``coverage``; 4 decimals) of chosen names, as
+    the ``chosen_names`` metainfo and ``chosen_names.json`` store them."""
+    return [dict(name=c.name, score=round(c.score, 4), coverage=round(c.coverage, 4))
+            for c in chosen]
+
+
 class OVPredictor:
     """Encode an image once, then answer any number of vocabularies (SamPredictor-style).
 
@@ -122,9 +129,7 @@ class OVPredictor:
         if vocabulary is None:  # vocabulary-free: the model chooses the names
             chosen = self.choose_vocabulary()
             prediction = self.predict([c.name for c in chosen], metainfo)
-            prediction.set_metainfo(dict(chosen_names=[
-                dict(name=c.name, score=round(c.score, 4), coverage=round(c.coverage, 4))
-                for c in chosen]))
+            prediction.set_metainfo(dict(chosen_names=chosen_name_records(chosen)))
             return prediction
         classnames = parse_vocabulary_string(vocabulary) if isinstance(vocabulary, str) \
             else list(vocabulary)

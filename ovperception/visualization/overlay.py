@@ -43,6 +43,12 @@ _BLEND_ROWS = 256
 _BAND_PIXELS = 1 << 19
 
 
+def _mix(base: np.ndarray, color: np.ndarray, alpha: float) -> np.ndarray:
+    """``color`` alpha-blended over ``base`` (same shape), rounded to uint8."""
+    mixed = base.astype(np.float32) * (1.0 - alpha) + color.astype(np.float32) * alpha
+    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+
+
 def _blend(base: np.ndarray, color: np.ndarray, alpha: float,
            where: np.ndarray | None = None) -> np.ndarray:
     """Alpha-blend ``color`` over ``base`` (optionally only where a mask is set), a band of
@@ -50,9 +56,7 @@ def _blend(base: np.ndarray, color: np.ndarray, alpha: float,
     out = base.copy()
     for start in range(0, base.shape[0], _BLEND_ROWS):
         rows = slice(start, start + _BLEND_ROWS)
-        mixed = base[rows].astype(np.float32) * (1.0 - alpha) + \
-            color[rows].astype(np.float32) * alpha
-        mixed = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+        mixed = _mix(base[rows], color[rows], alpha)
         if where is None:
             out[rows] = mixed
         else:
@@ -288,9 +292,7 @@ def _draw_label_rows(region: np.ndarray, start: int, canvas: np.ndarray, labels:
     region[...] = canvas[start:stop]
     keep = valid[inner]
     color = colors[np.where(keep, band[inner], 0)]
-    mixed = canvas[start:stop].astype(np.float32) * (1.0 - alpha) + \
-        color.astype(np.float32) * alpha
-    region[keep] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)[keep]
+    region[keep] = _mix(canvas[start:stop], color, alpha)[keep]
     if boundary_color is None:
         return
     regions = np.where(valid, band.astype(np.int64), -1)  # unlabelled: one region

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ovperception.structures import IMAGE_COUNT_KEY, OVDataSample, display_names
+from ovperception.structures import OVDataSample, display_names, image_level_counts
 from ovperception.utils.annotations import to_numpy
 from ovperception.utils.panoptic import INSTANCE_OFFSET
 
@@ -28,8 +28,7 @@ def summary_rows(task: str, sample: OVDataSample) -> list[list[str]]:
         return [[names[0] if names else 'object', f'score {score:.3f}', verdict]]
     if task == 'counting':
         counts = to_numpy(sample.pred_count).reshape(-1)
-        image_level = sample.metainfo.get(IMAGE_COUNT_KEY)
-        image_level = None if image_level is None else to_numpy(image_level).reshape(-1)
+        image_level = image_level_counts(sample)
         return [[names[i] if i < len(names) else f'class {i}', f'{int(round(float(c)))}',
                  f'count (model output {float(c):.2f}' + (
                      f'; image-level count {int(image_level[i])})' if image_level is not None

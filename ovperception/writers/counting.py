@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ovperception.structures import IMAGE_COUNT_KEY, OVDataSample, display_names
+from ovperception.structures import OVDataSample, display_names, image_level_counts
 from ovperception.utils.annotations import mask_to_rle, to_numpy
 from ovperception.utils.atomic import (atomic_save_image, atomic_write_bytes, atomic_write_json,
                                        ensure_not_input)
@@ -23,13 +23,6 @@ DENSITY_DECIMALS = 4
 def _label_names(sample: OVDataSample, num: int) -> list[str]:
     names = display_names(sample.metainfo)
     return names + [f'class {i}' for i in range(len(names), num)]
-
-
-def _image_level_counts(sample: OVDataSample) -> np.ndarray | None:
-    """The (K,) image-level counts by number prompts (:class:`ImageLevelCountRefiner` or
-    CountCLIP's own), or None."""
-    value = sample.metainfo.get(IMAGE_COUNT_KEY)
-    return None if value is None else to_numpy(value).astype(np.float64).reshape(-1)
 
 
 def _detections(sample: OVDataSample, names: list[str]) -> list[dict[str, Any]]:
@@ -71,7 +64,7 @@ def write_count(targets: dict[str, str], image: np.ndarray, sample: OVDataSample
     if not np.isfinite(counts).all():
         raise FloatingPointError(f'non-finite predicted count for {source_path}')
     names = _label_names(sample, len(counts))
-    image_counts = _image_level_counts(sample)
+    image_counts = image_level_counts(sample)
     title = ', '.join(f'{names[i]}: {counts[i]:.1f}' + (
         f' (image-level {image_counts[i]:.0f})' if image_counts is not None else '')
         for i in range(len(counts)))
@@ -129,7 +122,7 @@ class CountTable:
         counts = to_numpy(sample.pred_count).astype(np.float64).reshape(-1)
         names = _label_names(sample, len(counts))
         self.labels += [name for name in names if name not in self.labels]
-        image_counts = _image_level_counts(sample)
+        image_counts = image_level_counts(sample)
         image_level = ({} if image_counts is None else
                        {name: float(count) for name, count in zip(names, image_counts)})
         self.image_level_labels += [name for name in image_level
