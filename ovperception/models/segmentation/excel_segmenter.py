@@ -67,19 +67,18 @@ def msc_flip_logits(logits_fn: LogitsFn, image: Tensor, size: int,
     if merge_ratio is not None:
         height, width = max(1, int(merge_ratio * height)), max(1, int(merge_ratio * width))
 
-    def at_side(side: int, mirrored: bool) -> Tensor:
-        """(1, K, H', W') logits at ``side``, averaged with the flipped-back logits of the
-        mirrored image when ``mirrored``."""
+    def at_side(side: int) -> Tensor:
         resized = F.interpolate(image[None].float(), size=[side, side], mode='bilinear',
                                 align_corners=False)
-        batch = torch.cat([resized, resized.flip(-1)]) if mirrored else resized
-        logits = F.interpolate(logits_fn(batch), size=(height, width), mode='bilinear',
-                               align_corners=False)
-        return (logits[:1] + logits[1:].flip(-1)) / 2 if mirrored else logits
+        batch = torch.cat([resized, resized.flip(-1)]) if flip else resized
+        return F.interpolate(logits_fn(batch), size=(height, width), mode='bilinear',
+                             align_corners=False)
 
-    # The official VOC loop also segments the mirror at the base scale and discards it.
-    outputs = [at_side(size, flip and base_flip)]
-    outputs += [at_side(int(size * scale), flip) for scale in scales if scale != 1.0]
+    def with_flip(logits: Tensor) -> Tensor:
+        return (logits[:1] + logits[1:].flip(-1)) / 2 if flip else logits
+
+    outputs = [with_flip(at_side(size)) if base_flip else at_side(size)[:1]]
+    outputs += [with_flip(at_side(int(size * scale))) for scale in scales if scale != 1.0]
     return torch.stack(outputs).mean(0)[0]
 
 
