@@ -50,6 +50,9 @@ def check_exportable(model: nn.Module) -> None:
     if not isinstance(model, OVModel):
         raise ExportError(f'{type(model).__name__} cannot be exported: ONNX export covers '
                           'OVModel configs (segmentation heads, blockwise counting)')
+    if model.head is None:
+        raise ExportError(f'{type(model).__name__} has no dense head (it runs its own '
+                          'per-image pipeline): not exportable as one dense graph')
     head = type(model.head).__name__
     if hasattr(model.head, 'bind_image_encoder'):
         raise ExportError(f'{head} re-encodes crops with the image tower after the dense pass '

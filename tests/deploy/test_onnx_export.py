@@ -45,6 +45,10 @@ def test_models_that_need_images_or_crops_are_refused():
     det = init_model(os.path.join(ROOT, 'configs', 'tiny', 'det_tiny.py'), None, 'cpu')
     with pytest.raises(ExportError, match='re-encodes crops'):
         check_exportable(det)
+    excel = init_model(os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_excel.py'), None, 'cpu')
+    with pytest.raises(ExportError, match='no dense head') as error:  # not a TypeError
+        check_exportable(excel)
+    assert '\n' not in str(error.value)
 
 
 def test_benchmark_runtime_onnx_times_the_export_against_the_pytorch_floor(tmp_path, capsys):
