@@ -1,5 +1,6 @@
-"""Every release-URL weight file (SAM, SAM 2, Talk2DINO) takes one path
-(:func:`ovperception.utils.download.fetch_release_file`): with a release mirror set, the
+"""Every release-URL weight file (SAM, SAM 2, Talk2DINO; open_clip's URL-only tags share its
+offline check) takes one path (:func:`ovperception.utils.download.fetch_release_file`): with a
+release mirror set, the
 offline check probes the mirror it downloads from, not the origin; a mirror that is down is a
 one-line error naming it; ``--offline`` stops every one of them before any request.
 
@@ -63,7 +64,19 @@ def _talk2dino() -> Release:
                    lambda cache: talk2dino.projection_file('vitb_mlp_infonce', cache))
 
 
-RELEASES = {'sam': _sam, 'sam2': _sam2, 'talk2dino': _talk2dino}
+def _open_clip_url_tag() -> Release:
+    """An open_clip tag with only a release URL (no hub repository)."""
+    from ovperception.models.clip import open_clip
+
+    def point(monkeypatch, url, sha256):  # a URL that carries no checksum
+        monkeypatch.setattr(open_clip, 'pretrained_cfg', lambda model, tag: {'url': url})
+    return Release('example-release/clip/vit_b_16.pt', point,
+                   lambda cache: open_clip.download_pretrained_weights('ViT-B-16', 'url-only',
+                                                                       cache))
+
+
+RELEASES = {'sam': _sam, 'sam2': _sam2, 'talk2dino': _talk2dino,
+            'open_clip_url_tag': _open_clip_url_tag}
 
 
 def _origin_and_mirror_paths(release: Release) -> tuple[str, str]:
