@@ -172,3 +172,15 @@ def test_sam2_official_checkpoint_from_the_mirror_is_verified_and_loads(local_hu
         os.environ.pop('OVP_RELEASE_MIRROR', None)
     assert (tmp_path / 'tool' / 'sam2_hiera_tiny.pt').read_bytes() == payload
     assert len(local_hub.gets()) == 3
+
+
+def test_download_tool_checks_sam2_configs_before_importing_torch(capsys):
+    from tests.scripts import load_script
+    tool = load_script('tools/download_weights.py')
+    assert tool.parse_args(['--sam2', SAM2_CONFIG]).sam2 == SAM2_CONFIG
+    for argv in (['--sam2', 'configs/sam2/sam2_hiera_xl.yaml'], ['--sam2', SAM2_CONFIG, '--sam',
+                                                                 'vit_b']):
+        with pytest.raises(SystemExit) as error:
+            tool.parse_args(argv)
+        assert error.value.code == 2
+    assert 'has no official checkpoint' in capsys.readouterr().err
