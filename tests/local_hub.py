@@ -21,11 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = 'a' * 40
 GIT_STORED_SUFFIXES = ('.json', '.txt')
+
+
+def closed_url() -> str:
+    """``http://127.0.0.1:PORT`` of a port nobody listens on (an unreachable server that is
+    never the internet)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return f'http://127.0.0.1:{sock.getsockname()[1]}'
 
 
 def hub_etag(filename: str, data: bytes) -> str:

@@ -11,6 +11,8 @@ Examples::
     python tools/download_weights.py --dino vit_base_patch16_224.dino    # DINO / DINOv2 (timm)
     python tools/download_weights.py --sam vit_b      # official SAM release, SHA-256 checked
     python tools/download_weights.py --sam vit_h --verify-full  # re-hash a cached file
+    python tools/download_weights.py --sam2 configs/sam2.1/sam2.1_hiera_l.yaml  # SAM 2 release
+    python tools/download_weights.py --sam vit_b --release-mirror https://mirror.lan/weights
 
 The printed path can be passed as ``pretrained=PATH`` (``--weights PATH``), or the whole
 cache directory copied to an offline machine, where ``pretrained=TAG`` (with the same
@@ -44,8 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='official SAM checkpoint (into $TORCH_HOME/hub/checkpoints, or '
                              '--cache-dir); pass it as --sam-checkpoint PATH or '
                              "checkpoint='official'")
+    parser.add_argument('--sam2', metavar='CONFIG',
+                        help='official SAM 2 / SAM 2.1 checkpoint of a sam2 package config, '
+                             "e.g. 'configs/sam2.1/sam2.1_hiera_l.yaml' (into "
+                             "$TORCH_HOME/hub/checkpoints, or --cache-dir); pass it as "
+                             "checkpoint='official'")
     parser.add_argument('--release-mirror', metavar='URL', default=None,
-                        help='fetch release-URL files (SAM, URL-only open_clip tags) from '
+                        help='fetch release-URL files (SAM, SAM 2, Talk2DINO, URL-only '
+                             'open_clip tags) from '
                              'URL/HOST/PATH instead of https://HOST/PATH (default: '
                              '$OVP_RELEASE_MIRROR); hub files follow HF_ENDPOINT')
     parser.add_argument('--verify-full', action='store_true',
@@ -54,9 +62,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              'to catch damage that kept size and mtime (as '
                              'OVP_VERIFY_WEIGHTS=full)')
     args = parser.parse_args(argv)
-    if args.sam:
-        if args.model or args.list or args.dino:
-            parser.error('--sam takes a SIZE and no MODEL / --dino')
+    if args.sam or args.sam2:
+        if args.model or args.list or args.dino or (args.sam and args.sam2):
+            parser.error('--sam takes a SIZE, --sam2 a CONFIG, each alone (no MODEL / --dino)')
+        if args.sam2:
+            from ovperception.utils.sam_release import SAM2_CHECKPOINT_URLS
+            if args.sam2 not in SAM2_CHECKPOINT_URLS:
+                parser.error(f'--sam2 {args.sam2!r} has no official checkpoint; configs: '
+                             f'{", ".join(sorted(SAM2_CHECKPOINT_URLS))}')
         return args
     if args.dino:
         if args.model or args.list or args.dino.count('.') != 1:
@@ -82,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.sam:
         from ovperception.models.refiners.sam import official_sam_checkpoint
         print_log(os.path.abspath(official_sam_checkpoint(args.sam, args.cache_dir)))
+        return 0
+    if args.sam2:
+        from ovperception.models.refiners.sam2_masks import official_sam2_checkpoint
+        print_log(os.path.abspath(official_sam2_checkpoint(args.sam2, args.cache_dir)))
         return 0
     if args.dino:
         from ovperception.models.refiners.dino import download_dino_weights

@@ -18,6 +18,11 @@
 * release URLs (SAM, open_clip's URL-only tags) go to a mirror when ``OVP_RELEASE_MIRROR``
   (or ``--release-mirror``) is set: ``https://HOST/PATH`` is fetched from
   ``MIRROR/HOST/PATH`` (the layout ``wget -x URL`` creates in the mirror's root);
+* :func:`fetch_release_file` is the one first-use path of every release-URL weight file
+  (SAM, SAM 2, Talk2DINO): the verified cached file, else the offline check of the very URL
+  the download would fetch (the mirror's when one is set, never the origin's then), a
+  :class:`WeightsNotFoundError` naming that URL and the fix, else :func:`download_url`;
+  :func:`release_unavailable_reason` is that check alone (open_clip's URL-only tags);
 * hub files: :mod:`ovperception.utils.hub_files` (verified against the hub's ETag).
 
 Every request is bounded (:mod:`ovperception.utils.http_transfer`), every failure is one
@@ -38,6 +43,10 @@ from ovperception.utils.http_transfer import DownloadError, stream_to_file
 
 PROBE_TIMEOUT_S = 1.5
 MIRROR_ENV = 'OVP_RELEASE_MIRROR'
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """The requested weights are not available locally and cannot be downloaded now."""
 
 
 def _is_true(value: str | None) -> bool:
@@ -111,6 +120,53 @@ def offline_reason(url: str) -> str | None:
     if not host_reachable(url):
         return f'no route to {urllib.parse.urlsplit(url).netloc or url}'
     return None
+
+
+def release_unavailable_reason(url: str, mirror: str | None = None) -> str | None:
+    """Why release ``url`` cannot be downloaded now, or None: :func:`offline_reason` of the
+    URL :func:`download_url` would fetch (``release_url(url, mirror)``). With a mirror set
+    the mirror is probed, not the origin, and a missing route names the mirror's URL."""
+    source = release_url(url, mirror)
+    reason = offline_reason(source)
+    if reason is not None and source != url and reason.startswith('no route'):
+        return f'{reason}: the release mirror ({MIRROR_ENV}) URL {source}'
+    return reason
+
+
+def fetch_release_file(url: str, cache_dir: str, *, what: str, fix: str,
+                       expected_sha256: str | None = None, mirror: str | None = None) -> str:
+    """Local path of release ``url`` in ``cache_dir``: the verified cached file, else
+    downloaded (from the release mirror when one is set) after checking that this very
+    source can be reached.
+
+    Args:
+        url: the official release URL (http(s)).
+        cache_dir: the cache folder (the file keeps the URL's basename).
+        what: the file, for the message (e.g. ``'the official SAM vit_b checkpoint'``).
+        fix: the caller's ways out, appended to the message (e.g. ``'pass a local file as
+            checkpoint=PATH'``); the download and mirror fixes come first.
+        expected_sha256: full hex SHA-256 or a prefix (None: recorded at first download).
+        mirror: release mirror base URL (default ``$OVP_RELEASE_MIRROR``).
+
+    Raises:
+        WeightsNotFoundError: not cached and not downloadable now (``--offline``,
+            ``HF_HUB_OFFLINE=1``, no route to the mirror, or to the origin without one),
+            one line naming the URL that was tried and the fix.
+        DownloadError, ChecksumMismatchError: as :func:`download_url`.
+    """
+    cached = cached_url_file(os.path.join(cache_dir, os.path.basename(
+        urllib.parse.urlsplit(url).path)), expected_sha256)
+    if cached is not None:
+        return cached
+    reason = release_unavailable_reason(url, mirror)
+    if reason is not None:
+        source = release_url(url, mirror)
+        way = (f'start the mirror or check it serves {source} (or unset {MIRROR_ENV})'
+               if source != url else f'set {MIRROR_ENV} to a mirror holding HOST/PATH')
+        raise WeightsNotFoundError(
+            f'{what} is not in {cache_dir} and cannot be downloaded now ({reason}). Fix: '
+            f'download {url} into {cache_dir}, {way}, or {fix}.')
+    return download_url(url, cache_dir, expected_sha256=expected_sha256, mirror=mirror)
 
 
 def sha256_of(path: str) -> str:
@@ -257,6 +313,7 @@ def download_url(url: str, cache_dir: str, filename: str | None = None, *,
     return target
 
 
-__all__ = ['ChecksumMismatchError', 'DownloadError', 'cached_hub_file', 'cached_url_file',
-           'download_url', 'hub_download', 'hub_endpoint', 'offline_reason', 'release_url',
+__all__ = ['ChecksumMismatchError', 'DownloadError', 'WeightsNotFoundError', 'cached_hub_file',
+           'cached_url_file', 'download_url', 'fetch_release_file', 'hub_download',
+           'hub_endpoint', 'offline_reason', 'release_unavailable_reason', 'release_url',
            'set_full_verification', 'set_offline', 'set_release_mirror', 'verify_file']

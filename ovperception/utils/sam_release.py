@@ -1,5 +1,5 @@
-"""The official Segment Anything releases: URLs and SHA-256 per size (no torch needed, so
-command lines can list and check them before importing the models)."""
+"""The official Segment Anything releases (SAM, SAM 2 / 2.1): URLs and SHA-256 where known
+(no torch needed, so command lines can list and check them before importing the models)."""
 from __future__ import annotations
 
 SAM_CHECKPOINT_URLS = {
@@ -16,3 +16,25 @@ SAM_CHECKPOINT_SHA256 = {
 }
 #: ``checkpoint=`` value meaning "the official release of this size" (cached or downloaded).
 OFFICIAL_CHECKPOINT = 'official'
+
+#: Official SAM 2 / SAM 2.1 releases: config file in the ``sam2`` package -> checkpoint URL.
+#: Meta publishes no checksums of these files and none could be verified here, so the first
+#: download's SHA-256 and size are recorded and later uses checked against them.
+SAM2_CHECKPOINT_URLS = {
+    'configs/sam2/sam2_hiera_t.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_tiny.pt',
+    'configs/sam2/sam2_hiera_s.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_small.pt',
+    'configs/sam2/sam2_hiera_b+.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_base_plus.pt',
+    'configs/sam2/sam2_hiera_l.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_large.pt',
+    'configs/sam2.1/sam2.1_hiera_t.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt',
+    'configs/sam2.1/sam2.1_hiera_s.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_small.pt',
+    'configs/sam2.1/sam2.1_hiera_b+.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_base_plus.pt',
+    'configs/sam2.1/sam2.1_hiera_l.yaml':
+        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_large.pt',
+}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 
 import pytest
 
 from ovperception.utils.download import (ChecksumMismatchError, DownloadError, download_url,
                                          host_reachable, offline_reason, set_offline)
+from tests.local_hub import closed_url
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -65,9 +65,7 @@ def test_offline_reasons_are_found_fast(local_hub, monkeypatch):
         assert offline_reason(local_hub.endpoint) == '--offline was given'
     finally:
         set_offline(False)
-    with socket.socket() as sock:  # a port nobody listens on: no route
-        sock.bind(('127.0.0.1', 0))
-        closed = f'http://127.0.0.1:{sock.getsockname()[1]}'
+    closed = closed_url()  # a port nobody listens on: no route
     start = time.monotonic()
     assert offline_reason(closed).startswith('no route to 127.0.0.1')
     assert not host_reachable('https://huggingface.co')  # the test guard blocks the internet

@@ -49,7 +49,8 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefix
                                               weights_not_found_message)
 from ovperception.registry import MODELS
 from ovperception.utils.download import (cached_hub_file, download_url, hub_download,
-                                         hub_endpoint, offline_reason, release_url)
+                                         hub_endpoint, offline_reason,
+                                         release_unavailable_reason, release_url)
 
 DenseAttentionFn = Callable[[Tensor, Tensor, Tensor, tuple[int, int]],
                             'Tensor | tuple[Tensor, tuple[int, int]]']
@@ -106,11 +107,12 @@ def download_pretrained_weights(model_name: str, tag: str, cache_dir: str | None
     if cfg.get('hf_hub'):
         repo_id, filename = os.path.split(cfg['hf_hub'])
         source = f'{hub_endpoint()}/{repo_id}'
-    elif cfg.get('url'):
-        repo_id, filename, source = '', '', release_url(cfg['url'])  # mirror if set
+        reason = offline_reason(source)
+    elif cfg.get('url'):  # probes the mirror when one is set, as download_url fetches it
+        repo_id, filename, source = '', '', release_url(cfg['url'])
+        reason = release_unavailable_reason(cfg['url'])
     else:
         raise WeightsNotFoundError(weights_not_found_message(model_name, tag, looked))
-    reason = offline_reason(source)
     if reason is not None:
         raise WeightsNotFoundError(weights_not_found_message(model_name, tag, looked, reason))
     print_log(f'downloading the {model_name}:{tag} weights from {source}', logger='current')

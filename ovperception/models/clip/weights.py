@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ovperception.utils.download import WeightsNotFoundError
 from ovperception.utils.safe_load import safe_torch_load
 
 WEIGHT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
@@ -25,10 +26,6 @@ _TORCHSCRIPT_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 _MAX_LISTED = 5
 HF_WEIGHTS_NAME = 'open_clip_pytorch_model.bin'  # open_clip.constants, without importing it
 HF_SAFE_WEIGHTS_NAME = 'open_clip_model.safetensors'
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """The requested weights are not available locally and cannot be downloaded now."""
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -278,7 +275,8 @@ def weights_not_found_message(model_name: str, tag: str, looked_in: Iterable[str
     return (
         f"weights for open_clip tag {tag!r} of model {model_name!r} are not in the local cache "
         f"(looked in: {where}), and this environment cannot download them{why}. Fix: connect "
-        f"to the internet (or set HF_ENDPOINT to a reachable mirror) and run again, or on a "
+        f"to the internet (or set HF_ENDPOINT, or OVP_RELEASE_MIRROR for URL-only tags, to a "
+        f"reachable mirror) and run again, or on a "
         f"machine with internet run `python tools/download_weights.py {model_name} {tag}` "
         f"(then copy the cache directory here), or pass a local file via "
         f"`pretrained=/path/to/file` (`--weights PATH` on the command line).")

@@ -30,8 +30,7 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, align_prefix
                                               check_state_dict, load_state_dict_file)
 from ovperception.models.refiners.mask_ops import masks_to_boxes, point_grid, stability_score
 from ovperception.registry import MODELS
-from ovperception.utils.download import (MIRROR_ENV, cached_url_file, download_url,
-                                         offline_reason, release_url)
+from ovperception.utils.download import fetch_release_file
 from ovperception.utils.sam_release import (OFFICIAL_CHECKPOINT, SAM_CHECKPOINT_SHA256,
                                             SAM_CHECKPOINT_URLS)
 
@@ -56,21 +55,13 @@ def official_sam_checkpoint(model_type: str, cache_dir: str | None = None,
     if model_type not in SAM_CHECKPOINT_URLS:
         raise ValueError(f'SAM {model_type!r} has no official checkpoint; official sizes: '
                          f'{sorted(SAM_CHECKPOINT_URLS)}')
-    url, folder = SAM_CHECKPOINT_URLS[model_type], cache_dir or sam_cache_dir()
-    sha256 = SAM_CHECKPOINT_SHA256[model_type]
-    cached = cached_url_file(os.path.join(folder, os.path.basename(url)), sha256)
-    if cached is not None:
-        return cached
-    source = release_url(url, mirror)
-    reason = offline_reason(source)
-    if reason is not None:
-        raise WeightsNotFoundError(
-            f'the official SAM {model_type} checkpoint is not in {folder} and cannot be '
-            f'downloaded now ({reason}). Fix: download {url} (on a machine with internet: '
-            f'`python tools/download_weights.py --sam {model_type}`) into {folder}, set '
-            f'{MIRROR_ENV} to a mirror holding it, or pass a local file with '
-            '`--sam-checkpoint PATH`.')
-    return download_url(url, folder, expected_sha256=sha256, mirror=mirror)
+    return fetch_release_file(
+        SAM_CHECKPOINT_URLS[model_type], cache_dir or sam_cache_dir(),
+        what=f'the official SAM {model_type} checkpoint',
+        fix=(f'run `python tools/download_weights.py --sam {model_type}` on a machine with '
+             'internet and copy the file here, or pass a local file with '
+             '`--sam-checkpoint PATH`'),
+        expected_sha256=SAM_CHECKPOINT_SHA256[model_type], mirror=mirror)
 
 # Architecture of every size: image encoder ViT, prompt / mask decoder (the official release).
 _DECODER_DEFAULTS = dict(prompt_embed_dim=256, mask_in_chans=16, decoder_depth=2,

@@ -22,28 +22,8 @@ from ovperception.models.clip.weights import (WeightsNotFoundError, check_state_
                                               read_checkpoint)
 from ovperception.models.refiners.sam import sam_cache_dir
 from ovperception.registry import MODELS
-from ovperception.utils.download import MIRROR_ENV, cached_url_file, download_url, offline_reason
-
-#: Official SAM 2 / SAM 2.1 releases: config file in the ``sam2`` package -> checkpoint URL.
-SAM2_CHECKPOINT_URLS = {
-    'configs/sam2/sam2_hiera_t.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_tiny.pt',
-    'configs/sam2/sam2_hiera_s.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_small.pt',
-    'configs/sam2/sam2_hiera_b+.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_base_plus.pt',
-    'configs/sam2/sam2_hiera_l.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/072824/sam2_hiera_large.pt',
-    'configs/sam2.1/sam2.1_hiera_t.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt',
-    'configs/sam2.1/sam2.1_hiera_s.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_small.pt',
-    'configs/sam2.1/sam2.1_hiera_b+.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_base_plus.pt',
-    'configs/sam2.1/sam2.1_hiera_l.yaml':
-        'https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_large.pt',
-}
-OFFICIAL_CHECKPOINT = 'official'
+from ovperception.utils.download import fetch_release_file
+from ovperception.utils.sam_release import OFFICIAL_CHECKPOINT, SAM2_CHECKPOINT_URLS
 
 #: Hydra overrides of a tiny random SAM 2 (Hiera with 8 channels, 256-pixel input) for tests
 #: and smoke runs; apply them to ``configs/sam2/sam2_hiera_t.yaml``.
@@ -71,8 +51,14 @@ TINY_SAM2_OVERRIDES = (
 OVERRIDE_PRESETS = {'tiny': TINY_SAM2_OVERRIDES}
 
 
-def official_sam2_checkpoint(config: str, cache_dir: str | None = None) -> str:
-    """Local path of the official checkpoint of ``config``, downloaded on first use.
+def official_sam2_checkpoint(config: str, cache_dir: str | None = None,
+                             mirror: str | None = None) -> str:
+    """Local path of the official checkpoint of ``config``, downloaded on first use from its
+    release URL, or from the release mirror (``mirror``, else ``$OVP_RELEASE_MIRROR``) when
+    one is set, through the same path as SAM's
+    (:func:`~ovperception.utils.download.fetch_release_file`). Meta publishes no checksums
+    of these files: the first download's SHA-256 and size are recorded next to it and every
+    later use is checked against them.
 
     Raises:
         ValueError: ``config`` has no official release.
@@ -81,17 +67,12 @@ def official_sam2_checkpoint(config: str, cache_dir: str | None = None) -> str:
     if config not in SAM2_CHECKPOINT_URLS:
         raise ValueError(f'SAM 2 config {config!r} has no official checkpoint; official '
                          f'configs: {sorted(SAM2_CHECKPOINT_URLS)}')
-    url, folder = SAM2_CHECKPOINT_URLS[config], cache_dir or sam_cache_dir()
-    cached = cached_url_file(os.path.join(folder, os.path.basename(url)))
-    if cached is not None:
-        return cached
-    reason = offline_reason(url)
-    if reason is not None:
-        raise WeightsNotFoundError(
-            f'the official SAM 2 checkpoint of {config} is not in {folder} and cannot be '
-            f'downloaded now ({reason}). Fix: download {url} into {folder}, set {MIRROR_ENV} '
-            'to a mirror holding it, or pass a local file as checkpoint=PATH.')
-    return download_url(url, folder)
+    return fetch_release_file(
+        SAM2_CHECKPOINT_URLS[config], cache_dir or sam_cache_dir(),
+        what=f'the official SAM 2 checkpoint of {config}',
+        fix=(f'run `python tools/download_weights.py --sam2 {config}` on a machine with '
+             'internet and copy the file here, or pass a local file as checkpoint=PATH'),
+        mirror=mirror)
 
 
 def build_sam2_model(config: str, checkpoint: str | None,

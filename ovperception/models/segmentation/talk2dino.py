@@ -42,7 +42,7 @@ from ovperception.models.segmentation.class_scores import label_from_name_scores
 from ovperception.models.stitched import DenseOutput, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
-from ovperception.utils.download import download_url
+from ovperception.utils.download import fetch_release_file
 
 #: The released projections: (URL at the commit our fixtures were made with, SHA-256 or None).
 RELEASE_COMMIT = '4918c2df1d00c644ecc7f34de070694af1a8bc69'
@@ -331,10 +331,13 @@ class Talk2DINOHead(BaseOVHead):
 
 # ----------------------------------------------------------------------- released weights
 def projection_file(weights: str, cache_dir: str | None = None) -> str:
-    """Local file of ``weights``: an existing path, or a release name downloaded on first use.
+    """Local file of ``weights``: an existing path, or a release name downloaded on first use
+    (release mirror, ``--offline`` and no-route checks as for every release file:
+    :func:`~ovperception.utils.download.fetch_release_file`).
 
     Raises:
-        WeightsNotFoundError: a missing path or an unknown name, with the fix.
+        WeightsNotFoundError: a missing path, an unknown name, or a release not cached and
+            not downloadable now, with the fix.
     """
     if os.path.isfile(weights):
         return weights
@@ -345,7 +348,9 @@ def projection_file(weights: str, cache_dir: str | None = None) -> str:
             'lorebianchi98/Talk2DINO and pass its path')
     url, sha256 = RELEASED_PROJECTIONS[weights]
     folder = cache_dir or os.path.join(os.path.expanduser('~'), '.cache', 'talk2dino')
-    return download_url(url, folder, expected_sha256=sha256)
+    return fetch_release_file(
+        url, folder, what=f'the Talk2DINO projection {weights!r}', expected_sha256=sha256,
+        fix='pass the file (weights/<name>.pth of lorebianchi98/Talk2DINO) as weights=PATH')
 
 
 #: official ProjectionLayer key -> ours (``head.projection.`` prefix added).
