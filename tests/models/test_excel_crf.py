@@ -2,6 +2,9 @@
 of tools/test.py computed from the CRF predictions."""
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -45,6 +48,8 @@ def test_crf_is_off_by_default_and_relabels_a_sub_vocabulary(monkeypatch) -> Non
     plain, crf = tiny21(), tiny21(crf=dict())
     assert plain.crf is None and plain.segmenter_cfg['crf'] is None
     assert isinstance(crf.crf, DenseCRF) and crf.crf.bi_xy_std == 67.0
+    assert set(crf.state_dict()) == set(plain.state_dict())  # checkpoints load either way
+    assert copy.deepcopy(crf.crf).iter_max == 10 and pickle.loads(pickle.dumps(crf.crf)).bi_w == 4
     vocabulary = ['class 3', 'background', 'class 7']
     outputs = []
     for model in (plain, crf):
