@@ -234,9 +234,12 @@ def test_coco_texts_are_the_official_lists() -> None:
 
 def test_coco_msc_config_follows_infer_seg_coco() -> None:
     cfg = _config(COCO_MSC)
-    assert dict(cfg.model.segmenter_cfg) == dict(size=320, scales=(0.7, 1.0, 1.2, 1.5),
-                                                 flip=True, base_flip=True, merge_ratio=0.2,
-                                                 predict_from='segmenter')
+    segmenter_cfg = dict(cfg.model.segmenter_cfg)
+    # infer_seg_coco.sh: crf_post true; crf_proc's DenseCRF settings
+    assert dict(segmenter_cfg.pop('crf')) == dict(type='DenseCRF', iter_max=10, pos_xy_std=1,
+                                                  pos_w=3, bi_xy_std=67, bi_rgb_std=3, bi_w=4)
+    assert segmenter_cfg == dict(size=320, scales=(0.7, 1.0, 1.2, 1.5), flip=True,
+                                 base_flip=True, merge_ratio=0.2, predict_from='segmenter')
     assert cfg.published_metrics['mIoU'] == 50.3
     assert 'README' in cfg.published_metrics.source and 'CRF' in cfg.published_metrics.source
     assert cfg.test_dataloader.dataset.get('indices') is None  # all of val2014

@@ -1,9 +1,11 @@
 # Evaluate a trained ExCEL segmentation network on PASCAL VOC 2012 val (1,449 images) with the
 # official multi-scale + flip inference (zwyang6/ExCEL @ 2cd7f51 tools/infer_seg_voc.py
 # defaults: image resized to 320 x 320 times 0.7, 1.0, 1.2, 1.5, with its flip, logits
-# averaged at the full label size; no CRF):
+# averaged at the full label size; no CRF, as infer_seg_voc.sh crf=false):
 #   python tools/test.py configs/segmentation/excel_vitb16_voc_val_msc.py \
 #       --weights work_dirs/excel_vitb16_voc_train/iter_30000.pth
+# (add --cfg-options model.segmenter_cfg.crf.iter_max=10 for the official optional DenseCRF,
+# crf_proc's 10, 1/3, 67/3/4; needs pip install 'ovperception[crf]')
 # Published: VOC val mIoU 78.4 (README "Main Results", ViT-B); VOC test 78.5 (README, the VOC
 # evaluation server -- no test labels, not computable here).
 from mmengine.config import read_base

@@ -1,4 +1,5 @@
-"""Refiners: take and return data samples (DINO, SAM, PAMR)."""
+"""Refiners: take and return data samples (DINO, SAM, PAMR, DenseCRF)."""
+from ovperception.models.refiners.dense_crf import DenseCRF
 from ovperception.models.refiners.dino import DINOEncoder
 from ovperception.models.refiners.dinoiser import CLIPDINOiserBackbone, CLIPDINOiserDistiller
 from ovperception.models.refiners.pamr import PAMRRefiner
@@ -11,7 +12,7 @@ from ovperception.models.refiners.sam_affinity import SAMAffinityAggregation, sa
 from ovperception.models.refiners.sam_refiner import (SAMRefineOptions, SAMRefiner,
                                                      refine_sem_seg_with_sam)
 
-__all__ = ['DINOEncoder', 'CLIPDINOiserBackbone', 'CLIPDINOiserDistiller', 'PAMRRefiner',
+__all__ = ['DenseCRF', 'DINOEncoder', 'CLIPDINOiserBackbone', 'CLIPDINOiserDistiller', 'PAMRRefiner',
            'SAMImageState', 'SAMMasks', 'SAMWrapper', 'SAMAffinityAggregation', 'sam_affinity',
            'SAMRefineOptions', 'SAMRefiner', 'refine_sem_seg_with_sam', 'ProxyCLIPBackbone',
            'PrecomputedRegionMasks', 'RegionVoteRefiner', 'SAM2MaskGenerator', 'SAM2Wrapper']

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ovperception.models.clip.classnames import load_classnames
 from ovperception.models.ov_model import EncodedImages, OVModel
+from ovperception.models.refiners.dense_crf import DenseCRF
 from ovperception.models.segmentation.excel_head import predicted_affinity
 from ovperception.models.segmentation.excel_masks import pseudo_labels
 from ovperception.models.segmentation.excel_segmenter import (check_segmenter_cfg,
@@ -102,7 +103,12 @@ class ExCELModel(OVModel):
             ((0.7, 1.0, 1.2, 1.5)), ``flip`` (True), ``base_flip`` (False: VOC; True: the
             base scale also averages with its flip, COCO), ``merge_ratio`` (None: logits
             averaged at the image size, VOC; 0.2: at 0.2 x the image size, COCO),
-            ``predict_from`` ('segmenter' | 'pseudo_masks').
+            ``predict_from`` ('segmenter' | 'pseudo_masks'), ``crf`` (None; or the options
+            of a :class:`~ovperception.models.refiners.dense_crf.DenseCRF`, e.g. ``dict()``
+            for the official 10 steps, 1/3, 67/3/4: the softmax of the mean logits at the
+            original image size is post-processed with the image, as the official COCO
+            evaluation; ``pred_sem_seg`` is then the argmax of the marginals and
+            ``seg_logits`` the marginals of the vocabulary's classes).
         train_cfg: ``lvc_start_iter`` (14000), ``seg_affinity_start_iter`` (24000; None:
             never, the affinity labels always from the pseudo-masks as official COCO),
             ``affinity_radius`` (8), ``affinity_weight`` (0.1), ``box_threshold`` (0.79),
@@ -128,6 +134,8 @@ class ExCELModel(OVModel):
         checked_train_cfg = excel_train_cfg(train_cfg)
         checked_segmenter_cfg = (check_segmenter_cfg(segmenter_cfg) if seg_head is not None
                                  else None)
+        crf = (DenseCRF(**checked_segmenter_cfg['crf'])
+               if checked_segmenter_cfg and checked_segmenter_cfg['crf'] is not None else None)
         trained_classes = None if seg_head is None else (
             load_classnames(head_classes) if isinstance(head_classes, str)
             else [str(c) for c in head_classes])
@@ -135,6 +143,7 @@ class ExCELModel(OVModel):
         kwargs.setdefault('test_cfg', dict(mode='whole'))
         super().__init__(backbone, None, train_cfg=checked_train_cfg, **kwargs)
         self.segmenter_cfg = checked_segmenter_cfg
+        self.crf: DenseCRF | None = crf
         self.head_classes: list[str] | None = trained_classes
         self.seg_head: nn.Module | None = None
         if seg_head is not None:
@@ -338,6 +347,7 @@ class ExCELModel(OVModel):
     # ---------------------------------------------------------------- decode
     def decode(self, encoded: EncodedImages, data_samples: SampleList) -> list[OVDataSample]:
         for image, sample in zip(encoded.images, data_samples):
+            rgb = image   # uint8 0..255 RGB or normalised, for the CRF
             if image.dtype == torch.uint8:
                 image = self.data_preprocessor.normalize(image)
             classnames = [c.split(';')[0].strip() for c in sample.metainfo['classnames']]
@@ -345,7 +355,7 @@ class ExCELModel(OVModel):
             if self.seg_head is None:
                 labels = self._training_free_labels(image, sample, classnames, size)
             elif self.segmenter_cfg['predict_from'] == 'segmenter':
-                labels = self._segmenter_labels(image, sample, classnames, size)
+                labels = self._segmenter_labels(image, sample, classnames, size, rgb)
             else:
                 labels = self._trained_pseudo_labels(image, sample, classnames, size)
             sample.pred_sem_seg = PixelData(data=labels[None])
@@ -374,15 +384,24 @@ class ExCELModel(OVModel):
         return lookup
 
     def _segmenter_labels(self, image: Tensor, sample: OVDataSample, classnames: list[str],
-                          size: tuple[int, int]) -> Tensor:
+                          size: tuple[int, int], rgb: Tensor) -> Tensor:
+        """(H, W) vocabulary labels (255: a head class outside the vocabulary) at ``size``
+        from the segmenter's logits, post-processed by the CRF when configured; ``rgb``:
+        the (3, h, w) image, uint8 0..255 or normalised."""
         heads = vocabulary_in_head(classnames, self.head_classes)
         with torch.no_grad():
             logits = F.interpolate(self.segmenter_logits(image)[None], size=size,
                                    mode='bilinear', align_corners=False)[0]
         selected = heads + ([0] if 0 not in heads else [])   # background always competes
-        labels = logits[selected].argmax(0)
+        if self.crf is None:
+            scores = logits[selected].float()
+        else:
+            if rgb.dtype != torch.uint8:
+                rgb = self.data_preprocessor.denormalize(rgb)
+            scores = self.crf(rgb, logits[selected].float().softmax(0))
+        labels = scores.argmax(0)
         labels[labels >= len(heads)] = IGNORE_LABEL
-        sample.seg_logits = PixelData(data=logits[heads].float())
+        sample.seg_logits = PixelData(data=scores[:len(heads)])
         return labels
 
     def _trained_pseudo_labels(self, image: Tensor, sample: OVDataSample,

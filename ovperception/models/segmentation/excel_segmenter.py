@@ -9,6 +9,9 @@ each is resized to the image size and the list is averaged. The COCO inference
 (``tools/infer_seg_coco.py``) differs in two settings: ``base_flip`` (the base scale also
 averages its flip) and ``merge_ratio=0.2`` (each scale's logits are resized to
 ``int(0.2 * H), int(0.2 * W)`` and averaged there; the caller resizes the mean to the label).
+``crf`` (None by default, as ``infer_seg_voc.sh``; the official COCO evaluation,
+``infer_seg_coco.sh``, runs it) post-processes the mean logits at the original image size
+with a :class:`~ovperception.models.refiners.dense_crf.DenseCRF` on their softmax.
 
 LVC + flip class maps (:func:`flip_max_class_maps`, the official ``cure_attr_map_flip``):
 the image and its mirror are segmented as one batch, CLIP runs again on both with their fused
@@ -23,12 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ovperception.models.refiners.dense_crf import check_dense_crf_cfg
 from ovperception.models.segmentation.excel_training import with_defaults
 
 #: infer_seg_voc.py defaults: 320 px squares at scales 0.7, 1.0, 1.2, 1.5 with flip (not at
-#: the base scale), logits averaged at the image size.
+#: the base scale), logits averaged at the image size, no CRF (infer_seg_voc.sh crf=false).
 DEFAULT_SEGMENTER_CFG: dict = dict(size=320, scales=(0.7, 1.0, 1.2, 1.5), flip=True,
-                                   base_flip=False, merge_ratio=None, predict_from='segmenter')
+                                   base_flip=False, merge_ratio=None, predict_from='segmenter',
+                                   crf=None)
 PREDICT_FROM = ('segmenter', 'pseudo_masks')
 
 LogitsFn = Callable[[Tensor], Tensor]
@@ -47,6 +52,11 @@ def check_segmenter_cfg(cfg: dict | None) -> dict:
     if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
                               or not 0 < ratio <= 1):
         raise ValueError(f'segmenter_cfg.merge_ratio must be None or in (0, 1], got {ratio!r}')
+    if cfg['crf'] is not None:
+        if cfg['predict_from'] != 'segmenter':
+            raise ValueError("segmenter_cfg.crf post-processes the segmenter's logits: it needs "
+                             f"predict_from='segmenter', got {cfg['predict_from']!r}")
+        cfg['crf'] = check_dense_crf_cfg(cfg['crf'], 'segmenter_cfg.crf')
     cfg['scales'] = tuple(float(s) for s in cfg['scales'])
     cfg['base_flip'] = bool(cfg['base_flip'])
     return cfg

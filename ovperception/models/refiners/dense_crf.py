@@ -1,0 +1,155 @@
+"""Fully connected CRF post-processing (Krähenbühl & Koltun, NeurIPS 2011) through ``pydensecrf2``.
+
+Given per-pixel class probabilities ``P`` (K, H, W) and the 0..255 RGB image (3, H, W) at the
+same size, the CRF has unary ``-log(max(P, 1e-5))`` and two Potts pairwise terms: an
+appearance-free Gaussian kernel (``pos_xy_std`` pixels, weight ``pos_w``) and a bilateral
+kernel (``bi_xy_std`` pixels, ``bi_rgb_std`` colour levels, weight ``bi_w``); ``iter_max``
+mean-field steps give the (K, H, W) marginals, whose argmax is the label.
+
+The defaults are the setting of ExCEL's official post-processing (zwyang6/ExCEL
+``tools/infer_seg_coco.py`` / ``infer_seg_voc.py`` ``crf_proc``: 10 steps, 1/3, 67/3/4), run
+on the softmax of the multi-scale logits at the original image size. The library is an
+optional extra (``pip install 'ovperception[crf]'``), imported when a ``DenseCRF`` is built.
+"""
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from torch import Tensor, nn
+
+from ovperception.registry import MODELS
+from ovperception.structures import OVDataSample, SampleList
+
+#: The official ExCEL setting (and this module's defaults).
+DENSE_CRF_DEFAULTS: dict[str, float | int] = dict(
+    iter_max=10, pos_xy_std=1.0, pos_w=3.0, bi_xy_std=67.0, bi_rgb_std=3.0, bi_w=4.0)
+#: Floor of the probabilities in the unary (pydensecrf's ``unary_from_softmax``).
+PROB_CLIP = 1e-5
+
+
+def import_pydensecrf() -> tuple[ModuleType, ModuleType]:
+    """(``pydensecrf.densecrf``, ``pydensecrf.utils``); a one-line error naming the extra."""
+    try:
+        import pydensecrf.densecrf as densecrf
+        import pydensecrf.utils as crf_utils
+    except ImportError as error:
+        raise ModuleNotFoundError(
+            "DenseCRF needs pydensecrf2: pip install 'ovperception[crf]' "
+            f'(import failed: {error})') from None
+    return densecrf, crf_utils
+
+
+def check_dense_crf_cfg(cfg: dict, name: str = 'crf') -> dict[str, Any]:
+    """The keyword arguments of :class:`DenseCRF` from a config dict (``type`` optional and
+    only ``'DenseCRF'``), the defaults filled in; unknown keys are a one-line error."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f'{name} must be None or a dict of DenseCRF options, got {cfg!r}')
+    params = dict(cfg)
+    kind = params.pop('type', 'DenseCRF')
+    if kind not in ('DenseCRF', DenseCRF):
+        raise ValueError(f"{name}.type must be 'DenseCRF', got {kind!r}")
+    unknown = sorted(set(params) - set(DENSE_CRF_DEFAULTS))
+    if unknown:
+        raise ValueError(f'unknown {name} keys {unknown}; valid keys: '
+                         f"{sorted(DENSE_CRF_DEFAULTS) + ['type']}")
+    return {**DENSE_CRF_DEFAULTS, **params}
+
+
+def image_to_uint8(image: Tensor, size: tuple[int, int] | None = None) -> np.ndarray:
+    """(H, W, 3) C-contiguous uint8 array of a (3, h, w) 0..255 RGB image (uint8 or float,
+    rounded and clipped), resized bilinearly to ``size`` (H, W) when given and different."""
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f'DenseCRF needs a (3, H, W) RGB image, got {tuple(image.shape)}')
+    if size is not None and tuple(image.shape[-2:]) != tuple(size):
+        image = F.interpolate(image[None].float(), size=tuple(size), mode='bilinear',
+                              align_corners=False)[0]
+    if image.dtype != torch.uint8:
+        image = image.float().round().clamp(0, 255).to(torch.uint8)
+    return np.ascontiguousarray(image.permute(1, 2, 0).cpu().numpy())
+
+
+@MODELS.register_module()
+class DenseCRF(nn.Module):
+    """Dense CRF on class probabilities: ``crf(image, probs) -> marginals``, and
+    ``refine(images, samples)`` as a post-head refiner (``OVModel(refiners=[...])``).
+
+    Args:
+        iter_max: mean-field steps (0: the clipped, renormalised probabilities).
+        pos_xy_std: spatial standard deviation of the Gaussian kernel, in pixels.
+        pos_w: weight of the Gaussian kernel (Potts compatibility).
+        bi_xy_std: spatial standard deviation of the bilateral kernel, in pixels.
+        bi_rgb_std: colour standard deviation of the bilateral kernel, in 0..255 levels.
+        bi_w: weight of the bilateral kernel.
+    """
+
+    def __init__(self, iter_max: int = 10, pos_xy_std: float = 1.0, pos_w: float = 3.0,
+                 bi_xy_std: float = 67.0, bi_rgb_std: float = 3.0, bi_w: float = 4.0) -> None:
+        super().__init__()
+        if isinstance(iter_max, bool) or not isinstance(iter_max, int) or iter_max < 0:
+            raise ValueError(f'DenseCRF iter_max must be an int >= 0, got {iter_max!r}')
+        values = dict(pos_xy_std=pos_xy_std, pos_w=pos_w, bi_xy_std=bi_xy_std,
+                      bi_rgb_std=bi_rgb_std, bi_w=bi_w)
+        for key, value in values.items():
+            positive = key.endswith('_std')
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0 or (positive and value == 0):
+                raise ValueError(f'DenseCRF {key} must be a finite number '
+                                 f"{'> 0' if positive else '>= 0'}, got {value!r}")
+        import_pydensecrf()   # the missing extra fails at build time, before any work
+        self.iter_max = int(iter_max)
+        self.pos_xy_std, self.pos_w = float(pos_xy_std), float(pos_w)
+        self.bi_xy_std, self.bi_rgb_std, self.bi_w = (float(bi_xy_std), float(bi_rgb_std),
+                                                      float(bi_w))
+
+    def forward(self, image: Tensor, probs: Tensor) -> Tensor:
+        """(K, H, W) float32 marginals, on ``probs``' device.
+
+        Args:
+            image: (3, H, W) 0..255 RGB, uint8 or float (rounded to uint8 as the CRF needs),
+                resized bilinearly to (H, W) when its size differs.
+            probs: (K, H, W) class probabilities (e.g. a softmax over K).
+        """
+        if probs.dim() != 3 or probs.shape[0] < 1 or min(probs.shape[-2:]) < 1:
+            raise ValueError(f'DenseCRF needs (K, H, W) probabilities, got {tuple(probs.shape)}')
+        if not torch.isfinite(probs).all():
+            raise ValueError('DenseCRF got non-finite class probabilities')
+        num_classes, height, width = probs.shape
+        densecrf, crf_utils = import_pydensecrf()
+        rgb = image_to_uint8(image, (height, width))
+        unary = np.ascontiguousarray(crf_utils.unary_from_softmax(
+            probs.detach().float().cpu().numpy(), clip=PROB_CLIP))
+        crf = densecrf.DenseCRF2D(width, height, num_classes)
+        crf.setUnaryEnergy(unary)
+        crf.addPairwiseGaussian(sxy=self.pos_xy_std, compat=self.pos_w)
+        crf.addPairwiseBilateral(sxy=self.bi_xy_std, srgb=self.bi_rgb_std, rgbim=rgb,
+                                 compat=self.bi_w)
+        marginals = np.array(crf.inference(self.iter_max)).reshape(num_classes, height, width)
+        return torch.from_numpy(marginals).to(probs.device)
+
+    def refine(self, images: list[Tensor], samples: SampleList) -> list[OVDataSample]:
+        """Refine each sample's ``seg_logits`` (K, h, w class probabilities; the head's
+        ``return_logits=True``) at ``ori_shape`` with its (3, h', w') RGB image: ``seg_logits``
+        become the marginals and ``pred_sem_seg`` their argmax (no threshold re-applied)."""
+        for image, sample in zip(images, samples):
+            if 'seg_logits' not in sample:
+                raise ValueError('DenseCRF.refine needs class probabilities: build the head '
+                                 'with return_logits=True')
+            probs = sample.seg_logits.data.float()
+            size = tuple(int(v) for v in sample.metainfo.get('ori_shape', probs.shape[-2:])[:2])
+            if tuple(probs.shape[-2:]) != size:
+                probs = F.interpolate(probs[None], size=size, mode='bilinear',
+                                      align_corners=False)[0]
+            marginals = self(image, probs)
+            sample.seg_logits = PixelData(data=marginals)
+            sample.pred_sem_seg = PixelData(data=marginals.argmax(dim=0)[None])
+        return list(samples)
+
+    def extra_repr(self) -> str:  # pragma: no cover - cosmetic
+        return (f'iter_max={self.iter_max}, pos_xy_std={self.pos_xy_std}, pos_w={self.pos_w}, '
+                f'bi_xy_std={self.bi_xy_std}, bi_rgb_std={self.bi_rgb_std}, bi_w={self.bi_w}')

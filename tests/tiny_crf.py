@@ -1,0 +1,4 @@
+"""Tiny registry entries of the CRF post-processor (merged into ``tests.tiny.TINY``)."""
+TINY: dict[str, dict] = {
+    'DenseCRF': dict(type='DenseCRF', iter_max=2),
+}
