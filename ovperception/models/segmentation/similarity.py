@@ -168,9 +168,27 @@ class DenseSimilarityHead(BaseOVHead):
             labels = self.labels_from_cosine(cosine, text, out_size)
             sample.pred_sem_seg = PixelData(data=labels[None])
             if self.return_logits:
-                sample.seg_logits = PixelData(data=self.stitched_probabilities(cosine, text))
+                sample.seg_logits = PixelData(data=self.stored_scores(cosine, text, sample))
             sample.set_metainfo(dict(label_names=text.class_names))
         return list(data_samples)
+
+    def stored_scores(self, cosine: StitchedWindows, text: TextEmbeddings,
+                      sample: OVDataSample) -> Tensor:
+        """The (K', h, w) class probabilities stored in ``seg_logits`` with ``return_logits``.
+
+        ``cosine`` is the very map the labels come from: the refined one when there is a
+        ``score_refiner``, so the score at a pixel's label is the probability that won there
+        (up to ``prob_threshold`` / ``area_threshold`` relabelling). Subclasses change where
+        the scores are stored (e.g. CASS: at ``ori_shape``), never which map they come from.
+
+        Args:
+            cosine: the stitched (N, H, W) map the labels were made from.
+            sample: its data sample (``ori_shape``).
+
+        Returns:
+            (K', h, w) probabilities at :meth:`logits_size` of the map's size.
+        """
+        return self.stitched_probabilities(cosine, text)
 
     def refine_scores(self, image: Tensor, cosine: StitchedWindows,
                       sample: OVDataSample) -> StitchedWindows:
