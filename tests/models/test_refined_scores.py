@@ -186,3 +186,34 @@ def test_model_outputs_and_hover_scores_follow_the_refined_labels(build):
     row, col = (int(v) for v in torch.nonzero(before < 2)[0])
     hover = describe_point('segmentation', refined, col, row)
     assert hover.endswith(f', score {float(best[row, col]):.3f}'), hover
+
+
+def test_trident_sam_refinement_reads_the_refined_probabilities(monkeypatch):
+    """TridentHead hands SAM the class probabilities of the refined map the coarse labels come
+    from (official Trident: PAMR, softmax, then ``sam_refinement`` on those probabilities).
+    Failed before the fix without ``return_logits``: the probabilities of the unrefined map."""
+    from ovperception.models.segmentation import trident
+    from tests.tiny_sam import TINY_SAM
+
+    seen = []
+
+    def record(image, sample, sam, options, *, state=None, probs=None):
+        seen.append((sample.pred_sem_seg.data[0].clone(), probs.clone()))
+        return sample
+
+    monkeypatch.setattr(trident, 'refine_sem_seg_with_sam', record)
+    init_default_scope('ovperception')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='OVModel', backbone=TINY_BACKBONE, template_set='single',
+        head=dict(type='TridentHead', sam=TINY_SAM, logit_scale=SCALE,
+                  aggregation=dict(grid_stride=16), sam_refine=dict(min_area=4)),
+        test_cfg=dict(mode='slide', crop_size=64, stride=32))).eval()
+    model.head.score_refiner = SwapFirstTwoMaps()
+    metainfo = dict(classnames=CLASSNAMES, img_shape=(64, 96), ori_shape=(64, 96))
+    model.predict(torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(1)),
+                  [OVDataSample(metainfo=metainfo)])
+    assert model.head.score_refiner.calls == 1 and len(seen) == 1
+    labels, probs = seen[0]
+    assert probs.shape == (3, 64, 96) and bool((labels < 2).any())
+    assert torch.equal(probs.gather(0, labels[None].long())[0], probs.max(dim=0).values)
