@@ -20,8 +20,10 @@ block. For each window:
    window) embedding favours is moved towards the mean of its two most similar patches
    (weight ``mean_vector_weight``). Patch-name cosines are mixed with the global image-name
    cosines (``global_weight``), stretched over the window, averaged over windows, then as
-   SCLIP: resized to the original image, softmax at logit scale 40, maximum over synonyms,
-   probability threshold.
+   SCLIP: resized to the original image, optionally refined there (``score_refiner``, the
+   release's PAMR, off in its evaluation), softmax at logit scale 40, maximum over synonyms,
+   probability threshold; ``seg_logits`` are these probabilities, after the refiner as in the
+   release.
 """
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.structures import PixelData
 from PIL import Image
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
@@ -43,7 +44,7 @@ from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.inference import stitch_lazily
 from ovperception.models.refiners.clip_wrapper import KEEP_CLIP_WEIGHTS, CLIPWrapperBackbone
 from ovperception.models.segmentation.similarity import DenseSimilarityHead
-from ovperception.models.stitched import DenseOutput, as_stitched
+from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -290,7 +291,8 @@ class CASSHead(DenseSimilarityHead):
             for every dataset but Cityscapes) or ``'window'`` (each window's own class
             embedding: Cityscapes, and whole-image inference).
         **kwargs: :class:`DenseSimilarityHead` (logit scale 40, probability threshold,
-            background index, ``return_logits``: probabilities at ``ori_shape``).
+            background index, ``return_logits``: probabilities at ``ori_shape`` of the map the
+            labels come from, after the ``score_refiner`` when there is one).
     """
 
     takes_stitched_windows = True  # predict() adjusts the text per window, then stitches
@@ -368,15 +370,15 @@ class CASSHead(DenseSimilarityHead):
             cosines = self.window_cosines(stitched.outputs, text, image_embedding)
             maps.append(stitch_lazily(cosines, stitched.windows, stitched.image_size, None,
                                       False))
-        return_logits, self.return_logits = self.return_logits, False
-        try:
-            super().predict(maps, text, data_samples, images)
-        finally:
-            self.return_logits = return_logits
-        if return_logits:
-            for cosine, sample in zip(maps, data_samples):
-                size = tuple(sample.metainfo.get('ori_shape', cosine.image_size))[:2]
-                resized = F.interpolate(cosine.dense().float()[None], size=size,
-                                        mode='bilinear', align_corners=False)[0]
-                sample.seg_logits = PixelData(data=self.class_probabilities(resized, text))
-        return list(data_samples)
+        return super().predict(maps, text, data_samples, images)
+
+    def stored_scores(self, cosine: StitchedWindows, text: TextEmbeddings,
+                      sample: OVDataSample) -> Tensor:
+        """(K', H, W) class probabilities at ``ori_shape`` (as released: the whole map
+        resized there, then the softmax), made from the map the labels come from: after the
+        ``score_refiner`` (PAMR) when there is one, as the release's ``seg_logits``. With
+        ``logits_max_side``, at ``ori_shape`` shrunk to it (see :meth:`logits_size`)."""
+        size = self.logits_size(tuple(sample.metainfo.get('ori_shape', cosine.image_size))[:2])
+        resized = F.interpolate(cosine.dense().float()[None], size=size, mode='bilinear',
+                                align_corners=False)[0]
+        return self.class_probabilities(resized, text)

@@ -157,20 +157,61 @@ class DenseSimilarityHead(BaseOVHead):
             images: per sample, its (3, h, w) RGB image at the working resolution; needed
                 (only) with a ``score_refiner``.
         """
-        maps = [as_stitched(output) for output in outputs]
-        if self.score_refiner is not None:
-            if images is None or len(images) != len(maps):
-                raise ValueError('a head with a score_refiner needs one image per output')
-            maps = [self.refine_scores(image, cosine, sample)
-                    for image, cosine, sample in zip(images, maps, data_samples)]
+        maps = self.refined_maps(outputs, data_samples, images)
         for cosine, sample in zip(maps, data_samples):
-            out_size = tuple(sample.metainfo.get('ori_shape', cosine.image_size))[:2]
-            labels = self.labels_from_cosine(cosine, text, out_size)
-            sample.pred_sem_seg = PixelData(data=labels[None])
-            if self.return_logits:
-                sample.seg_logits = PixelData(data=self.stitched_probabilities(cosine, text))
-            sample.set_metainfo(dict(label_names=text.class_names))
+            self.label_sample(cosine, text, sample)
         return list(data_samples)
+
+    def refined_maps(self, outputs: Sequence[DenseOutput], data_samples: SampleList,
+                     images: Sequence[Tensor] | None = None) -> list[StitchedWindows]:
+        """Each sample's stitched (N, h, w) map after the ``score_refiner`` (unchanged
+        without one): the map that both the labels and the stored scores are made from.
+
+        Args:
+            outputs: per sample, its stitched per-name map (tensor or lazy).
+            images: per sample, its (3, h, w) RGB working image; needed with a refiner.
+
+        Returns:
+            The maps; refined ones are (N, H, W) at ``ori_shape`` with
+            ``refine_at='original'``, at the working size otherwise (:meth:`refine_scores`).
+        """
+        maps = [as_stitched(output) for output in outputs]
+        if self.score_refiner is None:
+            return maps
+        if images is None or len(images) != len(maps):
+            raise ValueError('a head with a score_refiner needs one image per output')
+        return [self.refine_scores(image, cosine, sample)
+                for image, cosine, sample in zip(images, maps, data_samples)]
+
+    def label_sample(self, cosine: StitchedWindows, text: TextEmbeddings,
+                     sample: OVDataSample) -> None:
+        """Fill ``sample`` from one (already refined) map: ``pred_sem_seg`` (1, H, W) at
+        ``ori_shape``, ``seg_logits`` (:meth:`stored_scores`) with ``return_logits``, and the
+        ``label_names``. Labels and scores come from this one map."""
+        out_size = tuple(sample.metainfo.get('ori_shape', cosine.image_size))[:2]
+        labels = self.labels_from_cosine(cosine, text, out_size)
+        sample.pred_sem_seg = PixelData(data=labels[None])
+        if self.return_logits:
+            sample.seg_logits = PixelData(data=self.stored_scores(cosine, text, sample))
+        sample.set_metainfo(dict(label_names=text.class_names))
+
+    def stored_scores(self, cosine: StitchedWindows, text: TextEmbeddings,
+                      sample: OVDataSample) -> Tensor:
+        """The (K', h, w) class probabilities stored in ``seg_logits`` with ``return_logits``.
+
+        ``cosine`` is the very map the labels come from: the refined one when there is a
+        ``score_refiner``, so the score at a pixel's label is the probability that won there
+        (up to ``prob_threshold`` / ``area_threshold`` relabelling). Subclasses change where
+        the scores are stored (e.g. CASS: at ``ori_shape``), never which map they come from.
+
+        Args:
+            cosine: the stitched (N, H, W) map the labels were made from.
+            sample: its data sample (``ori_shape``).
+
+        Returns:
+            (K', h, w) probabilities at :meth:`logits_size` of the map's size.
+        """
+        return self.stitched_probabilities(cosine, text)
 
     def refine_scores(self, image: Tensor, cosine: StitchedWindows,
                       sample: OVDataSample) -> StitchedWindows:

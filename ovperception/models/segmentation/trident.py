@@ -265,7 +265,8 @@ class TridentHead(DenseSimilarityHead):
                 cosine = self.aggregated_tokens_cosine(output, text, sam_image, ori_shape)
                 state = None
                 if self.refine_options is not None and self.sam_refine_style == 'official':
-                    super().predict([cosine], text, [sample], images=[image])
+                    cosine = self.refined_maps([cosine], [sample], [image])[0]
+                    self.label_sample(cosine, text, sample)
                     self._refine_officially(sample, cosine, text,
                                             self.sam.set_image(sam_image, keep_qkv=True))
                     continue
@@ -276,7 +277,10 @@ class TridentHead(DenseSimilarityHead):
                 cosine = self.aggregated_cosine(output, text, state)
                 if self.refine_sam is not None:
                     state = None  # the refining SAM encodes the image itself
-            super().predict([cosine], text, [sample], images=[image])
+            # the map after the score refiner (PAMR): labels, stored scores and the SAM
+            # refinement's probabilities all come from it, as in the official code
+            cosine = self.refined_maps([cosine], [sample], [image])[0]
+            self.label_sample(cosine, text, sample)
             if self.refine_options is not None:
                 probs = (sample.seg_logits.data if 'seg_logits' in sample
                          else self.class_probabilities(cosine.dense().float(), text))
