@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..utils.annotations import squeeze_2d
+from ..utils.band_rle import label_counts
 from ..utils.banded_image import BandedImage
 from .canvas import (BACKGROUND, Color, add_title, fit_text, font_scale_for, hstack,
                      nearest_resize, put_text, render_legend, text_size, to_rgb_uint8,
@@ -131,9 +132,9 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     if not np.issubdtype(labels.dtype, np.integer):
         labels = labels.astype(np.int64)  # an integer map keeps its (small) type
     labels = nearest_resize(labels, img.shape[0], img.shape[1])
-    counts = _label_counts(labels, ignore_index)
-    present = np.nonzero(counts)[0]  # linear time, unlike sorting 100 M labels (np.unique)
-    areas = counts[present]
+    counts = label_counts(labels)  # linear time, band by band
+    present = np.array(sorted(v for v in counts if v >= 0 and v != ignore_index), np.int64)
+    areas = np.array([counts[v] for v in present.tolist()], np.int64)
     colors = _class_palette(palette, max(len(label_names), int(present.max(initial=-1)) + 1))
 
     factor = upscale_factor(img.shape[0], img.shape[1], min_size)
@@ -172,23 +173,6 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     panel = _legend_panel(present, areas, colors, label_names,
                           max(labels.size // (factor * factor), 1), out.shape, side)
     return _attach_legend(out, panel, side)
-
-
-def _label_counts(labels: np.ndarray, ignore_index: int) -> np.ndarray:
-    """(K,) pixel count of each label (``ignore_index`` and negative values left out),
-    counted a band of rows at a time."""
-    counts = np.zeros(0, np.int64)
-    for start in range(0, labels.shape[0], _BLEND_ROWS):
-        band = labels[start:start + _BLEND_ROWS]
-        values = band[(band != ignore_index) & (band >= 0)]
-        if values.size:
-            found = np.bincount(values.ravel())
-            if len(found) > len(counts):
-                found[:len(counts)] += counts
-                counts = found
-            else:
-                counts[:len(found)] += found
-    return counts
 
 
 def _legend_panel(present: np.ndarray, areas: np.ndarray, colors: np.ndarray,
