@@ -10,7 +10,7 @@ fonts.py) for any other Unicode name; long names are truncated with ``'...'``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -98,7 +98,8 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
                  alpha: float = 0.5, ignore_index: int = 255, palette: np.ndarray | None = None,
                  draw_boundaries: bool = True, boundary_color: Color = (255, 255, 255),
                  legend: str = 'auto', min_size: int = 256,
-                 title: str | None = None, banded: bool = False) -> np.ndarray | BandedImage:
+                 title: str | None = None, banded: bool = False,
+                 counts: Mapping[int, int] | None = None) -> np.ndarray | BandedImage:
     """Blend class colours over an image, outline class boundaries, append a legend.
 
     Args:
@@ -121,6 +122,8 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
         banded: return a :class:`BandedImage` whose rows are drawn when read (streamed to a
             PNG, a 108-MP overlay never exists whole) where the overlay has a legend and no
             title; its pixels equal the array's.
+        counts: the pixels per label of ``label_map`` (:func:`label_counts`) where the
+            caller has them (used when the map is the image's size; else counted here).
 
     Returns:
         (H', W', 3) uint8 RGB image, H' >= H and W' >= W.
@@ -131,8 +134,9 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     labels = squeeze_2d(label_map, 'label_map')
     if not np.issubdtype(labels.dtype, np.integer):
         labels = labels.astype(np.int64)  # an integer map keeps its (small) type
-    labels = nearest_resize(labels, img.shape[0], img.shape[1])
-    counts = label_counts(labels)  # linear time, band by band
+    if counts is None or labels.shape != img.shape[:2]:
+        labels = nearest_resize(labels, img.shape[0], img.shape[1])
+        counts = label_counts(labels)  # linear time, band by band
     present = np.array(sorted(v for v in counts if v >= 0 and v != ignore_index), np.int64)
     areas = np.array([counts[v] for v in present.tolist()], np.int64)
     colors = _class_palette(palette, max(len(label_names), int(present.max(initial=-1)) + 1))
