@@ -46,7 +46,7 @@ def label_counts(labels: np.ndarray, band_values: int | None = None) -> dict[int
         if not band.size:
             continue
         if int(band.min()) >= 0 and int(band.max()) < max(band.size, 1 << 16):
-            found = np.bincount(band)
+            found = np.bincount(band.astype(np.intp, copy=False))  # uint64 too
             values = np.flatnonzero(found)
             numbers = found[values]
         else:

@@ -42,6 +42,7 @@ def test_label_counts_counts_negative_and_large_values_too(band_values):
     """Bands of small non-negative labels take np.bincount, others np.unique: same counts."""
     rng = np.random.default_rng(1)
     for labels in (rng.integers(-3, 4, (9, 11)), rng.integers(0, 1 << 40, (5, 7)),
-                   np.array([[70000, 0], [70000, 255]], np.int32), np.zeros((0, 4), np.uint8)):
+                   np.array([[70000, 0], [70000, 255]], np.int32), np.zeros((0, 4), np.uint8),
+                   rng.integers(0, 9, (6, 5)).astype(np.uint64)):
         values, numbers = np.unique(labels, return_counts=True)
         assert label_counts(labels, band_values) == dict(zip(values.tolist(), numbers.tolist()))
