@@ -26,6 +26,40 @@ def test_segmentation_writer_runs_for_pred_sem_seg(tmp_path):
     assert all((tmp_path / p.rsplit('/', 1)[1]).exists() for p in written)
 
 
+def test_segmentation_writer_counts_the_label_map_once(tmp_path, monkeypatch):
+    """The overlay's legend and the JSON's areas share one count of the map (it was counted
+    twice), and say the same as counting it afresh."""
+    import json
+
+    from ovperception.utils import annotations, band_rle
+    from ovperception.visualization import overlay
+    from ovperception.writers import segmentation
+    calls = []
+
+    def counting(labels, band_values=None):
+        calls.append(labels.shape)
+        return band_rle.label_counts(labels, band_values)
+
+    for module in (overlay, annotations, segmentation):
+        monkeypatch.setattr(module, 'label_counts', counting)
+    sample = OVDataSample(metainfo=dict(label_names=['a', 'b', 'c']))
+    labels = torch.tensor([[[0, 1, 1], [255, 1, 2]]])
+    sample.pred_sem_seg = PixelData(data=labels)
+    write_predictions(str(tmp_path / 'x.png'), np.zeros((2, 3, 3), np.uint8), sample,
+                      str(tmp_path / 'out'), [])
+    assert calls == [(2, 3)]
+    written = json.loads((tmp_path / 'out' / 'x.json').read_text())
+    assert [(a['name'], a['area']) for a in written['annotations']] == [
+        ('a', 1), ('b', 3), ('c', 1)]
+    assert written['unlabelled_area'] == 1
+    fresh = overlay.draw_sem_seg(np.zeros((2, 3, 3), np.uint8), labels[0].numpy(),
+                                 ['a', 'b', 'c'])
+    calls.clear()
+    given = overlay.draw_sem_seg(np.zeros((2, 3, 3), np.uint8), labels[0].numpy(),
+                                 ['a', 'b', 'c'], counts={0: 1, 1: 3, 2: 1, 255: 1})
+    assert calls == [] and np.array_equal(fresh, given)
+
+
 def test_sample_without_known_field_is_an_error(tmp_path):
     with pytest.raises(ValueError, match='none of the fields'):
         write_predictions('x.png', np.zeros((2, 2, 3), np.uint8), OVDataSample(),

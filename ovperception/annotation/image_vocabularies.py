@@ -14,7 +14,8 @@ import os
 from typing import Iterable, Sequence
 
 from ovperception.annotation.sources import InputItem
-from ovperception.utils.tags_file import TagsFileError, read_tags_file
+from ovperception.utils.tags_file import (TagsFileError, read_tags_file, tag_key, tag_lookup,
+                                          unknown_tags, vocabulary_from_tags)
 
 __all__ = ['CHOSEN_NAMES_FILE', 'TagsFileError', 'dataset_vocabulary', 'image_labels',
            'read_tags_file', 'tags_per_input']
@@ -57,19 +58,20 @@ def dataset_vocabulary(tags: Iterable[list[str]],
     """The dataset's vocabulary and each tag's index in it.
 
     Without ``vocabulary`` it is the union of the tags in order of appearance; with it,
-    every tag must be one of its entries' names (any synonym, case-insensitive).
+    every tag must be one of its entries' names. Tags and names are compared as
+    :func:`~ovperception.utils.tags_file.tag_key` (any synonym, case-insensitive, white
+    space folded), as ``TaggedImageDataset`` does.
     """
+    all_tags = [tag for names in tags for tag in names]
     if vocabulary is None:
-        union = list(dict.fromkeys(t for names in tags for t in names))
-        if not union:
+        vocabulary = vocabulary_from_tags([all_tags])
+        if not vocabulary:
             raise TagsFileError('the tags name no class at all')
-        return union, {t: i for i, t in enumerate(union)}
-    index = {s.strip().lower(): i for i, entry in enumerate(vocabulary)
-             for s in entry.split(';') if s.strip()}
-    unknown = sorted({t for names in tags for t in names if t.lower() not in index})
+    lookup = tag_lookup(vocabulary)
+    unknown = sorted(unknown_tags(all_tags, lookup))
     if unknown:
         raise TagsFileError(f'tags {unknown[:5]} are not names of --vocab')
-    return list(vocabulary), {t: index[t.lower()] for names in tags for t in names}
+    return list(vocabulary), {tag: lookup[tag_key(tag)] for tag in all_tags}
 
 
 def image_labels(tags: dict[str, list[str]], tag_index: dict[str, int]) -> dict[str, list[int]]:

@@ -32,6 +32,7 @@ from ovperception.datasets.base import DatasetNotFoundError, OVBaseDataset, requ
 from ovperception.datasets.transforms import BaseTransform, PackOVInputs
 from ovperception.models.anomaly.prompts import object_name
 from ovperception.registry import DATASETS, TRANSFORMS
+from ovperception.utils.image_files import image_names
 from ovperception.utils.image_io import load_label_map
 
 MVTEC_CATEGORIES: tuple[str, ...] = (
@@ -40,12 +41,6 @@ MVTEC_CATEGORIES: tuple[str, ...] = (
 VISA_CATEGORIES: tuple[str, ...] = (
     'candle', 'capsules', 'cashew', 'chewinggum', 'fryum', 'macaroni1', 'macaroni2', 'pcb1',
     'pcb2', 'pcb3', 'pcb4', 'pipe_fryum')
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.JPG', '.PNG')
-
-
-def _files(directory: str) -> list[str]:
-    return sorted(f for f in os.listdir(directory)
-                  if f.endswith(IMAGE_SUFFIXES) and not f.startswith('.'))
 
 
 class AnomalyDataset(OVBaseDataset):
@@ -132,7 +127,7 @@ class MVTecADDataset(AnomalyDataset):
                 folder = os.path.join(split_dir, defect)
                 if not os.path.isdir(folder):
                     continue
-                for file in _files(folder):
+                for file in image_names(folder):
                     mask = None
                     if defect != 'good':
                         stem = os.path.splitext(file)[0]
@@ -228,7 +223,7 @@ class FolderAnomalyDataset(AnomalyDataset):
     def _folder(self, folder: str, what: str) -> tuple[str, list[str]]:
         path = require_path(os.path.join(self.data_root, folder), what,
                             type(self).__name__)
-        files = _files(path)
+        files = image_names(path)
         if not files:
             raise DatasetNotFoundError(f'{type(self).__name__}: no images in {what} {path}')
         return path, files

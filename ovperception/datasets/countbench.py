@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-from ovperception.datasets.anomaly import IMAGE_SUFFIXES
 from ovperception.datasets.base import OVBaseDataset, require_path
 from ovperception.datasets.synthetic_counting import make_dot_image
 from ovperception.datasets.transforms import PackOVInputs
 from ovperception.models.counting.number_words import NUMBER_WORDS, count_span
 from ovperception.registry import DATASETS, TRANSFORMS
+from ovperception.utils.image_files import image_names
 
 #: Metainfo keys of a captioned counting sample.
 CAPTION_META_KEYS = ('caption', 'count_number')
@@ -50,16 +50,22 @@ class PackCaptionCountInputs(PackOVInputs):
         return packed
 
 
-def _find_image(folder: str, index: int, record: dict) -> str | None:
-    """The image file of record ``index``: its ``file_name``, else ``<index>.<suffix>``."""
+def _images_by_stem(folder: str) -> dict[str, str]:
+    """``{name without suffix: path}`` of the images in ``folder`` (any image suffix, any
+    case); of two with one stem (``3.jpg``, ``3.png``), the first name in sorted order."""
+    by_stem: dict[str, str] = {}
+    for name in image_names(folder):
+        by_stem.setdefault(os.path.splitext(name)[0], os.path.join(folder, name))
+    return by_stem
+
+
+def _find_image(folder: str, index: int, record: dict, by_stem: dict[str, str]) -> str | None:
+    """The image file of record ``index``: its ``file_name``, else ``<index>.<suffix>``
+    (``by_stem``: :func:`_images_by_stem` of ``folder``)."""
     if record.get('file_name'):
         path = os.path.join(folder, str(record['file_name']))
         return path if os.path.isfile(path) else None
-    for suffix in IMAGE_SUFFIXES:
-        path = os.path.join(folder, f'{index}{suffix}')
-        if os.path.isfile(path):
-            return path
-    return None
+    return by_stem.get(str(index))
 
 
 @DATASETS.register_module()
@@ -93,14 +99,14 @@ class CountBenchDataset(OVBaseDataset):
             records = json.load(handle)
         if not isinstance(records, list):
             raise ValueError(f'{path}: expected a JSON list of {{"text", "number"}} records')
-        data_list, missing = [], 0
+        data_list, missing, by_stem = [], 0, _images_by_stem(folder)
         for index, record in enumerate(records):
             caption, number = record.get('text'), record.get('number')
             if not isinstance(caption, str) or not isinstance(number, int):
                 raise ValueError(f'{path}: record {index} needs a "text" string and an '
                                  f'integer "number", got {record!r}')
             count_span(caption, number)  # raises when the caption does not state it
-            image = _find_image(folder, index, record)
+            image = _find_image(folder, index, record, by_stem)
             if image is None:
                 missing += 1
                 continue

@@ -12,16 +12,10 @@ import os
 from typing import Any, Iterable, Sequence
 
 from ovperception.datasets.base import DatasetNotFoundError, OVBaseDataset, require_path
-from ovperception.models.clip.vocabulary import split_synonyms
 from ovperception.registry import DATASETS
 from ovperception.utils.image_files import IMAGE_SUFFIXES, find_images
-from ovperception.utils.tags_file import TagsFileError, read_tags_file
-
-
-def _tag_lookup(vocabulary: Sequence[str]) -> dict[str, int]:
-    """Every synonym of every entry (lower case) -> the entry's index."""
-    return {name.lower(): index for index, entry in enumerate(vocabulary)
-            for name in split_synonyms(entry)}
+from ovperception.utils.tags_file import (TagsFileError, read_tags_file, tag_key, tag_lookup,
+                                          unknown_tags, vocabulary_from_tags)
 
 
 @DATASETS.register_module()
@@ -30,7 +24,8 @@ class TaggedImageDataset(OVBaseDataset):
 
     An image's entry in the tags file is found by its path below ``img_dir``
     (``sub/a.jpg``), then its file name, then its absolute path (as ``--tags-from``). Tags
-    match vocabulary entries case-insensitively, by any synonym; a tag naming the background
+    match vocabulary entries case-insensitively and with white space folded, by any synonym
+    or the whole entry (:func:`~ovperception.utils.tags_file.tag_key`); a tag naming the background
     class is dropped; an empty tag list means background only.
 
     Args:
@@ -68,14 +63,12 @@ class TaggedImageDataset(OVBaseDataset):
     @staticmethod
     def default_vocabulary(tags: Iterable[list[str]],
                            background_class: str = 'background') -> list[str]:
-        """The background, then every tag in order of first appearance (case-insensitive)."""
-        vocabulary = {background_class.lower(): background_class}
-        for names in tags:
-            for name in names:
-                vocabulary.setdefault(name.lower(), name)
+        """The background, then every tag in order of first appearance (compared as
+        :func:`~ovperception.utils.tags_file.tag_key`)."""
+        vocabulary = vocabulary_from_tags(tags, first=[background_class])
         if len(vocabulary) == 1:
             raise TagsFileError('the tags file names no class at all')
-        return list(vocabulary.values())
+        return vocabulary
 
     def _find_tags(self, path: str, img_dir: str) -> list[str] | None:
         """The tags of the image at ``path``, by relative path, file name or absolute path."""
@@ -94,21 +87,21 @@ class TaggedImageDataset(OVBaseDataset):
             paths = find_images(img_dir, self.img_suffixes)
         except FileNotFoundError as error:
             raise DatasetNotFoundError(f'{name}: {error}') from error
-        if _tag_lookup(self.classnames[:1]).get(self.background_class.lower()) != 0:
+        if tag_lookup(self.classnames[:1]).get(tag_key(self.background_class)) != 0:
             raise TagsFileError(f'{name}: the vocabulary must start with the background class '
                                 f'{self.background_class!r}, got {self.classnames[0]!r}')
-        lookup = _tag_lookup(self.classnames)
+        lookup = tag_lookup(self.classnames)
         data_list, missing = [], []
         for path in paths:
             names = self._find_tags(path, img_dir)
             if names is None:
                 missing.append(os.path.relpath(path, img_dir))
                 continue
-            unknown = [t for t in names if t.lower() not in lookup]
+            unknown = unknown_tags(names, lookup)
             if unknown:
                 raise TagsFileError(f'{name}: {path}: tags {unknown[:5]} are not entries of the '
                                     f'vocabulary')
-            indices = sorted({lookup[t.lower()] for t in names} - {0})
+            indices = sorted({lookup[tag_key(t)] for t in names} - {0})
             data_list.append(dict(img_path=path, image_tags=indices, tags=list(names),
                                   seg_fields=[]))
         if missing:

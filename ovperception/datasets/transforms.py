@@ -69,19 +69,52 @@ def rescale_size(height: int, width: int, scale: tuple[int, int]) -> tuple[int, 
 SEG_KEYS = ('gt_seg_map', 'gt_panoptic_map')
 
 
-def _resize_sample(results: dict, new_h: int, new_w: int, with_seg: bool) -> dict:
-    """Resize ``img`` bilinearly (and the label maps of ``SEG_KEYS`` by nearest when asked)."""
+def _cv2_image(img: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
+    """(new_h, new_w, C) OpenCV bilinear resize of an (H, W, C) image, dtype kept."""
+    return cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+
+
+def _cv2_label(seg: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
+    """(new_h, new_w) OpenCV nearest resize of an (H, W) label map, dtype kept."""
+    resized = cv2.resize(seg.astype(np.int32), (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    return resized.astype(seg.dtype)
+
+
+def _pillow_image(img: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
+    """(new_h, new_w, C) uint8 Pillow bilinear resize; another dtype is cast to uint8 first
+    (``astype``, as ExCEL's ``_img_rescaling``)."""
+    pixels = img if img.dtype == np.uint8 else img.astype(np.uint8)
+    return np.asarray(Image.fromarray(pixels).resize((new_w, new_h), Image.BILINEAR))
+
+
+def _pillow_label(seg: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
+    """(new_h, new_w) Pillow nearest resize of an (H, W) label map, dtype kept."""
+    mode_dtype = np.uint8 if 0 <= seg.min() and seg.max() <= 255 else np.int32
+    resized = Image.fromarray(seg.astype(mode_dtype)).resize((new_w, new_h), Image.NEAREST)
+    return np.asarray(resized).astype(seg.dtype)
+
+
+#: resize backend -> (bilinear image resize, nearest label-map resize)
+_RESIZERS = {'cv2': (_cv2_image, _cv2_label), 'pillow': (_pillow_image, _pillow_label)}
+
+
+def _resize_sample(results: dict, new_h: int, new_w: int, with_seg: bool,
+                   backend: str = 'cv2') -> dict:
+    """Resize ``img`` bilinearly (and the label maps of ``SEG_KEYS`` by nearest when asked).
+
+    ``backend``: ``'cv2'`` (mmseg; a resize to the same size is skipped) or ``'pillow'``
+    (ExCEL's ``_img_rescaling``: Pillow filters with antialiasing when shrinking and samples
+    pixel centres, unlike OpenCV; it always runs, casting the image to uint8 as the official
+    code does).
+    """
     img = results['img']
     h, w = img.shape[:2]
-    if (new_h, new_w) != (h, w):
-        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if backend == 'pillow' or (new_h, new_w) != (h, w):
+        resize_image, resize_label = _RESIZERS[backend]
+        results['img'] = resize_image(img, new_h, new_w)
         for key in SEG_KEYS if with_seg else ():
-            seg = results.get(key)
-            if seg is None:
-                continue
-            resized = cv2.resize(seg.astype(np.int32), (new_w, new_h),
-                                 interpolation=cv2.INTER_NEAREST)
-            results[key] = resized.astype(seg.dtype)
+            if results.get(key) is not None:
+                results[key] = resize_label(results[key], new_h, new_w)
     results['img_shape'] = (new_h, new_w)
     results['scale_factor'] = (new_h / h, new_w / w)
     results['keep_ratio'] = True
@@ -237,27 +270,6 @@ class ResizeToPatchMultiple(BaseTransform):
         return results
 
 
-def _resize_pillow(results: dict, new_h: int, new_w: int) -> dict:
-    """Resize ``img`` with Pillow bilinear on uint8 and the label maps by Pillow nearest
-    (ExCEL's ``_img_rescaling``: Pillow filters with antialiasing when shrinking and samples
-    pixel centres, unlike OpenCV)."""
-    img = results['img']
-    h, w = img.shape[:2]
-    pixels = img if img.dtype == np.uint8 else img.astype(np.uint8)
-    results['img'] = np.asarray(Image.fromarray(pixels).resize((new_w, new_h), Image.BILINEAR))
-    for key in SEG_KEYS:
-        seg = results.get(key)
-        if seg is None:
-            continue
-        mode_dtype = np.uint8 if 0 <= seg.min() and seg.max() <= 255 else np.int32
-        resized = Image.fromarray(seg.astype(mode_dtype)).resize((new_w, new_h), Image.NEAREST)
-        results[key] = np.asarray(resized).astype(seg.dtype)
-    results['img_shape'] = (new_h, new_w)
-    results['scale_factor'] = (new_h / h, new_w / w)
-    results['keep_ratio'] = True
-    return results
-
-
 @TRANSFORMS.register_module()
 class RandomResize(BaseTransform):
     """Training resize by a random ratio ``r ~ U(ratio_range)``.
@@ -296,9 +308,7 @@ class RandomResize(BaseTransform):
     def transform(self, results: dict) -> dict:
         ratio = np.random.uniform(*self.ratio_range)
         new_h, new_w = self.target_size(*results['img'].shape[:2], ratio)
-        if self.backend == 'pillow':
-            return _resize_pillow(results, new_h, new_w)
-        return _resize_sample(results, new_h, new_w, with_seg=True)
+        return _resize_sample(results, new_h, new_w, with_seg=True, backend=self.backend)
 
 
 def pad_to_crop(array: np.ndarray, size: tuple[int, int], offset: tuple[int, int],

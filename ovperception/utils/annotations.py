@@ -243,7 +243,8 @@ def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
 
 def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info: Mapping,
                           scores: Mapping[int | str, float] | None = None,
-                          ignore_index: int = 255) -> dict:
+                          ignore_index: int = 255,
+                          counts: Mapping[int, int] | None = None) -> dict:
     """Describe a semantic map as a JSON-ready per-image annotation.
 
     Args:
@@ -254,6 +255,8 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
             the map) and any extra JSON-able keys, copied to ``"image"``.
         scores: optional per-class score keyed by class index or by name.
         ignore_index: value of unlabelled pixels.
+        counts: the pixels per label of ``label_map`` (:func:`label_counts`) where the
+            caller has them; default: counted here.
 
     Returns:
         ``{"format", "image", "label_names", "annotations", "unlabelled_area",
@@ -273,7 +276,7 @@ def sem_seg_to_annotation(label_map: Any, label_names: Sequence[str], image_info
         raise ValueError(f'label map is {height}x{width} but image_info says '
                          f'{info["height"]}x{info["width"]}')
     names = [str(n) for n in label_names]
-    areas = label_counts(labels)  # band by band: no full-size mask at any point
+    areas = dict(label_counts(labels) if counts is None else counts)  # no full-size mask
     unlabelled = areas.pop(ignore_index, 0)
     present = sorted(areas)
     bad = [value for value in present if value < 0 or value >= len(names)]

@@ -7,16 +7,58 @@ Formats:
     JSON  ``{"a.jpg": ["cat", "dog"], ...}`` or ``[{"image": "a.jpg", "tags": [...]}, ...]``.
 ``image`` is a path relative to the image folder (``sub/a.jpg``), a file name or an absolute
 path; each reader decides how it matches (see its docs).
+
+Tags name vocabulary entries by any ``;`` synonym or by the whole entry, compared as
+:func:`tag_key` (white space folded, lower case, as the model's ``Vocabulary`` compares
+names); :func:`tag_lookup` and :func:`vocabulary_from_tags` are shared by both readers.
 """
 from __future__ import annotations
 
 import csv
 import json
 import re
+from typing import Iterable, Sequence
 
 
 class TagsFileError(ValueError):
     """The tags file is unreadable, malformed or does not cover the inputs."""
+
+
+def tag_key(name: str) -> str:
+    """The form in which tags and vocabulary names are compared: each ``;`` synonym with its
+    white space folded to single spaces, in lower case, joined by ``'; '``.
+
+    >>> tag_key('  Traffic   Light;cat ')
+    'traffic light; cat'
+    """
+    synonyms = (' '.join(part.split()).lower() for part in name.split(';'))
+    return '; '.join(s for s in synonyms if s)
+
+
+def tag_lookup(vocabulary: Sequence[str]) -> dict[str, int]:
+    """:func:`tag_key` of every synonym of every vocabulary entry, and of the whole entry, ->
+    the entry's index; a name in several entries goes to the first (as the model's argmax
+    breaks a tie)."""
+    lookup: dict[str, int] = {}
+    for index, entry in enumerate(vocabulary):
+        for name in [entry, *entry.split(';')]:
+            if tag_key(name):
+                lookup.setdefault(tag_key(name), index)
+    return lookup
+
+
+def vocabulary_from_tags(tags: Iterable[Sequence[str]], first: Sequence[str] = ()) -> list[str]:
+    """``first``, then every tag in order of first appearance, each once (compared as
+    :func:`tag_key`; the first spelling is kept)."""
+    vocabulary: dict[str, str] = {}
+    for name in [*first, *(tag for names in tags for tag in names)]:
+        vocabulary.setdefault(tag_key(name), name)
+    return list(vocabulary.values())
+
+
+def unknown_tags(tags: Iterable[str], lookup: dict[str, int]) -> list[str]:
+    """The tags that name no entry of ``lookup`` (:func:`tag_lookup`), in order, each once."""
+    return list(dict.fromkeys(tag for tag in tags if tag_key(tag) not in lookup))
 
 
 def _split_tags(field: str) -> list[str]:

@@ -10,12 +10,13 @@ fonts.py) for any other Unicode name; long names are truncated with ``'...'``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
 
 from ..utils.annotations import squeeze_2d
+from ..utils.band_rle import label_counts
 from ..utils.banded_image import BandedImage
 from .canvas import (BACKGROUND, Color, add_title, fit_text, font_scale_for, hstack,
                      nearest_resize, put_text, render_legend, text_size, to_rgb_uint8,
@@ -97,7 +98,8 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
                  alpha: float = 0.5, ignore_index: int = 255, palette: np.ndarray | None = None,
                  draw_boundaries: bool = True, boundary_color: Color = (255, 255, 255),
                  legend: str = 'auto', min_size: int = 256,
-                 title: str | None = None, banded: bool = False) -> np.ndarray | BandedImage:
+                 title: str | None = None, banded: bool = False,
+                 counts: Mapping[int, int] | None = None) -> np.ndarray | BandedImage:
     """Blend class colours over an image, outline class boundaries, append a legend.
 
     Args:
@@ -120,6 +122,8 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
         banded: return a :class:`BandedImage` whose rows are drawn when read (streamed to a
             PNG, a 108-MP overlay never exists whole) where the overlay has a legend and no
             title; its pixels equal the array's.
+        counts: the pixels per label of ``label_map`` (:func:`label_counts`) where the
+            caller has them (used when the map is the image's size; else counted here).
 
     Returns:
         (H', W', 3) uint8 RGB image, H' >= H and W' >= W.
@@ -130,10 +134,11 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     labels = squeeze_2d(label_map, 'label_map')
     if not np.issubdtype(labels.dtype, np.integer):
         labels = labels.astype(np.int64)  # an integer map keeps its (small) type
-    labels = nearest_resize(labels, img.shape[0], img.shape[1])
-    counts = _label_counts(labels, ignore_index)
-    present = np.nonzero(counts)[0]  # linear time, unlike sorting 100 M labels (np.unique)
-    areas = counts[present]
+    if counts is None or labels.shape != img.shape[:2]:
+        labels = nearest_resize(labels, img.shape[0], img.shape[1])
+        counts = label_counts(labels)  # linear time, band by band
+    present = np.array(sorted(v for v in counts if v >= 0 and v != ignore_index), np.int64)
+    areas = np.array([counts[v] for v in present.tolist()], np.int64)
     colors = _class_palette(palette, max(len(label_names), int(present.max(initial=-1)) + 1))
 
     factor = upscale_factor(img.shape[0], img.shape[1], min_size)
@@ -172,23 +177,6 @@ def draw_sem_seg(image: np.ndarray, label_map: np.ndarray, label_names: Sequence
     panel = _legend_panel(present, areas, colors, label_names,
                           max(labels.size // (factor * factor), 1), out.shape, side)
     return _attach_legend(out, panel, side)
-
-
-def _label_counts(labels: np.ndarray, ignore_index: int) -> np.ndarray:
-    """(K,) pixel count of each label (``ignore_index`` and negative values left out),
-    counted a band of rows at a time."""
-    counts = np.zeros(0, np.int64)
-    for start in range(0, labels.shape[0], _BLEND_ROWS):
-        band = labels[start:start + _BLEND_ROWS]
-        values = band[(band != ignore_index) & (band >= 0)]
-        if values.size:
-            found = np.bincount(values.ravel())
-            if len(found) > len(counts):
-                found[:len(counts)] += counts
-                counts = found
-            else:
-                counts[:len(found)] += found
-    return counts
 
 
 def _legend_panel(present: np.ndarray, areas: np.ndarray, colors: np.ndarray,

@@ -14,7 +14,7 @@ import threading
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -42,6 +42,7 @@ from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
 from ovperception.webapp.tasks import (ANNOTATION_TASKS, CONFIG_ROOT, TASKS, config_choices,
                                        configs_for_task)
+from ovperception.webapp.config_cache import ConfigCache
 from ovperception.webapp.weights_here import config_weights_here
 from ovperception.writers import write_predictions
 
@@ -72,10 +73,10 @@ def panoptic_only(sample):
     return sample
 
 
-def chooses_vocabulary(config: str) -> bool:
-    """Whether ``config``'s model chooses an image's names itself (vocabulary-free)."""
-    from mmengine.config import Config
-    return bool(Config.fromfile(config).model.get('vocabulary_selector'))
+def chooses_vocabulary(cfg: Any) -> bool:
+    """Whether the model of the parsed config ``cfg`` chooses an image's names itself
+    (vocabulary-free)."""
+    return bool(cfg.model.get('vocabulary_selector'))
 
 
 def chosen_names_note(chosen: list[dict]) -> str:
@@ -161,6 +162,7 @@ class AnnotationService:
         self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
         self._lock = threading.RLock()
         self._sam = None
+        self._configs = ConfigCache()
 
     # ----------------------------------------------------------------- configs
     @property
@@ -180,7 +182,11 @@ class AnnotationService:
         (that file is used) or where nothing can be checked."""
         if self.weights is not None:
             return None
-        return config_weights_here(config)
+        try:
+            cfg = self._configs.get(config)
+        except Exception:  # noqa: BLE001 - an unreadable config is reported when it is run
+            return None
+        return config_weights_here(cfg)
 
     def config_choices(self, task: str) -> list[tuple[str, str]]:
         """The model list of ``task``: readable labels saying whose weights are here."""
@@ -193,10 +199,9 @@ class AnnotationService:
             return ()
         if config in self._models:
             return tuple(getattr(self._models[config], 'background_words', ()) or ())
-        from mmengine.config import Config
         try:
-            cfg = Config.fromfile(config)
-        except Exception:  # an unreadable config is reported when it is run
+            cfg = self._configs.get(config)
+        except Exception:  # noqa: BLE001 - an unreadable config is reported when it is run
             return ()
         if not is_detection_config(cfg):
             return ()
@@ -266,7 +271,8 @@ class AnnotationService:
                 unknown task/config, missing weights, a threshold that is not a number.
         """
         config = self._check_config(task, config)
-        choose_names = not (vocabulary or '').strip(' ,;') and chooses_vocabulary(config)
+        choose_names = not (vocabulary or '').strip(' ,;') and chooses_vocabulary(
+            self._configs.get(config))
         classnames = None if choose_names else self._check_vocabulary(
             vocabulary, self.fixed_vocabulary(config))
         anomaly_threshold = parse_threshold(anomaly_threshold)
@@ -479,7 +485,7 @@ class AnnotationService:
         ``head_classes``), else None; read from the config without building the model."""
         if config in self._models:
             return getattr(self._models[config], 'fixed_vocabulary', None)
-        return configured_head_classes(config)
+        return configured_head_classes(self._configs.get(config))
 
     def vocabulary_hint(self, task: str, config: str | None = None) -> str:
         """Placeholder of the vocabulary box: the task's hint, or the trained classes of a

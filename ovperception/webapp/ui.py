@@ -8,6 +8,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from ovperception.annotation import DATASET_FORMATS
+from ovperception.utils.image_files import is_image_name
 from ovperception.webapp.annotated import draw_prompts, view_shape
 from ovperception.webapp.service import AnnotationService, AppResult, UserError
 from ovperception.webapp.session import AppSession, SessionStore
@@ -22,7 +23,6 @@ DEFAULT_MAX_SESSION_BYTES = 2 << 30
 SAM_MODES = ('foreground point', 'background point', 'box corner')
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'demo', 'examples')
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
 HELP = """### ovperception — open-vocabulary annotation
 Upload or drop an image (or pick an example), type the words to look for (comma separated,
@@ -147,7 +147,7 @@ def background_note(config: str, service: AnnotationService | None = None) -> st
 def example_images(folder: str = EXAMPLES_DIR) -> list[str]:
     """Example images under ``folder`` (any depth, any common image type), sorted."""
     found = [os.path.join(parent, name) for parent, _, names in os.walk(folder)
-             for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
+             for name in names if is_image_name(name)]
     return sorted(found)
 
 

@@ -48,9 +48,10 @@ def _open_clip_tag_here(model_name: str, tag: str, hub_cache: str | None,
     return False
 
 
-def config_weights_here(config: str, hub_cache: str | None = None,
+def config_weights_here(config: Any, hub_cache: str | None = None,
                         url_cache: str | None = None) -> bool | None:
-    """Whether every weight the model of ``config`` loads is on this machine.
+    """Whether every weight the model of ``config`` (a config path, or a parsed
+    ``mmengine.Config``) loads is on this machine.
 
     Checked: open_clip backbones' ``pretrained`` tags (``model_name`` + tag, in the HF hub cache
     ``hub_cache`` or the URL cache ``url_cache``) and weight files named by
@@ -63,7 +64,8 @@ def config_weights_here(config: str, hub_cache: str | None = None,
     """
     from mmengine.config import Config
     try:
-        model = Config.fromfile(config).get('model')
+        model = (Config.fromfile(config) if isinstance(config, (str, os.PathLike))
+                 else config).get('model')
     except Exception:  # an unreadable config is reported when it is run
         return None
     checked, unknown = 0, False

@@ -43,6 +43,28 @@ def test_resize_is_bilinear():
     assert 0 < out[0, 1, 0] < 200  # interpolated, not nearest
 
 
+@pytest.mark.parametrize('backend', ['cv2', 'pillow'])
+def test_random_resize_backends_share_the_bookkeeping(backend):
+    """Both backends: bilinear image, nearest label maps of both keys (dtype kept), and the
+    same shape keys; Pillow casts a float image to uint8 (ExCEL) even at the same size,
+    OpenCV leaves an unresized one untouched."""
+    img = np.arange(4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3) + 0.7
+    seg = np.array([[0, 0, 1, 1, 2, 2]] * 4, np.int64)
+    panoptic = (seg * 1000).astype(np.int32)
+    out = RandomResize(scale=None, ratio_range=(2.0, 2.0), backend=backend)(
+        dict(img=img.copy(), gt_seg_map=seg, gt_panoptic_map=panoptic))
+    assert out['img'].shape == (8, 12, 3) and out['img_shape'] == (8, 12)
+    assert out['scale_factor'] == (2.0, 2.0) and out['keep_ratio'] is True
+    assert out['img'].dtype == (np.uint8 if backend == 'pillow' else np.float32)
+    np.testing.assert_array_equal(out['gt_seg_map'], np.repeat(np.repeat(seg, 2, 0), 2, 1))
+    assert out['gt_seg_map'].dtype == np.int64 and out['gt_panoptic_map'].dtype == np.int32
+    np.testing.assert_array_equal(out['gt_panoptic_map'], out['gt_seg_map'] * 1000)
+    same = RandomResize(scale=None, ratio_range=(1.0, 1.0), backend=backend)(dict(img=img))
+    expected = img.astype(np.uint8) if backend == 'pillow' else img
+    np.testing.assert_array_equal(same['img'], expected)
+    assert same['img'].dtype == expected.dtype
+
+
 def test_reduce_zero_label():
     label = np.array([0, 1, 2, 255, 254])
     np.testing.assert_array_equal(reduce_zero_label(label), [255, 0, 1, 255, 253])

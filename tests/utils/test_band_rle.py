@@ -35,3 +35,14 @@ def test_column_bands_cover_every_column_once():
     assert [(band.start, band.stop) for band in bands] == [(0, 4), (4, 8), (8, 12), (12, 16),
                                                            (16, 20), (20, 23)]
     assert column_bands(1000, 3, 5) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+
+
+@pytest.mark.parametrize('band_values', [1, 13, 1 << 22])
+def test_label_counts_counts_negative_and_large_values_too(band_values):
+    """Bands of small non-negative labels take np.bincount, others np.unique: same counts."""
+    rng = np.random.default_rng(1)
+    for labels in (rng.integers(-3, 4, (9, 11)), rng.integers(0, 1 << 40, (5, 7)),
+                   np.array([[70000, 0], [70000, 255]], np.int32), np.zeros((0, 4), np.uint8),
+                   rng.integers(0, 9, (6, 5)).astype(np.uint64)):
+        values, numbers = np.unique(labels, return_counts=True)
+        assert label_counts(labels, band_values) == dict(zip(values.tolist(), numbers.tolist()))

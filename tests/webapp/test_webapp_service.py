@@ -571,3 +571,42 @@ def test_a_portrait_photo_is_not_taken_for_a_downscaled_one(service, session, tm
     assert image.shape[:2] == (64, 40) and original == (40, 64) and name == 'portrait.jpg'
     result = service.run(session, path, VOCABULARIES['semantic'], 'semantic')
     assert 'downscaled' not in result.message
+
+
+def test_a_task_change_reads_each_config_once(monkeypatch):
+    """What a change of task asks (model list with weights marks, vocabulary hint, background
+    words, then the model's change handlers) parses each config once, not up to four times."""
+    from collections import Counter
+
+    from mmengine.config import Config
+    reads, original = Counter(), Config.fromfile
+
+    def counting(filename, *args, **kwargs):
+        reads[os.path.abspath(str(filename))] += 1
+        return original(filename, *args, **kwargs)
+
+    monkeypatch.setattr(Config, 'fromfile', staticmethod(counting))
+    full = AnnotationService(default_configs(None))
+    for task in ('semantic', 'detection', 'semantic'):
+        default = full.defaults[task]
+        full.config_choices(task)  # on_task
+        full.vocabulary_hint(task, default)
+        full.background_words(default)  # the model's change handlers
+        full.vocabulary_hint(task, default)
+    assert reads and max(reads.values()) == 1, reads.most_common(3)
+
+
+def test_config_cache_reads_a_changed_file_again(tmp_path):
+    from ovperception.webapp.config_cache import ConfigCache
+    path = tmp_path / 'c.py'
+    path.write_text("model = dict(type='A')\n")
+    cache = ConfigCache(max_entries=1)
+    first = cache.get(str(path))
+    assert cache.get(str(path)) is first and first.model.type == 'A'
+    path.write_text("model = dict(type='BB')\n")  # another size (and modification time)
+    assert cache.get(str(path)).model.type == 'BB'
+    path.write_text('model = dict(\n')
+    with pytest.raises(Exception):
+        cache.get(str(path))  # a bad config is an error each time, never a stale result
+    with pytest.raises(OSError):
+        cache.get(str(tmp_path / 'missing.py'))
