@@ -380,20 +380,26 @@ def test_cass_architecture_builds_with_the_repo_protocol():
     assert model.test_cfg['crop_size'] == 224 and model.test_cfg['stride'] == 112
 
 
-@pytest.mark.parametrize('dataset,side,stretch,source,weights', [
-    ('voc21', 336, True, 'window', (0.1, 0.03, 0.10)),
-    ('context60', 336, True, 'image', (0.25, 0.04, 0.09)),
-    ('coco_object', 336, True, 'image', (0.25, 0.01, 0.10)),
-    ('voc20', 336, False, 'image', (0.4, 0.02, 0.10)),
-    ('context59', 336, True, 'image', (0.25, 0.04, 0.09)),
-    ('coco_stuff164k', 336, True, 'image', (0.2, 0.02, 0.02)),
-    ('cityscapes', 560, False, 'window', (0.1, 0.03, 0.14)),
-    ('ade20k', 336, True, 'image', (0.3, 0.05, 0.06))])
-def test_cass_configs_follow_the_repo_settings(dataset, side, stretch, source, weights):
+@pytest.mark.parametrize('dataset,side,stretch,source,weights,threshold', [
+    ('voc21', 336, True, 'window', (0.1, 0.03, 0.10), 0.1),
+    ('context60', 336, True, 'image', (0.25, 0.04, 0.09), 0.1),
+    ('coco_object', 336, True, 'image', (0.25, 0.01, 0.10), 0.1),
+    ('voc20', 336, False, 'image', (0.4, 0.02, 0.10), 0.0),
+    ('context59', 336, True, 'image', (0.25, 0.04, 0.09), 0.0),
+    ('coco_stuff164k', 336, True, 'image', (0.2, 0.02, 0.02), 0.0),
+    ('cityscapes', 560, False, 'window', (0.1, 0.03, 0.14), 0.0),
+    ('ade20k', 336, True, 'image', (0.3, 0.05, 0.06), 0.0)])
+def test_cass_configs_follow_the_repo_settings(dataset, side, stretch, source, weights,
+                                               threshold):
+    """MICV-yonsei/CASS 228ecdd configs/cfg_*.py; PAMR off on every benchmark (eval_all.sh
+    and the README run ``eval.py --pamr off``, which sets ``pamr_steps=0``)."""
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'segmentation',
                                        f'cass_vitb16_{dataset}_{side}.py'))
     head = cfg.model.head
     assert (head.global_weight, head.mean_vector_weight, head.cluster_threshold) == weights
+    assert head.get('score_refiner') is None and 'refiners' not in cfg.model  # --pamr off
+    assert head.prob_threshold == threshold
+    assert head.get('background_index') == (0 if threshold else None)
     assert head.global_source == source
     assert cfg.model.backbone.stretch_singular_values == stretch
     assert cfg.test_dataloader.dataset.pipeline[1].short_side == side

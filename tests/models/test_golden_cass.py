@@ -10,6 +10,13 @@ embedding), ``whole`` (VOC20 settings, whole-image inference). Cases: 230 x 330 
 crop). The randomised SVD draws from torch's global generator, seeded with 0 before each image
 on both sides. Labels agree on >= 99.9 % of the pixels; class probabilities at ori_shape within
 PROB_ATOL at 128 pixels.
+
+PAMR variants (``outputs_pamr.npz``, same weights, images and seeds): ``pamr`` (the ``slide``
+settings) and ``pamr_whole`` (the ``whole`` settings) with the official PAMR on (``eval.py --pamr
+on``: 10 steps, dilations (8, 16)): the stitched map and the image resized to ori_shape, PAMR
+there, then softmax. Labels agree on every pixel with windows (>= 99.99 % with the whole image, near-ties of
+its float noise), and on every pixel in all six cases from the official window logits on;
+probabilities within PAMR_PROB_ATOL (end to end) and PAMR_STAGE_ATOL (from the window logits).
 """
 from __future__ import annotations
 
@@ -44,6 +51,21 @@ VARIANTS = {  # name: (stretch, global source, whole image, prob threshold, weig
     'whole': (False, 'window', True, 0.0, 0.4, 0.2, 0.005),
 }
 CASES = ['a', 'b', 'c']
+#: PAMR variant: (settings of the plain variant it refines, official fixture prefix).
+PAMR_VARIANTS = {'pamr': 'slide', 'pamr_whole': 'whole'}
+#: The official PAMR setting (``eval.py --pamr on`` and the constructor's ``pamr_stride``).
+OFFICIAL_PAMR = dict(type='PAMRRefiner', num_iter=10, dilations=(8, 16))
+#: Probabilities after 10 PAMR steps at ori_shape, end to end; measured 5.2e-6 (windows),
+#: 4.4e-5 (whole image: the pre-PAMR map differs by up to 3.8e-5, as without PAMR).
+PAMR_PROB_ATOL = 2e-4
+#: Label agreement end to end: every pixel with windows; with the whole image 4 and 1 pixels
+#: of 82,800 and 61,500 differ (99.995 %), all official near-ties (top-2 probability gaps
+#: 1.7e-6 to 9e-5) flipped by that pre-PAMR noise: from the official window logits on, every
+#: label agrees (test_pamr_stage_on_the_official_window_logits).
+PAMR_LABEL_AGREEMENT = {'pamr': 1.0, 'pamr_whole': 0.9999}
+#: Probabilities from the official window logits on (PAMR and post-processing only);
+#: measured 8.1e-7.
+PAMR_STAGE_ATOL = 5e-6
 
 
 @functools.lru_cache(maxsize=None)
@@ -51,7 +73,12 @@ def golden() -> dict[str, np.ndarray]:
     return load_golden('cass', 'outputs.npz')
 
 
-def build(variant: str):
+@functools.lru_cache(maxsize=None)
+def golden_pamr() -> dict[str, np.ndarray]:
+    return load_golden('cass', 'outputs_pamr.npz')
+
+
+def build(variant: str, score_refiner: dict | None = None):
     from mmengine.registry import init_default_scope
 
     init_default_scope('ovperception')
@@ -69,7 +96,7 @@ def build(variant: str):
         head=dict(type='CASSHead', logit_scale=40.0, prob_threshold=threshold,
                   background_index=0, global_weight=global_weight,
                   mean_vector_weight=mean_weight, cluster_threshold=h, global_source=source,
-                  return_logits=True),
+                  return_logits=True, score_refiner=score_refiner),
         test_cfg=test_cfg)).eval()
     tower = model.backbone.clip.model
     shapes = [(name, tuple(value.shape)) for name, value in tower.state_dict().items()]
@@ -105,8 +132,8 @@ def replay_official_matching(monkeypatch, arrays: dict[str, np.ndarray]) -> list
     return errors
 
 
-def run_case(model, variant: str, case: str, monkeypatch):
-    arrays = prefixed(golden(), f'{variant}.{case}.')
+def run_case(model, variant: str, case: str, monkeypatch, fixture=golden):
+    arrays = prefixed(fixture(), f'{variant}.{case}.')
     errors = replay_official_matching(monkeypatch, arrays)
     torch.manual_seed(0)  # the randomised SVD, as in the official run
     result = predict_seeded_case(model, arrays, CLASSNAMES)
@@ -128,6 +155,55 @@ def test_cass_matches_the_official_code(variant, case, monkeypatch):
     labels = result.pred_sem_seg.data[0].numpy()
     assert labels.shape == expected['labels'].shape
     assert float((labels == expected['labels']).mean()) >= LABEL_AGREEMENT
+
+
+@functools.lru_cache(maxsize=None)
+def built_with_pamr(variant: str):
+    return build(PAMR_VARIANTS[variant], score_refiner=OFFICIAL_PAMR)
+
+
+@pytest.mark.parametrize('variant', list(PAMR_VARIANTS))
+@pytest.mark.parametrize('case', CASES)
+def test_cass_with_pamr_matches_the_official_code(variant, case, monkeypatch):
+    """PAMR on the stitched cosine map at ori_shape, before the softmax, as released; the
+    stored ``seg_logits`` are the refined probabilities (the release's)."""
+    model = built_with_pamr(variant)
+    assert golden_pamr()[f'{variant}.clusters'].tolist() \
+        == golden()[f'{PAMR_VARIANTS[variant]}.clusters'].tolist()
+    expected, result = run_case(model, variant, case, monkeypatch, fixture=golden_pamr)
+    pixels = expected['pixels']
+    probs = result.seg_logits.data[:, pixels[:, 0], pixels[:, 1]].numpy()
+    assert np.abs(probs - expected['probs']).max() <= PAMR_PROB_ATOL
+    labels = result.pred_sem_seg.data[0].numpy()
+    assert labels.shape == expected['labels'].shape
+    assert float((labels == expected['labels']).mean()) >= PAMR_LABEL_AGREEMENT[variant]
+
+
+@pytest.mark.parametrize('variant', list(PAMR_VARIANTS))
+@pytest.mark.parametrize('case', CASES)
+def test_pamr_stage_on_the_official_window_logits(variant, case, monkeypatch):
+    """From the official per-window patch logits on, our stitching, resize to ori_shape,
+    PAMR, softmax, synonym maximum and threshold reproduce the official labels on every
+    pixel (isolates the PAMR placement, resize order, dtype and dilations from the CASS
+    attention's float noise)."""
+    model = built_with_pamr(variant)
+    arrays = prefixed(golden_pamr(), f'{variant}.{case}.')
+    official = torch.from_numpy(arrays['window_logits'])
+    seen = []
+
+    def official_window_logits(features, text, image_embedding):
+        assert tuple(features.shape[-2:]) == tuple(official.shape[-2:])
+        assert len(features) == len(official)  # windows in the official order
+        seen.append(len(features))
+        return official.clone()
+
+    monkeypatch.setattr(model.head, 'window_cosines', official_window_logits)
+    result = predict_seeded_case(model, arrays, CLASSNAMES)
+    assert seen == [len(official)]
+    pixels = arrays['pixels']
+    probs = result.seg_logits.data[:, pixels[:, 0], pixels[:, 1]].numpy()
+    assert np.abs(probs - arrays['probs']).max() <= PAMR_STAGE_ATOL
+    np.testing.assert_array_equal(result.pred_sem_seg.data[0].numpy(), arrays['labels'])
 
 
 def test_text_and_name_clusters_match_the_official_code():

@@ -5,7 +5,10 @@
 # Protocol defaults (MICV-yonsei/CASS 228ecdd, configs/base_config.py, cass_segmentor.py, eval.py
 # --pamr off): 80 ImageNet templates, slide 224 / 112, the rounded SCLIP normalisation constants,
 # +0.1 bicubic position-embedding resize, floor patch grid stretched over each window, logit
-# scale 40; the dataset configs set the per-benchmark weights.
+# scale 40; the dataset configs set the per-benchmark weights. PAMR is off on every benchmark as
+# released (eval_all.sh --pamr off); the release's --pamr on is
+# head.score_refiner=dict(type=PAMRRefiner, num_iter=10, dilations=(8, 16)) (golden-tested, no
+# published number).
 from ovperception.models import OVModel
 from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.data_preprocessor import OVDataPreprocessor
