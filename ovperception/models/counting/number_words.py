@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence
+
+from ovperception.utils.inflect_engine import inflect_engine
 
 #: Spelled-out numbers, the form CountCLIP's training captions and CountBench use.
 NUMBER_WORDS: dict[int, str] = {
@@ -105,12 +106,6 @@ def counterfactual_caption(caption: str, number: int | None, rng: random.Random,
     return with_number(caption, span, rng.choice(choices))
 
 
-@lru_cache(maxsize=1)
-def _inflect_engine():  # type: ignore[no-untyped-def]
-    import inflect
-    return inflect.engine()
-
-
 def plural(name: str) -> str:
     """English plural of a class name ("dog" -> "dogs", "red dot" -> "red dots", "person"
     -> "people", "bus" -> "buses"), by the ``inflect`` package.
@@ -119,7 +114,7 @@ def plural(name: str) -> str:
     reads singular nouns ending in -us / -ss / -is ("bus", "cactus") as plurals of
     non-words ("bu"); those are pluralised.
     """
-    engine = _inflect_engine()
+    engine = inflect_engine()
     if engine.singular_noun(name) and not name.lower().endswith(('us', 'ss', 'is')):
         return name
     return engine.plural_noun(name) or name
