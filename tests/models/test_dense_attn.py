@@ -266,7 +266,8 @@ def test_fit_to_patch_grid_modes():
         fit_to_patch_grid(images[..., :8, :], (16, 16), 'drop')
 
 
-@pytest.mark.parametrize('mode', ['vanilla', 'sclip', 'clearclip', 'naclip'])
+@pytest.mark.parametrize('mode', ['vanilla', 'sclip', 'clearclip', 'naclip', 'declip',
+                                  'declip_qq'])
 def test_mode_attention_weights_are_the_weights_of_the_mode(mode):
     """Plug-ins (ResCLIP) extend a mode through its weights: with no logit hook they give what
     the mode's attention function gives; the hook sees every logit term before its softmax."""
@@ -281,7 +282,7 @@ def test_mode_attention_weights_are_the_weights_of_the_mode(mode):
     torch.testing.assert_close(weights @ v, expected, atol=1e-6, rtol=0)
     calls = []
     mode_attention_weights(mode, q, k, grid, 2.0, adjust_logits=lambda t: calls.append(t) or t)
-    assert len(calls) == (2 if mode == 'sclip' else 1)
+    assert len(calls) == (2 if mode in ('sclip', 'declip') else 1)
 
 
 def test_mode_attention_weights_refuse_the_value_path():
@@ -289,3 +290,17 @@ def test_mode_attention_weights_refuse_the_value_path():
     q = torch.zeros(1, 1, 5, 4)
     with pytest.raises(ValueError, match='maskclip'):
         mode_attention_weights('maskclip', q, q, (2, 2))
+
+
+def test_every_dense_mode_names_one_attention_variant():
+    """One table: each mode's attention is an ATTENTION_VARIANTS entry, and the functions
+    bound by mode_attention_fn apply exactly the weights mode_attention_weights returns."""
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 1 + 6, 4) for _ in range(3))
+    for mode, spec in da.DENSE_MODES.items():
+        assert spec.attention is None or spec.attention in da.ATTENTION_VARIANTS
+        attend = da.mode_attention_fn(mode, (2, 3), 1.5)
+        if spec.attention is None or not da.ATTENTION_VARIANTS[spec.attention].pairs:
+            continue
+        weights = da.mode_attention_weights(mode, q, k, (2, 3), 1.5)
+        assert torch.equal(attend(q, k, v), weights @ v), mode

@@ -17,7 +17,7 @@ As the official code (dammsi/AnomalyDINO ``src/detection.py``, ``src/backbones.p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import torch
@@ -34,22 +34,38 @@ from ovperception.registry import MODELS
 
 @dataclass
 class PatchFeatures:
-    """L2-normalised patch features of a batch.
+    """L2-normalised patch features of a batch, with their foreground masks on demand.
 
     Attributes:
         grid: (h, w) patch grid.
         patches: (B, h*w, C) L2-normalised patch features.
-        foreground: (B, h*w) bool foreground masks (AnomalyDINO's PCA masking).
+        tokens: (B, h*w, C) the patch tokens before the normalisation (the masks' input).
+        mask_threshold: threshold of the masks on the first principal component.
     """
 
     grid: tuple[int, int]
     patches: Tensor
-    foreground: Tensor
+    tokens: Tensor
+    mask_threshold: float = 10.0
+    _foreground: Tensor | None = field(default=None, repr=False)
+
+    @property
+    def foreground(self) -> Tensor:
+        """(B, h*w) bool foreground masks (AnomalyDINO's PCA masking), computed on first use:
+        a run with masking off never pays for the PCA."""
+        if self._foreground is None:
+            with torch.no_grad():
+                self._foreground = torch.stack([
+                    foreground_mask(tokens, self.grid, self.mask_threshold)
+                    for tokens in self.tokens])
+        return self._foreground
 
     def select(self, indices: Sequence[int]) -> PatchFeatures:
         """The features of a subset of the batch."""
         idx = torch.as_tensor(list(indices), dtype=torch.long, device=self.patches.device)
-        return PatchFeatures(self.grid, self.patches[idx], self.foreground[idx])
+        foreground = None if self._foreground is None else self._foreground[idx]
+        return PatchFeatures(self.grid, self.patches[idx], self.tokens[idx], self.mask_threshold,
+                             foreground)
 
 
 def per_object(setting: bool | Mapping[str, bool], name: str | None, default: bool) -> bool:
@@ -133,8 +149,8 @@ class AnomalyDINOHead(nn.Module):
     # ----------------------------------------------------------------- image
     def encode(self, backbone: nn.Module, images: Tensor,
                with_patches: bool | None = None) -> PatchFeatures:
-        """Normalised patch features and foreground masks of (B, 3, H, W) images, cropped
-        to a multiple of the patch size (no grad)."""
+        """Normalised patch features of (B, 3, H, W) images, cropped to a multiple of the
+        patch size (no grad); their foreground masks are computed only when read."""
         patch = backbone.patch_size
         height, width = images.shape[-2] // patch * patch, images.shape[-1] // patch * patch
         if height == 0 or width == 0:
@@ -143,9 +159,8 @@ class AnomalyDINOHead(nn.Module):
         with torch.no_grad():
             output = backbone(images[..., :height, :width], self.input_mean, self.input_std)
             tokens = output.patches.flatten(2).transpose(1, 2)  # (B, h*w, C)
-            foreground = torch.stack([foreground_mask(t, output.grid, self.mask_threshold)
-                                      for t in tokens])
-        return PatchFeatures(tuple(output.grid), F.normalize(tokens, dim=-1), foreground)
+        return PatchFeatures(tuple(output.grid), F.normalize(tokens, dim=-1), tokens,
+                             self.mask_threshold)
 
     def encode_references(self, backbone: nn.Module, images: Tensor,
                           object_name: str | None = None) -> Tensor:

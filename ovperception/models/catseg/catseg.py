@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from ovperception.models.catseg.clip_features import (attention_modules, catseg_image_features,
                                                       set_finetuned_parameters, split_qkv)
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.models.clip.text_encoding import encode_tokens_trimmed
 from ovperception.models.clip.vocabulary import Vocabulary, split_synonyms
 from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
@@ -135,11 +136,7 @@ class CATSeg(ModeDispatchMixin, BaseModel):
         if synonyms not in ('first', 'all'):
             raise ValueError(f"synonyms must be 'first' or 'all', got {synonyms!r}")
         self.synonyms = synonyms
-        unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
-        if unknown:
-            raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: '
-                             f'{sorted(DEFAULT_TEST_CFG)}')
-        self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        self.test_cfg = with_defaults(test_cfg, DEFAULT_TEST_CFG, 'test_cfg')
         if self.test_cfg['mode'] not in ('slide', 'whole'):
             raise ValueError(f"test_cfg.mode must be 'slide' or 'whole', got "
                              f"{self.test_cfg['mode']!r}")

@@ -13,6 +13,10 @@ to the attended values ``(B, heads, T, head_dim)``; ``s = head_dim ** -0.5``.
 * ``naclip``:    ``softmax(k k^T s + omega) v`` with a Gaussian neighbourhood prior ``omega``
   on the 2-D patch grid (zero for rows/columns that involve prefix tokens).
 
+One table, :data:`ATTENTION_VARIANTS`, says which softmaxed logit maps each variant sums;
+the attention functions (:func:`mode_attention_fn`) and the bare weights that plug-ins such as
+ResCLIP adjust (:func:`mode_attention_weights`) are both computed from it.
+
 :func:`modified_block_forward` applies such a function inside a ViT residual block
 (``ln_1``/``attn``/``ls_1``/``ln_2``/``mlp``/``ls_2`` as in open_clip's
 ``ResidualAttentionBlock``) with or without the residual and FFN. Nothing here
@@ -38,6 +42,13 @@ def _scale(x: Tensor) -> float:
     return x.shape[-1] ** -0.5
 
 
+def attention_logits(x: Tensor, y: Tensor, scaled: bool = True) -> Tensor:
+    """``x y^T s`` (``s = 1`` when not ``scaled``) for (B, heads, T, head_dim) inputs -> (B,
+    heads, T, T)."""
+    logits = torch.matmul(x, y.transpose(-2, -1))
+    return logits * _scale(x) if scaled else logits
+
+
 def self_similarity_softmax(x: Tensor, bias: Tensor | None = None,
                             scaled: bool = True) -> Tensor:
     """Row-wise ``softmax(x x^T s + bias)`` (``s = 1`` when not ``scaled``).
@@ -50,82 +61,10 @@ def self_similarity_softmax(x: Tensor, bias: Tensor | None = None,
     Returns:
         (B, heads, T, T) attention weights; every row sums to one.
     """
-    logits = torch.matmul(x, x.transpose(-2, -1))
-    if scaled:
-        logits = logits * _scale(x)
+    logits = attention_logits(x, x, scaled)
     if bias is not None:
         logits = logits + bias.to(logits.dtype)
     return logits.softmax(dim=-1)
-
-
-def vanilla_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """Standard scaled dot-product attention ``softmax(q k^T s) v``.
-
-    Args:
-        q, k, v: (B, heads, T, head_dim).
-
-    Returns:
-        (B, heads, T, head_dim).
-    """
-    attn = (torch.matmul(q, k.transpose(-2, -1)) * _scale(q)).softmax(dim=-1)
-    return torch.matmul(attn, v)
-
-
-def identity_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """MaskCLIP's value path: every token attends only to itself, so the output is ``v``.
-
-    Args:
-        q, k: unused, (B, heads, T, head_dim).
-        v: (B, heads, T, head_dim).
-
-    Returns:
-        ``v`` unchanged, (B, heads, T, head_dim).
-    """
-    return v
-
-
-def csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """SCLIP correlative self-attention ``(softmax(q q^T s) + softmax(k k^T s)) v``.
-
-    Args:
-        q, k, v: (B, heads, T, head_dim).
-
-    Returns:
-        (B, heads, T, head_dim).
-    """
-    attn = self_similarity_softmax(q) + self_similarity_softmax(k)
-    return torch.matmul(attn, v)
-
-
-def unscaled_csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """DeCLIP's correlative attention ``(softmax(q q^T) + softmax(k k^T)) v``, unscaled.
-
-    Args:
-        q, k, v: (B, heads, T, head_dim).
-
-    Returns:
-        (B, heads, T, head_dim).
-    """
-    attn = self_similarity_softmax(q, scaled=False) + self_similarity_softmax(k, scaled=False)
-    return torch.matmul(attn, v)
-
-
-def unscaled_qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """DeCLIP's ``qq`` attention ``softmax(q q^T) v``, unscaled (k unused)."""
-    return torch.matmul(self_similarity_softmax(q, scaled=False), v)
-
-
-def qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """ClearCLIP query-query attention ``softmax(q q^T s) v``.
-
-    Args:
-        q, v: (B, heads, T, head_dim).
-        k: unused.
-
-    Returns:
-        (B, heads, T, head_dim).
-    """
-    return torch.matmul(self_similarity_softmax(q), v)
 
 
 def gaussian_neighbourhood_bias(grid_hw: tuple[int, int], std: float, num_prefix: int = 1,
@@ -158,6 +97,128 @@ def gaussian_neighbourhood_bias(grid_hw: tuple[int, int], std: float, num_prefix
     return F.pad(patch_bias, (num_prefix, 0, num_prefix, 0))
 
 
+@dataclass(frozen=True)
+class AttentionVariant:
+    """How one attention variant weighs the values: the sum over ``pairs`` of
+    ``softmax(a(x y^T s) + omega)``.
+
+    Attributes:
+        pairs: the token pairs ``'qk'``, ``'qq'``, ``'kk'`` whose softmaxes are summed; empty:
+            the value path (the output is ``v``, there are no weights).
+        scaled: ``s = head_dim ** -0.5`` (else ``s = 1``).
+        neighbourhood: add NACLIP's Gaussian prior ``omega`` (else ``omega = 0``).
+    """
+
+    pairs: tuple[str, ...]
+    scaled: bool = True
+    neighbourhood: bool = False
+
+
+#: The one table of attention variants; :data:`DENSE_MODES` names them, the attention
+#: functions and the weights of a mode (:func:`mode_attention_weights`) both read it.
+ATTENTION_VARIANTS: dict[str, AttentionVariant] = {
+    'vanilla': AttentionVariant(('qk',)),
+    'identity': AttentionVariant(()),
+    'csa': AttentionVariant(('qq', 'kk')),
+    'qq': AttentionVariant(('qq',)),
+    'csa_unscaled': AttentionVariant(('qq', 'kk'), scaled=False),
+    'qq_unscaled': AttentionVariant(('qq',), scaled=False),
+    'neighbourhood': AttentionVariant(('kk',), neighbourhood=True),
+}
+
+
+def variant_weights(variant: AttentionVariant, q: Tensor, k: Tensor,
+                    grid_hw: tuple[int, int] | None = None, gaussian_std: float = 5.0,
+                    num_prefix: int = 1,
+                    adjust_logits: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """The attention weights of ``variant``, with a hook ``a`` on every logit map.
+
+    Args:
+        q, k: (B, heads, T, head_dim).
+        grid_hw: (h, w) patch grid (only the neighbourhood prior needs it).
+        gaussian_std, num_prefix: of the neighbourhood prior.
+        adjust_logits: ``a``, applied before the prior and the softmax (identity if None).
+
+    Returns:
+        (B, heads, T, T).
+
+    Raises:
+        ValueError: the value path (no weights), or tokens that do not fit the grid.
+    """
+    if not variant.pairs:
+        raise ValueError('the value path (identity attention) has no attention weights')
+    bias = None
+    if variant.neighbourhood:
+        if grid_hw is None or k.shape[-2] != num_prefix + grid_hw[0] * grid_hw[1]:
+            raise ValueError(f'{k.shape[-2]} tokens do not match grid {grid_hw} + '
+                             f'{num_prefix} prefix')
+        bias = gaussian_neighbourhood_bias(grid_hw, gaussian_std, num_prefix, device=k.device,
+                                           dtype=k.dtype)
+    tokens = dict(q=q, k=k)
+    weights: Tensor | None = None
+    for pair in variant.pairs:
+        logits = attention_logits(tokens[pair[0]], tokens[pair[1]], variant.scaled)
+        if adjust_logits is not None:
+            logits = adjust_logits(logits)
+        if bias is not None:
+            logits = logits + bias.to(logits.dtype)
+        term = logits.softmax(dim=-1)
+        weights = term if weights is None else weights + term
+    assert weights is not None
+    return weights
+
+
+def variant_attention(variant: AttentionVariant, q: Tensor, k: Tensor, v: Tensor,
+                      grid_hw: tuple[int, int] | None = None, gaussian_std: float = 5.0,
+                      num_prefix: int = 1) -> Tensor:
+    """``variant``'s weights applied to ``v`` (``v`` itself for the value path).
+
+    Args:
+        q, k, v: (B, heads, T, head_dim).
+
+    Returns:
+        (B, heads, T, head_dim).
+    """
+    if not variant.pairs:
+        return v
+    return torch.matmul(variant_weights(variant, q, k, grid_hw, gaussian_std, num_prefix), v)
+
+
+def vanilla_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Standard scaled dot-product attention ``softmax(q k^T s) v``; (B, heads, T, head_dim)
+    inputs and output."""
+    return variant_attention(ATTENTION_VARIANTS['vanilla'], q, k, v)
+
+
+def identity_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """MaskCLIP's value path: every token attends only to itself, so the output is ``v``
+    (q, k unused)."""
+    return variant_attention(ATTENTION_VARIANTS['identity'], q, k, v)
+
+
+def csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """SCLIP correlative self-attention ``(softmax(q q^T s) + softmax(k k^T s)) v``;
+    (B, heads, T, head_dim) inputs and output."""
+    return variant_attention(ATTENTION_VARIANTS['csa'], q, k, v)
+
+
+def unscaled_csa_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """DeCLIP's correlative attention ``(softmax(q q^T) + softmax(k k^T)) v``, unscaled;
+    (B, heads, T, head_dim) inputs and output."""
+    return variant_attention(ATTENTION_VARIANTS['csa_unscaled'], q, k, v)
+
+
+def unscaled_qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """DeCLIP's ``qq`` attention ``softmax(q q^T) v``, unscaled (k unused)."""
+    return variant_attention(ATTENTION_VARIANTS['qq_unscaled'], q, k, v)
+
+
+def qq_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """ClearCLIP query-query attention ``softmax(q q^T s) v`` (k unused); (B, heads, T,
+    head_dim) inputs and output."""
+    return variant_attention(ATTENTION_VARIANTS['qq'], q, k, v)
+
+
 def neighbourhood_attention(q: Tensor, k: Tensor, v: Tensor, grid_hw: tuple[int, int],
                             std: float = 5.0, num_prefix: int = 1) -> Tensor:
     """NACLIP attention ``softmax(k k^T s + omega) v``.
@@ -172,11 +233,8 @@ def neighbourhood_attention(q: Tensor, k: Tensor, v: Tensor, grid_hw: tuple[int,
     Returns:
         (B, heads, T, head_dim).
     """
-    expected = num_prefix + grid_hw[0] * grid_hw[1]
-    if k.shape[-2] != expected:
-        raise ValueError(f'{k.shape[-2]} tokens do not match grid {grid_hw} + {num_prefix} prefix')
-    bias = gaussian_neighbourhood_bias(grid_hw, std, num_prefix, device=k.device, dtype=k.dtype)
-    return torch.matmul(self_similarity_softmax(k, bias), v)
+    return variant_attention(ATTENTION_VARIANTS['neighbourhood'], q, k, v, grid_hw, std,
+                             num_prefix)
 
 
 @dataclass(frozen=True)
@@ -184,7 +242,8 @@ class DenseModeSpec:
     """How a dense mode changes the last ViT block.
 
     Attributes:
-        attention: name of the attention variant, or None for the unchanged block.
+        attention: name of the attention variant (an :data:`ATTENTION_VARIANTS` key), or None
+            for the unchanged block.
         keep_residual_ffn: keep the residual connection and the FFN.
     """
 
@@ -214,18 +273,10 @@ def mode_attention_fn(mode: str, grid_hw: tuple[int, int], gaussian_std: float =
                       num_prefix: int = 1) -> AttentionFn | None:
     """The attention function of a dense mode bound to a grid (None for ``vanilla``)."""
     name = check_dense_mode(mode).attention
-    table: dict[str, AttentionFn] = {
-        'identity': identity_attention, 'csa': csa_attention, 'qq': qq_attention,
-        'csa_unscaled': unscaled_csa_attention, 'qq_unscaled': unscaled_qq_attention,
-        'neighbourhood': partial(neighbourhood_attention, grid_hw=grid_hw, std=gaussian_std,
-                                 num_prefix=num_prefix),
-    }
-    return None if name is None else table[name]
-
-
-def attention_logits(x: Tensor, y: Tensor) -> Tensor:
-    """``x y^T s`` for (B, heads, T, head_dim) inputs -> (B, heads, T, T)."""
-    return torch.matmul(x, y.transpose(-2, -1)) * _scale(x)
+    if name is None:
+        return None
+    return partial(variant_attention, ATTENTION_VARIANTS[name], grid_hw=grid_hw,
+                   gaussian_std=gaussian_std, num_prefix=num_prefix)
 
 
 def mode_attention_weights(mode: str, q: Tensor, k: Tensor, grid_hw: tuple[int, int],
@@ -234,10 +285,10 @@ def mode_attention_weights(mode: str, q: Tensor, k: Tensor, grid_hw: tuple[int, 
     """The attention weights of a dense mode, with a hook on its logits before the softmax.
 
     ``vanilla``: ``softmax(a(q k^T s))``; ``sclip``: ``softmax(a(q q^T s)) + softmax(a(k k^T s))``;
-    ``clearclip``: ``softmax(a(q q^T s))``; ``naclip``: ``softmax(a(k k^T s) + omega)``, with
-    ``a`` = ``adjust_logits`` (identity by default; plug-ins such as ResCLIP's semantic feedback
-    mix their own scores in there). With the identity these are the weights that the mode's
-    attention function applies to ``v``.
+    ``clearclip``: ``softmax(a(q q^T s))``; ``naclip``: ``softmax(a(k k^T s) + omega)``;
+    ``declip`` / ``declip_qq`` likewise without ``s``; ``a`` = ``adjust_logits`` (identity by
+    default; plug-ins such as ResCLIP's semantic feedback mix their own scores in there). With
+    the identity these are the weights that the mode's attention function applies to ``v``.
 
     Args:
         q, k: (B, heads, T, head_dim).
@@ -246,20 +297,12 @@ def mode_attention_weights(mode: str, q: Tensor, k: Tensor, grid_hw: tuple[int, 
     Returns:
         (B, heads, T, T).
     """
-    adjust = adjust_logits or (lambda logits: logits)
     name = check_dense_mode(mode).attention
-    if name is None:
-        return adjust(attention_logits(q, k)).softmax(dim=-1)
-    if name == 'csa':
-        return adjust(attention_logits(q, q)).softmax(dim=-1) + \
-            adjust(attention_logits(k, k)).softmax(dim=-1)
-    if name == 'qq':
-        return adjust(attention_logits(q, q)).softmax(dim=-1)
-    if name == 'neighbourhood':
-        bias = gaussian_neighbourhood_bias(grid_hw, gaussian_std, num_prefix, device=k.device,
-                                           dtype=k.dtype)
-        return (adjust(attention_logits(k, k)) + bias).softmax(dim=-1)
-    raise ValueError(f'dense_mode {mode!r} has no attention weights to adjust (value path only)')
+    variant = ATTENTION_VARIANTS['vanilla' if name is None else name]
+    if not variant.pairs:
+        raise ValueError(f'dense_mode {mode!r} has no attention weights to adjust (value path '
+                         'only)')
+    return variant_weights(variant, q, k, grid_hw, gaussian_std, num_prefix, adjust_logits)
 
 
 def pad_to_multiple(images: Tensor, multiple: tuple[int, int]) -> Tensor:

@@ -19,30 +19,13 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from ovperception.models.counting.number_words import number_word
+
 INF = float('inf')
 #: CLIP-EBC's bins with ``truncation=4`` ({0}, {1}, {2}, {3}, {4+}).
 EBC_BINS_T4: tuple[tuple[float, ...], ...] = ((0,), (1,), (2,), (3,), (4, INF))
 #: ``truncation=2`` ({0}, {1}, {2+}).
 EBC_BINS_T2: tuple[tuple[float, ...], ...] = ((0,), (1,), (2, INF))
-
-_UNITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten',
-          'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen',
-          'eighteen', 'nineteen')
-_TENS = ('', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety')
-
-
-def number_word(value: int) -> str:
-    """English word of 0..99 as CLIP-EBC writes it (``21`` -> ``'twenty-one'``); hundreds
-    ``100, 200, .., 1000`` too; any other number stays digits (CLIP-EBC's ``num2word``)."""
-    if 0 <= value < 20:
-        return _UNITS[value]
-    if 20 <= value < 100:
-        tens, unit = divmod(value, 10)
-        return _TENS[tens] + ('' if unit == 0 else '-' + _UNITS[unit])
-    if value in (100, 200, 300, 400, 500, 600, 700, 800, 900):
-        return _UNITS[value // 100] + ' hundred'
-    return 'one thousand' if value == 1000 else str(value)
-
 
 #: Sentence templates per bin kind in CLIP-EBC's ``'word'`` mode; ``{name}`` singular,
 #: ``{names}`` plural, ``{n}``, ``{lo}``, ``{hi}``, ``{below}`` (= lo - 1) numbers (words or
@@ -235,6 +218,29 @@ def bin_averages(bins: CountBins, block_counts: Tensor) -> list[float]:
     return [float(s / t) if t > 0 else m for s, t, m in zip(sums, totals, middle)]
 
 
+def _block_grid(size: tuple[int, int], block_size: int) -> tuple[int, int]:
+    """(ceil(H / b), ceil(W / b)) blocks over an (H, W) image."""
+    return -(-size[0] // block_size), -(-size[1] // block_size)
+
+
+def _points_and_labels(points: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(N, 2) float xy points and their (N,) long class indices (all 0 when None)."""
+    points = points.reshape(-1, 2).float()
+    labels = (torch.zeros(len(points), dtype=torch.long, device=points.device) if labels is None
+              else labels.reshape(-1).long().to(points.device))
+    return points, labels
+
+
+def _block_histogram(labels: Tensor, block_rows: Tensor, block_cols: Tensor, num_classes: int,
+                     grid: tuple[int, int]) -> Tensor:
+    """(K, rows, cols) float counts of (N,) marks of class ``labels`` in block
+    (``block_rows``, ``block_cols``)."""
+    rows, cols = grid
+    flat = (labels * rows + block_rows) * cols + block_cols
+    counts = torch.bincount(flat, minlength=num_classes * rows * cols).float()
+    return counts.view(num_classes, rows, cols)
+
+
 def points_to_block_counts(points: Tensor, size: tuple[int, int], block_size: int,
                            labels: Tensor | None = None, num_classes: int = 1) -> Tensor:
     """Number of annotated points inside every ``block_size`` x ``block_size`` block.
@@ -251,18 +257,13 @@ def points_to_block_counts(points: Tensor, size: tuple[int, int], block_size: in
         (K, ceil(H / b), ceil(W / b)) float counts (their sum is the number of points inside).
     """
     height, width = int(size[0]), int(size[1])
-    rows, cols = -(-height // block_size), -(-width // block_size)
-    points = points.reshape(-1, 2).float()
-    labels = (torch.zeros(len(points), dtype=torch.long, device=points.device) if labels is None
-              else labels.reshape(-1).long().to(points.device))
+    rows, cols = _block_grid((height, width), block_size)
+    points, labels = _points_and_labels(points, labels)
     inside = ((points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0)
               & (points[:, 1] < height) & (labels >= 0) & (labels < num_classes))
     points, labels = points[inside], labels[inside]
-    col = (points[:, 0] // block_size).long()
-    row = (points[:, 1] // block_size).long()
-    flat = (labels * rows + row) * cols + col
-    counts = torch.bincount(flat, minlength=num_classes * rows * cols).float()
-    return counts.view(num_classes, rows, cols)
+    return _block_histogram(labels, (points[:, 1] // block_size).long(),
+                            (points[:, 0] // block_size).long(), num_classes, (rows, cols))
 
 
 def points_to_density_target(points: Tensor, image_size: tuple[int, int], block_size: int,
@@ -292,10 +293,8 @@ def points_to_density_target(points: Tensor, image_size: tuple[int, int], block_
     height, width = int(image_size[0]), int(image_size[1])
     grid_h, grid_w = (height, width) if grid_size is None else (int(grid_size[0]),
                                                                 int(grid_size[1]))
-    rows, cols = -(-grid_h // block_size), -(-grid_w // block_size)
-    points = points.reshape(-1, 2).float()
-    labels = (torch.zeros(len(points), dtype=torch.long, device=points.device) if labels is None
-              else labels.reshape(-1).long().to(points.device))
+    rows, cols = _block_grid((grid_h, grid_w), block_size)
+    points, labels = _points_and_labels(points, labels)
     keep = (labels >= 0) & (labels < num_classes)
     counts = torch.zeros(num_classes * rows * cols, device=points.device)
     if height <= 0 or width <= 0 or not bool(keep.any()):
@@ -306,7 +305,6 @@ def points_to_density_target(points: Tensor, image_size: tuple[int, int], block_
     pixels = torch.unique((labels * height + row) * width + col)  # one mark per pixel
     labels, pixel = pixels // (height * width), pixels % (height * width)
     row, col = pixel // width, pixel % width
-    flat = (labels * rows + row // block_size) * cols + col // block_size
-    counts = torch.bincount(flat, minlength=num_classes * rows * cols).float()
-    return counts.view(num_classes, rows, cols)
+    return _block_histogram(labels, row // block_size, col // block_size, num_classes,
+                            (rows, cols))
 

@@ -1,4 +1,5 @@
-"""Numbers in captions: find the count a caption states, swap it, and write count prompts.
+"""Numbers in captions: find the count a caption states, swap it, and write count prompts;
+the English number words of the counting models (CountCLIP's and CLIP-EBC's, one table).
 
 CountCLIP ("Teaching CLIP to Count to Ten", Paiss et al., ICCV 2023) works with captions
 that state an object count as a spelled-out number from two to ten ("three dogs playing
@@ -10,13 +11,31 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence
 
+from ovperception.utils.inflect_engine import inflect_engine
+
+_UNITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten',
+          'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen',
+          'eighteen', 'nineteen')
+_TENS = ('', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety')
+
+
+def number_word(value: int) -> str:
+    """English word of 0..99 as CLIP-EBC writes it (``21`` -> ``'twenty-one'``); hundreds
+    ``100, 200, .., 1000`` too; any other number stays digits (CLIP-EBC's ``num2word``)."""
+    if 0 <= value < 20:
+        return _UNITS[value]
+    if 20 <= value < 100:
+        tens, unit = divmod(value, 10)
+        return _TENS[tens] + ('' if unit == 0 else '-' + _UNITS[unit])
+    if value in (100, 200, 300, 400, 500, 600, 700, 800, 900):
+        return _UNITS[value // 100] + ' hundred'
+    return 'one thousand' if value == 1000 else str(value)
+
+
 #: Spelled-out numbers, the form CountCLIP's training captions and CountBench use.
-NUMBER_WORDS: dict[int, str] = {
-    0: 'zero', 1: 'one', 2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six', 7: 'seven',
-    8: 'eight', 9: 'nine', 10: 'ten', 11: 'eleven', 12: 'twelve'}
+NUMBER_WORDS: dict[int, str] = {number: number_word(number) for number in range(13)}
 #: The counts CountCLIP trains and CountBench evaluates on.
 COUNTBENCH_NUMBERS: tuple[int, ...] = tuple(range(2, 11))
 #: The default prompt of an image-level count: a number and the plural class name.
@@ -105,12 +124,6 @@ def counterfactual_caption(caption: str, number: int | None, rng: random.Random,
     return with_number(caption, span, rng.choice(choices))
 
 
-@lru_cache(maxsize=1)
-def _inflect_engine():  # type: ignore[no-untyped-def]
-    import inflect
-    return inflect.engine()
-
-
 def plural(name: str) -> str:
     """English plural of a class name ("dog" -> "dogs", "red dot" -> "red dots", "person"
     -> "people", "bus" -> "buses"), by the ``inflect`` package.
@@ -119,7 +132,7 @@ def plural(name: str) -> str:
     reads singular nouns ending in -us / -ss / -is ("bus", "cactus") as plurals of
     non-words ("bu"); those are pluralised.
     """
-    engine = _inflect_engine()
+    engine = inflect_engine()
     if engine.singular_noun(name) and not name.lower().endswith(('us', 'ss', 'is')):
         return name
     return engine.plural_noun(name) or name
@@ -137,4 +150,4 @@ def count_prompt(name: str, number: int, template: str = DEFAULT_COUNT_TEMPLATE)
 
 __all__ = ['COUNTBENCH_NUMBERS', 'DEFAULT_COUNT_TEMPLATE', 'NUMBER_WORDS', 'NumberSpan',
            'caption_variants', 'count_prompt', 'count_span', 'counterfactual_caption',
-           'number_spans', 'plural', 'with_number']
+           'number_spans', 'number_word', 'plural', 'with_number']

@@ -30,6 +30,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
                                                  takes_backbone_statistics)
@@ -185,11 +186,7 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
         self.shared_names = False  # OVModel's vocabulary methods read it
         self._text_cache = None
         self._vocab_memo: OrderedDict = OrderedDict()
-        unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
-        if unknown:
-            raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; valid keys: '
-                             f'{sorted(DEFAULT_TEST_CFG)}')
-        self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        self.test_cfg = with_defaults(test_cfg, DEFAULT_TEST_CFG, 'test_cfg')
         self.train_cfg = dict(train_cfg or {})
         self.adapter_training = self._adapter_training_cfg(adapter_training)
 
@@ -199,15 +196,12 @@ class FCCLIP(ModeDispatchMixin, BaseModel):
             return None
         if self.mask_adapter is None:
             raise ValueError('adapter_training needs a mask_adapter')
-        unknown = set(cfg) - set(ADAPTER_TRAINING_DEFAULTS)
-        if unknown:
-            raise ValueError(f'unknown adapter_training keys {sorted(unknown)}; valid keys: '
-                             f'{sorted(ADAPTER_TRAINING_DEFAULTS)}')
+        merged = with_defaults(cfg, ADAPTER_TRAINING_DEFAULTS, 'adapter_training')
         for name, parameter in self.named_parameters():
             parameter.requires_grad = (name.startswith('mask_adapter.')
                                        or name == 'void_embedding')
         self.trained_from_scratch = ('mask_adapter.',)  # --weights may be a plain FC-CLIP
-        return {**ADAPTER_TRAINING_DEFAULTS, **cfg}
+        return merged
 
     @property
     def is_trainable(self) -> bool:

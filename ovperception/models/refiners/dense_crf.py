@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -54,11 +55,7 @@ def check_dense_crf_cfg(cfg: dict, name: str = 'crf') -> dict[str, Any]:
     kind = params.pop('type', 'DenseCRF')
     if kind not in ('DenseCRF', DenseCRF):
         raise ValueError(f"{name}.type must be 'DenseCRF', got {kind!r}")
-    unknown = sorted(set(params) - set(DENSE_CRF_DEFAULTS))
-    if unknown:
-        raise ValueError(f'unknown {name} keys {unknown}; valid keys: '
-                         f"{sorted(DENSE_CRF_DEFAULTS) + ['type']}")
-    return {**DENSE_CRF_DEFAULTS, **params}
+    return with_defaults(params, DENSE_CRF_DEFAULTS, name)
 
 
 def image_to_uint8(image: Tensor, size: tuple[int, int] | None = None) -> np.ndarray:

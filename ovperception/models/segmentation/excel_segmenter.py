@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.models.refiners.dense_crf import check_dense_crf_cfg
-from ovperception.models.segmentation.excel_training import with_defaults
 
 #: infer_seg_voc.py defaults: 320 px squares at scales 0.7, 1.0, 1.2, 1.5 with flip (not at
 #: the base scale), logits averaged at the image size, no CRF (infer_seg_voc.sh crf=false).
@@ -41,7 +41,7 @@ LogitsFn = Callable[[Tensor], Tensor]
 
 def check_segmenter_cfg(cfg: dict | None) -> dict:
     """The official defaults updated with ``cfg``, checked (one-line errors)."""
-    cfg = with_defaults(cfg, DEFAULT_SEGMENTER_CFG, 'segmenter_cfg')
+    cfg = with_defaults(cfg, DEFAULT_SEGMENTER_CFG, 'ExCEL segmenter_cfg')
     if cfg['predict_from'] not in PREDICT_FROM:
         raise ValueError(f"segmenter_cfg.predict_from must be one of {PREDICT_FROM}, "
                          f"got {cfg['predict_from']!r}")

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.models.segmentation.excel_losses import (affinity_labels, affinity_loss,
                                                            balanced_segmentation_loss,
                                                            radius_mask)
@@ -34,23 +35,13 @@ DEFAULT_EXCEL_TRAIN_CFG: dict = dict(lvc_start_iter=14000, seg_affinity_start_it
                                      box_threshold=BOX_THRESHOLD, ignore_index=255)
 
 
-def with_defaults(cfg: dict | None, defaults: dict, name: str) -> dict:
-    """``defaults`` updated with ``cfg``; keys not in ``defaults`` are a one-line error
-    naming the option ``name``."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(defaults))
-    if unknown:
-        raise ValueError(f'unknown ExCEL {name} keys {unknown}; valid keys: {sorted(defaults)}')
-    return {**defaults, **cfg}
-
-
 def excel_train_cfg(cfg: dict | None) -> dict:
     """The official training defaults updated with ``cfg`` (unknown keys: one-line error).
 
     ``seg_affinity_start_iter=None``: the affinity labels always come from the pseudo-masks
     (official ``train_coco.py``); ``lvc_start_iter`` must be an iteration.
     """
-    cfg = with_defaults(cfg, DEFAULT_EXCEL_TRAIN_CFG, 'train_cfg')
+    cfg = with_defaults(cfg, DEFAULT_EXCEL_TRAIN_CFG, 'ExCEL train_cfg')
     for key in ('lvc_start_iter', 'seg_affinity_start_iter'):
         value = cfg[key]
         never = value is None and key == 'seg_affinity_start_iter'

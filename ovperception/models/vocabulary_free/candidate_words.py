@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
 from typing import Callable, Sequence
+
+from ovperception.utils.inflect_engine import inflect_engine
 
 #: Generic picture words the official chain drops (whole words, case-insensitive).
 PICTURE_WORDS: tuple[str, ...] = (
@@ -59,22 +60,12 @@ def nltk_pos_tags(text: str) -> list[tuple[str, str]]:
 POS_TAGGERS: dict[str, PosTagger] = {'nltk': nltk_pos_tags}
 
 
-@lru_cache(maxsize=1)
-def _singular_noun() -> Callable[[str], str | bool]:
-    try:
-        import inflect
-    except ImportError as error:
-        raise ImportError('vocabulary-free segmentation singularises words with inflect: '
-                          'pip install "ovperception[vocabfree]"') from error
-    return inflect.engine().singular_noun
-
-
 def _singular(word: str) -> str:
     """``word`` in singular form under the official guard (only ``-s`` words, not
     ``-ss/-us/-is``, ``-ies/-oes`` kept as they are)."""
     if not word.endswith('s') or word.endswith(_SINGULAR_ENDINGS + _KEPT_PLURAL_ENDINGS):
         return word
-    return _singular_noun()(word) or word
+    return inflect_engine().singular_noun(word) or word
 
 
 def _clean_characters(text: str) -> str:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from torch import Tensor, nn
 
+from ovperception.models.clip.preprocess import clip_view
 from ovperception.models.vocabulary_free.candidate_words import (POS_TAGGERS, PosTagger,
                                                                  candidate_words)
 from ovperception.models.vocabulary_free.caption_bank import (DEFAULT_SOURCE, CaptionBank,
@@ -123,13 +124,6 @@ def input_size(backbone: nn.Module) -> int:
     """The side of the square input the backbone's weights were trained on (224 for B/16)."""
     size = getattr(getattr(backbone, 'visual', None), 'image_size', 224)
     return int(size[0] if isinstance(size, (tuple, list)) else size)
-
-
-def clip_view(image: Tensor, size: int) -> Tensor:
-    """CLIP's preprocessing of a (3, H, W) normalised image: bicubic resize of the short side
-    to ``size``, centre crop ``size`` x ``size``."""
-    resized = TF.resize(image, size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
-    return TF.center_crop(resized, [size, size])
 
 
 def accumulate_crops(crop_embeddings: Tensor, boxes: Tensor, map_size: int) -> Tensor:

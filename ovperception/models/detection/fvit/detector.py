@@ -23,6 +23,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 from torchvision.ops import roi_align
 
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.models.clip.vocabulary import TextEmbeddings, split_synonyms
 from ovperception.models.data_preprocessor import (adopt_backbone_statistics,
                                                  takes_backbone_statistics)
@@ -68,12 +69,6 @@ def _build(module: nn.Module | dict | None, **defaults: Any) -> nn.Module | None
     return MODELS.build({**defaults, **module})
 
 
-def _checked(defaults: dict, given: dict | None, what: str) -> dict:
-    unknown = set(given or {}) - set(defaults)
-    if unknown:
-        raise ValueError(f'unknown {what} keys {sorted(unknown)}; valid keys: '
-                         f'{sorted(defaults)}')
-    return {**defaults, **(given or {})}
 
 
 @MODELS.register_module()
@@ -126,8 +121,8 @@ class FViT(ModeDispatchMixin, BaseModel):
         if data_preprocessor is None:
             data_preprocessor = dict(type='ovperception.OVDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.test_cfg = _checked(TEST_CFG, test_cfg, 'test_cfg')
-        self.train_cfg = _checked(TRAIN_CFG, train_cfg, 'train_cfg')
+        self.test_cfg = with_defaults(test_cfg, TEST_CFG, 'test_cfg')
+        self.train_cfg = with_defaults(train_cfg, TRAIN_CFG, 'train_cfg')
         self.backbone = _build(backbone)
         if stats_from_backbone:
             adopt_backbone_statistics(self.data_preprocessor, self.backbone)

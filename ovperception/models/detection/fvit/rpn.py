@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation, batched_nms
 
+from ovperception.models.cfg_defaults import with_defaults
 from ovperception.models.detection.fvit.anchors import (decode_deltas, encode_deltas,
                                                         level_anchors)
 from ovperception.models.detection.fvit.assign import max_iou_assign, sample_balanced
@@ -47,8 +48,8 @@ class FViTRPNHead(nn.Module):
         num_anchors = len(self.scales) * len(self.ratios)
         self.rpn_cls = nn.Conv2d(feat_channels, num_anchors, 1)
         self.rpn_reg = nn.Conv2d(feat_channels, num_anchors * 4, 1)
-        self.test_cfg = _merged(RPN_TEST_CFG, test_cfg, 'rpn test_cfg')
-        self.train_cfg = _merged(RPN_TRAIN_CFG, train_cfg, 'rpn train_cfg')
+        self.test_cfg = with_defaults(test_cfg, RPN_TEST_CFG, 'rpn test_cfg')
+        self.train_cfg = with_defaults(train_cfg, RPN_TRAIN_CFG, 'rpn train_cfg')
 
     def forward(self, levels: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         """Per level: (B, A, h, w) objectness logits and (B, 4A, h, w) deltas."""
@@ -129,9 +130,3 @@ class FViTRPNHead(nn.Module):
         return dict(loss_rpn_cls=loss_cls, loss_rpn_bbox=loss_bbox)
 
 
-def _merged(defaults: dict, overrides: dict | None, what: str) -> dict:
-    unknown = set(overrides or {}) - set(defaults)
-    if unknown:
-        raise ValueError(f'unknown {what} keys {sorted(unknown)}; valid keys: '
-                         f'{sorted(defaults)}')
-    return {**defaults, **(overrides or {})}
