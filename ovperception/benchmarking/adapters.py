@@ -6,8 +6,9 @@ data_samples)`` -> ``decode(encoded, data_samples)`` with a frozen ``backbone``
 Stage times are taken by wrapping methods, wherever the model calls them:
 
 * backbone: the backbone's image methods (:data:`BACKBONE_IMAGE_METHODS`), outermost call only;
-* refiners: every refiner's ``refine`` and every ``SAMWrapper`` image / prompt method, also
-  when a head owns the SAM (Trident, zero-shot counting, SAM proposals);
+* refiners: every refiner's ``refine``, every ``SAMWrapper`` image / prompt method, also
+  when a head owns the SAM (Trident, zero-shot counting, SAM proposals), and every
+  ``DenseCRF`` a model owns (ExCEL's CRF post-processing; the wall time of its workers);
 * head: the rest of ``encode_images`` + ``decode`` (windowing, head, stitching, text lookup).
 
 The floor is the backbone's plain forward (:func:`floor_method`) over the crops the
@@ -35,6 +36,9 @@ BACKBONE_IMAGE_METHODS = ('image_embedding', 'dense_features', 'dense_features_w
 BACKBONE_FUNCTIONS = (('ovperception.models.anomaly.heads', 'dpam_features'),
                       ('ovperception.models.catseg.catseg', 'catseg_image_features'))
 SAM_METHODS = ('set_image', 'image_features', 'predict', 'automatic_masks')
+#: A DenseCRF owned by a model (ExCEL's ``segmenter_cfg.crf``): its wall time, on its worker
+#: processes or in this one, is refiner time.
+DENSE_CRF_METHODS = ('map', 'forward')
 PIPELINE_METHODS = ('data_preprocessor', 'encode_images', 'decode', 'backbone')
 
 
@@ -81,10 +85,13 @@ def encoded_crops(encoded: Any, inputs: Tensor | Sequence[Tensor]) -> Crops:
 
 def _owned_refiner_methods(model: nn.Module) -> list[tuple[object, str]]:
     targets: list[tuple[object, str]] = [(r, 'refine') for r in getattr(model, 'refiners', ())]
-    from ovperception.models.refiners.sam import SAMWrapper  # refiners import models
+    from ovperception.models.refiners.dense_crf import DenseCRF  # refiners import models
+    from ovperception.models.refiners.sam import SAMWrapper
     for module in model.modules():
         if isinstance(module, SAMWrapper):
             targets += [(module, name) for name in SAM_METHODS if hasattr(module, name)]
+        elif isinstance(module, DenseCRF):  # e.g. ExCEL's segmenter_cfg.crf
+            targets += [(module, name) for name in DENSE_CRF_METHODS]
     return targets
 
 

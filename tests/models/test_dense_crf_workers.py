@@ -182,3 +182,25 @@ def test_tools_test_gives_the_same_metrics_with_workers(tmp_path) -> None:
 
     serial, parallel = metrics(1), metrics(2)
     assert serial == parallel and 'mIoU' in serial
+
+
+@pytest.mark.parametrize('crf_options', [[], ['model.segmenter_cfg.crf.workers=1'],
+                                         ['model.segmenter_cfg.crf.workers=2']])
+def test_benchmark_reports_the_crf_as_refiner_time(crf_options, tmp_path) -> None:
+    """tools/benchmark.py on the tiny trained ExCEL: its CRF (segmenter_cfg.crf), in this
+    process or on workers, is the refiners stage; without it the stage is empty."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location('benchmark_tool',
+                                                  os.path.join(ROOT, 'tools', 'benchmark.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    config = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_excel_train.py')
+    options = ['--cfg-options', *crf_options] if crf_options else []
+    tool.main([config, '--images', '2', '--batch-size', '2', '--size', '48x64',
+               '--vocab-size', '3', '--warmup', '0', '--out', str(tmp_path), *options])
+    (result,) = json.loads((tmp_path / 'benchmark.json').read_text())['results']
+    stages = result['stages_ms']
+    assert (stages['refiners'] > 0) == bool(crf_options)
+    assert stages['head'] > 0 and sum(stages.values()) == pytest.approx(
+        result['latency_ms']['mean'], rel=1e-6)

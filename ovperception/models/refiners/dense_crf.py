@@ -121,10 +121,10 @@ class DenseCRF(nn.Module):
             probs.device)
 
     def map(self, pairs: Iterable[tuple[Tensor, Tensor]]) -> list[Tensor]:
-        """``[crf(image, probs) for image, probs in pairs]`` on ``workers`` processes, bit for
-        bit the same. ``pairs`` is consumed lazily: the work that produces the next pair (the
-        next image's forward) overlaps the workers' CRFs. Ctrl-C or an error kills the workers
-        before it propagates."""
+        """``[crf(image, probs) for image, probs in pairs]`` on ``workers`` processes (at most
+        ``workers + 1`` images submitted at a time), bit for bit the same. ``pairs`` may be a
+        generator: it is consumed lazily, so the work that produces the next pair overlaps the
+        workers' CRFs. Ctrl-C or an error kills the workers before it propagates."""
         if self.workers == 1:
             return [self(image, probs) for image, probs in pairs]
         devices: list[torch.device] = []
