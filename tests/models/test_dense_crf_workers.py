@@ -168,19 +168,20 @@ def test_ctrl_c_with_busy_workers_exits_130_and_leaves_no_process(tmp_path) -> N
 
 @pytest.mark.slow
 def test_tools_test_gives_the_same_metrics_with_workers(tmp_path) -> None:
-    """tools/test.py on the tiny trained-segmenter config with the CRF, batches of 3 images:
-    every metric of crf.workers=2 equals crf.workers=1 exactly."""
+    """tools/test.py on the tiny trained-segmenter config with the CRF: every metric of
+    batches of 3 images with crf.workers=2 equals one image at a time in this process."""
     from tests.scripts import test_tool
     config = os.path.join(ROOT, 'configs', 'tiny', 'seg_tiny_excel_train.py')
 
-    def metrics(workers: int) -> dict:
+    def metrics(batch_size: int, workers: int) -> dict:
         return test_tool.main([config, '--work-dir', str(tmp_path / f'workers{workers}'),
                                '--max-images', '3', '--cfg-options', 'randomness.seed=0',
-                               'test_dataloader.batch_size=3', 'test_dataloader.num_workers=0',
+                               f'test_dataloader.batch_size={batch_size}',
+                               'test_dataloader.num_workers=0',
                                'model.segmenter_cfg.crf.pos_w=50',
                                f'model.segmenter_cfg.crf.workers={workers}'])
 
-    serial, parallel = metrics(1), metrics(2)
+    serial, parallel = metrics(1, 1), metrics(3, 2)
     assert serial == parallel and 'mIoU' in serial
 
 
