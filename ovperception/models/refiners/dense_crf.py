@@ -10,6 +10,11 @@ The defaults are the setting of ExCEL's official post-processing (zwyang6/ExCEL
 ``tools/infer_seg_coco.py`` / ``infer_seg_voc.py`` ``crf_proc``: 10 steps, 1/3, 67/3/4), run
 on the softmax of the multi-scale logits at the original image size. The library is an
 optional extra (``pip install 'ovperception[crf]'``), imported when a ``DenseCRF`` is built.
+
+``DenseCRF.map`` runs the CRFs of many images on ``workers`` processes (default ``'auto'``:
+60 % of the cores, as the official joblib post-processing); the computation itself is the
+numpy function of :mod:`ovperception.utils.dense_crf_kernel`, the same in this process and in
+the workers, so the result never depends on ``workers``.
 """
 from __future__ import annotations
 
