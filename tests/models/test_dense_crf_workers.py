@@ -189,7 +189,8 @@ def test_tools_test_gives_the_same_metrics_with_workers(tmp_path) -> None:
                                          ['model.segmenter_cfg.crf.workers=2']])
 def test_benchmark_reports_the_crf_as_refiner_time(crf_options, tmp_path) -> None:
     """tools/benchmark.py on the tiny trained ExCEL: its CRF (segmenter_cfg.crf), in this
-    process or on workers, is the refiners stage; without it the stage is empty."""
+    process or on workers, is the refiners stage; without it the stage is empty. Its
+    CLIP-surgery forwards are backbone time and its floor encodes each image whole."""
     import importlib.util
     import json
     spec = importlib.util.spec_from_file_location('benchmark_tool',
@@ -203,5 +204,6 @@ def test_benchmark_reports_the_crf_as_refiner_time(crf_options, tmp_path) -> Non
     (result,) = json.loads((tmp_path / 'benchmark.json').read_text())['results']
     stages = result['stages_ms']
     assert (stages['refiners'] > 0) == bool(crf_options)
+    assert result['crops_per_image'] == 1 and result['floor_ms'] > 0 and stages['backbone'] > 0
     assert stages['head'] > 0 and sum(stages.values()) == pytest.approx(
         result['latency_ms']['mean'], rel=1e-6)
