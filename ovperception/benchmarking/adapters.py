@@ -6,8 +6,9 @@ data_samples)`` -> ``decode(encoded, data_samples)`` with a frozen ``backbone``
 Stage times are taken by wrapping methods, wherever the model calls them:
 
 * backbone: the backbone's image methods (:data:`BACKBONE_IMAGE_METHODS`), outermost call only;
-* refiners: every refiner's ``refine`` and every ``SAMWrapper`` image / prompt method, also
-  when a head owns the SAM (Trident, zero-shot counting, SAM proposals);
+* refiners: every refiner's ``refine``, every ``SAMWrapper`` image / prompt method, also
+  when a head owns the SAM (Trident, zero-shot counting, SAM proposals), and every
+  ``DenseCRF`` a model owns (ExCEL's CRF post-processing; the wall time of its workers);
 * head: the rest of ``encode_images`` + ``decode`` (windowing, head, stitching, text lookup).
 
 The floor is the backbone's plain forward (:func:`floor_method`) over the crops the
@@ -16,6 +17,7 @@ pipeline encoded: OVModel's sliding / whole windows, else each image of the batc
 from __future__ import annotations
 
 import contextlib
+import types
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -30,11 +32,16 @@ BACKBONE_IMAGE_METHODS = ('image_embedding', 'dense_features', 'dense_features_w
                           'dense_intermediates', 'window_embeddings', 'global_and_dense_features',
                           'multiscale_features', 'vit_tokens', 'block_maps_and_dense',
                           'dense_intermediates_and_embedding')
-#: Functions outside the backbone class that run the backbone's blocks themselves (module,
-#: name): AnomalyCLIP's DPAM forward runs every ViT block, so it is backbone time.
+#: Functions outside the backbone class that run the backbone's blocks themselves (the module
+#: that calls them, name): AnomalyCLIP's DPAM forward runs every ViT block, so it is backbone
+#: time; so is ExCEL's CLIP-surgery forward.
 BACKBONE_FUNCTIONS = (('ovperception.models.anomaly.heads', 'dpam_features'),
-                      ('ovperception.models.catseg.catseg', 'catseg_image_features'))
+                      ('ovperception.models.catseg.catseg', 'catseg_image_features'),
+                      ('ovperception.models.segmentation.excel', 'surgery_forward'))
 SAM_METHODS = ('set_image', 'image_features', 'predict', 'automatic_masks')
+#: A DenseCRF owned by a model (ExCEL's ``segmenter_cfg.crf``): its wall time, on its worker
+#: processes or in this one, is refiner time.
+DENSE_CRF_METHODS = ('map', 'forward')
 PIPELINE_METHODS = ('data_preprocessor', 'encode_images', 'decode', 'backbone')
 
 
@@ -71,20 +78,31 @@ def floor_batch_size(model: nn.Module, num_images: int) -> int:
 
 
 def encoded_crops(encoded: Any, inputs: Tensor | Sequence[Tensor]) -> Crops:
-    """The crops the pipeline encoded: ``encoded.images`` / ``.windows`` (OVModel), else each
-    image of the (padded) batch as one whole window."""
+    """The crops the pipeline encoded: ``encoded.images`` / ``.windows`` (OVModel; an image
+    without windows, as ExCEL's, is one whole window), else each image of the (padded) batch
+    as one whole window."""
     if hasattr(encoded, 'windows') and hasattr(encoded, 'images'):
-        return list(encoded.images), [list(w) for w in encoded.windows]
+        images = list(encoded.images)
+        return images, [list(windows) or [whole_window(image)]  # ExCEL keeps no windows
+                        for image, windows in zip(images, encoded.windows)]
     images = list(inputs)
-    return images, [[(0, 0, int(img.shape[-2]), int(img.shape[-1]))] for img in images]
+    return images, [[whole_window(image)] for image in images]
+
+
+def whole_window(image: Tensor) -> Window:
+    """The window covering a whole (3, H, W) image."""
+    return (0, 0, int(image.shape[-2]), int(image.shape[-1]))
 
 
 def _owned_refiner_methods(model: nn.Module) -> list[tuple[object, str]]:
     targets: list[tuple[object, str]] = [(r, 'refine') for r in getattr(model, 'refiners', ())]
-    from ovperception.models.refiners.sam import SAMWrapper  # refiners import models
+    from ovperception.models.refiners.dense_crf import DenseCRF  # refiners import models
+    from ovperception.models.refiners.sam import SAMWrapper
     for module in model.modules():
         if isinstance(module, SAMWrapper):
             targets += [(module, name) for name in SAM_METHODS if hasattr(module, name)]
+        elif isinstance(module, DenseCRF):  # e.g. ExCEL's segmenter_cfg.crf
+            targets += [(module, name) for name in DENSE_CRF_METHODS]
     return targets
 
 
@@ -119,15 +137,20 @@ def timed_methods(targets: Sequence[tuple[object, str]],
 
     patched = []
     for obj, name in targets:
-        if name in vars(obj):  # already an instance attribute: leave it alone
+        is_module = isinstance(obj, types.ModuleType)  # a module function: patch its global
+        if name in vars(obj) and not is_module:  # already an instance attribute: leave it
             continue
-        setattr(obj, name, wrap(getattr(obj, name)))
-        patched.append((obj, name))
+        original = getattr(obj, name)
+        setattr(obj, name, wrap(original))
+        patched.append((obj, name, original if is_module else None))
     try:
         yield total
     finally:
-        for obj, name in patched:
-            delattr(obj, name)  # the instance attribute; the class method shows again
+        for obj, name, original in patched:
+            if original is not None:
+                setattr(obj, name, original)  # the module's own function again
+            else:
+                delattr(obj, name)  # the instance attribute; the class method shows again
 
 
 @contextlib.contextmanager

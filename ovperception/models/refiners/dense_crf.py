@@ -10,12 +10,16 @@ The defaults are the setting of ExCEL's official post-processing (zwyang6/ExCEL
 ``tools/infer_seg_coco.py`` / ``infer_seg_voc.py`` ``crf_proc``: 10 steps, 1/3, 67/3/4), run
 on the softmax of the multi-scale logits at the original image size. The library is an
 optional extra (``pip install 'ovperception[crf]'``), imported when a ``DenseCRF`` is built.
+
+``DenseCRF.map`` runs the CRFs of many images on ``workers`` processes (default ``'auto'``:
+60 % of the cores, as the official joblib post-processing); the computation itself is the
+numpy function of :mod:`ovperception.utils.dense_crf_kernel`, the same in this process and in
+the workers, so the result never depends on ``workers``.
 """
 from __future__ import annotations
 
 import math
-from types import ModuleType
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -23,27 +27,20 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
-from ovperception.models.cfg_defaults import with_defaults
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
+from ovperception.utils.dense_crf_kernel import (PROB_CLIP, dense_crf_marginals,
+                                                 import_pydensecrf)
+from ovperception.utils.process_pool import ordered_map, resolve_workers
+
+__all__ = ['DENSE_CRF_DEFAULTS', 'PROB_CLIP', 'DenseCRF', 'check_dense_crf_cfg',
+           'image_to_uint8', 'import_pydensecrf']
 
 #: The official ExCEL setting (and this module's defaults).
 DENSE_CRF_DEFAULTS: dict[str, float | int] = dict(
     iter_max=10, pos_xy_std=1.0, pos_w=3.0, bi_xy_std=67.0, bi_rgb_std=3.0, bi_w=4.0)
-#: Floor of the probabilities in the unary (pydensecrf's ``unary_from_softmax``).
-PROB_CLIP = 1e-5
-
-
-def import_pydensecrf() -> tuple[ModuleType, ModuleType]:
-    """(``pydensecrf.densecrf``, ``pydensecrf.utils``); a one-line error naming the extra."""
-    try:
-        import pydensecrf.densecrf as densecrf
-        import pydensecrf.utils as crf_utils
-    except ImportError as error:
-        raise ModuleNotFoundError(
-            "DenseCRF needs pydensecrf2: pip install 'ovperception[crf]' "
-            f'(import failed: {error})') from None
-    return densecrf, crf_utils
+#: Options that change how the CRF runs, never its result.
+DENSE_CRF_RUN_OPTIONS = ('workers',)
 
 
 def check_dense_crf_cfg(cfg: dict, name: str = 'crf') -> dict[str, Any]:
@@ -55,7 +52,11 @@ def check_dense_crf_cfg(cfg: dict, name: str = 'crf') -> dict[str, Any]:
     kind = params.pop('type', 'DenseCRF')
     if kind not in ('DenseCRF', DenseCRF):
         raise ValueError(f"{name}.type must be 'DenseCRF', got {kind!r}")
-    return with_defaults(params, DENSE_CRF_DEFAULTS, name)
+    valid = sorted(DENSE_CRF_DEFAULTS) + list(DENSE_CRF_RUN_OPTIONS)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f'unknown {name} keys {unknown}; valid keys: {valid + ["type"]}')
+    return {**DENSE_CRF_DEFAULTS, **params}
 
 
 def image_to_uint8(image: Tensor, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -73,8 +74,9 @@ def image_to_uint8(image: Tensor, size: tuple[int, int] | None = None) -> np.nda
 
 @MODELS.register_module()
 class DenseCRF(nn.Module):
-    """Dense CRF on class probabilities: ``crf(image, probs) -> marginals``, and
-    ``refine(images, samples)`` as a post-head refiner (``OVModel(refiners=[...])``).
+    """Dense CRF on class probabilities: ``crf(image, probs) -> marginals``,
+    ``crf.map(pairs)`` for many images on worker processes, and ``refine(images, samples)``
+    as a post-head refiner (``OVModel(refiners=[...])``).
 
     Args:
         iter_max: mean-field steps (0: the clipped, renormalised probabilities).
@@ -83,11 +85,19 @@ class DenseCRF(nn.Module):
         bi_xy_std: spatial standard deviation of the bilateral kernel, in pixels.
         bi_rgb_std: colour standard deviation of the bilateral kernel, in 0..255 levels.
         bi_w: weight of the bilateral kernel.
+        workers: processes that :meth:`map` (and :meth:`refine`) spread the images over:
+            ``'auto'`` (default) takes 60 % of the usable cores as the official ExCEL
+            post-processing (``int(cores * 0.6)``, shared among the torchrun ranks of a node;
+            1 on a 2-core machine), 1 runs every CRF in this process. pydensecrf holds the
+            GIL, hence processes, not threads. The result never depends on it (the same
+            function on the same arrays, bit for bit).
     """
 
     def __init__(self, iter_max: int = 10, pos_xy_std: float = 1.0, pos_w: float = 3.0,
-                 bi_xy_std: float = 67.0, bi_rgb_std: float = 3.0, bi_w: float = 4.0) -> None:
+                 bi_xy_std: float = 67.0, bi_rgb_std: float = 3.0, bi_w: float = 4.0,
+                 workers: int | str = 'auto') -> None:
         super().__init__()
+        self.workers = resolve_workers(workers, 'DenseCRF workers')
         if isinstance(iter_max, bool) or not isinstance(iter_max, int) or iter_max < 0:
             raise ValueError(f'DenseCRF iter_max must be an int >= 0, got {iter_max!r}')
         values = dict(pos_xy_std=pos_xy_std, pos_w=pos_w, bi_xy_std=bi_xy_std,
@@ -105,34 +115,49 @@ class DenseCRF(nn.Module):
                                                       float(bi_w))
 
     def forward(self, image: Tensor, probs: Tensor) -> Tensor:
-        """(K, H, W) float32 marginals, on ``probs``' device.
+        """(K, H, W) float32 marginals, on ``probs``' device, computed in this process.
 
         Args:
             image: (3, H, W) 0..255 RGB, uint8 or float (rounded to uint8 as the CRF needs),
                 resized bilinearly to (H, W) when its size differs.
             probs: (K, H, W) class probabilities (e.g. a softmax over K).
         """
+        return torch.from_numpy(dense_crf_marginals(*self.kernel_arguments(image, probs))).to(
+            probs.device)
+
+    def map(self, pairs: Iterable[tuple[Tensor, Tensor]]) -> list[Tensor]:
+        """``[crf(image, probs) for image, probs in pairs]`` on ``workers`` processes (at most
+        ``workers + 1`` images submitted at a time), bit for bit the same. ``pairs`` may be a
+        generator: it is consumed lazily, so the work that produces the next pair overlaps the
+        workers' CRFs. Ctrl-C or an error kills the workers before it propagates."""
+        if self.workers == 1:
+            return [self(image, probs) for image, probs in pairs]
+        devices: list[torch.device] = []
+
+        def arguments() -> Iterable[tuple]:
+            for image, probs in pairs:
+                devices.append(probs.device)
+                yield self.kernel_arguments(image, probs)
+
+        marginals = ordered_map(dense_crf_marginals, arguments(), self.workers)
+        return [torch.from_numpy(m).to(device) for m, device in zip(marginals, devices)]
+
+    def kernel_arguments(self, image: Tensor, probs: Tensor) -> tuple:
+        """The checked arguments of :func:`dense_crf_marginals` for (3, H', W') ``image`` and
+        (K, H, W) ``probs``: float32 probabilities, (H, W, 3) uint8 image, the options."""
         if probs.dim() != 3 or probs.shape[0] < 1 or min(probs.shape[-2:]) < 1:
             raise ValueError(f'DenseCRF needs (K, H, W) probabilities, got {tuple(probs.shape)}')
         if not torch.isfinite(probs).all():
             raise ValueError('DenseCRF got non-finite class probabilities')
-        num_classes, height, width = probs.shape
-        densecrf, crf_utils = import_pydensecrf()
-        rgb = image_to_uint8(image, (height, width))
-        unary = np.ascontiguousarray(crf_utils.unary_from_softmax(
-            probs.detach().float().cpu().numpy(), clip=PROB_CLIP))
-        crf = densecrf.DenseCRF2D(width, height, num_classes)
-        crf.setUnaryEnergy(unary)
-        crf.addPairwiseGaussian(sxy=self.pos_xy_std, compat=self.pos_w)
-        crf.addPairwiseBilateral(sxy=self.bi_xy_std, srgb=self.bi_rgb_std, rgbim=rgb,
-                                 compat=self.bi_w)
-        marginals = np.array(crf.inference(self.iter_max)).reshape(num_classes, height, width)
-        return torch.from_numpy(marginals).to(probs.device)
+        rgb = image_to_uint8(image, tuple(probs.shape[-2:]))
+        return (np.ascontiguousarray(probs.detach().float().cpu().numpy()), rgb, self.iter_max,
+                self.pos_xy_std, self.pos_w, self.bi_xy_std, self.bi_rgb_std, self.bi_w)
 
     def refine(self, images: list[Tensor], samples: SampleList) -> list[OVDataSample]:
         """Refine each sample's ``seg_logits`` (K, h, w class probabilities; the head's
         ``return_logits=True``) at ``ori_shape`` with its (3, h', w') RGB image: ``seg_logits``
         become the marginals and ``pred_sem_seg`` their argmax (no threshold re-applied)."""
+        pairs = []
         for image, sample in zip(images, samples):
             if 'seg_logits' not in sample:
                 raise ValueError('DenseCRF.refine needs class probabilities: build the head '
@@ -142,11 +167,13 @@ class DenseCRF(nn.Module):
             if tuple(probs.shape[-2:]) != size:
                 probs = F.interpolate(probs[None], size=size, mode='bilinear',
                                       align_corners=False)[0]
-            marginals = self(image, probs)
+            pairs.append((image, probs))
+        for sample, marginals in zip(samples, self.map(pairs)):
             sample.seg_logits = PixelData(data=marginals)
             sample.pred_sem_seg = PixelData(data=marginals.argmax(dim=0)[None])
         return list(samples)
 
     def extra_repr(self) -> str:  # pragma: no cover - cosmetic
         return (f'iter_max={self.iter_max}, pos_xy_std={self.pos_xy_std}, pos_w={self.pos_w}, '
-                f'bi_xy_std={self.bi_xy_std}, bi_rgb_std={self.bi_rgb_std}, bi_w={self.bi_w}')
+                f'bi_xy_std={self.bi_xy_std}, bi_rgb_std={self.bi_rgb_std}, bi_w={self.bi_w}, '
+                f'workers={self.workers}')
