@@ -217,8 +217,12 @@ class StitchedWindows:
         columns = mosaic.new_empty((mosaic_h, out_width * depth))
         band = self.column_band_rows(out_width)
         for start in range(0, mosaic_h, band):
-            columns[start:start + band] = self._column_band(mosaic[:, start:start + band],
-                                                            out_width)
+            rows = mosaic[:, start:start + band]
+            if out_width == self.image_size[1]:  # no resize: stitch straight into the result
+                target = columns[start:start + band].view(-1, out_width, depth)
+                self._stitched_columns(rows, out=target.permute(2, 0, 1))
+            else:
+                columns[start:start + band] = self._column_band(rows, out_width)
         self._columns = {out_width: columns}
         return columns
 
@@ -235,12 +239,16 @@ class StitchedWindows:
             total = F.interpolate(total, size=out_width, mode='linear', align_corners=False)
         return total.permute(1, 2, 0).reshape(-1, out_width * total.shape[0])
 
-    def _stitched_columns(self, mosaic_rows: Tensor) -> Tensor:
+    def _stitched_columns(self, mosaic_rows: Tensor, out: Tensor | None = None) -> Tensor:
         """(D, r, W): mosaic rows (D, r, cols*w') with each column interval's cells resized
-        to its window and the windows averaged where they overlap."""
+        to its window and the windows averaged where they overlap; written into ``out``
+        (a (D, r, W) view, e.g. of the channels-last column stage) when given."""
         cells_w = self.outputs.shape[-1]
         width = self.image_size[1]
-        total = mosaic_rows.new_zeros((*mosaic_rows.shape[:2], width))
+        if out is None:
+            total = mosaic_rows.new_zeros((*mosaic_rows.shape[:2], width))
+        else:
+            total = out.zero_()
         count = mosaic_rows.new_zeros((width,))
         for index, (x0, x1) in enumerate(self.cols):
             block = mosaic_rows[..., index * cells_w:(index + 1) * cells_w]
@@ -295,12 +303,16 @@ class StitchedWindows:
         nonzero = (rows != 0).float()
         first = nonzero.argmax(dim=1).tolist()
         last = (rows.shape[1] - nonzero.flip(1).argmax(dim=1)).tolist()
-        rows_per_chunk = max(1, max_elements // max(1, out_w * depth))
+        rows_per_chunk = min(out_h, max(1, max_elements // max(1, out_w * depth)))
+        # One chunk buffer for every product (the results are copied out at once): no
+        # chunk-sized allocation per step for the allocator to scatter over the heap.
+        buffer = rows.new_empty((rows_per_chunk, out_w * depth))
         out = _RowsOut(out_h)
         for start in range(0, out_h, rows_per_chunk):
             stop = min(out_h, start + rows_per_chunk)
             low, high = min(first[start:stop]), max(last[start:stop])
-            chunk = rows[start:stop, low:high] @ columns.rows(low, high)
+            chunk = torch.matmul(rows[start:stop, low:high], columns.rows(low, high),
+                                 out=buffer[:stop - start])
             chunk = chunk.view(stop - start, out_w, depth)
             out.put(start, chunk if pixel_fn is None else pixel_fn(chunk))
         return out.result
