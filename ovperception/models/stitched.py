@@ -34,7 +34,7 @@ PixelFn = Callable[[Tensor], Tensor]
 DEFAULT_CHUNK_ELEMENTS = 1 << 20  # ~4 MiB of float32 per output chunk: stays in cache
 #: Values per band of a column stage (made band by band; rows are independent, so the band
 #: size changes no value, only how much of the stage exists at once).
-COLUMN_BAND_ELEMENTS = 1 << 18
+COLUMN_BAND_ELEMENTS = 1 << 19
 
 
 def padding_offset(cells: int, stride: int | None, length: int, centred: bool) -> int:
