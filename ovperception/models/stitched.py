@@ -123,7 +123,7 @@ class _RowsOut:
 #: Column stages up to this many values (4 MiB) are kept whole (and reused by later calls);
 #: larger ones (13 MB for 7 names on 3.8 MP, 0.4 GB on 108 MP) are made band by band as the
 #: output rows reach them, each band once: the same values, with a peak that does not grow
-#: with the image (kept whole, 3.5 of the 10-11 bytes a pixel of a 3.8-MP prediction).
+#: with the image (kept whole, 3.5 bytes a pixel of a 3.8-MP prediction's peak).
 COLUMN_CACHE_ELEMENTS = 1 << 20
 
 
