@@ -13,8 +13,9 @@ with ``M`` the (D, rows*h', cols*w') mosaic of window outputs, ``L`` (H_out,
 rows*h') and ``R`` (W_out, cols*w') the per-axis resize-and-average weights
 (PyTorch's own linear weights, divided by the per-row and per-column window
 counts; their product is the per-pixel count because the windows form a grid).
-:class:`StitchedWindows` contracts the columns once (a small (rows*h', W_out, D)
-tensor) and then produces output rows in chunks with one matrix product each,
+:class:`StitchedWindows` contracts the columns once (a (rows*h', W_out, D) tensor,
+kept whole when small, else made band by band as the output rows reach them) and then
+produces output rows in chunks with one matrix product each (into one reused buffer),
 restricted to the few mosaic rows a chunk touches. A per-pixel reduction (softmax,
 argmax) runs on every chunk, so a (D, H, W) tensor never exists unless asked for
 (:meth:`StitchedWindows.dense`). Values equal the resize-then-stitch path up to
@@ -31,6 +32,9 @@ from torch import Tensor
 Window = tuple[int, int, int, int]  # (y0, x0, y1, x1), end-exclusive
 PixelFn = Callable[[Tensor], Tensor]
 DEFAULT_CHUNK_ELEMENTS = 1 << 20  # ~4 MiB of float32 per output chunk: stays in cache
+#: Values per band of a column stage (made band by band; rows are independent, so the band
+#: size changes no value, only how much of the stage exists at once).
+COLUMN_BAND_ELEMENTS = 1 << 19
 
 
 def padding_offset(cells: int, stride: int | None, length: int, centred: bool) -> int:
@@ -116,9 +120,11 @@ class _RowsOut:
         self.result[start:start + chunk.shape[0]] = chunk
 
 
-#: Column stages up to this many values are kept whole (and reused by later calls); larger ones
-#: (0.4 GB for 7 names on 108 MP) are made band by band as the output rows reach them.
-COLUMN_CACHE_ELEMENTS = 1 << 26
+#: Column stages up to this many values (4 MiB) are kept whole (and reused by later calls);
+#: larger ones (13 MB for 7 names on 3.8 MP, 0.4 GB on 108 MP) are made band by band as the
+#: output rows reach them, each band once: the same values, with a peak that does not grow
+#: with the image (kept whole, 3.5 bytes a pixel of a 3.8-MP prediction's peak).
+COLUMN_CACHE_ELEMENTS = 1 << 20
 
 
 class _ColumnBands:
@@ -148,8 +154,9 @@ class _ColumnBands:
                 start = index * self.band
                 self.bands[index] = self.stitched._column_band(
                     self.mosaic[:, start:start + self.band], self.out_width)
-        joined = torch.cat([self.bands[i] for i in range(first, last + 1)])
-        return joined[low - first * self.band:high - first * self.band]
+        pieces = [self.bands[i][max(low - i * self.band, 0):high - i * self.band]
+                  for i in range(first, last + 1)]
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)  # a view, or these rows
 
 
 class StitchedWindows:
@@ -217,30 +224,47 @@ class StitchedWindows:
         columns = mosaic.new_empty((mosaic_h, out_width * depth))
         band = self.column_band_rows(out_width)
         for start in range(0, mosaic_h, band):
-            columns[start:start + band] = self._column_band(mosaic[:, start:start + band],
-                                                            out_width)
+            self._column_band(mosaic[:, start:start + band], out_width,
+                              out=columns[start:start + band])
         self._columns = {out_width: columns}
         return columns
 
     def column_band_rows(self, out_width: int) -> int:
-        """Mosaic rows per band of the column stage (about a chunk's worth of values)."""
+        """Mosaic rows per band of the column stage (about ``COLUMN_BAND_ELEMENTS`` values)."""
         depth = self.outputs.shape[1]
-        return max(1, DEFAULT_CHUNK_ELEMENTS // max(1, depth * max(self.image_size[1],
-                                                                     out_width)))
+        return max(1, COLUMN_BAND_ELEMENTS // max(1, depth * max(self.image_size[1],
+                                                                   out_width)))
 
-    def _column_band(self, mosaic_rows: Tensor, out_width: int) -> Tensor:
-        """(r, out_width * D) column stage of mosaic rows (D, r, cols*w')."""
-        total = self._stitched_columns(mosaic_rows)
-        if out_width != self.image_size[1]:
-            total = F.interpolate(total, size=out_width, mode='linear', align_corners=False)
-        return total.permute(1, 2, 0).reshape(-1, out_width * total.shape[0])
+    def _column_band(self, mosaic_rows: Tensor, out_width: int,
+                     out: Tensor | None = None) -> Tensor:
+        """(r, out_width * D) column stage of mosaic rows (D, r, cols*w'), written into
+        ``out`` when given. At the image width the windows are stitched straight into the
+        result: no (D, r, W) sum and channels-last copy beside it."""
+        depth, count = mosaic_rows.shape[:2]
+        if out_width == self.image_size[1]:
+            if out is None:
+                out = mosaic_rows.new_empty((count, out_width * depth))
+            self._stitched_columns(mosaic_rows, out=out.view(count, out_width, depth)
+                                   .permute(2, 0, 1))
+            return out
+        total = F.interpolate(self._stitched_columns(mosaic_rows), size=out_width,
+                              mode='linear', align_corners=False)
+        band = total.permute(1, 2, 0).reshape(count, out_width * depth)
+        if out is None:
+            return band
+        out.copy_(band)
+        return out
 
-    def _stitched_columns(self, mosaic_rows: Tensor) -> Tensor:
+    def _stitched_columns(self, mosaic_rows: Tensor, out: Tensor | None = None) -> Tensor:
         """(D, r, W): mosaic rows (D, r, cols*w') with each column interval's cells resized
-        to its window and the windows averaged where they overlap."""
+        to its window and the windows averaged where they overlap; written into ``out``
+        (a (D, r, W) view, e.g. of the channels-last column stage) when given."""
         cells_w = self.outputs.shape[-1]
         width = self.image_size[1]
-        total = mosaic_rows.new_zeros((*mosaic_rows.shape[:2], width))
+        if out is None:
+            total = mosaic_rows.new_zeros((*mosaic_rows.shape[:2], width))
+        else:
+            total = out.zero_()
         count = mosaic_rows.new_zeros((width,))
         for index, (x0, x1) in enumerate(self.cols):
             block = mosaic_rows[..., index * cells_w:(index + 1) * cells_w]
@@ -295,12 +319,17 @@ class StitchedWindows:
         nonzero = (rows != 0).float()
         first = nonzero.argmax(dim=1).tolist()
         last = (rows.shape[1] - nonzero.flip(1).argmax(dim=1)).tolist()
-        rows_per_chunk = max(1, max_elements // max(1, out_w * depth))
+        del nonzero  # (H_out, rows*h') floats: not kept through the loop
+        rows_per_chunk = min(out_h, max(1, max_elements // max(1, out_w * depth)))
+        # One chunk buffer for every product (the results are copied out at once): no
+        # chunk-sized allocation per step for the allocator to scatter over the heap.
+        buffer = rows.new_empty((rows_per_chunk, out_w * depth))
         out = _RowsOut(out_h)
         for start in range(0, out_h, rows_per_chunk):
             stop = min(out_h, start + rows_per_chunk)
             low, high = min(first[start:stop]), max(last[start:stop])
-            chunk = rows[start:stop, low:high] @ columns.rows(low, high)
+            chunk = torch.matmul(rows[start:stop, low:high], columns.rows(low, high),
+                                 out=buffer[:stop - start])
             chunk = chunk.view(stop - start, out_w, depth)
             out.put(start, chunk if pixel_fn is None else pixel_fn(chunk))
         return out.result

@@ -137,17 +137,21 @@ def test_centred_padding_lazy_equals_the_loop(stride):
                               full[..., 1:11, 1:11])
 
 
-def test_column_bands_made_on_demand_equal_the_cached_stage(monkeypatch):
-    """Large maps build their column stage band by band as the rows reach them: same values."""
+@pytest.mark.parametrize('size', [(120, 300), None])  # resized, and stitched in place
+def test_column_bands_made_on_demand_equal_the_cached_stage(monkeypatch, size):
+    """Large maps build their column stage band by band as the rows reach them: the same
+    values, bit for bit, whatever the band size."""
     from ovperception.models import stitched as module
     from ovperception.models.inference import sliding_windows
     torch.manual_seed(0)
     windows = sliding_windows(150, 230, 64, 32)
     outputs = torch.randn(len(windows), 5, 4, 4)
     whole = module.StitchedWindows(outputs, windows, (150, 230), feature_stride=16)
-    expected = whole.map_rows((120, 300), max_elements=4000)
+    expected = whole.map_rows(size, max_elements=4000)
+    assert whole._columns  # kept whole
     monkeypatch.setattr(module, 'COLUMN_CACHE_ELEMENTS', 0)
-    monkeypatch.setattr(module, 'DEFAULT_CHUNK_ELEMENTS', 3000)  # bands of 2 mosaic rows
-    banded = module.StitchedWindows(outputs, windows, (150, 230), feature_stride=16)
-    assert torch.equal(banded.map_rows((120, 300), max_elements=4000), expected)
-    assert banded._columns == {}  # nothing kept whole
+    for band_elements in (3000, 1 << 16):  # bands of 2 mosaic rows, of all of them
+        monkeypatch.setattr(module, 'COLUMN_BAND_ELEMENTS', band_elements)
+        banded = module.StitchedWindows(outputs, windows, (150, 230), feature_stride=16)
+        assert torch.equal(banded.map_rows(size, max_elements=4000), expected)
+        assert banded._columns == {}  # nothing kept whole
