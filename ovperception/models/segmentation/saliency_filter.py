@@ -32,7 +32,9 @@ class SaliencyFilteredHead(DenseSimilarityHead):
       ``background_index`` (or background words, whose names take the 1.0).
     * ``window_probabilities=False``: cosines are stitched, the softmax runs per pixel after
       stitching, and filtered pixels (tested per pixel on the stitched map) are relabelled
-      ``background_index``.
+      ``background_index``. With a ``score_refiner`` (outside the official protocol) labels
+      and filter both read the refined map's probabilities. ``seg_logits`` keep those
+      probabilities at filtered pixels, as at pixels ``prob_threshold`` relabels.
 
     With C channels (no foreground channel) nothing is filtered.
 
