@@ -16,11 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovperception.models import OVModel
+from ovperception.models.clip.open_clip import OpenCLIPBackbone
 from ovperception.models.clip.vocabulary import TextEmbeddings, Vocabulary
+from ovperception.models.refiners.dinoiser import CLIPDINOiserBackbone
+from ovperception.models.refiners.pamr import PAMRRefiner
 from ovperception.models.segmentation import SaliencyFilteredHead
 from ovperception.models.stitched import StitchedWindows
 from ovperception.structures import OVDataSample
 from ovperception.webapp.summaries import describe_point
+from tests.tiny import TINY_CLIP_KWARGS
 
 
 class MirrorMaps(nn.Module):
@@ -157,3 +162,33 @@ def test_filtered_and_thresholded_pixels_keep_their_scores_alike():
     expected = argmax.masked_fill(thresholded | filtered, 0)
     assert torch.equal(sample.pred_sem_seg.data[0], expected)
     torch.testing.assert_close(sample.seg_logits.data, refined_probs, atol=1e-5, rtol=0)
+
+
+def test_ovmodel_with_pamr_filters_by_the_refined_scores():
+    """End to end: a tiny CLIP-DINOiser (foreground channel appended) with the real PAMR as
+    the head's refiner, ori_shape above the working size. Every pixel keeps the argmax of the
+    stored (refined, at ori_shape) probabilities unless its refined top probability is below
+    delta (no pixel is salient at ``saliency_threshold=1``): then it is background."""
+    torch.manual_seed(0)
+    clip = OpenCLIPBackbone('ViT-B-16', None, dense_mode='maskclip',
+                            model_kwargs=TINY_CLIP_KWARGS)
+    backbone = CLIPDINOiserBackbone(clip, feature_layer=0, proj_channels=8,
+                                    append_saliency=True)
+    refiner = PAMRRefiner(num_iter=2, dilations=(1, 2))
+    head = SaliencyFilteredHead(logit_scale=40.0, background_index=0, return_logits=True,
+                                confidence_threshold=0.6, saliency_threshold=1.0,
+                                score_refiner=refiner)
+    model = OVModel(backbone, head, template_set='single',
+                    test_cfg=dict(mode='slide', crop_size=64, stride=32)).eval()
+    image = torch.randint(0, 256, (3, 40, 72), generator=torch.Generator().manual_seed(4),
+                          dtype=torch.uint8)
+    samples = [OVDataSample(metainfo=dict(classnames=['background', 'cat', 'dog'],
+                                          ori_shape=(60, 90)))]
+    out = model.test_step(dict(inputs=[image], data_samples=samples))[0]
+    labels, probs = out.pred_sem_seg.data[0], out.seg_logits.data
+    assert labels.shape == probs.shape[-2:] == (60, 90)
+    best, argmax = probs.max(dim=0)
+    relabelled = labels != argmax
+    assert bool(relabelled.any()) and bool((~relabelled).any())
+    # saliency_threshold 1.0: no pixel is salient, so exactly the refined-uncertain ones go
+    assert torch.equal(labels, argmax.masked_fill(best < 0.6, 0))
