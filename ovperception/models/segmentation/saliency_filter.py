@@ -10,7 +10,7 @@ from torch import Tensor
 from ovperception.models.clip.vocabulary import TextEmbeddings
 from ovperception.models.inference import map_resized_in_chunks
 from ovperception.models.segmentation.similarity import IGNORE_INDEX, DenseSimilarityHead
-from ovperception.models.stitched import DenseOutput, as_stitched
+from ovperception.models.stitched import DenseOutput, StitchedWindows, as_stitched
 from ovperception.registry import MODELS
 from ovperception.structures import OVDataSample, SampleList
 
@@ -32,7 +32,9 @@ class SaliencyFilteredHead(DenseSimilarityHead):
       ``background_index`` (or background words, whose names take the 1.0).
     * ``window_probabilities=False``: cosines are stitched, the softmax runs per pixel after
       stitching, and filtered pixels (tested per pixel on the stitched map) are relabelled
-      ``background_index``.
+      ``background_index``. With a ``score_refiner`` (outside the official protocol) labels
+      and filter both read the refined map's probabilities. ``seg_logits`` keep those
+      probabilities at filtered pixels, as at pixels ``prob_threshold`` relabels.
 
     With C channels (no foreground channel) nothing is filtered.
 
@@ -86,33 +88,71 @@ class SaliencyFilteredHead(DenseSimilarityHead):
 
     def _filtered(self, probs: Tensor, saliency: Tensor, dim: int) -> Tensor:
         """Uncertain (top probability < delta) and not salient; ``probs`` per name on ``dim``."""
-        confidence = probs.max(dim=dim).values
+        return self._filter_rule(probs.max(dim=dim).values, saliency)
+
+    def _filter_rule(self, confidence: Tensor, saliency: Tensor) -> Tensor:
+        """Bool of the shape of both: uncertain (top class probability ``confidence`` below
+        delta) and not salient (foreground probability ``saliency`` at most its threshold)."""
         return (confidence < self.confidence_threshold) & (saliency <= self.saliency_threshold)
 
     def predict(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
                 data_samples: SampleList,
                 images: Sequence[Tensor] | None = None) -> list[OVDataSample]:
         """Labels from stitched window probabilities, or the parent's labels then the
-        per-pixel filter (see the class docstring)."""
+        per-pixel filter (see the class docstring).
+
+        Per pixel (``window_probabilities=False``), the filter's confidence is the top class
+        probability of the map the labels come from: the ``score_refiner``'s output when
+        there is one (its probabilities at ``ori_shape``), the stitched cosines otherwise.
+        ``seg_logits`` keep those probabilities at filtered pixels, as at pixels that
+        ``prob_threshold`` relabels: the score at a filtered pixel's label is the background
+        class's own probability there (no score: ``255``, unlabelled).
+
+        Args:
+            outputs: per sample, its stitched (N [+1], h, w) map (tensor or lazy), the
+                foreground channel last when there is one.
+            images: per sample, its (3, h, w) RGB working image; needed with a refiner.
+        """
         if self.window_probabilities:
             return self._predict_from_probabilities(outputs, text, data_samples)
         num_names = len(text.name_to_class)
         maps = [as_stitched(out) for out in outputs]
         has_saliency = [out.shape[0] == num_names + 1 for out in maps]
-        cosines = [out if not salient else out.dense()[:num_names]
-                   for out, salient in zip(maps, has_saliency)]
-        super().predict(cosines, text, data_samples, images)
+        maps = [out.dense() if salient else out for out, salient in zip(maps, has_saliency)]
+        cosines = [out[:num_names] if salient else out for out, salient in zip(maps, has_saliency)]
+        refined = self.refined_maps(cosines, data_samples, images)
         background = IGNORE_INDEX if self.background_index is None else self.background_index
-        for out, salient, sample in zip(maps, has_saliency, data_samples):
+        for out, scores, salient, sample in zip(maps, refined, has_saliency, data_samples):
+            self.label_sample(scores, text, sample)
             if not salient:
                 continue
             labels = sample.pred_sem_seg.data[0]
-            filtered = map_resized_in_chunks(
-                out.dense().float(), tuple(labels.shape),
-                lambda chunk: self._filtered(self.class_probabilities(chunk[:-1], text),
-                                             chunk[-1], dim=0))
+            size = tuple(labels.shape)
+            if self.score_refiner is None:   # cosines and foreground resized together
+                filtered = map_resized_in_chunks(
+                    out.float(), size,
+                    lambda chunk: self._filtered(self.class_probabilities(chunk[:-1], text),
+                                                 chunk[-1], dim=0))
+            else:
+                filtered = self._refined_filter(scores, out[-1], text, size)
             sample.pred_sem_seg.data[0] = labels.masked_fill(filtered, background)
         return list(data_samples)
+
+    def _refined_filter(self, scores: StitchedWindows, saliency: Tensor, text: TextEmbeddings,
+                        size: tuple[int, int]) -> Tensor:
+        """(H, W) bool filter at the label ``size`` from a refined map.
+
+        Args:
+            scores: the refined (N, H', W') map the labels come from (resized to ``size`` as
+                :meth:`labels_from_cosine` resizes it; no copy at ``ori_shape``).
+            saliency: (h, w) foreground probability at the working size, resized bilinearly.
+        """
+        confidence = scores.map_rows(
+            size, lambda chunk: self.class_probabilities(chunk.float().movedim(-1, 0),
+                                                         text).max(dim=0).values)
+        foreground = map_resized_in_chunks(saliency[None].float(), size,
+                                           lambda chunk: chunk[0])
+        return self._filter_rule(confidence, foreground)
 
     def _predict_from_probabilities(self, outputs: Sequence[DenseOutput], text: TextEmbeddings,
                                     data_samples: SampleList) -> list[OVDataSample]:
