@@ -1,7 +1,8 @@
 """The one ``inflect`` engine of the package (plural and singular forms of class names).
 
-CountCLIP's count prompts pluralise class names ("three dogs") and CaSED's caption chain
-singularises candidate words ("dogs" -> "dog"); both ask this engine. It is created on first
+The counting prompts pluralise class names (CountCLIP's "three dogs", CLIP-EBC's bin
+sentences "There are two leaves."; one function, ``counting.number_words.plural``) and CaSED's
+caption chain singularises candidate words ("dogs" -> "dog"); both ask this engine. It is created on first
 use, so importing a model does not import ``inflect``, and then kept: building an engine
 compiles inflect's word tables.
 """

@@ -11,7 +11,6 @@ from ovperception.datasets.counting_transforms import PackCountingInputs
 from ovperception.datasets.synthetic_counting import SyntheticCountingDataset
 from ovperception.models import OVModel
 from ovperception.models.counting.count_bins import (CountBins, bin_averages, number_word,
-                                                  pluralize,
                                                   points_to_block_counts)
 from ovperception.models.counting.blockwise_head import BlockwiseCountingHead, block_sum
 from ovperception.models.inference import stitch_windows
@@ -71,8 +70,8 @@ def test_prompts_words_numbers_and_plurals():
     assert wide.prompts('person')[-1] == 'There are more than nineteen people.'
     assert number_word(21) == 'twenty-one' and number_word(300) == 'three hundred'
     assert number_word(101) == '101'
-    assert [pluralize(n) for n in ('car', 'city', 'sea shells', 'bus', 'red dot')] == [
-        'cars', 'cities', 'sea shells', 'buses', 'red dots']
+    assert [bins.prompts(n)[2] for n in ('car', 'city', 'sea shells', 'bus', 'red dot')] == [
+        f'There are two {p}.' for p in ('cars', 'cities', 'sea shells', 'buses', 'red dots')]
 
 
 def _naive_block_counts(points, size, block, labels, num_classes):

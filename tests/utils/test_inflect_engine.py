@@ -19,8 +19,12 @@ def test_counting_and_vocabulary_free_share_one_engine(monkeypatch):
 
 
 def test_importing_the_models_does_not_import_inflect():
+    """Nor does building CLIP-EBC's head (its template check uses a fixed plural): inflect
+    (about 1.5 s to import) comes with the first plural."""
     code = ('import sys, ovperception.models.counting.number_words, '
             'ovperception.models.vocabulary_free.candidate_words; '
+            'from ovperception.models.counting.blockwise_head import BlockwiseCountingHead; '
+            'BlockwiseCountingHead(8); '
             'assert "inflect" not in sys.modules, "inflect imported"; '
             'from ovperception.models.counting.number_words import plural; plural("dog"); '
             'assert "inflect" in sys.modules')

@@ -123,7 +123,8 @@ class BlockwiseCountingHead(BaseOVHead):
             raise ValueError('use either the CLIP-EBC decoder (decoder_block) or the adapter '
                              '(hidden_channels), not both')
         self.bins = CountBins.build(bins, representatives)
-        self.bins.prompts('object', prompts, prompt_type)  # validates templates early
+        # validates the templates early (a fixed plural: no inflect import at build time)
+        self.bins.prompts('object', prompts, prompt_type, plural_name='objects')
         self.feature_stride, self.block_size = int(feature_stride), int(block_size)
         self.prompt_type, self.prompt_templates = prompt_type, dict(prompts or {})
         self.count_loss, self.count_loss_weight = count_loss, float(count_loss_weight)

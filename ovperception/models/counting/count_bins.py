@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from ovperception.models.counting.number_words import number_word
+from ovperception.models.counting.number_words import number_word, plural
 
 INF = float('inf')
 #: CLIP-EBC's bins with ``truncation=4`` ({0}, {1}, {2}, {3}, {4+}).
@@ -28,7 +28,8 @@ EBC_BINS_T4: tuple[tuple[float, ...], ...] = ((0,), (1,), (2,), (3,), (4, INF))
 EBC_BINS_T2: tuple[tuple[float, ...], ...] = ((0,), (1,), (2, INF))
 
 #: Sentence templates per bin kind in CLIP-EBC's ``'word'`` mode; ``{name}`` singular,
-#: ``{names}`` plural, ``{n}``, ``{lo}``, ``{hi}``, ``{below}`` (= lo - 1) numbers (words or
+#: ``{names}`` plural (:func:`~ovperception.models.counting.number_words.plural`; CLIP-EBC
+#: itself only writes "person" / "people"), ``{n}``, ``{lo}``, ``{hi}``, ``{below}`` (= lo - 1) numbers (words or
 #: digits). The open bin ``[lo, inf]`` reads "more than {lo}" as in CLIP-EBC (its
 #: ``{4, 5, ...}`` bin is "There are more than four people.").
 DEFAULT_PROMPTS: dict[str, str] = dict(
@@ -38,32 +39,6 @@ DEFAULT_PROMPTS: dict[str, str] = dict(
 #: "There is 1 person.", "There are 2 people.", "There are more than 4 people.".
 NUMBER_PROMPTS: dict[str, str] = dict(DEFAULT_PROMPTS, zero='There is {n} {name}.',
                                       one='There is {n} {name}.')
-
-_IRREGULAR_PLURALS = {'person': 'people', 'man': 'men', 'woman': 'women', 'child': 'children',
-                      'mouse': 'mice', 'goose': 'geese', 'foot': 'feet', 'tooth': 'teeth',
-                      'sheep': 'sheep', 'fish': 'fish', 'deer': 'deer', 'people': 'people'}
-
-
-def pluralize(name: str) -> str:
-    """English plural of the last word of ``name`` (``'person'`` -> ``'people'``).
-
-    Names that already look plural (``'sea shells'``) are kept.
-    """
-    words = name.strip().split(' ')
-    last = words[-1]
-    lower = last.lower()
-    if lower in _IRREGULAR_PLURALS:
-        plural = _IRREGULAR_PLURALS[lower]
-    elif lower.endswith('s') and not lower.endswith(('ss', 'us', 'is')):
-        plural = last
-    elif lower.endswith(('s', 'x', 'z', 'ch', 'sh')):
-        plural = last + 'es'
-    elif lower.endswith('y') and len(lower) > 1 and lower[-2] not in 'aeiou':
-        plural = last[:-1] + 'ies'
-    else:
-        plural = last + 's'
-    return ' '.join(words[:-1] + [plural])
-
 
 def _number(value: int, prompt_type: str) -> str:
     return number_word(value) if prompt_type == 'word' else str(value)
@@ -168,20 +143,24 @@ class CountBins:
         return (probs * reps.view(shape)).sum(dim)
 
     def prompts(self, name: str, templates: dict[str, str] | None = None,
-                prompt_type: str = 'word') -> list[str]:
+                prompt_type: str = 'word', *, plural_name: str | None = None) -> list[str]:
         """One sentence per bin for the class ``name`` (``"There are two people."``).
+
+        For ``'person'`` these are the sentences of CLIP-EBC's ``format_count`` for every bin
+        list of its configs (tests/models/test_count_prompts_golden.py).
 
         Args:
             name: class name (singular, e.g. ``'person'``).
             templates: overrides of :data:`DEFAULT_PROMPTS` / :data:`NUMBER_PROMPTS` (keys
                 zero/one/many/range/open).
             prompt_type: ``'word'`` (two) or ``'number'`` (2), as CLIP-EBC's ``prompt_type``.
+            plural_name: the ``{names}`` form; default :func:`plural` of ``name``.
         """
         if prompt_type not in ('word', 'number'):
             raise ValueError(f"prompt_type must be 'word' or 'number', got {prompt_type!r}")
         defaults = DEFAULT_PROMPTS if prompt_type == 'word' else NUMBER_PROMPTS
         forms = {**defaults, **(templates or {})}
-        words = dict(name=name, names=pluralize(name))
+        words = dict(name=name, names=plural(name) if plural_name is None else plural_name)
         sentences = []
         for low, high in zip(self.lows, self.highs):
             num = (lambda v: _number(int(v), prompt_type))

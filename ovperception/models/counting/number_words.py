@@ -125,15 +125,23 @@ def counterfactual_caption(caption: str, number: int | None, rng: random.Random,
 
 
 def plural(name: str) -> str:
-    """English plural of a class name ("dog" -> "dogs", "red dot" -> "red dots", "person"
-    -> "people", "bus" -> "buses"), by the ``inflect`` package.
+    """English plural of a class name, by the ``inflect`` package: the one plural of the
+    counting prompts (CLIP-EBC's bin sentences and CountCLIP's number prompts).
 
-    A name that is already plural ("dogs", "people") stays as it is. ``inflect`` also
-    reads singular nouns ending in -us / -ss / -is ("bus", "cactus") as plurals of
-    non-words ("bu"); those are pluralised.
+    ``"dog"`` -> ``"dogs"``, ``"red dot"`` -> ``"red dots"``, ``"person"`` -> ``"people"``
+    (CLIP-EBC's only class), ``"leaf"`` -> ``"leaves"``, ``"knife"`` -> ``"knives"``,
+    ``"tomato"`` -> ``"tomatoes"``, ``"bus"`` -> ``"buses"``, ``"cup of tea"`` -> ``"cups of
+    tea"``. Neither official code pluralises a class name (CLIP-EBC hard-codes "people",
+    CountCLIP has no released code), so this is ours; it agrees with CLIP-EBC on "person".
+
+    A name that is already plural ("dogs", "people", "sea shells") stays as it is. ``inflect``
+    also reads singular nouns ending in -us / -ss / -is ("bus", "cactus") as plurals of
+    non-words ("bu"); those are pluralised. A compound that ``inflect`` singularises to itself
+    ("person on a bike") is singular.
     """
     engine = inflect_engine()
-    if engine.singular_noun(name) and not name.lower().endswith(('us', 'ss', 'is')):
+    singular = engine.singular_noun(name)
+    if singular and singular != name and not name.lower().endswith(('us', 'ss', 'is')):
         return name
     return engine.plural_noun(name) or name
 
