@@ -38,11 +38,11 @@ from ovperception.utils.image_io import ImageReadError, check_image, load_image
 from ovperception.webapp.annotated import (VIEW_MAX_SIDE, ResultView, draw_prompts,
                                           result_view)
 from ovperception.webapp.detection_filter import check_detection_filter, filter_detections
+from ovperception.webapp.config_cache import ConfigCache
 from ovperception.webapp.session import AppSession, LastResult, image_key
 from ovperception.webapp.summaries import describe_point, label_names, summary_rows
 from ovperception.webapp.tasks import (ANNOTATION_TASKS, CONFIG_ROOT, TASKS, config_choices,
                                        configs_for_task)
-from ovperception.webapp.config_cache import ConfigCache
 from ovperception.webapp.weights_here import config_weights_here
 from ovperception.writers import write_predictions
 

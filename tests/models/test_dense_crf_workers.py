@@ -18,7 +18,7 @@ from ovperception.models.refiners.dense_crf import DenseCRF, check_dense_crf_cfg
 from ovperception.structures import OVDataSample
 from ovperception.utils import process_pool
 from tests.models.test_dense_crf import golden_case
-from tests.models.test_excel_crf import HEAD21, tiny21
+from tests.models.test_excel_crf import tiny21
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
